@@ -190,7 +190,7 @@ impl ArmorDecoder {
                     return Err(bad(n, "the line is longer than 64 characters"));
                 }
                 let last = line.len() < COLUMNS || line.ends_with(b"=");
-                if line.len() % 4 != 0 {
+                if !line.len().is_multiple_of(4) {
                     return Err(bad(n, "the base64 is not padded with '='"));
                 }
                 let start = out.len();

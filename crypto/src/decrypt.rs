@@ -172,7 +172,9 @@ impl<'a> Decryptor<'a> {
     }
 
     fn drain_staging(&mut self) -> Result<()> {
-        let Mode::Armored { staging, pos, .. } = &mut self.mode else { return Ok(()) };
+        let Mode::Armored { staging, pos, .. } = &mut self.mode else {
+            return Ok(());
+        };
         let pending = std::mem::take(staging);
         let start = *pos;
         let result = self.feed(&pending[start..]);

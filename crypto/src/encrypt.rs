@@ -131,11 +131,7 @@ impl Encryptor {
     }
 
     fn binary_output(&self) -> &[u8] {
-        if self.header_pos < self.header.len() {
-            &self.header[self.header_pos..]
-        } else {
-            self.payload.output()
-        }
+        if self.header_pos < self.header.len() { &self.header[self.header_pos..] } else { self.payload.output() }
     }
 
     fn consume_binary(&mut self, n: usize) {

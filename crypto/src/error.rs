@@ -147,9 +147,9 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Header(e) => write!(f, "invalid age header: {e}"),
-            Error::NoMatch => f.write_str(
-                "no identity matched: the file was not encrypted to any of the given keys or passphrases",
-            ),
+            Error::NoMatch => {
+                f.write_str("no identity matched: the file was not encrypted to any of the given keys or passphrases")
+            }
             Error::HeaderMac => f.write_str(
                 "the header's authentication code does not match: the file was modified, or the key is wrong",
             ),
@@ -165,13 +165,12 @@ impl fmt::Display for HeaderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             HeaderError::Empty => f.write_str("the input is empty"),
-            HeaderError::NotAge => f.write_str(
-                "the input is not an age-encrypted file (it does not start with \"age-encryption.org/\")",
-            ),
-            HeaderError::UnsupportedVersion(v) => write!(
-                f,
-                "the file uses age format version \"{v}\", which this program does not support"
-            ),
+            HeaderError::NotAge => {
+                f.write_str("the input is not an age-encrypted file (it does not start with \"age-encryption.org/\")")
+            }
+            HeaderError::UnsupportedVersion(v) => {
+                write!(f, "the file uses age format version \"{v}\", which this program does not support")
+            }
             HeaderError::Truncated => f.write_str("the file ends inside its header; it is truncated"),
             HeaderError::TooLarge(max) => write!(f, "the header is longer than {max} bytes"),
             HeaderError::Malformed { line, reason } => write!(f, "line {line}: {reason}"),
@@ -185,9 +184,7 @@ impl fmt::Display for HeaderError {
                 f,
                 "the passphrase work factor 2^{log_n} is above the limit 2^{max}; decrypting would take too long"
             ),
-            HeaderError::MissingNonce => {
-                f.write_str("the file ends before the payload nonce; it is truncated")
-            }
+            HeaderError::MissingNonce => f.write_str("the file ends before the payload nonce; it is truncated"),
         }
     }
 }
@@ -195,20 +192,13 @@ impl fmt::Display for HeaderError {
 impl fmt::Display for PayloadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PayloadError::Truncated => {
-                f.write_str("the file is truncated: it ends before its final chunk")
+            PayloadError::Truncated => f.write_str("the file is truncated: it ends before its final chunk"),
+            PayloadError::Tampered { chunk } => {
+                write!(f, "chunk {chunk} failed authentication: the file was modified or damaged")
             }
-            PayloadError::Tampered { chunk } => write!(
-                f,
-                "chunk {chunk} failed authentication: the file was modified or damaged"
-            ),
-            PayloadError::EmptyFinalChunk => {
-                f.write_str("the final chunk is empty, which a valid file never has")
-            }
+            PayloadError::EmptyFinalChunk => f.write_str("the final chunk is empty, which a valid file never has"),
             PayloadError::TrailingData => f.write_str("unexpected data after the final chunk"),
-            PayloadError::InvalidLength => {
-                f.write_str("the payload length is not possible for an age file")
-            }
+            PayloadError::InvalidLength => f.write_str("the payload length is not possible for an age file"),
         }
     }
 }
@@ -219,13 +209,11 @@ impl fmt::Display for ArmorError {
             ArmorError::MissingBegin => {
                 f.write_str("expected \"-----BEGIN AGE ENCRYPTED FILE-----\" as the first line")
             }
-            ArmorError::MissingEnd => f.write_str(
-                "the text ends before \"-----END AGE ENCRYPTED FILE-----\"; it is truncated",
-            ),
-            ArmorError::BadLine { line, reason } => write!(f, "line {line}: {reason}"),
-            ArmorError::TrailingGarbage => {
-                f.write_str("unexpected text after \"-----END AGE ENCRYPTED FILE-----\"")
+            ArmorError::MissingEnd => {
+                f.write_str("the text ends before \"-----END AGE ENCRYPTED FILE-----\"; it is truncated")
             }
+            ArmorError::BadLine { line, reason } => write!(f, "line {line}: {reason}"),
+            ArmorError::TrailingGarbage => f.write_str("unexpected text after \"-----END AGE ENCRYPTED FILE-----\""),
         }
     }
 }
@@ -234,9 +222,7 @@ impl fmt::Display for EncryptError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EncryptError::NoRecipients => f.write_str("no recipients given"),
-            EncryptError::ScryptNotAlone => {
-                f.write_str("a passphrase cannot be combined with other recipients")
-            }
+            EncryptError::ScryptNotAlone => f.write_str("a passphrase cannot be combined with other recipients"),
             EncryptError::InvalidWorkFactor(n) => {
                 write!(f, "scrypt work factor {n} is outside 1..=30")
             }

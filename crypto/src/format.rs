@@ -131,7 +131,9 @@ impl Header {
                 }
                 return Ok(Header { stanzas, mac_input_len: line_start + 3, mac });
             }
-            let args = line.strip_prefix(b"-> ").ok_or(malformed(n, "expected a stanza (\"-> \") or the MAC line (\"--- \")"))?;
+            let args = line
+                .strip_prefix(b"-> ")
+                .ok_or(malformed(n, "expected a stanza (\"-> \") or the MAC line (\"--- \")"))?;
             let mut words = Vec::new();
             for word in args.split(|&b| b == b' ') {
                 if word.is_empty() {

@@ -141,3 +141,22 @@ impl<C: Codec, W: Write> Write for CodecWriter<C, W> {
         self.inner.flush()
     }
 }
+
+/// Runs `reader` (a [`CodecReader`]) to the end, writing all output to
+/// `writer` without intermediate copies. Returns the number of bytes written.
+pub fn copy<C: Codec, R: Read, W: Write + ?Sized>(
+    reader: &mut CodecReader<C, R>,
+    writer: &mut W,
+) -> Result<u64, Error> {
+    let mut total = 0;
+    loop {
+        let out = reader.fill_buf()?;
+        if out.is_empty() {
+            return Ok(total);
+        }
+        writer.write_all(out)?;
+        let n = out.len();
+        total += n as u64;
+        BufRead::consume(reader, n);
+    }
+}

@@ -53,9 +53,7 @@ impl PayloadKey {
         };
         let (data, tag) = buf.split_at_mut(split);
         let tag: &Tag = (&*tag).try_into().expect("tag is 16 bytes");
-        self.0
-            .decrypt_inout_detached(&chunk_nonce(index, last), &[], data.into(), tag)
-            .is_ok()
+        self.0.decrypt_inout_detached(&chunk_nonce(index, last), &[], data.into(), tag).is_ok()
     }
 }
 

@@ -41,7 +41,9 @@ impl fmt::Display for ParseKeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ParseKeyError::Encoding => f.write_str("not a valid key: bad characters or checksum (typo?)"),
-            ParseKeyError::WrongPrefix { expected } => write!(f, "not a valid key: expected one starting with \"{expected}\""),
+            ParseKeyError::WrongPrefix { expected } => {
+                write!(f, "not a valid key: expected one starting with \"{expected}\"")
+            }
             ParseKeyError::Length => f.write_str("not a valid key: wrong length"),
         }
     }

@@ -152,10 +152,11 @@ fn age_testkit() {
             if got != v.expect {
                 problems.push(format!("expected {}, got {got} ({:?})", v.expect, result.as_ref().err()));
             }
-            if let Some(want) = &v.payload {
-                if (v.expect == "success" || v.expect == "payload failure") && &hash != want {
-                    problems.push(format!("released plaintext ({} bytes) has the wrong hash", released.len()));
-                }
+            if let Some(want) = &v.payload
+                && (v.expect == "success" || v.expect == "payload failure")
+                && &hash != want
+            {
+                problems.push(format!("released plaintext ({} bytes) has the wrong hash", released.len()));
             }
             if v.expect != "success" && v.expect != "payload failure" && !released.is_empty() {
                 problems.push(format!("released {} bytes despite a {}", released.len(), v.expect));

@@ -1,0 +1,207 @@
+//! Round trips between `kluis age` and the reference implementation (`age`
+//! and `age-keygen` from Debian), in both directions, binary and armored, for
+//! sizes around the 64 KiB chunk boundary and with several recipients.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const KLUIS: &str = env!("CARGO_BIN_EXE_kluis");
+const SIZES: &[usize] = &[0, 1, 65_535, 65_536, 65_537, 10 << 20];
+
+fn run(cmd: &mut Command) -> Output {
+    let out =
+        cmd.stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (is `age` installed?)"));
+    assert!(out.status.success(), "{cmd:?} failed: {}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
+fn data(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+struct Keys {
+    dir: tempfile::TempDir,
+    kluis_identity: PathBuf,
+    kluis_recipient: String,
+    age_identity: PathBuf,
+    age_recipient: String,
+}
+
+fn public_key_of(identity_file: &Path) -> String {
+    let text = std::fs::read_to_string(identity_file).unwrap();
+    text.lines().find_map(|l| l.strip_prefix("# public key: ")).expect("public key comment").to_string()
+}
+
+fn keys() -> Keys {
+    let dir = tempfile::tempdir().unwrap();
+    let kluis_identity = dir.path().join("kluis-id.txt");
+    let age_identity = dir.path().join("age-id.txt");
+    let keygen = run(Command::new(KLUIS).args(["age", "keygen", "-o"]).arg(&kluis_identity));
+    let kluis_recipient = public_key_of(&kluis_identity);
+    assert_eq!(String::from_utf8_lossy(&keygen.stderr).trim(), format!("Public key: {kluis_recipient}"));
+    run(Command::new("age-keygen").arg("-o").arg(&age_identity));
+    let age_recipient = public_key_of(&age_identity);
+    // Each tool derives the same public key from the other's identity file.
+    let converted = run(Command::new("age-keygen").arg("-y").arg(&kluis_identity));
+    assert_eq!(String::from_utf8_lossy(&converted.stdout).trim(), kluis_recipient);
+    let converted = run(Command::new(KLUIS).args(["age", "keygen", "-y"]).arg(&age_identity));
+    assert_eq!(String::from_utf8_lossy(&converted.stdout).trim(), age_recipient);
+    Keys { dir, kluis_identity, kluis_recipient, age_identity, age_recipient }
+}
+
+#[test]
+fn kluis_encrypts_age_decrypts() {
+    let k = keys();
+    for (i, &size) in SIZES.iter().enumerate() {
+        let plain = data(size, i as u64 + 1);
+        let input = k.dir.path().join(format!("plain-{size}"));
+        std::fs::write(&input, &plain).unwrap();
+        for armor in [false, true] {
+            let encrypted = k.dir.path().join(format!("k-{size}-{armor}.age"));
+            let mut cmd = Command::new(KLUIS);
+            cmd.args(["age", "encrypt", "-r", &k.kluis_recipient, "-r", &k.age_recipient, "-o"])
+                .arg(&encrypted)
+                .arg(&input);
+            if armor {
+                cmd.arg("-a");
+            }
+            run(&mut cmd);
+            for identity in [&k.age_identity, &k.kluis_identity] {
+                let out = run(Command::new("age").arg("-d").arg("-i").arg(identity).arg(&encrypted));
+                assert!(out.stdout == plain, "age could not decrypt kluis output: size {size}, armor {armor}");
+            }
+        }
+    }
+}
+
+#[test]
+fn age_encrypts_kluis_decrypts() {
+    let k = keys();
+    for (i, &size) in SIZES.iter().enumerate() {
+        let plain = data(size, i as u64 + 100);
+        let input = k.dir.path().join(format!("plain-{size}"));
+        std::fs::write(&input, &plain).unwrap();
+        for armor in [false, true] {
+            let encrypted = k.dir.path().join(format!("a-{size}-{armor}.age"));
+            let mut cmd = Command::new("age");
+            cmd.args(["-r", &k.kluis_recipient, "-r", &k.age_recipient, "-o"]).arg(&encrypted);
+            if armor {
+                cmd.arg("-a");
+            }
+            run(cmd.arg(&input));
+            for identity in [&k.kluis_identity, &k.age_identity] {
+                let decrypted = k.dir.path().join("out");
+                run(Command::new(KLUIS)
+                    .args(["age", "decrypt", "-i"])
+                    .arg(identity)
+                    .arg("-o")
+                    .arg(&decrypted)
+                    .arg(&encrypted));
+                assert!(
+                    std::fs::read(&decrypted).unwrap() == plain,
+                    "kluis could not decrypt age output: size {size}, armor {armor}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn stdin_to_stdout_and_recipient_files() {
+    let k = keys();
+    let recipients = k.dir.path().join("recipients.txt");
+    std::fs::write(&recipients, format!("# team\n{}\n\n{}\n", k.kluis_recipient, k.age_recipient)).unwrap();
+    let plain = data(200_000, 7);
+    let mut child = Command::new(KLUIS)
+        .args(["age", "encrypt", "-R"])
+        .arg(&recipients)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(&plain).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let encrypted = k.dir.path().join("piped.age");
+    std::fs::write(&encrypted, &out.stdout).unwrap();
+    let back = run(Command::new("age").arg("-d").arg("-i").arg(&k.age_identity).arg(&encrypted));
+    assert!(back.stdout == plain);
+}
+
+/// Runs `command` under a pseudo-terminal (util-linux `script`), typing
+/// `answers` at its prompts, as both tools read passphrases from the terminal.
+fn run_with_terminal(command: &str, answers: &[&str], dir: &Path) {
+    use std::io::Write;
+    let mut child = Command::new("script")
+        .args(["-qec", command, "/dev/null"])
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux script");
+    let mut stdin = child.stdin.take().unwrap();
+    for answer in answers {
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{command}: {}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn passphrases_interoperate() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = data(100_000, 42);
+    std::fs::write(dir.path().join("plain"), &plain).unwrap();
+    std::fs::write(dir.path().join("pass"), "tr0ub4dor & 3\n").unwrap();
+
+    // kluis (passphrase file) -> age (typed).
+    run(Command::new(KLUIS).current_dir(dir.path()).args([
+        "age",
+        "encrypt",
+        "--passphrase-file",
+        "pass",
+        "--work-factor",
+        "12",
+        "-o",
+        "k.age",
+        "plain",
+    ]));
+    run_with_terminal("age -d -o k.out k.age", &["tr0ub4dor & 3"], dir.path());
+    assert!(std::fs::read(dir.path().join("k.out")).unwrap() == plain);
+
+    // age (typed) -> kluis (passphrase file).
+    run_with_terminal("age -p -o a.age plain", &["tr0ub4dor & 3", "tr0ub4dor & 3"], dir.path());
+    run(Command::new(KLUIS).current_dir(dir.path()).args([
+        "age",
+        "decrypt",
+        "--passphrase-file",
+        "pass",
+        "-o",
+        "a.out",
+        "a.age",
+    ]));
+    assert!(std::fs::read(dir.path().join("a.out")).unwrap() == plain);
+
+    // kluis typed at its own prompts, both ways.
+    run_with_terminal(
+        &format!("{KLUIS} age encrypt -p --work-factor 12 -o t.age plain"),
+        &["tr0ub4dor & 3", "tr0ub4dor & 3"],
+        dir.path(),
+    );
+    run_with_terminal(&format!("{KLUIS} age decrypt -o t.out t.age"), &["tr0ub4dor & 3"], dir.path());
+    assert!(std::fs::read(dir.path().join("t.out")).unwrap() == plain);
+}
