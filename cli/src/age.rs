@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
-use kluis_crypto::io::{CodecReader, copy};
 use kluis_crypto::{Decryptor, Encryptor, Error, Identity, Recipient, scrypt, x25519};
 use zeroize::Zeroizing;
 
 use crate::output::Output;
 use crate::passphrase;
+use crate::pipeline;
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -155,9 +155,8 @@ fn encrypt(args: EncryptArgs) -> Result<()> {
         encryptor = encryptor.armored();
     }
     let input = open_input(args.input.as_deref())?;
-    let mut out = Output::open(args.output.as_deref(), !args.armor, false)?;
-    let mut reader = CodecReader::new(encryptor, input);
-    copy(&mut reader, &mut out).map_err(anyhow::Error::new)?;
+    let out = Output::open(args.output.as_deref(), !args.armor, false)?;
+    let (out, _) = pipeline::run(&mut encryptor, input, out)?;
     out.commit()
 }
 
@@ -177,10 +176,9 @@ fn decrypt(args: DecryptArgs) -> Result<()> {
         identities.push(Box::new(&on_demand));
     }
     let input = open_input(args.input.as_deref())?;
-    let mut out = Output::open(args.output.as_deref(), false, false)?;
-    let mut reader = CodecReader::new(Decryptor::new(identities), input);
-    match copy(&mut reader, &mut out) {
-        Ok(_) => out.commit(),
+    let out = Output::open(args.output.as_deref(), false, false)?;
+    match pipeline::run(&mut Decryptor::new(identities), input, out) {
+        Ok((out, _)) => out.commit(),
         Err(Error::NoMatch) if !keys_given => Err(on_demand.take_failure().unwrap_or_else(|| {
             anyhow!("the file is encrypted to keys, not a passphrase: give the identity file with -i FILE")
         })),
@@ -253,9 +251,9 @@ fn read_text(path: &Path) -> Result<String> {
 }
 
 /// Stdin when `path` is absent or `-`. Read errors name the input.
-fn open_input(path: Option<&Path>) -> Result<Box<dyn Read>> {
+fn open_input(path: Option<&Path>) -> Result<Box<dyn Read + Send>> {
     match path.filter(|p| p.as_os_str() != "-") {
-        None => Ok(Box::new(Named { inner: io::stdin().lock(), name: "standard input".into() })),
+        None => Ok(Box::new(Named { inner: io::stdin(), name: "standard input".into() })),
         Some(p) => {
             let file = File::open(p).with_context(|| format!("cannot open {}", p.display()))?;
             Ok(Box::new(Named { inner: file, name: p.display().to_string() }))

@@ -3,6 +3,7 @@
 mod age;
 mod output;
 mod passphrase;
+mod pipeline;
 
 use std::process::ExitCode;
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 pub enum Output {
-    Stdout(io::StdoutLock<'static>),
+    Stdout(io::Stdout),
     /// Written in place (devices, pipes).
     Direct(File),
     /// Written beside `target` and renamed on [`Output::commit`].
@@ -31,7 +31,7 @@ impl Output {
             if binary && stdout.is_terminal() {
                 bail!("refusing to write binary output to the terminal; use -o FILE or -a for armor");
             }
-            return Ok(Output::Stdout(stdout.lock()));
+            return Ok(Output::Stdout(stdout));
         };
         match fs::metadata(target) {
             Ok(meta) if !meta.is_file() => {
