@@ -1,0 +1,123 @@
+//! The bindings as JavaScript sees them, run by wasm-bindgen-test in Node
+//! and (with WASM_BINDGEN_USE_BROWSER=1) in headless Chromium.
+
+#![cfg(target_arch = "wasm32")]
+
+use kluis_wasm::*;
+use wasm_bindgen_test::*;
+
+fn pattern(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i * 7 + i / 251) as u8).collect()
+}
+
+fn encrypt_in_pieces(mut enc: Encryptor, data: &[u8], piece: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for p in data.chunks(piece.max(1)) {
+        out.extend(enc.push(p).unwrap());
+    }
+    out.extend(enc.finish().unwrap());
+    out
+}
+
+fn decrypt_in_pieces(mut dec: Decryptor, data: &[u8], piece: usize) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    for p in data.chunks(piece.max(1)) {
+        out.extend(dec.push(p).map_err(|e| format!("{:?}", wasm_bindgen::JsValue::from(e)))?);
+    }
+    out.extend(dec.finish().map_err(|e| format!("{:?}", wasm_bindgen::JsValue::from(e)))?);
+    Ok(out)
+}
+
+#[wasm_bindgen_test]
+fn round_trips_in_any_piece_size() {
+    let identity = generate_identity().unwrap();
+    let recipient = identity_to_recipient(&identity).unwrap();
+    for len in [0, 1, 65_535, 65_536, 65_537, 300_000] {
+        let data = pattern(len);
+        for armor in [false, true] {
+            for piece in [1_000, 65_536, 1 << 20] {
+                let ct = encrypt_in_pieces(Encryptor::new(vec![recipient.clone()], armor).unwrap(), &data, piece);
+                let back = decrypt_in_pieces(Decryptor::new(vec![identity.clone()]).unwrap(), &ct, piece + 3).unwrap();
+                assert_eq!(back, data, "len {len} armor {armor} piece {piece}");
+            }
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+fn tampering_is_an_error() {
+    let identity = generate_identity().unwrap();
+    let recipient = identity_to_recipient(&identity).unwrap();
+    let mut ct = encrypt_in_pieces(Encryptor::new(vec![recipient], false).unwrap(), &pattern(200_000), 1 << 20);
+    let n = ct.len();
+    ct[n - 10] ^= 0x80;
+    let err = decrypt_in_pieces(Decryptor::new(vec![identity.clone()]).unwrap(), &ct, 50_000).unwrap_err();
+    assert!(err.contains("failed authentication"), "{err}");
+    let other = generate_identity().unwrap();
+    let err = decrypt_in_pieces(Decryptor::new(vec![other]).unwrap(), &ct, 50_000).unwrap_err();
+    assert!(err.contains("no identity matched"), "{err}");
+}
+
+#[wasm_bindgen_test]
+fn passphrases() {
+    let data = pattern(70_000);
+    let ct = encrypt_in_pieces(Encryptor::with_passphrase("hunter2".into(), 10, true).unwrap(), &data, 4096);
+    assert_eq!(decrypt_in_pieces(Decryptor::with_passphrase("hunter2".into()), &ct, 4096).unwrap(), data);
+    assert!(decrypt_in_pieces(Decryptor::with_passphrase("hunter3".into()), &ct, 4096).is_err());
+}
+
+#[wasm_bindgen_test]
+fn random_access_from_the_header() {
+    let identity = generate_identity().unwrap();
+    let recipient = identity_to_recipient(&identity).unwrap();
+    let data = pattern(5 * 65_536 + 777);
+    let ct = encrypt_in_pieces(Encryptor::new(vec![recipient], false).unwrap(), &data, 1 << 20);
+    assert!(Header::unlock(&ct[..20], vec![identity.clone()]).unwrap().is_none());
+    let header = Header::unlock(&ct[..1000], vec![identity]).unwrap().unwrap();
+    assert_eq!(header.plaintext_length(ct.len() as f64).unwrap(), data.len() as f64);
+    for offset in [0usize, 1, 65_536, 200_000, data.len() - 1] {
+        let mut range = header.decrypt_from(offset as f64, ct.len() as f64).unwrap();
+        let mut out = range.push(&ct[range.file_offset() as usize..]).unwrap();
+        out.extend(range.finish().unwrap());
+        assert_eq!(out, &data[offset..], "offset {offset}");
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Case {
+    package_id: String,
+    link_secret: String,
+    server_share: String,
+    password: Option<String>,
+    identity: String,
+    recipient: String,
+}
+
+#[wasm_bindgen_test]
+fn package_key_schedule_vectors() {
+    let cases: Vec<Case> = serde_json::from_str(include_str!("../../crypto/tests/vectors/package.json")).unwrap();
+    for case in cases {
+        let stretched = case.password.as_deref().map(|p| stretch_password(&case.package_id, p).unwrap());
+        let id = package_identity(&case.package_id, &case.link_secret, &case.server_share, stretched.clone()).unwrap();
+        assert_eq!(id, case.identity);
+        let r = package_recipient(&case.package_id, &case.link_secret, &case.server_share, stretched).unwrap();
+        assert_eq!(r, case.recipient);
+    }
+    assert_eq!(generate_link_secret().unwrap().len(), 43);
+}
+
+#[wasm_bindgen_test]
+fn sha256_known_answer() {
+    let mut h = Sha256::new();
+    h.update(b"a");
+    h.update(b"bc");
+    assert_eq!(h.hex_digest(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+#[wasm_bindgen_test]
+fn bad_keys_are_errors() {
+    assert!(parse_recipient("age1nope").is_err());
+    assert!(Encryptor::new(vec![], false).is_err());
+    assert!(Decryptor::new(vec!["AGE-SECRET-KEY-1XYZ".into()]).is_err());
+    assert!(memory_bytes() > 0.0);
+}
