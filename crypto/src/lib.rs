@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod aead;
 pub mod armor;
 mod decrypt;
 mod encrypt;

@@ -2,16 +2,14 @@
 //! "Conventions"): HKDF-SHA-256 with 32-byte output, HMAC-SHA-256,
 //! ChaCha20-Poly1305 with the all-zero nonce for stanza bodies, and scrypt.
 
-use chacha20poly1305::aead::{AeadInOut, KeyInit};
-use chacha20poly1305::{ChaCha20Poly1305, Nonce, Tag};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::error::{EncryptError, Result};
 
-/// Length of a Poly1305 tag.
-pub(crate) const TAG_LEN: usize = 16;
+pub(crate) use crate::aead::TAG_LEN;
+use crate::aead::{ChaCha20Poly1305, NONCE_LEN};
 
 /// `HKDF-SHA-256(ikm, salt, info)` with a 32-byte output.
 pub(crate) fn hkdf(salt: &[u8], info: &[u8], ikm: &[u8]) -> Zeroizing<[u8; 32]> {
@@ -40,9 +38,7 @@ pub(crate) fn hmac_verify(key: &[u8], message: &[u8], expected: &[u8]) -> bool {
 /// Safe because every wrap key is used exactly once.
 pub(crate) fn aead_seal_zero_nonce(key: &[u8; 32], plaintext: &[u8]) -> Vec<u8> {
     let mut out = plaintext.to_vec();
-    let tag: Tag = ChaCha20Poly1305::new(key.into())
-        .encrypt_inout_detached(&Nonce::default(), &[], out.as_mut_slice().into())
-        .expect("stanza bodies are far below the AEAD length limit");
+    let tag = ChaCha20Poly1305::new(key).seal(&[0; NONCE_LEN], &mut out);
     out.extend_from_slice(&tag);
     out
 }
@@ -52,15 +48,7 @@ pub(crate) fn aead_open_zero_nonce(key: &[u8; 32], ciphertext: &[u8]) -> Option<
     let split = ciphertext.len().checked_sub(TAG_LEN)?;
     let (body, tag) = ciphertext.split_at(split);
     let mut out = Zeroizing::new(body.to_vec());
-    ChaCha20Poly1305::new(key.into())
-        .decrypt_inout_detached(
-            &Nonce::default(),
-            &[],
-            out.as_mut_slice().into(),
-            tag.try_into().expect("tag is 16 bytes"),
-        )
-        .ok()?;
-    Some(out)
+    ChaCha20Poly1305::new(key).open(&[0; NONCE_LEN], &mut out, tag.try_into().expect("tag is 16 bytes")).then_some(out)
 }
 
 /// scrypt with r = 8, p = 1 and a 32-byte output (RFC 7914).

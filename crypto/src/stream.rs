@@ -14,11 +14,8 @@
 //! [`finish`](PayloadDecryptor::finish) ends it, and a chunk is known not to be
 //! the final one only once a byte after it has arrived.
 
-use chacha20poly1305::aead::{AeadInOut, KeyInit};
-use chacha20poly1305::{ChaCha20Poly1305, Nonce, Tag};
-
+use crate::aead::{ChaCha20Poly1305, NONCE_LEN, TAG_LEN};
 use crate::error::{Error, PayloadError, Result};
-use crate::primitives::TAG_LEN;
 
 /// Plaintext bytes per chunk.
 pub const CHUNK_SIZE: usize = 64 * 1024;
@@ -30,18 +27,14 @@ pub struct PayloadKey(ChaCha20Poly1305);
 
 impl PayloadKey {
     pub(crate) fn from_bytes(key: &[u8; 32]) -> Self {
-        PayloadKey(ChaCha20Poly1305::new(key.into()))
+        PayloadKey(ChaCha20Poly1305::new(key))
     }
 
     /// Seals `buf[..len - 16]` in place and writes the tag into the last 16 bytes.
     fn seal(&self, index: u64, last: bool, buf: &mut [u8]) {
         let split = buf.len() - TAG_LEN;
         let (data, tag_out) = buf.split_at_mut(split);
-        let tag: Tag = self
-            .0
-            .encrypt_inout_detached(&chunk_nonce(index, last), &[], data.into())
-            .expect("a chunk is far below the AEAD length limit");
-        tag_out.copy_from_slice(&tag);
+        tag_out.copy_from_slice(&self.0.seal(&chunk_nonce(index, last), data));
     }
 
     /// Opens `buf` in place; on success `buf[..len - 16]` holds the plaintext.
@@ -52,8 +45,8 @@ impl PayloadKey {
             return false;
         };
         let (data, tag) = buf.split_at_mut(split);
-        let tag: &Tag = (&*tag).try_into().expect("tag is 16 bytes");
-        self.0.decrypt_inout_detached(&chunk_nonce(index, last), &[], data.into(), tag).is_ok()
+        let tag: &[u8; TAG_LEN] = (&*tag).try_into().expect("tag is 16 bytes");
+        self.0.open(&chunk_nonce(index, last), data, tag)
     }
 }
 
@@ -64,8 +57,8 @@ impl std::fmt::Debug for PayloadKey {
 }
 
 /// `nonce = counter (11 bytes, big endian) || last flag (1 byte)`.
-fn chunk_nonce(index: u64, last: bool) -> Nonce {
-    let mut nonce = Nonce::default();
+fn chunk_nonce(index: u64, last: bool) -> [u8; NONCE_LEN] {
+    let mut nonce = [0u8; NONCE_LEN];
     nonce[3..11].copy_from_slice(&index.to_be_bytes());
     nonce[11] = last as u8;
     nonce

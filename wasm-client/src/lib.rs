@@ -57,7 +57,8 @@ fn derive_package(
     let stretched = match stretched {
         Some(bytes) => {
             let bytes = Zeroizing::new(bytes);
-            let arr: [u8; 32] = bytes.as_slice().try_into().map_err(|_| JsError::new("stretched password must be 32 bytes"))?;
+            let arr: [u8; 32] =
+                bytes.as_slice().try_into().map_err(|_| JsError::new("stretched password must be 32 bytes"))?;
             Some(StretchedPassword::from_bytes(arr))
         }
         None => None,
@@ -145,7 +146,8 @@ impl Encryptor {
     /// Encrypts to a passphrase with scrypt work factor `2^work_factor`.
     #[wasm_bindgen(js_name = withPassphrase)]
     pub fn with_passphrase(passphrase: String, work_factor: u8, armor: bool) -> Result<Encryptor, JsError> {
-        let recipient = scrypt::Recipient::new(Zeroizing::new(passphrase)).with_work_factor(work_factor).map_err(js_err)?;
+        let recipient =
+            scrypt::Recipient::new(Zeroizing::new(passphrase)).with_work_factor(work_factor).map_err(js_err)?;
         let inner = kluis_crypto::Encryptor::with_recipients(&[&recipient]).map_err(js_err)?;
         Ok(Encryptor { inner: if armor { inner.armored() } else { inner } })
     }
@@ -338,7 +340,11 @@ impl Sha256 {
 /// Bytes of wasm linear memory in use (it grows but never shrinks).
 #[wasm_bindgen(js_name = memoryBytes)]
 pub fn memory_bytes() -> f64 {
-    wasm_bindgen::memory().unchecked_into::<js_sys::WebAssembly::Memory>().buffer().unchecked_into::<js_sys::ArrayBuffer>().byte_length() as f64
+    wasm_bindgen::memory()
+        .unchecked_into::<js_sys::WebAssembly::Memory>()
+        .buffer()
+        .unchecked_into::<js_sys::ArrayBuffer>()
+        .byte_length() as f64
 }
 
 #[cfg(test)]
