@@ -1,0 +1,46 @@
+// Main-thread side of crypto-worker.js: pipes a stream through age
+// encryption or decryption in a Web Worker and returns the output stream.
+//
+//   const worker = new CryptoWorker();
+//   const { stream, done } = worker.encrypt(file.stream(), [recipient]);
+//   await stream.pipeTo(destination); const { wasmMemory } = await done;
+
+const WORKER_URL = new URL('./crypto-worker.js', import.meta.url);
+
+export class CryptoWorker {
+  #worker = new Worker(WORKER_URL, { type: 'module' });
+  #pending = new Map();
+  #next = 0;
+
+  constructor() {
+    this.#worker.onmessage = ({ data }) => {
+      const job = this.#pending.get(data.id);
+      if (!job) return;
+      this.#pending.delete(data.id);
+      if (data.ok) job.resolve(data);
+      else job.reject(new Error(data.error));
+    };
+  }
+
+  #run(op, input, options) {
+    const id = this.#next++;
+    const { readable, writable } = new TransformStream();
+    const done = new Promise((resolve, reject) => this.#pending.set(id, { resolve, reject }));
+    this.#worker.postMessage({ id, op, readable: input, writable, ...options }, [input, writable]);
+    return { stream: readable, done };
+  }
+
+  /** Encrypts `input` (a ReadableStream of bytes) to `age1…` recipients. */
+  encrypt(input, recipients, { armor = false } = {}) {
+    return this.#run('encrypt', input, { recipients, armor });
+  }
+
+  /** Decrypts `input` with `AGE-SECRET-KEY-1…` identities. */
+  decrypt(input, identities) {
+    return this.#run('decrypt', input, { identities });
+  }
+
+  terminate() {
+    this.#worker.terminate();
+  }
+}
