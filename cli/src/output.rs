@@ -67,11 +67,13 @@ impl Output {
         unreachable!()
     }
 
-    /// Makes the output final: flushes, syncs and renames a staged file into place.
+    /// Makes the output final: flushes and renames a staged file into place.
+    /// (No fsync: like cp and age we leave durability to the file system; the
+    /// rename protects against a failed or killed run, which is what matters
+    /// for a decryption that turns out to be damaged halfway.)
     pub fn commit(mut self) -> Result<()> {
         self.flush()?;
-        if let Output::Staged { file, temp, target, committed } = &mut self {
-            file.sync_all().context("cannot write the output file")?;
+        if let Output::Staged { temp, target, committed, .. } = &mut self {
             fs::rename(&*temp, &*target).with_context(|| format!("cannot create {}", target.display()))?;
             *committed = true;
         }

@@ -112,7 +112,7 @@ pub fn seek(plaintext_offset: u64) -> Seek {
 fn default_batch() -> usize {
     #[cfg(feature = "parallel")]
     {
-        (4 * rayon::current_num_threads()).clamp(1, 64)
+        (16 * rayon::current_num_threads()).clamp(1, 64)
     }
     #[cfg(not(feature = "parallel"))]
     {

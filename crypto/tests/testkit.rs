@@ -1,5 +1,5 @@
-//! Runs every age test vector in `../shared/testdata/age-testkit/` (format in
-//! its README) through the streaming decryptor and checks the expected
+//! Runs every age test vector in `tests/data/age-testkit/` (a verbatim copy of
+//! the official vectors; format in its README) through the streaming decryptor and checks the expected
 //! category and the SHA-256 of the plaintext released before any failure.
 //! Vectors that need post-quantum identities are counted as skipped.
 
@@ -25,7 +25,7 @@ struct Vector {
 fn testkit_dir() -> PathBuf {
     let dir = std::env::var_os("AGE_TESTKIT")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/age-testkit"));
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/age-testkit"));
     assert!(dir.is_dir(), "age testkit not found at {} (set AGE_TESTKIT)", dir.display());
     dir
 }

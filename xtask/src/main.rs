@@ -146,6 +146,7 @@ fn fuzz_seconds(args: &[String]) -> u64 {
 
 /// Runs each fuzz target for `seconds` (cargo-fuzz on the nightly toolchain).
 fn fuzz(seconds: u64) -> Result {
+    seed_fuzz_corpus()?;
     for target in FUZZ_TARGETS {
         step(&format!("fuzz {target} for {seconds} s"));
         let status = Command::new("cargo")
@@ -165,6 +166,34 @@ fn fuzz(seconds: u64) -> Result {
             .map_err(|e| format!("cannot run cargo fuzz ({e}); install it with: cargo install cargo-fuzz"))?;
         if !status.success() {
             return Err(format!("fuzz target {target} found a failure (see fuzz/artifacts/{target}/)"));
+        }
+    }
+    Ok(())
+}
+
+/// Seeds the corpora with the age testkit vectors (uncompressed ones): each
+/// input is one byte that sets the push size, then the age file.
+fn seed_fuzz_corpus() -> Result {
+    let testkit = root().join("crypto/tests/data/age-testkit");
+    let Ok(entries) = std::fs::read_dir(&testkit) else {
+        eprintln!("no age testkit at {}; fuzzing from an empty corpus", testkit.display());
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let bytes = std::fs::read(entry.path()).map_err(|e| e.to_string())?;
+        let Some(split) = bytes.windows(2).position(|w| w == b"\n\n") else { continue };
+        let (head, body) = (&bytes[..split], &bytes[split + 2..]);
+        if !head.starts_with(b"expect:") || head.windows(11).any(|w| w == b"compressed:") {
+            continue;
+        }
+        let armored = head.windows(12).any(|w| w == b"armored: yes") || body.starts_with(b"-----BEGIN");
+        for target in FUZZ_TARGETS.iter().filter(|t| **t == "decrypt" || armored) {
+            let dir = root().join("fuzz/corpus").join(target);
+            std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+            let mut seed = vec![5u8];
+            seed.extend_from_slice(body);
+            let name = format!("testkit-{}", entry.file_name().to_string_lossy());
+            std::fs::write(dir.join(name), seed).map_err(|e| e.to_string())?;
         }
     }
     Ok(())
