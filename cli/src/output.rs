@@ -81,18 +81,31 @@ impl Output {
     }
 }
 
-impl Write for Output {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+impl Output {
+    fn name(&self) -> String {
         match self {
-            Output::Stdout(s) => s.write(buf),
-            Output::Direct(f) | Output::Staged { file: f, .. } => f.write(buf),
+            Output::Stdout(_) => "standard output".into(),
+            Output::Direct(_) => "the output".into(),
+            Output::Staged { target, .. } => target.display().to_string(),
         }
     }
+}
+
+/// Write errors name the output, e.g. "cannot write out.pdf: No space left on device".
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let result = match self {
+            Output::Stdout(s) => s.write(buf),
+            Output::Direct(f) | Output::Staged { file: f, .. } => f.write(buf),
+        };
+        result.map_err(|e| io::Error::new(e.kind(), format!("cannot write {}: {e}", self.name())))
+    }
     fn flush(&mut self) -> io::Result<()> {
-        match self {
+        let result = match self {
             Output::Stdout(s) => s.flush(),
             Output::Direct(f) | Output::Staged { file: f, .. } => f.flush(),
-        }
+        };
+        result.map_err(|e| io::Error::new(e.kind(), format!("cannot write {}: {e}", self.name())))
     }
 }
 

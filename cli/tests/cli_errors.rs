@@ -99,3 +99,32 @@ fn passphrase_round_trip() {
     assert_one_error_line(&out);
     assert!(String::from_utf8_lossy(&out.stderr).contains("passphrase"));
 }
+
+#[test]
+fn passphrase_protected_identity_file() {
+    let (dir, r) = setup();
+    std::fs::write(dir.path().join("pass"), "keyfile secret\n").unwrap();
+    assert!(kluis(&["age", "encrypt", "-r", &r, "-o", "c.age", "plain.txt"], dir.path()).status.success());
+    // Protect the identity file itself with a passphrase, as age allows.
+    let protect = kluis(
+        &["age", "encrypt", "--passphrase-file", "pass", "--work-factor", "10", "-a", "-o", "id.txt.age", "id.txt"],
+        dir.path(),
+    );
+    assert!(protect.status.success());
+    let out = kluis(&["age", "decrypt", "-i", "id.txt.age", "--passphrase-file", "pass", "c.age"], dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.stdout.len(), 200_000);
+    std::fs::write(dir.path().join("wrong"), "nope\n").unwrap();
+    let out = kluis(&["age", "decrypt", "-i", "id.txt.age", "--passphrase-file", "wrong", "c.age"], dir.path());
+    assert_one_error_line(&out);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot decrypt identity file"));
+}
+
+#[test]
+fn write_errors_name_the_output() {
+    let (dir, r) = setup();
+    assert!(Path::new("/dev/full").exists(), "this test needs /dev/full");
+    let out = kluis(&["age", "encrypt", "-r", &r, "-o", "/dev/full", "plain.txt"], dir.path());
+    assert_one_error_line(&out);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write"), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -483,6 +483,14 @@ impl ChunkRing {
     }
 }
 
+impl Drop for ChunkRing {
+    /// The slots held plaintext; do not leave it in freed memory.
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.buf.zeroize();
+    }
+}
+
 macro_rules! sans_io_methods {
     () => {
         /// Offers input bytes; returns how many were taken. Takes none while
