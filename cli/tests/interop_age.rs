@@ -140,10 +140,12 @@ fn stdin_to_stdout_and_recipient_files() {
     assert!(back.stdout == plain);
 }
 
-/// Runs `command` under a pseudo-terminal (util-linux `script`), typing
-/// `answers` at its prompts, as both tools read passphrases from the terminal.
+/// Runs `command` under a pseudo-terminal (util-linux `script`), typing each
+/// of `answers` once its prompt (any text containing "passphrase") appears,
+/// as both tools read passphrases from the terminal.
 fn run_with_terminal(command: &str, answers: &[&str], dir: &Path) {
-    use std::io::Write;
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
     let mut child = Command::new("script")
         .args(["-qec", command, "/dev/null"])
         .current_dir(dir)
@@ -152,13 +154,32 @@ fn run_with_terminal(command: &str, answers: &[&str], dir: &Path) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("util-linux script");
+    let seen = Arc::new(Mutex::new(String::new()));
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = {
+        let seen = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 256];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]).to_lowercase());
+            }
+        })
+    };
     let mut stdin = child.stdin.take().unwrap();
-    for answer in answers {
-        std::thread::sleep(std::time::Duration::from_millis(700));
+    for (i, answer) in answers.iter().enumerate() {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while seen.lock().unwrap().matches("passphrase").count() <= i {
+            assert!(std::time::Instant::now() < deadline, "{command}: no prompt {}: {:?}", i + 1, seen.lock().unwrap());
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
     }
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{command}: {}", String::from_utf8_lossy(&out.stdout));
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    assert!(status.success(), "{command}: {}", seen.lock().unwrap());
 }
 
 #[test]
