@@ -103,6 +103,27 @@ impl<'a> Decryptor<'a> {
         self.sticky(result)
     }
 
+    /// Zero-copy input: once the header is read (binary input), where the
+    /// next payload bytes can be written directly. Empty otherwise; use `push`.
+    pub fn input_space(&mut self) -> &mut [u8] {
+        match (&mut self.stage, &self.mode, &self.error) {
+            (Stage::Payload(p), Mode::Binary, None) => p.input_space(),
+            _ => &mut [],
+        }
+    }
+
+    /// Takes `n` bytes written into [`Self::input_space`].
+    pub fn commit(&mut self, n: usize) -> Result<()> {
+        let result = match &mut self.stage {
+            Stage::Payload(p) => p.commit(n),
+            _ => {
+                assert_eq!(n, 0, "committed more than the input space");
+                Ok(())
+            }
+        };
+        self.sticky(result)
+    }
+
     /// Plaintext ready to be taken.
     pub fn output(&self) -> &[u8] {
         match &self.stage {

@@ -106,6 +106,18 @@ impl Encryptor {
         Ok(())
     }
 
+    /// Zero-copy input: where the next plaintext bytes can be written directly.
+    pub fn input_space(&mut self) -> &mut [u8] {
+        self.payload.input_space()
+    }
+
+    /// Takes `n` plaintext bytes written into [`Self::input_space`].
+    pub fn commit(&mut self, n: usize) -> Result<()> {
+        self.payload.commit(n)?;
+        self.pump();
+        Ok(())
+    }
+
     /// Encrypted output ready to be taken.
     pub fn output(&self) -> &[u8] {
         match &self.armor {

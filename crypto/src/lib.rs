@@ -61,6 +61,12 @@ pub trait Codec {
     fn consume(&mut self, n: usize);
     /// True once all input is processed and all output taken.
     fn is_done(&self) -> bool;
+    /// Zero-copy input: space the next input bytes may be written into
+    /// directly, followed by [`Codec::commit`]. Empty when the codec cannot
+    /// take input this way right now; `push` always works.
+    fn input_space(&mut self) -> &mut [u8];
+    /// Takes `n` bytes written into [`Codec::input_space`].
+    fn commit(&mut self, n: usize) -> Result<()>;
 }
 
 macro_rules! impl_codec {
@@ -71,6 +77,8 @@ macro_rules! impl_codec {
             fn output(&self) -> &[u8] { <$t>::output(self) }
             fn consume(&mut self, n: usize) { <$t>::consume(self, n) }
             fn is_done(&self) -> bool { <$t>::is_done(self) }
+            fn input_space(&mut self) -> &mut [u8] { <$t>::input_space(self) }
+            fn commit(&mut self, n: usize) -> Result<()> { <$t>::commit(self, n) }
         }
     )*};
 }

@@ -210,27 +210,43 @@ impl ChunkRing {
     }
 
     fn push(&mut self, mut input: &[u8]) -> Result<usize> {
-        self.check_error()?;
-        if self.eof || self.error.is_some() {
-            return Ok(0);
-        }
-        let size = self.dir.input_chunk();
         let mut consumed = 0;
         while !input.is_empty() {
-            let logical = self.ready + self.pending / size;
-            if logical >= self.slots {
+            let space = self.input_space();
+            if space.is_empty() {
                 break;
             }
-            let offset = self.pending % size;
-            let n = input.len().min(size - offset);
-            let start = self.slot_range(logical).start + offset;
-            self.buf[start..start + n].copy_from_slice(&input[..n]);
+            let n = input.len().min(space.len());
+            space[..n].copy_from_slice(&input[..n]);
             self.pending += n;
             consumed += n;
             input = &input[n..];
         }
+        self.check_error()?;
         self.process();
         Ok(consumed)
+    }
+
+    /// The free part of the slot the next input byte goes to; empty when the
+    /// ring is full, ended or failed.
+    fn input_space(&mut self) -> &mut [u8] {
+        let size = self.dir.input_chunk();
+        let logical = self.ready + self.pending / size;
+        if self.eof || self.error.is_some() || logical >= self.slots {
+            return &mut [];
+        }
+        let start = self.slot_range(logical).start + self.pending % size;
+        let end = self.slot_range(logical).start + size;
+        &mut self.buf[start..end]
+    }
+
+    /// Takes `n` bytes written into [`Self::input_space`].
+    fn commit(&mut self, n: usize) -> Result<()> {
+        self.check_error()?;
+        assert!(n <= self.input_space().len(), "committed more than the input space");
+        self.pending += n;
+        self.process();
+        Ok(())
     }
 
     fn finish(&mut self) -> Result<()> {
@@ -521,6 +537,17 @@ macro_rules! sans_io_methods {
             self.ring.is_done()
         }
 
+        /// Zero-copy input: where the next input bytes can be written
+        /// directly (empty while output waits). Follow with [`Self::commit`].
+        pub fn input_space(&mut self) -> &mut [u8] {
+            self.ring.input_space()
+        }
+
+        /// Takes `n` bytes written into [`Self::input_space`].
+        pub fn commit(&mut self, n: usize) -> Result<()> {
+            self.ring.commit(n)
+        }
+
         /// Number of chunks processed together (on all cores with feature
         /// `parallel`). Memory is `(batch + 1) * 64 KiB`. Set before pushing.
         pub fn with_batch(mut self, chunks: usize) -> Self {
@@ -670,6 +697,28 @@ mod tests {
                 assert_eq!(back, plain, "len {len} batch {batch} step {step}");
             }
         }
+    }
+
+    #[test]
+    fn zero_copy_input_gives_the_same_result() {
+        let plain = pattern(3 * CHUNK_SIZE + 4321);
+        let expected = seal(&plain, 2, 65536);
+        let mut enc = PayloadEncryptor::new(key(), 0).with_batch(2);
+        let mut out = Vec::new();
+        let mut rest = &plain[..];
+        while !rest.is_empty() {
+            let space = enc.input_space();
+            // Write in odd-sized steps, as a reader would.
+            let n = space.len().min(rest.len()).min(10_000);
+            space[..n].copy_from_slice(&rest[..n]);
+            enc.commit(n).unwrap();
+            rest = &rest[n..];
+            out.extend_from_slice(enc.output());
+            let l = enc.output().len();
+            enc.consume(l);
+        }
+        out.extend(crate::run_to_end(&mut enc, &[]).unwrap());
+        assert_eq!(out, expected);
     }
 
     #[test]

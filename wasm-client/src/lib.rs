@@ -3,10 +3,13 @@
 //! Everything here is a thin wrapper: keys as strings, bytes as
 //! `Uint8Array`, errors as `Error` objects with the crate's messages. The
 //! streaming [`Encryptor`] and [`Decryptor`] take one piece of a stream per
-//! `push` and return the output it produced, which is what a JavaScript
-//! `TransformStream` needs (see `web/js/age-stream.js`). Pass pieces of at
-//! most about 1 MiB: each piece is copied into wasm memory, which never shrinks.
+//! `push` and return the output it produced as an array of `Uint8Array`s,
+//! which is what a JavaScript `TransformStream` needs (see
+//! `web/js/age-stream.js`). Bytes are copied once on the way in, straight
+//! into the codec's chunk slot, and once on the way out, straight into a new
+//! `Uint8Array`; wasm memory stays at about 2 MiB whatever the piece size.
 
+use js_sys::{Array, Uint8Array};
 use kluis_crypto::package::{self, LinkSecret, ServerShare, StretchedPassword};
 use kluis_crypto::{Codec, InputFormat, scrypt, x25519};
 use wasm_bindgen::prelude::*;
@@ -89,36 +92,70 @@ pub fn package_recipient(
     Ok(derive_package(package_id, link, share, stretched)?.to_public().to_string())
 }
 
-/// Pushes one piece and returns all output it produced.
-fn push_all(codec: &mut impl Codec, mut input: &[u8]) -> Result<Vec<u8>, JsError> {
-    let mut out = Vec::with_capacity(input.len() + input.len() / 32 + 64);
-    while !input.is_empty() {
-        let n = codec.push(input).map_err(js_err)?;
-        input = &input[n..];
-        take(codec, &mut out);
-    }
-    Ok(out)
+/// Largest piece copied into a scratch buffer when the codec cannot take
+/// input in place (header, armor).
+const SCRATCH: usize = 64 * 1024;
+
+/// Drives one codec from JavaScript.
+struct Driver<C> {
+    codec: C,
+    scratch: Vec<u8>,
 }
 
-fn take(codec: &mut impl Codec, out: &mut Vec<u8>) {
-    loop {
-        let n = codec.output().len();
-        if n == 0 {
-            return;
+impl<C: Codec> Driver<C> {
+    fn new(codec: C) -> Self {
+        Driver { codec, scratch: Vec::new() }
+    }
+
+    /// Pushes one piece; returns the output it produced.
+    fn push(&mut self, input: &Uint8Array) -> Result<Array, JsError> {
+        let out = Array::new();
+        let len = input.length();
+        let mut off = 0u32;
+        loop {
+            self.take(&out);
+            if off == len {
+                return Ok(out);
+            }
+            let rest = len - off;
+            let space = self.codec.input_space();
+            if !space.is_empty() {
+                // Straight from the JavaScript array into the chunk slot.
+                let n = rest.min(space.len() as u32);
+                input.subarray(off, off + n).copy_to(&mut space[..n as usize]);
+                self.codec.commit(n as usize).map_err(js_err)?;
+                off += n;
+            } else {
+                let n = rest.min(SCRATCH as u32);
+                self.scratch.resize(n as usize, 0);
+                input.subarray(off, off + n).copy_to(&mut self.scratch);
+                off += self.codec.push(&self.scratch).map_err(js_err)? as u32;
+            }
         }
-        out.extend_from_slice(codec.output());
-        codec.consume(n);
     }
-}
 
-fn finish_all(codec: &mut impl Codec) -> Result<Vec<u8>, JsError> {
-    let mut out = Vec::new();
-    loop {
-        codec.finish().map_err(js_err)?;
-        let before = out.len();
-        take(codec, &mut out);
-        if out.len() == before {
-            return Ok(out);
+    /// Ends the input; returns the rest of the output.
+    fn finish(&mut self) -> Result<Array, JsError> {
+        let out = Array::new();
+        loop {
+            self.codec.finish().map_err(js_err)?;
+            if self.codec.output().is_empty() {
+                return Ok(out);
+            }
+            self.take(&out);
+        }
+    }
+
+    /// Moves all waiting output into `out`, one `Uint8Array` per piece.
+    fn take(&mut self, out: &Array) {
+        loop {
+            let available = self.codec.output();
+            if available.is_empty() {
+                return;
+            }
+            out.push(&Uint8Array::from(available));
+            let n = available.len();
+            self.codec.consume(n);
         }
     }
 }
@@ -126,7 +163,7 @@ fn finish_all(codec: &mut impl Codec) -> Result<Vec<u8>, JsError> {
 /// Streaming age encryption.
 #[wasm_bindgen]
 pub struct Encryptor {
-    inner: kluis_crypto::Encryptor,
+    inner: Driver<kluis_crypto::Encryptor>,
 }
 
 #[wasm_bindgen]
@@ -140,7 +177,7 @@ impl Encryptor {
             .collect::<Result<Vec<_>, _>>()?;
         let refs: Vec<&dyn kluis_crypto::Recipient> = parsed.iter().map(|r| r as _).collect();
         let inner = kluis_crypto::Encryptor::with_recipients(&refs).map_err(js_err)?;
-        Ok(Encryptor { inner: if armor { inner.armored() } else { inner } })
+        Ok(Encryptor { inner: Driver::new(if armor { inner.armored() } else { inner }) })
     }
 
     /// Encrypts to a passphrase with scrypt work factor `2^work_factor`.
@@ -149,17 +186,18 @@ impl Encryptor {
         let recipient =
             scrypt::Recipient::new(Zeroizing::new(passphrase)).with_work_factor(work_factor).map_err(js_err)?;
         let inner = kluis_crypto::Encryptor::with_recipients(&[&recipient]).map_err(js_err)?;
-        Ok(Encryptor { inner: if armor { inner.armored() } else { inner } })
+        Ok(Encryptor { inner: Driver::new(if armor { inner.armored() } else { inner }) })
     }
 
-    /// Encrypts one piece of plaintext; returns the ciphertext ready so far.
-    pub fn push(&mut self, plaintext: &[u8]) -> Result<Vec<u8>, JsError> {
-        push_all(&mut self.inner, plaintext)
+    /// Encrypts one piece of plaintext; returns the ciphertext ready so far
+    /// (an array of `Uint8Array`s, possibly empty).
+    pub fn push(&mut self, plaintext: &Uint8Array) -> Result<Array, JsError> {
+        self.inner.push(plaintext)
     }
 
     /// Ends the plaintext; returns the rest of the ciphertext.
-    pub fn finish(&mut self) -> Result<Vec<u8>, JsError> {
-        finish_all(&mut self.inner)
+    pub fn finish(&mut self) -> Result<Array, JsError> {
+        self.inner.finish()
     }
 }
 
@@ -170,7 +208,7 @@ impl Encryptor {
 /// and must be discarded.
 #[wasm_bindgen]
 pub struct Decryptor {
-    inner: kluis_crypto::Decryptor<'static>,
+    inner: Driver<kluis_crypto::Decryptor<'static>>,
 }
 
 #[wasm_bindgen]
@@ -187,37 +225,38 @@ impl Decryptor {
                     .map_err(js_err)
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Decryptor { inner: kluis_crypto::Decryptor::new(parsed) })
+        Ok(Decryptor { inner: Driver::new(kluis_crypto::Decryptor::new(parsed)) })
     }
 
     /// Decrypts a passphrase-encrypted file.
     #[wasm_bindgen(js_name = withPassphrase)]
     pub fn with_passphrase(passphrase: String) -> Decryptor {
         let identity = scrypt::Identity::new(Zeroizing::new(passphrase));
-        Decryptor { inner: kluis_crypto::Decryptor::new(vec![Box::new(identity)]) }
+        Decryptor { inner: Driver::new(kluis_crypto::Decryptor::new(vec![Box::new(identity)])) }
     }
 
     /// Accepts binary age only (no armor detection).
     #[wasm_bindgen(js_name = binaryOnly)]
     pub fn binary_only(self) -> Decryptor {
-        Decryptor { inner: self.inner.with_format(InputFormat::Binary) }
+        Decryptor { inner: Driver::new(self.inner.codec.with_format(InputFormat::Binary)) }
     }
 
-    /// Decrypts one piece of the file; returns the plaintext authenticated so far.
-    pub fn push(&mut self, ciphertext: &[u8]) -> Result<Vec<u8>, JsError> {
-        push_all(&mut self.inner, ciphertext)
+    /// Decrypts one piece of the file; returns the plaintext authenticated
+    /// so far (an array of `Uint8Array`s, possibly empty).
+    pub fn push(&mut self, ciphertext: &Uint8Array) -> Result<Array, JsError> {
+        self.inner.push(ciphertext)
     }
 
     /// Ends the file; returns the rest of the plaintext, or throws if the file
     /// is truncated or damaged.
-    pub fn finish(&mut self) -> Result<Vec<u8>, JsError> {
-        finish_all(&mut self.inner)
+    pub fn finish(&mut self) -> Result<Array, JsError> {
+        self.inner.finish()
     }
 
     /// Length of the binary header with its nonce, once parsed.
     #[wasm_bindgen(getter, js_name = headerLength)]
     pub fn header_length(&self) -> Option<usize> {
-        self.inner.header_len()
+        self.inner.codec.header_len()
     }
 }
 
@@ -259,7 +298,7 @@ impl Header {
     pub fn decrypt_from(&self, offset: f64, file_length: f64) -> Result<RangeDecryptor, JsError> {
         let (inner, seek) = self.inner.decrypt_from(offset as u64, file_length as u64).map_err(js_err)?;
         Ok(RangeDecryptor {
-            inner,
+            inner: Driver::new(inner),
             file_offset: (self.inner.header_len() as u64 + seek.payload_offset) as f64,
             skip: seek.skip,
         })
@@ -269,7 +308,7 @@ impl Header {
 /// Decrypts a range of a file's payload; see [`Header::decrypt_from`].
 #[wasm_bindgen]
 pub struct RangeDecryptor {
-    inner: kluis_crypto::stream::PayloadDecryptor,
+    inner: Driver<kluis_crypto::stream::PayloadDecryptor>,
     file_offset: f64,
     skip: usize,
 }
@@ -289,21 +328,31 @@ impl RangeDecryptor {
     }
 
     /// Decrypts one piece; returns plaintext from the requested offset on.
-    pub fn push(&mut self, ciphertext: &[u8]) -> Result<Vec<u8>, JsError> {
-        let out = push_all(&mut self.inner, ciphertext)?;
+    pub fn push(&mut self, ciphertext: &Uint8Array) -> Result<Array, JsError> {
+        let out = self.inner.push(ciphertext)?;
         Ok(self.drop_skipped(out))
     }
 
     /// Ends the input (at the end of the file: checks the final chunk).
-    pub fn finish(&mut self) -> Result<Vec<u8>, JsError> {
-        let out = finish_all(&mut self.inner)?;
+    pub fn finish(&mut self) -> Result<Array, JsError> {
+        let out = self.inner.finish()?;
         Ok(self.drop_skipped(out))
     }
 
-    fn drop_skipped(&mut self, mut out: Vec<u8>) -> Vec<u8> {
-        let n = self.skip.min(out.len());
-        self.skip -= n;
-        out.drain(..n);
+    /// Drops the first [`Self::skip`] bytes of output.
+    fn drop_skipped(&mut self, pieces: Array) -> Array {
+        if self.skip == 0 {
+            return pieces;
+        }
+        let out = Array::new();
+        for piece in pieces.iter() {
+            let piece: Uint8Array = piece.unchecked_into();
+            let n = (self.skip as u32).min(piece.length());
+            self.skip -= n as usize;
+            if n < piece.length() {
+                out.push(&piece.subarray(n, piece.length()));
+            }
+        }
         out
     }
 }

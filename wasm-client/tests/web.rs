@@ -3,8 +3,19 @@
 
 #![cfg(target_arch = "wasm32")]
 
+use js_sys::{Array, Uint8Array};
 use kluis_wasm::*;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
+
+/// Concatenates the pieces a codec returned.
+fn bytes(pieces: Array) -> Vec<u8> {
+    pieces.iter().flat_map(|p| p.unchecked_into::<Uint8Array>().to_vec()).collect()
+}
+
+fn js(data: &[u8]) -> Uint8Array {
+    Uint8Array::from(data)
+}
 
 fn pattern(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i * 7 + i / 251) as u8).collect()
@@ -13,18 +24,18 @@ fn pattern(n: usize) -> Vec<u8> {
 fn encrypt_in_pieces(mut enc: Encryptor, data: &[u8], piece: usize) -> Vec<u8> {
     let mut out = Vec::new();
     for p in data.chunks(piece.max(1)) {
-        out.extend(enc.push(p).unwrap());
+        out.extend(bytes(enc.push(&js(p)).unwrap()));
     }
-    out.extend(enc.finish().unwrap());
+    out.extend(bytes(enc.finish().unwrap()));
     out
 }
 
 fn decrypt_in_pieces(mut dec: Decryptor, data: &[u8], piece: usize) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     for p in data.chunks(piece.max(1)) {
-        out.extend(dec.push(p).map_err(|e| format!("{:?}", wasm_bindgen::JsValue::from(e)))?);
+        out.extend(bytes(dec.push(&js(p)).map_err(|e| format!("{:?}", wasm_bindgen::JsValue::from(e)))?));
     }
-    out.extend(dec.finish().map_err(|e| format!("{:?}", wasm_bindgen::JsValue::from(e)))?);
+    out.extend(bytes(dec.finish().map_err(|e| format!("{:?}", wasm_bindgen::JsValue::from(e)))?));
     Ok(out)
 }
 
@@ -77,8 +88,8 @@ fn random_access_from_the_header() {
     assert_eq!(header.plaintext_length(ct.len() as f64).unwrap(), data.len() as f64);
     for offset in [0usize, 1, 65_536, 200_000, data.len() - 1] {
         let mut range = header.decrypt_from(offset as f64, ct.len() as f64).unwrap();
-        let mut out = range.push(&ct[range.file_offset() as usize..]).unwrap();
-        out.extend(range.finish().unwrap());
+        let mut out = bytes(range.push(&js(&ct[range.file_offset() as usize..])).unwrap());
+        out.extend(bytes(range.finish().unwrap()));
         assert_eq!(out, &data[offset..], "offset {offset}");
     }
 }

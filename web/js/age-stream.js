@@ -5,12 +5,10 @@
 //   const file = input.files[0];
 //   const encrypted = file.stream().pipeThrough(await encryptStream([recipient]));
 //
-// Memory stays flat: chunks cross into wasm in pieces of at most PIECE bytes
-// and the codec buffers at most one 64 KiB chunk.
+// Memory stays flat: each chunk is copied straight into the codec's 64 KiB
+// slot and each output piece straight into a new Uint8Array, so wasm memory
+// stays at about 2 MiB whatever the chunk and file sizes.
 import { loadWasm } from './wasm.js';
-
-/** Bytes copied into wasm per call; wasm memory grows to about twice this, once. */
-export const PIECE = 256 * 1024;
 
 function bytesOf(chunk) {
   if (chunk instanceof Uint8Array) return chunk;
@@ -31,10 +29,7 @@ function codecStream(codec) {
     transform(chunk, controller) {
       const bytes = bytesOf(chunk);
       try {
-        for (let i = 0; i < bytes.length; i += PIECE) {
-          const out = codec.push(bytes.subarray(i, i + PIECE));
-          if (out.length) controller.enqueue(out);
-        }
+        for (const out of codec.push(bytes)) controller.enqueue(out);
       } catch (e) {
         free();
         throw e;
@@ -42,8 +37,7 @@ function codecStream(codec) {
     },
     flush(controller) {
       try {
-        const out = codec.finish();
-        if (out.length) controller.enqueue(out);
+        for (const out of codec.finish()) controller.enqueue(out);
       } finally {
         free();
       }

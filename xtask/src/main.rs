@@ -118,9 +118,31 @@ fn test_all(args: &[String]) -> Result {
     run(cargo().args(["fmt", "--all", "--check"]))?;
     step("lints");
     run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    run(cargo().args([
+        "clippy",
+        "--package",
+        "kluis-crypto",
+        "--package",
+        "kluis-wasm",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     step("Rust tests: unit, age testkit, package vectors, CLI and interop with age");
     run(cargo().args(["test", "--workspace"]))?;
-    step("wasm tests in Node");
+    step("wasm tests in Node: SIMD ChaCha20-Poly1305 against the crate, then the bindings");
+    run(cargo().args([
+        "test",
+        "--package",
+        "kluis-crypto",
+        "--lib",
+        "--no-default-features",
+        "--target",
+        "wasm32-unknown-unknown",
+    ]))?;
     run(cargo().args(["test", "--package", "kluis-wasm", "--target", "wasm32-unknown-unknown"]))?;
     step("wasm tests in headless Chromium");
     run(cargo()
