@@ -19,29 +19,33 @@ try {
           w.postMessage({ mib: mib / workers });
         })),
       );
-      const sum = (k) => results.reduce((a, r) => a + r[k], 0);
-      const max = (k) => Math.max(...results.map((r) => r[k]));
+      const rate = (bytes, seconds) =>
+        results.reduce((a, r) => a + r[bytes], 0) / Math.max(...results.map((r) => r[seconds])) / 1e9;
+      const each = (bytes, seconds) => results.map((r) => r[bytes] / r[seconds] / 1e9);
       return {
         workers,
         cores: navigator.hardwareConcurrency,
-        encrypt: sum('encryptBytes') / max('encryptSeconds') / 1e9,
-        decrypt: sum('decryptBytes') / max('decryptSeconds') / 1e9,
-        encryptPerWorker: results.map((r) => r.encryptBytes / r.encryptSeconds / 1e9),
-        decryptPerWorker: results.map((r) => r.decryptBytes / r.decryptSeconds / 1e9),
-        memoryMiB: max('wasmMemory') / 1048576,
+        rows: {
+          'encrypt, push': [rate('encryptBytes', 'encryptSeconds'), each('encryptBytes', 'encryptSeconds')],
+          'decrypt, push': [rate('decryptBytes', 'decryptSeconds'), each('decryptBytes', 'decryptSeconds')],
+          'encrypt, pushInto': [rate('encryptBytes', 'encryptIntoSeconds'), each('encryptBytes', 'encryptIntoSeconds')],
+          'decrypt, pushInto': [rate('decryptBytes', 'decryptIntoSeconds'), each('decryptBytes', 'decryptIntoSeconds')],
+        },
+        memoryMiB: Math.max(...results.map((r) => r.wasmMemory)) / 1048576,
       };
     }, { workers, mib: MIB });
 
   const single = await run(1);
   const all = await run(single.cores);
-  const version = browser.version();
-  console.log(`\nwasm in headless Chromium ${version}: ${MIB} MiB per measurement, ${single.cores} cores`);
-  console.log('                     encrypt GB/s   decrypt GB/s   wasm memory');
-  const row = (name, r) =>
-    console.log(`${name.padEnd(20)} ${r.encrypt.toFixed(3).padStart(13)}  ${r.decrypt.toFixed(3).padStart(13)}   ${r.memoryMiB.toFixed(1)} MiB/worker`);
-  row('1 worker', single);
-  row(`${all.workers} workers (total)`, all);
-  console.log(`per worker when all run: encrypt ${all.encryptPerWorker.map((x) => x.toFixed(3)).join(', ')}; decrypt ${all.decryptPerWorker.map((x) => x.toFixed(3)).join(', ')}`);
+  console.log(`\nwasm in headless Chromium ${browser.version()}: ${MIB} MiB per measurement, ${single.cores} cores,`);
+  console.log(`wasm memory at most ${Math.max(single.memoryMiB, all.memoryMiB).toFixed(1)} MiB per worker`);
+  console.log(`${''.padEnd(20)} ${'1 worker GB/s'.padStart(14)} ${`${all.workers} workers, total`.padStart(18)}   per worker`);
+  for (const name of Object.keys(single.rows)) {
+    const [one] = single.rows[name];
+    const [total, each] = all.rows[name];
+    console.log(`${name.padEnd(20)} ${one.toFixed(3).padStart(14)} ${total.toFixed(3).padStart(18)}   ${each.map((x) => x.toFixed(3)).join(', ')}`);
+  }
+  console.log('push: a new Uint8Array per output chunk (Web Streams); pushInto: output into a reused buffer');
 } finally {
   await browser.close();
   await server.close();

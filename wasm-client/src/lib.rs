@@ -134,6 +134,63 @@ impl<C: Codec> Driver<C> {
         }
     }
 
+    /// Pushes one piece, writing the output into `sink` from offset 0;
+    /// returns the number of output bytes. Nothing is allocated, so callers
+    /// that reuse their buffers (uploads, writes to disk) avoid the cost of a
+    /// fresh array per chunk, which in Chromium is a quarter of the time.
+    fn push_into(&mut self, input: &Uint8Array, sink: &Uint8Array) -> Result<u32, JsError> {
+        let len = input.length();
+        let mut off = 0u32;
+        let mut written = 0u32;
+        loop {
+            written = self.take_into(sink, written)?;
+            if off == len {
+                return Ok(written);
+            }
+            let rest = len - off;
+            let space = self.codec.input_space();
+            if !space.is_empty() {
+                let n = rest.min(space.len() as u32);
+                input.subarray(off, off + n).copy_to(&mut space[..n as usize]);
+                self.codec.commit(n as usize).map_err(js_err)?;
+                off += n;
+            } else {
+                let n = rest.min(SCRATCH as u32);
+                self.scratch.resize(n as usize, 0);
+                input.subarray(off, off + n).copy_to(&mut self.scratch);
+                off += self.codec.push(&self.scratch).map_err(js_err)? as u32;
+            }
+        }
+    }
+
+    fn take_into(&mut self, sink: &Uint8Array, mut written: u32) -> Result<u32, JsError> {
+        loop {
+            let available = self.codec.output();
+            if available.is_empty() {
+                return Ok(written);
+            }
+            let n = available.len() as u32;
+            if sink.length() - written < n {
+                return Err(JsError::new("the output buffer is too small"));
+            }
+            sink.subarray(written, written + n).copy_from(available);
+            written += n;
+            self.codec.consume(n as usize);
+        }
+    }
+
+    /// Ends the input, writing the rest of the output into `sink`; returns its length.
+    fn finish_into(&mut self, sink: &Uint8Array) -> Result<u32, JsError> {
+        let mut written = 0;
+        loop {
+            self.codec.finish().map_err(js_err)?;
+            if self.codec.output().is_empty() {
+                return Ok(written);
+            }
+            written = self.take_into(sink, written)?;
+        }
+    }
+
     /// Ends the input; returns the rest of the output.
     fn finish(&mut self) -> Result<Array, JsError> {
         let out = Array::new();
@@ -164,7 +221,12 @@ impl<C: Codec> Driver<C> {
 #[wasm_bindgen]
 pub struct Encryptor {
     inner: Driver<kluis_crypto::Encryptor>,
+    armor: bool,
 }
+
+/// Bytes a codec may hold back from earlier pushes and release later: two
+/// chunk slots (wasm processes one chunk at a time, plus the one being filled).
+const HELD_BACK: usize = 2 * kluis_crypto::stream::ENCRYPTED_CHUNK_SIZE;
 
 #[wasm_bindgen]
 impl Encryptor {
@@ -177,7 +239,7 @@ impl Encryptor {
             .collect::<Result<Vec<_>, _>>()?;
         let refs: Vec<&dyn kluis_crypto::Recipient> = parsed.iter().map(|r| r as _).collect();
         let inner = kluis_crypto::Encryptor::with_recipients(&refs).map_err(js_err)?;
-        Ok(Encryptor { inner: Driver::new(if armor { inner.armored() } else { inner }) })
+        Ok(Encryptor { inner: Driver::new(if armor { inner.armored() } else { inner }), armor })
     }
 
     /// Encrypts to a passphrase with scrypt work factor `2^work_factor`.
@@ -186,7 +248,7 @@ impl Encryptor {
         let recipient =
             scrypt::Recipient::new(Zeroizing::new(passphrase)).with_work_factor(work_factor).map_err(js_err)?;
         let inner = kluis_crypto::Encryptor::with_recipients(&[&recipient]).map_err(js_err)?;
-        Ok(Encryptor { inner: Driver::new(if armor { inner.armored() } else { inner }) })
+        Ok(Encryptor { inner: Driver::new(if armor { inner.armored() } else { inner }), armor })
     }
 
     /// Encrypts one piece of plaintext; returns the ciphertext ready so far
@@ -195,9 +257,35 @@ impl Encryptor {
         self.inner.push(plaintext)
     }
 
+    /// Like [`Self::push`], but writes the ciphertext into `sink` (from its
+    /// start) and returns its length; nothing is allocated. `sink` needs
+    /// [`Self::output_bound`] bytes for this piece.
+    #[wasm_bindgen(js_name = pushInto)]
+    pub fn push_into(&mut self, plaintext: &Uint8Array, sink: &Uint8Array) -> Result<u32, JsError> {
+        self.inner.push_into(plaintext, sink)
+    }
+
     /// Ends the plaintext; returns the rest of the ciphertext.
     pub fn finish(&mut self) -> Result<Array, JsError> {
         self.inner.finish()
+    }
+
+    /// Like [`Self::finish`], into `sink` (room: `outputBound(0)`); returns the length.
+    #[wasm_bindgen(js_name = finishInto)]
+    pub fn finish_into(&mut self, sink: &Uint8Array) -> Result<u32, JsError> {
+        self.inner.finish_into(sink)
+    }
+
+    /// Most output bytes a push of `input_length` bytes (or a finish, with 0) can produce.
+    #[wasm_bindgen(js_name = outputBound)]
+    pub fn output_bound(&self, input_length: usize) -> usize {
+        let binary = self.inner.codec.header_len() + HELD_BACK + input_length + 16 * (input_length / 65_536 + 2);
+        if self.armor {
+            // 64 characters and a newline per 48 bytes, plus BEGIN and END lines.
+            binary.div_ceil(48) * 65 + 80
+        } else {
+            binary
+        }
     }
 }
 
@@ -251,6 +339,26 @@ impl Decryptor {
     /// is truncated or damaged.
     pub fn finish(&mut self) -> Result<Array, JsError> {
         self.inner.finish()
+    }
+
+    /// Like [`Self::push`], but writes the plaintext into `sink` (from its
+    /// start) and returns its length; nothing is allocated. `sink` needs
+    /// [`Self::output_bound`] bytes for this piece.
+    #[wasm_bindgen(js_name = pushInto)]
+    pub fn push_into(&mut self, ciphertext: &Uint8Array, sink: &Uint8Array) -> Result<u32, JsError> {
+        self.inner.push_into(ciphertext, sink)
+    }
+
+    /// Like [`Self::finish`], into `sink` (room: `outputBound(0)`); returns the length.
+    #[wasm_bindgen(js_name = finishInto)]
+    pub fn finish_into(&mut self, sink: &Uint8Array) -> Result<u32, JsError> {
+        self.inner.finish_into(sink)
+    }
+
+    /// Most plaintext bytes a push of `input_length` bytes (or a finish, with 0) can produce.
+    #[wasm_bindgen(js_name = outputBound)]
+    pub fn output_bound(&self, input_length: usize) -> usize {
+        input_length + HELD_BACK
     }
 
     /// Length of the binary header with its nonce, once parsed.

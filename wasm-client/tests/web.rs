@@ -132,3 +132,37 @@ fn bad_keys_are_errors() {
     assert!(Decryptor::new(vec!["AGE-SECRET-KEY-1XYZ".into()]).is_err());
     assert!(memory_bytes() > 0.0);
 }
+
+#[wasm_bindgen_test]
+fn push_into_reused_buffers_matches_push() {
+    let identity = generate_identity().unwrap();
+    let recipient = identity_to_recipient(&identity).unwrap();
+    let data = pattern(400_000);
+    for armor in [false, true] {
+        let mut enc = Encryptor::new(vec![recipient.clone()], armor).unwrap();
+        let mut ct = Vec::new();
+        for piece in data.chunks(100_000) {
+            let sink = Uint8Array::new_with_length(enc.output_bound(piece.len()) as u32);
+            let n = enc.push_into(&js(piece), &sink).unwrap();
+            ct.extend(sink.subarray(0, n).to_vec());
+        }
+        let sink = Uint8Array::new_with_length(enc.output_bound(0) as u32);
+        let n = enc.finish_into(&sink).unwrap();
+        ct.extend(sink.subarray(0, n).to_vec());
+
+        let mut dec = Decryptor::new(vec![identity.clone()]).unwrap();
+        let mut back = Vec::new();
+        for piece in ct.chunks(70_000) {
+            let sink = Uint8Array::new_with_length(dec.output_bound(piece.len()) as u32);
+            let n = dec.push_into(&js(piece), &sink).unwrap();
+            back.extend(sink.subarray(0, n).to_vec());
+        }
+        let sink = Uint8Array::new_with_length(dec.output_bound(0) as u32);
+        let n = dec.finish_into(&sink).unwrap();
+        back.extend(sink.subarray(0, n).to_vec());
+        assert_eq!(back, data, "armor {armor}");
+    }
+    // A sink that is too small is an error, not a truncation.
+    let mut enc = Encryptor::new(vec![recipient], false).unwrap();
+    assert!(enc.push_into(&js(&data), &Uint8Array::new_with_length(1000)).is_err());
+}
