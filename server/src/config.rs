@@ -1,0 +1,226 @@
+//! Configuration: embedded defaults, then a TOML file, then environment
+//! variables (`KLUIS_*`), then command-line flags; later sources win.
+//!
+//! With nothing configured the server keeps everything in `./kluis-data`
+//! (SQLite database, blobs, mail outbox) and listens on 127.0.0.1:8080.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Where the database, blobs and outbox live.
+    pub data_dir: PathBuf,
+    /// The URL users reach the server at; links in mail and in API answers use it.
+    pub public_url: String,
+    /// Static web pages (the `web/` folder of the repository).
+    pub web_dir: Option<PathBuf>,
+    /// Log format: "text" or "json".
+    pub log_format: String,
+    pub organisation: Organisation,
+    pub mail: Mail,
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Organisation {
+    /// Name shown in mail and pages; the organisation is created at first start.
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Mail {
+    /// Sender of all mail.
+    pub from: String,
+    /// SMTP smarthost, e.g. `smtp://user:password@mail.example.org:587`
+    /// (STARTTLS) or `smtps://…:465`. Without one, mail is written as `.eml`
+    /// files to `outbox_dir`.
+    pub smtp_url: Option<String>,
+    /// Outbox directory; default `<data_dir>/outbox`.
+    pub outbox_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest package, all blobs together, in bytes.
+    pub max_package_bytes: u64,
+    /// Most blobs (files plus the manifest) in one package.
+    pub max_blobs: u32,
+    /// Expiry when the sender names none, in days.
+    pub default_expiry_days: u32,
+    /// Longest expiry a sender may choose, in days.
+    pub max_expiry_days: u32,
+    /// Unfinished uploads are deleted after this many hours without progress.
+    pub upload_expiry_hours: u32,
+    /// How long a recipient's download session lasts, in hours.
+    pub download_session_hours: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".parse().expect("valid address"),
+            data_dir: PathBuf::from("kluis-data"),
+            public_url: String::new(),
+            web_dir: None,
+            log_format: "text".into(),
+            organisation: Organisation::default(),
+            mail: Mail::default(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl Default for Organisation {
+    fn default() -> Self {
+        Organisation { name: "Kluis".into() }
+    }
+}
+
+impl Default for Mail {
+    fn default() -> Self {
+        Mail { from: "Kluis <kluis@localhost>".into(), smtp_url: None, outbox_dir: None }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_package_bytes: 100 << 30,
+            max_blobs: 1000,
+            default_expiry_days: 7,
+            max_expiry_days: 30,
+            upload_expiry_hours: 24,
+            download_session_hours: 24,
+        }
+    }
+}
+
+/// Values given on the command line; they override everything else.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub public_url: Option<String>,
+}
+
+impl Config {
+    /// Loads defaults, the TOML file (flag, else `KLUIS_CONFIG`), environment, flags.
+    pub fn load(overrides: &Overrides) -> Result<Config> {
+        let file = overrides.config_file.clone().or_else(|| std::env::var_os("KLUIS_CONFIG").map(PathBuf::from));
+        let mut config = match &file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read configuration file {}", path.display()))?;
+                toml::from_str(&text).with_context(|| format!("invalid configuration file {}", path.display()))?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(|k| std::env::var(k).ok())?;
+        if let Some(d) = &overrides.data_dir {
+            config.data_dir = d.clone();
+        }
+        if let Some(l) = overrides.listen {
+            config.listen = l;
+        }
+        if let Some(u) = &overrides.public_url {
+            config.public_url = u.clone();
+        }
+        config.finish()?;
+        Ok(config)
+    }
+
+    fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<()> {
+        if let Some(v) = get("KLUIS_LISTEN") {
+            self.listen = v.parse().with_context(|| format!("KLUIS_LISTEN: invalid address {v:?}"))?;
+        }
+        if let Some(v) = get("KLUIS_DATA") {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = get("KLUIS_PUBLIC_URL") {
+            self.public_url = v;
+        }
+        if let Some(v) = get("KLUIS_WEB_DIR") {
+            self.web_dir = Some(v.into());
+        }
+        if let Some(v) = get("KLUIS_SMTP_URL") {
+            self.mail.smtp_url = Some(v);
+        }
+        if let Some(v) = get("KLUIS_MAIL_FROM") {
+            self.mail.from = v;
+        }
+        if let Some(v) = get("KLUIS_LOG_FORMAT") {
+            self.log_format = v;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        if self.public_url.is_empty() {
+            self.public_url = format!("http://{}", self.listen);
+        }
+        self.public_url = self.public_url.trim_end_matches('/').to_string();
+        if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
+            bail!("public_url must start with http:// or https://, got {:?}", self.public_url);
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            bail!("log_format must be \"text\" or \"json\"");
+        }
+        if self.limits.default_expiry_days == 0 || self.limits.default_expiry_days > self.limits.max_expiry_days {
+            bail!("limits.default_expiry_days must be between 1 and limits.max_expiry_days");
+        }
+        Ok(())
+    }
+
+    /// The outbox directory for mail when no smarthost is set.
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.mail.outbox_dir.clone().unwrap_or_else(|| self.data_dir.join("outbox"))
+    }
+
+    /// The static pages: the configured folder, `./web`, or the repository's `web/`.
+    pub fn web_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.web_dir {
+            return dir.clone();
+        }
+        let local = Path::new("web");
+        if local.join("receive.html").exists() {
+            return local.to_path_buf();
+        }
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../web")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_then_file_then_env_then_flags() {
+        let mut c: Config = toml::from_str("listen = \"127.0.0.1:9000\"\n[limits]\nmax_expiry_days = 60").unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.limits.max_expiry_days, 60);
+        assert_eq!(c.limits.default_expiry_days, 7);
+        c.apply_env(|k| (k == "KLUIS_LISTEN").then(|| "127.0.0.1:9100".to_string())).unwrap();
+        assert_eq!(c.listen.port(), 9100);
+        c.finish().unwrap();
+        assert_eq!(c.public_url, "http://127.0.0.1:9100");
+    }
+
+    #[test]
+    fn rejects_mistakes() {
+        assert!(toml::from_str::<Config>("lissen = \"x\"").is_err(), "unknown keys are errors");
+        let mut c = Config { public_url: "ftp://x".into(), ..Config::default() };
+        assert!(c.finish().is_err());
+    }
+}

@@ -1,0 +1,124 @@
+//! `kluis-server`: runs the server, or does an administrative task.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use kluis_server::config::{Config, Overrides};
+use kluis_server::db::models::{token, user};
+
+/// The Kluis server. With no options it starts on its embedded defaults:
+/// data in ./kluis-data, listening on 127.0.0.1:8080, mail to ./kluis-data/outbox.
+#[derive(Parser)]
+#[command(name = "kluis-server", version)]
+struct Cli {
+    /// Configuration file (TOML); also KLUIS_CONFIG
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data directory (database, blobs, outbox); also KLUIS_DATA
+    #[arg(long, global = true, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Address to listen on; also KLUIS_LISTEN
+    #[arg(long, global = true, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// URL users reach the server at; also KLUIS_PUBLIC_URL
+    #[arg(long, global = true, value_name = "URL")]
+    public_url: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default)
+    Serve,
+    /// Manage API tokens
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Manage users
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Print a new API token for EMAIL (the user is created if needed)
+    Create {
+        email: String,
+        /// What the token is for
+        #[arg(long, default_value = "created on the command line")]
+        label: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user who may sign in and send packages
+    Add { email: String },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let overrides =
+        Overrides { config_file: cli.config, data_dir: cli.data, listen: cli.listen, public_url: cli.public_url };
+    let result = Config::load(&overrides).and_then(|config| {
+        init_logging(&config);
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve(config),
+            Command::Token { command: TokenCommand::Create { email, label } } => create_token(config, &email, &label),
+            Command::User { command: UserCommand::Add { email } } => add_user(config, &email),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if config.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn serve(config: Config) -> Result<()> {
+    let state = kluis_server::open(config)?;
+    actix_web::rt::System::new().block_on(kluis_server::serve(state))
+}
+
+fn user_for(config: Config, email: &str) -> Result<(kluis_server::State, user::User)> {
+    let email = user::normalize_email(email).with_context(|| format!("{email:?} is not an e-mail address"))?;
+    let state = kluis_server::open(config)?;
+    let conn = state.db.conn()?;
+    let user = user::find_or_create(&conn, state.org_id, &email)?;
+    Ok((state.clone(), user))
+}
+
+fn create_token(config: Config, email: &str, label: &str) -> Result<()> {
+    let (state, user) = user_for(config, email)?;
+    if label.trim().is_empty() {
+        bail!("the label must not be empty");
+    }
+    let token = token::create(&*state.db.conn()?, user.id, label)?;
+    println!("{token}");
+    Ok(())
+}
+
+fn add_user(config: Config, email: &str) -> Result<()> {
+    let (_, user) = user_for(config, email)?;
+    eprintln!("{} may now sign in", user.email);
+    Ok(())
+}

@@ -1,0 +1,223 @@
+//! Blobs as files: `<root>/blobs/<package>/<index>`, unfinished uploads as
+//! `<root>/uploads/<upload>.part`. Checkpoints fsync the part file; commit
+//! fsyncs it, renames it into place and fsyncs the directory, so a crash at
+//! any moment leaves either the whole blob or no blob under its name.
+
+use std::io::{self, SeekFrom};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use futures_util::stream;
+use tokio::fs::{self, File, OpenOptions};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
+
+use super::{BlobStore, ByteStream, PartWriter};
+
+/// Bytes per read when serving a blob.
+const READ_CHUNK: usize = 256 * 1024;
+
+pub struct FsBlobStore {
+    blobs: PathBuf,
+    uploads: PathBuf,
+}
+
+impl FsBlobStore {
+    pub fn open(root: &Path) -> io::Result<FsBlobStore> {
+        let blobs = root.join("blobs");
+        let uploads = root.join("uploads");
+        std::fs::create_dir_all(&blobs)?;
+        std::fs::create_dir_all(&uploads)?;
+        Ok(FsBlobStore { blobs, uploads })
+    }
+
+    fn part(&self, upload: &str) -> io::Result<PathBuf> {
+        check_name(upload)?;
+        Ok(self.uploads.join(format!("{upload}.part")))
+    }
+
+    fn blob(&self, key: &str) -> io::Result<PathBuf> {
+        let mut path = self.blobs.clone();
+        for segment in key.split('/') {
+            check_name(segment)?;
+            path.push(segment);
+        }
+        Ok(path)
+    }
+}
+
+/// Names are ours (random ids, indexes), but never let one escape the root.
+fn check_name(name: &str) -> io::Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok { Ok(()) } else { Err(io::Error::new(io::ErrorKind::InvalidInput, format!("invalid storage name {name:?}"))) }
+}
+
+async fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir).await?.sync_all().await
+}
+
+struct FsPartWriter {
+    file: BufWriter<File>,
+    len: u64,
+}
+
+#[async_trait]
+impl PartWriter for FsPartWriter {
+    async fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        self.file.write_all(data).await?;
+        self.len += data.len() as u64;
+        Ok(())
+    }
+
+    async fn sync(&mut self) -> io::Result<u64> {
+        self.file.flush().await?;
+        self.file.get_ref().sync_data().await?;
+        Ok(self.len)
+    }
+}
+
+#[async_trait]
+impl BlobStore for FsBlobStore {
+    async fn append(&self, upload: &str, offset: u64) -> io::Result<Box<dyn PartWriter>> {
+        let path = self.part(upload)?;
+        let mut file = OpenOptions::new().create(true).truncate(false).write(true).open(&path).await?;
+        let on_disk = file.metadata().await?.len();
+        if on_disk < offset {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "upload data is shorter than its recorded offset",
+            ));
+        }
+        if on_disk > offset {
+            // Written before a crash but never recorded: drop it.
+            file.set_len(offset).await?;
+        }
+        file.seek(SeekFrom::Start(offset)).await?;
+        Ok(Box::new(FsPartWriter { file: BufWriter::with_capacity(1 << 20, file), len: offset }))
+    }
+
+    async fn commit(&self, upload: &str, key: &str) -> io::Result<()> {
+        let part = self.part(upload)?;
+        let target = self.blob(key)?;
+        File::open(&part).await?.sync_all().await?;
+        let dir = target.parent().expect("blob paths have a parent");
+        fs::create_dir_all(dir).await?;
+        fs::rename(&part, &target).await?;
+        sync_dir(dir).await?;
+        sync_dir(&self.uploads).await
+    }
+
+    async fn discard(&self, upload: &str) -> io::Result<()> {
+        match fs::remove_file(self.part(upload)?).await {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    async fn len(&self, key: &str) -> io::Result<Option<u64>> {
+        match fs::metadata(self.blob(key)?).await {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn read(&self, key: &str, range: Range<u64>) -> io::Result<ByteStream> {
+        let mut file = File::open(self.blob(key)?).await?;
+        file.seek(SeekFrom::Start(range.start)).await?;
+        let remaining = range.end.saturating_sub(range.start);
+        let chunks = stream::try_unfold((file, remaining), |(mut file, remaining)| async move {
+            if remaining == 0 {
+                return Ok(None);
+            }
+            let want = remaining.min(READ_CHUNK as u64) as usize;
+            let mut buf = BytesMut::zeroed(want);
+            let n = file.read(&mut buf).await?;
+            if n == 0 {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "blob shorter than expected"));
+            }
+            buf.truncate(n);
+            Ok(Some((Bytes::from(buf), (file, remaining - n as u64))))
+        });
+        Ok(Box::pin(chunks))
+    }
+
+    async fn delete(&self, key: &str) -> io::Result<()> {
+        let path = self.blob(key)?;
+        match fs::remove_file(&path).await {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        // Remove the package folder once empty; ignore "not empty".
+        if let Some(dir) = path.parent() {
+            let _ = fs::remove_dir(dir).await;
+        }
+        Ok(())
+    }
+
+    async fn list(&self) -> io::Result<Vec<String>> {
+        let mut keys = Vec::new();
+        let mut packages = fs::read_dir(&self.blobs).await?;
+        while let Some(p) = packages.next_entry().await? {
+            if !p.file_type().await?.is_dir() {
+                continue;
+            }
+            let mut blobs = fs::read_dir(p.path()).await?;
+            while let Some(b) = blobs.next_entry().await? {
+                keys.push(format!("{}/{}", p.file_name().to_string_lossy(), b.file_name().to_string_lossy()));
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::TryStreamExt;
+
+    use super::*;
+
+    async fn read_all(store: &FsBlobStore, key: &str, range: Range<u64>) -> Vec<u8> {
+        let chunks: Vec<Bytes> = store.read(key, range).await.unwrap().try_collect().await.unwrap();
+        chunks.concat()
+    }
+
+    #[actix_web::test]
+    async fn parts_commit_read_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsBlobStore::open(dir.path()).unwrap();
+        let mut w = store.append("up1", 0).await.unwrap();
+        w.write(b"hello ").await.unwrap();
+        assert_eq!(w.sync().await.unwrap(), 6);
+        w.write(b"lost in a crash").await.unwrap();
+        w.sync().await.unwrap();
+        drop(w);
+        // The recorded offset was 6: the rest is dropped on the next append.
+        let mut w = store.append("up1", 6).await.unwrap();
+        w.write(b"world").await.unwrap();
+        assert_eq!(w.sync().await.unwrap(), 11);
+        drop(w);
+        assert_eq!(store.len("pkg/0").await.unwrap(), None, "no blob before commit");
+        store.commit("up1", "pkg/0").await.unwrap();
+        assert_eq!(store.len("pkg/0").await.unwrap(), Some(11));
+        assert_eq!(read_all(&store, "pkg/0", 0..11).await, b"hello world");
+        assert_eq!(read_all(&store, "pkg/0", 6..9).await, b"wor");
+        assert_eq!(store.list().await.unwrap(), vec!["pkg/0".to_string()]);
+        store.delete("pkg/0").await.unwrap();
+        store.delete("pkg/0").await.unwrap();
+        assert!(store.list().await.unwrap().is_empty());
+    }
+
+    #[actix_web::test]
+    async fn names_cannot_escape() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsBlobStore::open(dir.path()).unwrap();
+        assert!(store.append("../x", 0).await.is_err());
+        assert!(store.len("../../etc/passwd").await.is_err());
+        assert!(store.append("ok", 5).await.is_err(), "offset beyond the data");
+    }
+}

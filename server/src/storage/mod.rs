@@ -1,0 +1,54 @@
+//! Blob storage behind one trait, so nothing above it assumes a local disk
+//! (DESIGN.md section 5). The file-system implementation is the default;
+//! object stores (S3, Azure Blob) plug in behind the same trait.
+//!
+//! Blobs arrive in parts: an unfinished upload grows by appends, is made
+//! durable at checkpoints, and becomes a blob only by [`BlobStore::commit`],
+//! which is atomic: a reader never sees a half blob under a blob's name.
+
+pub mod fs;
+
+use std::io;
+use std::ops::Range;
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::Stream;
+
+/// Bytes read from a blob, in pieces.
+pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
+
+/// Appends to one unfinished upload.
+#[async_trait]
+pub trait PartWriter: Send {
+    /// Appends bytes (buffered; not yet durable).
+    async fn write(&mut self, data: &[u8]) -> io::Result<()>;
+    /// Makes everything written so far durable; returns the durable length.
+    async fn sync(&mut self) -> io::Result<u64>;
+}
+
+#[async_trait]
+pub trait BlobStore: Send + Sync + 'static {
+    /// Opens upload `upload` for appending at `offset`, its durable length as
+    /// recorded by the caller. Anything stored past `offset` (bytes written
+    /// before a crash but never recorded) is dropped first.
+    async fn append(&self, upload: &str, offset: u64) -> io::Result<Box<dyn PartWriter>>;
+    /// Turns the complete upload into blob `key`, atomically.
+    async fn commit(&self, upload: &str, key: &str) -> io::Result<()>;
+    /// Deletes an unfinished upload (no error if it does not exist).
+    async fn discard(&self, upload: &str) -> io::Result<()>;
+    /// Length of blob `key`, if it exists.
+    async fn len(&self, key: &str) -> io::Result<Option<u64>>;
+    /// Reads `range` of blob `key`.
+    async fn read(&self, key: &str, range: Range<u64>) -> io::Result<ByteStream>;
+    /// Deletes blob `key` (no error if it does not exist).
+    async fn delete(&self, key: &str) -> io::Result<()>;
+    /// All blob keys.
+    async fn list(&self) -> io::Result<Vec<String>>;
+}
+
+/// The key of blob `idx` of package `package_id`.
+pub fn blob_key(package_id: &str, idx: i64) -> String {
+    format!("{package_id}/{idx}")
+}
