@@ -7,7 +7,7 @@ use crate::format::{Header, PAYLOAD_NONCE_LEN};
 use crate::keys::FileKey;
 use crate::primitives::random;
 use crate::recipient::Recipient;
-use crate::stream::PayloadEncryptor;
+use crate::stream::{PayloadEncryptor, PayloadKey};
 
 /// Binary bytes converted to armor per step, a multiple of 48 (one armor line).
 const ARMOR_STEP: usize = 48 * 1024;
@@ -47,7 +47,19 @@ pub struct Encryptor {
     header: Vec<u8>,
     header_pos: usize,
     payload: PayloadEncryptor,
+    /// Kept to restart the payload at any chunk ([`Encryptor::resume_at`]).
+    key: PayloadKey,
+    batch: Option<usize>,
     armor: Option<Armor>,
+}
+
+/// Where to continue after [`Encryptor::resume_at`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resume {
+    /// Push plaintext from this offset on.
+    pub plaintext_offset: u64,
+    /// Then drop this many bytes of output: they were sent already.
+    pub skip_output: usize,
 }
 
 impl Encryptor {
@@ -68,8 +80,9 @@ impl Encryptor {
         let mut nonce = [0u8; PAYLOAD_NONCE_LEN];
         random(&mut nonce)?;
         header.extend_from_slice(&nonce);
-        let payload = PayloadEncryptor::new(file_key.payload_key(&nonce), 0);
-        Ok(Encryptor { header, header_pos: 0, payload, armor: None })
+        let key = file_key.payload_key(&nonce);
+        let payload = PayloadEncryptor::new(key.clone(), 0);
+        Ok(Encryptor { header, header_pos: 0, payload, key, batch: None, armor: None })
     }
 
     /// Wraps the output in ASCII armor.
@@ -83,7 +96,38 @@ impl Encryptor {
     /// [`PayloadEncryptor::with_batch`].
     pub fn with_batch(mut self, chunks: usize) -> Self {
         self.payload = self.payload.with_batch(chunks);
+        self.batch = Some(chunks);
         self
+    }
+
+    /// Length of the whole (binary) file for `plaintext_len` bytes of input.
+    pub fn encrypted_len(&self, plaintext_len: u64) -> u64 {
+        self.header.len() as u64 + crate::stream::encrypted_payload_len(plaintext_len)
+    }
+
+    /// Restarts output at byte `ciphertext_offset` of the file, e.g. where an
+    /// interrupted upload stopped: the same file key and nonce give the same
+    /// bytes again. Push plaintext from [`Resume::plaintext_offset`] on and
+    /// drop the first [`Resume::skip_output`] bytes of output. Binary only.
+    pub fn resume_at(&mut self, ciphertext_offset: u64) -> Result<Resume> {
+        if self.armor.is_some() {
+            return Err(EncryptError::ArmorNotResumable.into());
+        }
+        let header_len = self.header.len() as u64;
+        let (chunk, skip, header_pos) = match ciphertext_offset.checked_sub(header_len) {
+            None => (0, 0, ciphertext_offset as usize),
+            Some(into_payload) => {
+                let seek = crate::stream::seek_ciphertext(into_payload);
+                (seek.chunk, seek.skip, self.header.len())
+            }
+        };
+        self.header_pos = header_pos;
+        let payload = PayloadEncryptor::new(self.key.clone(), chunk);
+        self.payload = match self.batch {
+            Some(batch) => payload.with_batch(batch),
+            None => payload,
+        };
+        Ok(Resume { plaintext_offset: chunk * crate::stream::CHUNK_SIZE as u64, skip_output: skip })
     }
 
     /// Length of the binary header including the payload nonce: where the payload starts.
@@ -182,5 +226,27 @@ impl Encryptor {
             armor.encoder.encode(binary, &mut armor.text);
             self.consume_binary(n);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::x25519;
+
+    #[test]
+    fn resumes_at_any_offset_with_identical_bytes() {
+        let identity = x25519::Identity::generate().unwrap();
+        let recipient = identity.to_public();
+        let plain: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let mut enc = Encryptor::with_recipients(&[&recipient]).unwrap().with_batch(2);
+        let whole = crate::run_to_end(&mut enc, &plain).unwrap();
+        assert_eq!(whole.len() as u64, enc.encrypted_len(plain.len() as u64));
+        for offset in [0, 1, 100, whole.len() - plain.len() / 2, 65_552 * 2 + 300, whole.len() - 1] {
+            let r = enc.resume_at(offset as u64).unwrap();
+            let rest = crate::run_to_end(&mut enc, &plain[r.plaintext_offset as usize..]).unwrap();
+            assert_eq!(&rest[r.skip_output..], &whole[offset..], "offset {offset}");
+        }
+        assert_eq!(crate::decrypt(&[&identity], &whole).unwrap(), plain);
     }
 }

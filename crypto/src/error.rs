@@ -124,6 +124,8 @@ pub enum EncryptError {
     InvalidWorkFactor(u8),
     /// The recipient's public key is a low-order point (a malicious key).
     LowOrderRecipient,
+    /// Armored output cannot restart in the middle.
+    ArmorNotResumable,
     /// The operating system's random number generator failed.
     Random,
 }
@@ -226,6 +228,7 @@ impl fmt::Display for EncryptError {
             EncryptError::InvalidWorkFactor(n) => {
                 write!(f, "scrypt work factor {n} is outside 1..=30")
             }
+            EncryptError::ArmorNotResumable => f.write_str("armored output cannot be resumed"),
             EncryptError::LowOrderRecipient => {
                 f.write_str("the recipient key is invalid (a low-order point); it cannot receive files")
             }

@@ -23,6 +23,7 @@ pub const CHUNK_SIZE: usize = 64 * 1024;
 pub const ENCRYPTED_CHUNK_SIZE: usize = CHUNK_SIZE + TAG_LEN;
 
 /// The key every chunk of one payload is sealed with. Wiped when dropped.
+#[derive(Clone)]
 pub struct PayloadKey(ChaCha20Poly1305);
 
 impl PayloadKey {
@@ -95,6 +96,17 @@ pub struct Seek {
     pub payload_offset: u64,
     /// Plaintext bytes to drop from the start of that chunk.
     pub skip: usize,
+}
+
+/// Maps an offset into the encrypted payload to the chunk that holds it;
+/// `skip` is then the ciphertext bytes of that chunk before the offset.
+pub fn seek_ciphertext(payload_offset: u64) -> Seek {
+    let chunk = payload_offset / ENCRYPTED_CHUNK_SIZE as u64;
+    Seek {
+        chunk,
+        payload_offset: chunk * ENCRYPTED_CHUNK_SIZE as u64,
+        skip: (payload_offset % ENCRYPTED_CHUNK_SIZE as u64) as usize,
+    }
 }
 
 /// Maps a plaintext offset to the chunk that holds it.
@@ -193,8 +205,16 @@ impl ChunkRing {
         assert!(self.pending == 0 && self.ready == 0, "set the batch size before pushing data");
         self.batch = batch.max(1);
         self.slots = self.batch + 1;
-        self.buf = vec![0u8; self.slots * ENCRYPTED_CHUNK_SIZE];
+        // Allocated on first use, so that idle codecs (e.g. one per file of a
+        // package, made up front to learn header sizes) cost nothing.
+        self.buf = Vec::new();
         self.head = 0;
+    }
+
+    fn ensure_buffer(&mut self) {
+        if self.buf.is_empty() {
+            self.buf = vec![0u8; self.slots * ENCRYPTED_CHUNK_SIZE];
+        }
     }
 
     fn slot_range(&self, logical: usize) -> std::ops::Range<usize> {
@@ -235,6 +255,7 @@ impl ChunkRing {
         if self.eof || self.error.is_some() || logical >= self.slots {
             return &mut [];
         }
+        self.ensure_buffer();
         let start = self.slot_range(logical).start + self.pending % size;
         let end = self.slot_range(logical).start + size;
         &mut self.buf[start..end]
@@ -326,6 +347,7 @@ impl ChunkRing {
         if self.ready > 0 || self.done || self.error.is_some() {
             return;
         }
+        self.ensure_buffer();
         let size = self.dir.input_chunk();
         let full = self.pending / size;
         let partial = self.pending % size;
