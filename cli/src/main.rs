@@ -1,9 +1,12 @@
 //! `kluis`: the Kluis command line.
 
 mod age;
+mod client;
 mod output;
 mod passphrase;
 mod pipeline;
+mod receive;
+mod send;
 
 use std::process::ExitCode;
 
@@ -19,6 +22,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Send files securely: encrypt, upload, print the link
+    Send(send::SendArgs),
+    /// Download and decrypt the files of a package link
+    Receive(receive::ReceiveArgs),
+    /// Withdraw a package: its link stops working and its files are deleted
+    Revoke(send::RevokeArgs),
     /// age-compatible file encryption (https://age-encryption.org)
     Age {
         #[command(subcommand)]
@@ -50,13 +59,22 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Send(args) => send::send(args),
+        Command::Receive(args) => receive::receive(args),
+        Command::Revoke(args) => send::revoke(args),
         Command::Age { command } => age::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => match e.downcast_ref::<receive::ExitWith>() {
+            Some(exit) => {
+                eprintln!("{}", exit.1);
+                ExitCode::from(exit.0)
+            }
+            None => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }

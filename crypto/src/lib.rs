@@ -124,3 +124,29 @@ pub fn decrypt(identities: &[&dyn Identity], file: &[u8]) -> Result<Vec<u8>> {
     let boxed = identities.iter().map(|&i| Box::new(i) as Box<dyn Identity>).collect();
     run_to_end(&mut Decryptor::new(boxed), file)
 }
+
+/// A borrowed codec is a codec, so one encryptor can serve several readers in
+/// turn (e.g. successive attempts of a resumed upload).
+impl<C: Codec + ?Sized> Codec for &mut C {
+    fn push(&mut self, input: &[u8]) -> Result<usize> {
+        (**self).push(input)
+    }
+    fn finish(&mut self) -> Result<()> {
+        (**self).finish()
+    }
+    fn output(&self) -> &[u8] {
+        (**self).output()
+    }
+    fn consume(&mut self, n: usize) {
+        (**self).consume(n)
+    }
+    fn is_done(&self) -> bool {
+        (**self).is_done()
+    }
+    fn input_space(&mut self) -> &mut [u8] {
+        (**self).input_space()
+    }
+    fn commit(&mut self, n: usize) -> Result<()> {
+        (**self).commit(n)
+    }
+}

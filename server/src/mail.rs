@@ -51,6 +51,7 @@ impl Mailer {
     pub async fn send(&self, mail: Mail) -> Result<()> {
         let to: Mailbox = mail.to.parse().with_context(|| format!("invalid recipient address {:?}", mail.to))?;
         let message = Message::builder()
+            .message_id(None)
             .from(self.from.clone())
             .to(to)
             .subject(mail.subject)

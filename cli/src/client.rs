@@ -1,0 +1,135 @@
+//! A small blocking client for the Kluis HTTP API (server/openapi.json).
+//! Errors from the server become [`ServerError`], carrying its stable code.
+
+use std::fmt;
+use std::io::Read;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use ureq::http::Response;
+use ureq::{Agent, Body};
+
+/// An error answer from the server: `{"error": {"code": …, "message": …}}`.
+#[derive(Debug)]
+pub struct ServerError {
+    pub code: String,
+    pub message: String,
+    pub details: Value,
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+impl std::error::Error for ServerError {}
+
+pub struct Client {
+    agent: Agent,
+    /// API base, e.g. `https://kluis.example.org/api/v1`.
+    pub api: String,
+    token: Option<String>,
+}
+
+impl Client {
+    pub fn new(server: &str, token: Option<String>) -> Client {
+        let config = Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(15)))
+            .timeout_recv_response(Some(Duration::from_secs(120)))
+            .user_agent(concat!("kluis/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Client { agent: config.new_agent(), api: format!("{}/api/v1", server.trim_end_matches('/')), token }
+    }
+
+    pub fn with_token(mut self, token: &str) -> Client {
+        self.token = Some(token.into());
+        self
+    }
+
+    fn url(&self, path: &str) -> String {
+        if path.starts_with("http://") || path.starts_with("https://") {
+            path.into()
+        } else {
+            format!("{}{path}", self.api)
+        }
+    }
+
+    fn auth<B>(&self, req: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        match &self.token {
+            Some(t) => req.header("Authorization", format!("Bearer {t}")),
+            None => req,
+        }
+    }
+
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        let response = self.auth(self.agent.get(self.url(path))).call().map_err(|e| network(&self.api, e))?;
+        json(response)
+    }
+
+    pub fn post<T: DeserializeOwned>(&self, path: &str, body: &Value) -> Result<T> {
+        let response = self.auth(self.agent.post(self.url(path))).send_json(body).map_err(|e| network(&self.api, e))?;
+        json(response)
+    }
+
+    /// A request builder with this client's token, for calls with special headers (tus).
+    pub fn request(&self, method: &str, path: &str) -> ureq::RequestBuilder<ureq::typestate::WithBody> {
+        let builder = match method {
+            "POST" => self.agent.post(self.url(path)),
+            "PATCH" => self.agent.patch(self.url(path)),
+            "PUT" => self.agent.put(self.url(path)),
+            _ => unreachable!("only methods with a body"),
+        };
+        self.auth(builder)
+    }
+
+    pub fn request_empty(&self, method: &str, path: &str) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
+        let builder = match method {
+            "GET" => self.agent.get(self.url(path)),
+            "HEAD" => self.agent.head(self.url(path)),
+            "DELETE" => self.agent.delete(self.url(path)),
+            _ => unreachable!("only methods without a body"),
+        };
+        self.auth(builder)
+    }
+}
+
+/// A failure to talk to the server at all.
+pub fn network(api: &str, e: ureq::Error) -> anyhow::Error {
+    let server = api.trim_end_matches("/api/v1");
+    anyhow::Error::new(e).context(format!("cannot reach the Kluis server at {server}"))
+}
+
+/// The JSON body of a successful response, or the server's error.
+pub fn json<T: DeserializeOwned>(mut response: Response<Body>) -> Result<T> {
+    check(&mut response)?;
+    response.body_mut().read_json().context("the server sent an answer this program does not understand")
+}
+
+/// Turns an error status into a [`ServerError`].
+pub fn check(response: &mut Response<Body>) -> Result<()> {
+    let status = response.status().as_u16();
+    if status < 400 {
+        return Ok(());
+    }
+    let mut text = String::new();
+    let _ = response.body_mut().as_reader().take(64 * 1024).read_to_string(&mut text);
+    let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    let error = &value["error"];
+    Err(ServerError {
+        code: error["code"].as_str().unwrap_or("http_error").to_string(),
+        message: error["message"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("the server answered HTTP {status}")),
+        details: error.clone(),
+    }
+    .into())
+}
+
+/// The server's error code, if `e` is a [`ServerError`].
+pub fn server_code(e: &anyhow::Error) -> Option<&str> {
+    e.downcast_ref::<ServerError>().map(|s| s.code.as_str())
+}

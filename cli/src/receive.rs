@@ -1,0 +1,351 @@
+//! `kluis receive LINK`: pass the package's access checks, derive the
+//! package identity from L (in the link), S (from the server) and the
+//! optional password, and decrypt every file to disk while downloading.
+//!
+//! A file is written beside its final name and renamed only once it has
+//! been fully authenticated and its SHA-256 matches the manifest, so a
+//! damaged download never looks complete. Broken connections resume with
+//! HTTP ranges.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use kluis_crypto::package::{ServerShare, package_identity, stretch_password};
+use kluis_crypto::{Decryptor, Error as AgeError, x25519};
+use kluis_protocol::{Link, Manifest, safe_file_name};
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::client::{self, Client, server_code};
+use crate::passphrase;
+
+#[derive(Args)]
+pub struct ReceiveArgs {
+    /// The package link (https://…/p/…#…)
+    link: String,
+    /// Folder to save the files in
+    #[arg(short, long, value_name = "DIR", default_value = ".")]
+    output: PathBuf,
+    /// The code from the verification e-mail
+    #[arg(long, value_name = "CODE")]
+    code: Option<String>,
+    /// Your e-mail address, for packages that send you a code (also KLUIS_EMAIL)
+    #[arg(long, env = "KLUIS_EMAIL", value_name = "EMAIL")]
+    email: Option<String>,
+    /// The package password, on the first line of FILE
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+}
+
+/// Exit status when a code was sent and must be given with --code.
+pub const EXIT_CODE_SENT: u8 = 2;
+
+/// Ends the program with a given status after printing a message.
+#[derive(Debug)]
+pub struct ExitWith(pub u8, pub String);
+
+impl std::fmt::Display for ExitWith {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.1)
+    }
+}
+impl std::error::Error for ExitWith {}
+
+#[derive(Deserialize)]
+struct Status {
+    verify: String,
+    password: bool,
+}
+
+#[derive(Deserialize)]
+struct Access {
+    server_share: String,
+    download_token: String,
+    blobs: Vec<BlobRef>,
+}
+
+#[derive(Deserialize)]
+struct BlobRef {
+    size: u64,
+    url: String,
+}
+
+fn prompt_line(message: &str) -> Result<String> {
+    eprint!("{message}");
+    io::stderr().flush()?;
+    let mut line = String::new();
+    io::stdin().read_line(&mut line)?;
+    Ok(line.trim().to_string())
+}
+
+pub fn receive(args: ReceiveArgs) -> Result<()> {
+    let link = Link::parse(&args.link)?;
+    let client = Client::new(&link.server, None);
+    let status: Status = client.get(&format!("/p/{}", link.package_id))?;
+    let interactive = io::stdin().is_terminal() && io::stderr().is_terminal();
+
+    let mut body = json!({});
+    if status.verify == "email" {
+        let email = match args.email.clone() {
+            Some(e) => e,
+            None if interactive => {
+                prompt_line("This package asks for a code sent to your e-mail address.\nYour e-mail address: ")?
+            }
+            None => {
+                bail!("this package asks for a code sent to your e-mail address: give it with --email (or KLUIS_EMAIL)")
+            }
+        };
+        let code = match args.code.clone() {
+            Some(c) => c,
+            None => {
+                client
+                    .post::<serde_json::Value>(&format!("/p/{}/code", link.package_id), &json!({ "email": email }))?;
+                if !interactive {
+                    return Err(ExitWith(
+                        EXIT_CODE_SENT,
+                        format!("a code was sent to {email} if it may open this package; run again with --code CODE"),
+                    )
+                    .into());
+                }
+                prompt_line(&format!("A code was sent to {email}. Code: "))?
+            }
+        };
+        body = json!({ "email": email, "code": code });
+    }
+    // Ask for the password before the access check, which counts a download.
+    let mut password = match (status.password, &args.password_file) {
+        (false, _) => None,
+        (true, Some(file)) => Some(passphrase::from_file(file)?),
+        (true, None) if interactive => Some(passphrase::prompt("This package has a password. Password: ")?),
+        (true, None) => bail!("this package has a password: give it with --password-file FILE"),
+    };
+    let access: Access = client.post(&format!("/p/{}/access", link.package_id), &body).map_err(explain)?;
+    let share = ServerShare::from_base64url(&access.server_share).context("the server sent an invalid server share")?;
+    let client = client.with_token(&access.download_token);
+
+    // The file list is small: fetch it once, then try the password on it
+    // (again, on a terminal, if it was mistyped) without another download.
+    let (manifest_ref, files) = access.blobs.split_first().context("the package has no blobs")?;
+    let mut manifest_file = Vec::new();
+    fetch(&client, manifest_ref, &mut manifest_file, &ProgressBar::hidden())?;
+    let (identity, manifest_bytes) = loop {
+        let stretched = password.as_ref().map(|p| stretch_password(&link.package_id, p)).transpose()?;
+        let identity = package_identity(&link.package_id, &link.link_secret, &share, stretched.as_ref())?;
+        match kluis_crypto::decrypt(&[&identity], &manifest_file) {
+            Ok(bytes) => break (identity, bytes),
+            Err(AgeError::NoMatch) if status.password && interactive => {
+                password = Some(passphrase::prompt("That password is wrong. Password: ")?);
+            }
+            Err(AgeError::NoMatch) if status.password => bail!("the password is wrong"),
+            Err(AgeError::NoMatch) => {
+                bail!("the link does not open this package: it was changed or cut short (copy the whole link)")
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let manifest = Manifest::parse(&manifest_bytes, access.blobs.len())?;
+    if !manifest.subject.is_empty() {
+        eprintln!("Subject: {}", manifest.subject);
+    }
+    if !manifest.message.is_empty() {
+        eprintln!("Message:\n{}\n", manifest.message);
+    }
+
+    fs::create_dir_all(&args.output).with_context(|| format!("cannot create {}", args.output.display()))?;
+    let progress = progress_bar(files.iter().map(|b| b.size).sum());
+    for (entry, blob) in manifest.files.iter().zip(files) {
+        progress.set_message(entry.name.clone());
+        let target = free_name(&args.output, &safe_file_name(&entry.name));
+        let temp =
+            args.output.join(format!(".{}.kluis-partial", target.file_name().unwrap_or_default().to_string_lossy()));
+        let result = (|| -> Result<()> {
+            let mut out = HashingWriter { file: File::create(&temp)?, hash: Sha256::new(), len: 0 };
+            download(&client, blob, &identity, &mut out, &progress)?;
+            out.file.sync_all()?;
+            if out.len != entry.size || hex::encode(out.hash.finalize()) != entry.sha256.to_lowercase() {
+                bail!("{} does not match the size or checksum its sender recorded: the file was damaged", entry.name);
+            }
+            // Never replace a file that appeared meanwhile.
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&target)
+                .with_context(|| format!("cannot create {}", target.display()))?;
+            fs::rename(&temp, &target)?;
+            Ok(())
+        })();
+        if let Err(e) = result {
+            let _ = fs::remove_file(&temp);
+            return Err(e.context(format!("cannot receive {}", entry.name)));
+        }
+        // The saved paths go to stdout, one per line, for scripts.
+        progress.suspend(|| println!("{}", target.display()));
+    }
+    progress.finish_and_clear();
+    Ok(())
+}
+
+/// Clearer words for the access errors a recipient can fix.
+fn explain(e: anyhow::Error) -> anyhow::Error {
+    let tries = e.downcast_ref::<client::ServerError>().and_then(|s| s.details["tries_left"].as_i64());
+    match (server_code(&e), tries) {
+        (Some("wrong_code"), Some(left)) => anyhow!("that code is not right; {left} tries left"),
+        (Some("wrong_code" | "code_expired" | "no_code" | "locked"), _) => {
+            let message = e.to_string();
+            anyhow!("{message} Run again without --code to get a new code.")
+        }
+        _ => e,
+    }
+}
+
+fn progress_bar(total: u64) -> ProgressBar {
+    if !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:20!} {bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}")
+            .expect("valid template"),
+    );
+    bar
+}
+
+/// `name`, or `name (1)`, `name (2)`, … if it exists already.
+fn free_name(dir: &Path, name: &str) -> PathBuf {
+    let candidate = dir.join(name);
+    if !candidate.exists() {
+        return candidate;
+    }
+    let (stem, ext) = match name.rsplit_once('.') {
+        Some((s, e)) if !s.is_empty() => (s.to_string(), format!(".{e}")),
+        _ => (name.to_string(), String::new()),
+    };
+    (1..).map(|i| dir.join(format!("{stem} ({i}){ext}"))).find(|p| !p.exists()).expect("some name is free")
+}
+
+struct HashingWriter {
+    file: File,
+    hash: Sha256,
+    len: u64,
+}
+
+impl Write for HashingWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hash.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+const MAX_ATTEMPTS: u32 = 8;
+
+/// Downloads one blob and decrypts it into `out`.
+fn download(
+    client: &Client,
+    blob: &BlobRef,
+    identity: &x25519::Identity,
+    out: &mut dyn Write,
+    progress: &ProgressBar,
+) -> Result<()> {
+    let mut decrypting = DecryptingWriter { decryptor: Decryptor::new(vec![Box::new(identity.clone())]), out };
+    fetch(client, blob, &mut decrypting, progress)?;
+    let DecryptingWriter { mut decryptor, out } = decrypting;
+    loop {
+        decryptor.finish()?;
+        if decryptor.output().is_empty() {
+            return Ok(());
+        }
+        write_output(&mut decryptor, out)?;
+    }
+}
+
+/// Feeds ciphertext to a decryptor and plaintext on to `out`.
+struct DecryptingWriter<'a, 'o> {
+    decryptor: Decryptor<'a>,
+    out: &'o mut dyn Write,
+}
+
+impl Write for DecryptingWriter<'_, '_> {
+    fn write(&mut self, mut chunk: &[u8]) -> io::Result<usize> {
+        let total = chunk.len();
+        while !chunk.is_empty() {
+            let taken = self.decryptor.push(chunk)?;
+            chunk = &chunk[taken..];
+            write_output(&mut self.decryptor, self.out).map_err(io::Error::other)?;
+        }
+        Ok(total)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Downloads one blob's bytes into `out`. A broken connection is resumed
+/// with a `Range` request from the first byte not yet received; `out` sees
+/// one unbroken stream.
+fn fetch(client: &Client, blob: &BlobRef, out: &mut dyn Write, progress: &ProgressBar) -> Result<()> {
+    let mut received = 0u64;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut attempt = 0;
+    while received < blob.size {
+        let mut request = client.request_empty("GET", &blob.url);
+        if received > 0 {
+            request = request.header("Range", format!("bytes={received}-"));
+        }
+        let response = request.call();
+        let mut response = match response {
+            Ok(r) => r,
+            Err(e) => {
+                attempt += 1;
+                if attempt >= MAX_ATTEMPTS {
+                    return Err(client::network(&client.api, e));
+                }
+                std::thread::sleep(Duration::from_secs(1 << attempt.min(5)));
+                continue;
+            }
+        };
+        client::check(&mut response)?;
+        if received > 0 && response.status().as_u16() != 206 {
+            bail!("the server cannot resume the download");
+        }
+        let mut body = response.into_body().into_reader();
+        loop {
+            let n = match body.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(_) if attempt + 1 < MAX_ATTEMPTS => {
+                    attempt += 1;
+                    break;
+                }
+                Err(e) => return Err(e).context("the download broke off"),
+            };
+            // Decryption errors travel through io::Error; bring them back.
+            out.write_all(&buf[..n]).map_err(|e| anyhow::Error::new(AgeError::from(e)))?;
+            received += n as u64;
+            progress.inc(n as u64);
+        }
+    }
+    Ok(())
+}
+
+fn write_output(decryptor: &mut Decryptor, out: &mut dyn Write) -> Result<()> {
+    loop {
+        let plain = decryptor.output();
+        if plain.is_empty() {
+            return Ok(());
+        }
+        out.write_all(plain)?;
+        let n = plain.len();
+        decryptor.consume(n);
+    }
+}

@@ -1,0 +1,402 @@
+//! `kluis send`: encrypt files into a package, upload them resumably over
+//! tus, and print the link. `kluis revoke`: withdraw a package.
+//!
+//! Steps (DESIGN.md section 3): make the link secret L; announce the blob
+//! sizes and get the package id and server share S; derive the package
+//! identity from L, S and the optional password; encrypt each file to it
+//! while uploading; upload the manifest (names, sizes, types, SHA-256) last;
+//! finalize. The server sees only ciphertext, sizes and recipient addresses.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use kluis_crypto::io::CodecReader;
+use kluis_crypto::package::{LinkSecret, ServerShare, package_identity, stretch_password};
+use kluis_crypto::{Encryptor, x25519};
+use kluis_protocol::manifest::PLACEHOLDER_SHA256;
+use kluis_protocol::{FileEntry, Link, Manifest};
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::client::{self, Client, ServerError};
+use crate::passphrase;
+
+/// Where the server is and who we are: flags, else environment.
+#[derive(Args, Clone)]
+pub struct ServerArgs {
+    /// Kluis server URL (also KLUIS_SERVER)
+    #[arg(long, env = "KLUIS_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// API token (also KLUIS_TOKEN; make one with `kluis-server token create`)
+    #[arg(long, env = "KLUIS_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+impl ServerArgs {
+    fn client(&self) -> Result<Client> {
+        let server = self.server.as_deref().context("no server: use --server URL or set KLUIS_SERVER")?;
+        let token = self.token.clone().context("no API token: use --token or set KLUIS_TOKEN")?;
+        if !(server.starts_with("http://") || server.starts_with("https://")) {
+            bail!("--server must be an http:// or https:// URL");
+        }
+        Ok(Client::new(server, Some(token)))
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Verify {
+    /// Recipients prove their address with a code sent by e-mail
+    Email,
+    /// Anyone with the link can open the package
+    None,
+}
+
+#[derive(Args)]
+pub struct SendArgs {
+    /// Files to send
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Recipient e-mail address; repeatable
+    #[arg(long = "to", value_name = "EMAIL", required = true)]
+    to: Vec<String>,
+    /// Message for the recipients (encrypted like the files)
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    message: String,
+    /// Subject (encrypted like the files)
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    subject: String,
+    /// How long the package lives, in days: 7d, 30d
+    #[arg(long, value_name = "DAYS", default_value = "7d")]
+    expires: String,
+    /// How many times the package may be opened
+    #[arg(long, value_name = "N")]
+    max_downloads: Option<u32>,
+    /// How recipients prove who they are
+    #[arg(long, value_enum, default_value = "email")]
+    verify: Verify,
+    /// Also protect the package with the password on the first line of FILE
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// Mail me when the package is opened for the first time
+    #[arg(long)]
+    notify: bool,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[derive(Args)]
+pub struct RevokeArgs {
+    /// The package link (or its id)
+    link: String,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[derive(Deserialize)]
+struct Created {
+    id: String,
+    server_share: String,
+    url: String,
+}
+
+fn parse_days(text: &str) -> Result<u32> {
+    let digits = text.trim().strip_suffix('d').unwrap_or(text.trim());
+    digits.parse().ok().filter(|&d| d > 0).with_context(|| format!("--expires takes days, e.g. 7d; got {text:?}"))
+}
+
+/// A media type from the file extension, for the recipient's browser.
+fn media_type(path: &Path) -> &'static str {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    match ext.as_str() {
+        "pdf" => "application/pdf",
+        "txt" => "text/plain",
+        "csv" => "text/csv",
+        "zip" => "application/zip",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "pptx" => "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        _ => "application/octet-stream",
+    }
+}
+
+struct Input {
+    path: PathBuf,
+    name: String,
+    size: u64,
+}
+
+pub fn send(args: SendArgs) -> Result<()> {
+    let client = args.server.client()?;
+    let days = parse_days(&args.expires)?;
+    let password = args.password_file.as_deref().map(passphrase::from_file).transpose()?;
+    let inputs = args
+        .files
+        .iter()
+        .map(|path| {
+            let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+            if !meta.is_file() {
+                bail!("{} is not a file", path.display());
+            }
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into());
+            Ok(Input { path: path.clone(), name, size: meta.len() })
+        })
+        .collect::<Result<Vec<_>>>()?;
+
+    // Sizes first: an X25519 header has a fixed length and a manifest's
+    // length does not depend on the hashes in it.
+    let entries = |hashes: &[String]| {
+        inputs
+            .iter()
+            .zip(hashes)
+            .map(|(i, h)| FileEntry {
+                name: i.name.clone(),
+                size: i.size,
+                media_type: media_type(&i.path).into(),
+                sha256: h.clone(),
+            })
+            .collect::<Vec<_>>()
+    };
+    let placeholder =
+        Manifest::new(&args.subject, &args.message, entries(&vec![PLACEHOLDER_SHA256.into(); inputs.len()]));
+    let probe = Encryptor::with_recipients(&[&x25519::Identity::generate()?.to_public()])?;
+    let mut sizes = vec![probe.encrypted_len(placeholder.to_bytes().len() as u64)];
+    sizes.extend(inputs.iter().map(|i| probe.encrypted_len(i.size)));
+
+    let link_secret = LinkSecret::generate()?;
+    let created: Created = client.post(
+        "/packages",
+        &json!({
+            "recipients": args.to,
+            "expires_in_days": days,
+            "max_downloads": args.max_downloads,
+            "verify": match args.verify { Verify::Email => "email", Verify::None => "none" },
+            "password": password.is_some(),
+            "notify_on_download": args.notify,
+            "blobs": sizes.iter().map(|s| json!({ "size": s })).collect::<Vec<_>>(),
+        }),
+    )?;
+    let share =
+        ServerShare::from_base64url(&created.server_share).context("the server sent an invalid server share")?;
+    let stretched = password.as_ref().map(|p| stretch_password(&created.id, p)).transpose()?;
+    let recipient = package_identity(&created.id, &link_secret, &share, stretched.as_ref())?.to_public();
+
+    let progress = progress_bar(sizes.iter().sum());
+    let mut hashes = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        progress.set_message(input.name.clone());
+        let mut source = FileSource { file: File::open(&input.path)?, hash: Sha256::new(), hashed: 0 };
+        upload(&client, &created.id, i + 1, sizes[i + 1], &recipient, &mut source, &progress)
+            .with_context(|| format!("cannot upload {}", input.path.display()))?;
+        if source.hashed != input.size {
+            bail!("{} changed while it was being sent", input.path.display());
+        }
+        hashes.push(hex::encode(source.hash.finalize()));
+    }
+    let manifest = Manifest::new(&args.subject, &args.message, entries(&hashes)).to_bytes();
+    progress.set_message("file list");
+    upload(&client, &created.id, 0, sizes[0], &recipient, &mut MemorySource(io::Cursor::new(manifest)), &progress)
+        .context("cannot upload the file list")?;
+    client.post::<serde_json::Value>(&format!("/packages/{}/finalize", created.id), &json!({}))?;
+    progress.finish_and_clear();
+
+    let server = created.url.rsplit_once("/p/").map(|(s, _)| s).unwrap_or(&created.url);
+    println!("{}", Link::new(server, &created.id, link_secret));
+    Ok(())
+}
+
+fn progress_bar(total: u64) -> ProgressBar {
+    if !io::IsTerminal::is_terminal(&io::stderr()) {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:20!} {bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}")
+            .expect("valid template"),
+    );
+    bar
+}
+
+/// Plaintext that can be read again from a chunk boundary, for resuming.
+trait Source {
+    fn reader_at(&mut self, offset: u64) -> io::Result<Box<dyn Read + '_>>;
+}
+
+/// A file, hashed as it is read the first time.
+struct FileSource {
+    file: File,
+    hash: Sha256,
+    /// Bytes hashed so far; re-read bytes (after a resume) are not hashed twice.
+    hashed: u64,
+}
+
+impl Source for FileSource {
+    fn reader_at(&mut self, offset: u64) -> io::Result<Box<dyn Read + '_>> {
+        self.file.seek(SeekFrom::Start(offset))?;
+        Ok(Box::new(HashingReader { source: self, pos: offset }))
+    }
+}
+
+struct HashingReader<'a> {
+    source: &'a mut FileSource,
+    pos: u64,
+}
+
+impl Read for HashingReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.source.file.read(buf)?;
+        let end = self.pos + n as u64;
+        if end > self.source.hashed {
+            let new = (end - self.source.hashed.max(self.pos)) as usize;
+            self.source.hash.update(&buf[n - new..n]);
+            self.source.hashed = end;
+        }
+        self.pos = end;
+        Ok(n)
+    }
+}
+
+struct MemorySource(io::Cursor<Vec<u8>>);
+
+impl Source for MemorySource {
+    fn reader_at(&mut self, offset: u64) -> io::Result<Box<dyn Read + '_>> {
+        self.0.set_position(offset);
+        Ok(Box::new(&mut self.0))
+    }
+}
+
+/// Counts bytes handed to the HTTP client for the progress bar.
+struct Counting<'a, R> {
+    inner: R,
+    progress: &'a ProgressBar,
+}
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.inc(n as u64);
+        Ok(n)
+    }
+}
+
+const MAX_ATTEMPTS: u32 = 8;
+
+/// Uploads blob `index` over tus: create, then PATCH the ciphertext; after a
+/// broken connection, ask the server where it stopped (HEAD) and continue
+/// from there, encrypting again from that chunk (same key, same bytes).
+fn upload(
+    client: &Client,
+    package: &str,
+    index: usize,
+    size: u64,
+    recipient: &x25519::Recipient,
+    source: &mut dyn Source,
+    progress: &ProgressBar,
+) -> Result<()> {
+    let mut encryptor = Encryptor::with_recipients(&[recipient])?;
+    let metadata = format!("package {},blob {}", STANDARD.encode(package), STANDARD.encode(index.to_string()));
+    let mut created = client
+        .request("POST", "/uploads")
+        .header("Tus-Resumable", "1.0.0")
+        .header("Upload-Length", size.to_string())
+        .header("Upload-Metadata", metadata)
+        .send(&[][..])
+        .map_err(|e| client::network(&client.api, e))?;
+    client::check(&mut created)?;
+    let location = created
+        .headers()
+        .get("Location")
+        .and_then(|v| v.to_str().ok())
+        .context("the server did not say where to upload")?
+        .to_string();
+
+    let started = progress.position();
+    let mut offset = 0u64;
+    for attempt in 0..MAX_ATTEMPTS {
+        if attempt > 0 {
+            std::thread::sleep(Duration::from_secs(1 << attempt.min(5)));
+            match upload_offset(client, &location) {
+                Ok(o) => offset = o,
+                Err(e) if e.is::<ServerError>() => return Err(e),
+                Err(_) => continue,
+            }
+        }
+        progress.set_position(started + offset);
+        if offset == size {
+            return Ok(());
+        }
+        let resume = encryptor.resume_at(offset)?;
+        let plain = source.reader_at(resume.plaintext_offset)?;
+        let mut ciphertext = CodecReader::new(&mut encryptor, plain);
+        io::copy(&mut (&mut ciphertext).take(resume.skip_output as u64), &mut io::sink())?;
+        let mut body = Counting { inner: ciphertext, progress };
+        let sent = client
+            .request("PATCH", &location)
+            .header("Tus-Resumable", "1.0.0")
+            .header("Upload-Offset", offset.to_string())
+            .header("Content-Type", "application/offset+octet-stream")
+            .send(ureq::SendBody::from_reader(&mut body));
+        match sent {
+            Ok(mut response) if response.status().as_u16() == 409 => {
+                let _ = client::check(&mut response);
+            }
+            Ok(mut response) => {
+                client::check(&mut response)?;
+                offset = header_u64(&response, "Upload-Offset").context("the server did not confirm the upload")?;
+                if offset == size {
+                    progress.set_position(started + size);
+                    return Ok(());
+                }
+            }
+            Err(e) => {
+                // A broken connection: resume from what the server kept.
+                let reason = client::network(&client.api, e);
+                if attempt + 1 == MAX_ATTEMPTS {
+                    return Err(reason);
+                }
+                let note = format!("connection lost ({reason:#}); resuming");
+                if progress.is_hidden() { eprintln!("{note}") } else { progress.println(note) }
+            }
+        }
+    }
+    bail!("the upload did not complete after {MAX_ATTEMPTS} attempts")
+}
+
+fn header_u64<B>(response: &ureq::http::Response<B>, name: &str) -> Option<u64> {
+    response.headers().get(name)?.to_str().ok()?.parse().ok()
+}
+
+fn upload_offset(client: &Client, location: &str) -> Result<u64> {
+    let mut response = client
+        .request_empty("HEAD", location)
+        .header("Tus-Resumable", "1.0.0")
+        .call()
+        .map_err(|e| client::network(&client.api, e))?;
+    client::check(&mut response)?;
+    header_u64(&response, "Upload-Offset").context("the server did not say how much it has")
+}
+
+pub fn revoke(mut args: RevokeArgs) -> Result<()> {
+    // Only the id matters; a link also names the server.
+    let id = match Link::parse(&args.link) {
+        Ok(link) => {
+            args.server.server.get_or_insert(link.server);
+            link.package_id
+        }
+        Err(_) if kluis_protocol::link::is_package_id(args.link.trim()) => args.link.trim().to_string(),
+        Err(e) => return Err(e.into()),
+    };
+    let client = args.server.client()?;
+    client.post::<serde_json::Value>(&format!("/packages/{id}/revoke"), &json!({}))?;
+    eprintln!("revoked: the link no longer opens the package, and its files are deleted");
+    Ok(())
+}

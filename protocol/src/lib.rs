@@ -1,0 +1,9 @@
+//! What every Kluis client (command line, browser, add-in) agrees on beyond
+//! the age format: the package link and the package manifest. Written once,
+//! in Rust, and used natively and through WebAssembly.
+
+pub mod link;
+pub mod manifest;
+
+pub use link::{Link, LinkError};
+pub use manifest::{FileEntry, Manifest, ManifestError, safe_file_name};

@@ -1,0 +1,95 @@
+//! Package links: `https://HOST/p/<package-id>#<L as base64url>`
+//! (DESIGN.md section 3). The link secret L lives only in the fragment,
+//! which browsers never send to the server.
+
+use std::fmt;
+
+use kluis_crypto::package::LinkSecret;
+
+/// A parsed package link.
+#[derive(Debug)]
+pub struct Link {
+    /// The server's base URL, e.g. `https://kluis.example.org`.
+    pub server: String,
+    pub package_id: String,
+    pub link_secret: LinkSecret,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkError {
+    /// Not an http(s) URL with `/p/<id>` in it.
+    NotALink,
+    /// The part after `#` is missing, cut short or changed.
+    BadSecret,
+}
+
+impl fmt::Display for LinkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LinkError::NotALink => f.write_str("that is not a Kluis package link (https://…/p/…#…)"),
+            LinkError::BadSecret => {
+                f.write_str("the link is incomplete: the part after # is missing or damaged (copy the whole link)")
+            }
+        }
+    }
+}
+impl std::error::Error for LinkError {}
+
+/// Package ids are 22 characters of base64url (16 random bytes).
+pub fn is_package_id(id: &str) -> bool {
+    id.len() == 22 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+impl Link {
+    pub fn new(server: &str, package_id: &str, link_secret: LinkSecret) -> Link {
+        Link { server: server.trim_end_matches('/').to_string(), package_id: package_id.into(), link_secret }
+    }
+
+    pub fn parse(text: &str) -> Result<Link, LinkError> {
+        let text = text.trim();
+        if !(text.starts_with("https://") || text.starts_with("http://")) {
+            return Err(LinkError::NotALink);
+        }
+        let (url, fragment) = text.split_once('#').unwrap_or((text, ""));
+        let (server, rest) = url.rsplit_once("/p/").ok_or(LinkError::NotALink)?;
+        let id = rest.trim_end_matches('/');
+        if !is_package_id(id) || server.len() < "http://x".len() {
+            return Err(LinkError::NotALink);
+        }
+        let link_secret = LinkSecret::from_base64url(fragment).map_err(|_| LinkError::BadSecret)?;
+        Ok(Link::new(server, id, link_secret))
+    }
+
+    /// The API base of the server that holds the package.
+    pub fn api(&self) -> String {
+        format!("{}/api/v1", self.server)
+    }
+}
+
+impl fmt::Display for Link {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/p/{}#{}", self.server, self.package_id, self.link_secret.to_base64url().as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_mistakes() {
+        let link = Link::new("https://kluis.example.org/", "AAAAAAAAAAAAAAAAAAAAAA", LinkSecret::from_bytes([7; 32]));
+        let text = link.to_string();
+        assert!(text.starts_with("https://kluis.example.org/p/AAAAAAAAAAAAAAAAAAAAAA#"));
+        let back = Link::parse(&format!("  {text}\n")).unwrap();
+        assert_eq!(back.server, "https://kluis.example.org");
+        assert_eq!(back.link_secret.expose(), &[7; 32]);
+        assert_eq!(back.api(), "https://kluis.example.org/api/v1");
+        // A server under a path prefix.
+        assert!(Link::parse(&text.replace(".org/p/", ".org/kluis/p/")).unwrap().server.ends_with("/kluis"));
+        assert_eq!(Link::parse(&text[..text.len() - 3]).unwrap_err(), LinkError::BadSecret);
+        assert_eq!(Link::parse(text.split('#').next().unwrap()).unwrap_err(), LinkError::BadSecret);
+        assert_eq!(Link::parse("ftp://x/p/AAAAAAAAAAAAAAAAAAAAAA#x").unwrap_err(), LinkError::NotALink);
+        assert_eq!(Link::parse("https://x.org/p/short#abc").unwrap_err(), LinkError::NotALink);
+    }
+}

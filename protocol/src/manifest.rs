@@ -1,0 +1,163 @@
+//! The package manifest (DESIGN.md section 3): blob 0 of every package, an
+//! age file holding this JSON. It carries what the server must not see: the
+//! subject, the message, and each file's name, size, type and SHA-256.
+//!
+//! ```json
+//! {"kluis":1,"subject":"…","message":"…","files":[{"name":"a.pdf","size":12,"type":"application/pdf","sha256":"…"}]}
+//! ```
+//! File `i` of the manifest is blob `i + 1` of the package.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Format version written in the `kluis` field.
+pub const VERSION: u32 = 1;
+/// Largest manifest accepted (the files list of a package of 1000 files fits easily).
+pub const MAX_LEN: usize = 1 << 20;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub kluis: u32,
+    #[serde(default)]
+    pub subject: String,
+    #[serde(default)]
+    pub message: String,
+    pub files: Vec<FileEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileEntry {
+    pub name: String,
+    pub size: u64,
+    #[serde(rename = "type", default)]
+    pub media_type: String,
+    /// SHA-256 of the plaintext, lower-case hex.
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ManifestError {
+    TooLarge,
+    Invalid(String),
+    UnsupportedVersion(u32),
+    BlobCount { files: usize, blobs: usize },
+}
+
+impl fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ManifestError::TooLarge => f.write_str("the package's file list is too large"),
+            ManifestError::Invalid(e) => write!(f, "the package's file list is damaged: {e}"),
+            ManifestError::UnsupportedVersion(v) => {
+                write!(f, "the package was made by a newer Kluis (format {v}); update this program")
+            }
+            ManifestError::BlobCount { files, blobs } => {
+                write!(f, "the package lists {files} files but holds {blobs}")
+            }
+        }
+    }
+}
+impl std::error::Error for ManifestError {}
+
+/// A placeholder hash of the right length, for sizing a manifest before
+/// the files are read: the encoded length does not depend on the hashes.
+pub const PLACEHOLDER_SHA256: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+impl Manifest {
+    pub fn new(subject: &str, message: &str, files: Vec<FileEntry>) -> Manifest {
+        Manifest { kluis: VERSION, subject: subject.into(), message: message.into(), files }
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a manifest always serializes")
+    }
+
+    /// Parses a decrypted manifest and checks it against the package's blob count.
+    pub fn parse(bytes: &[u8], blob_count: usize) -> Result<Manifest, ManifestError> {
+        if bytes.len() > MAX_LEN {
+            return Err(ManifestError::TooLarge);
+        }
+        let manifest: Manifest = serde_json::from_slice(bytes).map_err(|e| ManifestError::Invalid(e.to_string()))?;
+        if manifest.kluis != VERSION {
+            return Err(ManifestError::UnsupportedVersion(manifest.kluis));
+        }
+        if manifest.files.len() + 1 != blob_count {
+            return Err(ManifestError::BlobCount { files: manifest.files.len(), blobs: blob_count.saturating_sub(1) });
+        }
+        for f in &manifest.files {
+            if f.sha256.len() != 64 || !f.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(ManifestError::Invalid(format!("bad checksum for {:?}", f.name)));
+            }
+        }
+        Ok(manifest)
+    }
+}
+
+/// A file name that is safe to create on any system: no folders, no control
+/// characters, no characters Windows forbids, no reserved device names, not
+/// hidden, at most 200 bytes. Names from a manifest are the sender's words,
+/// so they are never trusted as paths.
+pub fn safe_file_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let mut clean: String = base
+        .chars()
+        .map(|c| if c.is_control() || matches!(c, '<' | '>' | ':' | '"' | '|' | '?' | '*') { '_' } else { c })
+        .collect();
+    clean = clean.trim_matches(|c: char| c == '.' || c.is_whitespace()).to_string();
+    let mut end = clean.len().min(200);
+    while !clean.is_char_boundary(end) {
+        end -= 1;
+    }
+    clean.truncate(end);
+    let stem = clean.split('.').next().unwrap_or("").to_ascii_uppercase();
+    let reserved = matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+        || (stem.len() == 4
+            && (stem.starts_with("COM") || stem.starts_with("LPT"))
+            && stem.as_bytes()[3].is_ascii_digit());
+    if clean.is_empty() {
+        "file".into()
+    } else if reserved {
+        format!("_{clean}")
+    } else {
+        clean
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn length_does_not_depend_on_hashes() {
+        let entry = |h: &str| FileEntry {
+            name: "ä.pdf".into(),
+            size: 5,
+            media_type: "application/pdf".into(),
+            sha256: h.into(),
+        };
+        let a = Manifest::new("s", "m", vec![entry(PLACEHOLDER_SHA256)]).to_bytes();
+        let b = Manifest::new("s", "m", vec![entry(&"ab".repeat(32))]).to_bytes();
+        assert_eq!(a.len(), b.len());
+        assert_eq!(Manifest::parse(&b, 2).unwrap().files[0].name, "ä.pdf");
+        assert!(matches!(Manifest::parse(&b, 3), Err(ManifestError::BlobCount { .. })));
+        assert!(matches!(Manifest::parse(b"{", 2), Err(ManifestError::Invalid(_))));
+        let future = String::from_utf8(b).unwrap().replace("\"kluis\":1", "\"kluis\":2");
+        assert_eq!(Manifest::parse(future.as_bytes(), 2), Err(ManifestError::UnsupportedVersion(2)));
+    }
+
+    #[test]
+    fn file_names() {
+        assert_eq!(safe_file_name("../../etc/passwd"), "passwd");
+        assert_eq!(safe_file_name("C:\\Users\\x\\report.pdf"), "report.pdf");
+        assert_eq!(safe_file_name("a:b*c?.txt"), "a_b_c_.txt");
+        assert_eq!(safe_file_name(".hidden"), "hidden");
+        assert_eq!(safe_file_name(".."), "file");
+        assert_eq!(safe_file_name("CON.txt"), "_CON.txt");
+        assert_eq!(safe_file_name("com1"), "_com1");
+        assert_eq!(safe_file_name("line\nbreak"), "line_break");
+        assert_eq!(safe_file_name(&"é".repeat(300)).len(), 200);
+    }
+}
