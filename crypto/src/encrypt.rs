@@ -2,12 +2,15 @@
 //! optionally wrapped in ASCII armor.
 
 use crate::armor::ArmorEncoder;
-use crate::error::{EncryptError, Result};
+use crate::error::{EncryptError, Error, Result};
 use crate::format::{Header, PAYLOAD_NONCE_LEN};
 use crate::keys::FileKey;
 use crate::primitives::random;
 use crate::recipient::Recipient;
 use crate::stream::{PayloadEncryptor, PayloadKey};
+
+/// Format version of [`Encryptor::resume_state`].
+const RESUME_STATE_VERSION: u8 = 1;
 
 /// Binary bytes converted to armor per step, a multiple of 48 (one armor line).
 const ARMOR_STEP: usize = 48 * 1024;
@@ -103,6 +106,46 @@ impl Encryptor {
     /// Length of the whole (binary) file for `plaintext_len` bytes of input.
     pub fn encrypted_len(&self, plaintext_len: u64) -> u64 {
         self.header.len() as u64 + crate::stream::encrypted_payload_len(plaintext_len)
+    }
+
+    /// Everything needed to continue this encryption in another process (a
+    /// reloaded page, a restarted program): the header with its nonce and
+    /// the payload key. It is secret: whoever holds it can read the file.
+    /// Binary output only.
+    pub fn resume_state(&self) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+        if self.armor.is_some() {
+            return Err(EncryptError::ArmorNotResumable.into());
+        }
+        let mut state = zeroize::Zeroizing::new(Vec::with_capacity(1 + 4 + self.header.len() + 32));
+        state.push(RESUME_STATE_VERSION);
+        state.extend_from_slice(&(self.header.len() as u32).to_be_bytes());
+        state.extend_from_slice(&self.header);
+        state.extend_from_slice(self.key.expose());
+        Ok(state)
+    }
+
+    /// An encryptor that continues where [`Self::resume_state`] was taken;
+    /// follow with [`Self::resume_at`].
+    pub fn from_resume_state(state: &[u8]) -> Result<Self> {
+        let invalid = || Error::Encrypt(EncryptError::InvalidResumeState);
+        let (&version, rest) = state.split_first().ok_or_else(invalid)?;
+        if version != RESUME_STATE_VERSION || rest.len() < 4 {
+            return Err(invalid());
+        }
+        let header_len = u32::from_be_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
+        let rest = &rest[4..];
+        if rest.len() != header_len + 32 || header_len < PAYLOAD_NONCE_LEN {
+            return Err(invalid());
+        }
+        let key = PayloadKey::from_bytes(rest[header_len..].try_into().expect("32 bytes"));
+        Ok(Encryptor {
+            header: rest[..header_len].to_vec(),
+            header_pos: 0,
+            payload: PayloadEncryptor::new(key.clone(), 0),
+            key,
+            batch: None,
+            armor: None,
+        })
     }
 
     /// Restarts output at byte `ciphertext_offset` of the file, e.g. where an
@@ -246,7 +289,13 @@ mod tests {
             let r = enc.resume_at(offset as u64).unwrap();
             let rest = crate::run_to_end(&mut enc, &plain[r.plaintext_offset as usize..]).unwrap();
             assert_eq!(&rest[r.skip_output..], &whole[offset..], "offset {offset}");
+            // The same from a saved state, as after a reload.
+            let mut restored = Encryptor::from_resume_state(&enc.resume_state().unwrap()).unwrap();
+            let r = restored.resume_at(offset as u64).unwrap();
+            let rest = crate::run_to_end(&mut restored, &plain[r.plaintext_offset as usize..]).unwrap();
+            assert_eq!(&rest[r.skip_output..], &whole[offset..], "restored, offset {offset}");
         }
+        assert!(Encryptor::from_resume_state(b"\x01garbage").is_err());
         assert_eq!(crate::decrypt(&[&identity], &whole).unwrap(), plain);
     }
 }

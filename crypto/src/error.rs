@@ -126,6 +126,8 @@ pub enum EncryptError {
     LowOrderRecipient,
     /// Armored output cannot restart in the middle.
     ArmorNotResumable,
+    /// A saved encryption state is damaged or from another version.
+    InvalidResumeState,
     /// The operating system's random number generator failed.
     Random,
 }
@@ -229,6 +231,9 @@ impl fmt::Display for EncryptError {
                 write!(f, "scrypt work factor {n} is outside 1..=30")
             }
             EncryptError::ArmorNotResumable => f.write_str("armored output cannot be resumed"),
+            EncryptError::InvalidResumeState => {
+                f.write_str("the saved upload state is damaged; start the upload again")
+            }
             EncryptError::LowOrderRecipient => {
                 f.write_str("the recipient key is invalid (a low-order point); it cannot receive files")
             }

@@ -24,11 +24,16 @@ pub const ENCRYPTED_CHUNK_SIZE: usize = CHUNK_SIZE + TAG_LEN;
 
 /// The key every chunk of one payload is sealed with. Wiped when dropped.
 #[derive(Clone)]
-pub struct PayloadKey(ChaCha20Poly1305);
+pub struct PayloadKey(ChaCha20Poly1305, zeroize::Zeroizing<[u8; 32]>);
 
 impl PayloadKey {
     pub(crate) fn from_bytes(key: &[u8; 32]) -> Self {
-        PayloadKey(ChaCha20Poly1305::new(key))
+        PayloadKey(ChaCha20Poly1305::new(key), zeroize::Zeroizing::new(*key))
+    }
+
+    /// The raw key, for saving an encryption to resume it later.
+    pub(crate) fn expose(&self) -> &[u8; 32] {
+        &self.1
     }
 
     /// Seals `buf[..len - 16]` in place and writes the tag into the last 16 bytes.

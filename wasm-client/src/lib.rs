@@ -273,6 +273,35 @@ impl Encryptor {
         self.inner.finish_into(sink)
     }
 
+    /// Length of the whole encrypted file for `plaintext_length` bytes (binary output).
+    #[wasm_bindgen(js_name = encryptedLength)]
+    pub fn encrypted_length(&self, plaintext_length: f64) -> f64 {
+        self.inner.codec.encrypted_len(plaintext_length as u64) as f64
+    }
+
+    /// Restarts output at byte `offset` of the file (where an interrupted
+    /// upload stopped). Push plaintext from `plaintextOffset` on and drop the
+    /// first `skipOutput` bytes of output.
+    #[wasm_bindgen(js_name = resumeAt)]
+    pub fn resume_at(&mut self, offset: f64) -> Result<ResumePoint, JsError> {
+        let r = self.inner.codec.resume_at(offset as u64).map_err(js_err)?;
+        Ok(ResumePoint { plaintext_offset: r.plaintext_offset as f64, skip_output: r.skip_output })
+    }
+
+    /// The secret state that lets another page continue this encryption
+    /// (header, nonce, payload key). Keep it only until the upload is done.
+    #[wasm_bindgen(js_name = resumeState)]
+    pub fn resume_state(&self) -> Result<Vec<u8>, JsError> {
+        Ok(self.inner.codec.resume_state().map_err(js_err)?.to_vec())
+    }
+
+    /// Continues an encryption saved with `resumeState`; call `resumeAt` next.
+    #[wasm_bindgen(js_name = fromResumeState)]
+    pub fn from_resume_state(state: &[u8]) -> Result<Encryptor, JsError> {
+        let inner = kluis_crypto::Encryptor::from_resume_state(state).map_err(js_err)?;
+        Ok(Encryptor { inner: Driver::new(inner), armor: false })
+    }
+
     /// Most output bytes a push of `input_length` bytes (or a finish, with 0) can produce.
     #[wasm_bindgen(js_name = outputBound)]
     pub fn output_bound(&self, input_length: usize) -> usize {
@@ -283,6 +312,25 @@ impl Encryptor {
         } else {
             binary
         }
+    }
+}
+
+/// Where to continue an encryption; see [`Encryptor::resume_at`].
+#[wasm_bindgen]
+pub struct ResumePoint {
+    plaintext_offset: f64,
+    skip_output: usize,
+}
+
+#[wasm_bindgen]
+impl ResumePoint {
+    #[wasm_bindgen(getter, js_name = plaintextOffset)]
+    pub fn plaintext_offset(&self) -> f64 {
+        self.plaintext_offset
+    }
+    #[wasm_bindgen(getter, js_name = skipOutput)]
+    pub fn skip_output(&self) -> usize {
+        self.skip_output
     }
 }
 
@@ -489,6 +537,56 @@ impl Sha256 {
         use sha2::Digest;
         hex::encode(self.inner.finalize())
     }
+}
+
+/// The package manifest (blob 0) for `files`, an array of
+/// `{name, size, type, sha256}` (see `kluis-protocol`). Use
+/// `PLACEHOLDER_SHA256` for hashes not known yet: the length is the same.
+#[wasm_bindgen(js_name = buildManifest)]
+pub fn build_manifest(subject: &str, message: &str, files: JsValue) -> Result<Vec<u8>, JsError> {
+    let json = js_sys::JSON::stringify(&files).map_err(|_| JsError::new("files must be an array"))?;
+    let files: Vec<kluis_protocol::FileEntry> =
+        serde_json::from_str(&String::from(json)).map_err(|e| JsError::new(&format!("invalid file list: {e}")))?;
+    Ok(kluis_protocol::Manifest::new(subject, message, files).to_bytes())
+}
+
+/// A hash of the right length for sizing a manifest before the files are read.
+#[wasm_bindgen(js_name = placeholderSha256)]
+pub fn placeholder_sha256() -> String {
+    kluis_protocol::manifest::PLACEHOLDER_SHA256.into()
+}
+
+/// Parses and checks a decrypted manifest; returns `{kluis, subject, message, files}`.
+#[wasm_bindgen(js_name = parseManifest)]
+pub fn parse_manifest(bytes: &[u8], blob_count: usize) -> Result<JsValue, JsError> {
+    let manifest = kluis_protocol::Manifest::parse(bytes, blob_count).map_err(js_err)?;
+    let json = serde_json::to_string(&manifest).expect("serializable");
+    js_sys::JSON::parse(&json).map_err(|_| JsError::new("cannot convert the manifest"))
+}
+
+/// Splits a package link into `{server, packageId, linkSecret}` (base64url secret).
+#[wasm_bindgen(js_name = parseLink)]
+pub fn parse_link(text: &str) -> Result<JsValue, JsError> {
+    let link = kluis_protocol::Link::parse(text).map_err(js_err)?;
+    let json = serde_json::json!({
+        "server": link.server,
+        "packageId": link.package_id,
+        "linkSecret": link.link_secret.to_base64url().as_str(),
+    });
+    js_sys::JSON::parse(&json.to_string()).map_err(|_| JsError::new("cannot convert the link"))
+}
+
+/// The link for a package: `<server>/p/<id>#<secret>`.
+#[wasm_bindgen(js_name = formatLink)]
+pub fn format_link(server: &str, package_id: &str, link_secret: &str) -> Result<String, JsError> {
+    let secret = LinkSecret::from_base64url(link_secret).map_err(js_err)?;
+    Ok(kluis_protocol::Link::new(server, package_id, secret).to_string())
+}
+
+/// A file name that is safe to save under on any system.
+#[wasm_bindgen(js_name = safeFileName)]
+pub fn safe_file_name(name: &str) -> String {
+    kluis_protocol::safe_file_name(name)
 }
 
 /// Bytes of wasm linear memory in use (it grows but never shrinks).

@@ -166,3 +166,39 @@ fn push_into_reused_buffers_matches_push() {
     let mut enc = Encryptor::new(vec![recipient], false).unwrap();
     assert!(enc.push_into(&js(&data), &Uint8Array::new_with_length(1000)).is_err());
 }
+
+#[wasm_bindgen_test]
+fn resume_state_survives_a_reload() {
+    let identity = generate_identity().unwrap();
+    let recipient = identity_to_recipient(&identity).unwrap();
+    let data = pattern(200_000);
+    let enc = Encryptor::new(vec![recipient], false).unwrap();
+    let state = enc.resume_state().unwrap();
+    let whole = encrypt_in_pieces(enc, &data, 50_000);
+    assert_eq!(Encryptor::from_resume_state(&state).unwrap().encrypted_length(data.len() as f64), whole.len() as f64);
+    let offset = 130_000usize;
+    let mut again = Encryptor::from_resume_state(&state).unwrap();
+    let r = again.resume_at(offset as f64).unwrap();
+    let rest = encrypt_in_pieces(again, &data[r.plaintext_offset() as usize..], 50_000);
+    assert_eq!(&rest[r.skip_output()..], &whole[offset..]);
+}
+
+#[wasm_bindgen_test]
+fn manifests_and_links() {
+    let files = js_sys::JSON::parse(r#"[{"name":"a.pdf","size":3,"type":"application/pdf","sha256":"00"}]"#).unwrap();
+    let bytes = build_manifest("s", "m", files).unwrap();
+    assert!(parse_manifest(&bytes, 2).is_err(), "a short hash is refused");
+    let hash = placeholder_sha256();
+    let files =
+        js_sys::JSON::parse(&format!(r#"[{{"name":"a.pdf","size":3,"type":"application/pdf","sha256":"{hash}"}}]"#))
+            .unwrap();
+    let bytes = build_manifest("s", "m", files).unwrap();
+    let parsed = parse_manifest(&bytes, 2).unwrap();
+    assert_eq!(js_sys::Reflect::get(&parsed, &"subject".into()).unwrap().as_string().unwrap(), "s");
+    let secret = generate_link_secret().unwrap();
+    let link = format_link("https://k.example.org", "AAAAAAAAAAAAAAAAAAAAAA", &secret).unwrap();
+    let back = parse_link(&link).unwrap();
+    assert_eq!(js_sys::Reflect::get(&back, &"linkSecret".into()).unwrap().as_string().unwrap(), secret);
+    assert!(parse_link("https://k.example.org/p/AAAAAAAAAAAAAAAAAAAAAA").is_err());
+    assert_eq!(safe_file_name("../x/y.txt"), "y.txt");
+}
