@@ -55,14 +55,39 @@ fn server_never_sees_plaintext_link_secrets_passwords_or_keys() {
 
     let link = ok(server.kluis(
         &token,
-        &["send", file.to_str().unwrap(), "--to", "bob@example.org", "--subject", &subject, "--message", &message, "--password-file", pw.to_str().unwrap()],
+        &[
+            "send",
+            file.to_str().unwrap(),
+            "--to",
+            "bob@example.org",
+            "--subject",
+            &subject,
+            "--message",
+            &message,
+            "--password-file",
+            pw.to_str().unwrap(),
+        ],
     ));
     let dest = work.path().join("in");
-    assert_eq!(server.kluis("", &["receive", &link, "-o", dest.to_str().unwrap(), "--email", "bob@example.org"]).status.code(), Some(2));
+    assert_eq!(
+        server.kluis("", &["receive", &link, "-o", dest.to_str().unwrap(), "--email", "bob@example.org"]).status.code(),
+        Some(2)
+    );
     let code = server.code_for("bob@example.org");
     ok(server.kluis(
         "",
-        &["receive", &link, "-o", dest.to_str().unwrap(), "--email", "bob@example.org", "--code", &code, "--password-file", pw.to_str().unwrap()],
+        &[
+            "receive",
+            &link,
+            "-o",
+            dest.to_str().unwrap(),
+            "--email",
+            "bob@example.org",
+            "--code",
+            &code,
+            "--password-file",
+            pw.to_str().unwrap(),
+        ],
     ));
     assert_eq!(std::fs::read(dest.join(&name)).unwrap(), content);
 
