@@ -3,6 +3,7 @@
 mod age;
 mod client;
 mod output;
+mod overlap;
 mod passphrase;
 mod pipeline;
 mod receive;

@@ -15,6 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use kluis_crypto::io::CodecReader;
 use kluis_crypto::package::{ServerShare, package_identity, stretch_password};
 use kluis_crypto::{Decryptor, Error as AgeError, x25519};
 use kluis_protocol::{Link, Manifest, safe_file_name};
@@ -23,7 +24,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::client::{self, Client, server_code};
-use crate::passphrase;
+use crate::{overlap, passphrase};
 
 #[derive(Args)]
 pub struct ReceiveArgs {
@@ -249,45 +250,25 @@ impl Write for HashingWriter {
 
 const MAX_ATTEMPTS: u32 = 8;
 
-/// Downloads one blob and decrypts it into `out`.
+/// Downloads one blob and decrypts it into `out`; decrypting and writing
+/// run on a second thread while the next megabytes arrive.
 fn download(
     client: &Client,
     blob: &BlobRef,
     identity: &x25519::Identity,
-    out: &mut dyn Write,
+    out: &mut (dyn Write + Send),
     progress: &ProgressBar,
 ) -> Result<()> {
-    let mut decrypting = DecryptingWriter { decryptor: Decryptor::new(vec![Box::new(identity.clone())]), out };
-    fetch(client, blob, &mut decrypting, progress)?;
-    let DecryptingWriter { mut decryptor, out } = decrypting;
-    loop {
-        decryptor.finish()?;
-        if decryptor.output().is_empty() {
-            return Ok(());
-        }
-        write_output(&mut decryptor, out)?;
-    }
-}
-
-/// Feeds ciphertext to a decryptor and plaintext on to `out`.
-struct DecryptingWriter<'a, 'o> {
-    decryptor: Decryptor<'a>,
-    out: &'o mut dyn Write,
-}
-
-impl Write for DecryptingWriter<'_, '_> {
-    fn write(&mut self, mut chunk: &[u8]) -> io::Result<usize> {
-        let total = chunk.len();
-        while !chunk.is_empty() {
-            let taken = self.decryptor.push(chunk)?;
-            chunk = &chunk[taken..];
-            write_output(&mut self.decryptor, self.out).map_err(io::Error::other)?;
-        }
-        Ok(total)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
-    }
+    overlap::pipe(
+        |ciphertext| {
+            let mut decryptor = Decryptor::new(vec![Box::new(identity.clone())]);
+            let mut plaintext = CodecReader::new(&mut decryptor, ciphertext);
+            kluis_crypto::io::copy(&mut plaintext, out)?;
+            Ok(())
+        },
+        |w| fetch(client, blob, w, progress),
+    )?;
+    Ok(())
 }
 
 /// Downloads one blob's bytes into `out`. A broken connection is resumed
@@ -329,23 +310,10 @@ fn fetch(client: &Client, blob: &BlobRef, out: &mut dyn Write, progress: &Progre
                 }
                 Err(e) => return Err(e).context("the download broke off"),
             };
-            // Decryption errors travel through io::Error; bring them back.
-            out.write_all(&buf[..n]).map_err(|e| anyhow::Error::new(AgeError::from(e)))?;
+            out.write_all(&buf[..n])?;
             received += n as u64;
             progress.inc(n as u64);
         }
     }
     Ok(())
-}
-
-fn write_output(decryptor: &mut Decryptor, out: &mut dyn Write) -> Result<()> {
-    loop {
-        let plain = decryptor.output();
-        if plain.is_empty() {
-            return Ok(());
-        }
-        out.write_all(plain)?;
-        let n = plain.len();
-        decryptor.consume(n);
-    }
 }

@@ -27,7 +27,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::client::{self, Client, ServerError};
-use crate::passphrase;
+use crate::{overlap, passphrase};
 
 /// Where the server is and who we are: flags, else environment.
 #[derive(Args, Clone)]
@@ -227,8 +227,8 @@ fn progress_bar(total: u64) -> ProgressBar {
 }
 
 /// Plaintext that can be read again from a chunk boundary, for resuming.
-trait Source {
-    fn reader_at(&mut self, offset: u64) -> io::Result<Box<dyn Read + '_>>;
+trait Source: Send {
+    fn reader_at(&mut self, offset: u64) -> io::Result<Box<dyn Read + Send + '_>>;
 }
 
 /// A file, hashed as it is read the first time.
@@ -240,7 +240,7 @@ struct FileSource {
 }
 
 impl Source for FileSource {
-    fn reader_at(&mut self, offset: u64) -> io::Result<Box<dyn Read + '_>> {
+    fn reader_at(&mut self, offset: u64) -> io::Result<Box<dyn Read + Send + '_>> {
         self.file.seek(SeekFrom::Start(offset))?;
         Ok(Box::new(HashingReader { source: self, pos: offset }))
     }
@@ -268,7 +268,7 @@ impl Read for HashingReader<'_> {
 struct MemorySource(io::Cursor<Vec<u8>>);
 
 impl Source for MemorySource {
-    fn reader_at(&mut self, offset: u64) -> io::Result<Box<dyn Read + '_>> {
+    fn reader_at(&mut self, offset: u64) -> io::Result<Box<dyn Read + Send + '_>> {
         self.0.set_position(offset);
         Ok(Box::new(&mut self.0))
     }
@@ -338,13 +338,16 @@ fn upload(
         let plain = source.reader_at(resume.plaintext_offset)?;
         let mut ciphertext = CodecReader::new(&mut encryptor, plain);
         io::copy(&mut (&mut ciphertext).take(resume.skip_output as u64), &mut io::sink())?;
-        let mut body = Counting { inner: ciphertext, progress };
-        let sent = client
-            .request("PATCH", &location)
-            .header("Tus-Resumable", "1.0.0")
-            .header("Upload-Offset", offset.to_string())
-            .header("Content-Type", "application/offset+octet-stream")
-            .send(ureq::SendBody::from_reader(&mut body));
+        // Encrypt the next megabytes while the previous ones are on the wire.
+        let sent = overlap::read_ahead(ciphertext, |ciphertext| {
+            let mut body = Counting { inner: ciphertext, progress };
+            client
+                .request("PATCH", &location)
+                .header("Tus-Resumable", "1.0.0")
+                .header("Upload-Offset", offset.to_string())
+                .header("Content-Type", "application/offset+octet-stream")
+                .send(ureq::SendBody::from_reader(&mut body))
+        });
         match sent {
             Ok(mut response) if response.status().as_u16() == 409 => {
                 let _ = client::check(&mut response);

@@ -4,6 +4,7 @@
 //   const worker = new CryptoWorker();
 //   const { stream, done } = worker.encrypt(file.stream(), [recipient]);
 //   await stream.pipeTo(destination); const { wasmMemory } = await done;
+//   const stretched = await worker.stretchPassword(packageId, password);
 
 const WORKER_URL = new URL('./crypto-worker.js', import.meta.url);
 
@@ -38,6 +39,18 @@ export class CryptoWorker {
   /** Decrypts `input` with `AGE-SECRET-KEY-1…` identities. */
   decrypt(input, identities) {
     return this.#run('decrypt', input, { identities });
+  }
+
+  /**
+   * P' for a package password (scrypt 2^17, about a second and 128 MiB):
+   * resolves to a 32-byte Uint8Array. End the worker afterwards to free
+   * the memory.
+   */
+  async stretchPassword(packageId, password) {
+    const id = this.#next++;
+    const done = new Promise((resolve, reject) => this.#pending.set(id, { resolve, reject }));
+    this.#worker.postMessage({ id, op: 'stretch', packageId, password });
+    return (await done).stretched;
   }
 
   terminate() {

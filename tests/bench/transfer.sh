@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Benchmark: `kluis send` / `kluis receive` of one file over loopback against
+# the same bytes uploaded raw with curl (tus PATCH) to the same server, and
+# the server's peak memory during 20 concurrent 500 MiB uploads.
+# Usage: transfer.sh [SIZE_MIB] [CONCURRENT] [EACH_MIB]   (defaults 2048 20 500)
+set -euo pipefail
+size_mib=${1:-2048}
+concurrent=${2:-20}
+each_mib=${3:-500}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+kluis=$root/target/release/kluis
+server_bin=$root/target/release/kluis-server
+dir=${BENCH_DIR:-$root/target/bench}/transfer
+rm -rf "$dir/data" "$dir/out"
+mkdir -p "$dir/out"
+command -v curl >/dev/null || { echo "curl is needed (apt-get install curl)" >&2; exit 1; }
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+url=http://127.0.0.1:$port
+RUST_LOG=warn "$server_bin" --data "$dir/data" --listen "127.0.0.1:$port" --public-url "$url" 2>"$dir/server.log" &
+server_pid=$!
+trap 'kill $server_pid 2>/dev/null; wait $server_pid 2>/dev/null || true' EXIT
+for _ in $(seq 100); do curl -sf "$url/healthz" >/dev/null && break; sleep 0.1; done
+token=$("$server_bin" --data "$dir/data" token create bench@example.org 2>/dev/null)
+
+input=$dir/input-$size_mib.bin
+[ -f "$input" ] && [ "$(stat -c %s "$input")" = $((size_mib * 1048576)) ] || head -c $((size_mib * 1048576)) /dev/urandom > "$input"
+cat "$input" > /dev/null
+
+now() { date +%s.%N; }
+rate() { awk -v b="$1" -v s="$2" -v e="$3" 'BEGIN { printf "%.0f", b / 1e6 / (e - s) }'; }
+bytes=$((size_mib * 1048576))
+
+# Raw upload: a package with one blob of exactly this size, one tus PATCH from curl.
+raw_upload() {
+  local pkg id upload
+  pkg=$(curl -sf -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -d "{\"recipients\":[],\"verify\":\"none\",\"blobs\":[{\"size\":$2}]}" "$url/api/v1/packages")
+  id=$(echo "$pkg" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  upload=$(curl -sf -D - -o /dev/null -X POST -H "Authorization: Bearer $token" -H 'Tus-Resumable: 1.0.0' \
+    -H "Upload-Length: $2" -H "Upload-Metadata: package $(printf %s "$id" | base64 -w0),blob $(printf 0 | base64 -w0)" \
+    "$url/api/v1/uploads" | tr -d '\r' | awk 'tolower($1) == "location:" { print $2 }')
+  curl -sf -X PATCH -H "Authorization: Bearer $token" -H 'Tus-Resumable: 1.0.0' -H 'Upload-Offset: 0' \
+    -H 'Content-Type: application/offset+octet-stream' -T "$1" "$upload" -o /dev/null
+}
+
+echo
+echo "transfer over loopback: $size_mib MiB, $(nproc) cores"
+s=$(now); raw_upload "$input" "$bytes"; e=$(now); raw=$(rate "$bytes" "$s" "$e")
+s=$(now); link=$(KLUIS_SERVER=$url KLUIS_TOKEN=$token "$kluis" send "$input" --to bench@example.org --verify none); e=$(now); send=$(rate "$bytes" "$s" "$e")
+s=$(now); "$kluis" receive "$link" -o "$dir/out" >/dev/null; e=$(now); receive=$(rate "$bytes" "$s" "$e")
+cmp -s "$dir/out/$(basename "$input")" "$input" || { echo "received file differs" >&2; exit 1; }
+rm -rf "$dir/out"
+printf '%-28s %8s MB/s\n' "raw upload (curl, tus PATCH)" "$raw"
+printf '%-28s %8s MB/s   %.2f x raw upload\n' "kluis send" "$send" "$(awk -v a="$send" -v b="$raw" 'BEGIN { print a / b }')"
+printf '%-28s %8s MB/s   %.2f x raw upload\n' "kluis receive" "$receive" "$(awk -v a="$receive" -v b="$raw" 'BEGIN { print a / b }')"
+
+# Peak server memory (VmHWM) during concurrent uploads.
+each=$dir/each-$each_mib.bin
+[ -f "$each" ] && [ "$(stat -c %s "$each")" = $((each_mib * 1048576)) ] || head -c $((each_mib * 1048576)) /dev/urandom > "$each"
+rss_before=$(awk '/VmRSS/ { print $2 }' /proc/$server_pid/status)
+s=$(now)
+pids=()
+for _ in $(seq "$concurrent"); do raw_upload "$each" $((each_mib * 1048576)) & pids+=($!); done
+peak=0
+while kill -0 "${pids[@]}" 2>/dev/null; do
+  rss=$(awk '/VmRSS/ { print $2 }' /proc/$server_pid/status); [ "$rss" -gt "$peak" ] && peak=$rss
+  sleep 0.05
+  if [ "$(awk -v s="$s" -v n="$(now)" 'BEGIN { print (n - s > 600) }')" = 1 ]; then echo "timed out" >&2; kill "${pids[@]}"; exit 1; fi
+done
+for p in "${pids[@]}"; do wait "$p"; done
+e=$(now)
+hwm=$(awk '/VmHWM/ { print $2 }' /proc/$server_pid/status)
+printf '%-28s %8s MiB peak RSS (sampled %s MiB; %s MiB idle); %d x %d MiB in %.1f s\n' \
+  "server, $concurrent uploads" "$((hwm / 1024))" "$((peak / 1024))" "$((rss_before / 1024))" "$concurrent" "$each_mib" \
+  "$(awk -v s="$s" -v e="$e" 'BEGIN { print e - s }')"
+rm -rf "$dir/data"

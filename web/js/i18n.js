@@ -1,0 +1,77 @@
+// Page text in Dutch or English, chosen by the browser's language (nl* →
+// Dutch, anything else → English). Strings live in /i18n/<lang>.json;
+// elements carry data-i18n="key" (text), data-i18n-placeholder,
+// data-i18n-aria-label or data-i18n-title; `t(key, {var})` fills {var}.
+
+export const lang = (navigator.language || 'en').toLowerCase().startsWith('nl') ? 'nl' : 'en';
+
+async function load(code) {
+  const response = await fetch(`/i18n/${code}.json`, { credentials: 'omit' });
+  if (!response.ok) throw new Error(`cannot load /i18n/${code}.json`);
+  return response.json();
+}
+
+const english = await load('en');
+const strings = lang === 'en' ? english : { ...english, ...(await load(lang).catch(() => ({}))) };
+
+/** The text for `key` with {name} placeholders filled from `vars`. */
+export function t(key, vars = {}) {
+  const text = strings[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (whole, name) => (name in vars ? String(vars[name]) : whole));
+}
+
+/** Like `t`, choosing `key.one` or `key.other` by the count `n` (also available as {n}). */
+export function tn(key, n, vars = {}) {
+  const form = new Intl.PluralRules(lang).select(n) === 'one' ? 'one' : 'other';
+  return t(`${key}.${form}`, { n: formatNumber(n), ...vars });
+}
+
+export function formatNumber(n, options) {
+  return new Intl.NumberFormat(lang, options).format(n);
+}
+
+const ATTRIBUTES = [
+  ['data-i18n-placeholder', 'placeholder'],
+  ['data-i18n-aria-label', 'aria-label'],
+  ['data-i18n-title', 'title'],
+];
+
+/** Translates every marked element under `root`, and the document title. */
+export function translate(root = document) {
+  document.documentElement.lang = lang;
+  for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const [data, attr] of ATTRIBUTES) {
+    for (const el of root.querySelectorAll(`[${data}]`)) el.setAttribute(attr, t(el.getAttribute(data)));
+  }
+  const title = document.body?.dataset.pageTitle;
+  if (title) document.title = `${t(title)} · Kluis`;
+}
+
+/** Bytes for people: 1.5 MB, 730 kB (decimal units, as file managers show). */
+export function formatBytes(bytes) {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  const digits = unit === 0 || value >= 100 ? 0 : 1;
+  return `${formatNumber(value, { maximumFractionDigits: digits })} ${units[unit]}`;
+}
+
+/** A rough duration: "12 s", "3 min", "1 h 20 min". */
+export function formatDuration(seconds) {
+  if (!Number.isFinite(seconds)) return '…';
+  const s = Math.max(1, Math.round(seconds));
+  if (s < 60) return t('time.seconds', { n: s });
+  const m = Math.round(s / 60);
+  if (m < 60) return t('time.minutes', { n: m });
+  return t('time.hours', { h: Math.floor(m / 60), m: m % 60 });
+}
+
+export function formatDate(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return new Intl.DateTimeFormat(lang, { dateStyle: 'long', timeStyle: 'short' }).format(date);
+}

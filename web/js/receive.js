@@ -1,0 +1,526 @@
+// The recipient page (receive.html, served at /p/<id>#<L>), step for step
+// as `kluis receive` (cli/src/receive.rs): read the package status, verify
+// the e-mail address with a code when the sender asked for it, ask for the
+// password before the access check (which counts a download), derive the
+// package identity from L (the link's fragment, which never leaves this
+// page), S and the stretched password, decrypt the small manifest (a
+// wrong password is retried on it, without another access), then
+// download and decrypt each file straight to disk (downloader.js, sinks.js).
+import { api, ApiError } from './api.js';
+import { CryptoWorker } from './crypto-client.js';
+import { cryptoErrorKind } from './crypto-errors.js';
+import { downloadFile, DownloadError, fetchBlob } from './downloader.js';
+import { formatBytes, formatDate, formatDuration, t, tn, translate } from './i18n.js';
+import { codeErrorMessage, describeError } from './messages.js';
+import { canPickFiles, canPickFolder, FileSink, FolderTarget, MemorySink, registerDownloadWorker, ServiceWorkerSink } from './sinks.js';
+import { $, busy, fieldError, focusInto, Notice, Rate, showStep } from './ui.js';
+import { loadWasm } from './wasm.js';
+
+const EMAIL = /^[^\s@,;<>]+@[^\s@,;<>]+\.[^\s@,;<>]+$/;
+
+translate();
+document.body.classList.remove('loading');
+if (!canPickFiles) registerDownloadWorker();
+
+const notice = new Notice($('#notice'));
+const packageId = decodeURIComponent(location.pathname.split('/').filter(Boolean).pop() ?? '');
+const SESSION_KEY = `kluis.download.${packageId}`;
+
+let wasm;
+let linkSecret;
+/** GET /p/<id>: {verify, password, expires_at, downloads_left, blob_count}. */
+let status;
+/** POST /p/<id>/access: {server_share, download_token, blobs, downloads_left, session_expires_at}. */
+let access = null;
+let email = '';
+let manifestCipher = null;
+let identity = null;
+let manifest = null;
+
+// ---------------------------------------------------------------- status
+
+function unavailable(kind) {
+  const titles = {
+    expired: 'unavailable.expiredTitle',
+    revoked: 'unavailable.revokedTitle',
+    download_limit_reached: 'unavailable.limitTitle',
+    not_found: 'unavailable.notFoundTitle',
+    cut: 'unavailable.cutTitle',
+    bad_link: 'unavailable.badLinkTitle',
+    damaged: 'unavailable.damagedTitle',
+    newer: 'unavailable.newerTitle',
+  };
+  const key = titles[kind] ?? 'unavailable.notFoundTitle';
+  $('#unavailable-title').textContent = t(key);
+  $('#unavailable-text').textContent = t(key.replace('Title', 'Text'));
+  notice.clear();
+  showStep($('#step-unavailable'));
+}
+
+/** Handles the errors any recipient call can meet; returns false if it did not. */
+function handleGone(e) {
+  if (e instanceof ApiError) {
+    if (['expired', 'revoked', 'download_limit_reached'].includes(e.code)) {
+      forgetSession();
+      unavailable(e.code);
+      return true;
+    }
+    if (e.status === 404) {
+      forgetSession();
+      unavailable('not_found');
+      return true;
+    }
+  }
+  return false;
+}
+
+function facts() {
+  const parts = [t('receive.expires', { date: formatDate(status.expires_at) })];
+  const left = access ? access.downloads_left : status.downloads_left;
+  if (left !== null && left !== undefined) parts.push(tn(access ? 'receive.downloadsLeftAfter' : 'receive.downloadsLeft', left));
+  return parts.join(' ');
+}
+
+function showFacts() {
+  for (const id of ['#facts-email', '#facts-unlock', '#facts-files']) $(id).textContent = status ? facts() : '';
+}
+
+function saveSession() {
+  try {
+    sessionStorage.setItem(SESSION_KEY, JSON.stringify({ access, status, email }));
+  } catch {
+    // storage full or disabled: a reload then opens the package again
+  }
+}
+
+function forgetSession() {
+  sessionStorage.removeItem(SESSION_KEY);
+}
+
+function savedSession() {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(SESSION_KEY) ?? 'null');
+    if (saved?.access && new Date(saved.access.session_expires_at).getTime() > Date.now() + 60_000) return saved;
+  } catch {
+    // ignore
+  }
+  forgetSession();
+  return null;
+}
+
+async function start() {
+  wasm = await loadWasm();
+  // The link is /p/<id>#<L>; a missing or shortened L cannot open anything.
+  try {
+    linkSecret = wasm.parseLink(`${location.origin}${location.pathname}${location.hash}`).linkSecret;
+  } catch (e) {
+    unavailable(/incomplete/.test(e.message) ? 'cut' : 'not_found');
+    return;
+  }
+  const saved = savedSession();
+  try {
+    status = await api(`/p/${encodeURIComponent(packageId)}`);
+  } catch (e) {
+    // A download session that is open may finish even when the limit is reached meanwhile.
+    if (!(saved && e instanceof ApiError && e.code === 'download_limit_reached') && handleGone(e)) return;
+    if (!saved) {
+      showRetry(e);
+      return;
+    }
+  }
+  if (saved) {
+    access = saved.access;
+    status = saved.status;
+    email = saved.email;
+    showFacts();
+    if (status.password) showUnlock();
+    else await openManifest(null);
+    return;
+  }
+  showFacts();
+  if (status.verify === 'email') showEmail();
+  else showUnlock();
+}
+
+function showRetry(e) {
+  $('#loading-title').textContent = t('receive.checkFailed');
+  notice.error(describeError(e));
+  const retry = document.createElement('button');
+  retry.type = 'button';
+  retry.className = 'button';
+  retry.textContent = t('common.tryAgain');
+  retry.addEventListener('click', () => location.reload());
+  $('#step-loading').append(retry);
+  retry.focus();
+}
+
+// ---------------------------------------------------------------- verify
+
+function showEmail() {
+  $('#email').value = email;
+  showStep($('#step-email'));
+}
+
+async function requestCode() {
+  await api(`/p/${encodeURIComponent(packageId)}/code`, { method: 'POST', body: { email } });
+}
+
+$('#email-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const input = $('#email');
+  const value = input.value.trim();
+  if (!EMAIL.test(value)) {
+    fieldError(input, t('signin.invalidEmail'));
+    return;
+  }
+  fieldError(input, '');
+  notice.clear();
+  await busy(event.currentTarget, async () => {
+    email = value;
+    try {
+      await requestCode();
+    } catch (e) {
+      if (handleGone(e)) return;
+      if (!(e instanceof ApiError && e.code === 'rate_limited')) {
+        notice.error(describeError(e));
+        return;
+      }
+      // A code was sent a moment ago: it still works.
+      notice.info(codeErrorMessage(e));
+    }
+    showUnlock();
+  });
+});
+
+function showUnlock({ wrongPassword = false } = {}) {
+  const needCode = status.verify === 'email' && !access;
+  const needPassword = status.password;
+  $('#code-field').hidden = !needCode;
+  $('#password-field').hidden = !needPassword;
+  $('#resend-code').hidden = !needCode;
+  $('#other-email').hidden = !needCode;
+  $('#code').value = '';
+  $('#unlock-status').textContent = '';
+  let intro;
+  if (needCode) intro = t('receive.codeSent', { email });
+  else if (needPassword) intro = access ? t('receive.passwordAgain') : t('receive.passwordIntro');
+  else intro = status.downloads_left !== null && status.downloads_left !== undefined ? t('receive.openCounts') : t('receive.openIntro');
+  $('#unlock-intro').textContent = intro;
+  showStep($('#step-unlock'));
+  if (wrongPassword) {
+    $('#password').value = '';
+    fieldError($('#password'), t('receive.wrongPassword'));
+  } else {
+    fieldError($('#password'), '');
+  }
+}
+
+$('#resend-code').addEventListener('click', async () => {
+  notice.clear();
+  try {
+    await requestCode();
+    notice.info(t('receive.codeResent', { email }));
+  } catch (e) {
+    if (!handleGone(e)) notice.error(codeErrorMessage(e));
+  }
+  $('#code').focus();
+});
+
+$('#other-email').addEventListener('click', () => {
+  notice.clear();
+  showEmail();
+});
+
+$('#password-toggle').addEventListener('click', (event) => {
+  const input = $('#password');
+  const showing = input.type === 'text';
+  input.type = showing ? 'password' : 'text';
+  event.currentTarget.setAttribute('aria-pressed', String(!showing));
+  event.currentTarget.textContent = showing ? t('common.show') : t('common.hide');
+});
+
+/** P' in a Web Worker (about a second); the worker is ended to free its memory. */
+async function stretch(password) {
+  const worker = new CryptoWorker();
+  try {
+    return await worker.stretchPassword(packageId, password);
+  } finally {
+    worker.terminate();
+  }
+}
+
+$('#unlock-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const needCode = !$('#code-field').hidden;
+  const needPassword = !$('#password-field').hidden;
+  const code = $('#code').value.replace(/\s/g, '');
+  const password = $('#password').value;
+  fieldError($('#code'), '');
+  fieldError($('#password'), '');
+  if (needCode && !/^\d{6}$/.test(code)) {
+    fieldError($('#code'), t('code.format'));
+    return;
+  }
+  if (needPassword && !password) {
+    fieldError($('#password'), t('receive.passwordMissing'));
+    return;
+  }
+  notice.clear();
+  await busy(event.currentTarget, async () => {
+    // The password is stretched while the server checks the code.
+    const stretching = needPassword ? stretch(password) : Promise.resolve(null);
+    stretching.catch(() => {});
+    $('#unlock-status').textContent = needPassword ? t('receive.checkingPassword') : t('receive.opening');
+    if (!access) {
+      try {
+        access = await api(`/p/${encodeURIComponent(packageId)}/access`, {
+          method: 'POST',
+          body: status.verify === 'email' ? { email, code } : {},
+        });
+        saveSession();
+      } catch (e) {
+        $('#unlock-status').textContent = '';
+        if (handleGone(e)) return;
+        if (e instanceof ApiError && e.code === 'wrong_code') {
+          fieldError($('#code'), codeErrorMessage(e));
+        } else if (e instanceof ApiError && ['locked', 'code_expired', 'no_code'].includes(e.code)) {
+          notice.error(`${codeErrorMessage(e)} ${t('receive.askNewCode')}`);
+          $('#code').value = '';
+          $('#resend-code').focus();
+        } else if (e instanceof ApiError && e.code === 'verification_required') {
+          showEmail();
+        } else {
+          notice.error(codeErrorMessage(e));
+        }
+        return;
+      }
+    }
+    let stretched;
+    try {
+      stretched = await stretching;
+    } catch (e) {
+      $('#unlock-status').textContent = '';
+      notice.error(describeError(e));
+      return;
+    }
+    $('#unlock-status').textContent = '';
+    await openManifest(stretched);
+  });
+});
+
+// ---------------------------------------------------------------- manifest
+
+function decryptSmall(bytes, key) {
+  const decryptor = new wasm.Decryptor([key]).binaryOnly();
+  try {
+    const pieces = [...decryptor.push(bytes), ...decryptor.finish()];
+    const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of pieces) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  } finally {
+    decryptor.free();
+  }
+}
+
+async function openManifest(stretched) {
+  const blob = access.blobs.find((b) => b.index === 0);
+  try {
+    manifestCipher ??= await fetchBlob(blob, access.download_token);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) {
+      // The download session ended: open the package again.
+      forgetSession();
+      access = null;
+      notice.error(t('receive.sessionEnded'));
+      start();
+      return;
+    }
+    if (!handleGone(e)) notice.error(describeError(e));
+    return;
+  }
+  const key = wasm.packageIdentity(packageId, linkSecret, access.server_share, stretched ?? undefined);
+  let plain;
+  try {
+    plain = decryptSmall(manifestCipher, key);
+  } catch (e) {
+    if (cryptoErrorKind(e.message) === 'no_match') {
+      if (status.password) showUnlock({ wrongPassword: true });
+      else unavailable('bad_link');
+    } else {
+      unavailable('damaged');
+    }
+    return;
+  }
+  try {
+    manifest = wasm.parseManifest(plain, access.blobs.length);
+  } catch (e) {
+    unavailable(/newer Kluis/.test(e.message) ? 'newer' : 'damaged');
+    return;
+  }
+  identity = key;
+  showFiles();
+}
+
+// ---------------------------------------------------------------- files
+
+const rows = [];
+
+function showFiles() {
+  $('#files-title').textContent = manifest.subject || t('receive.title');
+  const message = $('#files-message');
+  message.textContent = manifest.message;
+  message.hidden = !manifest.message;
+  const total = manifest.files.reduce((n, f) => n + f.size, 0);
+  $('#facts-files').textContent = `${t('send.total', { files: tn('common.files', manifest.files.length), size: formatBytes(total) })} ${facts()}`;
+  const list = $('#download-list');
+  list.replaceChildren();
+  rows.length = 0;
+  manifest.files.forEach((file, i) => {
+    const name = wasm.safeFileName(file.name);
+    const item = document.createElement('li');
+    item.className = 'download';
+    const head = document.createElement('div');
+    head.className = 'download-head';
+    const title = document.createElement('span');
+    title.className = 'file-name';
+    title.textContent = name;
+    const size = document.createElement('span');
+    size.className = 'file-size';
+    size.textContent = formatBytes(file.size);
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'button button-small';
+    button.textContent = t('receive.download');
+    button.setAttribute('aria-label', t('receive.downloadFile', { name }));
+    head.append(title, size, button);
+    const progress = document.createElement('progress');
+    progress.max = 1000;
+    progress.value = 0;
+    progress.hidden = true;
+    progress.setAttribute('aria-label', t('receive.progressOf', { name }));
+    const stats = document.createElement('p');
+    stats.className = 'download-stats';
+    const state = document.createElement('p');
+    state.className = 'download-state';
+    state.setAttribute('role', 'status');
+    state.setAttribute('aria-live', 'polite');
+    item.append(head, progress, stats, state);
+    list.append(item);
+    const row = { index: i, name, file, button, progress, stats, state, controller: null, item };
+    rows.push(row);
+    button.addEventListener('click', () => {
+      if (row.controller) row.controller.abort();
+      else download(row);
+    });
+  });
+  // Without a folder picker, a browser with save dialogs would need one dialog per file.
+  $('#download-all-row').hidden = manifest.files.length < 2 || (canPickFiles && !canPickFolder);
+  $('#save-hint').textContent = canPickFiles ? t('receive.saveHintPicker') : t('receive.saveHintDownloads');
+  notice.clear();
+  showStep($('#step-files'), { focus: false });
+  $('#files-title').setAttribute('tabindex', '-1');
+  $('#files-title').focus();
+}
+
+/** Where a file goes: the folder picked for "download all", a save dialog, or the browser's downloads. */
+async function sinkFor(row, folder) {
+  if (folder) return folder.sink(row.name);
+  if (canPickFiles) return FileSink.pick(row.name); // first, while the click still counts as one
+  if (await ServiceWorkerSink.available()) return ServiceWorkerSink.open(row.name, row.file.size);
+  return new MemorySink(row.name);
+}
+
+async function download(row, folder = null) {
+  let sink;
+  try {
+    sink = await sinkFor(row, folder);
+  } catch (e) {
+    row.state.textContent = t('receive.cannotSave', { message: e.message });
+    row.state.className = 'download-state error';
+    return false;
+  }
+  if (!sink) return false; // the save dialog was cancelled
+  const blob = access.blobs.find((b) => b.index === row.index + 1);
+  const controller = new AbortController();
+  row.controller = controller;
+  row.button.textContent = t('receive.stop');
+  row.button.setAttribute('aria-label', t('receive.stopFile', { name: row.name }));
+  row.progress.hidden = false;
+  row.progress.value = 0;
+  row.item.classList.remove('done', 'failed');
+  row.state.className = 'download-state';
+  row.state.textContent = t('receive.downloading');
+  const rate = new Rate(blob.size);
+  let ok = false;
+  try {
+    await downloadFile(blob, {
+      identity,
+      token: access.download_token,
+      sink,
+      expected: row.file,
+      signal: controller.signal,
+      onProgress(received) {
+        rate.update(received);
+        row.progress.value = Math.round((received / blob.size) * 1000);
+        row.stats.textContent = rate.describe();
+      },
+      onRetry(seconds) {
+        rate.reset();
+        row.stats.textContent = t('progress.retryIn', { time: formatDuration(seconds) });
+        if (row.state.textContent !== t('progress.retrying')) row.state.textContent = t('progress.retrying');
+      },
+    });
+    ok = true;
+    row.progress.value = 1000;
+    row.stats.textContent = '';
+    row.state.textContent = canPickFiles || folder ? t('receive.saved') : t('receive.savedDownloads');
+    row.state.className = 'download-state success';
+    row.item.classList.add('done');
+  } catch (e) {
+    row.item.classList.add('failed');
+    row.progress.hidden = true;
+    row.stats.textContent = '';
+    row.state.className = 'download-state error';
+    const code = e instanceof DownloadError ? e.code : 'server';
+    const messages = {
+      damaged: t('receive.damaged'),
+      network: t('receive.networkLost'),
+      session: t('receive.sessionEnded'),
+      gone: t('receive.goneNow'),
+      cancelled: t('receive.stopped'),
+    };
+    const text = messages[code] ?? describeError(e.cause ?? e);
+    row.state.textContent = text;
+    if (code === 'damaged') notice.error(`${row.name}: ${text}`);
+    if (code === 'session') forgetSession();
+  } finally {
+    row.controller = null;
+    row.button.textContent = ok ? t('receive.downloadAgain') : t('receive.download');
+    row.button.setAttribute('aria-label', t('receive.downloadFile', { name: row.name }));
+  }
+  return ok;
+}
+
+$('#download-all').addEventListener('click', async (event) => {
+  const button = event.currentTarget;
+  let folder = null;
+  if (canPickFolder) {
+    folder = await FolderTarget.pick();
+    if (!folder) return;
+  }
+  button.disabled = true;
+  try {
+    for (const row of rows) {
+      if (!row.controller) await download(row, folder);
+    }
+  } finally {
+    button.disabled = false;
+  }
+});
+
+start().catch((e) => notice.error(describeError(e)));
+

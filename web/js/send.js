@@ -1,0 +1,585 @@
+// The send page (index.html): sign in with an e-mail code, fill in the
+// form, encrypt and upload (uploader.js), show the link. Unfinished sends
+// are offered again after a reload.
+import { api, ApiError, isAbort } from './api.js';
+import { formatBytes, formatDate, formatDuration, t, tn, translate } from './i18n.js';
+import { codeErrorMessage, describeError } from './messages.js';
+import { deleteSend, listSends, sameFile } from './send-store.js';
+import { $, busy, fieldError, focusInto, Notice, Rate, showStep } from './ui.js';
+import { createPackage, PackageSender, SendError } from './uploader.js';
+import { loadWasm } from './wasm.js';
+
+const TOKEN_KEY = 'kluis.token';
+const EMAIL = /^[^\s@,;<>]+@[^\s@,;<>]+\.[^\s@,;<>]+$/;
+
+translate();
+document.body.classList.remove('loading');
+
+const notice = new Notice($('#notice'));
+const steps = {
+  signin: $('#step-signin'),
+  resume: $('#step-resume'),
+  compose: $('#step-compose'),
+  progress: $('#step-progress'),
+  done: $('#step-done'),
+};
+
+/** {token, email} once signed in. */
+let session = null;
+/** Files chosen in the form. */
+let chosen = [];
+/** The upload in progress (PackageSender) and its record. */
+let sender = null;
+/** An unfinished send offered on the resume step, and the files matched to it. */
+let pending = null;
+let pendingFiles = [];
+
+function show(step) {
+  showStep(steps[step]);
+}
+
+// ---------------------------------------------------------------- sign-in
+
+async function start() {
+  loadWasm().catch(() => {}); // warm up while the person reads
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) {
+    try {
+      const me = await api('/me', { token });
+      session = { token, email: me.email };
+      await signedIn();
+      return;
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) sessionStorage.removeItem(TOKEN_KEY);
+      else notice.error(t('error.network'));
+    }
+  }
+  showSignIn();
+}
+
+function showSignIn() {
+  $('#account').hidden = true;
+  $('#signin-email-form').hidden = false;
+  $('#signin-code-form').hidden = true;
+  show('signin');
+}
+
+let signinEmail = '';
+
+$('#signin-email-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const input = $('#signin-email');
+  const email = input.value.trim();
+  if (!EMAIL.test(email)) {
+    fieldError(input, t('signin.invalidEmail'));
+    return;
+  }
+  fieldError(input, '');
+  notice.clear();
+  await busy(form, async () => {
+    try {
+      await api('/auth/code', { method: 'POST', body: { email } });
+      notice.clear();
+    } catch (e) {
+      if (e instanceof ApiError && e.code === 'rate_limited') {
+        // A code was sent a moment ago; it still works.
+        notice.info(t('signin.wait', { seconds: e.details.retry_after ?? 60 }));
+      } else if (e instanceof ApiError && e.code === 'invalid_email') {
+        fieldError(input, t('signin.invalidEmail'));
+        return;
+      } else {
+        notice.error(describeError(e));
+        return;
+      }
+    }
+    signinEmail = email;
+    $('#signin-code-sent').textContent = t('signin.codeSent', { email });
+    form.hidden = true;
+    $('#signin-code-form').hidden = false;
+    $('#signin-code').value = '';
+    focusInto($('#signin-code-form'));
+  });
+});
+
+$('#signin-other').addEventListener('click', () => {
+  notice.clear();
+  showSignIn();
+  focusInto($('#signin-email-form'));
+});
+
+$('#signin-code-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const input = $('#signin-code');
+  const code = input.value.replace(/\s/g, '');
+  if (!/^\d{6}$/.test(code)) {
+    fieldError(input, t('code.format'));
+    return;
+  }
+  fieldError(input, '');
+  await busy(form, async () => {
+    try {
+      const answer = await api('/auth/token', { method: 'POST', body: { email: signinEmail, code, label: 'web browser' } });
+      sessionStorage.setItem(TOKEN_KEY, answer.token);
+      session = { token: answer.token, email: answer.email };
+      notice.clear();
+      await signedIn();
+    } catch (e) {
+      const message = codeErrorMessage(e);
+      if (e instanceof ApiError && ['locked', 'code_expired', 'no_code'].includes(e.code)) {
+        showSignIn();
+        $('#signin-email').value = signinEmail;
+        notice.error(message);
+      } else if (e instanceof ApiError && e.code === 'wrong_code') {
+        fieldError(input, message);
+      } else {
+        notice.error(message);
+      }
+    }
+  });
+});
+
+$('#sign-out').addEventListener('click', async () => {
+  sender?.pause();
+  const token = session?.token;
+  session = null;
+  sessionStorage.removeItem(TOKEN_KEY);
+  if (token) api('/auth/logout', { method: 'POST', token }).catch(() => {});
+  notice.info(t('signin.signedOut'));
+  showSignIn();
+});
+
+async function signedIn() {
+  $('#account').hidden = false;
+  $('#account-email').textContent = session.email;
+  const unfinished = await listSends(session.email).catch(() => []);
+  if (unfinished.length) showResume(unfinished[0]);
+  else showCompose();
+}
+
+// ---------------------------------------------------------------- resume
+
+function showResume(record) {
+  pending = record;
+  // Files still in memory (the same page, after signing in again) need no new choice.
+  pendingFiles = record.files.map((d) => chosenForResume.find((f) => sameFile(f, d)) ?? null);
+  const total = record.files.reduce((sum, f) => sum + f.size, 0);
+  $('#resume-summary').textContent = t('resume.summary', {
+    date: formatDate(new Date(record.createdAt).toISOString()),
+    files: tn('common.files', record.files.length),
+    size: formatBytes(total),
+    recipients: record.recipients.length ? record.recipients.join(', ') : t('resume.noRecipients'),
+  });
+  $('#resume-files').value = '';
+  renderResume();
+  show('resume');
+}
+
+/** Files of an upload that stopped on this page (kept for a resume after signing in again). */
+let chosenForResume = [];
+
+function renderResume(mismatched = []) {
+  const list = $('#resume-list');
+  list.replaceChildren();
+  pending.files.forEach((described, i) => {
+    const item = document.createElement('li');
+    const name = document.createElement('span');
+    name.className = 'file-name';
+    name.textContent = described.name;
+    const state = document.createElement('span');
+    const ok = Boolean(pendingFiles[i]);
+    state.className = ok ? 'file-state ok' : 'file-state';
+    state.textContent = ok
+      ? t('resume.matched')
+      : mismatched.includes(i)
+        ? t('resume.different')
+        : t('resume.missing', { size: formatBytes(described.size) });
+    item.append(name, state);
+    list.append(item);
+  });
+  $('#resume-continue').disabled = !pendingFiles.every(Boolean);
+}
+
+$('#resume-files').addEventListener('change', (event) => {
+  const mismatched = [];
+  for (const file of event.currentTarget.files) {
+    const i = pending.files.findIndex((d, j) => !pendingFiles[j] && sameFile(file, d));
+    if (i >= 0) pendingFiles[i] = file;
+    else {
+      const sameName = pending.files.findIndex((d, j) => !pendingFiles[j] && d.name === file.name);
+      if (sameName >= 0) mismatched.push(sameName);
+    }
+  }
+  renderResume(mismatched);
+  if (!$('#resume-continue').disabled) $('#resume-continue').focus();
+});
+
+$('#resume-continue').addEventListener('click', () => {
+  sender = new PackageSender(pending, pendingFiles, session.token);
+  pending = null;
+  beginProgress();
+  runSender();
+});
+
+$('#resume-discard').addEventListener('click', async () => {
+  if (!confirm(t('resume.discardConfirm'))) return;
+  const discarding = new PackageSender(pending, [], session.token);
+  await discarding.cancel();
+  discarding.dispose();
+  pending = null;
+  notice.info(t('resume.discarded'));
+  await signedIn();
+});
+
+// ---------------------------------------------------------------- compose
+
+function showCompose() {
+  show('compose');
+}
+
+function addFiles(files) {
+  for (const file of files) {
+    if (!chosen.some((f) => sameFile(f, file))) chosen.push(file);
+  }
+  renderChosen();
+}
+
+function renderChosen() {
+  const list = $('#file-list');
+  list.replaceChildren();
+  chosen.forEach((file, i) => {
+    const item = document.createElement('li');
+    const name = document.createElement('span');
+    name.className = 'file-name';
+    name.textContent = file.name;
+    const size = document.createElement('span');
+    size.className = 'file-size';
+    size.textContent = formatBytes(file.size);
+    const remove = document.createElement('button');
+    remove.type = 'button';
+    remove.className = 'button-link';
+    remove.textContent = t('send.remove');
+    remove.setAttribute('aria-label', t('send.removeFile', { name: file.name }));
+    remove.addEventListener('click', () => {
+      chosen.splice(i, 1);
+      renderChosen();
+      $('#files').focus();
+    });
+    item.append(name, size, remove);
+    list.append(item);
+  });
+  const total = chosen.reduce((sum, f) => sum + f.size, 0);
+  $('#file-total').textContent = chosen.length ? t('send.total', { files: tn('common.files', chosen.length), size: formatBytes(total) }) : '';
+  if (chosen.length) fieldError($('#files'), '');
+}
+
+$('#files').addEventListener('change', (event) => {
+  addFiles(event.currentTarget.files);
+  event.currentTarget.value = '';
+});
+
+const dropzone = $('#dropzone');
+dropzone.addEventListener('dragover', (event) => {
+  event.preventDefault();
+  dropzone.classList.add('dragging');
+});
+dropzone.addEventListener('dragleave', () => dropzone.classList.remove('dragging'));
+dropzone.addEventListener('drop', (event) => {
+  event.preventDefault();
+  dropzone.classList.remove('dragging');
+  const files = [...(event.dataTransfer?.files ?? [])].filter((f) => f.size > 0 || f.type !== '');
+  addFiles(files);
+});
+
+$('#password-toggle').addEventListener('click', (event) => {
+  const input = $('#password');
+  const showing = input.type === 'text';
+  input.type = showing ? 'password' : 'text';
+  event.currentTarget.setAttribute('aria-pressed', String(!showing));
+  event.currentTarget.textContent = showing ? t('common.show') : t('common.hide');
+});
+
+function parseRecipients(text) {
+  return [...new Set(text.split(/[\s,;]+/).map((s) => s.trim()).filter(Boolean))];
+}
+
+/** Checks the form; returns the options for createPackage or null. */
+function readForm() {
+  for (const id of ['files', 'recipients', 'max-downloads']) fieldError($(`#${id}`), '');
+  const verify = $('input[name=verify]:checked').value;
+  const recipients = parseRecipients($('#recipients').value);
+  const bad = recipients.find((r) => !EMAIL.test(r));
+  const maxText = $('#max-downloads').value.trim();
+  const maxDownloads = maxText === '' ? null : Number(maxText);
+  if (!chosen.length) {
+    fieldError($('#files'), t('send.noFiles'));
+    return null;
+  }
+  if (bad) {
+    fieldError($('#recipients'), t('send.badRecipient', { address: bad }));
+    return null;
+  }
+  if (verify === 'email' && !recipients.length) {
+    fieldError($('#recipients'), t('send.needRecipients'));
+    return null;
+  }
+  if (maxDownloads !== null && !(Number.isInteger(maxDownloads) && maxDownloads >= 1 && maxDownloads <= 10000)) {
+    fieldError($('#max-downloads'), t('send.badMaxDownloads'));
+    return null;
+  }
+  return {
+    files: [...chosen],
+    recipients,
+    subject: $('#subject').value.trim(),
+    message: $('#message').value,
+    expiresInDays: Number($('#expires').value),
+    maxDownloads,
+    verify,
+    password: $('#password').value,
+    notify: $('#notify').checked,
+  };
+}
+
+$('#send-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  notice.clear();
+  const options = readForm();
+  if (!options) return;
+  beginProgress();
+  setStatus(t('progress.preparing'));
+  let record;
+  try {
+    record = await createPackage(options, {
+      token: session.token,
+      owner: session.email,
+      onStatus: () => setStatus(t('progress.password')),
+    });
+  } catch (e) {
+    show('compose');
+    handleSendError(e, { creating: true });
+    return;
+  }
+  sender = new PackageSender(record, options.files, session.token);
+  runSender();
+});
+
+// ---------------------------------------------------------------- progress
+
+let rate = null;
+
+function setStatus(text) {
+  $('#progress-status').textContent = text;
+}
+
+function beginProgress() {
+  $('#progress-title').textContent = t('progress.title');
+  $('#progress-bar').value = 0;
+  $('#progress-stats').textContent = '';
+  $('#progress-file').textContent = '';
+  $('#pause').hidden = false;
+  $('#resume').hidden = true;
+  $('#cancel').hidden = false;
+  setStatus('');
+  show('progress');
+}
+
+let lastAttempt = 0;
+
+async function runSender() {
+  const current = sender;
+  const files = current.record.files;
+  rate = new Rate(current.total);
+  current.onprogress ??= (event) => {
+    const { done, total, file, name } = event.detail;
+    $('#progress-bar').value = Math.round((done / total) * 1000);
+    rate.update(done);
+    $('#progress-stats').textContent = rate.describe();
+    $('#progress-file').textContent = name
+      ? t('progress.file', { name, index: file + 1, count: files.length })
+      : done >= total
+        ? t('progress.finishing')
+        : t('progress.fileList');
+  };
+  current.onstatus ??= (event) => {
+    const { state, seconds, attempt } = event.detail;
+    if (state === 'retrying') {
+      if (attempt !== lastAttempt) setStatus(t('progress.retrying'));
+      lastAttempt = attempt;
+      $('#progress-stats').textContent = t('progress.retryIn', { time: formatDuration(seconds) });
+      rate.reset();
+    } else if (state === 'uploading') {
+      lastAttempt = 0;
+      setStatus(t('progress.uploading'));
+    } else if (state === 'finalizing') {
+      setStatus(t('progress.finalizing'));
+    }
+  };
+  current.onwarning ??= () => notice.info(t('progress.notSaved'));
+  current.addEventListener('progress', current.onprogress);
+  current.addEventListener('status', current.onstatus);
+  current.addEventListener('warning', current.onwarning);
+  $('#pause').hidden = false;
+  $('#resume').hidden = true;
+  $('#progress-title').textContent = t('progress.title');
+  try {
+    const link = await current.run();
+    current.dispose();
+    if (sender === current) sender = null;
+    chosen = [];
+    chosenForResume = [];
+    renderChosen();
+    showDone(link, Boolean(current.record.stretched));
+  } catch (e) {
+    if (sender !== current) return; // cancelled
+    if (isAbort(e)) {
+      $('#progress-title').textContent = t('progress.paused');
+      setStatus(t('progress.pausedHint'));
+      $('#pause').hidden = true;
+      $('#resume').hidden = false;
+      $('#resume').focus();
+      return;
+    }
+    handleSendError(e, {});
+  } finally {
+    current.removeEventListener('progress', current.onprogress);
+    current.removeEventListener('status', current.onstatus);
+    current.removeEventListener('warning', current.onwarning);
+  }
+}
+
+function handleSendError(e, { creating }) {
+  const code = e instanceof SendError ? e.code : null;
+  const cause = e?.cause;
+  if (code === 'signed_out') {
+    chosenForResume = sender?.files ?? [];
+    sender?.dispose();
+    sender = null;
+    session = null;
+    sessionStorage.removeItem(TOKEN_KEY);
+    showSignIn();
+    notice.error(t('error.signedOut'));
+    return;
+  }
+  if (code === 'too_large') {
+    const numbers = cause?.message?.match(/(\d+) bytes; the limit is (\d+)/);
+    notice.error(numbers
+      ? t('error.tooLargeSizes', { size: formatBytes(Number(numbers[1])), limit: formatBytes(Number(numbers[2])) })
+      : t('error.tooLarge'));
+    if (!creating) abandon();
+    return;
+  }
+  if (code === 'invalid') {
+    const messages = {
+      invalid_recipient: t('send.badRecipientServer'),
+      no_recipients: t('send.needRecipients'),
+      invalid_expiry: t('send.badExpiry'),
+      invalid_max_downloads: t('send.badMaxDownloads'),
+      invalid_blobs: t('send.tooManyFiles'),
+      too_many_recipients: t('send.tooManyRecipients'),
+    };
+    notice.error(messages[cause?.code] ?? t('error.generic', { message: cause?.message ?? '' }));
+    if (!creating) abandon();
+    return;
+  }
+  if (code === 'gone') {
+    notice.error(t('error.gone'));
+    abandon({ deleteRecord: true });
+    return;
+  }
+  if (code === 'file_changed') {
+    notice.error(t('error.fileChanged'));
+    if (!creating) stalled();
+    return;
+  }
+  if (code === 'network') {
+    notice.error(t('error.networkUpload'));
+    if (creating) return;
+    stalled();
+    return;
+  }
+  notice.error(describeError(cause ?? e));
+  if (!creating) stalled();
+}
+
+/** The upload stopped on an error; it can be resumed or cancelled. */
+function stalled() {
+  $('#progress-title').textContent = t('progress.stopped');
+  setStatus('');
+  $('#pause').hidden = true;
+  $('#resume').hidden = false;
+  $('#resume').focus();
+}
+
+async function abandon({ deleteRecord = false } = {}) {
+  const current = sender;
+  sender = null;
+  if (current) {
+    if (deleteRecord) {
+      await deleteSend(current.record.id).catch(() => {});
+      current.dispose();
+    } else {
+      await current.cancel();
+      current.dispose();
+    }
+  }
+  show('compose');
+}
+
+$('#pause').addEventListener('click', () => {
+  sender?.pause();
+});
+
+$('#resume').addEventListener('click', () => {
+  if (!sender) return;
+  notice.clear();
+  runSender();
+  $('#pause').focus();
+});
+
+$('#cancel').addEventListener('click', async () => {
+  if (!sender || !confirm(t('progress.cancelConfirm'))) return;
+  const current = sender;
+  sender = null;
+  await current.cancel();
+  current.dispose();
+  notice.info(t('progress.cancelled'));
+  show('compose');
+});
+
+addEventListener('beforeunload', (event) => {
+  if (sender?.running) event.preventDefault();
+});
+
+// ---------------------------------------------------------------- done
+
+function showDone(link, hasPassword) {
+  $('#link').value = link;
+  $('#copy-status').textContent = '';
+  $('#done-password').hidden = !hasPassword;
+  notice.clear();
+  show('done');
+  $('#copy-link').focus();
+}
+
+$('#copy-link').addEventListener('click', async () => {
+  const input = $('#link');
+  try {
+    await navigator.clipboard.writeText(input.value);
+  } catch {
+    input.select();
+    document.execCommand('copy');
+  }
+  $('#copy-status').textContent = t('done.copied');
+});
+
+$('#link').addEventListener('focus', (event) => event.currentTarget.select());
+
+$('#send-more').addEventListener('click', () => {
+  $('#send-form').reset();
+  chosen = [];
+  renderChosen();
+  show('compose');
+});
+
+start();

@@ -1,0 +1,132 @@
+// Small DOM helpers shared by the pages: steps that show one at a time
+// with focus moved to them, message boxes read out by screen readers, and
+// speed / time-left estimates for progress bars.
+import { formatBytes, formatDuration, t } from './i18n.js';
+
+export const $ = (selector, root = document) => root.querySelector(selector);
+
+/** Shows `step` (an element) and hides its siblings marked .step; moves focus into it. */
+export function showStep(step, { focus = true } = {}) {
+  for (const other of document.querySelectorAll('.step')) other.hidden = other !== step;
+  if (focus) focusInto(step);
+}
+
+/** Focus on the first field of `el`, else its heading (made focusable). */
+export function focusInto(el) {
+  const field = el.querySelector('input:not([type=hidden]):not([disabled]):not([readonly]), textarea, select');
+  const target = field ?? el.querySelector('h1, h2, h3') ?? el;
+  if (!field && !target.hasAttribute('tabindex')) target.setAttribute('tabindex', '-1');
+  target.focus({ preventScroll: false });
+}
+
+/**
+ * A message box: `error` text goes into role=alert (read at once), `info`
+ * and `success` into role=status. Empty text hides it.
+ */
+export class Notice {
+  constructor(el) {
+    this.el = el;
+  }
+
+  #set(kind, text) {
+    this.el.hidden = !text;
+    this.el.className = `notice notice-${kind}`;
+    this.el.setAttribute('role', kind === 'error' ? 'alert' : 'status');
+    this.el.textContent = text ?? '';
+  }
+
+  error(text) {
+    this.#set('error', text);
+  }
+
+  info(text) {
+    this.#set('info', text);
+  }
+
+  success(text) {
+    this.#set('success', text);
+  }
+
+  clear() {
+    this.#set('info', '');
+  }
+}
+
+/** Marks a field invalid with a message in its error element (aria-describedby). */
+export function fieldError(input, text) {
+  const id = `${input.id}-error`;
+  let box = document.getElementById(id);
+  if (!box) {
+    box = document.createElement('p');
+    box.id = id;
+    box.className = 'field-error';
+    input.insertAdjacentElement('afterend', box);
+  }
+  box.textContent = text ?? '';
+  box.hidden = !text;
+  const described = new Set((input.getAttribute('aria-describedby') ?? '').split(' ').filter(Boolean));
+  if (text) {
+    input.setAttribute('aria-invalid', 'true');
+    described.add(id);
+  } else {
+    input.removeAttribute('aria-invalid');
+    described.delete(id);
+  }
+  if (described.size) input.setAttribute('aria-describedby', [...described].join(' '));
+  else input.removeAttribute('aria-describedby');
+  if (text) input.focus();
+}
+
+/** Disables every control of a form while `work` runs. */
+export async function busy(form, work) {
+  const controls = [...form.querySelectorAll('button, input, select, textarea')].filter((c) => !c.disabled);
+  for (const c of controls) c.disabled = true;
+  form.setAttribute('aria-busy', 'true');
+  try {
+    return await work();
+  } finally {
+    for (const c of controls) c.disabled = false;
+    form.removeAttribute('aria-busy');
+  }
+}
+
+/** Throughput over the last few seconds and the time left at that pace. */
+export class Rate {
+  constructor(total, windowMs = 6000) {
+    this.total = total;
+    this.windowMs = windowMs;
+    this.samples = [];
+  }
+
+  /** Records that `done` bytes are done now. */
+  update(done) {
+    const now = performance.now();
+    this.samples.push([now, done]);
+    while (this.samples.length > 2 && now - this.samples[0][0] > this.windowMs) this.samples.shift();
+    this.done = done;
+  }
+
+  /** Forgets the pace (after a pause or a broken connection). */
+  reset() {
+    this.samples = [];
+  }
+
+  /** Bytes per second, or NaN when not known yet. */
+  get speed() {
+    if (this.samples.length < 2) return NaN;
+    const [t0, b0] = this.samples[0];
+    const [t1, b1] = this.samples[this.samples.length - 1];
+    return t1 - t0 < 500 ? NaN : ((b1 - b0) * 1000) / (t1 - t0);
+  }
+
+  /** "12 MB of 1.2 GB · 35 MB/s · about 30 s left" */
+  describe() {
+    const parts = [t('progress.amount', { done: formatBytes(this.done ?? 0), total: formatBytes(this.total) })];
+    const speed = this.speed;
+    if (speed > 0) {
+      parts.push(t('progress.speed', { speed: formatBytes(speed) }));
+      parts.push(t('progress.left', { time: formatDuration((this.total - this.done) / speed) }));
+    }
+    return parts.join(' · ');
+  }
+}

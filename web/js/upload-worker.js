@@ -1,0 +1,133 @@
+// Web Worker that turns one file (a File or Blob) into its age ciphertext,
+// body by body, for a resumable upload (see uploader.js). It reads the
+// plaintext in 1 MiB pieces, hashes it with SHA-256 as it goes (bytes
+// read again after a resume are not hashed twice), and encrypts with
+// pushInto straight into the body buffer the page hands over (and gets
+// back), so nothing grows with the file.
+//
+// Operations (rpc.js): open {source, size, recipient | resumeState} →
+// {resumeState}; seek {offset} → {plaintextOffset}; fill {buffer, target}
+// → {buffer, length, end}; digest → {sha256}; close.
+import { cryptoErrorKind } from './crypto-errors.js';
+import { serveRpc } from './rpc.js';
+import { loadWasm } from './wasm.js';
+
+const PIECE = 1 << 20;
+
+let wasm;
+let source; // the plaintext (File or Blob)
+let size; // its length
+let encryptor;
+let pos = 0; // next plaintext byte to encrypt
+let skip = 0; // output bytes still to drop after a seek
+let ended = false; // the encryptor has produced its last byte
+let hash;
+let hashed = 0; // plaintext bytes [0, hashed) are in `hash`
+
+async function read(start, end) {
+  const bytes = new Uint8Array(await source.slice(start, end).arrayBuffer());
+  if (bytes.length !== end - start) throw new Error('file_changed');
+  return bytes;
+}
+
+/** Hashes the plaintext up to `end` (after a reload: what came before the resume point). */
+async function hashUpTo(end) {
+  while (hashed < end) {
+    const n = Math.min(PIECE, end - hashed);
+    hash.update(await read(hashed, hashed + n));
+    hashed += n;
+  }
+}
+
+function free() {
+  encryptor?.free();
+  encryptor = undefined;
+  hash?.free();
+  hash = undefined;
+}
+
+serveRpc(
+  {
+    async open({ source: file, size: length, recipient, resumeState }) {
+      wasm ??= await loadWasm();
+      free();
+      source = file;
+      size = length;
+      if (source.size !== size) throw new Error('file_changed');
+      encryptor = resumeState ? wasm.Encryptor.fromResumeState(new Uint8Array(resumeState)) : new wasm.Encryptor([recipient], false);
+      hash = new wasm.Sha256();
+      hashed = 0;
+      pos = 0;
+      skip = 0;
+      ended = false;
+      const state = new Uint8Array(encryptor.resumeState());
+      return { result: { resumeState: state.buffer }, transfer: [state.buffer] };
+    },
+
+    /** Restarts the ciphertext at byte `offset` (what the server has). */
+    async seek({ offset }) {
+      const point = encryptor.resumeAt(offset);
+      pos = point.plaintextOffset;
+      skip = point.skipOutput;
+      point.free();
+      ended = false;
+      await hashUpTo(pos);
+      return { result: { plaintextOffset: pos } };
+    },
+
+    /** Fills `buffer` with at least `target` bytes of ciphertext, or up to the end. */
+    async fill({ buffer, target }) {
+      const out = new Uint8Array(buffer);
+      let filled = 0;
+      while (filled < target && !ended) {
+        let written;
+        const room = out.subarray(filled);
+        if (pos < size) {
+          const end = Math.min(size, pos + PIECE);
+          const plain = await read(pos, end);
+          if (end > hashed) {
+            hash.update(plain.subarray(hashed - pos));
+            hashed = end;
+          }
+          pos = end;
+          if (room.length < encryptor.outputBound(plain.length)) throw new Error('body buffer too small');
+          written = encryptor.pushInto(plain, room);
+        } else {
+          written = encryptor.finishInto(room);
+          ended = true;
+        }
+        if (skip > 0) {
+          const drop = Math.min(skip, written);
+          out.copyWithin(filled, filled + drop, filled + written);
+          skip -= drop;
+          written -= drop;
+        }
+        filled += written;
+      }
+      return { result: { buffer, length: filled, end: ended }, transfer: [buffer] };
+    },
+
+    /** SHA-256 of the whole plaintext (reads what was not hashed yet). */
+    async digest() {
+      await hashUpTo(size);
+      const sha256 = hash.hexDigest(); // consumes the hash
+      hash = undefined;
+      return { result: { sha256 } };
+    },
+
+    /** Room a body buffer needs beyond its target. */
+    async bound() {
+      wasm ??= await loadWasm();
+      const probe = new wasm.Encryptor([wasm.identityToRecipient(wasm.generateIdentity())], false);
+      const extra = probe.outputBound(PIECE);
+      probe.free();
+      return { result: { extra } };
+    },
+
+    close() {
+      free();
+      source = undefined;
+    },
+  },
+  cryptoErrorKind,
+);

@@ -1,0 +1,450 @@
+// Sending a package from the browser, step for step as `kluis send`
+// (cli/src/send.rs): size every blob, create the package (the server
+// answers with its id and the server share S), derive the package
+// recipient from L, S and the stretched password, then encrypt each file
+// in a Web Worker while uploading it over tus in bodies of about 8 MiB,
+// upload the manifest (names, sizes, types, SHA-256) last, and finalize.
+//
+// Everything needed to continue is kept in IndexedDB (send-store.js):
+// after a reload the page asks for the same files again, asks the server
+// where each upload stopped (HEAD) and continues from there with
+// Encryptor.resumeAt. The network calls run on the page; the worker only
+// reads, hashes and encrypts.
+import { api, ApiError, backoffSeconds, isAbort, isTransient, MAX_ATTEMPTS, NetworkError, sameOrigin, waitBeforeRetry } from './api.js';
+import { WorkerRpc } from './rpc.js';
+import { deleteSend, saveSend } from './send-store.js';
+import { loadWasm } from './wasm.js';
+import { CryptoWorker } from './crypto-client.js';
+
+/** Ciphertext per PATCH request. */
+const BODY = 8 << 20;
+const TUS = { 'Tus-Resumable': '1.0.0' };
+
+/** A failure the page explains: code is one of signed_out, too_large, network, file_changed, gone, invalid, server. */
+export class SendError extends Error {
+  constructor(code, cause) {
+    super(cause?.message ?? code);
+    this.name = 'SendError';
+    this.code = code;
+    this.cause = cause;
+  }
+}
+
+function mediaType(file) {
+  return file.type || 'application/octet-stream';
+}
+
+function manifestEntries(files, hashes) {
+  return files.map((f, i) => ({ name: f.name, size: f.size, type: f.type, sha256: hashes[i] }));
+}
+
+/** Stretches a package password with scrypt in a Web Worker (about a second, 128 MiB). */
+export async function stretchPassword(packageId, password) {
+  const worker = new CryptoWorker();
+  try {
+    return await worker.stretchPassword(packageId, password);
+  } finally {
+    worker.terminate(); // gives the 128 MiB back
+  }
+}
+
+/**
+ * Creates the package on the server and returns the record to upload it
+ * with (saved in IndexedDB). `options`: {files, recipients, subject,
+ * message, expiresInDays, maxDownloads, verify, password, notify}.
+ */
+export async function createPackage(options, { token, owner, onStatus = () => {} }) {
+  const wasm = await loadWasm();
+  const { files } = options;
+  const described = files.map((f) => ({ name: f.name, size: f.size, lastModified: f.lastModified, type: mediaType(f) }));
+
+  // An X25519 header has a fixed length, and the manifest's length does not
+  // depend on the hashes in it: every blob's size is known before reading.
+  const probe = new wasm.Encryptor([wasm.identityToRecipient(wasm.generateIdentity())], false);
+  const placeholder = described.map(() => wasm.placeholderSha256());
+  const manifestLength = wasm.buildManifest(options.subject, options.message, manifestEntries(described, placeholder)).length;
+  const sizes = [probe.encryptedLength(manifestLength), ...described.map((f) => probe.encryptedLength(f.size))];
+  probe.free();
+
+  const linkSecret = wasm.generateLinkSecret();
+  let created;
+  try {
+    created = await api('/packages', {
+      method: 'POST',
+      token,
+      body: {
+        recipients: options.recipients,
+        expires_in_days: options.expiresInDays,
+        max_downloads: options.maxDownloads ?? null,
+        verify: options.verify,
+        password: Boolean(options.password),
+        notify_on_download: Boolean(options.notify),
+        blobs: sizes.map((size) => ({ size })),
+      },
+    });
+  } catch (e) {
+    throw explain(e);
+  }
+  let stretched = null;
+  if (options.password) {
+    onStatus('password');
+    stretched = await stretchPassword(created.id, options.password);
+  }
+  const record = {
+    id: created.id,
+    owner,
+    createdAt: Date.now(),
+    server: created.url.slice(0, created.url.lastIndexOf('/p/')),
+    linkSecret,
+    serverShare: created.server_share,
+    stretched,
+    subject: options.subject,
+    message: options.message,
+    recipients: options.recipients,
+    files: described,
+    sizes,
+    blobs: sizes.map(() => ({ uploadUrl: null, resumeState: null, done: false, sha256: null })),
+  };
+  return record;
+}
+
+/** Turns API failures into the SendErrors the page explains; others pass. */
+function explain(e) {
+  if (e instanceof SendError || isAbort(e)) return e;
+  if (e instanceof ApiError) {
+    if (e.status === 401) return new SendError('signed_out', e);
+    if (e.status === 413 || e.code === 'too_large') return new SendError('too_large', e);
+    if (e.status === 410 || e.status === 404 || e.code === 'not_uploading') return new SendError('gone', e);
+    if (e.status === 400) return new SendError('invalid', e);
+    if (!e.transient) return new SendError('server', e);
+  }
+  if (isTransient(e)) return new SendError('network', e);
+  if (e?.message === 'file_changed' || e?.kind === 'file_changed') return new SendError('file_changed', e);
+  return e;
+}
+
+/**
+ * Uploads a package described by `record` from `files` (File objects in
+ * the order of record.files). Events: 'progress' {done, total, file,
+ * name}, 'status' {state: 'uploading' | 'retrying' | 'finalizing',
+ * seconds, attempt}, 'warning' {code}.
+ */
+export class PackageSender extends EventTarget {
+  #controller = null;
+  #worker = null;
+  #pool = [];
+  #bufferSize = 0;
+  #doneBytes = 0;
+  #recipient = null;
+  #persistWarned = false;
+
+  constructor(record, files, token) {
+    super();
+    this.record = record;
+    this.files = files;
+    this.token = token;
+    this.total = record.sizes.reduce((a, b) => a + b, 0);
+  }
+
+  #emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  async #persist() {
+    try {
+      await saveSend(this.record);
+    } catch {
+      // Private windows may have no IndexedDB: the upload goes on, it just cannot survive a reload.
+      if (!this.#persistWarned) this.#emit('warning', { code: 'not_saved' });
+      this.#persistWarned = true;
+    }
+  }
+
+  /** Stops the upload; `run()` rejects with an AbortError and can be called again. */
+  pause() {
+    this.#controller?.abort();
+  }
+
+  get running() {
+    return Boolean(this.#controller && !this.#controller.signal.aborted);
+  }
+
+  /** Stops, deletes the package on the server and forgets the saved state. */
+  async cancel() {
+    this.pause();
+    this.#worker?.terminate();
+    this.#worker = null;
+    try {
+      await api(`/packages/${this.record.id}`, { method: 'DELETE', token: this.token });
+    } catch {
+      // Unfinished packages are cleaned up by the server anyway.
+    }
+    await deleteSend(this.record.id).catch(() => {});
+  }
+
+  /** Uploads what is missing and finalizes; resolves with the link. */
+  async run() {
+    this.#controller = new AbortController();
+    const signal = this.#controller.signal;
+    try {
+      const link = await this.#run(signal);
+      await deleteSend(this.record.id).catch(() => {});
+      return link;
+    } catch (e) {
+      throw explain(e);
+    } finally {
+      if (!signal.aborted) this.#controller = null;
+    }
+  }
+
+  async #run(signal) {
+    const wasm = await loadWasm();
+    const { record } = this;
+    this.#recipient ??= wasm.packageRecipient(record.id, record.linkSecret, record.serverShare, record.stretched ?? undefined);
+    if (!this.#worker) {
+      this.#worker = new WorkerRpc(new URL('./upload-worker.js', import.meta.url));
+      const { extra } = await this.#worker.call('bound');
+      this.#bufferSize = BODY + extra;
+    }
+    await this.#persist();
+    this.#emit('status', { state: 'uploading' });
+
+    // What the server has already (after a reload, or a finalize that got no answer).
+    const info = await this.#retrying(signal, () => api(`/packages/${record.id}`, { token: this.token, signal }));
+    if (info.state === 'revoked' || info.state === 'expired') throw new SendError('gone');
+    const link = wasm.formatLink(record.server, record.id, record.linkSecret);
+    if (info.state === 'ready') return link;
+    for (const b of info.blobs) if (b.complete) record.blobs[b.index].done = true;
+
+    for (let round = 0; ; round++) {
+      this.#doneBytes = record.blobs.reduce((sum, b, i) => sum + (b.done ? record.sizes[i] : 0), 0);
+      this.#progress(-1, 0);
+      for (let i = 0; i < this.files.length; i++) {
+        const blob = record.blobs[i + 1];
+        if (blob.done && blob.sha256) continue;
+        const file = this.files[i];
+        if (file.size !== record.files[i].size) throw new SendError('file_changed');
+        await this.#upload(i + 1, file, signal);
+        await this.#persist();
+      }
+      const hashes = record.blobs.slice(1).map((b) => b.sha256);
+      const manifest = new Blob([wasm.buildManifest(record.subject, record.message, manifestEntries(record.files, hashes))]);
+      if (!record.blobs[0].done) await this.#upload(0, manifest, signal);
+      await this.#persist();
+
+      this.#emit('status', { state: 'finalizing' });
+      try {
+        await this.#retrying(signal, () => api(`/packages/${record.id}/finalize`, { method: 'POST', token: this.token, body: {}, signal }));
+        this.#progress(-1, 0);
+        return link;
+      } catch (e) {
+        if (!(e instanceof ApiError && e.code === 'upload_incomplete') || round > 0) throw e;
+        // The server lost a blob we thought complete: send it again.
+        for (const index of e.details.missing ?? []) Object.assign(record.blobs[index], { done: false, uploadUrl: null });
+      }
+    }
+  }
+
+  /** Runs `call`, retrying transient failures with backoff. */
+  async #retrying(signal, call) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await call();
+      } catch (e) {
+        if (isAbort(e) || !isTransient(e) || attempt >= MAX_ATTEMPTS) throw e;
+        await this.#wait(attempt, signal);
+      }
+    }
+  }
+
+  async #wait(attempt, signal) {
+    const seconds = backoffSeconds(attempt);
+    await waitBeforeRetry(seconds, { signal, onTick: (left) => this.#emit('status', { state: 'retrying', seconds: left, attempt }) });
+    this.#emit('status', { state: 'uploading' });
+  }
+
+  #progress(index, offset) {
+    const name = index > 0 ? this.record.files[index - 1].name : null;
+    this.#emit('progress', { done: Math.min(this.total, this.#doneBytes + offset), total: this.total, file: index - 1, name });
+  }
+
+  /** Uploads blob `index` (0: manifest) from `source`, resuming where the server stopped. */
+  async #upload(index, source, signal) {
+    const { record } = this;
+    const blob = record.blobs[index];
+    const size = record.sizes[index];
+    const wasDone = blob.done;
+    const opened = await this.#worker.call('open', {
+      source,
+      size: index > 0 ? record.files[index - 1].size : source.size,
+      recipient: this.#recipient,
+      resumeState: blob.resumeState ? blob.resumeState.slice().buffer : undefined,
+    });
+    if (!blob.resumeState) {
+      blob.resumeState = new Uint8Array(opened.resumeState);
+      blob.uploadUrl = null;
+    }
+    let offset; // what the server has; undefined: ask it
+    let attempt = 0;
+    while (!blob.done) {
+      try {
+        if (!blob.uploadUrl) {
+          blob.uploadUrl = await this.#create(index, size, signal);
+          await this.#persist();
+          offset = 0;
+        }
+        offset ??= await this.#head(blob.uploadUrl, signal);
+        this.#progress(index, offset);
+        if (offset < size) {
+          offset = await this.#send(blob.uploadUrl, offset, size, index, signal, () => {
+            attempt = 0; // progress made: the count starts again
+          });
+        }
+        if (offset === size) blob.done = true;
+      } catch (e) {
+        if (isAbort(e)) throw e;
+        if (e instanceof ApiError) {
+          if (e.code === 'already_uploaded') {
+            blob.done = true;
+            break;
+          }
+          if (e.status === 404 || e.code === 'upload_expired') {
+            // The upload is gone: completed (its row is deleted then), or expired.
+            const info = await this.#retrying(signal, () => api(`/packages/${record.id}`, { token: this.token, signal }));
+            if (info.blobs.find((b) => b.index === index)?.complete) {
+              blob.done = true;
+              break;
+            }
+            blob.uploadUrl = null;
+            offset = undefined;
+            continue;
+          }
+          if (e.code === 'offset_mismatch') {
+            offset = undefined;
+            if (++attempt < MAX_ATTEMPTS) continue;
+          }
+        }
+        if (!isTransient(e)) throw e;
+        attempt += 1;
+        if (attempt >= MAX_ATTEMPTS) throw new SendError('network', e);
+        offset = undefined;
+        await this.#wait(attempt, signal);
+      }
+    }
+    if (!wasDone) this.#doneBytes += size;
+    this.#progress(-1, 0);
+    if (index > 0 && !blob.sha256) {
+      // Hashed while encrypting; after a reload the worker reads what it has not seen.
+      blob.sha256 = (await this.#worker.call('digest')).sha256;
+    }
+    await this.#worker.call('close');
+  }
+
+  async #create(index, size, signal) {
+    const response = await api('/uploads', {
+      method: 'POST',
+      token: this.token,
+      signal,
+      headers: {
+        ...TUS,
+        'Upload-Length': String(size),
+        'Upload-Metadata': `package ${btoa(this.record.id)},blob ${btoa(String(index))}`,
+      },
+    });
+    const location = response.headers.get('Location');
+    if (!location) throw new ApiError(502, { error: { code: 'no_location', message: 'The server did not say where to upload.' } });
+    return location;
+  }
+
+  async #head(url, signal) {
+    const response = await api(url, { method: 'HEAD', token: this.token, signal, headers: TUS });
+    const offset = Number(response.headers.get('Upload-Offset'));
+    if (!Number.isSafeInteger(offset)) throw new ApiError(502, { error: { code: 'no_offset', message: 'The server did not say how much it has.' } });
+    return offset;
+  }
+
+  #takeBuffer() {
+    return this.#pool.pop() ?? new ArrayBuffer(this.#bufferSize);
+  }
+
+  #fill() {
+    const buffer = this.#takeBuffer();
+    return this.#worker.call('fill', { buffer, target: BODY }, [buffer]);
+  }
+
+  /** PATCHes ciphertext from `offset` until the blob is complete; returns the server's offset. */
+  async #send(url, offset, size, index, signal, onProgress) {
+    await this.#worker.call('seek', { offset });
+    let next = this.#fill();
+    try {
+      while (offset < size) {
+        const body = await next;
+        next = null;
+        if (body.length === 0 || offset + body.length > size) throw new SendError('file_changed');
+        const sending = this.#patch(url, offset, new Uint8Array(body.buffer, 0, body.length), index, signal);
+        // The request has its own copy of the body: encrypt the next one meanwhile.
+        if (offset + body.length < size) next = this.#fill();
+        const confirmed = await sending;
+        this.#pool.push(body.buffer);
+        onProgress();
+        if (confirmed !== offset + body.length) {
+          // The server kept less than it was sent: continue from what it has.
+          await next?.then((b) => this.#pool.push(b.buffer), () => {});
+          next = null;
+          offset = confirmed;
+          if (offset < size) {
+            await this.#worker.call('seek', { offset });
+            next = this.#fill();
+          }
+          continue;
+        }
+        offset = confirmed;
+      }
+      return offset;
+    } finally {
+      if (next) await next.then((b) => this.#pool.push(b.buffer), () => {});
+    }
+  }
+
+  #patch(url, offset, bytes, index, signal) {
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) {
+        reject(new DOMException('Paused', 'AbortError'));
+        return;
+      }
+      const xhr = new XMLHttpRequest();
+      xhr.open('PATCH', sameOrigin(url));
+      xhr.setRequestHeader('Tus-Resumable', '1.0.0');
+      xhr.setRequestHeader('Upload-Offset', String(offset));
+      xhr.setRequestHeader('Content-Type', 'application/offset+octet-stream');
+      xhr.setRequestHeader('Authorization', `Bearer ${this.token}`);
+      xhr.upload.onprogress = (e) => this.#progress(index, offset + Math.min(e.loaded, bytes.length));
+      xhr.onload = () => {
+        if (xhr.status === 204) {
+          resolve(Number(xhr.getResponseHeader('Upload-Offset')));
+          return;
+        }
+        let body = {};
+        try {
+          body = JSON.parse(xhr.responseText);
+        } catch {
+          // not JSON
+        }
+        reject(new ApiError(xhr.status, body));
+      };
+      xhr.onerror = () => reject(new NetworkError());
+      xhr.ontimeout = () => reject(new NetworkError());
+      xhr.onabort = () => reject(new DOMException('Paused', 'AbortError'));
+      const abort = () => xhr.abort();
+      signal.addEventListener('abort', abort, { once: true });
+      xhr.onloadend = () => signal.removeEventListener('abort', abort);
+      xhr.send(bytes);
+    });
+  }
+
+  /** Frees the worker (after success or cancel). */
+  dispose() {
+    this.#worker?.terminate();
+    this.#worker = null;
+  }
+}
