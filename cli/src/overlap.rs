@@ -11,7 +11,7 @@ const DEPTH: usize = 4;
 
 /// Runs `consume` with a reader whose bytes come from `producer`, read on
 /// another thread up to `DEPTH` buffers ahead.
-pub fn read_ahead<R: Read + Send, T>(mut producer: R, consume: impl FnOnce(&mut dyn Read) -> T) -> T {
+pub fn read_ahead<R: Read + Send, T>(mut producer: R, consume: impl FnOnce(&mut ChannelReader) -> T) -> T {
     std::thread::scope(|scope| {
         let (filled_tx, filled_rx) = sync_channel::<io::Result<Vec<u8>>>(DEPTH);
         let (spare_tx, spare_rx) = sync_channel::<Vec<u8>>(DEPTH + 2);
@@ -48,12 +48,67 @@ pub fn read_ahead<R: Read + Send, T>(mut producer: R, consume: impl FnOnce(&mut 
     })
 }
 
-struct ChannelReader {
+/// The reading end of a stage: bytes produced on another thread.
+pub struct ChannelReader {
     filled: Receiver<io::Result<Vec<u8>>>,
     spare: SyncSender<Vec<u8>>,
     current: Vec<u8>,
     pos: usize,
     done: bool,
+}
+
+impl std::io::BufRead for ChannelReader {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        while self.pos == self.current.len() {
+            if self.done {
+                return Ok(&[]);
+            }
+            self.next_buffer()?;
+        }
+        Ok(&self.current[self.pos..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos += n;
+    }
+}
+
+impl ChannelReader {
+    fn next_buffer(&mut self) -> io::Result<()> {
+        match self.filled.recv() {
+            Ok(Ok(buf)) => {
+                let finished = std::mem::replace(&mut self.current, buf);
+                let _ = self.spare.try_send(finished);
+                self.pos = 0;
+                self.done = self.current.len() < BUFFER;
+                Ok(())
+            }
+            Ok(Err(e)) => {
+                self.done = true;
+                Err(e)
+            }
+            Err(_) => {
+                self.done = true;
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes everything left to `out` in whole buffers (no small copies).
+    pub fn copy_to(&mut self, out: &mut dyn Write) -> io::Result<u64> {
+        use std::io::BufRead;
+        let mut total = 0;
+        loop {
+            let buf = self.fill_buf()?;
+            if buf.is_empty() {
+                return Ok(total);
+            }
+            out.write_all(buf)?;
+            let n = buf.len();
+            total += n as u64;
+            self.consume(n);
+        }
+    }
 }
 
 impl Read for ChannelReader {
@@ -62,19 +117,7 @@ impl Read for ChannelReader {
             if self.done {
                 return Ok(0);
             }
-            match self.filled.recv() {
-                Ok(Ok(buf)) => {
-                    let finished = std::mem::replace(&mut self.current, buf);
-                    let _ = self.spare.try_send(finished);
-                    self.pos = 0;
-                    self.done = self.current.len() < BUFFER;
-                }
-                Ok(Err(e)) => {
-                    self.done = true;
-                    return Err(e);
-                }
-                Err(_) => self.done = true,
-            }
+            self.next_buffer()?;
         }
         let n = out.len().min(self.current.len() - self.pos);
         out[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
@@ -87,7 +130,7 @@ impl Read for ChannelReader {
 /// thread. If `produce` fails, its error wins (the consumer then saw a cut
 /// stream); if the consumer fails first, its error explains the failed writes.
 pub fn pipe<T, U: Send>(
-    consume: impl FnOnce(&mut dyn Read) -> anyhow::Result<U> + Send,
+    consume: impl FnOnce(&mut ChannelReader) -> anyhow::Result<U> + Send,
     produce: impl FnOnce(&mut dyn Write) -> anyhow::Result<T>,
 ) -> anyhow::Result<(T, U)> {
     std::thread::scope(|scope| {

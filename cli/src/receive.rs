@@ -259,12 +259,22 @@ fn download(
     out: &mut (dyn Write + Send),
     progress: &ProgressBar,
 ) -> Result<()> {
+    // Three stages on their own threads: receive; decrypt (on every core);
+    // hash and write to disk. Each runs while the others work.
     overlap::pipe(
         |ciphertext| {
-            let mut decryptor = Decryptor::new(vec![Box::new(identity.clone())]);
-            let mut plaintext = CodecReader::new(&mut decryptor, ciphertext);
-            kluis_crypto::io::copy(&mut plaintext, out)?;
-            Ok(())
+            overlap::pipe(
+                |plaintext| {
+                    plaintext.copy_to(out)?;
+                    Ok(())
+                },
+                |plaintext_out| {
+                    let mut decryptor = Decryptor::new(vec![Box::new(identity.clone())]);
+                    let mut plaintext = CodecReader::new(&mut decryptor, ciphertext);
+                    kluis_crypto::io::copy(&mut plaintext, plaintext_out)?;
+                    Ok(())
+                },
+            )
         },
         |w| fetch(client, blob, w, progress),
     )?;

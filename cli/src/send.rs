@@ -336,18 +336,23 @@ fn upload(
         }
         let resume = encryptor.resume_at(offset)?;
         let plain = source.reader_at(resume.plaintext_offset)?;
-        let mut ciphertext = CodecReader::new(&mut encryptor, plain);
-        io::copy(&mut (&mut ciphertext).take(resume.skip_output as u64), &mut io::sink())?;
-        // Encrypt the next megabytes while the previous ones are on the wire.
-        let sent = overlap::read_ahead(ciphertext, |ciphertext| {
-            let mut body = Counting { inner: ciphertext, progress };
-            client
-                .request("PATCH", &location)
-                .header("Tus-Resumable", "1.0.0")
-                .header("Upload-Offset", offset.to_string())
-                .header("Content-Type", "application/offset+octet-stream")
-                .send(ureq::SendBody::from_reader(&mut body))
-        });
+        // Three stages on their own threads: read and hash the file; encrypt
+        // (on every core); send. Each runs while the others work.
+        let sent = overlap::read_ahead(plain, |plain| -> Result<_> {
+            let mut ciphertext = CodecReader::new(&mut encryptor, plain);
+            io::copy(&mut (&mut ciphertext).take(resume.skip_output as u64), &mut io::sink())?;
+            Ok(overlap::read_ahead(ciphertext, |ciphertext| {
+                let mut body = Counting { inner: ciphertext, progress };
+                client
+                    .request("PATCH", &location)
+                    .header("Tus-Resumable", "1.0.0")
+                    .header("Upload-Offset", offset.to_string())
+                    .header("Content-Type", "application/offset+octet-stream")
+                    // A known length spares the chunked encoding.
+                    .header("Content-Length", (size - offset).to_string())
+                    .send(ureq::SendBody::from_reader(&mut body))
+            }))
+        })?;
         match sent {
             Ok(mut response) if response.status().as_u16() == 409 => {
                 let _ = client::check(&mut response);

@@ -42,6 +42,17 @@ impl<C: Codec, R: Read> BufRead for CodecReader<C, R> {
                 let n = self.codec.push(&self.buf[self.start..self.end])?;
                 self.start += n;
             } else if !self.eof {
+                // Read straight into the codec's chunk slot when it allows it.
+                let space = self.codec.input_space();
+                if !space.is_empty() {
+                    match self.inner.read(space) {
+                        Ok(0) => self.eof = true,
+                        Ok(n) => self.codec.commit(n)?,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
+                    }
+                    continue;
+                }
                 match self.inner.read(&mut self.buf) {
                     Ok(0) => self.eof = true,
                     Ok(n) => (self.start, self.end) = (0, n),

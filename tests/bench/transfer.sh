@@ -44,16 +44,22 @@ raw_upload() {
     -H 'Content-Type: application/offset+octet-stream' -T "$1" "$upload" -o /dev/null
 }
 
+runs=${BENCH_RUNS:-3}
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 echo
-echo "transfer over loopback: $size_mib MiB, $(nproc) cores"
-s=$(now); raw_upload "$input" "$bytes"; e=$(now); raw=$(rate "$bytes" "$s" "$e")
-s=$(now); link=$(KLUIS_SERVER=$url KLUIS_TOKEN=$token "$kluis" send "$input" --to bench@example.org --verify none); e=$(now); send=$(rate "$bytes" "$s" "$e")
-s=$(now); "$kluis" receive "$link" -o "$dir/out" >/dev/null; e=$(now); receive=$(rate "$bytes" "$s" "$e")
-cmp -s "$dir/out/$(basename "$input")" "$input" || { echo "received file differs" >&2; exit 1; }
-rm -rf "$dir/out"
-printf '%-28s %8s MB/s\n' "raw upload (curl, tus PATCH)" "$raw"
-printf '%-28s %8s MB/s   %.2f x raw upload\n' "kluis send" "$send" "$(awk -v a="$send" -v b="$raw" 'BEGIN { print a / b }')"
-printf '%-28s %8s MB/s   %.2f x raw upload\n' "kluis receive" "$receive" "$(awk -v a="$receive" -v b="$raw" 'BEGIN { print a / b }')"
+echo "transfer over loopback: $size_mib MiB, $(nproc) cores, median of $runs runs (interleaved)"
+raws=(); sends=(); receives=()
+for _ in $(seq "$runs"); do
+  s=$(now); raw_upload "$input" "$bytes"; e=$(now); raws+=("$(rate "$bytes" "$s" "$e")")
+  s=$(now); link=$(KLUIS_SERVER=$url KLUIS_TOKEN=$token "$kluis" send "$input" --to bench@example.org --verify none); e=$(now); sends+=("$(rate "$bytes" "$s" "$e")")
+  s=$(now); "$kluis" receive "$link" -o "$dir/out" >/dev/null; e=$(now); receives+=("$(rate "$bytes" "$s" "$e")")
+  cmp -s "$dir/out/$(basename "$input")" "$input" || { echo "received file differs" >&2; exit 1; }
+  rm -rf "$dir/out"
+done
+raw=$(printf '%s\n' "${raws[@]}" | median); send=$(printf '%s\n' "${sends[@]}" | median); receive=$(printf '%s\n' "${receives[@]}" | median)
+printf '%-28s %8s MB/s   (runs: %s)\n' "raw upload (curl, tus PATCH)" "$raw" "${raws[*]}"
+printf '%-28s %8s MB/s   %.2f x raw upload (runs: %s)\n' "kluis send" "$send" "$(awk -v a="$send" -v b="$raw" 'BEGIN { print a / b }')" "${sends[*]}"
+printf '%-28s %8s MB/s   %.2f x raw upload (runs: %s)\n' "kluis receive" "$receive" "$(awk -v a="$receive" -v b="$raw" 'BEGIN { print a / b }')" "${receives[*]}"
 
 # Peak server memory (VmHWM) during concurrent uploads.
 each=$dir/each-$each_mib.bin

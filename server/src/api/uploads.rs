@@ -5,8 +5,9 @@
 //! blob <b64 index>` creates an upload for one declared blob of one of the
 //! caller's packages; `PATCH` appends at `Upload-Offset`; `HEAD` tells the
 //! offset to resume from; `DELETE` drops the upload. Offsets are written to the
-//! database only after the bytes before them are durable, so they survive a
-//! crash of the server, and bytes past the recorded offset are discarded.
+//! database only after the bytes before them reached the store, so they
+//! survive a crash of the server; bytes past the recorded offset are discarded, and
+//! after a power cut the offset falls back to what the store really kept.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
@@ -26,7 +27,7 @@ use crate::secrets::random_id;
 use crate::storage::blob_key;
 
 const TUS_VERSION: &str = "1.0.0";
-/// Durable checkpoint interval during a PATCH: at most this much is resent after a crash.
+/// Checkpoint interval during a PATCH: at most this much is resent after a crash.
 const CHECKPOINT: u64 = 16 << 20;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -180,7 +181,12 @@ async fn load(state: &State, auth: &AuthUser, id: &str) -> ApiResult<Upload> {
     let id = id.to_string();
     let up = state.db.run(move |c| Ok(upload::get(c, &id)?)).await?;
     match up {
-        Some(u) if u.user_id == auth.user.id && now() < u.expires_at => Ok(u),
+        Some(mut u) if u.user_id == auth.user.id && now() < u.expires_at => {
+            // After a power cut the store may hold less than was recorded.
+            let stored = state.store.part_len(&u.id).await? as i64;
+            u.offset = u.offset.min(stored);
+            Ok(u)
+        }
         Some(u) if u.user_id == auth.user.id => {
             Err(ApiError::gone("upload_expired", "This upload has expired; start a new one."))
         }
@@ -245,11 +251,11 @@ async fn patch(
         writer.write(&chunk).await?;
         written += chunk.len() as u64;
         if written - checkpoint >= CHECKPOINT {
-            checkpoint = writer.sync().await?;
+            checkpoint = writer.checkpoint().await?;
             record_offset(&state, &up.id, checkpoint).await?;
         }
     }
-    let durable = writer.sync().await?;
+    let durable = writer.checkpoint().await?;
     drop(writer);
     record_offset(&state, &up.id, durable).await?;
     if let Some(e) = failure {

@@ -1,7 +1,7 @@
 //! Blobs as files: `<root>/blobs/<package>/<index>`, unfinished uploads as
-//! `<root>/uploads/<upload>.part`. Checkpoints fsync the part file; commit
-//! fsyncs it, renames it into place and fsyncs the directory, so a crash at
-//! any moment leaves either the whole blob or no blob under its name.
+//! `<root>/uploads/<upload>.part`. Commit fsyncs the part file, renames it
+//! into place and fsyncs the directory, so a crash at any moment leaves
+//! either the whole blob or no blob under its name.
 
 use std::io::{self, SeekFrom};
 use std::ops::Range;
@@ -72,9 +72,8 @@ impl PartWriter for FsPartWriter {
         Ok(())
     }
 
-    async fn sync(&mut self) -> io::Result<u64> {
+    async fn checkpoint(&mut self) -> io::Result<u64> {
         self.file.flush().await?;
-        self.file.get_ref().sync_data().await?;
         Ok(self.len)
     }
 }
@@ -97,6 +96,14 @@ impl BlobStore for FsBlobStore {
         }
         file.seek(SeekFrom::Start(offset)).await?;
         Ok(Box::new(FsPartWriter { file: BufWriter::with_capacity(1 << 20, file), len: offset }))
+    }
+
+    async fn part_len(&self, upload: &str) -> io::Result<u64> {
+        match fs::metadata(self.part(upload)?).await {
+            Ok(m) => Ok(m.len()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
+            Err(e) => Err(e),
+        }
     }
 
     async fn commit(&self, upload: &str, key: &str) -> io::Result<()> {
@@ -192,14 +199,14 @@ mod tests {
         let store = FsBlobStore::open(dir.path()).unwrap();
         let mut w = store.append("up1", 0).await.unwrap();
         w.write(b"hello ").await.unwrap();
-        assert_eq!(w.sync().await.unwrap(), 6);
+        assert_eq!(w.checkpoint().await.unwrap(), 6);
         w.write(b"lost in a crash").await.unwrap();
-        w.sync().await.unwrap();
+        w.checkpoint().await.unwrap();
         drop(w);
         // The recorded offset was 6: the rest is dropped on the next append.
         let mut w = store.append("up1", 6).await.unwrap();
         w.write(b"world").await.unwrap();
-        assert_eq!(w.sync().await.unwrap(), 11);
+        assert_eq!(w.checkpoint().await.unwrap(), 11);
         drop(w);
         assert_eq!(store.len("pkg/0").await.unwrap(), None, "no blob before commit");
         store.commit("up1", "pkg/0").await.unwrap();

@@ -2,9 +2,12 @@
 //! (DESIGN.md section 5). The file-system implementation is the default;
 //! object stores (S3, Azure Blob) plug in behind the same trait.
 //!
-//! Blobs arrive in parts: an unfinished upload grows by appends, is made
-//! durable at checkpoints, and becomes a blob only by [`BlobStore::commit`],
-//! which is atomic: a reader never sees a half blob under a blob's name.
+//! Blobs arrive in parts: an unfinished upload grows by appends, reaches the
+//! store at checkpoints, and becomes a blob only by [`BlobStore::commit`],
+//! which makes it durable and is atomic: a reader never sees a half blob
+//! under a blob's name. Checkpoints are not synced to the disk (that halved
+//! upload speed); after a power cut an upload resumes from what the store
+//! really kept ([`BlobStore::part_len`]).
 
 pub mod fs;
 
@@ -22,10 +25,12 @@ pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 /// Appends to one unfinished upload.
 #[async_trait]
 pub trait PartWriter: Send {
-    /// Appends bytes (buffered; not yet durable).
+    /// Appends bytes (buffered).
     async fn write(&mut self, data: &[u8]) -> io::Result<()>;
-    /// Makes everything written so far durable; returns the durable length.
-    async fn sync(&mut self) -> io::Result<u64>;
+    /// Hands everything written so far to the store, so that it survives the
+    /// end of this process (not necessarily a power cut: [`BlobStore::part_len`]
+    /// tells what really survived); returns the length.
+    async fn checkpoint(&mut self) -> io::Result<u64>;
 }
 
 #[async_trait]
@@ -34,7 +39,9 @@ pub trait BlobStore: Send + Sync + 'static {
     /// recorded by the caller. Anything stored past `offset` (bytes written
     /// before a crash but never recorded) is dropped first.
     async fn append(&self, upload: &str, offset: u64) -> io::Result<Box<dyn PartWriter>>;
-    /// Turns the complete upload into blob `key`, atomically.
+    /// Bytes of unfinished upload `upload` that are stored (0 if none).
+    async fn part_len(&self, upload: &str) -> io::Result<u64>;
+    /// Makes the complete upload durable and turns it into blob `key`, atomically.
     async fn commit(&self, upload: &str, key: &str) -> io::Result<()>;
     /// Deletes an unfinished upload (no error if it does not exist).
     async fn discard(&self, upload: &str) -> io::Result<()>;
