@@ -1,5 +1,6 @@
 //! Build glue, in one place: `cargo xtask <task>`.
 //!
+//! - `run`   — build the web assets and start `kluis-server` on its embedded defaults
 //! - `wasm`  — compile `wasm-client` for the browser and put the bindings in `web/pkg/`
 //! - `test`  — run every test: formatting, lints, Rust, wasm in Node and Chromium,
 //!   browser tests with Playwright, and a bounded fuzzing run
@@ -21,12 +22,13 @@ fn main() -> ExitCode {
     let task = args.first().map(String::as_str).unwrap_or("help");
     let rest = &args[args.len().min(1)..];
     let result = match task {
+        "run" => run_product(rest),
         "wasm" => build_wasm(),
         "test" => test_all(rest),
         "bench" => bench(rest),
         "fuzz" => fuzz(fuzz_seconds(rest)),
         _ => {
-            eprintln!("usage: cargo xtask <wasm | test [--no-fuzz] | bench [--size-mib N] | fuzz [SECONDS]>");
+            eprintln!("usage: cargo xtask <run [SERVER ARGS] | wasm | test [--no-fuzz] | bench [--size-mib N] | fuzz [SECONDS]>");
             return ExitCode::from(2);
         }
     };
@@ -95,6 +97,14 @@ fn build_wasm() -> Result {
     }
     eprintln!("wasm bindings written to {}", out.display());
     Ok(())
+}
+
+/// Builds the wasm bindings, then runs the server in the foreground with
+/// any extra arguments (e.g. `--listen 0.0.0.0:8080`).
+fn run_product(args: &[String]) -> Result {
+    build_wasm()?;
+    step("start kluis-server (Ctrl-C stops it)");
+    run(cargo().args(["run", "--release", "--package", "kluis-server", "--"]).args(args))
 }
 
 /// Installs the npm packages if `node_modules` is missing or older than the lock file.
@@ -229,7 +239,9 @@ fn bench(args: &[String]) -> Result {
     build_wasm()?;
     npm_install()?;
     let root = root();
+    run(cargo().args(["build", "--release", "--package", "kluis-server"]))?;
     run(Command::new("bash").arg(root.join("tests/bench/native.sh")).arg(size_mib.to_string()))?;
     run(Command::new("node").arg(root.join("tests/bench/wasm.mjs")))?;
+    run(Command::new("bash").arg(root.join("tests/bench/transfer.sh")))?;
     Ok(())
 }
