@@ -28,7 +28,9 @@ fn main() -> ExitCode {
         "bench" => bench(rest),
         "fuzz" => fuzz(fuzz_seconds(rest)),
         _ => {
-            eprintln!("usage: cargo xtask <run [SERVER ARGS] | wasm | test [--no-fuzz] | bench [--size-mib N] | fuzz [SECONDS]>");
+            eprintln!(
+                "usage: cargo xtask <run [SERVER ARGS] | wasm | test [--no-fuzz] | bench [--size-mib N] | fuzz [SECONDS]>"
+            );
             return ExitCode::from(2);
         }
     };
