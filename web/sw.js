@@ -10,7 +10,8 @@
 // turns out damaged: the stream is errored and the browser marks the
 // download as failed, so a damaged file never looks complete.
 //
-// Every other request goes to the network untouched.
+// The page registers this worker for the scope /dl/ only, so it never sees
+// the pages, API calls or uploads.
 
 const PREFIX = '/dl/';
 /** Offers waiting for their request: id → {port, name, size, at}. */

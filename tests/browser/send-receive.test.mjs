@@ -5,12 +5,14 @@
 // continue after a reload.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { launch } from './support/browser.mjs';
 import { KluisServer, sha256, sleep, testBytes } from './support/kluis.mjs';
+import { startServer } from './support/server.mjs';
 import { fileRow, newPage, packageIdOf, signIn, stubbedFile } from './support/pages.mjs';
 
 const ALICE = 'alice@example.org';
@@ -27,8 +29,8 @@ after(async () => {
 });
 
 /** A server, a temp folder and contexts that are all cleaned up after the test. */
-async function setup(t) {
-  const server = await KluisServer.start();
+async function setup(t, options) {
+  const server = await KluisServer.start(options);
   const dir = mkdtempSync(join(tmpdir(), 'kluis-pages-'));
   const contexts = [];
   t.after(async () => {
@@ -143,6 +145,8 @@ test('browser send → kluis receive: sign in with a code, two files, e-mail ver
   await page.check('#verify-email');
   await page.fill('#password', 'geheim wachtwoord');
   await page.fill('#max-downloads', '3');
+  await page.selectOption('#expires', '14');
+  await page.check('#notify');
   await page.click('#send-button');
   await page.locator('#step-done').waitFor({ state: 'visible', timeout: 60_000 });
   const link = await page.inputValue('#link');
@@ -166,6 +170,9 @@ test('browser send → kluis receive: sign in with a code, two files, e-mail ver
   assert.equal(info.verify, 'email');
   assert.equal(info.password, true);
   assert.equal(info.max_downloads, 3);
+  assert.equal(info.notify_on_download, true);
+  const days = (Date.parse(info.expires_at) - Date.parse(info.created_at)) / 86_400_000;
+  assert.equal(Math.round(days), 14);
   assert.deepEqual(info.recipients.sort(), [BOB, 'carol@example.org']);
 });
 
@@ -199,13 +206,24 @@ test('a flipped byte in a stored blob is never offered as a complete download', 
   assert.equal(await badDownload.path().catch(() => null), null, 'no finished file is left');
 
   // Through the File System Access API (an in-memory fake of it): written, then aborted, never closed.
+  // The first response for good.bin is cut in half: the page continues with a Range request.
   const picker = await open({ picker: 'stub' });
   await openSimple(picker, link);
+  const ranges = [];
+  await picker.route('**/api/v1/p/*/blobs/1', async (route) => {
+    ranges.push(route.request().headers().range ?? null);
+    if (ranges.length > 1) return route.continue();
+    const response = await route.fetch();
+    const body = await response.body();
+    return route.fulfill({ status: 200, contentType: 'application/octet-stream', body: body.subarray(0, body.length >> 1) });
+  });
   await fileRow(picker, 'good.bin').getByRole('button').click();
-  await fileRow(picker, 'good.bin').getByText('Saved, and checked').waitFor();
+  await fileRow(picker, 'good.bin').getByText('Saved, and checked').waitFor({ timeout: 30_000 });
   const saved = await stubbedFile(picker, 'good.bin');
   assert.equal(saved.closed, true);
   assert.equal(sha256(saved.bytes), sha256(good));
+  assert.equal(ranges.length, 2);
+  assert.match(ranges[1], /^bytes=\d+-$/, 'the broken download resumed with a Range request');
   await fileRow(picker, 'bad.bin').getByRole('button').click();
   await fileRow(picker, 'bad.bin').getByText('was not saved').waitFor({ timeout: 30_000 });
   const aborted = await stubbedFile(picker, 'bad.bin');
@@ -213,30 +231,12 @@ test('a flipped byte in a stored blob is never offered as a complete download', 
   assert.equal(aborted.aborted, true, 'the damaged file is aborted (thrown away)');
 });
 
-/** Moves a package's expiry into the past by rewriting the SQLite file (the server has no test hook). */
-async function expirePackage(server, id, token) {
-  const { expires_at: iso } = await (await fetch(`${server.url}/api/v1/packages/${id}`, { headers: { Authorization: `Bearer ${token}` } })).json();
-  const expiresAt = Math.round(Date.parse(iso) / 1000);
-  await server.stop();
-  // Opening and closing the database once more checkpoints the WAL into the main file.
-  await server.addUser('checkpoint@example.org');
-  const wal = join(server.data, 'kluis.db-wal');
-  if (existsSync(wal) && statSync(wal).size > 0) return false;
-  const db = join(server.data, 'kluis.db');
-  const file = readFileSync(db);
-  // SQLite stores this time as a 4-byte big-endian integer (record serial type 4), in the row and in the expiry index.
-  const find = Buffer.alloc(4);
-  find.writeInt32BE(expiresAt);
-  const replace = Buffer.alloc(4);
-  replace.writeInt32BE(expiresAt - 30 * 86_400);
-  let count = 0;
-  for (let at = file.indexOf(find); at >= 0; at = file.indexOf(find, at + 4)) {
-    replace.copy(file, at);
-    count += 1;
-  }
-  writeFileSync(db, file);
-  await server.spawn();
-  return count > 0;
+/** Moves a package's expiry into the past, with Python's sqlite3 (the database is in WAL mode, so the running server sees it). */
+function expirePackage(server, id) {
+  const sql = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], timeout=10); " +
+    "n = c.execute(\"UPDATE packages SET expires_at = strftime('%s','now') - 1 WHERE id = ?\", (sys.argv[2],)).rowcount; " +
+    "c.commit(); sys.exit(0 if n == 1 else 1)";
+  execFileSync('python3', ['-c', sql, join(server.data, 'kluis.db'), id]);
 }
 
 test('expired, withdrawn, used-up, unknown and cut-short links each say why', { timeout: 120_000 }, async (t) => {
@@ -281,13 +281,32 @@ test('expired, withdrawn, used-up, unknown and cut-short links each say why', { 
   await page.click('#unlock-submit');
   await page.locator('#unavailable-title').getByText('This link does not open the files').waitFor();
 
-  // Expired: the server has no clock to turn, so the expiry is moved back in its database file.
-  const expiring = await send();
-  const moved = await expirePackage(server, packageIdOf(expiring), token);
-  if (!moved) {
-    t.diagnostic('expiry not tested: the database could not be rewritten in place');
-    return;
+  // Five wrong codes lock the code.
+  const verified = await cliSend(server, token, [join(dir, 'a.txt')], ['--to', 'carol@example.org', '--verify', 'email']);
+  const locking = await open();
+  await locking.goto(verified);
+  await locking.fill('#email', 'carol@example.org');
+  await locking.click('#email-form button[type=submit]');
+  const real = await server.code('carol@example.org');
+  const wrongCode = real === '123456' ? '654321' : '123456';
+  for (let left = 4; left >= 1; left--) {
+    await locking.fill('#code', wrongCode);
+    await locking.click('#unlock-submit');
+    const text = left === 1 ? 'You can try once more.' : `You can try ${left} more times.`;
+    await locking.locator('#code-error').getByText(text).waitFor();
   }
+  await locking.fill('#code', wrongCode);
+  await locking.click('#unlock-submit');
+  await locking.locator('#notice[role=alert]').getByText('Too many wrong codes: this code no longer works. Ask for a new code with the button below.').waitFor();
+  await locking.fill('#code', real);
+  await locking.click('#unlock-submit');
+  await locking.waitForFunction(() => !document.querySelector('#unlock-form').hasAttribute('aria-busy'));
+  await locking.locator('#notice[role=alert]').getByText('Too many wrong codes').waitFor();
+  assert.ok(await locking.locator('#step-unlock').isVisible(), 'even the right code no longer opens the package');
+
+  // Expired: the expiry is moved into the past in the database.
+  const expiring = await send();
+  expirePackage(server, packageIdOf(expiring));
   await expect(expiring, 'These files have expired');
 });
 
@@ -364,4 +383,95 @@ test('an interrupted upload continues after a reload without sending anything tw
   await cliReceive(server, link, out);
   assert.deepEqual(readdirSync(out), ['video.mp4']);
   assert.equal(sha256(readFileSync(join(out, 'video.mp4'))), sha256(data), 'the file arrives identical');
+});
+
+test('a package over the server\'s size limit is refused with the sizes in plain words', { timeout: 60_000 }, async (t) => {
+  const { server, open } = await setup(t, { config: '[limits]\nmax_package_bytes = 1000000\n' });
+  await server.addUser(ALICE);
+  const page = await open();
+  await signIn(page, server, ALICE);
+  await page.setInputFiles('#files', [{ name: 'big.bin', mimeType: 'application/octet-stream', buffer: testBytes(1_500_000, 51) }]);
+  await page.fill('#recipients', BOB);
+  await page.click('#send-button');
+  await page.locator('#notice[role=alert]').getByText('These files are too large to send: together 1.5 MB, and this server takes at most 1 MB.').waitFor();
+  assert.ok(await page.locator('#step-compose').isVisible(), 'the form stays, with the files chosen');
+  assert.equal(await page.locator('#file-list li').count(), 1);
+});
+
+test('the upload worker restarts the ciphertext at any offset, also from a saved state (after a reload)', { timeout: 60_000 }, async (t) => {
+  const server = await startServer();
+  const { context, page } = await newPage(browser);
+  t.after(async () => {
+    await context.close();
+    await server.close();
+  });
+  await page.goto(`${server.url}/test/blank.html`);
+  const result = await page.evaluate(async () => {
+    const { WorkerRpc } = await import('/js/rpc.js');
+    const { startHashWorker } = await import('/js/hashing.js');
+    const { loadWasm } = await import('/js/wasm.js');
+    const uploadWorker = async () => {
+      const worker = new WorkerRpc('/js/upload-worker.js');
+      const hasher = startHashWorker();
+      await worker.call('connect', { port: hasher.port }, [hasher.port]);
+      return { call: (...args) => worker.call(...args), terminate: () => { worker.terminate(); hasher.terminate(); } };
+    };
+    const wasm = await loadWasm();
+    const identity = wasm.generateIdentity();
+    const plain = new Uint8Array((9 << 20) + 3);
+    for (let i = 0; i < plain.length; i += 65536) crypto.getRandomValues(plain.subarray(i, i + 65536));
+    const source = new Blob([plain]);
+    const hash = new wasm.Sha256();
+    hash.update(plain);
+    const sha256 = hash.hexDigest();
+
+    const readAll = async (worker, extra, target) => {
+      const parts = [];
+      for (;;) {
+        const buffer = new ArrayBuffer(target + extra);
+        const out = await worker.call('fill', { buffer, target }, [buffer]);
+        parts.push(new Uint8Array(out.buffer, 0, out.length).slice());
+        if (out.end) break;
+      }
+      return new Uint8Array(await new Blob(parts).arrayBuffer());
+    };
+    const worker = await uploadWorker();
+    const { extra } = await worker.call('bound');
+    const { resumeState } = await worker.call('open', { source, size: plain.length, recipient: wasm.identityToRecipient(identity) });
+    await worker.call('seek', { offset: 0 });
+    const full = await readAll(worker, extra, 3_000_000);
+    // A retry in the same worker: back to the middle of the second 4 MiB piece, then on to the end.
+    const middle = Math.floor(full.length * 0.6);
+    await worker.call('seek', { offset: middle });
+    const tail = await readAll(worker, extra, 1_000_000);
+    const retried = tail.length === full.length - middle && tail.every((b, i) => b === full[middle + i]);
+    const whole = (await worker.call('digest')).sha256;
+    worker.terminate();
+
+    const decryptor = new wasm.Decryptor([identity]);
+    const back = new Uint8Array(await new Blob([...decryptor.push(full), ...decryptor.finish()]).arrayBuffer());
+    const decrypts = back.length === plain.length && back.every((b, i) => b === plain[i]);
+
+    const header = full.length - (plain.length + 16 * Math.ceil(plain.length / 65536));
+    const checks = [];
+    for (const offset of [1, 37, header - 1, header, header + 1, header + 65552, header + 65552 * 3 + 999, full.length - 17, full.length - 1]) {
+      const again = await uploadWorker();
+      await again.call('open', { source, size: plain.length, resumeState });
+      await again.call('seek', { offset });
+      const rest = await readAll(again, extra, 2_500_000);
+      const expected = full.subarray(offset);
+      const same = rest.length === expected.length && rest.every((b, i) => b === expected[i]);
+      const digest = (await again.call('digest')).sha256;
+      again.terminate();
+      checks.push({ offset, same, digest: digest === sha256 });
+    }
+    return { decrypts, retried, whole: whole === sha256, checks };
+  });
+  assert.ok(result.decrypts, 'the ciphertext decrypts to the file');
+  assert.ok(result.retried, 'identical ciphertext after seeking back in the same worker');
+  assert.ok(result.whole, 'SHA-256 of the plaintext, nothing hashed twice');
+  for (const c of result.checks) {
+    assert.ok(c.same, `identical ciphertext from offset ${c.offset}`);
+    assert.ok(c.digest, `SHA-256 complete when resumed at ${c.offset}`);
+  }
 });

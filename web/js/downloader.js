@@ -7,10 +7,11 @@
 // has been authenticated and its length and SHA-256 match the manifest;
 // on any failure it is aborted, so a damaged file never looks complete.
 import { ApiError, backoffSeconds, isAbort, MAX_ATTEMPTS, NetworkError, sameOrigin, waitBeforeRetry } from './api.js';
+import { startHashWorker } from './hashing.js';
 import { WorkerRpc } from './rpc.js';
 
 /** Ciphertext handed to the worker at a time. */
-const PIECE = 1 << 20;
+const PIECE = 2 << 20;
 
 /** code: damaged, network, session, gone, cancelled, server. */
 export class DownloadError extends Error {
@@ -72,10 +73,12 @@ export async function fetchBlob({ url }, token, { signal } = {}) {
  */
 export async function downloadFile(blob, { identity, token, sink, expected, signal, onProgress = () => {}, onRetry = () => {} }) {
   const worker = new WorkerRpc(new URL('./download-worker.js', import.meta.url));
+  const hasher = startHashWorker();
   const write = async ({ buffer, length }) => {
     if (length) await sink.write(new Uint8Array(buffer, 0, length));
   };
   try {
+    await worker.call('connect', { port: hasher.port }, [hasher.port]);
     await worker.call('init', { identity });
     let received = 0;
     let attempt = 0;
@@ -119,24 +122,30 @@ export async function downloadFile(blob, { identity, token, sink, expected, sign
         await write(await worker.call('push', { buffer: bytes.buffer }, [bytes.buffer]));
       };
       let broken = null;
-      for (;;) {
-        let chunk;
-        try {
-          chunk = await reader.read();
-        } catch (e) {
-          if (isAbort(e)) throw e;
-          broken = e; // the connection broke: keep what arrived, continue with a Range request
-          break;
+      try {
+        for (;;) {
+          let chunk;
+          try {
+            chunk = await reader.read();
+          } catch (e) {
+            if (isAbort(e)) throw e;
+            broken = e; // the connection broke: keep what arrived, continue with a Range request
+            break;
+          }
+          if (chunk.done) break;
+          const bytes = chunk.value;
+          if (received + bytes.length > blob.size) throw new DownloadError('damaged', new Error('the server sent more bytes than the file has'));
+          parts.push(bytes);
+          pending += bytes.length;
+          received += bytes.length;
+          attempt = 0;
+          if (pending >= PIECE) await flush();
+          onProgress(received);
         }
-        if (chunk.done) break;
-        const bytes = chunk.value;
-        if (received + bytes.length > blob.size) throw new DownloadError('damaged', new Error('the server sent more bytes than the file has'));
-        parts.push(bytes);
-        pending += bytes.length;
-        received += bytes.length;
-        attempt = 0;
-        if (pending >= PIECE) await flush();
-        onProgress(received);
+      } catch (e) {
+        // Decryption or the sink failed: stop the transfer too.
+        reader.cancel().catch(() => {});
+        throw e;
       }
       await flush();
       onProgress(received);
@@ -162,5 +171,6 @@ export async function downloadFile(blob, { identity, token, sink, expected, sign
     throw error;
   } finally {
     worker.terminate();
+    hasher.terminate();
   }
 }

@@ -5,14 +5,18 @@
 
 export const lang = (navigator.language || 'en').toLowerCase().startsWith('nl') ? 'nl' : 'en';
 
+/** The strings of one language; none if they cannot be loaded (the pages' English text stays). */
 async function load(code) {
-  const response = await fetch(`/i18n/${code}.json`, { credentials: 'omit' });
-  if (!response.ok) throw new Error(`cannot load /i18n/${code}.json`);
-  return response.json();
+  try {
+    const response = await fetch(`/i18n/${code}.json`, { credentials: 'omit' });
+    return response.ok ? await response.json() : {};
+  } catch {
+    return {};
+  }
 }
 
-const english = await load('en');
-const strings = lang === 'en' ? english : { ...english, ...(await load(lang).catch(() => ({}))) };
+const [english, chosen] = await Promise.all([load('en'), lang === 'en' ? {} : load(lang)]);
+const strings = { ...english, ...chosen };
 
 /** The text for `key` with {name} placeholders filled from `vars`. */
 export function t(key, vars = {}) {
@@ -39,12 +43,16 @@ const ATTRIBUTES = [
 /** Translates every marked element under `root`, and the document title. */
 export function translate(root = document) {
   document.documentElement.lang = lang;
-  for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll('[data-i18n]')) {
+    if (el.dataset.i18n in strings) el.textContent = t(el.dataset.i18n);
+  }
   for (const [data, attr] of ATTRIBUTES) {
-    for (const el of root.querySelectorAll(`[${data}]`)) el.setAttribute(attr, t(el.getAttribute(data)));
+    for (const el of root.querySelectorAll(`[${data}]`)) {
+      if (el.getAttribute(data) in strings) el.setAttribute(attr, t(el.getAttribute(data)));
+    }
   }
   const title = document.body?.dataset.pageTitle;
-  if (title) document.title = `${t(title)} · Kluis`;
+  if (title in strings) document.title = `${t(title)} · Kluis`;
 }
 
 /** Bytes for people: 1.5 MB, 730 kB (decimal units, as file managers show). */

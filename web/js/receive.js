@@ -13,9 +13,11 @@ import { downloadFile, DownloadError, fetchBlob } from './downloader.js';
 import { formatBytes, formatDate, formatDuration, t, tn, translate } from './i18n.js';
 import { codeErrorMessage, describeError } from './messages.js';
 import { canPickFiles, canPickFolder, FileSink, FolderTarget, MemorySink, registerDownloadWorker, ServiceWorkerSink } from './sinks.js';
-import { $, busy, fieldError, focusInto, Notice, Rate, showStep } from './ui.js';
+import { $, busy, fieldError, Notice, Rate, showStep } from './ui.js';
 import { loadWasm } from './wasm.js';
 
+/** Largest encrypted manifest accepted (the manifest itself is at most 1 MiB). */
+const MAX_MANIFEST = 2 << 20;
 const EMAIL = /^[^\s@,;<>]+@[^\s@,;<>]+\.[^\s@,;<>]+$/;
 
 translate();
@@ -328,6 +330,10 @@ function decryptSmall(bytes, key) {
 
 async function openManifest(stretched) {
   const blob = access.blobs.find((b) => b.index === 0);
+  if (!blob || blob.size > MAX_MANIFEST) {
+    unavailable('damaged');
+    return;
+  }
   try {
     manifestCipher ??= await fetchBlob(blob, access.download_token);
   } catch (e) {
@@ -520,6 +526,11 @@ $('#download-all').addEventListener('click', async (event) => {
   } finally {
     button.disabled = false;
   }
+});
+
+addEventListener('beforeunload', (event) => {
+  // Leaving the page stops the downloads that are running.
+  if (rows.some((row) => row.controller)) event.preventDefault();
 });
 
 start().catch((e) => notice.error(describeError(e)));

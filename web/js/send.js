@@ -33,6 +33,8 @@ let sender = null;
 /** An unfinished send offered on the resume step, and the files matched to it. */
 let pending = null;
 let pendingFiles = [];
+/** Files of an upload that stopped on this page (kept for a resume after signing in again). */
+let chosenForResume = [];
 
 function show(step) {
   showStep(steps[step]);
@@ -141,7 +143,14 @@ $('#signin-code-form').addEventListener('submit', async (event) => {
 });
 
 $('#sign-out').addEventListener('click', async () => {
-  sender?.pause();
+  if (sender) {
+    // The upload stays saved; after signing in again it is offered to continue.
+    const current = sender;
+    sender = null;
+    chosenForResume = current.files;
+    current.pause();
+    current.dispose();
+  }
   const token = session?.token;
   session = null;
   sessionStorage.removeItem(TOKEN_KEY);
@@ -175,9 +184,6 @@ function showResume(record) {
   renderResume();
   show('resume');
 }
-
-/** Files of an upload that stopped on this page (kept for a resume after signing in again). */
-let chosenForResume = [];
 
 function renderResume(mismatched = []) {
   const list = $('#resume-list');
@@ -220,6 +226,12 @@ $('#resume-continue').addEventListener('click', () => {
   pending = null;
   beginProgress();
   runSender();
+});
+
+$('#resume-later').addEventListener('click', () => {
+  pending = null;
+  notice.info(t('resume.laterHint'));
+  showCompose();
 });
 
 $('#resume-discard').addEventListener('click', async () => {
@@ -288,7 +300,11 @@ dropzone.addEventListener('dragleave', () => dropzone.classList.remove('dragging
 dropzone.addEventListener('drop', (event) => {
   event.preventDefault();
   dropzone.classList.remove('dragging');
-  const files = [...(event.dataTransfer?.files ?? [])].filter((f) => f.size > 0 || f.type !== '');
+  // Folders cannot be sent as such: keep only the files among what was dropped.
+  const items = [...(event.dataTransfer?.items ?? [])].filter((item) => item.kind === 'file');
+  const files = items.length
+    ? items.filter((item) => item.webkitGetAsEntry?.()?.isFile ?? true).map((item) => item.getAsFile()).filter(Boolean)
+    : [...(event.dataTransfer?.files ?? [])];
   addFiles(files);
 });
 
@@ -366,8 +382,6 @@ $('#send-form').addEventListener('submit', async (event) => {
 
 // ---------------------------------------------------------------- progress
 
-let rate = null;
-
 function setStatus(text) {
   $('#progress-status').textContent = text;
 }
@@ -377,9 +391,10 @@ function beginProgress() {
   $('#progress-bar').value = 0;
   $('#progress-stats').textContent = '';
   $('#progress-file').textContent = '';
-  $('#pause').hidden = false;
+  // Pause and Cancel appear once the package exists.
+  $('#pause').hidden = true;
   $('#resume').hidden = true;
-  $('#cancel').hidden = false;
+  $('#cancel').hidden = true;
   setStatus('');
   show('progress');
 }
@@ -389,8 +404,8 @@ let lastAttempt = 0;
 async function runSender() {
   const current = sender;
   const files = current.record.files;
-  rate = new Rate(current.total);
-  current.onprogress ??= (event) => {
+  const rate = new Rate(current.total);
+  const onProgress = (event) => {
     const { done, total, file, name } = event.detail;
     $('#progress-bar').value = Math.round((done / total) * 1000);
     rate.update(done);
@@ -401,9 +416,10 @@ async function runSender() {
         ? t('progress.finishing')
         : t('progress.fileList');
   };
-  current.onstatus ??= (event) => {
+  const onStatus = (event) => {
     const { state, seconds, attempt } = event.detail;
     if (state === 'retrying') {
+      // Said once per attempt (it is read out); the countdown is in the stats line.
       if (attempt !== lastAttempt) setStatus(t('progress.retrying'));
       lastAttempt = attempt;
       $('#progress-stats').textContent = t('progress.retryIn', { time: formatDuration(seconds) });
@@ -415,12 +431,13 @@ async function runSender() {
       setStatus(t('progress.finalizing'));
     }
   };
-  current.onwarning ??= () => notice.info(t('progress.notSaved'));
-  current.addEventListener('progress', current.onprogress);
-  current.addEventListener('status', current.onstatus);
-  current.addEventListener('warning', current.onwarning);
+  const onWarning = () => notice.info(t('progress.notSaved'));
+  current.addEventListener('progress', onProgress);
+  current.addEventListener('status', onStatus);
+  current.addEventListener('warning', onWarning);
   $('#pause').hidden = false;
   $('#resume').hidden = true;
+  $('#cancel').hidden = false;
   $('#progress-title').textContent = t('progress.title');
   try {
     const link = await current.run();
@@ -442,9 +459,9 @@ async function runSender() {
     }
     handleSendError(e, {});
   } finally {
-    current.removeEventListener('progress', current.onprogress);
-    current.removeEventListener('status', current.onstatus);
-    current.removeEventListener('warning', current.onwarning);
+    current.removeEventListener('progress', onProgress);
+    current.removeEventListener('status', onStatus);
+    current.removeEventListener('warning', onWarning);
   }
 }
 

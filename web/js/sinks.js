@@ -95,10 +95,14 @@ export class FolderTarget {
 
 let registration = null;
 
-/** Registers sw.js (scope /); resolves to the registration or null. Call early on the page. */
+/**
+ * Registers sw.js for /dl/ only (the download URLs), so pages, API calls
+ * and uploads never pass through it. Resolves to the registration or null.
+ * Call it early on the page.
+ */
 export function registerDownloadWorker() {
   if (!('serviceWorker' in navigator) || !window.isSecureContext) return Promise.resolve(null);
-  registration ??= navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(() => null);
+  registration ??= navigator.serviceWorker.register('/sw.js', { scope: '/dl/' }).catch(() => null);
   return registration;
 }
 
@@ -112,11 +116,22 @@ function withTimeout(promise, ms, message) {
   ]);
 }
 
+/** The active download worker, waiting for a new one to activate; null if there is none. */
 async function activeWorker() {
   const reg = await registerDownloadWorker();
   if (!reg) return null;
-  const ready = await withTimeout(navigator.serviceWorker.ready, 10_000, 'service worker not ready').catch(() => null);
-  return ready?.active ?? null;
+  if (reg.active) return reg.active;
+  const coming = reg.installing ?? reg.waiting;
+  if (!coming) return null;
+  const activated = new Promise((resolve) => {
+    const check = () => {
+      if (coming.state === 'activated' || coming.state === 'redundant') resolve();
+    };
+    coming.addEventListener('statechange', check);
+    check();
+  });
+  await withTimeout(activated, 10_000, 'service worker not ready').catch(() => {});
+  return reg.active;
 }
 
 export class ServiceWorkerSink {

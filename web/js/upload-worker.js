@@ -1,31 +1,41 @@
 // Web Worker that turns one file (a File or Blob) into its age ciphertext,
 // body by body, for a resumable upload (see uploader.js). It reads the
-// plaintext in 1 MiB pieces, hashes it with SHA-256 as it goes (bytes
-// read again after a resume are not hashed twice), and encrypts with
-// pushInto straight into the body buffer the page hands over (and gets
-// back), so nothing grows with the file.
+// plaintext in 4 MiB pieces and encrypts them with pushInto straight into
+// the body buffer the page hands over (and gets back), so nothing grows
+// with the file. Each piece then goes on to the hash worker (hashing.js)
+// for the file's SHA-256, which runs on another core; bytes read again
+// after a resume are not hashed twice.
 //
-// Operations (rpc.js): open {source, size, recipient | resumeState} →
-// {resumeState}; seek {offset} → {plaintextOffset}; fill {buffer, target}
-// → {buffer, length, end}; digest → {sha256}; close.
+// Operations (rpc.js): connect {port} (to the hash worker); open {source,
+// size, recipient | resumeState} → {resumeState}; seek {offset} →
+// {plaintextOffset}; fill {buffer, target} → {buffer, length, end};
+// digest → {sha256}; bound → {extra}; close.
 import { cryptoErrorKind } from './crypto-errors.js';
+import { HashPort } from './hashing.js';
 import { serveRpc } from './rpc.js';
 import { loadWasm } from './wasm.js';
 
-const PIECE = 1 << 20;
+/** Plaintext read at a time (Blob reads are much faster in large pieces). */
+const PIECE = 4 << 20;
 
 let wasm;
+let hasher; // HashPort
 let source; // the plaintext (File or Blob)
 let size; // its length
 let encryptor;
 let pos = 0; // next plaintext byte to encrypt
 let skip = 0; // output bytes still to drop after a seek
 let ended = false; // the encryptor has produced its last byte
-let hash;
-let hashed = 0; // plaintext bytes [0, hashed) are in `hash`
+let hashed = 0; // plaintext bytes [0, hashed) went to the hash worker
 
 async function read(start, end) {
-  const bytes = new Uint8Array(await source.slice(start, end).arrayBuffer());
+  let bytes;
+  try {
+    bytes = new Uint8Array(await source.slice(start, end).arrayBuffer());
+  } catch {
+    // Browsers refuse to read a file that was changed, moved or deleted after it was chosen.
+    throw new Error('file_changed');
+  }
   if (bytes.length !== end - start) throw new Error('file_changed');
   return bytes;
 }
@@ -34,20 +44,23 @@ async function read(start, end) {
 async function hashUpTo(end) {
   while (hashed < end) {
     const n = Math.min(PIECE, end - hashed);
-    hash.update(await read(hashed, hashed + n));
+    const bytes = await read(hashed, hashed + n);
     hashed += n;
+    await hasher.update(bytes);
   }
 }
 
 function free() {
   encryptor?.free();
   encryptor = undefined;
-  hash?.free();
-  hash = undefined;
 }
 
 serveRpc(
   {
+    connect({ port }) {
+      hasher = new HashPort(port);
+    },
+
     async open({ source: file, size: length, recipient, resumeState }) {
       wasm ??= await loadWasm();
       free();
@@ -55,7 +68,7 @@ serveRpc(
       size = length;
       if (source.size !== size) throw new Error('file_changed');
       encryptor = resumeState ? wasm.Encryptor.fromResumeState(new Uint8Array(resumeState)) : new wasm.Encryptor([recipient], false);
-      hash = new wasm.Sha256();
+      hasher.reset();
       hashed = 0;
       pos = 0;
       skip = 0;
@@ -83,15 +96,18 @@ serveRpc(
         let written;
         const room = out.subarray(filled);
         if (pos < size) {
+          const start = pos;
           const end = Math.min(size, pos + PIECE);
-          const plain = await read(pos, end);
-          if (end > hashed) {
-            hash.update(plain.subarray(hashed - pos));
-            hashed = end;
-          }
+          const plain = await read(start, end);
           pos = end;
           if (room.length < encryptor.outputBound(plain.length)) throw new Error('body buffer too small');
           written = encryptor.pushInto(plain, room);
+          // The encryptor has copied the piece: it can move to the hash worker.
+          if (end > hashed) {
+            const fresh = hashed > start ? plain.subarray(hashed - start) : plain;
+            hashed = end;
+            await hasher.update(fresh.byteOffset ? fresh.slice() : fresh);
+          }
         } else {
           written = encryptor.finishInto(room);
           ended = true;
@@ -110,9 +126,7 @@ serveRpc(
     /** SHA-256 of the whole plaintext (reads what was not hashed yet). */
     async digest() {
       await hashUpTo(size);
-      const sha256 = hash.hexDigest(); // consumes the hash
-      hash = undefined;
-      return { result: { sha256 } };
+      return { result: { sha256: await hasher.digest() } };
     },
 
     /** Room a body buffer needs beyond its target. */

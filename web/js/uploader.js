@@ -11,6 +11,7 @@
 // Encryptor.resumeAt. The network calls run on the page; the worker only
 // reads, hashes and encrypts.
 import { api, ApiError, backoffSeconds, isAbort, isTransient, MAX_ATTEMPTS, NetworkError, sameOrigin, waitBeforeRetry } from './api.js';
+import { startHashWorker } from './hashing.js';
 import { WorkerRpc } from './rpc.js';
 import { deleteSend, saveSend } from './send-store.js';
 import { loadWasm } from './wasm.js';
@@ -88,7 +89,12 @@ export async function createPackage(options, { token, owner, onStatus = () => {}
   let stretched = null;
   if (options.password) {
     onStatus('password');
-    stretched = await stretchPassword(created.id, options.password);
+    try {
+      stretched = await stretchPassword(created.id, options.password);
+    } catch (e) {
+      await api(`/packages/${created.id}`, { method: 'DELETE', token }).catch(() => {});
+      throw e;
+    }
   }
   const record = {
     id: created.id,
@@ -132,6 +138,7 @@ function explain(e) {
 export class PackageSender extends EventTarget {
   #controller = null;
   #worker = null;
+  #hasher = null;
   #pool = [];
   #bufferSize = 0;
   #doneBytes = 0;
@@ -172,8 +179,7 @@ export class PackageSender extends EventTarget {
   /** Stops, deletes the package on the server and forgets the saved state. */
   async cancel() {
     this.pause();
-    this.#worker?.terminate();
-    this.#worker = null;
+    this.dispose();
     try {
       await api(`/packages/${this.record.id}`, { method: 'DELETE', token: this.token });
     } catch {
@@ -203,6 +209,8 @@ export class PackageSender extends EventTarget {
     this.#recipient ??= wasm.packageRecipient(record.id, record.linkSecret, record.serverShare, record.stretched ?? undefined);
     if (!this.#worker) {
       this.#worker = new WorkerRpc(new URL('./upload-worker.js', import.meta.url));
+      this.#hasher = startHashWorker();
+      await this.#worker.call('connect', { port: this.#hasher.port }, [this.#hasher.port]);
       const { extra } = await this.#worker.call('bound');
       this.#bufferSize = BODY + extra;
     }
@@ -446,5 +454,7 @@ export class PackageSender extends EventTarget {
   dispose() {
     this.#worker?.terminate();
     this.#worker = null;
+    this.#hasher?.terminate();
+    this.#hasher = null;
   }
 }

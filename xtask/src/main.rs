@@ -162,6 +162,8 @@ fn test_all(args: &[String]) -> Result {
         .env("WASM_BINDGEN_USE_BROWSER", "1"))?;
     build_wasm()?;
     npm_install()?;
+    step("build the server and command line the browser tests drive");
+    run(cargo().args(["build", "--package", "kluis-server", "--package", "kluis-cli"]))?;
     step("browser tests (Playwright, headless Chromium)");
     run(Command::new("node").args(["--test", "--test-concurrency=1", "tests/browser/"]))?;
     if fuzz_enabled {

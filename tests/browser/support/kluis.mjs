@@ -3,7 +3,7 @@
 // `kluis` command line.
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,8 +50,9 @@ export function sha256(buffer) {
 }
 
 export class KluisServer {
-  constructor(data, port) {
+  constructor(data, port, config = null) {
     this.data = data;
+    this.config = config;
     this.port = port;
     this.url = `http://127.0.0.1:${port}`;
     this.outbox = join(data, 'outbox');
@@ -60,16 +61,21 @@ export class KluisServer {
     this.log = [];
   }
 
-  /** Starts a server on a fresh data directory. */
-  static async start() {
+  /** Starts a server on a fresh data directory; `config` is TOML for its configuration file. */
+  static async start({ config } = {}) {
     const data = mkdtempSync(join(tmpdir(), 'kluis-e2e-'));
-    const server = new KluisServer(data, await freePort());
+    let file = null;
+    if (config) {
+      file = join(data, 'kluis.toml');
+      writeFileSync(file, config);
+    }
+    const server = new KluisServer(data, await freePort(), file);
     await server.spawn();
     return server;
   }
 
   #args(...rest) {
-    return ['--data', this.data, '--listen', `127.0.0.1:${this.port}`, '--public-url', this.url, ...rest];
+    return [...(this.config ? ['--config', this.config] : []), '--data', this.data, '--listen', `127.0.0.1:${this.port}`, '--public-url', this.url, ...rest];
   }
 
   async spawn() {

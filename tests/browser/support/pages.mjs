@@ -66,7 +66,7 @@ export async function signIn(page, server, email) {
   const code = await server.code(email);
   await page.fill('#signin-code', code);
   await page.click('#signin-code-form button[type=submit]');
-  await page.locator('#step-compose, #step-resume').first().waitFor({ state: 'visible' });
+  await page.waitForSelector('#step-compose:not([hidden]), #step-resume:not([hidden])');
 }
 
 /** The row of file `name` on the recipient page. */
