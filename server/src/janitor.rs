@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use crate::State;
+use crate::db;
 use crate::db::models::audit::{self, Event};
 use crate::db::models::package::{self, State as PackageState};
 use crate::db::models::{session, upload};
@@ -32,7 +33,7 @@ pub async fn sweep(state: &State) -> ApiResult<()> {
     let expired = state
         .db
         .run(|c| {
-            let tx = c.transaction()?;
+            let tx = db::transaction(c)?;
             let ids = package::overdue(&tx, now())?;
             for id in &ids {
                 if package::end(&tx, id, PackageState::Expired)? {

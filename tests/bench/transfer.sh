@@ -20,7 +20,7 @@ url=http://127.0.0.1:$port
 RUST_LOG=warn "$server_bin" --data "$dir/data" --listen "127.0.0.1:$port" --public-url "$url" 2>"$dir/server.log" &
 server_pid=$!
 trap 'kill $server_pid 2>/dev/null; wait $server_pid 2>/dev/null || true' EXIT
-for _ in $(seq 100); do curl -sf "$url/healthz" >/dev/null && break; sleep 0.1; done
+for _ in $(seq 100); do curl -sSf "$url/healthz" >/dev/null && break; sleep 0.1; done
 token=$("$server_bin" --data "$dir/data" token create bench@example.org 2>/dev/null)
 
 input=$dir/input-$size_mib.bin
@@ -34,13 +34,13 @@ bytes=$((size_mib * 1048576))
 # Raw upload: a package with one blob of exactly this size, one tus PATCH from curl.
 raw_upload() {
   local pkg id upload
-  pkg=$(curl -sf -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+  pkg=$(curl -sSf -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
     -d "{\"recipients\":[],\"verify\":\"none\",\"blobs\":[{\"size\":$2}]}" "$url/api/v1/packages")
   id=$(echo "$pkg" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-  upload=$(curl -sf -D - -o /dev/null -X POST -H "Authorization: Bearer $token" -H 'Tus-Resumable: 1.0.0' \
+  upload=$(curl -sSf -D - -o /dev/null -X POST -H "Authorization: Bearer $token" -H 'Tus-Resumable: 1.0.0' \
     -H "Upload-Length: $2" -H "Upload-Metadata: package $(printf %s "$id" | base64 -w0),blob $(printf 0 | base64 -w0)" \
     "$url/api/v1/uploads" | tr -d '\r' | awk 'tolower($1) == "location:" { print $2 }')
-  curl -sf -X PATCH -H "Authorization: Bearer $token" -H 'Tus-Resumable: 1.0.0' -H 'Upload-Offset: 0' \
+  curl -sSf -X PATCH -H "Authorization: Bearer $token" -H 'Tus-Resumable: 1.0.0' -H 'Upload-Offset: 0' \
     -H 'Content-Type: application/offset+octet-stream' -T "$1" "$upload" -o /dev/null
 }
 
@@ -74,7 +74,9 @@ while kill -0 "${pids[@]}" 2>/dev/null; do
   sleep 0.05
   if [ "$(awk -v s="$s" -v n="$(now)" 'BEGIN { print (n - s > 600) }')" = 1 ]; then echo "timed out" >&2; kill "${pids[@]}"; exit 1; fi
 done
-for p in "${pids[@]}"; do wait "$p"; done
+failed=0
+for p in "${pids[@]}"; do wait "$p" || failed=$((failed + 1)); done
+[ "$failed" = 0 ] || { echo "$failed of $concurrent uploads failed; server log: $dir/server.log" >&2; exit 1; }
 e=$(now)
 hwm=$(awk '/VmHWM/ { print $2 }' /proc/$server_pid/status)
 printf '%-28s %8s MiB peak RSS (sampled %s MiB; %s MiB idle); %d x %d MiB in %.1f s\n' \

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::State;
 use crate::auth::AuthUser;
+use crate::db;
 use crate::db::models::audit::{self, Event};
 use crate::db::models::code::{self, Check, Purpose};
 use crate::db::models::{token, user};
@@ -73,7 +74,7 @@ async fn create_token(state: State, body: web::Json<TokenRequest>) -> ApiResult<
     state
         .db
         .run(move |c| {
-            let tx = c.transaction()?;
+            let tx = db::transaction(c)?;
             let result = code::check(&tx, &key, Purpose::SignIn, "", &email, &body.code)?;
             let answer = match result {
                 Check::Valid => {

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::{check_package_id, rfc3339};
 use crate::State;
 use crate::auth::AuthUser;
+use crate::db;
 use crate::db::models::audit::{self, Event};
 use crate::db::models::package::{self, NewPackage, Package, State as PackageState};
 use crate::db::models::user;
@@ -139,7 +140,7 @@ async fn create(state: State, auth: AuthUser, body: web::Json<CreateRequest>) ->
         state
             .db
             .run(move |c| {
-                let tx = c.transaction()?;
+                let tx = db::transaction(c)?;
                 package::create(
                     &tx,
                     &id,
@@ -227,7 +228,7 @@ async fn finalize(state: State, auth: AuthUser, path: web::Path<String>) -> ApiR
     let (pkg, r, b) = state
         .db
         .run(move |c| {
-            let tx = c.transaction()?;
+            let tx = db::transaction(c)?;
             let blobs = package::blobs(&tx, &id)?;
             let missing: Vec<i64> = blobs.iter().filter(|b| !b.complete).map(|b| b.idx).collect();
             if !missing.is_empty() {
@@ -252,7 +253,7 @@ async fn revoke(state: State, auth: AuthUser, path: web::Path<String>) -> ApiRes
     state
         .db
         .run(move |c| {
-            let tx = c.transaction()?;
+            let tx = db::transaction(c)?;
             if package::end(&tx, &id, PackageState::Revoked)? {
                 audit::record(&tx, Event::Revoked, &format!("user:{email}"), Some(&id), None)?;
             }
@@ -271,7 +272,7 @@ async fn delete(state: State, auth: AuthUser, path: web::Path<String>) -> ApiRes
     state
         .db
         .run(move |c| {
-            let tx = c.transaction()?;
+            let tx = db::transaction(c)?;
             package::end(&tx, &id, PackageState::Revoked)?;
             tx.commit()?;
             Ok(())
@@ -282,7 +283,7 @@ async fn delete(state: State, auth: AuthUser, path: web::Path<String>) -> ApiRes
     state
         .db
         .run(move |c| {
-            let tx = c.transaction()?;
+            let tx = db::transaction(c)?;
             package::delete(&tx, &id)?;
             audit::record(&tx, Event::Deleted, &format!("user:{email}"), Some(&id), None)?;
             tx.commit()?;

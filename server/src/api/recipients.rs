@@ -20,6 +20,7 @@ use super::auth::code_error;
 use super::{check_package_id, rfc3339};
 use crate::State;
 use crate::auth::bearer;
+use crate::db;
 use crate::db::models::audit::{self, Event};
 use crate::db::models::code::{self, Check, Purpose};
 use crate::db::models::package::{self, Package, Unavailable};
@@ -136,7 +137,7 @@ async fn access(
     let granted = state
         .db
         .run(move |c| {
-            let tx = c.transaction()?;
+            let tx = db::transaction(c)?;
             let mut verified = None;
             if pkg.verify_email {
                 let (Some(email), Some(code)) =

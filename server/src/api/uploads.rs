@@ -18,6 +18,7 @@ use futures_util::StreamExt;
 
 use crate::State;
 use crate::auth::AuthUser;
+use crate::db;
 use crate::db::models::audit::{self, Event};
 use crate::db::models::package::{self, State as PackageState};
 use crate::db::models::upload::{self, Upload};
@@ -137,7 +138,7 @@ async fn create(state: State, auth: AuthUser, req: HttpRequest) -> ApiResult<Htt
     let replaced = state
         .db
         .run(move |c| {
-            let tx = c.transaction()?;
+            let tx = db::transaction(c)?;
             let pkg = package::get(&tx, &upload.package_id)?
                 .filter(|p| p.sender_id == upload.user_id)
                 .ok_or_else(|| ApiError::not_found("package"))?;
@@ -279,7 +280,7 @@ async fn complete(state: &State, auth: &AuthUser, up: &Upload) -> ApiResult<()> 
     state
         .db
         .run(move |c| {
-            let tx = c.transaction()?;
+            let tx = db::transaction(c)?;
             package::mark_blob_complete(&tx, &up.package_id, up.blob_idx)?;
             upload::delete(&tx, &up.id)?;
             let detail = format!("blob {}, {} bytes", up.blob_idx, up.length);

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::Connection;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use crate::error::{ApiError, ApiResult};
 
@@ -56,10 +56,19 @@ impl Db {
     }
 }
 
+/// Starts a transaction that takes the write lock at once (`BEGIN IMMEDIATE`),
+/// waiting up to the busy timeout for it. Every transaction here writes: a
+/// deferred one that reads first cannot wait when it comes to write, as in
+/// WAL mode SQLite then answers "database is locked" straight away whenever
+/// another connection committed in between (concurrent uploads did that).
+pub fn transaction(conn: &mut Connection) -> rusqlite::Result<Transaction<'_>> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+}
+
 fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        let tx = conn.transaction()?;
+        let tx = transaction(conn)?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", i + 1)?;
         tx.commit()?;
@@ -90,5 +99,29 @@ mod tests {
         conn.execute("INSERT INTO audit (at, event, actor) VALUES (1, 'x', 'y')", []).unwrap();
         assert!(conn.execute("UPDATE audit SET event = 'z'", []).is_err());
         assert!(conn.execute("DELETE FROM audit", []).is_err());
+    }
+
+    /// Read-then-write transactions on several connections at once: each
+    /// must wait for the lock, none may fail with "database is locked".
+    #[test]
+    fn concurrent_read_then_write_transactions_wait_for_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("kluis.db")).unwrap();
+        db.conn().unwrap().execute_batch("CREATE TABLE counter (n INTEGER); INSERT INTO counter VALUES (0);").unwrap();
+        std::thread::scope(|s| {
+            for _ in 0..6 {
+                s.spawn(|| {
+                    let mut conn = db.conn().unwrap();
+                    for _ in 0..50 {
+                        let tx = transaction(&mut conn).unwrap();
+                        let n: i64 = tx.query_row("SELECT n FROM counter", [], |r| r.get(0)).unwrap();
+                        tx.execute("UPDATE counter SET n = ?1", [n + 1]).unwrap();
+                        tx.commit().unwrap();
+                    }
+                });
+            }
+        });
+        let n: i64 = db.conn().unwrap().query_row("SELECT n FROM counter", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 300, "an update was lost");
     }
 }
