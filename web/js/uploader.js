@@ -139,7 +139,6 @@ export class PackageSender extends EventTarget {
   #controller = null;
   #worker = null;
   #hasher = null;
-  #pool = [];
   #bufferSize = 0;
   #doneBytes = 0;
   #recipient = null;
@@ -371,12 +370,13 @@ export class PackageSender extends EventTarget {
     return offset;
   }
 
-  #takeBuffer() {
-    return this.#pool.pop() ?? new ArrayBuffer(this.#bufferSize);
-  }
-
   #fill() {
-    const buffer = this.#takeBuffer();
+    // A fresh buffer per body, on purpose: Chromium keeps a copy of every
+    // XHR body until the page's next garbage collection, and only new
+    // ArrayBuffers tell V8 that memory is growing. With a pool of reused
+    // buffers a 1 GiB upload grew the page by ~1 GiB; with fresh ones by
+    // under 100 MiB (tests/bench/xhr-bodies.mjs).
+    const buffer = new ArrayBuffer(this.#bufferSize);
     return this.#worker.call('fill', { buffer, target: BODY }, [buffer]);
   }
 
@@ -393,11 +393,10 @@ export class PackageSender extends EventTarget {
         // The request has its own copy of the body: encrypt the next one meanwhile.
         if (offset + body.length < size) next = this.#fill();
         const confirmed = await sending;
-        this.#pool.push(body.buffer);
         onProgress();
         if (confirmed !== offset + body.length) {
           // The server kept less than it was sent: continue from what it has.
-          await next?.then((b) => this.#pool.push(b.buffer), () => {});
+          await next?.catch(() => {});
           next = null;
           offset = confirmed;
           if (offset < size) {
@@ -410,7 +409,7 @@ export class PackageSender extends EventTarget {
       }
       return offset;
     } finally {
-      if (next) await next.then((b) => this.#pool.push(b.buffer), () => {});
+      if (next) await next.catch(() => {});
     }
   }
 

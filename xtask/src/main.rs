@@ -4,7 +4,8 @@
 //! - `wasm`  — compile `wasm-client` for the browser and put the bindings in `web/pkg/`
 //! - `test`  — run every test: formatting, lints, Rust, wasm in Node and Chromium,
 //!   browser tests with Playwright, and a bounded fuzzing run
-//! - `bench` — print the benchmark figures (native vs Go age, wasm in Chromium)
+//! - `bench` — print the benchmark figures (native vs Go age, wasm in Chromium,
+//!   transfers with the CLI and with the web pages)
 //! - `fuzz`  — fuzz the decryptor and the armor reader for a bounded time
 
 use std::path::{Path, PathBuf};
@@ -247,5 +248,7 @@ fn bench(args: &[String]) -> Result {
     run(Command::new("bash").arg(root.join("tests/bench/native.sh")).arg(size_mib.to_string()))?;
     run(Command::new("node").arg(root.join("tests/bench/wasm.mjs")))?;
     run(Command::new("bash").arg(root.join("tests/bench/transfer.sh")))?;
+    run(Command::new("node").arg(root.join("tests/bench/browser.mjs")))?;
+    run(Command::new("node").arg(root.join("tests/bench/xhr-bodies.mjs")))?;
     Ok(())
 }

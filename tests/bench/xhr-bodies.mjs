@@ -1,0 +1,129 @@
+// Benchmark: how Chromium's memory and speed depend on the kind of XHR
+// request body, for uploads like the send page's (8 MiB PATCH bodies).
+// Chromium is started without DevTools attached, because the DevTools
+// network instrumentation (which Playwright always enables) copies every
+// request body and alone makes uploads ~12x slower and memory grow.
+//
+// Bodies compared, each for the same number of bytes:
+//   reused       one ArrayBuffer sent again and again (a buffer pool)
+//   fresh        a new ArrayBuffer per body, filled by a Web Worker and
+//                transferred back, as web/js/uploader.js does
+//   blob         a new Blob per body
+// Prints MB/s and the growth of the renderer and browser processes.
+//
+// Usage: node tests/bench/xhr-bodies.mjs [MIB]   (default 1024)
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const MIB = Number(process.argv[2] ?? 1024);
+const BODY = 8 << 20;
+const COUNT = Math.ceil((MIB << 20) / BODY);
+const TIMEOUT_MS = 180_000;
+
+const WORKER = `onmessage = ({ data: buffer }) => { new Uint8Array(buffer).fill(7); postMessage(buffer, [buffer]); };`;
+
+function page(mode) {
+  return `<!doctype html><script type="module">
+const filler = new Worker(URL.createObjectURL(new Blob([${JSON.stringify(WORKER)}], { type: 'text/javascript' })));
+const fill = (buffer) => new Promise((resolve) => { filler.onmessage = ({ data }) => resolve(data); filler.postMessage(buffer, [buffer]); });
+const patch = (body) => new Promise((resolve, reject) => {
+  const xhr = new XMLHttpRequest();
+  xhr.open('PATCH', '/upload');
+  xhr.onload = resolve;
+  xhr.onerror = () => reject(new Error('PATCH failed'));
+  xhr.send(body);
+});
+await fetch('/ready', { method: 'POST' });
+await new Promise((r) => setTimeout(r, 1500)); // the idle figure is taken now
+const reused = new Uint8Array(${BODY}).fill(7);
+const started = performance.now();
+try {
+  for (let i = 0; i < ${COUNT}; i++) {
+    if (${JSON.stringify(mode)} === 'reused') await patch(reused);
+    else if (${JSON.stringify(mode)} === 'fresh') await patch(new Uint8Array(await fill(new ArrayBuffer(${BODY}))));
+    else await patch(new Blob([reused]));
+  }
+  await fetch('/done', { method: 'POST', body: String((performance.now() - started) / 1000) });
+} catch (e) {
+  await fetch('/done', { method: 'POST', body: 'error ' + e.message });
+}
+</script>`;
+}
+
+/** Private resident memory (RssAnon, MiB) of Chromium processes of `kind` below `root`. */
+function memoryMiB(root, kind) {
+  const children = new Map();
+  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(pid));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  let total = 0;
+  const visit = (pid) => {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      const isKind = kind === 'renderer' ? cmdline.includes('--type=renderer') : !cmdline.includes('--type=');
+      if (isKind) total += Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/RssAnon:\s+(\d+)/)?.[1] ?? 0);
+    } catch {
+      // gone meanwhile
+    }
+    for (const child of children.get(pid) ?? []) visit(child);
+  };
+  visit(root);
+  return total / 1024;
+}
+
+async function run(mode) {
+  let ready;
+  let done;
+  const readySignal = new Promise((r) => (ready = r));
+  const doneSignal = new Promise((r) => (done = r));
+  const server = createServer((req, res) => {
+    let text = '';
+    req.on('data', (d) => {
+      if (req.url === '/done') text += d;
+    });
+    req.on('end', () => {
+      if (req.url === '/ready') ready();
+      if (req.url === '/done') done(text);
+      res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'no-store' });
+      res.end(req.method === 'GET' ? page(mode) : '');
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const profile = mkdtempSync(join(tmpdir(), 'kluis-xhr-'));
+  const chromium = spawn(CHROMIUM, ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', `--user-data-dir=${profile}`,
+    `http://127.0.0.1:${server.address().port}/`], { stdio: 'ignore' });
+  try {
+    await readySignal;
+    await new Promise((r) => setTimeout(r, 1000));
+    const idle = { renderer: memoryMiB(chromium.pid, 'renderer'), browser: memoryMiB(chromium.pid, 'browser') };
+    const peak = { ...idle };
+    const timer = setInterval(() => {
+      for (const kind of ['renderer', 'browser']) peak[kind] = Math.max(peak[kind], memoryMiB(chromium.pid, kind));
+    }, 100);
+    const outcome = await Promise.race([doneSignal, new Promise((r) => setTimeout(() => r('error: no answer in time'), TIMEOUT_MS))]);
+    clearInterval(timer);
+    const rate = outcome.startsWith('error') ? outcome : `${((COUNT * BODY) / 1e6 / Number(outcome)).toFixed(0).padStart(5)} MB/s`;
+    const growth = (kind) => `+${(peak[kind] - idle[kind]).toFixed(0)} MiB`.padStart(10);
+    console.log(`${mode.padEnd(8)} ${rate}   renderer ${growth('renderer')}   browser process ${growth('browser')}`);
+  } finally {
+    const exited = new Promise((r) => chromium.once('exit', r));
+    chromium.kill('SIGKILL');
+    await exited;
+    server.close();
+    rmSync(profile, { recursive: true, force: true, maxRetries: 5 });
+  }
+}
+
+console.log(`\nXHR upload bodies in headless Chromium without DevTools: ${COUNT} x 8 MiB PATCH over loopback`);
+for (const mode of ['reused', 'fresh', 'blob']) await run(mode);
