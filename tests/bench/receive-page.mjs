@@ -162,6 +162,7 @@ try {
       });
       const { targetId } = await devtools.send('Target.createTarget', { url: 'about:blank' });
       const { sessionId } = await devtools.send('Target.attachToTarget', { targetId, flatten: true });
+      await devtools.send('Page.enable', {}, sessionId); // needed for scripts on new documents
       // As in the Playwright tests: no File System Access API, so the page streams through its service worker.
       await devtools.send('Page.addScriptToEvaluateOnNewDocument', { source: 'delete window.showSaveFilePicker; delete window.showDirectoryPicker;' }, sessionId);
       await devtools.send('Page.navigate', { url: link }, sessionId);
@@ -176,6 +177,13 @@ try {
       }, 100);
       const started = performance.now();
       await devtools.send('Runtime.evaluate', { expression: `document.querySelector('#download-list li button').click()`, userGesture: true }, sessionId);
+      if (process.env.DEBUG) {
+        const poll = setInterval(async () => {
+          const { result } = await devtools.send('Runtime.evaluate', { expression: `document.querySelector('#download-list li').innerText`, returnByValue: true }, sessionId);
+          console.error('row:', JSON.stringify(result.value), existsSync(downloads) ? readdirSync(downloads) : '-');
+        }, 2000);
+        completed.finally(() => clearInterval(poll));
+      }
       const state = await Promise.race([completed, sleep(TIMEOUT_MS).then(() => 'timed out')]);
       const seconds = (performance.now() - started) / 1000;
       clearInterval(timer);
