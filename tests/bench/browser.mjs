@@ -12,8 +12,6 @@
 //
 // Usage: node tests/bench/browser.mjs [SIZE_MIB ...]   (default 256 1024)
 // Needs: cargo build --release -p kluis-server; cargo xtask wasm.
-import { createHash, randomFillSync } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,77 +20,23 @@ process.env.KLUIS_SERVER_BIN ??= join(ROOT, 'target/release/kluis-server');
 const { KluisServer } = await import('../browser/support/kluis.mjs');
 const { launch } = await import('../browser/support/browser.mjs');
 const { newPage, signIn } = await import('../browser/support/pages.mjs');
+const { chromiumMemoryMiB, randomFile, sha256File } = await import('./support.mjs');
 
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
 if (sizes.length === 0) sizes.push(256, 1024);
 const DIR = join(ROOT, 'target/bench/browser');
 const TIMEOUT_MS = 10 * 60_000;
 
-/** A file of `mib` MiB of random bytes (kept between runs). */
-async function inputFile(mib) {
-  const path = join(DIR, `input-${mib}.bin`);
-  if (existsSync(path) && statSync(path).size === mib * 1048576) return path;
-  const out = createWriteStream(path);
-  const chunk = Buffer.alloc(1048576);
-  for (let i = 0; i < mib; i++) {
-    randomFillSync(chunk);
-    if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
-  }
-  await new Promise((r, e) => out.end((err) => (err ? e(err) : r())));
-  return path;
-}
-
-async function sha256File(path) {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk);
-  return hash.digest('hex');
-}
-
-/** Private resident memory (RssAnon, KiB) of the renderer processes that
- * hold web pages (not Chromium's own UI), started by this process. Shared
- * memory (RssShmem) is left out: it holds Chromium's transfer buffers, which
- * the browser process owns and recycles. */
-function rendererRssKiB() {
-  const children = new Map();
-  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (!children.has(ppid)) children.set(ppid, []);
-      children.get(ppid).push(Number(pid));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  let total = 0;
-  const walk = (pid) => {
-    for (const child of children.get(pid) ?? []) {
-      try {
-        const cmdline = readFileSync(`/proc/${child}/cmdline`, 'utf8');
-        if (cmdline.includes('--type=renderer') && !cmdline.includes('--top-chrome-webui') && !cmdline.includes('--extension-process')) {
-          const rss = readFileSync(`/proc/${child}/status`, 'utf8').match(/RssAnon:\s+(\d+)/);
-          total += rss ? Number(rss[1]) : 0;
-        }
-      } catch {
-        // gone meanwhile
-      }
-      walk(child);
-    }
-  };
-  walk(process.pid);
-  return total;
-}
-
 /** Runs `work` while sampling renderer memory; returns {result, seconds, peakMiB}. */
 async function measured(work) {
-  let peak = rendererRssKiB();
+  let peak = chromiumMemoryMiB(process.pid);
   const timer = setInterval(() => {
-    peak = Math.max(peak, rendererRssKiB());
+    peak = Math.max(peak, chromiumMemoryMiB(process.pid));
   }, 100);
   const started = performance.now();
   try {
     const result = await work();
-    return { result, seconds: (performance.now() - started) / 1000, peakMiB: peak / 1024 };
+    return { result, seconds: (performance.now() - started) / 1000, peakMiB: peak };
   } finally {
     clearInterval(timer);
   }
@@ -150,12 +94,11 @@ async function inOwnBrowser(phase) {
   }
 }
 
-mkdirSync(DIR, { recursive: true });
 const server = await KluisServer.start();
 try {
   console.log(`\nbrowser pages over loopback: headless Chromium driven by Playwright (DevTools attached), release kluis-server, ${sizes.join(' and ')} MiB`);
   for (const mib of sizes) {
-    const path = await inputFile(mib);
+    const path = await randomFile(DIR, mib);
     const bytes = mib * 1048576;
     const expected = await sha256File(path);
     // A sender per size: sign-in codes are rate-limited per address.
@@ -165,7 +108,7 @@ try {
 
     await inOwnBrowser(async (page) => {
       await page.goto(`${server.url}/`);
-      const idle = rendererRssKiB() / 1024;
+      const idle = chromiumMemoryMiB(process.pid);
       const bare = await measured(() => bareUpload(page, token, mib));
       row(`bare XHR PATCH, ${mib} MiB`, bare.result, bare, idle);
     });
@@ -177,7 +120,7 @@ try {
       await page.locator('#file-list li').first().waitFor();
       await page.fill('#recipients', 'bob@example.org');
       await page.check('#verify-none');
-      const idle = rendererRssKiB() / 1024;
+      const idle = chromiumMemoryMiB(process.pid);
       const send = await measured(async () => {
         await page.click('#send-button');
         await page.locator('#step-done').waitFor({ state: 'visible', timeout: TIMEOUT_MS });
@@ -193,7 +136,7 @@ try {
       await page.goto(link);
       await page.click('#unlock-submit');
       await page.locator('#step-files').waitFor({ state: 'visible' });
-      const idle = rendererRssKiB() / 1024;
+      const idle = chromiumMemoryMiB(process.pid);
       const received = await measured(async () => {
         const [download] = await Promise.all([
           page.waitForEvent('download', { timeout: TIMEOUT_MS }),

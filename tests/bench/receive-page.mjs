@@ -9,8 +9,7 @@
 // Usage: node --experimental-websocket tests/bench/receive-page.mjs [SIZE_MIB ...]   (default 256 1024)
 // Needs: cargo build --release -p kluis-server -p kluis-cli; cargo xtask wasm.
 import { spawn } from 'node:child_process';
-import { createHash, randomFillSync } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,57 +19,12 @@ process.env.KLUIS_SERVER_BIN ??= join(ROOT, 'target/release/kluis-server');
 process.env.KLUIS_BIN ??= join(ROOT, 'target/release/kluis');
 const { KluisServer, sleep } = await import('../browser/support/kluis.mjs');
 const { CHROMIUM } = await import('../browser/support/browser.mjs');
+const { chromiumMemoryMiB, randomFile, sha256File } = await import('./support.mjs');
 
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
 if (sizes.length === 0) sizes.push(256, 1024);
 const DIR = join(ROOT, 'target/bench/receive-page');
 const TIMEOUT_MS = 10 * 60_000;
-
-async function inputFile(mib) {
-  const path = join(DIR, `input-${mib}.bin`);
-  if (existsSync(path) && statSync(path).size === mib * 1048576) return path;
-  const out = createWriteStream(path);
-  const chunk = Buffer.alloc(1048576);
-  for (let i = 0; i < mib; i++) {
-    randomFillSync(chunk);
-    if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
-  }
-  await new Promise((r, e) => out.end((err) => (err ? e(err) : r())));
-  return path;
-}
-
-async function sha256File(path) {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk);
-  return hash.digest('hex');
-}
-
-function rendererMiB(root) {
-  const children = new Map();
-  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (!children.has(ppid)) children.set(ppid, []);
-      children.get(ppid).push(Number(pid));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  let total = 0;
-  const visit = (pid) => {
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=renderer')) {
-        total += Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/RssAnon:\s+(\d+)/)?.[1] ?? 0);
-      }
-    } catch {
-      // gone meanwhile
-    }
-    for (const child of children.get(pid) ?? []) visit(child);
-  };
-  visit(root);
-  return total / 1024;
-}
 
 /** A bare DevTools connection: commands and events, nothing enabled by itself. */
 class Devtools {
@@ -120,7 +74,6 @@ class Devtools {
 
 /** Evaluates `expression` in the page until it returns true. */
 async function until(devtools, session, expression, timeout = 30_000) {
-  if (process.env.DEBUG) console.error('waiting for', expression);
   const deadline = Date.now() + timeout;
   while (Date.now() < deadline) {
     const { result } = await devtools.send('Runtime.evaluate', { expression, returnByValue: true }, session);
@@ -130,13 +83,12 @@ async function until(devtools, session, expression, timeout = 30_000) {
   throw new Error(`timed out waiting for: ${expression}`);
 }
 
-mkdirSync(DIR, { recursive: true });
 const server = await KluisServer.start();
 try {
   const token = await server.token('bench@example.org');
   console.log(`\nrecipient page without DevTools network instrumentation: headless Chromium, release kluis-server`);
   for (const mib of sizes) {
-    const path = await inputFile(mib);
+    const path = await randomFile(DIR, mib);
     const expected = await sha256File(path);
     const sent = await server.kluis(['send', path, '--to', 'bob@example.org', '--verify', 'none', '--server', server.url, '--token', token], { timeout: TIMEOUT_MS });
     if (sent.code !== 0) throw new Error(`kluis send failed: ${sent.stderr}`);
@@ -170,20 +122,13 @@ try {
       await devtools.send('Runtime.evaluate', { expression: `document.querySelector('#unlock-submit').click()` }, sessionId);
       await until(devtools, sessionId, `!!document.querySelector('#download-list li button')`);
       await sleep(1000);
-      const idle = rendererMiB(chromium.pid);
+      const idle = chromiumMemoryMiB(chromium.pid);
       let peak = idle;
       const timer = setInterval(() => {
-        peak = Math.max(peak, rendererMiB(chromium.pid));
+        peak = Math.max(peak, chromiumMemoryMiB(chromium.pid));
       }, 100);
       const started = performance.now();
       await devtools.send('Runtime.evaluate', { expression: `document.querySelector('#download-list li button').click()`, userGesture: true }, sessionId);
-      if (process.env.DEBUG) {
-        const poll = setInterval(async () => {
-          const { result } = await devtools.send('Runtime.evaluate', { expression: `document.querySelector('#download-list li').innerText`, returnByValue: true }, sessionId);
-          console.error('row:', JSON.stringify(result.value), existsSync(downloads) ? readdirSync(downloads) : '-');
-        }, 2000);
-        completed.finally(() => clearInterval(poll));
-      }
       const state = await Promise.race([completed, sleep(TIMEOUT_MS).then(() => 'timed out')]);
       const seconds = (performance.now() - started) / 1000;
       clearInterval(timer);

@@ -14,9 +14,11 @@
 // Usage: node tests/bench/xhr-bodies.mjs [MIB]   (default 1024)
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+import { chromiumMemoryMiB } from './support.mjs';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const MIB = Number(process.argv[2] ?? 1024);
@@ -54,34 +56,6 @@ try {
 </script>`;
 }
 
-/** Private resident memory (RssAnon, MiB) of Chromium processes of `kind` below `root`. */
-function memoryMiB(root, kind) {
-  const children = new Map();
-  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (!children.has(ppid)) children.set(ppid, []);
-      children.get(ppid).push(Number(pid));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  let total = 0;
-  const visit = (pid) => {
-    try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      const isKind = kind === 'renderer' ? cmdline.includes('--type=renderer') : !cmdline.includes('--type=');
-      if (isKind) total += Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/RssAnon:\s+(\d+)/)?.[1] ?? 0);
-    } catch {
-      // gone meanwhile
-    }
-    for (const child of children.get(pid) ?? []) visit(child);
-  };
-  visit(root);
-  return total / 1024;
-}
-
 async function run(mode) {
   let ready;
   let done;
@@ -106,10 +80,10 @@ async function run(mode) {
   try {
     await readySignal;
     await new Promise((r) => setTimeout(r, 1000));
-    const idle = { renderer: memoryMiB(chromium.pid, 'renderer'), browser: memoryMiB(chromium.pid, 'browser') };
+    const idle = { renderer: chromiumMemoryMiB(chromium.pid, 'renderer'), browser: chromiumMemoryMiB(chromium.pid, 'browser') };
     const peak = { ...idle };
     const timer = setInterval(() => {
-      for (const kind of ['renderer', 'browser']) peak[kind] = Math.max(peak[kind], memoryMiB(chromium.pid, kind));
+      for (const kind of ['renderer', 'browser']) peak[kind] = Math.max(peak[kind], chromiumMemoryMiB(chromium.pid, kind));
     }, 100);
     const outcome = await Promise.race([doneSignal, new Promise((r) => setTimeout(() => r('error: no answer in time'), TIMEOUT_MS))]);
     clearInterval(timer);
