@@ -13,12 +13,11 @@ import { downloadFile, DownloadError, fetchBlob } from './downloader.js';
 import { formatBytes, formatDate, formatDuration, t, tn, translate } from './i18n.js';
 import { codeErrorMessage, describeError } from './messages.js';
 import { canPickFiles, canPickFolder, FileSink, FolderTarget, MemorySink, registerDownloadWorker, ServiceWorkerSink } from './sinks.js';
-import { $, busy, fieldError, Notice, Rate, showStep } from './ui.js';
+import { $, busy, emailIn, fieldError, Notice, Rate, showStep } from './ui.js';
 import { loadWasm } from './wasm.js';
 
 /** Largest encrypted manifest accepted (the manifest itself is at most 1 MiB). */
 const MAX_MANIFEST = 2 << 20;
-const EMAIL = /^[^\s@,;<>]+@[^\s@,;<>]+\.[^\s@,;<>]+$/;
 
 translate();
 document.body.classList.remove('loading');
@@ -169,13 +168,8 @@ async function requestCode() {
 
 $('#email-form').addEventListener('submit', async (event) => {
   event.preventDefault();
-  const input = $('#email');
-  const value = input.value.trim();
-  if (!EMAIL.test(value)) {
-    fieldError(input, t('signin.invalidEmail'));
-    return;
-  }
-  fieldError(input, '');
+  const value = emailIn($('#email'), t('signin.invalidEmail'));
+  if (!value) return;
   notice.clear();
   await busy(event.currentTarget, async () => {
     email = value;

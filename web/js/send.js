@@ -5,12 +5,11 @@ import { api, ApiError, isAbort } from './api.js';
 import { formatBytes, formatDate, formatDuration, t, tn, translate } from './i18n.js';
 import { codeErrorMessage, describeError } from './messages.js';
 import { deleteSend, listSends, sameFile } from './send-store.js';
-import { $, busy, fieldError, focusInto, Notice, Rate, showStep } from './ui.js';
+import { $, busy, EMAIL, emailIn, fieldError, focusInto, Notice, Rate, showStep } from './ui.js';
 import { createPackage, PackageSender, SendError } from './uploader.js';
 import { loadWasm } from './wasm.js';
 
 const TOKEN_KEY = 'kluis.token';
-const EMAIL = /^[^\s@,;<>]+@[^\s@,;<>]+\.[^\s@,;<>]+$/;
 
 translate();
 document.body.classList.remove('loading');
@@ -72,12 +71,8 @@ $('#signin-email-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   const form = event.currentTarget;
   const input = $('#signin-email');
-  const email = input.value.trim();
-  if (!EMAIL.test(email)) {
-    fieldError(input, t('signin.invalidEmail'));
-    return;
-  }
-  fieldError(input, '');
+  const email = emailIn(input, t('signin.invalidEmail'));
+  if (!email) return;
   notice.clear();
   await busy(form, async () => {
     try {

@@ -52,6 +52,20 @@ export class Notice {
   }
 }
 
+/** What the pages accept as an e-mail address (the server checks again). */
+export const EMAIL = /^[^\s@,;<>]+@[^\s@,;<>]+\.[^\s@,;<>]+$/;
+
+/** The address typed into `input`, trimmed; null (and the field marked) when it is not one. */
+export function emailIn(input, message) {
+  const value = input.value.trim();
+  if (!EMAIL.test(value)) {
+    fieldError(input, message);
+    return null;
+  }
+  fieldError(input, '');
+  return value;
+}
+
 /** Marks a field invalid with a message in its error element (aria-describedby). */
 export function fieldError(input, text) {
   const id = `${input.id}-error`;
