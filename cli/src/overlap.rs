@@ -6,7 +6,8 @@
 use std::io::{self, Read, Write};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-const BUFFER: usize = 1 << 20;
+/// Bytes per buffer handed between threads.
+pub const BUFFER: usize = 1 << 20;
 const DEPTH: usize = 4;
 
 /// Runs `consume` with a reader whose bytes come from `producer`, read on
@@ -18,23 +19,8 @@ pub fn read_ahead<R: Read + Send, T>(mut producer: R, consume: impl FnOnce(&mut 
         scope.spawn(move || {
             loop {
                 let mut buf = spare_rx.try_recv().unwrap_or_else(|_| Vec::with_capacity(BUFFER));
-                buf.resize(BUFFER, 0);
-                let mut len = 0;
-                let result = loop {
-                    match producer.read(&mut buf[len..]) {
-                        Ok(0) => break Ok(()),
-                        Ok(n) => {
-                            len += n;
-                            if len == BUFFER {
-                                break Ok(());
-                            }
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => break Err(e),
-                    }
-                };
-                buf.truncate(len);
-                let last = len < BUFFER || result.is_err();
+                let result = fill(&mut producer, &mut buf);
+                let last = buf.len() < BUFFER || result.is_err();
                 let message = result.map(|()| buf);
                 // The consumer went away (e.g. the request failed): stop.
                 if filled_tx.send(message).is_err() || last {
@@ -46,6 +32,28 @@ pub fn read_ahead<R: Read + Send, T>(mut producer: R, consume: impl FnOnce(&mut 
         consume(&mut reader)
         // Dropping the reader closes the channel, which ends the producer.
     })
+}
+
+/// Reads into `buf` until it holds `BUFFER` bytes or the input ends (a
+/// short read is not the end). On an error `buf` keeps what was read.
+pub fn fill(input: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<()> {
+    buf.resize(BUFFER, 0);
+    let mut len = 0;
+    let result = loop {
+        match input.read(&mut buf[len..]) {
+            Ok(0) => break Ok(()),
+            Ok(n) => {
+                len += n;
+                if len == BUFFER {
+                    break Ok(());
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => break Err(e),
+        }
+    };
+    buf.truncate(len);
+    result
 }
 
 /// The reading end of a stage: bytes produced on another thread.

@@ -9,8 +9,8 @@ use std::thread;
 
 use kluis_crypto::{Codec, Error};
 
-/// Bytes per buffer handed between threads.
-const BUFFER: usize = 1 << 20;
+use crate::overlap::{self, BUFFER};
+
 /// Buffers in flight per direction: bounds memory at a few MiB.
 const DEPTH: usize = 4;
 
@@ -110,23 +110,8 @@ impl Sink {
 fn read_loop<R: Read>(mut input: R, filled: SyncSender<io::Result<Vec<u8>>>, spare: Receiver<Vec<u8>>) {
     loop {
         let mut buffer = spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(BUFFER));
-        buffer.resize(BUFFER, 0);
-        let mut len = 0;
-        // Fill the buffer; a short read is not the end of the input.
-        let result = loop {
-            match input.read(&mut buffer[len..]) {
-                Ok(0) => break Ok(()),
-                Ok(n) => {
-                    len += n;
-                    if len == BUFFER {
-                        break Ok(());
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => break Err(e),
-            }
-        };
-        buffer.truncate(len);
+        let result = overlap::fill(&mut input, &mut buffer);
+        let len = buffer.len();
         let end = len < BUFFER;
         let message = match result {
             Err(e) => Err(e),
