@@ -12,6 +12,7 @@ import { join } from 'node:path';
 
 import { launch } from './support/browser.mjs';
 import { KluisServer, sha256, sleep, testBytes } from './support/kluis.mjs';
+import { startCuttingProxy } from './support/proxy.mjs';
 import { startServer } from './support/server.mjs';
 import { fileRow, newPage, packageIdOf, signIn, stubbedFile } from './support/pages.mjs';
 
@@ -229,6 +230,45 @@ test('a flipped byte in a stored blob is never offered as a complete download', 
   const aborted = await stubbedFile(picker, 'bad.bin');
   assert.equal(aborted.closed, false, 'the damaged file is never closed (committed)');
   assert.equal(aborted.aborted, true, 'the damaged file is aborted (thrown away)');
+});
+
+test('a download whose connection breaks mid-file continues with a Range request, with and without a BYOB reader', { timeout: 120_000 }, async (t) => {
+  const { server, dir, open } = await setup(t);
+  const token = await server.token(ALICE);
+  const data = testBytes((5 << 20) + 4321, 33);
+  writeFileSync(join(dir, 'scan.tiff'), data);
+  const link = await cliSend(server, token, [join(dir, 'scan.tiff')], ['--to', BOB, '--verify', 'none', '--max-downloads', '5']);
+  // Each first response for the file (no Range) is cut 3 MiB + 777 bytes in: halfway through
+  // the page's second 2 MiB piece, whose bytes are lost with the connection.
+  const CUT = (3 << 20) + 777;
+  const proxy = await startCuttingProxy(server.url, (req) => (/\/blobs\/1$/.test(req.url) && !req.headers.range ? CUT : null));
+  t.after(() => proxy.close());
+  const viaProxy = link.replace(server.url, proxy.url);
+
+  for (const byob of [true, false]) {
+    const page = await open({ picker: 'stub' });
+    if (!byob) {
+      // As in browsers whose fetch bodies are not byte streams: only a default reader.
+      await page.addInitScript(() => {
+        const getReader = ReadableStream.prototype.getReader;
+        ReadableStream.prototype.getReader = function (options) {
+          if (options?.mode === 'byob') throw new TypeError('no BYOB reader here');
+          return getReader.call(this, options);
+        };
+      });
+    }
+    await openSimple(page, viaProxy);
+    const row = fileRow(page, 'scan.tiff');
+    await row.getByRole('button').click();
+    await row.getByText('Saved, and checked').waitFor({ timeout: 30_000 });
+    const saved = await stubbedFile(page, 'scan.tiff');
+    assert.equal(saved.closed, true);
+    assert.equal(sha256(saved.bytes), sha256(data), `identical bytes (${byob ? 'BYOB' : 'default'} reader)`);
+    const ranges = proxy.requests.filter((r) => /\/blobs\/1$/.test(r.url)).map((r) => r.range);
+    const resumed = Number(ranges.at(-1)?.match(/^bytes=(\d+)-$/)?.[1]);
+    assert.equal(ranges.at(-2), null, 'the first request asks for the whole file');
+    assert.ok(resumed > 0 && resumed <= CUT, `the second asks for the rest, from at most where the connection broke (${ranges.at(-1)})`);
+  }
 });
 
 /** Moves a package's expiry into the past, with Python's sqlite3 (the database is in WAL mode, so the running server sees it). */

@@ -4,8 +4,12 @@
 // computes the SHA-256 on another core. `finish` checks the end of the
 // file and returns the SHA-256 and length to compare with the manifest.
 //
-// Operations (rpc.js): connect {port}; init {identity}; push {buffer} →
-// {buffer, length}; finish → {buffer, length, sha256, total}.
+// No buffer is allocated per piece: the page hands over, with each piece
+// of ciphertext, a spare buffer for the plaintext, and gets both back
+// (buffer-pool.js says why).
+//
+// Operations (rpc.js): connect {port}; init {identity}; push {input, length,
+// spare} → {input, buffer, length}; finish {spare} → {buffer, length, sha256, total}.
 import { cryptoErrorKind } from './crypto-errors.js';
 import { HashPort } from './hashing.js';
 import { serveRpc } from './rpc.js';
@@ -15,12 +19,13 @@ let decryptor;
 let hasher;
 let total = 0;
 
-async function take(bound, write) {
-  const out = new Uint8Array(bound);
+/** Writes plaintext into `spare` (or a new buffer if it has less than `bound` bytes). */
+async function produce(spare, bound, write) {
+  const out = new Uint8Array(spare?.byteLength >= bound ? spare : new ArrayBuffer(bound));
   const length = write(out);
-  if (length) await hasher.update(out.slice(0, length));
+  if (length) await hasher.updateCopy(out.subarray(0, length));
   total += length;
-  return { result: { buffer: out.buffer, length }, transfer: [out.buffer] };
+  return { buffer: out.buffer, length };
 }
 
 serveRpc(
@@ -37,18 +42,20 @@ serveRpc(
       total = 0;
     },
 
-    push({ buffer }) {
-      const input = new Uint8Array(buffer);
-      return take(decryptor.outputBound(input.length), (out) => decryptor.pushInto(input, out));
+    async push({ input, length, spare }) {
+      const ciphertext = new Uint8Array(input, 0, length);
+      const result = await produce(spare, decryptor.outputBound(ciphertext.length), (out) => decryptor.pushInto(ciphertext, out));
+      result.input = input;
+      return { result, transfer: [input, result.buffer] };
     },
 
-    async finish() {
-      const answer = await take(decryptor.outputBound(0), (out) => decryptor.finishInto(out));
-      answer.result.sha256 = await hasher.digest();
-      answer.result.total = total;
+    async finish({ spare }) {
+      const result = await produce(spare, decryptor.outputBound(0), (out) => decryptor.finishInto(out));
+      result.sha256 = await hasher.digest();
+      result.total = total;
       decryptor.free();
       decryptor = undefined;
-      return answer;
+      return { result, transfer: [result.buffer] };
     },
   },
   cryptoErrorKind,

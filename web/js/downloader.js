@@ -7,6 +7,7 @@
 // has been authenticated and its length and SHA-256 match the manifest;
 // on any failure it is aborted, so a damaged file never looks complete.
 import { ApiError, backoffSeconds, isAbort, MAX_ATTEMPTS, NetworkError, sameOrigin, waitBeforeRetry } from './api.js';
+import { BufferPool } from './buffer-pool.js';
 import { startHashWorker } from './hashing.js';
 import { WorkerRpc } from './rpc.js';
 
@@ -23,15 +24,60 @@ export class DownloadError extends Error {
   }
 }
 
-function concat(parts, length) {
-  if (parts.length === 1 && parts[0].byteOffset === 0 && parts[0].byteLength === parts[0].buffer.byteLength) return parts[0];
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
+/**
+ * Reads a response body into buffers the caller gives: with a BYOB reader
+ * where the browser has one, so nothing is allocated per network chunk;
+ * otherwise by copying the chunks a default reader returns.
+ */
+class BodyReader {
+  #reader;
+  #byob;
+  #rest = null; // what is left of the last default-reader chunk
+
+  constructor(body) {
+    try {
+      this.#reader = body.getReader({ mode: 'byob' });
+      this.#byob = true;
+    } catch {
+      this.#reader = body.getReader();
+      this.#byob = false;
+    }
   }
-  return out;
+
+  /**
+   * Fills `length` bytes of `buffer`, or fewer at the end of the body,
+   * calling `onProgress(filled)` as bytes arrive.
+   * Resolves {buffer, filled}; a BYOB read hands the buffer over and back,
+   * so use the one returned. If the connection breaks it rejects, and the
+   * bytes of this fill are lost (a BYOB reader keeps the buffer).
+   */
+  async fill(buffer, length, onProgress) {
+    let filled = 0;
+    while (filled < length) {
+      if (this.#byob) {
+        const { value, done } = await this.#reader.read(new Uint8Array(buffer, filled, length - filled));
+        if (value) buffer = value.buffer;
+        if (done) break;
+        filled += value.byteLength;
+      } else {
+        if (!this.#rest) {
+          const { value, done } = await this.#reader.read();
+          if (done) break;
+          this.#rest = value;
+        }
+        const n = Math.min(this.#rest.length, length - filled);
+        new Uint8Array(buffer, filled, n).set(this.#rest.subarray(0, n));
+        this.#rest = n < this.#rest.length ? this.#rest.subarray(n) : null;
+        filled += n;
+      }
+      onProgress(filled);
+    }
+    return { buffer, filled };
+  }
+
+  cancel() {
+    this.#reader.cancel().catch(() => {});
+  }
 }
 
 function fromApi(e) {
@@ -74,13 +120,19 @@ export async function fetchBlob({ url }, token, { signal } = {}) {
 export async function downloadFile(blob, { identity, token, sink, expected, signal, onProgress = () => {}, onRetry = () => {} }) {
   const worker = new WorkerRpc(new URL('./download-worker.js', import.meta.url));
   const hasher = startHashWorker();
+  // Buffers go round (buffer-pool.js): ciphertext from here to the worker
+  // and back; plaintext from the worker to the sink and back, unless the
+  // sink keeps it (ServiceWorkerSink transfers it on).
+  const inputs = new BufferPool(1);
+  const outputs = new BufferPool(2);
   const write = async ({ buffer, length }) => {
     if (length) await sink.write(new Uint8Array(buffer, 0, length));
+    outputs.give(buffer);
   };
   try {
     await worker.call('connect', { port: hasher.port }, [hasher.port]);
     await worker.call('init', { identity });
-    let received = 0;
+    let received = 0; // ciphertext bytes handed to the worker
     let attempt = 0;
     const retry = async (cause) => {
       attempt += 1;
@@ -111,47 +163,38 @@ export async function downloadFile(blob, { identity, token, sink, expected, sign
         const start = Number(response.headers.get('Content-Range')?.match(/^bytes (\d+)-/)?.[1]);
         if (response.status !== 206 || start !== received) throw new DownloadError('server', new Error('the server cannot resume the download'));
       }
-      const reader = response.body.getReader();
-      let parts = [];
-      let pending = 0;
-      const flush = async () => {
-        if (!pending) return;
-        const bytes = concat(parts, pending);
-        parts = [];
-        pending = 0;
-        await write(await worker.call('push', { buffer: bytes.buffer }, [bytes.buffer]));
-      };
+      const reader = new BodyReader(response.body);
       let broken = null;
       try {
-        for (;;) {
-          let chunk;
+        while (received < blob.size) {
+          const wanted = Math.min(PIECE, blob.size - received);
+          let piece;
           try {
-            chunk = await reader.read();
+            piece = await reader.fill(inputs.take(PIECE), wanted, (filled) => onProgress(received + filled));
           } catch (e) {
             if (isAbort(e)) throw e;
-            broken = e; // the connection broke: keep what arrived, continue with a Range request
+            broken = e; // the connection broke: continue with a Range request after what the worker has
             break;
           }
-          if (chunk.done) break;
-          const bytes = chunk.value;
-          if (received + bytes.length > blob.size) throw new DownloadError('damaged', new Error('the server sent more bytes than the file has'));
-          parts.push(bytes);
-          pending += bytes.length;
-          received += bytes.length;
-          attempt = 0;
-          if (pending >= PIECE) await flush();
-          onProgress(received);
+          if (piece.filled) {
+            const spare = outputs.take(0); // any kept one; the worker allocates if it is too small
+            const answer = await worker.call('push', { input: piece.buffer, length: piece.filled, spare }, [piece.buffer, spare]);
+            inputs.give(answer.input);
+            received += piece.filled;
+            attempt = 0;
+            await write(answer);
+            onProgress(received);
+          }
+          if (piece.filled < wanted) break; // the body ended early
         }
-      } catch (e) {
-        // Decryption or the sink failed: stop the transfer too.
-        reader.cancel().catch(() => {});
-        throw e;
+      } finally {
+        // Done, broken, or decryption or the sink failed: stop the transfer.
+        reader.cancel();
       }
-      await flush();
-      onProgress(received);
       if (received < blob.size) await retry(broken ?? new NetworkError());
     }
-    const last = await worker.call('finish');
+    const spare = outputs.take(0);
+    const last = await worker.call('finish', { spare }, [spare]);
     await write(last);
     if (last.total !== expected.size || last.sha256 !== String(expected.sha256).toLowerCase()) {
       throw new DownloadError('damaged', new Error('the file does not match the size or checksum its sender recorded'));

@@ -1,11 +1,13 @@
 // Web Worker that computes SHA-256 beside the crypto workers: hashing in
 // wasm (about 100 MB/s) is slower than encrypting, so it gets its own core.
 // A producer (upload-worker.js, download-worker.js) sends it the plaintext
-// over a MessagePort, in order, and gets an 'ack' per piece (hashing.js
-// keeps a few pieces in flight, so memory stays bounded).
+// over a MessagePort, in order, and gets an 'ack' per piece with the
+// piece's buffer handed back, so the producer can use it again instead of
+// leaving garbage behind (hashing.js keeps a few pieces in flight, so
+// memory stays bounded).
 //
-// Port messages: {type: 'reset'}; {type: 'data', buffer, offset, length}
-// → {type: 'ack'}; {type: 'digest'} → {type: 'digest', sha256}.
+// Port messages: {type: 'reset'}; {type: 'data', buffer, offset, length,
+// copy} → {type: 'ack', buffer, copy}; {type: 'digest'} → {type: 'digest', sha256}.
 import { loadWasm } from './wasm.js';
 
 let queue = Promise.resolve();
@@ -18,7 +20,7 @@ function handle(port, data) {
       hash = new wasm.Sha256();
     } else if (data.type === 'data') {
       hash.update(new Uint8Array(data.buffer, data.offset, data.length));
-      port.postMessage({ type: 'ack' });
+      port.postMessage({ type: 'ack', buffer: data.buffer, copy: data.copy }, [data.buffer]);
     } else if (data.type === 'digest') {
       const sha256 = hash.hexDigest(); // consumes the hash
       hash = null;

@@ -1,6 +1,7 @@
 // SHA-256 in a separate Web Worker (hash-worker.js), fed over a
 // MessagePort by another worker. The page starts the hash worker and hands
 // one end of the channel to the producer, which wraps it in a HashPort.
+import { BufferPool } from './buffer-pool.js';
 
 /** Page side: starts a hash worker; returns {port (for the producer), terminate}. */
 export function startHashWorker() {
@@ -20,11 +21,14 @@ export class HashPort {
   #wake = null;
   #digest = null;
   #error = null;
+  /** Buffers the hash worker handed back, for updateCopy. */
+  #spare = new BufferPool(WINDOW);
 
   constructor(port) {
     this.#port = port;
     port.onmessage = ({ data }) => {
       if (data.type === 'ack') {
+        if (data.copy) this.#spare.give(data.buffer);
         this.#inflight -= 1;
         this.#wake?.();
         this.#wake = null;
@@ -47,14 +51,34 @@ export class HashPort {
 
   /** Hashes `bytes` next; its buffer is handed over (do not use it afterwards). */
   async update(bytes) {
+    await this.#room();
+    this.#send(bytes, false);
+  }
+
+  /**
+   * Hashes a copy of `bytes`, made in a buffer the hash worker gave back;
+   * `bytes` stays the caller's, to change again once this resolves.
+   */
+  async updateCopy(bytes) {
+    await this.#room();
+    const copy = new Uint8Array(this.#spare.take(bytes.length), 0, bytes.length);
+    copy.set(bytes);
+    this.#send(copy, true);
+  }
+
+  async #room() {
     while (this.#inflight >= WINDOW && !this.#error) {
       await new Promise((resolve) => {
         this.#wake = resolve;
       });
     }
     if (this.#error) throw this.#error;
+  }
+
+  /** `copy`: the buffer is one of ours, to keep when it comes back. */
+  #send(bytes, copy) {
     this.#inflight += 1;
-    this.#port.postMessage({ type: 'data', buffer: bytes.buffer, offset: bytes.byteOffset, length: bytes.byteLength }, [bytes.buffer]);
+    this.#port.postMessage({ type: 'data', buffer: bytes.buffer, offset: bytes.byteOffset, length: bytes.byteLength, copy }, [bytes.buffer]);
   }
 
   /** The hex SHA-256 of everything sent since the last reset. */

@@ -1,5 +1,7 @@
 // Where a decrypted file goes, chunk by chunk, without being held in
-// memory. Every sink has write(Uint8Array), close() and abort(message);
+// memory. Every sink has write(Uint8Array), close() and abort(message).
+// The caller reuses a written buffer once write() has resolved, so a sink
+// that keeps the bytes copies them or transfers the buffer (detaching it);
 // close() is called only after the whole file has been authenticated and
 // checked, abort() on any failure, so a damaged file never ends up looking
 // complete.
@@ -238,7 +240,7 @@ export class MemorySink {
   }
 
   async write(bytes) {
-    this.parts.push(bytes);
+    this.parts.push(bytes.slice());
   }
 
   async close() {
