@@ -9,9 +9,10 @@
 //   fresh        a new ArrayBuffer per body, filled by a Web Worker and
 //                transferred back, as web/js/uploader.js does
 //   blob         a new Blob per body
+//   fetch        fetch() instead of XHR, with the one reused ArrayBuffer
 // Prints MB/s and the growth of the renderer and browser processes.
 //
-// Usage: node tests/bench/xhr-bodies.mjs [MIB]   (default 1024)
+// Usage: node tests/bench/xhr-bodies.mjs [MIB [MODE ...]]   (default 1024, all modes)
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -47,7 +48,11 @@ try {
   for (let i = 0; i < ${COUNT}; i++) {
     if (${JSON.stringify(mode)} === 'reused') await patch(reused);
     else if (${JSON.stringify(mode)} === 'fresh') await patch(new Uint8Array(await fill(new ArrayBuffer(${BODY}))));
-    else await patch(new Blob([reused]));
+    else if (${JSON.stringify(mode)} === 'blob') await patch(new Blob([reused]));
+    else {
+      const response = await fetch('/upload', { method: 'PATCH', body: reused });
+      if (!response.ok) throw new Error('PATCH failed');
+    }
   }
   await fetch('/done', { method: 'POST', body: String((performance.now() - started) / 1000) });
 } catch (e) {
@@ -100,4 +105,5 @@ async function run(mode) {
 }
 
 console.log(`\nXHR upload bodies in headless Chromium without DevTools: ${COUNT} x 8 MiB PATCH over loopback`);
-for (const mode of ['reused', 'fresh', 'blob']) await run(mode);
+const modes = process.argv.slice(3);
+for (const mode of modes.length ? modes : ['reused', 'fresh', 'blob', 'fetch']) await run(mode);

@@ -23,7 +23,7 @@ let total = 0;
 async function produce(spare, bound, write) {
   const out = new Uint8Array(spare?.byteLength >= bound ? spare : new ArrayBuffer(bound));
   const length = write(out);
-  if (length) await hasher.updateCopy(out.subarray(0, length));
+  if (length) await hasher.update(out.subarray(0, length));
   total += length;
   return { buffer: out.buffer, length };
 }

@@ -6,8 +6,8 @@
 // leaving garbage behind (hashing.js keeps a few pieces in flight, so
 // memory stays bounded).
 //
-// Port messages: {type: 'reset'}; {type: 'data', buffer, offset, length,
-// copy} → {type: 'ack', buffer, copy}; {type: 'digest'} → {type: 'digest', sha256}.
+// Port messages: {type: 'reset'}; {type: 'data', buffer, length} →
+// {type: 'ack', buffer}; {type: 'digest'} → {type: 'digest', sha256}.
 import { loadWasm } from './wasm.js';
 
 let queue = Promise.resolve();
@@ -19,8 +19,8 @@ function handle(port, data) {
       hash?.free();
       hash = new wasm.Sha256();
     } else if (data.type === 'data') {
-      hash.update(new Uint8Array(data.buffer, data.offset, data.length));
-      port.postMessage({ type: 'ack', buffer: data.buffer, copy: data.copy }, [data.buffer]);
+      hash.update(new Uint8Array(data.buffer, 0, data.length));
+      port.postMessage({ type: 'ack', buffer: data.buffer }, [data.buffer]);
     } else if (data.type === 'digest') {
       const sha256 = hash.hexDigest(); // consumes the hash
       hash = null;

@@ -21,14 +21,14 @@ export class HashPort {
   #wake = null;
   #digest = null;
   #error = null;
-  /** Buffers the hash worker handed back, for updateCopy. */
+  /** Buffers the hash worker handed back, to copy the next pieces into. */
   #spare = new BufferPool(WINDOW);
 
   constructor(port) {
     this.#port = port;
     port.onmessage = ({ data }) => {
       if (data.type === 'ack') {
-        if (data.copy) this.#spare.give(data.buffer);
+        this.#spare.give(data.buffer);
         this.#inflight -= 1;
         this.#wake?.();
         this.#wake = null;
@@ -49,36 +49,22 @@ export class HashPort {
     this.#port.postMessage({ type: 'reset' });
   }
 
-  /** Hashes `bytes` next; its buffer is handed over (do not use it afterwards). */
-  async update(bytes) {
-    await this.#room();
-    this.#send(bytes, false);
-  }
-
   /**
-   * Hashes a copy of `bytes`, made in a buffer the hash worker gave back;
-   * `bytes` stays the caller's, to change again once this resolves.
+   * Hashes `bytes` next. A copy goes to the hash worker, made in a buffer it
+   * handed back before: the caller keeps `bytes` (to change again once this
+   * resolves), and no buffer is left behind per piece (buffer-pool.js).
    */
-  async updateCopy(bytes) {
-    await this.#room();
-    const copy = new Uint8Array(this.#spare.take(bytes.length), 0, bytes.length);
-    copy.set(bytes);
-    this.#send(copy, true);
-  }
-
-  async #room() {
+  async update(bytes) {
     while (this.#inflight >= WINDOW && !this.#error) {
       await new Promise((resolve) => {
         this.#wake = resolve;
       });
     }
     if (this.#error) throw this.#error;
-  }
-
-  /** `copy`: the buffer is one of ours, to keep when it comes back. */
-  #send(bytes, copy) {
+    const copy = new Uint8Array(this.#spare.take(bytes.length), 0, bytes.length);
+    copy.set(bytes);
     this.#inflight += 1;
-    this.#port.postMessage({ type: 'data', buffer: bytes.buffer, offset: bytes.byteOffset, length: bytes.byteLength, copy }, [bytes.buffer]);
+    this.#port.postMessage({ type: 'data', buffer: copy.buffer, length: copy.length }, [copy.buffer]);
   }
 
   /** The hex SHA-256 of everything sent since the last reset. */

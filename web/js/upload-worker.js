@@ -2,9 +2,9 @@
 // body by body, for a resumable upload (see uploader.js). It reads the
 // plaintext in 4 MiB pieces and encrypts them with pushInto straight into
 // the body buffer the page hands over (and gets back), so nothing grows
-// with the file. Each piece then goes on to the hash worker (hashing.js)
-// for the file's SHA-256, which runs on another core; bytes read again
-// after a resume are not hashed twice.
+// with the file. A copy of each piece then goes to the hash worker
+// (hashing.js) for the file's SHA-256, which runs on another core; bytes
+// read again after a resume are not hashed twice.
 //
 // Operations (rpc.js): connect {port} (to the hash worker); open {source,
 // size, recipient | resumeState} → {resumeState}; seek {offset} →
@@ -102,11 +102,13 @@ serveRpc(
           pos = end;
           if (room.length < encryptor.outputBound(plain.length)) throw new Error('body buffer too small');
           written = encryptor.pushInto(plain, room);
-          // The encryptor has copied the piece: it can move to the hash worker.
+          // A copy goes to the hash worker, in a buffer it hands back: the piece
+          // itself stays here, where it was allocated, and is collected here
+          // (buffer-pool.js says why that matters).
           if (end > hashed) {
             const fresh = hashed > start ? plain.subarray(hashed - start) : plain;
             hashed = end;
-            await hasher.update(fresh.byteOffset ? fresh.slice() : fresh);
+            await hasher.update(fresh);
           }
         } else {
           written = encryptor.finishInto(room);

@@ -248,8 +248,7 @@ fn bench(args: &[String]) -> Result {
     run(Command::new("bash").arg(root.join("tests/bench/native.sh")).arg(size_mib.to_string()))?;
     run(Command::new("node").arg(root.join("tests/bench/wasm.mjs")))?;
     run(Command::new("bash").arg(root.join("tests/bench/transfer.sh")))?;
-    run(Command::new("node").arg(root.join("tests/bench/browser.mjs")))?;
+    run(Command::new("node").arg("--experimental-websocket").arg(root.join("tests/bench/pages.mjs")))?;
     run(Command::new("node").arg(root.join("tests/bench/xhr-bodies.mjs")))?;
-    run(Command::new("node").arg("--experimental-websocket").arg(root.join("tests/bench/receive-page.mjs")))?;
     Ok(())
 }
