@@ -2,15 +2,16 @@
 //!
 //! - `run`   — build the web assets and start `kluis-server` on its embedded defaults
 //! - `wasm`  — compile `wasm-client` for the browser and put the bindings in `web/pkg/`
-//! - `test`  — run every test: formatting, lints, Rust, wasm in Node and Chromium,
-//!   browser tests with Playwright, and a bounded fuzzing run
+//! - `test`  — run every test stage: formatting, lints (clippy, ESLint), Rust, wasm in
+//!   Node and Chromium, browser tests with Playwright, and a bounded fuzzing run;
+//!   `test STAGE...` runs only those stages, `test --help` lists them
 //! - `bench` — print the benchmark figures (native vs Go age, wasm in Chromium,
 //!   transfers with the CLI and with the web pages)
 //! - `fuzz`  — fuzz the decryptor and the armor reader for a bounded time
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Must equal the `wasm-bindgen` crate version pinned in `wasm-client/Cargo.toml`.
 const WASM_BINDGEN_VERSION: &str = "0.2.130";
@@ -25,12 +26,13 @@ fn main() -> ExitCode {
     let result = match task {
         "run" => run_product(rest),
         "wasm" => build_wasm(),
-        "test" => test_all(rest),
+        "test" => test_stages(rest),
         "bench" => bench(rest),
         "fuzz" => fuzz(fuzz_seconds(rest)),
         _ => {
             eprintln!(
-                "usage: cargo xtask <run [SERVER ARGS] | wasm | test [--no-fuzz] | bench [--size-mib N] | fuzz [SECONDS]>"
+                "usage: cargo xtask <run [SERVER ARGS] | wasm | test [STAGE...] [--no-fuzz] | bench [--size-mib N] | fuzz [SECONDS]>\n\
+                 (cargo xtask test --help lists the stages)"
             );
             return ExitCode::from(2);
         }
@@ -123,14 +125,137 @@ fn npm_install() -> Result {
     Ok(())
 }
 
-fn test_all(args: &[String]) -> Result {
-    let started = Instant::now();
-    let fuzz_enabled = !args.iter().any(|a| a == "--no-fuzz");
+/// One stage of `cargo xtask test`: a name to select it by, what it runs, and the
+/// function that runs it. A new stage is one more line in [`STAGES`].
+struct Stage {
+    name: &'static str,
+    about: &'static str,
+    run: fn() -> Result,
+}
 
-    step("formatting");
-    run(cargo().args(["fmt", "--all", "--check"]))?;
-    step("lints");
+/// The stages of `cargo xtask test`, in the order they run.
+const STAGES: &[Stage] = &[
+    stage("fmt", "cargo fmt --check", stage_fmt),
+    stage("lint", "clippy -D warnings (native and wasm32), ESLint on the JavaScript", stage_lint),
+    stage("rust", "Rust tests: unit, age testkit, package vectors, CLI, interop with age", stage_rust),
+    stage("wasm-node", "wasm tests in Node: SIMD ChaCha20-Poly1305, then the bindings", stage_wasm_node),
+    stage("wasm-browser", "wasm tests in headless Chromium (wasm-bindgen-test)", stage_wasm_browser),
+    stage("browser", "build wasm, server and CLI; Playwright tests in headless Chromium", stage_browser),
+    stage("fuzz", "each fuzz target for KLUIS_FUZZ_SECONDS (default 30) s", stage_fuzz),
+];
+
+const fn stage(name: &'static str, about: &'static str, run: fn() -> Result) -> Stage {
+    Stage { name, about, run }
+}
+
+/// The usage of `cargo xtask test` and its list of stages.
+fn stages_help() -> String {
+    let width = STAGES.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    let mut help = String::from(
+        "usage: cargo xtask test [STAGE...] [--no-fuzz]\n\n\
+         With no STAGE, runs every stage in this order; with some, only those (still in this order).\n\n",
+    );
+    for stage in STAGES {
+        help += &format!("  {:width$}  {}\n", stage.name, stage.about);
+    }
+    help + "\noptions:\n  --no-fuzz  skip the fuzz stage (also when named)"
+}
+
+enum Outcome {
+    Passed(Duration),
+    Failed(Duration),
+    Skipped,
+    NotRun,
+}
+
+fn test_stages(args: &[String]) -> Result {
+    let mut fuzz_enabled = true;
+    let mut chosen = Vec::new();
+    for arg in args {
+        match arg.as_str() {
+            "--no-fuzz" => fuzz_enabled = false,
+            "-h" | "--help" | "help" => {
+                println!("{}", stages_help());
+                return Ok(());
+            }
+            name => match STAGES.iter().position(|s| s.name == name) {
+                Some(i) => chosen.push(i),
+                None => {
+                    eprintln!("{}\n", stages_help());
+                    return Err(format!("unknown stage or option: {name}"));
+                }
+            },
+        }
+    }
+    let selected: Vec<&Stage> =
+        STAGES.iter().enumerate().filter(|(i, _)| chosen.is_empty() || chosen.contains(i)).map(|(_, s)| s).collect();
+
+    let started = Instant::now();
+    let mut outcomes: Vec<(&str, Outcome)> = selected.iter().map(|s| (s.name, Outcome::NotRun)).collect();
+    let mut failure = None;
+    for (stage, (_, outcome)) in selected.iter().zip(outcomes.iter_mut()) {
+        if stage.name == "fuzz" && !fuzz_enabled {
+            eprintln!("\n==> stage fuzz skipped (--no-fuzz)");
+            *outcome = Outcome::Skipped;
+            continue;
+        }
+        step(&format!("stage {}: {}", stage.name, stage.about));
+        let stage_started = Instant::now();
+        let result = (stage.run)();
+        let took = stage_started.elapsed();
+        match result {
+            Ok(()) => {
+                eprintln!("\n==> stage {} passed in {}", stage.name, duration(took));
+                *outcome = Outcome::Passed(took);
+            }
+            Err(e) => {
+                eprintln!("\n==> stage {} FAILED after {}", stage.name, duration(took));
+                *outcome = Outcome::Failed(took);
+                failure = Some(format!("stage {}: {e}", stage.name));
+                break;
+            }
+        }
+    }
+
+    let width = outcomes.iter().map(|(name, _)| name.len()).max().unwrap_or(0).max("total".len());
+    eprintln!("\n==> summary");
+    for (name, outcome) in &outcomes {
+        let (what, took) = match outcome {
+            Outcome::Passed(d) => ("passed", duration(*d)),
+            Outcome::Failed(d) => ("FAILED", duration(*d)),
+            Outcome::Skipped => ("skipped", String::new()),
+            Outcome::NotRun => ("not run", String::new()),
+        };
+        eprintln!("  {name:width$}  {what:7}  {took:>9}");
+    }
+    eprintln!("  {:width$}  {:7}  {:>9}", "total", "", duration(started.elapsed()));
+    match failure {
+        Some(e) => Err(e),
+        None => {
+            eprintln!("\nall selected stages passed in {}", duration(started.elapsed()));
+            Ok(())
+        }
+    }
+}
+
+/// `45.2s`, `2m13s`, `1h02m03s`.
+fn duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        0..60 => format!("{:.1}s", d.as_secs_f64()),
+        60..3600 => format!("{}m{:02}s", secs / 60, secs % 60),
+        _ => format!("{}h{:02}m{:02}s", secs / 3600, secs / 60 % 60, secs % 60),
+    }
+}
+
+fn stage_fmt() -> Result {
+    run(cargo().args(["fmt", "--all", "--check"]))
+}
+
+fn stage_lint() -> Result {
+    step("clippy, native");
     run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    step("clippy, wasm32");
     run(cargo().args([
         "clippy",
         "--package",
@@ -144,9 +269,16 @@ fn test_all(args: &[String]) -> Result {
         "-D",
         "warnings",
     ]))?;
-    step("Rust tests: unit, age testkit, package vectors, CLI and interop with age");
-    run(cargo().args(["test", "--workspace"]))?;
-    step("wasm tests in Node: SIMD ChaCha20-Poly1305 against the crate, then the bindings");
+    npm_install()?;
+    step("ESLint");
+    run(Command::new(root().join("node_modules/.bin/eslint")).arg("."))
+}
+
+fn stage_rust() -> Result {
+    run(cargo().args(["test", "--workspace"]))
+}
+
+fn stage_wasm_node() -> Result {
     run(cargo().args([
         "test",
         "--package",
@@ -156,22 +288,26 @@ fn test_all(args: &[String]) -> Result {
         "--target",
         "wasm32-unknown-unknown",
     ]))?;
-    run(cargo().args(["test", "--package", "kluis-wasm", "--target", "wasm32-unknown-unknown"]))?;
-    step("wasm tests in headless Chromium");
+    run(cargo().args(["test", "--package", "kluis-wasm", "--target", "wasm32-unknown-unknown"]))
+}
+
+fn stage_wasm_browser() -> Result {
     run(cargo()
         .args(["test", "--package", "kluis-wasm", "--target", "wasm32-unknown-unknown"])
-        .env("WASM_BINDGEN_USE_BROWSER", "1"))?;
+        .env("WASM_BINDGEN_USE_BROWSER", "1"))
+}
+
+fn stage_browser() -> Result {
     build_wasm()?;
     npm_install()?;
     step("build the server and command line the browser tests drive");
     run(cargo().args(["build", "--package", "kluis-server", "--package", "kluis-cli"]))?;
     step("browser tests (Playwright, headless Chromium)");
-    run(Command::new("node").args(["--test", "--test-concurrency=1", "tests/browser/"]))?;
-    if fuzz_enabled {
-        fuzz(fuzz_seconds(&[]))?;
-    }
-    eprintln!("\nall tests passed in {:.0?}", started.elapsed());
-    Ok(())
+    run(Command::new("node").args(["--test", "--test-concurrency=1", "tests/browser/"]))
+}
+
+fn stage_fuzz() -> Result {
+    fuzz(fuzz_seconds(&[]))
 }
 
 fn fuzz_seconds(args: &[String]) -> u64 {
