@@ -4,6 +4,8 @@
 
 pub mod link;
 pub mod manifest;
+pub mod range;
+pub mod tus;
 
 pub use link::{Link, LinkError};
 pub use manifest::{FileEntry, Manifest, ManifestError, safe_file_name};
