@@ -10,16 +10,29 @@
 //!             log2 N = 17, r = 8, p = 1, 32 bytes)        -- only with a password
 //! package identity = X25519 secret
 //!       HKDF-SHA-256(ikm = L || S || P', salt = package-id, info = "kluis/v1/package")
+//! access proof A   = HKDF-SHA-256(ikm = L || P', salt = package-id, info = "kluis/v1/access")
+//! access verifier  = SHA-256(A)                             -- what the server stores
 //! ```
 //!
 //! The package id is the ASCII string in the link (`/p/<package-id>`), used
-//! as bytes. Without a password `P'` is empty. The password is normalised to
-//! Unicode NFC first, so the same password typed on any system gives the same key.
+//! as bytes; [`PackageId`] is its one grammar. Without a password `P'` is
+//! empty. The password is normalised to Unicode NFC first, so the same
+//! password typed on any system gives the same key.
+//!
+//! The access proof (DESIGN.md §3 (access proof)) lets the server refuse a
+//! recipient who knows only the package id before it counts anything: the
+//! recipient presents `A`, the server compares `SHA-256(A)` with the
+//! [`AccessVerifier`] the sender registered. `A` proves possession of `L`
+//! (and of the password) without revealing either, and without `S` it does
+//! not lead to the package identity.
 
 use std::fmt;
+use std::str::FromStr;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use unicode_normalization::UnicodeNormalization;
 use zeroize::Zeroizing;
 
@@ -27,14 +40,13 @@ use crate::error::Result;
 use crate::primitives::{hkdf, random_secret, scrypt};
 use crate::x25519;
 
-/// Length of the link secret L and the server share S.
+/// Length of the link secret L, the server share S and the access proof A.
 pub const SECRET_LEN: usize = 32;
 /// log2 of the scrypt work factor that stretches package passwords.
 pub const PASSWORD_WORK_FACTOR: u8 = 17;
 const PASSWORD_SALT_LABEL: &[u8] = b"kluis/v1/password";
 const PACKAGE_INFO: &[u8] = b"kluis/v1/package";
-/// Longest package id accepted.
-pub const MAX_PACKAGE_ID_LEN: usize = 64;
+const ACCESS_INFO: &[u8] = b"kluis/v1/access";
 
 /// Why package key material was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +55,10 @@ pub enum PackageError {
     InvalidId,
     /// A secret is not 32 bytes of unpadded base64url.
     InvalidSecret,
+    /// An access proof is not 32 bytes of unpadded base64url.
+    InvalidProof,
+    /// An access verifier is not 32 bytes of unpadded base64url.
+    InvalidVerifier,
 }
 
 impl fmt::Display for PackageError {
@@ -52,28 +68,94 @@ impl fmt::Display for PackageError {
             PackageError::InvalidSecret => {
                 f.write_str("invalid key in the link: it is incomplete or was changed (copy the whole link)")
             }
+            PackageError::InvalidProof => f.write_str("invalid access proof: not 32 bytes of unpadded base64url"),
+            PackageError::InvalidVerifier => f.write_str("invalid access verifier: not 32 bytes of unpadded base64url"),
         }
     }
 }
 impl std::error::Error for PackageError {}
 
-fn check_id(package_id: &str) -> Result<(), PackageError> {
-    let ok = !package_id.is_empty()
-        && package_id.len() <= MAX_PACKAGE_ID_LEN
-        && package_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok { Ok(()) } else { Err(PackageError::InvalidId) }
+/// A package id: 1 to [`PackageId::MAX_LEN`] characters of `A-Z a-z 0-9 - _`.
+///
+/// This is the one grammar of package ids (DESIGN.md §3); links, the API and
+/// the key schedule all go through [`PackageId::parse`]. The server mints
+/// 22-character ids (16 random bytes as base64url), but any id of the grammar
+/// is valid. The id is not secret.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub struct PackageId(String);
+
+impl PackageId {
+    /// Longest package id accepted.
+    pub const MAX_LEN: usize = 64;
+
+    /// Checks `s` against the grammar (exactly: no trimming, no case folding).
+    pub fn parse(s: &str) -> Result<PackageId, PackageError> {
+        let ok = !s.is_empty()
+            && s.len() <= Self::MAX_LEN
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if ok { Ok(PackageId(s.to_owned())) } else { Err(PackageError::InvalidId) }
+    }
+
+    /// The id as text (ASCII).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The id as an owned string.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Display for PackageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for PackageId {
+    type Err = PackageError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        PackageId::parse(s)
+    }
+}
+
+impl AsRef<str> for PackageId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for PackageId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for PackageId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        PackageId::parse(&text).map_err(|_| {
+            serde::de::Error::invalid_value(
+                serde::de::Unexpected::Str(&text),
+                &"a package id (1 to 64 characters of A-Z a-z 0-9 - _)",
+            )
+        })
+    }
 }
 
 macro_rules! secret_type {
-    ($(#[$doc:meta])* $name:ident) => {
+    ($(#[$doc:meta])* $name:ident, $invalid:expr) => {
         $(#[$doc])*
         pub struct $name(Zeroizing<[u8; SECRET_LEN]>);
 
         impl $name {
-            /// Fresh random bytes from the CSPRNG.
-            pub fn generate() -> Result<Self> {
-                Ok($name(random_secret()?))
-            }
             /// Wraps raw bytes.
             pub fn from_bytes(bytes: [u8; SECRET_LEN]) -> Self {
                 $name(Zeroizing::new(bytes))
@@ -88,8 +170,8 @@ macro_rules! secret_type {
             }
             /// Parses unpadded base64url (canonical only).
             pub fn from_base64url(s: &str) -> Result<Self, PackageError> {
-                let bytes = Zeroizing::new(URL_SAFE_NO_PAD.decode(s.trim()).map_err(|_| PackageError::InvalidSecret)?);
-                let arr: [u8; SECRET_LEN] = bytes.as_slice().try_into().map_err(|_| PackageError::InvalidSecret)?;
+                let bytes = Zeroizing::new(URL_SAFE_NO_PAD.decode(s.trim()).map_err(|_| $invalid)?);
+                let arr: [u8; SECRET_LEN] = bytes.as_slice().try_into().map_err(|_| $invalid)?;
                 Ok(Self::from_bytes(arr))
             }
         }
@@ -104,12 +186,123 @@ macro_rules! secret_type {
 
 secret_type!(
     /// `L`: made by the sender's client; travels only in the link's fragment.
-    LinkSecret
+    LinkSecret,
+    PackageError::InvalidSecret
 );
 secret_type!(
     /// `S`: made by the server; released only to recipients who pass the access checks.
-    ServerShare
+    ServerShare,
+    PackageError::InvalidSecret
 );
+secret_type!(
+    /// `A`: the access proof a recipient presents (DESIGN.md §3 (access proof)),
+    /// made by [`access_proof`]. Secret: whoever has it passes the first access
+    /// check. The server keeps only its [`AccessVerifier`].
+    AccessProof,
+    PackageError::InvalidProof
+);
+
+impl LinkSecret {
+    /// Fresh random bytes from the CSPRNG.
+    pub fn generate() -> Result<Self> {
+        Ok(LinkSecret(random_secret()?))
+    }
+}
+
+impl ServerShare {
+    /// Fresh random bytes from the CSPRNG.
+    pub fn generate() -> Result<Self> {
+        Ok(ServerShare(random_secret()?))
+    }
+}
+
+impl AccessProof {
+    /// `SHA-256(A)`: what the sender registers and the server stores.
+    pub fn verifier(&self) -> AccessVerifier {
+        AccessVerifier(Sha256::digest(self.expose()).into())
+    }
+}
+
+/// `SHA-256(A)`, the access verifier (DESIGN.md §3 (access proof)). The
+/// sender registers it with the package; the server keeps it and checks the
+/// [`AccessProof`] a recipient presents with [`AccessVerifier::matches`].
+/// Not secret: it opens nothing, and finding an `A` for it means inverting
+/// SHA-256. Equality (`==`) is constant-time too.
+#[derive(Clone, Copy)]
+pub struct AccessVerifier([u8; 32]);
+
+impl AccessVerifier {
+    /// Wraps a stored hash.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        AccessVerifier(bytes)
+    }
+    /// The hash.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+    /// Unpadded base64url, as in API messages.
+    pub fn to_base64url(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.0)
+    }
+    /// Parses unpadded base64url (canonical only).
+    pub fn from_base64url(s: &str) -> Result<Self, PackageError> {
+        let bytes = URL_SAFE_NO_PAD.decode(s.trim()).map_err(|_| PackageError::InvalidVerifier)?;
+        Ok(AccessVerifier(bytes.as_slice().try_into().map_err(|_| PackageError::InvalidVerifier)?))
+    }
+    /// True when `SHA-256(proof)` is this verifier, compared in constant time.
+    pub fn matches(&self, proof: &AccessProof) -> bool {
+        let hash: [u8; 32] = Sha256::digest(proof.expose()).into();
+        hash.ct_eq(&self.0).into()
+    }
+}
+
+impl PartialEq for AccessVerifier {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+impl Eq for AccessVerifier {}
+
+impl fmt::Debug for AccessVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AccessVerifier(")?;
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        write!(f, ")")
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for AccessVerifier {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_base64url())
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for AccessVerifier {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        AccessVerifier::from_base64url(&text).map_err(|_| {
+            serde::de::Error::invalid_value(
+                serde::de::Unexpected::Str(&text),
+                &"an access verifier (32 bytes of unpadded base64url)",
+            )
+        })
+    }
+}
+
+/// Reads `A` from unpadded base64url. The text may stay in the
+/// deserializer's buffers; the proof itself is zeroized when dropped.
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for AccessProof {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = Zeroizing::new(<std::borrow::Cow<'de, str>>::deserialize(deserializer)?.into_owned());
+        AccessProof::from_base64url(&text)
+            .map_err(|_| serde::de::Error::custom("invalid access proof: not 32 bytes of unpadded base64url"))
+    }
+}
 
 /// `P'`: the package password after scrypt. Computing it takes about a
 /// second and 128 MiB, so browsers do it in a Web Worker.
@@ -133,23 +326,21 @@ impl fmt::Debug for StretchedPassword {
 }
 
 /// `P' = scrypt(NFC(password), "kluis/v1/password" || package-id, 2^17, 8, 1)`.
-pub fn stretch_password(package_id: &str, password: &str) -> Result<StretchedPassword, PackageError> {
-    check_id(package_id)?;
+pub fn stretch_password(package_id: &PackageId, password: &str) -> StretchedPassword {
     let normalized = Zeroizing::new(password.nfc().collect::<String>());
     let mut salt = PASSWORD_SALT_LABEL.to_vec();
     salt.extend_from_slice(package_id.as_bytes());
-    Ok(StretchedPassword(scrypt(&salt, PASSWORD_WORK_FACTOR, normalized.as_bytes())))
+    StretchedPassword(scrypt(&salt, PASSWORD_WORK_FACTOR, normalized.as_bytes()))
 }
 
 /// The package identity: `HKDF-SHA-256(L || S || P', salt = package-id, info = "kluis/v1/package")`
 /// taken as an X25519 secret key.
 pub fn package_identity(
-    package_id: &str,
+    package_id: &PackageId,
     link: &LinkSecret,
     share: &ServerShare,
     password: Option<&StretchedPassword>,
-) -> Result<x25519::Identity, PackageError> {
-    check_id(package_id)?;
+) -> x25519::Identity {
     let mut ikm = Zeroizing::new(Vec::with_capacity(3 * SECRET_LEN));
     ikm.extend_from_slice(link.expose());
     ikm.extend_from_slice(share.expose());
@@ -157,21 +348,45 @@ pub fn package_identity(
         ikm.extend_from_slice(p.expose());
     }
     let secret = hkdf(package_id.as_bytes(), PACKAGE_INFO, &ikm);
-    Ok(x25519::Identity::from_secret_bytes(*secret))
+    x25519::Identity::from_secret_bytes(*secret)
+}
+
+/// The access proof (DESIGN.md §3 (access proof)):
+/// `A = HKDF-SHA-256(ikm = L || P', salt = package-id, info = "kluis/v1/access")`,
+/// with `P'` empty without a password. The sender registers
+/// [`AccessProof::verifier`] when it finalizes the package; a recipient
+/// presents `A` when it asks for a code or for access.
+pub fn access_proof(package_id: &PackageId, link: &LinkSecret, password: Option<&StretchedPassword>) -> AccessProof {
+    let mut ikm = Zeroizing::new(Vec::with_capacity(2 * SECRET_LEN));
+    ikm.extend_from_slice(link.expose());
+    if let Some(p) = password {
+        ikm.extend_from_slice(p.expose());
+    }
+    AccessProof(hkdf(package_id.as_bytes(), ACCESS_INFO, &ikm))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn id(s: &str) -> PackageId {
+        PackageId::parse(s).unwrap()
+    }
+
     #[test]
     fn ids_are_checked() {
-        let l = LinkSecret::from_bytes([1; 32]);
-        let s = ServerShare::from_bytes([2; 32]);
-        for bad in ["", "a/b", "a b", "é", &"x".repeat(65)] {
-            assert_eq!(package_identity(bad, &l, &s, None).unwrap_err(), PackageError::InvalidId, "{bad:?}");
+        for bad in ["", "a/b", "a b", "é", " ab", "ab\n", "a.b", &"x".repeat(65)] {
+            assert_eq!(PackageId::parse(bad).unwrap_err(), PackageError::InvalidId, "{bad:?}");
+            assert_eq!(bad.parse::<PackageId>().unwrap_err(), PackageError::InvalidId, "{bad:?}");
         }
-        assert!(package_identity("Ab-_9", &l, &s, None).is_ok());
+        for good in ["Ab-_9", "x", "pkg_A1b2C3d4E5f6G7h8", "AAAAAAAAAAAAAAAAAAAAAA", &"Z".repeat(PackageId::MAX_LEN)] {
+            let parsed: PackageId = good.parse().unwrap();
+            assert_eq!(parsed.as_str(), good);
+            assert_eq!(parsed.to_string(), good);
+            assert_eq!(AsRef::<str>::as_ref(&parsed), good);
+            assert_eq!(parsed.clone().into_string(), good);
+        }
+        assert!(id("a") < id("b"));
     }
 
     #[test]
@@ -182,6 +397,7 @@ mod tests {
         assert_eq!(LinkSecret::from_base64url(&text).unwrap().expose(), l.expose());
         assert_eq!(LinkSecret::from_base64url("abc").unwrap_err(), PackageError::InvalidSecret);
         assert_eq!(LinkSecret::from_base64url(&format!("{}=", &*text)).unwrap_err(), PackageError::InvalidSecret);
+        assert_eq!(format!("{l:?}"), "LinkSecret(<redacted>)");
     }
 
     #[test]
@@ -189,10 +405,93 @@ mod tests {
         let l = LinkSecret::from_bytes([1; 32]);
         let s = ServerShare::from_bytes([2; 32]);
         let p = StretchedPassword::from_bytes([3; 32]);
-        let base = package_identity("id", &l, &s, None).unwrap().to_public();
-        assert_ne!(base, package_identity("id2", &l, &s, None).unwrap().to_public());
-        assert_ne!(base, package_identity("id", &LinkSecret::from_bytes([9; 32]), &s, None).unwrap().to_public());
-        assert_ne!(base, package_identity("id", &l, &ServerShare::from_bytes([9; 32]), None).unwrap().to_public());
-        assert_ne!(base, package_identity("id", &l, &s, Some(&p)).unwrap().to_public());
+        let base = package_identity(&id("id"), &l, &s, None).to_public();
+        assert_ne!(base, package_identity(&id("id2"), &l, &s, None).to_public());
+        assert_ne!(base, package_identity(&id("id"), &LinkSecret::from_bytes([9; 32]), &s, None).to_public());
+        assert_ne!(base, package_identity(&id("id"), &l, &ServerShare::from_bytes([9; 32]), None).to_public());
+        assert_ne!(base, package_identity(&id("id"), &l, &s, Some(&p)).to_public());
+    }
+
+    #[test]
+    fn every_access_proof_input_matters() {
+        let l = LinkSecret::from_bytes([1; 32]);
+        let p = StretchedPassword::from_bytes([3; 32]);
+        let base = *access_proof(&id("id"), &l, None).expose();
+        let others = [
+            access_proof(&id("id2"), &l, None),
+            access_proof(&id("id"), &LinkSecret::from_bytes([9; 32]), None),
+            access_proof(&id("id"), &l, Some(&p)),
+            access_proof(&id("id"), &l, Some(&StretchedPassword::from_bytes([4; 32]))),
+        ];
+        for other in &others {
+            assert_ne!(&base, other.expose());
+        }
+        assert_eq!(&base, access_proof(&id("id"), &l, None).expose());
+        // A is not the package identity, nor does it depend on S.
+        let identity = package_identity(&id("id"), &l, &ServerShare::from_bytes([0; 32]), None);
+        assert_ne!(identity.to_secret_string().as_str(), AccessProof::from_bytes(base).to_base64url().as_str());
+    }
+
+    #[test]
+    fn a_proof_matches_its_own_verifier_only() {
+        let l = LinkSecret::from_bytes([1; 32]);
+        let p = StretchedPassword::from_bytes([3; 32]);
+        let with = access_proof(&id("id"), &l, Some(&p));
+        let without = access_proof(&id("id"), &l, None);
+        let verifier = with.verifier();
+        assert!(verifier.matches(&with));
+        assert!(!verifier.matches(&without));
+        assert!(!without.verifier().matches(&with));
+        assert!(without.verifier().matches(&without));
+        assert_ne!(verifier, without.verifier());
+        assert_eq!(verifier, with.verifier());
+        let mut flipped = *with.expose();
+        flipped[31] ^= 1;
+        assert!(!verifier.matches(&AccessProof::from_bytes(flipped)));
+        assert_eq!(verifier.as_bytes(), &<[u8; 32]>::from(Sha256::digest(with.expose())));
+    }
+
+    #[test]
+    fn proofs_and_verifiers_round_trip_base64url() {
+        let proof = access_proof(&id("id"), &LinkSecret::from_bytes([7; 32]), None);
+        let text = proof.to_base64url();
+        assert_eq!(text.len(), 43);
+        assert_eq!(AccessProof::from_base64url(&text).unwrap().expose(), proof.expose());
+        assert_eq!(format!("{proof:?}"), "AccessProof(<redacted>)");
+        assert_eq!(AccessProof::from_base64url("abc").unwrap_err(), PackageError::InvalidProof);
+        assert_eq!(AccessProof::from_base64url(&format!("{}=", &*text)).unwrap_err(), PackageError::InvalidProof);
+
+        let verifier = proof.verifier();
+        let text = verifier.to_base64url();
+        assert_eq!(text.len(), 43);
+        assert_eq!(AccessVerifier::from_base64url(&text).unwrap(), verifier);
+        assert_eq!(AccessVerifier::from_bytes(*verifier.as_bytes()), verifier);
+        assert_eq!(AccessVerifier::from_base64url(&text[1..]).unwrap_err(), PackageError::InvalidVerifier);
+        assert_eq!(AccessVerifier::from_base64url("+/+/").unwrap_err(), PackageError::InvalidVerifier);
+        let debug = format!("{verifier:?}");
+        assert!(debug.starts_with("AccessVerifier(") && debug.len() == "AccessVerifier()".len() + 64, "{debug}");
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn serde_uses_the_grammar() {
+        let parsed: PackageId = serde_json::from_str("\"pkg_A1b2C3d4E5f6G7h8\"").unwrap();
+        assert_eq!(parsed, id("pkg_A1b2C3d4E5f6G7h8"));
+        assert_eq!(serde_json::to_string(&parsed).unwrap(), "\"pkg_A1b2C3d4E5f6G7h8\"");
+        for bad in ["\"\"", "\"a/b\"", "3", "null"] {
+            assert!(serde_json::from_str::<PackageId>(bad).is_err(), "{bad}");
+        }
+        let err = serde_json::from_str::<PackageId>("\"a b\"").unwrap_err().to_string();
+        assert!(err.contains("package id"), "{err}");
+
+        let proof = access_proof(&parsed, &LinkSecret::from_bytes([7; 32]), None);
+        let verifier = proof.verifier();
+        let json = serde_json::to_string(&verifier).unwrap();
+        assert_eq!(json, format!("\"{}\"", verifier.to_base64url()));
+        assert_eq!(serde_json::from_str::<AccessVerifier>(&json).unwrap(), verifier);
+        assert!(serde_json::from_str::<AccessVerifier>("\"abc\"").is_err());
+        let back: AccessProof = serde_json::from_str(&format!("\"{}\"", proof.to_base64url().as_str())).unwrap();
+        assert!(verifier.matches(&back));
+        assert!(serde_json::from_str::<AccessProof>("\"abc\"").is_err());
     }
 }
