@@ -1,7 +1,8 @@
 //! WebAssembly bindings over `kluis-crypto` for browsers and Web Workers.
 //!
 //! Everything here is a thin wrapper: keys as strings, bytes as
-//! `Uint8Array`, errors as `Error` objects with the crate's messages. The
+//! `Uint8Array`, errors as `Error` objects with the crate's messages (the
+//! package key functions add a `kind` property for pages to branch on). The
 //! streaming [`Encryptor`] and [`Decryptor`] take one piece of a stream per
 //! `push` and return the output it produced as an array of `Uint8Array`s,
 //! which is what a JavaScript `TransformStream` needs (see
@@ -10,7 +11,7 @@
 //! `Uint8Array`; wasm memory stays at about 2 MiB whatever the piece size.
 
 use js_sys::{Array, Uint8Array};
-use kluis_crypto::package::{self, LinkSecret, ServerShare, StretchedPassword};
+use kluis_crypto::package::{self, AccessProof, LinkSecret, PackageError, PackageId, ServerShare, StretchedPassword};
 use kluis_crypto::{Codec, InputFormat, scrypt, x25519};
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
@@ -43,10 +44,56 @@ pub fn generate_link_secret() -> Result<String, JsError> {
     Ok(LinkSecret::generate().map_err(js_err)?.to_base64url().to_string())
 }
 
+/// A JavaScript `Error` whose `kind` property names the category, so pages
+/// branch on `e.kind` and never on the message (which is for people).
+fn typed_err(kind: &str, message: impl std::fmt::Display) -> JsValue {
+    let error = js_sys::Error::new(&message.to_string());
+    error.set_name("KluisError");
+    // Setting a property on a fresh Error object cannot fail.
+    let _ = js_sys::Reflect::set(&error, &JsValue::from_str("kind"), &JsValue::from_str(kind));
+    error.into()
+}
+
+/// Package key errors as typed errors: `kind` is `invalid_id` (the package
+/// id is not 1 to 64 characters of `A-Z a-z 0-9 - _`), `invalid_secret` (L
+/// or S is not 32 bytes of base64url: the link is incomplete or changed),
+/// `invalid_proof` or `invalid_verifier`.
+fn package_err(e: PackageError) -> JsValue {
+    let kind = match e {
+        PackageError::InvalidId => "invalid_id",
+        PackageError::InvalidSecret => "invalid_secret",
+        PackageError::InvalidProof => "invalid_proof",
+        PackageError::InvalidVerifier => "invalid_verifier",
+    };
+    typed_err(kind, e)
+}
+
+fn package_id(text: &str) -> Result<PackageId, JsValue> {
+    PackageId::parse(text).map_err(package_err)
+}
+
+/// `P'` as JavaScript hands it over: 32 bytes, or `undefined` without a
+/// password. Other lengths are an `invalid_password` error (a bug in the page).
+fn stretched_password(stretched: Option<Vec<u8>>) -> Result<Option<StretchedPassword>, JsValue> {
+    match stretched {
+        Some(bytes) => {
+            let bytes = Zeroizing::new(bytes);
+            let arr: [u8; 32] = bytes
+                .as_slice()
+                .try_into()
+                .map_err(|_| typed_err("invalid_password", "stretched password must be 32 bytes"))?;
+            Ok(Some(StretchedPassword::from_bytes(arr)))
+        }
+        None => Ok(None),
+    }
+}
+
 /// `P'`: stretches a package password (scrypt, 2^17). Slow: call it in a worker.
+/// Throws an `Error` with `kind` `invalid_id` for a malformed package id.
 #[wasm_bindgen(js_name = stretchPassword)]
-pub fn stretch_password(package_id: &str, password: &str) -> Result<Vec<u8>, JsError> {
-    Ok(package::stretch_password(package_id, password).map_err(js_err)?.expose().to_vec())
+pub fn stretch_password(package_id: &str, password: &str) -> Result<Vec<u8>, JsValue> {
+    let id = self::package_id(package_id)?;
+    Ok(package::stretch_password(&id, password).expose().to_vec())
 }
 
 fn derive_package(
@@ -54,30 +101,24 @@ fn derive_package(
     link: &str,
     share: &str,
     stretched: Option<Vec<u8>>,
-) -> Result<x25519::Identity, JsError> {
-    let link = LinkSecret::from_base64url(link).map_err(js_err)?;
-    let share = ServerShare::from_base64url(share).map_err(js_err)?;
-    let stretched = match stretched {
-        Some(bytes) => {
-            let bytes = Zeroizing::new(bytes);
-            let arr: [u8; 32] =
-                bytes.as_slice().try_into().map_err(|_| JsError::new("stretched password must be 32 bytes"))?;
-            Some(StretchedPassword::from_bytes(arr))
-        }
-        None => None,
-    };
-    package::package_identity(package_id, &link, &share, stretched.as_ref()).map_err(js_err)
+) -> Result<x25519::Identity, JsValue> {
+    let id = self::package_id(package_id)?;
+    let link = LinkSecret::from_base64url(link).map_err(package_err)?;
+    let share = ServerShare::from_base64url(share).map_err(package_err)?;
+    let stretched = stretched_password(stretched)?;
+    Ok(package::package_identity(&id, &link, &share, stretched.as_ref()))
 }
 
 /// The package identity (`AGE-SECRET-KEY-1…`) from the package id, `L`, `S`
 /// (base64url) and, for password packages, `P'` from [`stretch_password`].
+/// Errors carry a `kind` (see `invalid_id`, `invalid_secret`, `invalid_password`).
 #[wasm_bindgen(js_name = packageIdentity)]
 pub fn package_identity(
     package_id: &str,
     link: &str,
     share: &str,
     stretched: Option<Vec<u8>>,
-) -> Result<String, JsError> {
+) -> Result<String, JsValue> {
     Ok(derive_package(package_id, link, share, stretched)?.to_secret_string().to_string())
 }
 
@@ -88,8 +129,31 @@ pub fn package_recipient(
     link: &str,
     share: &str,
     stretched: Option<Vec<u8>>,
-) -> Result<String, JsError> {
+) -> Result<String, JsValue> {
     Ok(derive_package(package_id, link, share, stretched)?.to_public().to_string())
+}
+
+fn derive_access_proof(package_id: &str, link: &str, stretched: Option<Vec<u8>>) -> Result<AccessProof, JsValue> {
+    let id = self::package_id(package_id)?;
+    let link = LinkSecret::from_base64url(link).map_err(package_err)?;
+    let stretched = stretched_password(stretched)?;
+    Ok(package::access_proof(&id, &link, stretched.as_ref()))
+}
+
+/// The access proof `A` (base64url) a recipient presents with its code
+/// request and access call (DESIGN.md §3 (access proof)), from the package
+/// id, `L` (base64url) and, for password packages, `P'` from
+/// [`stretch_password`]. Errors carry a `kind` as for [`package_identity`].
+#[wasm_bindgen(js_name = accessProof)]
+pub fn access_proof(package_id: &str, link: &str, stretched: Option<Vec<u8>>) -> Result<String, JsValue> {
+    Ok(derive_access_proof(package_id, link, stretched)?.to_base64url().to_string())
+}
+
+/// The access verifier `SHA-256(A)` (base64url) the sender registers when it
+/// finalizes the package; same inputs as [`access_proof`].
+#[wasm_bindgen(js_name = accessVerifier)]
+pub fn access_verifier(package_id: &str, link: &str, stretched: Option<Vec<u8>>) -> Result<String, JsValue> {
+    Ok(derive_access_proof(package_id, link, stretched)?.verifier().to_base64url())
 }
 
 /// Largest piece copied into a scratch buffer when the codec cannot take
@@ -570,17 +634,19 @@ pub fn parse_link(text: &str) -> Result<JsValue, JsError> {
     let link = kluis_protocol::Link::parse(text).map_err(js_err)?;
     let json = serde_json::json!({
         "server": link.server,
-        "packageId": link.package_id,
+        "packageId": link.package_id.as_str(),
         "linkSecret": link.link_secret.to_base64url().as_str(),
     });
     js_sys::JSON::parse(&json.to_string()).map_err(|_| JsError::new("cannot convert the link"))
 }
 
-/// The link for a package: `<server>/p/<id>#<secret>`.
+/// The link for a package: `<server>/p/<id>#<secret>`. Errors carry a
+/// `kind` (`invalid_id`, `invalid_secret`) as for [`package_identity`].
 #[wasm_bindgen(js_name = formatLink)]
-pub fn format_link(server: &str, package_id: &str, link_secret: &str) -> Result<String, JsError> {
-    let secret = LinkSecret::from_base64url(link_secret).map_err(js_err)?;
-    Ok(kluis_protocol::Link::new(server, package_id, secret).to_string())
+pub fn format_link(server: &str, package_id: &str, link_secret: &str) -> Result<String, JsValue> {
+    let id = self::package_id(package_id)?;
+    let secret = LinkSecret::from_base64url(link_secret).map_err(package_err)?;
+    Ok(kluis_protocol::Link::new(server, id, secret).to_string())
 }
 
 /// A file name that is safe to save under on any system.

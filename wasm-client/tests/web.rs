@@ -102,6 +102,8 @@ struct Case {
     password: Option<String>,
     identity: String,
     recipient: String,
+    access_proof: String,
+    access_verifier: String,
 }
 
 #[wasm_bindgen_test]
@@ -111,10 +113,37 @@ fn package_key_schedule_vectors() {
         let stretched = case.password.as_deref().map(|p| stretch_password(&case.package_id, p).unwrap());
         let id = package_identity(&case.package_id, &case.link_secret, &case.server_share, stretched.clone()).unwrap();
         assert_eq!(id, case.identity);
-        let r = package_recipient(&case.package_id, &case.link_secret, &case.server_share, stretched).unwrap();
+        let r = package_recipient(&case.package_id, &case.link_secret, &case.server_share, stretched.clone()).unwrap();
         assert_eq!(r, case.recipient);
+        let proof = access_proof(&case.package_id, &case.link_secret, stretched.clone()).unwrap();
+        assert_eq!(proof, case.access_proof);
+        let verifier = access_verifier(&case.package_id, &case.link_secret, stretched).unwrap();
+        assert_eq!(verifier, case.access_verifier);
     }
     assert_eq!(generate_link_secret().unwrap().len(), 43);
+}
+
+/// The `kind` of a thrown error: what pages branch on.
+fn kind(e: wasm_bindgen::JsValue) -> String {
+    js_sys::Reflect::get(&e, &"kind".into()).unwrap().as_string().unwrap_or_default()
+}
+
+#[wasm_bindgen_test]
+fn package_errors_are_typed() {
+    let link = generate_link_secret().unwrap();
+    let share = generate_link_secret().unwrap();
+    assert_eq!(kind(access_proof("a/b", &link, None).unwrap_err()), "invalid_id");
+    assert_eq!(kind(access_verifier("", &link, None).unwrap_err()), "invalid_id");
+    assert_eq!(kind(stretch_password(&"x".repeat(65), "pw").unwrap_err()), "invalid_id");
+    assert_eq!(kind(package_identity("ok", &link[1..], &share, None).unwrap_err()), "invalid_secret");
+    assert_eq!(kind(package_recipient("ok", &link, "", None).unwrap_err()), "invalid_secret");
+    assert_eq!(kind(access_proof("ok", &link, Some(vec![0; 31])).unwrap_err()), "invalid_password");
+    let e = access_proof("ok", "nope", None).unwrap_err();
+    assert!(e.is_instance_of::<js_sys::Error>());
+    assert_eq!(kind(e), "invalid_secret");
+    // Without a password the proof does not depend on anything but the id and L.
+    assert_eq!(access_proof("ok", &link, None).unwrap(), access_proof("ok", &link, None).unwrap());
+    assert_ne!(access_proof("ok", &link, None).unwrap(), access_proof("ok", &link, Some(vec![0; 32])).unwrap());
 }
 
 #[wasm_bindgen_test]
