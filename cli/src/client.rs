@@ -6,6 +6,7 @@ use std::io::Read;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use kluis_protocol::api::ErrorBody;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use ureq::http::Response;
@@ -69,7 +70,7 @@ impl Client {
         json(response)
     }
 
-    pub fn post<T: DeserializeOwned>(&self, path: &str, body: &Value) -> Result<T> {
+    pub fn post<T: DeserializeOwned, B: serde::Serialize + ?Sized>(&self, path: &str, body: &B) -> Result<T> {
         let response = self.auth(self.agent.post(self.url(path))).send_json(body).map_err(|e| network(&self.api, e))?;
         json(response)
     }
@@ -116,17 +117,19 @@ pub fn check(response: &mut Response<Body>) -> Result<()> {
     }
     let mut text = String::new();
     let _ = response.body_mut().as_reader().take(64 * 1024).read_to_string(&mut text);
-    let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-    let error = &value["error"];
-    Err(ServerError {
-        code: error["code"].as_str().unwrap_or("http_error").to_string(),
-        message: error["message"]
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("the server answered HTTP {status}")),
-        details: error.clone(),
-    }
-    .into())
+    let error = match serde_json::from_str::<ErrorBody>(&text) {
+        Ok(body) => ServerError {
+            details: serde_json::to_value(&body.error).unwrap_or(Value::Null),
+            code: body.error.code,
+            message: body.error.message,
+        },
+        Err(_) => ServerError {
+            code: "http_error".into(),
+            message: format!("the server answered HTTP {status}"),
+            details: Value::Null,
+        },
+    };
+    Err(error.into())
 }
 
 /// The server's error code, if `e` is a [`ServerError`].

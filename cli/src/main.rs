@@ -8,6 +8,7 @@ mod passphrase;
 mod pipeline;
 mod receive;
 mod send;
+mod token;
 
 use std::process::ExitCode;
 
@@ -29,6 +30,11 @@ enum Command {
     Receive(receive::ReceiveArgs),
     /// Withdraw a package: its link stops working and its files are deleted
     Revoke(send::RevokeArgs),
+    /// List or revoke your API tokens
+    Token {
+        #[command(subcommand)]
+        command: token::Command,
+    },
     /// age-compatible file encryption (https://age-encryption.org)
     Age {
         #[command(subcommand)]
@@ -63,6 +69,7 @@ fn main() -> ExitCode {
         Command::Send(args) => send::send(args),
         Command::Receive(args) => receive::receive(args),
         Command::Revoke(args) => send::revoke(args),
+        Command::Token { command } => token::run(command),
         Command::Age { command } => age::run(command),
     };
     match result {

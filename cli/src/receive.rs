@@ -16,11 +16,12 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use kluis_crypto::io::CodecReader;
-use kluis_crypto::package::{ServerShare, package_identity, stretch_password};
+use kluis_crypto::package::{ServerShare, access_proof, package_identity, stretch_password};
 use kluis_crypto::{Decryptor, Error as AgeError, x25519};
+use kluis_protocol::api::{
+    AccessGranted, AccessRequest, CodeAccepted, DownloadBlob, PackageStatus, RecipientCodeRequest, Verify,
+};
 use kluis_protocol::{Link, Manifest, safe_file_name};
-use serde::Deserialize;
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::client::{self, Client, server_code};
@@ -58,24 +59,8 @@ impl std::fmt::Display for ExitWith {
 }
 impl std::error::Error for ExitWith {}
 
-#[derive(Deserialize)]
-struct Status {
-    verify: String,
-    password: bool,
-}
-
-#[derive(Deserialize)]
-struct Access {
-    server_share: String,
-    download_token: String,
-    blobs: Vec<BlobRef>,
-}
-
-#[derive(Deserialize)]
-struct BlobRef {
-    size: u64,
-    url: String,
-}
+/// The file list is small; a larger blob 0 is refused before it is read.
+const MAX_MANIFEST_BYTES: u64 = 16 << 20;
 
 fn prompt_line(message: &str) -> Result<String> {
     eprint!("{message}");
@@ -87,81 +72,105 @@ fn prompt_line(message: &str) -> Result<String> {
 
 pub fn receive(args: ReceiveArgs) -> Result<()> {
     let link = Link::parse(&args.link)?;
+    let id = &link.package_id;
     let client = Client::new(&link.server, None);
-    let status: Status = client.get(&format!("/p/{}", link.package_id))?;
+    let status: PackageStatus = client.get(&format!("/p/{id}"))?;
     let interactive = io::stdin().is_terminal() && io::stderr().is_terminal();
 
-    let mut body = json!({});
-    if status.verify == "email" {
-        let email = match args.email.clone() {
-            Some(e) => e,
-            None if interactive => {
-                prompt_line("This package asks for a code sent to your e-mail address.\nYour e-mail address: ")?
-            }
-            None => {
-                bail!("this package asks for a code sent to your e-mail address: give it with --email (or KLUIS_EMAIL)")
-            }
-        };
-        let code = match args.code.clone() {
-            Some(c) => c,
-            None => {
-                client
-                    .post::<serde_json::Value>(&format!("/p/{}/code", link.package_id), &json!({ "email": email }))?;
-                if !interactive {
-                    return Err(ExitWith(
-                        EXIT_CODE_SENT,
-                        format!("a code was sent to {email} if it may open this package; run again with --code CODE"),
-                    )
-                    .into());
-                }
-                prompt_line(&format!("A code was sent to {email}. Code: "))?
-            }
-        };
-        body = json!({ "email": email, "code": code });
-    }
-    // Ask for the password before the access check, which counts a download.
+    // The password is part of the access proof: it is asked for first, and a
+    // wrong one is refused by the server before anything is counted or mailed.
     let mut password = match (status.password, &args.password_file) {
         (false, _) => None,
         (true, Some(file)) => Some(passphrase::from_file(file)?),
         (true, None) if interactive => Some(passphrase::prompt("This package has a password. Password: ")?),
         (true, None) => bail!("this package has a password: give it with --password-file FILE"),
     };
-    let access: Access = client.post(&format!("/p/{}/access", link.package_id), &body).map_err(explain)?;
+    let mut request = AccessRequest::default();
+    let mut code_sent = false;
+    let access: AccessGranted = loop {
+        let stretched = password.as_ref().map(|p| stretch_password(id, p));
+        request.access_proof = access_proof(id, &link.link_secret, stretched.as_ref()).to_base64url().to_string();
+        let result = (|| -> Result<AccessGranted> {
+            if status.verify == Verify::Email && request.code.is_none() {
+                let email = match args.email.clone() {
+                    Some(e) => e,
+                    None if interactive => {
+                        prompt_line("This package asks for a code sent to your e-mail address.\nYour e-mail address: ")?
+                    }
+                    None => bail!(
+                        "this package asks for a code sent to your e-mail address: give it with --email (or KLUIS_EMAIL)"
+                    ),
+                };
+                let code = match args.code.clone() {
+                    Some(c) => c,
+                    None => {
+                        if !code_sent {
+                            let body = RecipientCodeRequest {
+                                email: email.clone(),
+                                access_proof: request.access_proof.clone(),
+                            };
+                            client.post::<CodeAccepted, _>(&format!("/p/{id}/code"), &body)?;
+                            code_sent = true;
+                        }
+                        if !interactive {
+                            return Err(ExitWith(
+                                EXIT_CODE_SENT,
+                                format!(
+                                    "a code was sent to {email} if it may open this package; run again with --code CODE"
+                                ),
+                            )
+                            .into());
+                        }
+                        prompt_line(&format!("A code was sent to {email}. Code: "))?
+                    }
+                };
+                request.email = Some(email);
+                request.code = Some(code);
+            }
+            client.post(&format!("/p/{id}/access"), &request)
+        })();
+        match result {
+            Ok(access) => break access,
+            Err(e) if server_code(&e) == Some("wrong_password") && interactive => {
+                password = Some(passphrase::prompt("That password is not right. Password: ")?);
+            }
+            Err(e) => return Err(explain(e)),
+        }
+    };
     let share = ServerShare::from_base64url(&access.server_share).context("the server sent an invalid server share")?;
     let client = client.with_token(&access.download_token);
 
-    // The file list is small: fetch it once, then try the password on it
-    // (again, on a terminal, if it was mistyped) without another download.
     let (manifest_ref, files) = access.blobs.split_first().context("the package has no blobs")?;
+    if manifest_ref.size > MAX_MANIFEST_BYTES {
+        bail!(
+            "the package's file list is {} bytes, more than a file list can be: refusing to read it",
+            manifest_ref.size
+        );
+    }
     let mut manifest_file = Vec::new();
     fetch(&client, manifest_ref, &mut manifest_file, &ProgressBar::hidden())?;
-    let (identity, manifest_bytes) = loop {
-        let stretched = password.as_ref().map(|p| stretch_password(&link.package_id, p)).transpose()?;
-        let identity = package_identity(&link.package_id, &link.link_secret, &share, stretched.as_ref())?;
-        match kluis_crypto::decrypt(&[&identity], &manifest_file) {
-            Ok(bytes) => break (identity, bytes),
-            Err(AgeError::NoMatch) if status.password && interactive => {
-                password = Some(passphrase::prompt("That password is wrong. Password: ")?);
-            }
-            Err(AgeError::NoMatch) if status.password => bail!("the password is wrong"),
-            Err(AgeError::NoMatch) => {
-                bail!("the link does not open this package: it was changed or cut short (copy the whole link)")
-            }
-            Err(e) => return Err(e.into()),
+    let stretched = password.as_ref().map(|p| stretch_password(id, p));
+    let identity = package_identity(id, &link.link_secret, &share, stretched.as_ref());
+    let manifest_bytes = match kluis_crypto::decrypt(&[&identity], &manifest_file) {
+        Ok(bytes) => bytes,
+        Err(AgeError::NoMatch) => {
+            bail!("the link does not open this package: it was changed or cut short (copy the whole link)")
         }
+        Err(e) => return Err(e.into()),
     };
     let manifest = Manifest::parse(&manifest_bytes, access.blobs.len())?;
+    // The sender wrote these: nothing in them may drive the terminal.
     if !manifest.subject.is_empty() {
-        eprintln!("Subject: {}", manifest.subject);
+        eprintln!("Subject: {}", printable(&manifest.subject, false));
     }
     if !manifest.message.is_empty() {
-        eprintln!("Message:\n{}\n", manifest.message);
+        eprintln!("Message:\n{}\n", printable(&manifest.message, true));
     }
 
     fs::create_dir_all(&args.output).with_context(|| format!("cannot create {}", args.output.display()))?;
     let progress = progress_bar(files.iter().map(|b| b.size).sum());
     for (entry, blob) in manifest.files.iter().zip(files) {
-        progress.set_message(entry.name.clone());
+        progress.set_message(printable(&entry.name, false));
         let target = free_name(&args.output, &safe_file_name(&entry.name));
         let temp =
             args.output.join(format!(".{}.kluis-partial", target.file_name().unwrap_or_default().to_string_lossy()));
@@ -170,7 +179,10 @@ pub fn receive(args: ReceiveArgs) -> Result<()> {
             download(&client, blob, &identity, &mut out, &progress)?;
             out.file.sync_all()?;
             if out.len != entry.size || hex::encode(out.hash.finalize()) != entry.sha256.to_lowercase() {
-                bail!("{} does not match the size or checksum its sender recorded: the file was damaged", entry.name);
+                bail!(
+                    "{} does not match the size or checksum its sender recorded: the file was damaged",
+                    printable(&entry.name, false)
+                );
             }
             // Never replace a file that appeared meanwhile.
             OpenOptions::new()
@@ -183,7 +195,7 @@ pub fn receive(args: ReceiveArgs) -> Result<()> {
         })();
         if let Err(e) = result {
             let _ = fs::remove_file(&temp);
-            return Err(e.context(format!("cannot receive {}", entry.name)));
+            return Err(e.context(format!("cannot receive {}", printable(&entry.name, false))));
         }
         // The saved paths go to stdout, one per line, for scripts.
         progress.suspend(|| println!("{}", target.display()));
@@ -192,12 +204,28 @@ pub fn receive(args: ReceiveArgs) -> Result<()> {
     Ok(())
 }
 
+/// Text from the sender with terminal control characters (escape
+/// sequences, bidirectional overrides) replaced, keeping line breaks and
+/// tabs where `multiline`.
+fn printable(text: &str, multiline: bool) -> String {
+    text.chars()
+        .map(|c| {
+            let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            if (multiline && matches!(c, '\n' | '\t')) || !(c.is_control() || bidi) { c } else { '\u{fffd}' }
+        })
+        .collect()
+}
+
 /// Clearer words for the access errors a recipient can fix.
 fn explain(e: anyhow::Error) -> anyhow::Error {
     let tries = e.downcast_ref::<client::ServerError>().and_then(|s| s.details["tries_left"].as_i64());
     match (server_code(&e), tries) {
         (Some("wrong_code"), Some(left)) => anyhow!("that code is not right; {left} tries left"),
-        (Some("wrong_code" | "code_expired" | "no_code" | "locked"), _) => {
+        (Some("wrong_password"), _) => anyhow!("the password is wrong (nothing was counted)"),
+        (Some("wrong_link"), _) => {
+            anyhow!("the link does not open this package: it was changed or cut short (copy the whole link)")
+        }
+        (Some("wrong_code" | "locked"), _) => {
             let message = e.to_string();
             anyhow!("{message} Run again without --code to get a new code.")
         }
@@ -254,7 +282,7 @@ const MAX_ATTEMPTS: u32 = 8;
 /// run on a second thread while the next megabytes arrive.
 fn download(
     client: &Client,
-    blob: &BlobRef,
+    blob: &DownloadBlob,
     identity: &x25519::Identity,
     out: &mut (dyn Write + Send),
     progress: &ProgressBar,
@@ -284,7 +312,7 @@ fn download(
 /// Downloads one blob's bytes into `out`. A broken connection is resumed
 /// with a `Range` request from the first byte not yet received; `out` sees
 /// one unbroken stream.
-fn fetch(client: &Client, blob: &BlobRef, out: &mut dyn Write, progress: &ProgressBar) -> Result<()> {
+fn fetch(client: &Client, blob: &DownloadBlob, out: &mut dyn Write, progress: &ProgressBar) -> Result<()> {
     let mut received = 0u64;
     let mut buf = vec![0u8; 1 << 20];
     let mut attempt = 0;
@@ -326,4 +354,17 @@ fn fetch(client: &Client, blob: &BlobRef, out: &mut dyn Write, progress: &Progre
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn control_characters_are_replaced() {
+        assert_eq!(printable("a\u{1b}[2Jb", false), "a\u{fffd}[2Jb");
+        assert_eq!(printable("x\ny\tz", true), "x\ny\tz");
+        assert_eq!(printable("x\ny", false), "x\u{fffd}y");
+        assert_eq!(printable("evil\u{202e}fdp.exe", false), "evil\u{fffd}fdp.exe");
+    }
 }

@@ -18,12 +18,11 @@ use base64::engine::general_purpose::STANDARD;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use kluis_crypto::io::CodecReader;
-use kluis_crypto::package::{LinkSecret, ServerShare, package_identity, stretch_password};
+use kluis_crypto::package::{LinkSecret, PackageId, ServerShare, access_proof, package_identity, stretch_password};
 use kluis_crypto::{Encryptor, x25519};
+use kluis_protocol::api::{self, BlobSpec, CreatePackage, CreatedPackage, FinalizeRequest, PackageView, Revoked};
 use kluis_protocol::manifest::PLACEHOLDER_SHA256;
 use kluis_protocol::{FileEntry, Link, Manifest};
-use serde::Deserialize;
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::client::{self, Client, ServerError};
@@ -41,7 +40,7 @@ pub struct ServerArgs {
 }
 
 impl ServerArgs {
-    fn client(&self) -> Result<Client> {
+    pub fn client(&self) -> Result<Client> {
         let server = self.server.as_deref().context("no server: use --server URL or set KLUIS_SERVER")?;
         let token = self.token.clone().context("no API token: use --token or set KLUIS_TOKEN")?;
         if !(server.starts_with("http://") || server.starts_with("https://")) {
@@ -98,13 +97,6 @@ pub struct RevokeArgs {
     link: String,
     #[command(flatten)]
     server: ServerArgs,
-}
-
-#[derive(Deserialize)]
-struct Created {
-    id: String,
-    server_share: String,
-    url: String,
 }
 
 fn parse_days(text: &str) -> Result<u32> {
@@ -173,29 +165,33 @@ pub fn send(args: SendArgs) -> Result<()> {
     sizes.extend(inputs.iter().map(|i| probe.encrypted_len(i.size)));
 
     let link_secret = LinkSecret::generate()?;
-    let created: Created = client.post(
+    let created: CreatedPackage = client.post(
         "/packages",
-        &json!({
-            "recipients": args.to,
-            "expires_in_days": days,
-            "max_downloads": args.max_downloads,
-            "verify": match args.verify { Verify::Email => "email", Verify::None => "none" },
-            "password": password.is_some(),
-            "notify_on_download": args.notify,
-            "blobs": sizes.iter().map(|s| json!({ "size": s })).collect::<Vec<_>>(),
-        }),
+        &CreatePackage {
+            recipients: args.to.clone(),
+            expires_in_days: Some(days),
+            max_downloads: args.max_downloads.map(i64::from),
+            verify: match args.verify {
+                Verify::Email => api::Verify::Email,
+                Verify::None => api::Verify::None,
+            },
+            password: password.is_some(),
+            notify_on_download: args.notify,
+            blobs: sizes.iter().map(|&size| BlobSpec { size }).collect(),
+        },
     )?;
+    let id: PackageId = created.package.id.clone();
     let share =
         ServerShare::from_base64url(&created.server_share).context("the server sent an invalid server share")?;
-    let stretched = password.as_ref().map(|p| stretch_password(&created.id, p)).transpose()?;
-    let recipient = package_identity(&created.id, &link_secret, &share, stretched.as_ref())?.to_public();
+    let stretched = password.as_ref().map(|p| stretch_password(&id, p));
+    let recipient = package_identity(&id, &link_secret, &share, stretched.as_ref()).to_public();
 
     let progress = progress_bar(sizes.iter().sum());
     let mut hashes = Vec::new();
     for (i, input) in inputs.iter().enumerate() {
         progress.set_message(input.name.clone());
         let mut source = FileSource { file: File::open(&input.path)?, hash: Sha256::new(), hashed: 0 };
-        upload(&client, &created.id, i + 1, sizes[i + 1], &recipient, &mut source, &progress)
+        upload(&client, &id, i + 1, sizes[i + 1], &recipient, &mut source, &progress)
             .with_context(|| format!("cannot upload {}", input.path.display()))?;
         if source.hashed != input.size {
             bail!("{} changed while it was being sent", input.path.display());
@@ -204,13 +200,19 @@ pub fn send(args: SendArgs) -> Result<()> {
     }
     let manifest = Manifest::new(&args.subject, &args.message, entries(&hashes)).to_bytes();
     progress.set_message("file list");
-    upload(&client, &created.id, 0, sizes[0], &recipient, &mut MemorySource(io::Cursor::new(manifest)), &progress)
+    upload(&client, &id, 0, sizes[0], &recipient, &mut MemorySource(io::Cursor::new(manifest)), &progress)
         .context("cannot upload the file list")?;
-    client.post::<serde_json::Value>(&format!("/packages/{}/finalize", created.id), &json!({}))?;
+    // The server keeps SHA-256(A): recipients prove they hold the link (and password) with A.
+    let verifier = access_proof(&id, &link_secret, stretched.as_ref()).verifier();
+    client.post::<PackageView, _>(
+        &format!("/packages/{id}/finalize"),
+        &FinalizeRequest { access_verifier: verifier.to_base64url() },
+    )?;
     progress.finish_and_clear();
 
-    let server = created.url.rsplit_once("/p/").map(|(s, _)| s).unwrap_or(&created.url);
-    println!("{}", Link::new(server, &created.id, link_secret));
+    let url = &created.package.url;
+    let server = url.rsplit_once("/p/").map(|(s, _)| s).unwrap_or(url);
+    println!("{}", Link::new(server, id, link_secret));
     Ok(())
 }
 
@@ -295,7 +297,7 @@ const MAX_ATTEMPTS: u32 = 8;
 /// from there, encrypting again from that chunk (same key, same bytes).
 fn upload(
     client: &Client,
-    package: &str,
+    package: &PackageId,
     index: usize,
     size: u64,
     recipient: &x25519::Recipient,
@@ -303,7 +305,7 @@ fn upload(
     progress: &ProgressBar,
 ) -> Result<()> {
     let mut encryptor = Encryptor::with_recipients(&[recipient])?;
-    let metadata = format!("package {},blob {}", STANDARD.encode(package), STANDARD.encode(index.to_string()));
+    let metadata = format!("package {},blob {}", STANDARD.encode(package.as_str()), STANDARD.encode(index.to_string()));
     let mut created = client
         .request("POST", "/uploads")
         .header("Tus-Resumable", "1.0.0")
@@ -354,7 +356,10 @@ fn upload(
             }))
         })?;
         match sent {
-            Ok(mut response) if response.status().as_u16() == 409 => {
+            // 409: the server has a different offset; 423: another request (perhaps
+            // our own broken one) still holds the upload until its lease lapses.
+            // Both resume from the offset the server reports, after the backoff.
+            Ok(mut response) if matches!(response.status().as_u16(), 409 | 423) => {
                 let _ = client::check(&mut response);
             }
             Ok(mut response) => {
@@ -393,18 +398,60 @@ fn upload_offset(client: &Client, location: &str) -> Result<u64> {
     header_u64(&response, "Upload-Offset").context("the server did not say how much it has")
 }
 
+/// The same server, as far as sending it the API token is concerned: scheme, host and port.
+fn same_origin(a: &str, b: &str) -> bool {
+    let origin = |url: &str| -> String {
+        let url = url.trim().trim_end_matches('/').to_ascii_lowercase();
+        let (scheme, rest) = url.split_once("://").unwrap_or(("", &url));
+        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let default_port = if scheme == "https" { ":443" } else { ":80" };
+        let host = host.strip_suffix(default_port).unwrap_or(host);
+        format!("{scheme}://{host}")
+    };
+    origin(a) == origin(b)
+}
+
 pub fn revoke(mut args: RevokeArgs) -> Result<()> {
-    // Only the id matters; a link also names the server.
+    // Only the id matters. A link names a server too, but the API token goes
+    // only to the configured server: a link from someone else must not
+    // make this program send it elsewhere.
     let id = match Link::parse(&args.link) {
         Ok(link) => {
+            match &args.server.server {
+                Some(configured) if !same_origin(configured, &link.server) => bail!(
+                    "the link is for {}, but your server is {configured}: revoke it with an account on that server",
+                    link.server
+                ),
+                Some(_) => {}
+                None if args.server.token.is_some() => bail!(
+                    "no server configured: set --server or KLUIS_SERVER to the server of your account \
+                     (the link names {}, and your API token is sent only to your own server)",
+                    link.server
+                ),
+                None => {}
+            }
             args.server.server.get_or_insert(link.server);
             link.package_id
         }
-        Err(_) if kluis_protocol::link::is_package_id(args.link.trim()) => args.link.trim().to_string(),
-        Err(e) => return Err(e.into()),
+        Err(_) => PackageId::parse(args.link.trim())
+            .map_err(|_| anyhow::anyhow!("that is neither a package link nor a package id"))?,
     };
     let client = args.server.client()?;
-    client.post::<serde_json::Value>(&format!("/packages/{id}/revoke"), &json!({}))?;
+    client.post::<Revoked, _>(&format!("/packages/{id}/revoke"), &serde_json::json!({}))?;
     eprintln!("revoked: the link no longer opens the package, and its files are deleted");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_origin;
+
+    #[test]
+    fn the_token_goes_only_to_the_same_origin() {
+        assert!(same_origin("https://kluis.example.org", "https://KLUIS.example.org/"));
+        assert!(same_origin("https://kluis.example.org:443", "https://kluis.example.org"));
+        assert!(!same_origin("https://kluis.example.org", "https://evil.example"));
+        assert!(!same_origin("https://kluis.example.org", "http://kluis.example.org"));
+        assert!(!same_origin("https://kluis.example.org", "https://kluis.example.org.evil.example"));
+    }
 }

@@ -70,7 +70,22 @@ fn server_never_sees_plaintext_link_secrets_passwords_or_keys() {
     ));
     let dest = work.path().join("in");
     assert_eq!(
-        server.kluis("", &["receive", &link, "-o", dest.to_str().unwrap(), "--email", "bob@example.org"]).status.code(),
+        server
+            .kluis(
+                "",
+                &[
+                    "receive",
+                    &link,
+                    "-o",
+                    dest.to_str().unwrap(),
+                    "--email",
+                    "bob@example.org",
+                    "--password-file",
+                    pw.to_str().unwrap()
+                ]
+            )
+            .status
+            .code(),
         Some(2)
     );
     let code = server.code_for("bob@example.org");
@@ -96,12 +111,13 @@ fn server_never_sees_plaintext_link_secrets_passwords_or_keys() {
     let l_text = parsed.link_secret.to_base64url().to_string();
     let l_raw = parsed.link_secret.expose().to_vec();
     let conn = rusqlite::Connection::open(server.data().join("kluis.db")).unwrap();
-    let share: Vec<u8> =
-        conn.query_row("SELECT server_share FROM packages WHERE id = ?1", [&parsed.package_id], |r| r.get(0)).unwrap();
+    let share: Vec<u8> = conn
+        .query_row("SELECT server_share FROM packages WHERE id = ?1", [parsed.package_id.as_str()], |r| r.get(0))
+        .unwrap();
     let share = ServerShare::from_bytes(share.try_into().unwrap());
-    let stretched = stretch_password(&parsed.package_id, &password).unwrap();
+    let stretched = stretch_password(&parsed.package_id, &password);
     let link_again = LinkSecret::from_bytes(l_raw.clone().try_into().unwrap());
-    let identity = package_identity(&parsed.package_id, &link_again, &share, Some(&stretched)).unwrap();
+    let identity = package_identity(&parsed.package_id, &link_again, &share, Some(&stretched));
     let secret_key = identity.to_secret_string().to_string();
     let sha = {
         use sha2::Digest;

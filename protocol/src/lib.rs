@@ -2,10 +2,12 @@
 //! the age format: the package link and the package manifest. Written once,
 //! in Rust, and used natively and through WebAssembly.
 
+pub mod api;
 pub mod link;
 pub mod manifest;
 pub mod range;
 pub mod tus;
 
+pub use kluis_crypto::package::PackageId;
 pub use link::{Link, LinkError};
 pub use manifest::{FileEntry, Manifest, ManifestError, safe_file_name};

@@ -4,14 +4,15 @@
 
 use std::fmt;
 
-use kluis_crypto::package::LinkSecret;
+use kluis_crypto::package::{LinkSecret, PackageId};
 
 /// A parsed package link.
 #[derive(Debug)]
 pub struct Link {
     /// The server's base URL, e.g. `https://kluis.example.org`.
     pub server: String,
-    pub package_id: String,
+    /// The package id (one grammar: [`PackageId`]).
+    pub package_id: PackageId,
     pub link_secret: LinkSecret,
 }
 
@@ -35,16 +36,13 @@ impl fmt::Display for LinkError {
 }
 impl std::error::Error for LinkError {}
 
-/// Package ids are 22 characters of base64url (16 random bytes).
-pub fn is_package_id(id: &str) -> bool {
-    id.len() == 22 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 impl Link {
-    pub fn new(server: &str, package_id: &str, link_secret: LinkSecret) -> Link {
-        Link { server: server.trim_end_matches('/').to_string(), package_id: package_id.into(), link_secret }
+    /// A link to `package_id` on `server` (a trailing `/` is dropped).
+    pub fn new(server: &str, package_id: PackageId, link_secret: LinkSecret) -> Link {
+        Link { server: server.trim_end_matches('/').to_string(), package_id, link_secret }
     }
 
+    /// Parses a link as a user pasted it (surrounding white space is ignored).
     pub fn parse(text: &str) -> Result<Link, LinkError> {
         let text = text.trim();
         if !(text.starts_with("https://") || text.starts_with("http://")) {
@@ -52,8 +50,11 @@ impl Link {
         }
         let (url, fragment) = text.split_once('#').unwrap_or((text, ""));
         let (server, rest) = url.rsplit_once("/p/").ok_or(LinkError::NotALink)?;
-        let id = rest.trim_end_matches('/');
-        if !is_package_id(id) || server.len() < "http://x".len() {
+        let id = PackageId::parse(rest.trim_end_matches('/')).map_err(|_| LinkError::NotALink)?;
+        // The server must keep a host once trailing slashes are gone (`https:///p/…` has none).
+        let server = server.trim_end_matches('/');
+        let host = server.split_once("://").map_or("", |(_, rest)| rest);
+        if host.is_empty() || host.starts_with('/') {
             return Err(LinkError::NotALink);
         }
         let link_secret = LinkSecret::from_base64url(fragment).map_err(|_| LinkError::BadSecret)?;
@@ -78,7 +79,8 @@ mod tests {
 
     #[test]
     fn round_trip_and_mistakes() {
-        let link = Link::new("https://kluis.example.org/", "AAAAAAAAAAAAAAAAAAAAAA", LinkSecret::from_bytes([7; 32]));
+        let id = PackageId::parse("AAAAAAAAAAAAAAAAAAAAAA").unwrap();
+        let link = Link::new("https://kluis.example.org/", id, LinkSecret::from_bytes([7; 32]));
         let text = link.to_string();
         assert!(text.starts_with("https://kluis.example.org/p/AAAAAAAAAAAAAAAAAAAAAA#"));
         let back = Link::parse(&format!("  {text}\n")).unwrap();
@@ -90,6 +92,12 @@ mod tests {
         assert_eq!(Link::parse(&text[..text.len() - 3]).unwrap_err(), LinkError::BadSecret);
         assert_eq!(Link::parse(text.split('#').next().unwrap()).unwrap_err(), LinkError::BadSecret);
         assert_eq!(Link::parse("ftp://x/p/AAAAAAAAAAAAAAAAAAAAAA#x").unwrap_err(), LinkError::NotALink);
-        assert_eq!(Link::parse("https://x.org/p/short#abc").unwrap_err(), LinkError::NotALink);
+        assert_eq!(Link::parse("https://x.org/p/sh.rt#abc").unwrap_err(), LinkError::NotALink);
+        // Found by fuzzing: no host once the trailing slashes are trimmed.
+        let secret = LinkSecret::from_bytes([7; 32]).to_base64url();
+        for server in ["https://", "https:///", "http:////"] {
+            let text = format!("{server}/p/AAAAAAAAAAAAAAAAAAAAAA#{}", secret.as_str());
+            assert_eq!(Link::parse(&text).unwrap_err(), LinkError::NotALink, "{text}");
+        }
     }
 }

@@ -22,6 +22,9 @@ pub struct Config {
     pub public_url: String,
     /// Static web pages (the `web/` folder of the repository).
     pub web_dir: Option<PathBuf>,
+    /// Where blobs live: "fs" (files under the data directory) or "memory"
+    /// (lost when the server stops: for tests and trying Kluis out).
+    pub blob_store: String,
     /// Log format: "text" or "json".
     pub log_format: String,
     pub organisation: Organisation,
@@ -64,6 +67,24 @@ pub struct Limits {
     pub upload_expiry_hours: u32,
     /// How long a recipient's download session lasts, in hours.
     pub download_session_hours: u32,
+    /// API tokens not used for this many days stop working.
+    pub token_expiry_days: u32,
+    /// Request bodies that deliver nothing for this many seconds are ended.
+    pub body_timeout_seconds: u32,
+    /// Requests in flight at once from one client address.
+    pub max_requests_per_client: u32,
+    /// Requests per minute from one client address to the endpoints that need no sign-in.
+    pub public_requests_per_minute: u32,
+    /// Header that carries the client's address when a trusted reverse proxy
+    /// sits in front (e.g. `X-Forwarded-For`; its last entry is used). Unset:
+    /// the peer address.
+    pub client_ip_header: Option<String>,
+    /// Per user: bytes declared by unfinished packages.
+    pub max_reserved_bytes_per_user: u64,
+    /// Per user: packages created but not yet finalized.
+    pub max_unfinished_packages_per_user: u32,
+    /// Per user: uploads open at once.
+    pub max_open_uploads_per_user: u32,
 }
 
 impl Default for Config {
@@ -73,6 +94,7 @@ impl Default for Config {
             data_dir: PathBuf::from("kluis-data"),
             public_url: String::new(),
             web_dir: None,
+            blob_store: "fs".into(),
             log_format: "text".into(),
             organisation: Organisation::default(),
             mail: Mail::default(),
@@ -102,6 +124,14 @@ impl Default for Limits {
             max_expiry_days: 30,
             upload_expiry_hours: 24,
             download_session_hours: 24,
+            token_expiry_days: 90,
+            body_timeout_seconds: 30,
+            max_requests_per_client: 64,
+            public_requests_per_minute: 120,
+            client_ip_header: None,
+            max_reserved_bytes_per_user: 200 << 30,
+            max_unfinished_packages_per_user: 20,
+            max_open_uploads_per_user: 100,
         }
     }
 }
@@ -166,7 +196,7 @@ impl Config {
         Ok(())
     }
 
-    fn finish(&mut self) -> Result<()> {
+    pub fn finish(&mut self) -> Result<()> {
         if self.public_url.is_empty() {
             self.public_url = format!("http://{}", self.listen);
         }
@@ -174,8 +204,15 @@ impl Config {
         if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
             bail!("public_url must start with http:// or https://, got {:?}", self.public_url);
         }
+        if !matches!(self.blob_store.as_str(), "fs" | "memory") {
+            bail!("blob_store must be \"fs\" or \"memory\"");
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             bail!("log_format must be \"text\" or \"json\"");
+        }
+        let l = &self.limits;
+        if l.token_expiry_days == 0 || l.body_timeout_seconds == 0 || l.max_requests_per_client == 0 {
+            bail!("limits.token_expiry_days, body_timeout_seconds and max_requests_per_client must be at least 1");
         }
         if self.limits.default_expiry_days == 0 || self.limits.default_expiry_days > self.limits.max_expiry_days {
             bail!("limits.default_expiry_days must be between 1 and limits.max_expiry_days");

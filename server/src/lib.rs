@@ -1,86 +1,156 @@
 //! The Kluis server: holds ciphertext and metadata, never plaintext or keys.
 //!
-//! Laid out by domain: `api/<area>.rs` for HTTP handlers,
-//! `db/models/<entity>.rs` for storage, and `auth`, `config`, `mail`,
-//! `storage` (blob store), `janitor` (background clean-up), `web` (pages).
+//! Layers (docs/architecture.md): `api/<area>.rs` parses HTTP and maps
+//! results; `domain/` holds the rules; `store/` (metadata, units of work)
+//! and `blobs/` (ciphertext) hold the data. Background tasks (`janitor`,
+//! the mail worker in `mail`) call the same domain functions. `net` guards
+//! connections; `web` serves the pages.
 
-pub mod api;
-pub mod auth;
+mod api;
+mod blobs;
 pub mod config;
-pub mod db;
-pub mod error;
-pub mod janitor;
-pub mod mail;
-pub mod secrets;
-pub mod storage;
-pub mod web;
+mod domain;
+mod files;
+mod janitor;
+mod mail;
+mod net;
+mod secrets;
+mod store;
+mod web;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::{App, HttpServer};
 use anyhow::{Context, Result};
 
+use crate::blobs::BlobStore;
+use crate::blobs::fs::FsBlobStore;
+use crate::blobs::memory::MemoryBlobStore;
 use crate::config::Config;
-use crate::db::Db;
+use crate::domain::Domain;
 use crate::mail::Mailer;
 use crate::secrets::ServerKey;
-use crate::storage::BlobStore;
-use crate::storage::fs::FsBlobStore;
+use crate::store::MetaStore;
+use crate::store::sqlite::SqliteStore;
 
 /// Everything a request handler needs.
 pub struct AppState {
-    pub config: Config,
-    pub db: Db,
-    pub store: Arc<dyn BlobStore>,
-    pub mailer: Mailer,
-    pub key: ServerKey,
-    pub org_id: i64,
-    /// Uploads a PATCH is writing right now (one writer per upload).
-    pub uploads_in_progress: std::sync::Mutex<std::collections::HashSet<String>>,
+    config: Config,
+    domain: Domain,
+    mailer: Mailer,
+    /// Wakes the mail worker when something was queued.
+    mail_wake: tokio::sync::Notify,
+    /// Requests per client for the endpoints that need no sign-in.
+    public_limiter: api::limit::RateLimiter,
+    in_flight: Arc<net::InFlight>,
 }
 
+/// Shared state of a running server.
 pub type State = actix_web::web::Data<AppState>;
 
-/// Opens (creating on first start) the data directory, database, blob
-/// store, server key, mailer and organisation.
-pub fn open(config: Config) -> Result<State> {
-    std::fs::create_dir_all(&config.data_dir)
+/// Opens (creating on first start, private to this user) the data
+/// directory, metadata store, blob store, server key, mailer and organisation.
+pub async fn open(config: Config) -> Result<State> {
+    files::create_private_dir(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
-    let db = Db::open(&config.data_dir.join("kluis.db"))?;
+    let meta: Arc<dyn MetaStore> = Arc::new(SqliteStore::open(&config.data_dir.join("kluis.db"))?);
     let key = ServerKey::load_or_create(&config.data_dir.join("secret.key"))?;
-    let store = Arc::new(FsBlobStore::open(&config.data_dir)?);
+    let blobs: Arc<dyn BlobStore> = match config.blob_store.as_str() {
+        "memory" => Arc::new(MemoryBlobStore::default()),
+        _ => Arc::new(FsBlobStore::open(&config.data_dir)?),
+    };
     let mailer = Mailer::new(&config)?;
-    let org_id = db::models::organisation::ensure(&*db.conn()?, &config.organisation.name)?;
+    let org_id = meta.ensure_organisation(&config.organisation.name).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let domain = Domain {
+        meta,
+        blobs,
+        key,
+        limits: config.limits.clone(),
+        org_id,
+        org_name: config.organisation.name.clone(),
+        public_url: config.public_url.clone(),
+    };
+    let public_limiter =
+        api::limit::RateLimiter::new(config.limits.public_requests_per_minute, Duration::from_secs(60));
     Ok(actix_web::web::Data::new(AppState {
         config,
-        db,
-        store,
+        domain,
         mailer,
-        key,
-        org_id,
-        uploads_in_progress: Default::default(),
+        mail_wake: Default::default(),
+        public_limiter,
+        in_flight: Default::default(),
     }))
+}
+
+/// Configures the whole application (API, pages, headers, guards) on `app`.
+pub fn app(
+    state: State,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let config = state.config.clone();
+    App::new()
+        .app_data(state)
+        .wrap(actix_web::middleware::from_fn(net::guard))
+        .wrap(web::security_headers(&config))
+        .wrap(actix_web::middleware::from_fn(web::access_log))
+        .configure(api::configure)
+        .configure(|cfg| web::configure(cfg, &config))
 }
 
 /// Serves until SIGINT or SIGTERM, then finishes running requests (graceful shutdown).
 pub async fn serve(state: State) -> Result<()> {
     let listen = state.config.listen;
     let janitor = tokio::spawn(janitor::run(state.clone()));
+    let mail_worker = tokio::spawn(mail::run_worker(state.clone()));
     let app_state = state.clone();
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(app_state.clone())
-            .wrap(web::security_headers(&app_state.config))
-            .wrap(actix_web::middleware::from_fn(web::access_log))
-            .configure(api::configure)
-            .configure(|cfg| web::configure(cfg, &app_state.config))
-    })
-    .shutdown_timeout(30)
-    .bind(listen)
-    .with_context(|| format!("cannot listen on {listen}"))?;
+    let listener = net::listener(listen).with_context(|| format!("cannot listen on {listen}"))?;
+    let body_timeout = u64::from(state.config.limits.body_timeout_seconds);
+    let server = HttpServer::new(move || app(app_state.clone()))
+        .client_request_timeout(Duration::from_secs(10))
+        .client_disconnect_timeout(Duration::from_secs(5))
+        // Stalled bodies end after the body timeout, so shutdown waits at most that long.
+        .shutdown_timeout(body_timeout + 5)
+        .listen(listener)
+        .with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(%listen, public_url = %state.config.public_url, data = %state.config.data_dir.display(), "Kluis server started");
     server.run().await?;
     janitor.abort();
+    mail_worker.abort();
     tracing::info!("Kluis server stopped");
     Ok(())
+}
+
+/// Administrative tasks of the `kluis-server` command line.
+pub mod admin {
+    use anyhow::{Result, anyhow};
+
+    use crate::State;
+    use crate::domain::accounts;
+
+    /// Adds a user who may sign in; returns the normalised address.
+    pub async fn add_user(state: &State, email: &str) -> Result<String> {
+        let user = accounts::ensure_user(&state.domain, email).await.map_err(|e| anyhow!("{}", describe(e)))?;
+        Ok(user.email)
+    }
+
+    /// A new API token for `email` (the user is created if needed).
+    pub async fn create_token(state: &State, email: &str, label: &str) -> Result<String> {
+        let user = accounts::ensure_user(&state.domain, email).await.map_err(|e| anyhow!("{}", describe(e)))?;
+        accounts::create_token(&state.domain, &user, label).await.map_err(|e| anyhow!("{}", describe(e)))
+    }
+
+    fn describe(e: crate::domain::DomainError) -> String {
+        match e {
+            crate::domain::DomainError::Invalid { message, .. } => message,
+            other => other.to_string(),
+        }
+    }
 }

@@ -4,10 +4,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};
 use kluis_server::config::{Config, Overrides};
-use kluis_server::db::models::{token, user};
 
 /// The Kluis server. With no options it starts on its embedded defaults:
 /// data in ./kluis-data, listening on 127.0.0.1:8080, mail to ./kluis-data/outbox.
@@ -97,30 +96,29 @@ fn init_logging(config: &Config) {
 }
 
 fn serve(config: Config) -> Result<()> {
-    let state = kluis_server::open(config)?;
-    actix_web::rt::System::new().block_on(kluis_server::serve(state))
-}
-
-fn user_for(config: Config, email: &str) -> Result<(kluis_server::State, user::User)> {
-    let email = user::normalize_email(email).with_context(|| format!("{email:?} is not an e-mail address"))?;
-    let state = kluis_server::open(config)?;
-    let conn = state.db.conn()?;
-    let user = user::find_or_create(&conn, state.org_id, &email)?;
-    Ok((state.clone(), user))
+    actix_web::rt::System::new().block_on(async {
+        let state = kluis_server::open(config).await?;
+        kluis_server::serve(state).await
+    })
 }
 
 fn create_token(config: Config, email: &str, label: &str) -> Result<()> {
-    let (state, user) = user_for(config, email)?;
     if label.trim().is_empty() {
         bail!("the label must not be empty");
     }
-    let token = token::create(&*state.db.conn()?, user.id, label)?;
+    let token = actix_web::rt::System::new().block_on(async {
+        let state = kluis_server::open(config).await?;
+        kluis_server::admin::create_token(&state, email, label).await
+    })?;
     println!("{token}");
     Ok(())
 }
 
 fn add_user(config: Config, email: &str) -> Result<()> {
-    let (_, user) = user_for(config, email)?;
-    eprintln!("{} may now sign in", user.email);
+    let email = actix_web::rt::System::new().block_on(async {
+        let state = kluis_server::open(config).await?;
+        kluis_server::admin::add_user(&state, email).await
+    })?;
+    eprintln!("{email} may now sign in");
     Ok(())
 }

@@ -13,7 +13,7 @@ use crate::config::Config;
 
 /// Security headers. WebAssembly needs `'wasm-unsafe-eval'`; nothing else
 /// may run script, and pages fetch only from this server.
-pub fn security_headers(config: &Config) -> DefaultHeaders {
+pub(crate) fn security_headers(config: &Config) -> DefaultHeaders {
     let mut headers = DefaultHeaders::new()
         .add((
             "Content-Security-Policy",
@@ -33,7 +33,7 @@ pub fn security_headers(config: &Config) -> DefaultHeaders {
 }
 
 /// One log line per request: method, path (never the query), status, time.
-pub async fn access_log(
+pub(crate) async fn access_log(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
@@ -45,7 +45,7 @@ pub async fn access_log(
     Ok(response)
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig, config: &Config) {
+pub(crate) fn configure(cfg: &mut web::ServiceConfig, config: &Config) {
     let dir = config.web_dir();
     let receive = dir.join("receive.html");
     cfg.route(

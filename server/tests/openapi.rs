@@ -1,7 +1,7 @@
 //! `server/openapi.json` and the routes agree: every documented path and
 //! method reaches a handler (not the "no such API endpoint" fallback).
 
-use actix_web::{App, test};
+use actix_web::test;
 use kluis_server::config::Config;
 
 #[actix_web::test]
@@ -9,8 +9,8 @@ async fn every_documented_operation_has_a_handler() {
     let dir = tempfile::tempdir().unwrap();
     let config =
         Config { data_dir: dir.path().to_path_buf(), public_url: "http://127.0.0.1:1".into(), ..Config::default() };
-    let state = kluis_server::open(config).unwrap();
-    let app = test::init_service(App::new().app_data(state.clone()).configure(kluis_server::api::configure)).await;
+    let state = kluis_server::open(config).await.unwrap();
+    let app = test::init_service(kluis_server::app(state)).await;
 
     let spec: serde_json::Value = serde_json::from_str(include_str!("../openapi.json")).unwrap();
     let mut checked = 0;
@@ -42,8 +42,8 @@ async fn every_documented_operation_has_a_handler() {
 async fn undocumented_paths_fall_through_to_a_json_404() {
     let dir = tempfile::tempdir().unwrap();
     let config = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
-    let state = kluis_server::open(config).unwrap();
-    let app = test::init_service(App::new().app_data(state).configure(kluis_server::api::configure)).await;
+    let state = kluis_server::open(config).await.unwrap();
+    let app = test::init_service(kluis_server::app(state)).await;
     let response = test::call_service(&app, test::TestRequest::get().uri("/api/v1/nothing-here").to_request()).await;
     assert_eq!(response.status(), 404);
     let body: serde_json::Value = test::read_body_json(response).await;

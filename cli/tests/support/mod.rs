@@ -123,9 +123,17 @@ impl Server {
     }
 
     /// The newest 6-digit code mailed to `email`.
+    /// Mail leaves through a queue, so this waits for it (a few seconds at most).
     pub fn code_for(&self, email: &str) -> String {
-        let mails = self.mails();
-        let mail = mails.iter().rev().find(|m| m.contains(&format!("To: {email}"))).expect("a mail to that address");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mail = loop {
+            let mails = self.mails();
+            if let Some(m) = mails.iter().rev().find(|m| m.contains(&format!("To: {email}"))) {
+                break m.clone();
+            }
+            assert!(Instant::now() < deadline, "no mail to {email} arrived");
+            std::thread::sleep(Duration::from_millis(100));
+        };
         mail.lines()
             .map(str::trim)
             .find(|l| l.len() == 6 && l.bytes().all(|b| b.is_ascii_digit()))

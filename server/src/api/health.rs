@@ -1,13 +1,13 @@
-//! `GET /healthz`: the database answers.
+//! `GET /healthz`: the metadata store answers.
 
 use actix_web::{HttpResponse, get};
-use serde_json::json;
+use kluis_protocol::api::Health;
 
+use super::error::{ApiError, ApiResult};
 use crate::State;
-use crate::error::ApiResult;
 
 #[get("/healthz")]
-pub async fn healthz(state: State) -> ApiResult<HttpResponse> {
-    state.db.run(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?)).await?;
-    Ok(HttpResponse::Ok().json(json!({ "status": "ok" })))
+pub(crate) async fn healthz(state: State) -> ApiResult<HttpResponse> {
+    state.domain.meta.ping().await.map_err(|e| ApiError::internal(e))?;
+    Ok(HttpResponse::Ok().json(Health { status: "ok".into() }))
 }

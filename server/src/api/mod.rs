@@ -1,27 +1,38 @@
-//! The HTTP API under `/api/v1`, one module per area. The OpenAPI
-//! description is `server/openapi.json`, served at `/api/v1/openapi.json`.
+//! The HTTP API under `/api/v1`, one module per area. Handlers parse the
+//! request, call `domain`, and map the result to HTTP; they hold no rules
+//! and no SQL. The OpenAPI description is `server/openapi.json`, served at
+//! `/api/v1/openapi.json`; wire types are `kluis_protocol::api`.
 
-pub mod auth;
-pub mod health;
-pub mod packages;
-pub mod recipients;
-pub mod uploads;
+mod auth;
+pub(crate) mod error;
+mod guard;
+mod health;
+pub(crate) mod limit;
+mod packages;
+mod recipients;
+mod tokens;
+mod uploads;
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use kluis_crypto::package::PackageId;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::error::ApiError;
+use self::error::ApiError;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::JsonConfig::default().limit(256 * 1024).error_handler(|e, _| {
         ApiError::bad_request("invalid_json", format!("The request body is not valid JSON for this call: {e}")).into()
     }))
     .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::not_found("resource").into()))
+    .app_data(web::QueryConfig::default().error_handler(|e, _| {
+        ApiError::bad_request("invalid_query", format!("The query string is not valid for this call: {e}")).into()
+    }))
     .service(health::healthz)
     .service(
         web::scope("/api/v1")
             .configure(auth::configure)
+            .configure(tokens::configure)
             .configure(packages::configure)
             .configure(uploads::configure)
             .configure(recipients::configure)
@@ -35,21 +46,17 @@ async fn openapi() -> HttpResponse {
 }
 
 /// RFC 3339 time for API answers.
-pub fn rfc3339(unix: i64) -> String {
+pub(crate) fn rfc3339(unix: i64) -> String {
     OffsetDateTime::from_unix_timestamp(unix).ok().and_then(|t| t.format(&Rfc3339).ok()).unwrap_or_default()
 }
 
-/// Package ids are 22 characters of base64url; anything else is not found
-/// without touching the database.
-pub fn check_package_id(id: &str) -> Result<(), ApiError> {
-    if id.len() == 22 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        Ok(())
-    } else {
-        Err(ApiError::not_found("package"))
-    }
+/// A package id from a path: anything that is not one is "not found"
+/// without touching the store (one grammar: `kluis_crypto::package::PackageId`).
+pub(crate) fn package_id(raw: &str) -> Result<PackageId, ApiError> {
+    PackageId::parse(raw).map_err(|_| ApiError::not_found("package"))
 }
 
-/// The client's address, for logs and rate limits.
-pub fn peer(req: &HttpRequest) -> String {
-    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default()
+/// The client's network address, for rate limits and the audit log.
+pub(crate) fn client(req: &HttpRequest) -> String {
+    limit::client_ip(req).map(|ip| ip.to_string()).unwrap_or_default()
 }

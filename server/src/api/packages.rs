@@ -1,294 +1,152 @@
-//! The sender's side of packages: create (returns the server share S once),
-//! list, show, finalize, revoke, delete. Blobs are uploaded through tus
+//! The sender's side of packages: create (answers S once), list, show,
+//! events, finalize, revoke, delete. Blobs are uploaded through tus
 //! (`uploads.rs`); recipients come in through `recipients.rs`.
 
 use actix_web::{HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use kluis_protocol::api::{
+    BlobView, CreatePackage, CreatedPackage, EventPage, EventView, FinalizeRequest, PackageDetail, PackageList,
+    PackageState, PackageView, Revoked, Verify,
+};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
-use super::{check_package_id, rfc3339};
+use kluis_crypto::package::PackageId;
+
+use super::error::{ApiError, ApiResult};
+use super::guard::SignedIn;
+use super::{package_id, rfc3339};
 use crate::State;
-use crate::auth::AuthUser;
-use crate::db;
-use crate::db::models::audit::{self, Event};
-use crate::db::models::package::{self, NewPackage, Package, State as PackageState};
-use crate::db::models::user;
-use crate::db::now;
-use crate::error::{ApiError, ApiResult};
-use crate::janitor;
-use crate::secrets::{random_bytes, random_id};
+use crate::domain::packages::{self, Request, downloads_left, visible_state};
+use crate::domain::{Domain, now};
+use crate::store::{self, AuditRow, PackageRecord};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/packages", web::post().to(create))
         .route("/packages", web::get().to(list))
         .route("/packages/{id}", web::get().to(show))
         .route("/packages/{id}", web::delete().to(delete))
+        .route("/packages/{id}/events", web::get().to(events))
         .route("/packages/{id}/finalize", web::post().to(finalize))
         .route("/packages/{id}/revoke", web::post().to(revoke));
 }
 
-/// Smallest possible age file: header with one stanza, nonce and one tag.
-const MIN_BLOB_SIZE: i64 = 100;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateRequest {
-    #[serde(default)]
-    recipients: Vec<String>,
-    expires_in_days: Option<u32>,
-    max_downloads: Option<i64>,
-    #[serde(default = "default_verify")]
-    verify: String,
-    #[serde(default)]
-    password: bool,
-    #[serde(default)]
-    notify_on_download: bool,
-    blobs: Vec<BlobSpec>,
+pub(super) fn wire_state(s: store::PackageState) -> PackageState {
+    match s {
+        store::PackageState::Uploading => PackageState::Uploading,
+        store::PackageState::Ready => PackageState::Ready,
+        store::PackageState::Revoked => PackageState::Revoked,
+        store::PackageState::Expired => PackageState::Expired,
+    }
 }
 
-fn default_verify() -> String {
-    "email".into()
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BlobSpec {
-    size: i64,
+pub(super) fn wire_verify(email: bool) -> Verify {
+    if email { Verify::Email } else { Verify::None }
 }
 
 /// The sender's view of a package.
-fn view(state: &State, p: &Package, recipients: Vec<String>, blobs: Vec<package::Blob>) -> Value {
-    json!({
-        "id": p.id,
-        "url": format!("{}/p/{}", state.config.public_url, p.id),
-        "state": if p.state == PackageState::Ready && now() >= p.expires_at { "expired" } else { p.state.as_str() },
-        "created_at": rfc3339(p.created_at),
-        "expires_at": rfc3339(p.expires_at),
-        "recipients": recipients,
-        "verify": if p.verify_email { "email" } else { "none" },
-        "password": p.has_password,
-        "max_downloads": p.max_downloads,
-        "downloads": p.downloads,
-        "downloads_left": p.downloads_left(),
-        "notify_on_download": p.notify_on_download,
-        "blobs": blobs.iter().map(|b| json!({ "index": b.idx, "size": b.size, "complete": b.complete })).collect::<Vec<_>>(),
+fn view(domain: &Domain, r: PackageRecord) -> ApiResult<PackageView> {
+    let p = &r.package;
+    Ok(PackageView {
+        id: PackageId::parse(&p.id).map_err(ApiError::internal)?,
+        url: format!("{}/p/{}", domain.public_url, p.id),
+        state: wire_state(visible_state(p, now())),
+        created_at: rfc3339(p.created_at),
+        expires_at: rfc3339(p.expires_at),
+        recipients: r.recipients.clone(),
+        verify: wire_verify(p.verify_email),
+        password: p.has_password,
+        max_downloads: p.max_downloads,
+        downloads: p.downloads,
+        downloads_left: downloads_left(p),
+        notify_on_download: p.notify_on_download,
+        blobs: r
+            .blobs
+            .iter()
+            .map(|b| BlobView { index: b.idx as u32, size: b.size as u64, complete: b.complete })
+            .collect(),
     })
 }
 
-async fn create(state: State, auth: AuthUser, body: web::Json<CreateRequest>) -> ApiResult<HttpResponse> {
+fn event_view(e: AuditRow) -> EventView {
+    EventView { id: e.id, at: rfc3339(e.at), event: e.event, actor: e.actor, detail: e.detail }
+}
+
+async fn create(state: State, auth: SignedIn, body: web::Json<CreatePackage>) -> ApiResult<HttpResponse> {
     let req = body.into_inner();
-    let limits = &state.config.limits;
-    let verify_email = match req.verify.as_str() {
-        "email" => true,
-        "none" => false,
-        _ => return Err(ApiError::bad_request("invalid_verify", "verify must be \"email\" or \"none\".")),
+    let request = Request {
+        recipients: req.recipients,
+        expires_in_days: req.expires_in_days,
+        max_downloads: req.max_downloads,
+        verify_email: req.verify == Verify::Email,
+        password: req.password,
+        notify_on_download: req.notify_on_download,
+        blob_sizes: req.blobs.iter().map(|b| b.size).collect(),
     };
-    let mut recipients = Vec::new();
-    for raw in &req.recipients {
-        let email = user::normalize_email(raw).ok_or_else(|| {
-            ApiError::bad_request("invalid_recipient", format!("{raw:?} is not a valid e-mail address."))
-        })?;
-        if !recipients.contains(&email) {
-            recipients.push(email);
-        }
-    }
-    if recipients.len() > 100 {
-        return Err(ApiError::bad_request("too_many_recipients", "A package can have at most 100 recipients."));
-    }
-    if verify_email && recipients.is_empty() {
-        return Err(ApiError::bad_request(
-            "no_recipients",
-            "E-mail verification needs at least one recipient address.",
-        ));
-    }
-    let days = req.expires_in_days.unwrap_or(limits.default_expiry_days);
-    if days == 0 || days > limits.max_expiry_days {
-        return Err(ApiError::bad_request(
-            "invalid_expiry",
-            format!("expires_in_days must be between 1 and {}.", limits.max_expiry_days),
-        ));
-    }
-    if req.max_downloads.is_some_and(|m| !(1..=10_000).contains(&m)) {
-        return Err(ApiError::bad_request("invalid_max_downloads", "max_downloads must be between 1 and 10000."));
-    }
-    if req.blobs.is_empty() || req.blobs.len() > limits.max_blobs as usize {
-        return Err(ApiError::bad_request(
-            "invalid_blobs",
-            format!("A package has 1 to {} blobs (the manifest and the files).", limits.max_blobs),
-        ));
-    }
-    let sizes: Vec<i64> = req.blobs.iter().map(|b| b.size).collect();
-    if sizes.iter().any(|&s| s < MIN_BLOB_SIZE) {
-        return Err(ApiError::bad_request("invalid_blob_size", "Every blob is an age file of at least 100 bytes."));
-    }
-    let total: i64 = sizes.iter().sum();
-    if total as u64 > limits.max_package_bytes {
-        return Err(ApiError::too_large(format!(
-            "The package is {total} bytes; the limit is {} bytes.",
-            limits.max_package_bytes
-        )));
-    }
-
-    let id = random_id();
-    let share = random_bytes::<32>();
-    let expires_at = now() + i64::from(days) * 86_400;
-    let sender = auth.user.clone();
-    let (pkg, recipients, blobs) = {
-        let id = id.clone();
-        state
-            .db
-            .run(move |c| {
-                let tx = db::transaction(c)?;
-                package::create(
-                    &tx,
-                    &id,
-                    &NewPackage {
-                        sender_id: sender.id,
-                        server_share: &share,
-                        expires_at,
-                        max_downloads: req.max_downloads,
-                        verify_email,
-                        has_password: req.password,
-                        notify_on_download: req.notify_on_download,
-                        recipients: &recipients,
-                        blob_sizes: &sizes,
-                    },
-                )?;
-                let detail = format!("{} blobs, {total} bytes, {} recipients", sizes.len(), recipients.len());
-                audit::record(&tx, Event::Created, &format!("user:{}", sender.email), Some(&id), Some(&detail))?;
-                tx.commit()?;
-                let pkg = package::get(c, &id)?.expect("just created");
-                Ok((pkg, package::recipients(c, &id)?, package::blobs(c, &id)?))
-            })
-            .await?
-    };
-    let mut answer = view(&state, &pkg, recipients, blobs);
-    // S is handed to the sender once, here, and afterwards only to recipients.
-    answer["server_share"] = json!(URL_SAFE_NO_PAD.encode(share));
-    answer["upload_url"] = json!(format!("{}/api/v1/uploads", state.config.public_url));
-    Ok(HttpResponse::Created().json(answer))
+    let (record, share) = packages::create(&state.domain, &auth.0, request).await?;
+    Ok(HttpResponse::Created().json(CreatedPackage {
+        package: view(&state.domain, record)?,
+        // S is handed to the sender once, here, and afterwards only to recipients.
+        server_share: URL_SAFE_NO_PAD.encode(share),
+        upload_url: format!("{}/api/v1/uploads", state.domain.public_url),
+    }))
 }
 
-/// Loads a package of the calling user.
-async fn owned(state: &State, auth: &AuthUser, id: &str) -> ApiResult<Package> {
-    check_package_id(id)?;
-    let id = id.to_string();
-    let pkg = state.db.run(move |c| Ok(package::get(c, &id)?)).await?.ok_or_else(|| ApiError::not_found("package"))?;
-    if pkg.sender_id != auth.user.id {
-        return Err(ApiError::not_found("package"));
-    }
-    Ok(pkg)
+async fn list(state: State, auth: SignedIn) -> ApiResult<HttpResponse> {
+    let records = packages::list(&state.domain, &auth.0).await?;
+    let packages = records.into_iter().map(|r| view(&state.domain, r)).collect::<ApiResult<_>>()?;
+    Ok(HttpResponse::Ok().json(PackageList { packages }))
 }
 
-async fn list(state: State, auth: AuthUser) -> ApiResult<HttpResponse> {
-    let user_id = auth.user.id;
-    let rows = state
-        .db
-        .run(move |c| {
-            package::list_by_sender(c, user_id)?
-                .into_iter()
-                .map(|p| {
-                    let (r, b) = (package::recipients(c, &p.id)?, package::blobs(c, &p.id)?);
-                    Ok((p, r, b))
-                })
-                .collect::<ApiResult<Vec<_>>>()
-        })
-        .await?;
-    let packages: Vec<Value> = rows.into_iter().map(|(p, r, b)| view(&state, &p, r, b)).collect();
-    Ok(HttpResponse::Ok().json(json!({ "packages": packages })))
+async fn show(state: State, auth: SignedIn, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let id = package_id(&path)?;
+    let record = packages::owned(&state.domain, &auth.0, id.as_str()).await?;
+    let (events, next) = packages::events(&state.domain, &auth.0, id.as_str(), 0, None).await?;
+    Ok(HttpResponse::Ok().json(PackageDetail {
+        package: view(&state.domain, record)?,
+        events: events.into_iter().map(event_view).collect(),
+        events_next: next,
+    }))
 }
 
-async fn show(state: State, auth: AuthUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    let pkg = owned(&state, &auth, &path).await?;
-    let id = pkg.id.clone();
-    let (r, b, events) = state
-        .db
-        .run(move |c| Ok((package::recipients(c, &id)?, package::blobs(c, &id)?, audit::for_package(c, &id)?)))
-        .await?;
-    let mut answer = view(&state, &pkg, r, b);
-    answer["events"] = json!(
-        events
-            .iter()
-            .map(|e| json!({ "at": rfc3339(e.at), "event": e.event, "actor": e.actor, "detail": e.detail }))
-            .collect::<Vec<_>>()
-    );
-    Ok(HttpResponse::Ok().json(answer))
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventQuery {
+    #[serde(default)]
+    after: i64,
+    limit: Option<i64>,
 }
 
-async fn finalize(state: State, auth: AuthUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    let pkg = owned(&state, &auth, &path).await?;
-    match pkg.availability(now()) {
-        Err(package::Unavailable::Revoked) => return Err(ApiError::gone("revoked", "This package was revoked.")),
-        Err(package::Unavailable::Expired) => return Err(ApiError::gone("expired", "This package has expired.")),
-        _ => {}
-    }
-    let (id, email) = (pkg.id.clone(), auth.user.email.clone());
-    let (pkg, r, b) = state
-        .db
-        .run(move |c| {
-            let tx = db::transaction(c)?;
-            let blobs = package::blobs(&tx, &id)?;
-            let missing: Vec<i64> = blobs.iter().filter(|b| !b.complete).map(|b| b.idx).collect();
-            if !missing.is_empty() {
-                return Err(ApiError::conflict("upload_incomplete", "Not every blob has been uploaded yet.")
-                    .with("missing", missing));
-            }
-            let was_uploading = package::get(&tx, &id)?.is_some_and(|p| p.state == PackageState::Uploading);
-            package::set_ready(&tx, &id)?;
-            if was_uploading {
-                audit::record(&tx, Event::Finalized, &format!("user:{email}"), Some(&id), None)?;
-            }
-            tx.commit()?;
-            Ok((package::get(c, &id)?.expect("exists"), package::recipients(c, &id)?, blobs))
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(view(&state, &pkg, r, b)))
+async fn events(
+    state: State,
+    auth: SignedIn,
+    path: web::Path<String>,
+    query: web::Query<EventQuery>,
+) -> ApiResult<HttpResponse> {
+    let id = package_id(&path)?;
+    let (events, next) = packages::events(&state.domain, &auth.0, id.as_str(), query.after, query.limit).await?;
+    Ok(HttpResponse::Ok().json(EventPage { events: events.into_iter().map(event_view).collect(), next }))
 }
 
-async fn revoke(state: State, auth: AuthUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    let pkg = owned(&state, &auth, &path).await?;
-    let (id, email) = (pkg.id.clone(), auth.user.email.clone());
-    state
-        .db
-        .run(move |c| {
-            let tx = db::transaction(c)?;
-            if package::end(&tx, &id, PackageState::Revoked)? {
-                audit::record(&tx, Event::Revoked, &format!("user:{email}"), Some(&id), None)?;
-            }
-            tx.commit()?;
-            Ok(())
-        })
-        .await?;
-    // S is gone; the blobs follow at once (the janitor retries on failure).
-    janitor::purge_blobs(&state, &pkg.id).await;
-    Ok(HttpResponse::Ok().json(json!({ "id": pkg.id, "state": "revoked" })))
+async fn finalize(
+    state: State,
+    auth: SignedIn,
+    path: web::Path<String>,
+    body: web::Json<FinalizeRequest>,
+) -> ApiResult<HttpResponse> {
+    let id = package_id(&path)?;
+    let record = packages::finalize(&state.domain, &auth.0, id.as_str(), &body.access_verifier).await?;
+    Ok(HttpResponse::Ok().json(view(&state.domain, record)?))
 }
 
-async fn delete(state: State, auth: AuthUser, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    let pkg = owned(&state, &auth, &path).await?;
-    let (id, email) = (pkg.id.clone(), auth.user.email.clone());
-    state
-        .db
-        .run(move |c| {
-            let tx = db::transaction(c)?;
-            package::end(&tx, &id, PackageState::Revoked)?;
-            tx.commit()?;
-            Ok(())
-        })
-        .await?;
-    janitor::purge_blobs(&state, &pkg.id).await;
-    let id = pkg.id.clone();
-    state
-        .db
-        .run(move |c| {
-            let tx = db::transaction(c)?;
-            package::delete(&tx, &id)?;
-            audit::record(&tx, Event::Deleted, &format!("user:{email}"), Some(&id), None)?;
-            tx.commit()?;
-            Ok(())
-        })
-        .await?;
+async fn revoke(state: State, auth: SignedIn, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let id = package_id(&path)?;
+    packages::revoke(&state.domain, &auth.0, id.as_str()).await?;
+    Ok(HttpResponse::Ok().json(Revoked { id, state: PackageState::Revoked }))
+}
+
+async fn delete(state: State, auth: SignedIn, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let id = package_id(&path)?;
+    packages::delete(&state.domain, &auth.0, id.as_str()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,6 +1,9 @@
 //! Blob storage behind one trait, so nothing above it assumes a local disk
-//! (DESIGN.md section 5). The file-system implementation is the default;
-//! object stores (S3, Azure Blob) plug in behind the same trait.
+//! (docs/architecture.md, "Scale"). The file-system implementation is the
+//! default; [`memory::MemoryBlobStore`] keeps everything in memory (tests,
+//! and a model of an object store's semantics); object stores (S3, Azure
+//! Blob) plug in behind the same trait. Every implementation passes the one
+//! conformance suite in `conformance.rs`.
 //!
 //! Blobs arrive in parts: an unfinished upload grows by appends, reaches the
 //! store at checkpoints, and becomes a blob only by [`BlobStore::commit`],
@@ -9,7 +12,11 @@
 //! upload speed); after a power cut an upload resumes from what the store
 //! really kept ([`BlobStore::part_len`]).
 
-pub mod fs;
+pub(crate) mod fs;
+pub(crate) mod memory;
+
+#[cfg(test)]
+pub(crate) mod conformance;
 
 use std::io;
 use std::ops::Range;
@@ -20,11 +27,11 @@ use bytes::Bytes;
 use futures_util::Stream;
 
 /// Bytes read from a blob, in pieces.
-pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
+pub(crate) type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 
 /// Appends to one unfinished upload.
 #[async_trait]
-pub trait PartWriter: Send {
+pub(crate) trait PartWriter: Send {
     /// Appends bytes (buffered).
     async fn write(&mut self, data: &[u8]) -> io::Result<()>;
     /// Hands everything written so far to the store, so that it survives the
@@ -34,7 +41,7 @@ pub trait PartWriter: Send {
 }
 
 #[async_trait]
-pub trait BlobStore: Send + Sync + 'static {
+pub(crate) trait BlobStore: Send + Sync + 'static {
     /// Opens upload `upload` for appending at `offset`, its durable length as
     /// recorded by the caller. Anything stored past `offset` (bytes written
     /// before a crash but never recorded) is dropped first.
@@ -45,17 +52,15 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn commit(&self, upload: &str, key: &str) -> io::Result<()>;
     /// Deletes an unfinished upload (no error if it does not exist).
     async fn discard(&self, upload: &str) -> io::Result<()>;
-    /// Length of blob `key`, if it exists.
-    async fn len(&self, key: &str) -> io::Result<Option<u64>>;
     /// Reads `range` of blob `key`.
     async fn read(&self, key: &str, range: Range<u64>) -> io::Result<ByteStream>;
     /// Deletes blob `key` (no error if it does not exist).
     async fn delete(&self, key: &str) -> io::Result<()>;
-    /// All blob keys.
+    /// All blob keys. This lists the whole store: callers run it rarely.
     async fn list(&self) -> io::Result<Vec<String>>;
 }
 
 /// The key of blob `idx` of package `package_id`.
-pub fn blob_key(package_id: &str, idx: i64) -> String {
+pub(crate) fn blob_key(package_id: &str, idx: i64) -> String {
     format!("{package_id}/{idx}")
 }

@@ -1,0 +1,377 @@
+//! The HTTP API's request and response bodies (`/api/v1`, described in
+//! `server/openapi.json`). The server serialises these types and the
+//! command line deserialises them, so the two cannot drift apart; a server
+//! test checks that the OpenAPI schemas accept what the server sends.
+//!
+//! Times are RFC 3339 strings; secrets (`server_share`, `access_proof`,
+//! tokens) are unpadded base64url or prefixed tokens, never raw bytes.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::PackageId;
+
+/// Every error answer: `{"error": {"code": "…", "message": "…", …}}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// A stable machine-readable `code`, a human `message`, and fields that
+/// some codes carry (`tries_left`, `retry_after`, `missing`, `offset`, `quota`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Stable code, e.g. `wrong_code`, `expired`, `quota_exceeded`.
+    pub code: String,
+    /// A sentence for people.
+    pub message: String,
+    /// Extra fields of this code.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// `POST /auth/code`: mail a sign-in code.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignInCodeRequest {
+    /// The user's address.
+    pub email: String,
+}
+
+/// The answer to every code request, whether or not a code was sent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CodeAccepted {
+    /// Always true: the answer does not tell whether the address is known.
+    pub sent: bool,
+}
+
+/// `POST /auth/token`: trade a sign-in code for an API token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    /// The user's address.
+    pub email: String,
+    /// The 6-digit code that was mailed.
+    pub code: String,
+    /// What the token is for (shown in the token list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+/// A new API token, shown once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenCreated {
+    /// The token (`kluis_…`); only its hash is stored.
+    pub token: String,
+    /// Whose it is.
+    pub email: String,
+}
+
+/// `GET /me`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Me {
+    /// The signed-in user's address.
+    pub email: String,
+    /// The organisation's name.
+    pub organisation: String,
+}
+
+/// One API token of the signed-in user (`GET /tokens`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenInfo {
+    /// Id to revoke it by.
+    pub id: i64,
+    /// What it is for.
+    pub label: String,
+    /// When it was made.
+    pub created_at: String,
+    /// When it was last used, if ever.
+    pub last_used_at: Option<String>,
+    /// When it stops working unless used before then.
+    pub expires_at: String,
+    /// Whether this is the token of the request that asked.
+    pub current: bool,
+}
+
+/// `GET /tokens`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenList {
+    /// Live tokens, newest first.
+    pub tokens: Vec<TokenInfo>,
+}
+
+/// How a recipient proves who they are before the server releases S.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Verify {
+    /// A code mailed to one of the package's recipient addresses.
+    #[default]
+    Email,
+    /// Nothing beyond the link (and the password, if any).
+    None,
+}
+
+/// One blob the sender will upload (blob 0 is the manifest).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlobSpec {
+    /// Its exact size in bytes (an age file).
+    pub size: u64,
+}
+
+/// `POST /packages`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePackage {
+    /// Who may open it (addresses the verification code may be sent to).
+    #[serde(default)]
+    pub recipients: Vec<String>,
+    /// Days until it expires (default and maximum set by the server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in_days: Option<u32>,
+    /// How often it may be opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_downloads: Option<i64>,
+    /// How recipients prove who they are.
+    #[serde(default)]
+    pub verify: Verify,
+    /// Whether the package key includes a password.
+    #[serde(default)]
+    pub password: bool,
+    /// Mail the sender when it is first opened.
+    #[serde(default)]
+    pub notify_on_download: bool,
+    /// The blobs, manifest first.
+    pub blobs: Vec<BlobSpec>,
+}
+
+/// Where a package is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PackageState {
+    /// Created; blobs are being uploaded.
+    Uploading,
+    /// Finalized: recipients may open it.
+    Ready,
+    /// Withdrawn by the sender.
+    Revoked,
+    /// Past its expiry.
+    Expired,
+}
+
+/// A blob as the sender sees it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BlobView {
+    /// 0 is the manifest, then one per file.
+    pub index: u32,
+    /// Size in bytes.
+    pub size: u64,
+    /// Whether its upload is complete.
+    pub complete: bool,
+}
+
+/// The sender's view of a package.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PackageView {
+    /// Package id.
+    pub id: PackageId,
+    /// The link without its `#secret`.
+    pub url: String,
+    /// Where it is in its life.
+    pub state: PackageState,
+    /// When it was made.
+    pub created_at: String,
+    /// When it expires.
+    pub expires_at: String,
+    /// Recipient addresses.
+    pub recipients: Vec<String>,
+    /// How recipients prove who they are.
+    pub verify: Verify,
+    /// Whether it has a password.
+    pub password: bool,
+    /// Download limit, if any.
+    pub max_downloads: Option<i64>,
+    /// Downloads so far.
+    pub downloads: i64,
+    /// Downloads left, if limited.
+    pub downloads_left: Option<i64>,
+    /// Whether the sender is told of the first download.
+    pub notify_on_download: bool,
+    /// The blobs.
+    pub blobs: Vec<BlobView>,
+}
+
+/// `POST /packages` answer: the package, S (handed to the sender this once)
+/// and where to upload.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreatedPackage {
+    /// The package.
+    #[serde(flatten)]
+    pub package: PackageView,
+    /// S, unpadded base64url.
+    pub server_share: String,
+    /// The tus creation URL.
+    pub upload_url: String,
+}
+
+/// `GET /packages`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PackageList {
+    /// The caller's packages, newest first.
+    pub packages: Vec<PackageView>,
+}
+
+/// One audit event of a package.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventView {
+    /// Position in the log (use as `after` to page on).
+    pub id: i64,
+    /// When.
+    pub at: String,
+    /// What (`created`, `accessed`, `verification_failed`, …).
+    pub event: String,
+    /// Who (`user:…`, `recipient:…`, `system`).
+    pub actor: String,
+    /// More about it.
+    pub detail: Option<String>,
+}
+
+/// `GET /packages/{id}`: the package and the first page of its events.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PackageDetail {
+    /// The package.
+    #[serde(flatten)]
+    pub package: PackageView,
+    /// The oldest events, at most one page.
+    pub events: Vec<EventView>,
+    /// Cursor for `GET /packages/{id}/events?after=…` if there are more.
+    pub events_next: Option<i64>,
+}
+
+/// `GET /packages/{id}/events`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventPage {
+    /// Events in order.
+    pub events: Vec<EventView>,
+    /// Cursor for the next page, if any.
+    pub next: Option<i64>,
+}
+
+/// `POST /packages/{id}/finalize`: the access verifier `SHA-256(A)`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FinalizeRequest {
+    /// `SHA-256(A)`, unpadded base64url (docs/architecture.md, access proof).
+    pub access_verifier: String,
+}
+
+/// `POST /packages/{id}/revoke` answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Revoked {
+    /// Package id.
+    pub id: PackageId,
+    /// Always `revoked`.
+    pub state: PackageState,
+}
+
+/// `GET /p/{id}`: what a recipient needs to know before opening.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PackageStatus {
+    /// Package id.
+    pub id: PackageId,
+    /// How the recipient proves who they are.
+    pub verify: Verify,
+    /// Whether a password is needed (it is part of the access proof).
+    pub password: bool,
+    /// When it expires.
+    pub expires_at: String,
+    /// Downloads left, if limited.
+    pub downloads_left: Option<i64>,
+    /// Number of blobs.
+    pub blob_count: u32,
+}
+
+/// `POST /p/{id}/code`: mail a verification code to a recipient address.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecipientCodeRequest {
+    /// The recipient's address.
+    pub email: String,
+    /// A, unpadded base64url: proves the caller holds the link (and password).
+    pub access_proof: String,
+}
+
+/// `POST /p/{id}/access`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AccessRequest {
+    /// A, unpadded base64url.
+    pub access_proof: String,
+    /// The verified address, when the package asks for a code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The mailed code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+}
+
+/// A blob a recipient may download.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DownloadBlob {
+    /// 0 is the manifest.
+    pub index: u32,
+    /// Size in bytes.
+    pub size: u64,
+    /// Where to `GET` it (with the download token as bearer).
+    pub url: String,
+}
+
+/// `POST /p/{id}/access` answer: S and a download session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessGranted {
+    /// S, unpadded base64url.
+    pub server_share: String,
+    /// Bearer token for the blob downloads.
+    pub download_token: String,
+    /// When the session ends.
+    pub session_expires_at: String,
+    /// Downloads left after this one, if limited.
+    pub downloads_left: Option<i64>,
+    /// The blobs.
+    pub blobs: Vec<DownloadBlob>,
+}
+
+/// `GET /healthz`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_and_state_are_lowercase_strings() {
+        assert_eq!(serde_json::to_string(&Verify::None).unwrap(), "\"none\"");
+        assert_eq!(serde_json::to_string(&PackageState::Uploading).unwrap(), "\"uploading\"");
+    }
+
+    #[test]
+    fn unknown_request_fields_are_refused() {
+        assert!(serde_json::from_str::<AccessRequest>(r#"{"access_proof":"x","extra":1}"#).is_err());
+        let req: CreatePackage = serde_json::from_str(r#"{"blobs":[{"size":100}]}"#).unwrap();
+        assert_eq!(req.verify, Verify::Email);
+    }
+
+    #[test]
+    fn error_extras_are_flattened() {
+        let body: ErrorBody =
+            serde_json::from_str(r#"{"error":{"code":"wrong_code","message":"m","tries_left":3}}"#).unwrap();
+        assert_eq!(body.error.extra["tries_left"], 3);
+    }
+}

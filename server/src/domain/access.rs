@@ -1,0 +1,208 @@
+//! The recipient's side, reached from the link `/p/<id>#<L>`: status, the
+//! access proof, verification codes, the access check that releases S and
+//! counts a download, and the download sessions that fetch blobs.
+//!
+//! Knowing a package id opens nothing and counts nothing: every call that
+//! mails, counts or releases anything first checks the access proof A
+//! against the stored `SHA-256(A)` in constant time (docs/architecture.md,
+//! "Access proof"). A wrong proof counts nothing, is rate-limited per
+//! client and package, and is logged once per hour per package.
+
+use kluis_crypto::package::{AccessProof, AccessVerifier};
+
+use super::codes::{self, CLIENT_BUDGET, Outcome, Purpose};
+use super::packages::{availability, downloads_left};
+use super::{Actor, Domain, DomainError, DomainResult, Event, Unavailable, address, invalid, mail, now};
+use crate::secrets::{random_token, sha256_hex};
+use crate::store::{Blob, Counter, Package};
+
+/// Prefix of download session tokens.
+pub(crate) const SESSION_PREFIX: &str = "kdl_";
+/// Wrong access proofs per package per hour (a wrong password is one).
+pub(crate) const PROOF_BUDGET: i64 = 30;
+
+/// A package a recipient may open now.
+pub(crate) async fn open(domain: &Domain, id: &str) -> DomainResult<Package> {
+    let package = domain.meta.package(id).await?.ok_or(DomainError::NotFound("package"))?;
+    if package.org_id != domain.org_id {
+        return Err(DomainError::NotFound("package"));
+    }
+    availability(&package, now()).map_err(|u| match u {
+        Unavailable::NotReady => DomainError::NotFound("package"),
+        other => DomainError::Unavailable(other),
+    })?;
+    Ok(package)
+}
+
+/// The package and its blobs, for the status page.
+pub(crate) async fn status(domain: &Domain, id: &str) -> DomainResult<(Package, Vec<Blob>)> {
+    let package = open(domain, id).await?;
+    let blobs = domain.meta.blobs(id).await?;
+    Ok((package, blobs))
+}
+
+fn hour_window(at: i64) -> i64 {
+    at - at.rem_euclid(3600)
+}
+
+/// Checks the access proof before anything else is done for the caller.
+async fn check_proof(domain: &Domain, package: &Package, proof: &str, client: &str) -> DomainResult<()> {
+    let at = now();
+    let counters = [
+        Counter { key: format!("proof:{}", package.id), window_start: hour_window(at) },
+        Counter { key: format!("client:{client}"), window_start: hour_window(at) },
+    ];
+    let counts = domain.meta.failures(&counters).await?;
+    let over = counts[0] >= PROOF_BUDGET || counts[1] >= CLIENT_BUDGET;
+    if over {
+        return Err(DomainError::RateLimited { retry_after: (hour_window(at) + 3600 - at).max(1) as u64 });
+    }
+    let verifier = package.access_verifier.as_deref().and_then(|v| <[u8; 32]>::try_from(v).ok());
+    let matches = match (verifier, AccessProof::from_base64url(proof)) {
+        (Some(v), Ok(p)) => AccessVerifier::from_bytes(v).matches(&p),
+        _ => false,
+    };
+    if matches {
+        return Ok(());
+    }
+    let counts = domain.meta.count_failure(&counters, at).await?;
+    if counts[0] == 1 {
+        let detail = Some("wrong access proof (further ones this hour are counted, not logged)".to_string());
+        domain.meta.record(domain.event(Event::AccessDenied, Actor::Client(client), Some(&package.id), detail)).await?;
+    }
+    Err(DomainError::WrongProof { password: package.has_password })
+}
+
+/// Mails a verification code if the address is one of the package's
+/// recipients. Every address gets the same answer and the same limits.
+pub(crate) async fn request_code(domain: &Domain, id: &str, raw: &str, proof: &str, client: &str) -> DomainResult<()> {
+    let package = open(domain, id).await?;
+    if !package.verify_email {
+        return Err(DomainError::NoVerification);
+    }
+    check_proof(domain, &package, proof, client).await?;
+    let email = address::normalize(raw).map_err(|e| invalid("invalid_email", format!("{e}.")))?;
+    if package.verification_locked {
+        return Err(DomainError::Code(super::CodeRejection::Locked { retry_after: None }));
+    }
+    let recipient = domain.meta.is_recipient(id, &email).await?;
+    let purpose = Purpose::Verify { package_id: id };
+    if let Some(code) = codes::issue(domain, purpose, &email, client, recipient).await? {
+        domain
+            .meta
+            .record(domain.event(Event::VerificationSent, Actor::Recipient(Some(&email)), Some(id), None))
+            .await?;
+        let sender = domain.meta.user(package.sender_id).await?.map(|u| u.email).unwrap_or_default();
+        mail::enqueue(domain, mail::verification_code(&email, &code, &sender)).await?;
+    }
+    Ok(())
+}
+
+/// What a recipient gets for passing the checks.
+pub(crate) struct Granted {
+    pub server_share: Vec<u8>,
+    pub download_token: String,
+    pub session_expires_at: i64,
+    pub downloads_left: Option<i64>,
+    pub blobs: Vec<Blob>,
+}
+
+/// The access check: proof, then (when asked) the code, then availability
+/// inside the unit of work that counts the download and opens a session.
+pub(crate) async fn access(
+    domain: &Domain,
+    id: &str,
+    proof: &str,
+    email: Option<&str>,
+    code: Option<&str>,
+    client: &str,
+) -> DomainResult<Granted> {
+    let package = open(domain, id).await?;
+    check_proof(domain, &package, proof, client).await?;
+    let mut verified = None;
+    if package.verify_email {
+        let (Some(raw), Some(code)) = (email, code) else { return Err(DomainError::VerificationRequired) };
+        let email = address::normalize(raw).map_err(|e| invalid("invalid_email", format!("{e}.")))?;
+        if package.verification_locked {
+            return Err(DomainError::Code(super::CodeRejection::Locked { retry_after: None }));
+        }
+        match codes::check(domain, Purpose::Verify { package_id: id }, &email, code, client).await? {
+            Outcome::Valid => verified = Some(email),
+            Outcome::Rejected { rejection, first, package_spent, .. } => {
+                if first {
+                    let event = domain.event(
+                        Event::VerificationFailed,
+                        Actor::Recipient(Some(&email)),
+                        Some(id),
+                        Some("wrong code (further ones for this address are counted, not logged)".into()),
+                    );
+                    domain.meta.record(event).await?;
+                }
+                if package_spent && domain.meta.lock_verification(id).await? {
+                    let event = domain.event(Event::VerificationLocked, Actor::System, Some(id), None);
+                    domain.meta.record(event).await?;
+                    let sender = domain.meta.user(package.sender_id).await?.map(|u| u.email);
+                    if let Some(sender) = sender {
+                        mail::enqueue(domain, mail::verification_locked(&sender, id)).await?;
+                    }
+                }
+                return Err(DomainError::Code(rejection));
+            }
+        }
+    }
+    let token = random_token(SESSION_PREFIX);
+    let at = now();
+    let session_expires_at = at + i64::from(domain.limits.download_session_hours) * 3600;
+    let event = domain.event(Event::Accessed, Actor::Recipient(verified.as_deref()), Some(id), None);
+    let rule = Box::new(move |p: &Package| {
+        availability(p, now()).map_err(DomainError::Unavailable)?;
+        if p.server_share.is_none() {
+            return Err(DomainError::Unavailable(Unavailable::Revoked));
+        }
+        Ok(())
+    });
+    let grant = domain
+        .meta
+        .grant_access(id, rule, &sha256_hex(token.as_bytes()), verified.as_deref(), session_expires_at, event)
+        .await?;
+    if let Some((sender, recipients)) = grant.notify {
+        mail::enqueue(domain, mail::first_download(&sender, id, &recipients)).await?;
+    }
+    let mut counted = grant.package.clone();
+    counted.downloads += 1;
+    Ok(Granted {
+        server_share: grant.package.server_share.clone().unwrap_or_default(),
+        download_token: token,
+        session_expires_at: session_expires_at.min(grant.package.expires_at),
+        downloads_left: downloads_left(&counted),
+        blobs: grant.blobs,
+    })
+}
+
+/// A blob a download session may read, and who the session is for.
+pub(crate) async fn authorize_download(
+    domain: &Domain,
+    id: &str,
+    idx: i64,
+    token: Option<&str>,
+) -> DomainResult<(Blob, Option<String>)> {
+    let token = token.ok_or(DomainError::SessionRequired)?;
+    if !token.starts_with(SESSION_PREFIX) || token.len() > 128 {
+        return Err(DomainError::SessionExpired);
+    }
+    let email =
+        domain.meta.session(&sha256_hex(token.as_bytes()), id, now()).await?.ok_or(DomainError::SessionExpired)?;
+    let package = domain.meta.package(id).await?.ok_or(DomainError::NotFound("package"))?;
+    // An open session may finish its downloads, unless the package has ended.
+    match availability(&package, now()) {
+        Ok(()) | Err(Unavailable::LimitReached) => {}
+        Err(reason) => return Err(DomainError::Unavailable(reason)),
+    }
+    let blob = domain.meta.blobs(id).await?.into_iter().find(|b| b.idx == idx).ok_or(DomainError::NotFound("blob"))?;
+    Ok((blob, email))
+}
+
+/// A blob was read to its end.
+pub(crate) async fn downloaded(domain: &Domain, id: &str, email: Option<&str>, detail: String) -> DomainResult<()> {
+    Ok(domain.meta.record(domain.event(Event::Downloaded, Actor::Recipient(email), Some(id), Some(detail))).await?)
+}

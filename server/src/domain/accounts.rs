@@ -1,0 +1,124 @@
+//! Users, sign-in with a mailed code, and API tokens. Tokens are 256-bit
+//! random and stored as SHA-256 only; a token unused for the configured
+//! number of days stops working.
+
+use super::codes::{self, Outcome, Purpose};
+use super::{Actor, CodeRejection, Domain, DomainError, DomainResult, Event, address, invalid, mail, now};
+use crate::secrets::{random_token, sha256_hex};
+use crate::store::{TokenRecord, User};
+
+/// Prefix that makes Kluis API tokens recognisable (e.g. to secret scanners).
+pub(crate) const TOKEN_PREFIX: &str = "kluis_";
+
+/// A signed-in caller.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    pub user: User,
+    pub token_id: i64,
+}
+
+fn email(raw: &str) -> DomainResult<String> {
+    address::normalize(raw).map_err(|e| invalid("invalid_email", format!("{e}.")))
+}
+
+impl Domain {
+    fn unused_since(&self, at: i64) -> i64 {
+        at - i64::from(self.limits.token_expiry_days) * 86_400
+    }
+}
+
+/// The user with `raw` address, created in the organisation if new (operator command line).
+pub(crate) async fn ensure_user(domain: &Domain, raw: &str) -> DomainResult<User> {
+    let email = email(raw)?;
+    Ok(domain.meta.ensure_user(domain.org_id, &email).await?)
+}
+
+/// A new API token for `user`; returns the token itself (shown once).
+pub(crate) async fn create_token(domain: &Domain, user: &User, label: &str) -> DomainResult<String> {
+    let label: String = label.trim().chars().filter(|c| !c.is_control()).take(100).collect();
+    if label.is_empty() {
+        return Err(invalid("invalid_label", "The label must not be empty."));
+    }
+    let token = random_token(TOKEN_PREFIX);
+    domain.meta.create_token(user.id, &sha256_hex(token.as_bytes()), &label, now()).await?;
+    Ok(token)
+}
+
+/// The caller a bearer token belongs to.
+pub(crate) async fn authenticate(domain: &Domain, token: &str) -> DomainResult<Caller> {
+    if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
+        return Err(DomainError::Unauthorized);
+    }
+    let at = now();
+    let (user, token_id) = domain
+        .meta
+        .use_token(&sha256_hex(token.as_bytes()), at, domain.unused_since(at))
+        .await?
+        .ok_or(DomainError::Unauthorized)?;
+    if user.org_id != domain.org_id {
+        return Err(DomainError::Unauthorized);
+    }
+    Ok(Caller { user, token_id })
+}
+
+/// The caller's live tokens and when each expires unless used.
+pub(crate) async fn tokens(domain: &Domain, caller: &Caller) -> DomainResult<Vec<(TokenRecord, i64)>> {
+    let at = now();
+    let ttl = i64::from(domain.limits.token_expiry_days) * 86_400;
+    let tokens = domain.meta.tokens(caller.user.id, domain.unused_since(at)).await?;
+    Ok(tokens.into_iter().map(|t| (t.clone(), t.last_used_at.unwrap_or(t.created_at) + ttl)).collect())
+}
+
+pub(crate) async fn revoke_token(domain: &Domain, caller: &Caller, token_id: i64) -> DomainResult<()> {
+    if domain.meta.revoke_token(caller.user.id, token_id, now()).await? {
+        Ok(())
+    } else {
+        Err(DomainError::NotFound("token"))
+    }
+}
+
+/// Mails a sign-in code to a known user. Unknown addresses get the same
+/// answer and the same rate limits, and no mail.
+pub(crate) async fn request_code(domain: &Domain, raw: &str, client: &str) -> DomainResult<()> {
+    let email = email(raw)?;
+    let known = domain.meta.user_by_email(&email).await?.is_some_and(|u| u.org_id == domain.org_id);
+    if let Some(code) = codes::issue(domain, Purpose::SignIn, &email, client, known).await? {
+        mail::enqueue(domain, mail::signin_code(&email, &code, &domain.org_name)).await?;
+    }
+    Ok(())
+}
+
+/// Trades a sign-in code for an API token.
+pub(crate) async fn sign_in(
+    domain: &Domain,
+    raw: &str,
+    code: &str,
+    label: Option<&str>,
+    client: &str,
+) -> DomainResult<(String, String)> {
+    let email = email(raw)?;
+    match codes::check(domain, Purpose::SignIn, &email, code, client).await? {
+        Outcome::Valid => {
+            // Codes are only issued to known users; one that was disabled since gets the usual answer.
+            let Some(user) = domain.meta.user_by_email(&email).await? else {
+                return Err(DomainError::Code(CodeRejection::Wrong { tries_left: 0 }));
+            };
+            let token = create_token(domain, &user, label.unwrap_or("signed in with an e-mail code")).await?;
+            domain.meta.record(domain.event(Event::SignedIn, Actor::User(&email), None, None)).await?;
+            Ok((token, email))
+        }
+        Outcome::Rejected { rejection, first, just_locked, .. } => {
+            if first {
+                let detail = Some("wrong sign-in code (further ones today are counted, not logged)".to_string());
+                domain.meta.record(domain.event(Event::SignInFailed, Actor::Client(client), None, detail)).await?;
+            }
+            if just_locked {
+                domain.meta.record(domain.event(Event::SignInLocked, Actor::User(&email), None, None)).await?;
+                if domain.meta.user_by_email(&email).await?.is_some() {
+                    mail::enqueue(domain, mail::signin_locked(&email, &domain.org_name)).await?;
+                }
+            }
+            Err(DomainError::Code(rejection))
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! The server's rules, written once: packages and their life, access
+//! checks, uploads, one-time codes and their budgets, accounts, quotas and
+//! audit events (docs/architecture.md, "Layers"). Functions here take the
+//! [`Domain`] (the stores, the server key and the limits), know nothing of
+//! HTTP and hold no SQL. HTTP handlers, the janitor and the mail worker all
+//! call them.
+
+pub(crate) mod access;
+pub(crate) mod accounts;
+pub(crate) mod address;
+pub(crate) mod codes;
+pub(crate) mod janitor;
+pub(crate) mod mail;
+pub(crate) mod packages;
+pub(crate) mod uploads;
+
+use std::sync::Arc;
+
+use crate::blobs::BlobStore;
+use crate::config::Limits;
+use crate::secrets::ServerKey;
+use crate::store::{MetaStore, NewEvent, StoreError};
+
+/// Everything the rules work on.
+pub(crate) struct Domain {
+    pub meta: Arc<dyn MetaStore>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub key: ServerKey,
+    pub limits: Limits,
+    pub org_id: i64,
+    pub org_name: String,
+    /// The server's public URL (links in answers and mail).
+    pub public_url: String,
+}
+
+/// Unix seconds now.
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// Why a package cannot be opened now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unavailable {
+    NotReady,
+    Expired,
+    Revoked,
+    LimitReached,
+}
+
+/// A quota a request would exceed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Quota {
+    /// Bytes declared by unfinished packages.
+    ReservedBytes,
+    /// Unfinished packages.
+    UnfinishedPackages,
+    /// Open uploads.
+    OpenUploads,
+}
+
+/// Why a code was not accepted. Known and unknown addresses get the same
+/// answers: there is no "no code" or "expired" that only a real recipient
+/// could see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CodeRejection {
+    Wrong {
+        tries_left: i64,
+    },
+    /// The failure budget is spent; `retry_after` is `None` when the lock is for good.
+    Locked {
+        retry_after: Option<i64>,
+    },
+}
+
+/// Everything a rule can refuse, and the failures below it.
+#[derive(Debug)]
+pub(crate) enum DomainError {
+    NotFound(&'static str),
+    /// A request that breaks a rule of its shape: `code` is stable, the message says which.
+    Invalid {
+        code: &'static str,
+        message: String,
+    },
+    Unavailable(Unavailable),
+    NotUploading,
+    AlreadyUploaded,
+    UploadIncomplete(Vec<i64>),
+    TooLarge(String),
+    Quota {
+        quota: Quota,
+        limit: u64,
+    },
+    Unauthorized,
+    VerificationRequired,
+    NoVerification,
+    /// The access proof did not match: a wrong password, or a damaged link.
+    WrongProof {
+        password: bool,
+    },
+    Code(CodeRejection),
+    RateLimited {
+        retry_after: u64,
+    },
+    UploadBusy,
+    UploadExpired,
+    OffsetMismatch(i64),
+    SessionRequired,
+    SessionExpired,
+    Store(String),
+    Blob(std::io::Error),
+}
+
+impl std::fmt::Display for DomainError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+impl std::error::Error for DomainError {}
+
+impl From<StoreError> for DomainError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Refused(e) => *e,
+            StoreError::Backend(e) => DomainError::Store(e),
+        }
+    }
+}
+
+impl From<std::io::Error> for DomainError {
+    fn from(e: std::io::Error) -> Self {
+        DomainError::Blob(e)
+    }
+}
+
+pub(crate) type DomainResult<T> = Result<T, DomainError>;
+
+pub(crate) fn invalid(code: &'static str, message: impl Into<String>) -> DomainError {
+    DomainError::Invalid { code, message: message.into() }
+}
+
+/// Who did something, as the audit log names them.
+pub(crate) enum Actor<'a> {
+    User(&'a str),
+    Recipient(Option<&'a str>),
+    /// An unauthenticated caller known only by its network address.
+    Client(&'a str),
+    System,
+}
+
+impl Actor<'_> {
+    fn name(&self) -> String {
+        match self {
+            Actor::User(e) => format!("user:{e}"),
+            Actor::Recipient(Some(e)) => format!("recipient:{e}"),
+            Actor::Recipient(None) => "recipient".into(),
+            Actor::Client(ip) => format!("client:{ip}"),
+            Actor::System => "system".into(),
+        }
+    }
+}
+
+/// The audit events (append-only log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Event {
+    Created,
+    Uploaded,
+    Finalized,
+    Accessed,
+    AccessDenied,
+    Downloaded,
+    VerificationSent,
+    VerificationFailed,
+    VerificationLocked,
+    Revoked,
+    Expired,
+    Deleted,
+    SignedIn,
+    SignInFailed,
+    SignInLocked,
+}
+
+impl Event {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Event::Created => "created",
+            Event::Uploaded => "uploaded",
+            Event::Finalized => "finalized",
+            Event::Accessed => "accessed",
+            Event::AccessDenied => "access_denied",
+            Event::Downloaded => "downloaded",
+            Event::VerificationSent => "verification_sent",
+            Event::VerificationFailed => "verification_failed",
+            Event::VerificationLocked => "verification_locked",
+            Event::Revoked => "revoked",
+            Event::Expired => "expired",
+            Event::Deleted => "deleted",
+            Event::SignedIn => "signed_in",
+            Event::SignInFailed => "sign_in_failed",
+            Event::SignInLocked => "sign_in_locked",
+        }
+    }
+}
+
+impl Domain {
+    /// An audit event of this organisation.
+    pub(crate) fn event(
+        &self,
+        event: Event,
+        actor: Actor,
+        package_id: Option<&str>,
+        detail: Option<String>,
+    ) -> NewEvent {
+        NewEvent {
+            org_id: self.org_id,
+            event: event.as_str(),
+            actor: actor.name(),
+            package_id: package_id.map(str::to_string),
+            detail,
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! Resumable blob uploads (tus 1.0 underneath; the protocol lives in
+//! `api/uploads.rs`). One upload per declared blob of an uploading package.
+//! Offsets are recorded only after the bytes before them reached the blob
+//! store, so they survive a crash. A writer holds a lease in the metadata
+//! store (so it works across server nodes); a lease that is not renewed
+//! lapses, and a new write at the recorded offset takes it over.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+
+use super::accounts::Caller;
+use super::packages::upload_quota;
+use super::{Actor, Domain, DomainError, DomainResult, Event, now};
+use crate::blobs::blob_key;
+use crate::secrets::random_id;
+use crate::store::{Lease, PackageState, Upload};
+
+/// Checkpoint interval while writing: at most this much is sent again after a crash.
+const CHECKPOINT: u64 = 16 << 20;
+
+impl Domain {
+    fn upload_expiry(&self) -> i64 {
+        now() + i64::from(self.limits.upload_expiry_hours) * 3600
+    }
+
+    /// How long a lease lasts without renewal. A writer renews it every
+    /// third of the body timeout while bytes arrive and gives it up when the
+    /// body stalls for the body timeout, so a live writer never loses it.
+    fn lease_seconds(&self) -> i64 {
+        2 * i64::from(self.limits.body_timeout_seconds) + 5
+    }
+}
+
+/// Creates an upload for blob `blob_idx` of one of the caller's uploading
+/// packages; returns its id and expiry.
+pub(crate) async fn create(
+    domain: &Domain,
+    caller: &Caller,
+    package_id: &str,
+    blob_idx: i64,
+    length: u64,
+) -> DomainResult<(String, i64)> {
+    let package =
+        domain.meta.package(package_id).await?.filter(|p| p.sender_id == caller.user.id && p.org_id == domain.org_id);
+    let package = package.ok_or(DomainError::NotFound("package"))?;
+    if package.state != PackageState::Uploading || now() >= package.expires_at {
+        return Err(DomainError::NotUploading);
+    }
+    let blob = domain.meta.blobs(package_id).await?.into_iter().find(|b| b.idx == blob_idx);
+    let blob = blob.ok_or(DomainError::NotFound("blob"))?;
+    if blob.complete {
+        return Err(DomainError::AlreadyUploaded);
+    }
+    if u64::try_from(blob.size).ok() != Some(length) {
+        let message = format!("This blob was declared as {} bytes.", blob.size);
+        return Err(if length > blob.size as u64 {
+            DomainError::TooLarge(message)
+        } else {
+            super::invalid("length_mismatch", message)
+        });
+    }
+    let upload = Upload {
+        id: random_id(),
+        package_id: package_id.to_string(),
+        blob_idx,
+        user_id: caller.user.id,
+        length: blob.size,
+        offset: 0,
+        expires_at: domain.upload_expiry(),
+    };
+    if let Some(old) = domain.meta.create_upload(&upload, upload_quota(domain)).await? {
+        domain.blobs.discard(&old).await?;
+    }
+    Ok((upload.id, upload.expires_at))
+}
+
+/// The caller's live upload, its offset what the blob store really kept.
+pub(crate) async fn load(domain: &Domain, caller: &Caller, id: &str) -> DomainResult<Upload> {
+    match domain.meta.upload(id).await? {
+        Some(mut u) if u.user_id == caller.user.id && now() < u.expires_at => {
+            // After a power cut the store may hold less than was recorded.
+            let stored = domain.blobs.part_len(&u.id).await? as i64;
+            u.offset = u.offset.min(stored);
+            Ok(u)
+        }
+        Some(u) if u.user_id == caller.user.id => Err(DomainError::UploadExpired),
+        _ => Err(DomainError::NotFound("upload")),
+    }
+}
+
+/// Appends `body` at `offset` under the upload's lease. The body ends
+/// early when the client goes away or stalls (the HTTP layer ends idle
+/// bodies): what arrived is kept and the lease released. Returns the
+/// durable offset.
+pub(crate) async fn append<S, E>(domain: &Domain, caller: &Caller, id: &str, offset: u64, body: S) -> DomainResult<u64>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    load(domain, caller, id).await?;
+    let owner = random_id();
+    let at = now();
+    let upload = match domain.meta.acquire_lease(id, &owner, at + domain.lease_seconds(), at).await? {
+        Lease::Acquired(u) => u,
+        Lease::Busy => return Err(DomainError::UploadBusy),
+        Lease::Missing => return Err(DomainError::NotFound("upload")),
+    };
+    let result = write(domain, &upload, &owner, offset, body).await;
+    let _ = domain.meta.release_lease(id, &owner).await;
+    let durable = result?;
+    if durable == upload.length as u64 {
+        domain.blobs.commit(&upload.id, &blob_key(&upload.package_id, upload.blob_idx)).await?;
+        let detail = format!("blob {}, {} bytes", upload.blob_idx, upload.length);
+        let event =
+            domain.event(Event::Uploaded, Actor::User(&caller.user.email), Some(&upload.package_id), Some(detail));
+        domain.meta.complete_upload(&upload.id, event).await?;
+    }
+    Ok(durable)
+}
+
+async fn write<S, E>(domain: &Domain, upload: &Upload, owner: &str, offset: u64, mut body: S) -> DomainResult<u64>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let recorded = upload.offset.min(domain.blobs.part_len(&upload.id).await? as i64) as u64;
+    if offset != recorded {
+        return Err(DomainError::OffsetMismatch(recorded as i64));
+    }
+    let mut writer = domain.blobs.append(&upload.id, recorded).await?;
+    let length = upload.length as u64;
+    let (mut written, mut checkpoint) = (recorded, recorded);
+    let mut renewed = Instant::now();
+    let renew_every = Duration::from_secs(u64::from(domain.limits.body_timeout_seconds / 3).max(1));
+    let mut failure = None;
+    while let Some(chunk) = body.next().await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                // The client went away or stalled: keep what arrived.
+                tracing::info!(upload = %upload.id, error = %e, "upload interrupted");
+                break;
+            }
+        };
+        if written.checked_add(chunk.len() as u64).is_none_or(|end| end > length) {
+            failure = Some(DomainError::TooLarge("The body goes past Upload-Length.".into()));
+            break;
+        }
+        writer.write(&chunk).await?;
+        written += chunk.len() as u64;
+        if written - checkpoint >= CHECKPOINT || renewed.elapsed() >= renew_every {
+            checkpoint = writer.checkpoint().await?;
+            record(domain, upload, owner, checkpoint).await?;
+            renewed = Instant::now();
+        }
+    }
+    let durable = writer.checkpoint().await?;
+    drop(writer);
+    record(domain, upload, owner, durable).await?;
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(durable),
+    }
+}
+
+/// Records a durable offset and renews the lease; a lost lease stops the writer.
+async fn record(domain: &Domain, upload: &Upload, owner: &str, offset: u64) -> DomainResult<()> {
+    let lease_until = now() + domain.lease_seconds();
+    if domain.meta.record_offset(&upload.id, owner, offset as i64, domain.upload_expiry(), lease_until).await? {
+        Ok(())
+    } else {
+        Err(DomainError::UploadBusy)
+    }
+}
+
+/// Drops an unfinished upload (tus termination).
+pub(crate) async fn terminate(domain: &Domain, caller: &Caller, id: &str) -> DomainResult<()> {
+    load(domain, caller, id).await?;
+    let owner = random_id();
+    let at = now();
+    match domain.meta.acquire_lease(id, &owner, at + domain.lease_seconds(), at).await? {
+        Lease::Acquired(_) => {}
+        Lease::Busy => return Err(DomainError::UploadBusy),
+        Lease::Missing => return Err(DomainError::NotFound("upload")),
+    }
+    domain.meta.delete_upload(id).await?;
+    domain.blobs.discard(id).await?;
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! Defences at the connection level, so that no client can hold the server
+//! (docs/architecture.md, "Abuse"): request bodies that deliver nothing for
+//! the body timeout are ended; requests in flight per client address are
+//! capped; the listening socket has TCP keepalive on, so dead peers are
+//! found; header reads are bounded by actix's request timeout.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::error::PayloadError;
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage, HttpRequest};
+use bytes::Bytes;
+use futures_util::Stream;
+use tokio::time::{Instant, Sleep};
+
+use crate::State;
+use crate::api::error::ApiError;
+
+/// The client's address: the peer, or the last hop of the configured
+/// forwarding header when a trusted reverse proxy sits in front.
+pub(crate) fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
+    if let Some(header) = req.app_data::<State>().and_then(|s| s.config.limits.client_ip_header.clone())
+        && let Some(value) = req.headers().get(header.as_str()).and_then(|v| v.to_str().ok())
+        && let Some(ip) = value.rsplit(',').next().and_then(|v| v.trim().parse().ok())
+    {
+        return Some(ip);
+    }
+    req.peer_addr().map(|a| a.ip())
+}
+
+/// A request body that fails when no bytes arrive for `idle`.
+struct IdleTimeout {
+    inner: Payload,
+    idle: Duration,
+    timer: Pin<Box<Sleep>>,
+}
+
+impl Stream for IdleTimeout {
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match Pin::new(&mut self.inner).poll_next(cx) {
+            Poll::Ready(item) => {
+                let deadline = Instant::now() + self.idle;
+                self.timer.as_mut().reset(deadline);
+                Poll::Ready(item)
+            }
+            Poll::Pending => match self.timer.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(PayloadError::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the request body stalled",
+                ))))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+}
+
+/// Requests in flight per client address.
+#[derive(Default)]
+pub(crate) struct InFlight {
+    clients: Mutex<HashMap<IpAddr, u32>>,
+}
+
+/// Releases a client's slot when the request is done.
+struct Slot {
+    table: Arc<InFlight>,
+    ip: IpAddr,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut clients = self.table.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = clients.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                clients.remove(&self.ip);
+            }
+        }
+    }
+}
+
+impl InFlight {
+    fn enter(self: &Arc<Self>, ip: IpAddr, max: u32) -> Option<Slot> {
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        let n = clients.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(Slot { table: self.clone(), ip })
+    }
+}
+
+/// Middleware on every request: the per-client cap and the body idle timeout.
+pub(crate) async fn guard(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    let Some(state) = req.app_data::<State>().cloned() else {
+        return Ok(next.call(req).await?.map_into_left_body());
+    };
+    let mut slot = None;
+    if let Some(ip) = client_ip(req.request()) {
+        match state.in_flight.enter(ip, state.config.limits.max_requests_per_client) {
+            Some(s) => slot = Some(s),
+            None => {
+                let e = ApiError::rate_limited(1).with("reason", "too many requests in flight from your address");
+                let mut response = req.error_response(e);
+                // Do not read a body we refuse; close the connection instead.
+                response.response_mut().head_mut().set_connection_type(actix_web::http::ConnectionType::Close);
+                return Ok(response.map_into_right_body());
+            }
+        }
+    }
+    let idle = Duration::from_secs(u64::from(state.config.limits.body_timeout_seconds));
+    let inner = req.take_payload();
+    let timed = IdleTimeout { inner, idle, timer: Box::pin(tokio::time::sleep(idle)) };
+    req.set_payload(Payload::Stream { payload: Box::pin(timed) });
+    let response = next.call(req).await;
+    drop(slot);
+    Ok(response?.map_into_left_body())
+}
+
+/// A listening socket with TCP keepalive (inherited by accepted connections).
+pub(crate) fn listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, TcpKeepalive, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    let keepalive = TcpKeepalive::new().with_time(Duration::from_secs(60)).with_interval(Duration::from_secs(15));
+    socket.set_tcp_keepalive(&keepalive)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}

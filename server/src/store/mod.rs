@@ -1,0 +1,311 @@
+//! Metadata storage behind one trait whose methods are units of work, not
+//! tables (docs/architecture.md, "Layers"). Each backend owns its
+//! transactions: a method either happens completely or not at all. Rules
+//! stay in `domain/`; where a rule must be applied inside a transaction (the
+//! last download, a quota), the domain passes it in as a function.
+//!
+//! SQLite (`sqlite/`) is the backend today; a PostgreSQL one will implement
+//! the same trait with its migrations in `migrations/postgres/`. Nothing
+//! outside this module names SQLite.
+
+pub(crate) mod sqlite;
+
+use async_trait::async_trait;
+
+use crate::domain::DomainError;
+
+/// Why a unit of work failed.
+#[derive(Debug)]
+pub(crate) enum StoreError {
+    /// The backend failed (connection, disk, constraint it should not hit).
+    Backend(String),
+    /// A rule the domain passed in refused the change; nothing was written.
+    Refused(Box<DomainError>),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Backend(e) => write!(f, "metadata store: {e}"),
+            StoreError::Refused(e) => write!(f, "refused: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+pub(crate) type StoreResult<T> = Result<T, StoreError>;
+
+/// A rule checked inside a unit of work.
+pub(crate) type Rule<T> = Box<dyn FnOnce(&T) -> Result<(), DomainError> + Send>;
+
+#[derive(Debug, Clone)]
+pub(crate) struct User {
+    pub id: i64,
+    pub org_id: i64,
+    pub email: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct TokenRecord {
+    pub id: i64,
+    pub label: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+/// Where a package is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PackageState {
+    Uploading,
+    Ready,
+    Revoked,
+    Expired,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Package {
+    pub id: String,
+    pub org_id: i64,
+    pub sender_id: i64,
+    pub server_share: Option<Vec<u8>>,
+    pub access_verifier: Option<Vec<u8>>,
+    pub state: PackageState,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub max_downloads: Option<i64>,
+    pub downloads: i64,
+    pub verify_email: bool,
+    pub has_password: bool,
+    pub notify_on_download: bool,
+    /// Verification is locked for good: the package's failure budget is spent.
+    pub verification_locked: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Blob {
+    pub idx: i64,
+    pub size: i64,
+    pub complete: bool,
+}
+
+/// A package with what the sender sees of it.
+#[derive(Debug, Clone)]
+pub(crate) struct PackageRecord {
+    pub package: Package,
+    pub recipients: Vec<String>,
+    pub blobs: Vec<Blob>,
+}
+
+pub(crate) struct NewPackage {
+    pub id: String,
+    pub org_id: i64,
+    pub sender_id: i64,
+    pub server_share: Vec<u8>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub max_downloads: Option<i64>,
+    pub verify_email: bool,
+    pub has_password: bool,
+    pub notify_on_download: bool,
+    pub recipients: Vec<String>,
+    pub blob_sizes: Vec<i64>,
+}
+
+/// What a user holds open, for quotas.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Usage {
+    /// Bytes declared by the user's unfinished packages.
+    pub reserved_bytes: i64,
+    /// Unfinished packages.
+    pub unfinished_packages: i64,
+    /// Open tus uploads.
+    pub open_uploads: i64,
+}
+
+pub(crate) enum Finalized {
+    Done(PackageRecord),
+    Missing(Vec<i64>),
+}
+
+/// A granted access: S, the package, and who to tell.
+pub(crate) struct Grant {
+    pub package: Package,
+    pub blobs: Vec<Blob>,
+    /// The sender's address and the recipients, when the sender asked to be
+    /// told of the first download and this is it.
+    pub notify: Option<(String, Vec<String>)>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Upload {
+    pub id: String,
+    pub package_id: String,
+    pub blob_idx: i64,
+    pub user_id: i64,
+    pub length: i64,
+    pub offset: i64,
+    pub expires_at: i64,
+}
+
+pub(crate) enum Lease {
+    Acquired(Upload),
+    Busy,
+    Missing,
+}
+
+/// One-time code: `purpose` is `signin` or `verify`, `scope` empty or the package id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CodeKey {
+    pub purpose: &'static str,
+    pub scope: String,
+    pub email: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct StoredCode {
+    pub hash: String,
+    pub expires_at: i64,
+}
+
+/// A counter of failures in a window (`window_start` 0: for ever).
+#[derive(Debug, Clone)]
+pub(crate) struct Counter {
+    pub key: String,
+    pub window_start: i64,
+}
+
+/// Sends of codes to one subject, for the send rate limit.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct SendHistory {
+    pub last: Option<i64>,
+    pub count_last_hour: i64,
+    pub oldest_last_hour: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct AuditRow {
+    pub id: i64,
+    pub at: i64,
+    pub event: String,
+    pub actor: String,
+    pub detail: Option<String>,
+}
+
+/// An audit event to append.
+#[derive(Debug, Clone)]
+pub(crate) struct NewEvent {
+    pub org_id: i64,
+    pub event: &'static str,
+    pub actor: String,
+    pub package_id: Option<String>,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct QueuedMail {
+    pub id: i64,
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    pub attempts: i64,
+}
+
+/// The metadata store: every method is one transaction.
+#[async_trait]
+pub(crate) trait MetaStore: Send + Sync + 'static {
+    /// The store answers (health check).
+    async fn ping(&self) -> StoreResult<()>;
+
+    // Organisations, users, API tokens.
+    async fn ensure_organisation(&self, name: &str) -> StoreResult<i64>;
+    async fn ensure_user(&self, org_id: i64, email: &str) -> StoreResult<User>;
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    async fn user(&self, id: i64) -> StoreResult<Option<User>>;
+    async fn create_token(&self, user_id: i64, hash: &str, label: &str, now: i64) -> StoreResult<i64>;
+    /// The user of a live token that was used (or made) after `unused_since`; marks it used.
+    async fn use_token(&self, hash: &str, now: i64, unused_since: i64) -> StoreResult<Option<(User, i64)>>;
+    async fn tokens(&self, user_id: i64, unused_since: i64) -> StoreResult<Vec<TokenRecord>>;
+    /// Revokes token `token_id` of `user_id`; false if there is no such live token.
+    async fn revoke_token(&self, user_id: i64, token_id: i64, now: i64) -> StoreResult<bool>;
+
+    // One-time codes, their send history and failure counters.
+    async fn put_code(&self, key: &CodeKey, hash: &str, expires_at: i64) -> StoreResult<()>;
+    async fn code(&self, key: &CodeKey) -> StoreResult<Option<StoredCode>>;
+    /// Deletes the code if it is still `hash`; true for the one caller that used it.
+    async fn spend_code(&self, key: &CodeKey, hash: &str) -> StoreResult<bool>;
+    async fn record_send(&self, subject: &str, now: i64) -> StoreResult<()>;
+    async fn send_history(&self, subject: &str, now: i64) -> StoreResult<SendHistory>;
+    /// Adds one failure to each counter and returns the new counts, in order.
+    async fn count_failure(&self, counters: &[Counter], now: i64) -> StoreResult<Vec<i64>>;
+    /// Current counts, in order.
+    async fn failures(&self, counters: &[Counter]) -> StoreResult<Vec<i64>>;
+    /// Locks verification of a package for good; true if it was not locked yet.
+    async fn lock_verification(&self, package_id: &str) -> StoreResult<bool>;
+
+    // Packages.
+    /// Creates a package if `quota` accepts the sender's usage (with this package).
+    async fn create_package(&self, new: NewPackage, quota: Rule<Usage>, event: NewEvent) -> StoreResult<()>;
+    async fn package(&self, id: &str) -> StoreResult<Option<Package>>;
+    async fn package_record(&self, id: &str) -> StoreResult<Option<PackageRecord>>;
+    async fn packages_of(&self, sender_id: i64) -> StoreResult<Vec<PackageRecord>>;
+    async fn is_recipient(&self, id: &str, email: &str) -> StoreResult<bool>;
+    async fn blobs(&self, id: &str) -> StoreResult<Vec<Blob>>;
+    /// Makes an uploading package ready with its access verifier, once every blob is complete.
+    async fn finalize(&self, id: &str, verifier: &[u8], event: NewEvent) -> StoreResult<Finalized>;
+    /// Ends a live package (drops S); true if it was live.
+    async fn end_package(&self, id: &str, state: PackageState, event: NewEvent) -> StoreResult<bool>;
+    async fn delete_package(&self, id: &str, event: NewEvent) -> StoreResult<()>;
+    /// Counts a download and opens a session if `rule` accepts the package as it is now.
+    async fn grant_access(
+        &self,
+        id: &str,
+        rule: Rule<Package>,
+        session_hash: &str,
+        session_email: Option<&str>,
+        session_expires_at: i64,
+        event: NewEvent,
+    ) -> StoreResult<Grant>;
+    /// The verified address (if any) of a live download session for a package.
+    async fn session(&self, hash: &str, package_id: &str, now: i64) -> StoreResult<Option<Option<String>>>;
+    async fn overdue_packages(&self, now: i64) -> StoreResult<Vec<String>>;
+    async fn ended_with_blobs(&self) -> StoreResult<Vec<String>>;
+    async fn forget_blob(&self, id: &str, idx: i64) -> StoreResult<()>;
+    async fn blob_keys(&self) -> StoreResult<Vec<(String, i64)>>;
+
+    // Uploads.
+    /// Creates an upload for a blob (replacing an unfinished one, whose id is returned).
+    async fn create_upload(&self, upload: &Upload, quota: Rule<Usage>) -> StoreResult<Option<String>>;
+    async fn upload(&self, id: &str) -> StoreResult<Option<Upload>>;
+    /// Takes the write lease if it is free or has lapsed.
+    async fn acquire_lease(&self, id: &str, owner: &str, until: i64, now: i64) -> StoreResult<Lease>;
+    /// Records a durable offset under the lease; false if the lease was lost.
+    async fn record_offset(
+        &self,
+        id: &str,
+        owner: &str,
+        offset: i64,
+        expires_at: i64,
+        lease_until: i64,
+    ) -> StoreResult<bool>;
+    async fn release_lease(&self, id: &str, owner: &str) -> StoreResult<()>;
+    /// The upload became its blob: mark the blob complete and drop the upload.
+    async fn complete_upload(&self, id: &str, event: NewEvent) -> StoreResult<()>;
+    async fn delete_upload(&self, id: &str) -> StoreResult<()>;
+    async fn abandoned_uploads(&self, now: i64) -> StoreResult<Vec<Upload>>;
+    async fn uploads_of_package(&self, id: &str) -> StoreResult<Vec<Upload>>;
+
+    // Audit.
+    async fn record(&self, event: NewEvent) -> StoreResult<()>;
+    /// Events of a package after position `after`, at most `limit`.
+    async fn events(&self, package_id: &str, after: i64, limit: i64) -> StoreResult<Vec<AuditRow>>;
+
+    // Mail queue.
+    async fn enqueue_mail(&self, to: &str, subject: &str, body: &str, now: i64) -> StoreResult<()>;
+    async fn due_mail(&self, now: i64, limit: i64) -> StoreResult<Vec<QueuedMail>>;
+    async fn mail_sent(&self, id: i64) -> StoreResult<()>;
+    async fn mail_failed(&self, id: i64, retry_at: Option<i64>, error: &str) -> StoreResult<()>;
+
+    /// Forgets what has run out: sessions, codes, send history, old counters, sent mail.
+    async fn sweep(&self, now: i64) -> StoreResult<()>;
+}

@@ -1,0 +1,505 @@
+//! The SQLite metadata store: an r2d2 pool, WAL journal, foreign keys on,
+//! migrations from `migrations/sqlite/` applied at start (tracked with
+//! `PRAGMA user_version`). Every unit of work runs off the async runtime in
+//! one `BEGIN IMMEDIATE` transaction (see [`transaction`]).
+
+mod accounts;
+mod codes;
+mod packages;
+mod queue;
+mod uploads;
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, Transaction, TransactionBehavior, params};
+
+use async_trait::async_trait;
+
+use super::{
+    AuditRow, Blob, CodeKey, Counter, Finalized, Grant, Lease, MetaStore, NewEvent, NewPackage, Package, PackageRecord,
+    PackageState, QueuedMail, Rule, SendHistory, StoreError, StoreResult, StoredCode, TokenRecord, Upload, Usage, User,
+};
+
+/// Migrations in order; entry `i` takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/sqlite/0001_init.sql"),
+    include_str!("../../../migrations/sqlite/0002_hardening.sql"),
+];
+
+#[derive(Clone)]
+pub(crate) struct SqliteStore {
+    pool: r2d2::Pool<SqliteConnectionManager>,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Backend(format!("sqlite: {e}"))
+    }
+}
+
+impl From<r2d2::Error> for StoreError {
+    fn from(e: r2d2::Error) -> Self {
+        StoreError::Backend(format!("sqlite pool: {e}"))
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed, mode 0600) the database at `path` and migrates it.
+    pub(crate) fn open(path: &Path) -> anyhow::Result<SqliteStore> {
+        let manager = SqliteConnectionManager::file(path).with_init(|c| {
+            c.busy_timeout(Duration::from_secs(10))?;
+            c.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+        });
+        let pool = r2d2::Pool::builder()
+            .max_size(8)
+            .build(manager)
+            .with_context(|| format!("cannot open database {}", path.display()))?;
+        let mut conn = pool.get()?;
+        migrate(&mut conn).context("database migration failed")?;
+        crate::files::restrict_siblings(path)?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// Runs `f` on a pooled connection off the async runtime.
+    async fn run<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("store task: {e}")))?
+    }
+
+    /// Runs `f` in one write transaction, committed if it returns `Ok`.
+    async fn unit<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction) -> StoreResult<T> + Send + 'static,
+    {
+        self.run(move |c| {
+            let tx = transaction(c)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+}
+
+/// Starts a transaction that takes the write lock at once (`BEGIN IMMEDIATE`),
+/// waiting up to the busy timeout for it. Every unit of work here writes or
+/// must see one consistent state: a deferred transaction that reads first
+/// cannot wait when it comes to write, as in WAL mode SQLite then answers
+/// "database is locked" straight away whenever another connection committed
+/// in between (concurrent uploads did that).
+fn transaction(conn: &mut Connection) -> rusqlite::Result<Transaction<'_>> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+}
+
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = transaction(conn)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "database migrated");
+    }
+    Ok(())
+}
+
+/// Appends an audit event (inside the caller's transaction).
+fn audit(conn: &Connection, at: i64, e: &NewEvent) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO audit (at, event, actor, package_id, detail, org_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![at, e.event, e.actor, e.package_id, e.detail, e.org_id],
+    )?;
+    Ok(())
+}
+
+fn now() -> i64 {
+    crate::domain::now()
+}
+
+#[async_trait]
+impl MetaStore for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.run(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map(|_| ())?)).await
+    }
+
+    async fn ensure_organisation(&self, name: &str) -> StoreResult<i64> {
+        let name = name.to_string();
+        self.unit(move |c| Ok(accounts::ensure_organisation(c, &name, now())?)).await
+    }
+    async fn ensure_user(&self, org_id: i64, email: &str) -> StoreResult<User> {
+        let email = email.to_string();
+        self.unit(move |c| Ok(accounts::ensure_user(c, org_id, &email, now())?)).await
+    }
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let email = email.to_string();
+        self.run(move |c| Ok(accounts::user_by_email(c, &email)?)).await
+    }
+    async fn user(&self, id: i64) -> StoreResult<Option<User>> {
+        self.run(move |c| Ok(accounts::user(c, id)?)).await
+    }
+    async fn create_token(&self, user_id: i64, hash: &str, label: &str, now: i64) -> StoreResult<i64> {
+        let (hash, label) = (hash.to_string(), label.to_string());
+        self.unit(move |c| Ok(accounts::create_token(c, user_id, &hash, &label, now)?)).await
+    }
+    async fn use_token(&self, hash: &str, now: i64, unused_since: i64) -> StoreResult<Option<(User, i64)>> {
+        let hash = hash.to_string();
+        self.unit(move |c| Ok(accounts::use_token(c, &hash, now, unused_since)?)).await
+    }
+    async fn tokens(&self, user_id: i64, unused_since: i64) -> StoreResult<Vec<TokenRecord>> {
+        self.run(move |c| Ok(accounts::tokens(c, user_id, unused_since)?)).await
+    }
+    async fn revoke_token(&self, user_id: i64, token_id: i64, now: i64) -> StoreResult<bool> {
+        self.unit(move |c| Ok(accounts::revoke_token(c, user_id, token_id, now)?)).await
+    }
+
+    async fn put_code(&self, key: &CodeKey, hash: &str, expires_at: i64) -> StoreResult<()> {
+        let (key, hash) = (key.clone(), hash.to_string());
+        self.unit(move |c| Ok(codes::put_code(c, &key, &hash, expires_at)?)).await
+    }
+    async fn code(&self, key: &CodeKey) -> StoreResult<Option<StoredCode>> {
+        let key = key.clone();
+        self.run(move |c| Ok(codes::code(c, &key)?)).await
+    }
+    async fn spend_code(&self, key: &CodeKey, hash: &str) -> StoreResult<bool> {
+        let (key, hash) = (key.clone(), hash.to_string());
+        self.unit(move |c| Ok(codes::spend_code(c, &key, &hash)?)).await
+    }
+    async fn record_send(&self, subject: &str, now: i64) -> StoreResult<()> {
+        let subject = subject.to_string();
+        self.unit(move |c| Ok(codes::record_send(c, &subject, now)?)).await
+    }
+    async fn send_history(&self, subject: &str, now: i64) -> StoreResult<SendHistory> {
+        let subject = subject.to_string();
+        self.run(move |c| Ok(codes::send_history(c, &subject, now)?)).await
+    }
+    async fn count_failure(&self, counters: &[Counter], now: i64) -> StoreResult<Vec<i64>> {
+        let counters = counters.to_vec();
+        self.unit(move |c| Ok(codes::count_failure(c, &counters, now)?)).await
+    }
+    async fn failures(&self, counters: &[Counter]) -> StoreResult<Vec<i64>> {
+        let counters = counters.to_vec();
+        self.run(move |c| Ok(codes::failures(c, &counters)?)).await
+    }
+    async fn lock_verification(&self, package_id: &str) -> StoreResult<bool> {
+        let id = package_id.to_string();
+        self.unit(move |c| {
+            Ok(c.execute(
+                "UPDATE packages SET verification_locked = 1 WHERE id = ?1 AND verification_locked = 0",
+                [&id],
+            )? == 1)
+        })
+        .await
+    }
+
+    async fn create_package(&self, new: NewPackage, quota: Rule<Usage>, event: NewEvent) -> StoreResult<()> {
+        self.unit(move |c| {
+            let mut usage = packages::usage(c, new.sender_id)?;
+            usage.unfinished_packages += 1;
+            usage.reserved_bytes = usage.reserved_bytes.saturating_add(new.blob_sizes.iter().sum::<i64>());
+            quota(&usage).map_err(|e| StoreError::Refused(Box::new(e)))?;
+            packages::create(c, &new)?;
+            audit(c, now(), &event)?;
+            Ok(())
+        })
+        .await
+    }
+    async fn package(&self, id: &str) -> StoreResult<Option<Package>> {
+        let id = id.to_string();
+        self.run(move |c| Ok(packages::get(c, &id)?)).await
+    }
+    async fn package_record(&self, id: &str) -> StoreResult<Option<PackageRecord>> {
+        let id = id.to_string();
+        self.run(move |c| {
+            let tx = transaction(c)?;
+            let record = packages::get(&tx, &id)?.map(|p| packages::record(&tx, p)).transpose()?;
+            tx.commit()?;
+            Ok(record)
+        })
+        .await
+    }
+    async fn packages_of(&self, sender_id: i64) -> StoreResult<Vec<PackageRecord>> {
+        self.unit(move |c| Ok(packages::of_sender(c, sender_id)?)).await
+    }
+    async fn is_recipient(&self, id: &str, email: &str) -> StoreResult<bool> {
+        let (id, email) = (id.to_string(), email.to_string());
+        self.run(move |c| Ok(packages::is_recipient(c, &id, &email)?)).await
+    }
+    async fn blobs(&self, id: &str) -> StoreResult<Vec<Blob>> {
+        let id = id.to_string();
+        self.run(move |c| Ok(packages::blobs(c, &id)?)).await
+    }
+    async fn finalize(&self, id: &str, verifier: &[u8], event: NewEvent) -> StoreResult<Finalized> {
+        let (id, verifier) = (id.to_string(), verifier.to_vec());
+        self.unit(move |c| {
+            let blobs = packages::blobs(c, &id)?;
+            let missing: Vec<i64> = blobs.iter().filter(|b| !b.complete).map(|b| b.idx).collect();
+            if !missing.is_empty() {
+                return Ok(Finalized::Missing(missing));
+            }
+            let first_time = packages::set_ready(c, &id, &verifier)?;
+            if first_time {
+                audit(c, now(), &event)?;
+            }
+            let package = packages::get(c, &id)?.ok_or_else(|| StoreError::Backend("package vanished".into()))?;
+            Ok(Finalized::Done(packages::record(c, package)?))
+        })
+        .await
+    }
+    async fn end_package(&self, id: &str, state: PackageState, event: NewEvent) -> StoreResult<bool> {
+        let id = id.to_string();
+        self.unit(move |c| {
+            let ended = packages::end(c, &id, state)?;
+            if ended {
+                audit(c, now(), &event)?;
+            }
+            Ok(ended)
+        })
+        .await
+    }
+    async fn delete_package(&self, id: &str, event: NewEvent) -> StoreResult<()> {
+        let id = id.to_string();
+        self.unit(move |c| {
+            c.execute("DELETE FROM packages WHERE id = ?1", [&id])?;
+            audit(c, now(), &event)?;
+            Ok(())
+        })
+        .await
+    }
+    async fn grant_access(
+        &self,
+        id: &str,
+        rule: Rule<Package>,
+        session_hash: &str,
+        session_email: Option<&str>,
+        session_expires_at: i64,
+        event: NewEvent,
+    ) -> StoreResult<Grant> {
+        let (id, hash, email) = (id.to_string(), session_hash.to_string(), session_email.map(str::to_string));
+        self.unit(move |c| {
+            // Checked inside the transaction: two recipients racing for the last download.
+            let package = packages::get(c, &id)?.ok_or_else(|| StoreError::Backend("package vanished".into()))?;
+            rule(&package).map_err(|e| StoreError::Refused(Box::new(e)))?;
+            let first = packages::count_download(c, &id)?;
+            packages::create_session(c, &hash, &id, email.as_deref(), session_expires_at.min(package.expires_at))?;
+            audit(c, now(), &event)?;
+            let notify = if first {
+                let sender = accounts::user(c, package.sender_id)?.map(|u| u.email).unwrap_or_default();
+                Some((sender, packages::recipients(c, &id)?))
+            } else {
+                None
+            };
+            let blobs = packages::blobs(c, &id)?;
+            Ok(Grant { package, blobs, notify })
+        })
+        .await
+    }
+    async fn session(&self, hash: &str, package_id: &str, now: i64) -> StoreResult<Option<Option<String>>> {
+        let (hash, id) = (hash.to_string(), package_id.to_string());
+        self.run(move |c| Ok(packages::session(c, &hash, &id, now)?)).await
+    }
+    async fn overdue_packages(&self, now: i64) -> StoreResult<Vec<String>> {
+        self.run(move |c| Ok(packages::overdue(c, now)?)).await
+    }
+    async fn ended_with_blobs(&self) -> StoreResult<Vec<String>> {
+        self.run(|c| Ok(packages::ended_with_blobs(c)?)).await
+    }
+    async fn forget_blob(&self, id: &str, idx: i64) -> StoreResult<()> {
+        let id = id.to_string();
+        self.unit(move |c| {
+            Ok(c.execute("DELETE FROM blobs WHERE package_id = ?1 AND idx = ?2", params![id, idx]).map(|_| ())?)
+        })
+        .await
+    }
+    async fn blob_keys(&self) -> StoreResult<Vec<(String, i64)>> {
+        self.run(|c| {
+            let mut stmt = c.prepare("SELECT package_id, idx FROM blobs")?;
+            let keys = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(keys)
+        })
+        .await
+    }
+
+    async fn create_upload(&self, upload: &Upload, quota: Rule<Usage>) -> StoreResult<Option<String>> {
+        let upload = upload.clone();
+        self.unit(move |c| {
+            let old = uploads::for_blob(c, &upload.package_id, upload.blob_idx)?;
+            let mut usage = packages::usage(c, upload.user_id)?;
+            if old.is_none() {
+                usage.open_uploads += 1;
+            }
+            quota(&usage).map_err(|e| StoreError::Refused(Box::new(e)))?;
+            // A new upload for the same blob supersedes an unfinished one.
+            if let Some(old) = &old {
+                uploads::delete(c, &old.id)?;
+            }
+            uploads::create(c, &upload, now())?;
+            Ok(old.map(|o| o.id))
+        })
+        .await
+    }
+    async fn upload(&self, id: &str) -> StoreResult<Option<Upload>> {
+        let id = id.to_string();
+        self.run(move |c| Ok(uploads::get(c, &id)?)).await
+    }
+    async fn acquire_lease(&self, id: &str, owner: &str, until: i64, now: i64) -> StoreResult<Lease> {
+        let (id, owner) = (id.to_string(), owner.to_string());
+        self.unit(move |c| {
+            if uploads::get(c, &id)?.is_none() {
+                return Ok(Lease::Missing);
+            }
+            if !uploads::acquire(c, &id, &owner, until, now)? {
+                return Ok(Lease::Busy);
+            }
+            Ok(uploads::get(c, &id)?.map_or(Lease::Missing, Lease::Acquired))
+        })
+        .await
+    }
+    async fn record_offset(
+        &self,
+        id: &str,
+        owner: &str,
+        offset: i64,
+        expires_at: i64,
+        lease_until: i64,
+    ) -> StoreResult<bool> {
+        let (id, owner) = (id.to_string(), owner.to_string());
+        self.unit(move |c| Ok(uploads::record_offset(c, &id, &owner, offset, expires_at, lease_until)?)).await
+    }
+    async fn release_lease(&self, id: &str, owner: &str) -> StoreResult<()> {
+        let (id, owner) = (id.to_string(), owner.to_string());
+        self.unit(move |c| Ok(uploads::release(c, &id, &owner)?)).await
+    }
+    async fn complete_upload(&self, id: &str, event: NewEvent) -> StoreResult<()> {
+        let id = id.to_string();
+        self.unit(move |c| {
+            let Some(up) = uploads::get(c, &id)? else { return Ok(()) };
+            c.execute(
+                "UPDATE blobs SET complete = 1 WHERE package_id = ?1 AND idx = ?2",
+                params![up.package_id, up.blob_idx],
+            )?;
+            uploads::delete(c, &id)?;
+            audit(c, now(), &event)?;
+            Ok(())
+        })
+        .await
+    }
+    async fn delete_upload(&self, id: &str) -> StoreResult<()> {
+        let id = id.to_string();
+        self.unit(move |c| Ok(uploads::delete(c, &id)?)).await
+    }
+    async fn abandoned_uploads(&self, now: i64) -> StoreResult<Vec<Upload>> {
+        self.run(move |c| Ok(uploads::abandoned(c, now)?)).await
+    }
+    async fn uploads_of_package(&self, id: &str) -> StoreResult<Vec<Upload>> {
+        let id = id.to_string();
+        self.run(move |c| Ok(uploads::of_package(c, &id)?)).await
+    }
+
+    async fn record(&self, event: NewEvent) -> StoreResult<()> {
+        self.unit(move |c| Ok(audit(c, now(), &event)?)).await
+    }
+    async fn events(&self, package_id: &str, after: i64, limit: i64) -> StoreResult<Vec<AuditRow>> {
+        let id = package_id.to_string();
+        self.run(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT id, at, event, actor, detail FROM audit WHERE package_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+            )?;
+            let rows = stmt
+                .query_map(params![id, after, limit], |r| {
+                    Ok(AuditRow { id: r.get(0)?, at: r.get(1)?, event: r.get(2)?, actor: r.get(3)?, detail: r.get(4)? })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn enqueue_mail(&self, to: &str, subject: &str, body: &str, now: i64) -> StoreResult<()> {
+        let (to, subject, body) = (to.to_string(), subject.to_string(), body.to_string());
+        self.unit(move |c| Ok(queue::enqueue(c, &to, &subject, &body, now)?)).await
+    }
+    async fn due_mail(&self, now: i64, limit: i64) -> StoreResult<Vec<QueuedMail>> {
+        self.run(move |c| Ok(queue::due(c, now, limit)?)).await
+    }
+    async fn mail_sent(&self, id: i64) -> StoreResult<()> {
+        self.unit(move |c| Ok(queue::sent(c, id, now())?)).await
+    }
+    async fn mail_failed(&self, id: i64, retry_at: Option<i64>, error: &str) -> StoreResult<()> {
+        let error = error.to_string();
+        self.unit(move |c| Ok(queue::failed(c, id, retry_at, &error, now())?)).await
+    }
+
+    async fn sweep(&self, now: i64) -> StoreResult<()> {
+        self.unit(move |c| {
+            c.execute("DELETE FROM download_sessions WHERE expires_at <= ?1", [now])?;
+            c.execute("DELETE FROM code_sends WHERE sent_at < ?1", [now - 86_400])?;
+            c.execute("DELETE FROM codes WHERE expires_at < ?1", [now])?;
+            // Windowed counters end with their window (at most a day); lifetime ones with their package.
+            c.execute("DELETE FROM failures WHERE window_start > 0 AND updated_at < ?1", [now - 2 * 86_400])?;
+            c.execute("DELETE FROM mail_queue WHERE sent_at IS NOT NULL AND sent_at < ?1", [now - 7 * 86_400])?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_audit_is_append_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kluis.db");
+        drop(SqliteStore::open(&path).unwrap());
+        let store = SqliteStore::open(&path).unwrap();
+        let conn = store.pool.get().unwrap();
+        let v: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, MIGRATIONS.len());
+        conn.execute("INSERT INTO audit (at, event, actor) VALUES (1, 'x', 'y')", []).unwrap();
+        assert!(conn.execute("UPDATE audit SET event = 'z'", []).is_err());
+        assert!(conn.execute("DELETE FROM audit", []).is_err());
+    }
+
+    /// Read-then-write transactions on several connections at once: each
+    /// must wait for the lock, none may fail with "database is locked".
+    #[test]
+    fn concurrent_read_then_write_transactions_wait_for_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("kluis.db")).unwrap();
+        store
+            .pool
+            .get()
+            .unwrap()
+            .execute_batch("CREATE TABLE counter (n INTEGER); INSERT INTO counter VALUES (0);")
+            .unwrap();
+        std::thread::scope(|s| {
+            for _ in 0..6 {
+                s.spawn(|| {
+                    let mut conn = store.pool.get().unwrap();
+                    for _ in 0..50 {
+                        let tx = transaction(&mut conn).unwrap();
+                        let n: i64 = tx.query_row("SELECT n FROM counter", [], |r| r.get(0)).unwrap();
+                        tx.execute("UPDATE counter SET n = ?1", [n + 1]).unwrap();
+                        tx.commit().unwrap();
+                    }
+                });
+            }
+        });
+        let n: i64 = store.pool.get().unwrap().query_row("SELECT n FROM counter", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 300, "an update was lost");
+    }
+}

@@ -1,0 +1,186 @@
+//! Packages, their recipients, blobs and download sessions.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::store::{Blob, NewPackage, Package, PackageRecord, PackageState, Usage};
+
+fn state_str(s: PackageState) -> &'static str {
+    match s {
+        PackageState::Uploading => "uploading",
+        PackageState::Ready => "ready",
+        PackageState::Revoked => "revoked",
+        PackageState::Expired => "expired",
+    }
+}
+
+fn parse_state(s: &str) -> PackageState {
+    match s {
+        "uploading" => PackageState::Uploading,
+        "ready" => PackageState::Ready,
+        "revoked" => PackageState::Revoked,
+        _ => PackageState::Expired,
+    }
+}
+
+const COLUMNS: &str = "p.id, COALESCE(p.org_id, u.org_id), p.sender_id, p.server_share, p.access_verifier, p.state, p.created_at, \
+     p.expires_at, p.max_downloads, p.downloads, p.verify, p.has_password, p.notify_on_download, p.verification_locked";
+const FROM: &str = "packages p JOIN users u ON u.id = p.sender_id";
+
+fn from_row(r: &Row) -> rusqlite::Result<Package> {
+    Ok(Package {
+        id: r.get(0)?,
+        org_id: r.get(1)?,
+        sender_id: r.get(2)?,
+        server_share: r.get(3)?,
+        access_verifier: r.get(4)?,
+        state: parse_state(&r.get::<_, String>(5)?),
+        created_at: r.get(6)?,
+        expires_at: r.get(7)?,
+        max_downloads: r.get(8)?,
+        downloads: r.get(9)?,
+        verify_email: r.get::<_, String>(10)? == "email",
+        has_password: r.get(11)?,
+        notify_on_download: r.get(12)?,
+        verification_locked: r.get(13)?,
+    })
+}
+
+pub(super) fn usage(conn: &Connection, user_id: i64) -> rusqlite::Result<Usage> {
+    let (reserved_bytes, unfinished_packages) = conn.query_row(
+        "SELECT COALESCE(SUM(b.size), 0), COUNT(DISTINCT p.id) FROM packages p LEFT JOIN blobs b ON b.package_id = p.id
+         WHERE p.sender_id = ?1 AND p.state = 'uploading'",
+        [user_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let open_uploads = conn.query_row("SELECT COUNT(*) FROM uploads WHERE user_id = ?1", [user_id], |r| r.get(0))?;
+    Ok(Usage { reserved_bytes, unfinished_packages, open_uploads })
+}
+
+pub(super) fn create(conn: &Connection, p: &NewPackage) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO packages (id, org_id, sender_id, server_share, state, created_at, expires_at, max_downloads, verify, has_password, notify_on_download)
+         VALUES (?1, ?2, ?3, ?4, 'uploading', ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            p.id,
+            p.org_id,
+            p.sender_id,
+            p.server_share,
+            p.created_at,
+            p.expires_at,
+            p.max_downloads,
+            if p.verify_email { "email" } else { "none" },
+            p.has_password,
+            p.notify_on_download
+        ],
+    )?;
+    for email in &p.recipients {
+        conn.execute(
+            "INSERT OR IGNORE INTO package_recipients (package_id, email) VALUES (?1, ?2)",
+            params![p.id, email],
+        )?;
+    }
+    for (idx, size) in p.blob_sizes.iter().enumerate() {
+        conn.execute("INSERT INTO blobs (package_id, idx, size) VALUES (?1, ?2, ?3)", params![p.id, idx as i64, size])?;
+    }
+    Ok(())
+}
+
+pub(super) fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<Package>> {
+    conn.query_row(&format!("SELECT {COLUMNS} FROM {FROM} WHERE p.id = ?1"), [id], from_row).optional()
+}
+
+pub(super) fn record(conn: &Connection, package: Package) -> rusqlite::Result<PackageRecord> {
+    let recipients = recipients(conn, &package.id)?;
+    let blobs = blobs(conn, &package.id)?;
+    Ok(PackageRecord { package, recipients, blobs })
+}
+
+pub(super) fn of_sender(conn: &Connection, sender_id: i64) -> rusqlite::Result<Vec<PackageRecord>> {
+    let mut stmt =
+        conn.prepare(&format!("SELECT {COLUMNS} FROM {FROM} WHERE p.sender_id = ?1 ORDER BY p.created_at DESC"))?;
+    let packages = stmt.query_map([sender_id], from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    packages.into_iter().map(|p| record(conn, p)).collect()
+}
+
+pub(super) fn recipients(conn: &Connection, id: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT email FROM package_recipients WHERE package_id = ?1 ORDER BY email")?;
+    stmt.query_map([id], |r| r.get(0))?.collect()
+}
+
+pub(super) fn is_recipient(conn: &Connection, id: &str, email: &str) -> rusqlite::Result<bool> {
+    conn.query_row("SELECT 1 FROM package_recipients WHERE package_id = ?1 AND email = ?2", params![id, email], |_| {
+        Ok(())
+    })
+    .optional()
+    .map(|r| r.is_some())
+}
+
+pub(super) fn blobs(conn: &Connection, id: &str) -> rusqlite::Result<Vec<Blob>> {
+    let mut stmt = conn.prepare("SELECT idx, size, complete FROM blobs WHERE package_id = ?1 ORDER BY idx")?;
+    stmt.query_map([id], |r| Ok(Blob { idx: r.get(0)?, size: r.get(1)?, complete: r.get(2)? }))?.collect()
+}
+
+pub(super) fn set_ready(conn: &Connection, id: &str, verifier: &[u8]) -> rusqlite::Result<bool> {
+    let n = conn.execute(
+        "UPDATE packages SET state = 'ready', access_verifier = ?2 WHERE id = ?1 AND state = 'uploading'",
+        params![id, verifier],
+    )?;
+    Ok(n == 1)
+}
+
+/// Counts one download; true if the sender asked to be told of the first one and has not been yet.
+pub(super) fn count_download(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
+    conn.execute("UPDATE packages SET downloads = downloads + 1 WHERE id = ?1", [id])?;
+    let changed = conn
+        .execute("UPDATE packages SET notified = 1 WHERE id = ?1 AND notify_on_download = 1 AND notified = 0", [id])?;
+    Ok(changed == 1)
+}
+
+pub(super) fn end(conn: &Connection, id: &str, state: PackageState) -> rusqlite::Result<bool> {
+    let n = conn.execute(
+        "UPDATE packages SET state = ?2, server_share = NULL WHERE id = ?1 AND state IN ('uploading', 'ready')",
+        params![id, state_str(state)],
+    )?;
+    Ok(n == 1)
+}
+
+pub(super) fn overdue(conn: &Connection, now: i64) -> rusqlite::Result<Vec<String>> {
+    let mut stmt =
+        conn.prepare("SELECT id FROM packages WHERE state IN ('uploading', 'ready') AND expires_at <= ?1")?;
+    stmt.query_map([now], |r| r.get(0))?.collect()
+}
+
+pub(super) fn ended_with_blobs(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT DISTINCT b.package_id FROM blobs b JOIN packages p ON p.id = b.package_id WHERE p.state IN ('revoked', 'expired')",
+    )?;
+    stmt.query_map([], |r| r.get(0))?.collect()
+}
+
+pub(super) fn create_session(
+    conn: &Connection,
+    hash: &str,
+    package_id: &str,
+    email: Option<&str>,
+    expires_at: i64,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO download_sessions (token_hash, package_id, email, expires_at) VALUES (?1, ?2, ?3, ?4)",
+        params![hash, package_id, email, expires_at],
+    )?;
+    Ok(())
+}
+
+pub(super) fn session(
+    conn: &Connection,
+    hash: &str,
+    package_id: &str,
+    now: i64,
+) -> rusqlite::Result<Option<Option<String>>> {
+    conn.query_row(
+        "SELECT email FROM download_sessions WHERE token_hash = ?1 AND package_id = ?2 AND expires_at > ?3",
+        params![hash, package_id, now],
+        |r| r.get(0),
+    )
+    .optional()
+}
