@@ -7,7 +7,7 @@
 //!   `test STAGE...` runs only those stages, `test --help` lists them
 //! - `bench` — print the benchmark figures (native vs Go age, wasm in Chromium,
 //!   transfers with the CLI and with the web pages)
-//! - `fuzz`  — fuzz the decryptor and the armor reader for a bounded time
+//! - `fuzz`  — fuzz the decryptor, armor reader, link, manifest, Range and tus metadata parsers for a bounded time
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 /// Must equal the `wasm-bindgen` crate version pinned in `wasm-client/Cargo.toml`.
 const WASM_BINDGEN_VERSION: &str = "0.2.130";
-const FUZZ_TARGETS: &[&str] = &["decrypt", "armor"];
+const FUZZ_TARGETS: &[&str] = &["decrypt", "armor", "link", "manifest", "range", "tus_metadata"];
 
 type Result<T = ()> = std::result::Result<T, String>;
 
@@ -322,12 +322,18 @@ fn fuzz(seconds: u64) -> Result {
     seed_fuzz_corpus()?;
     for target in FUZZ_TARGETS {
         step(&format!("fuzz {target} for {seconds} s"));
+        // The working corpus (not in git) and the committed seeds, when there are any.
+        let corpus = root().join("fuzz/corpus").join(target);
+        std::fs::create_dir_all(&corpus).map_err(|e| e.to_string())?;
+        let seeds = root().join("fuzz/seeds").join(target);
+        let mut dirs = vec![corpus];
+        if seeds.is_dir() {
+            dirs.push(seeds);
+        }
         let status = Command::new("cargo")
+            .args(["+nightly", "fuzz", "run", target])
+            .args(&dirs)
             .args([
-                "+nightly",
-                "fuzz",
-                "run",
-                target,
                 "--",
                 &format!("-max_total_time={seconds}"),
                 "-rss_limit_mb=1024",
