@@ -19,7 +19,7 @@ export class CryptoWorker {
       if (!job) return;
       this.#pending.delete(data.id);
       if (data.ok) job.resolve(data);
-      else job.reject(new Error(data.error));
+      else job.reject(Object.assign(new Error(data.error), { kind: data.kind }));
     };
   }
 

@@ -22,6 +22,7 @@ self.onmessage = async ({ data }) => {
     const wasm = await loadWasm();
     self.postMessage({ id, ok: true, wasmMemory: wasm.memoryBytes() });
   } catch (e) {
-    self.postMessage({ id, ok: false, error: String(e?.message ?? e) });
+    // `kind`: the typed category of a wasm key error (e.g. invalid_id), if any.
+    self.postMessage({ id, ok: false, error: String(e?.message ?? e), kind: e?.kind });
   }
 };

@@ -1,11 +1,15 @@
 // The recipient page (receive.html, served at /p/<id>#<L>), step for step
-// as `kluis receive` (cli/src/receive.rs): read the package status, verify
-// the e-mail address with a code when the sender asked for it, ask for the
-// password before the access check (which counts a download), derive the
-// package identity from L (the link's fragment, which never leaves this
-// page), S and the stretched password, decrypt the small manifest (a
-// wrong password is retried on it, without another access), then
-// download and decrypt each file straight to disk (downloader.js, sinks.js).
+// as `kluis receive` (cli/src/receive.rs): read the package status, ask for
+// the password and stretch it, compute the access proof A from L (the
+// link's fragment, which never leaves this page) and the stretched password
+// (DESIGN.md §3, access proof), verify the e-mail address with a code when
+// the sender asked for it (the code request carries A, so a wrong password
+// is refused before any mail is sent), call access with A (which counts a
+// download; a wrong A counts nothing), derive the package identity from L,
+// S and the stretched password, decrypt the small manifest (should a
+// wrong password still get this far, it is retried on it without another
+// access), then download and decrypt each file straight to disk
+// (downloader.js, sinks.js).
 import { api, ApiError } from './api.js';
 import { CryptoWorker } from './crypto-client.js';
 import { cryptoErrorKind } from './crypto-errors.js';
@@ -34,6 +38,12 @@ let status;
 /** POST /p/<id>/access: {server_share, download_token, blobs, downloads_left, session_expires_at}. */
 let access = null;
 let email = '';
+/** P' (Uint8Array) once the password is entered; null without a password or before. */
+let stretched = null;
+/** The access proof A (base64url) for the code request and access, once computed. */
+let proof = null;
+/** Whether a code was asked for (with A) for `email`. */
+let codeRequested = false;
 let manifestCipher = null;
 let identity = null;
 let manifest = null;
@@ -48,6 +58,7 @@ function unavailable(kind) {
     not_found: 'unavailable.notFoundTitle',
     cut: 'unavailable.cutTitle',
     bad_link: 'unavailable.badLinkTitle',
+    wrong_link: 'unavailable.wrongLinkTitle',
     damaged: 'unavailable.damagedTitle',
     newer: 'unavailable.newerTitle',
   };
@@ -73,6 +84,40 @@ function handleGone(e) {
     }
   }
   return false;
+}
+
+/**
+ * Handles the server refusing the access proof (403, nothing counted):
+ * `wrong_password` asks for the password again, `wrong_link` (no password:
+ * L is wrong) means the link was damaged. Returns false for other errors.
+ */
+function handleRefused(e) {
+  if (!(e instanceof ApiError && e.status === 403)) return false;
+  if (e.code === 'wrong_password' && status.password) {
+    stretched = null;
+    proof = null;
+    showUnlock({ refused: true });
+    return true;
+  }
+  if (e.code === 'wrong_password' || e.code === 'wrong_link') {
+    forgetSession();
+    unavailable('wrong_link');
+    return true;
+  }
+  return false;
+}
+
+/** A from L and P' (cheap: one HKDF). Key errors come typed (`kind`) from the wasm module. */
+function accessProof() {
+  proof ??= wasm.accessProof(packageId, linkSecret, stretched ?? undefined);
+  return proof;
+}
+
+/** Handles a typed key error from the wasm module; returns false for other errors. */
+function handleKeyError(e) {
+  if (!e?.kind) return false;
+  unavailable(e.kind === 'invalid_id' ? 'not_found' : 'bad_link');
+  return true;
 }
 
 function facts() {
@@ -135,7 +180,7 @@ async function start() {
     email = saved.email;
     showFacts();
     if (status.password) showUnlock();
-    else await openManifest(null);
+    else await openManifest();
     return;
   }
   showFacts();
@@ -159,11 +204,30 @@ function showRetry(e) {
 
 function showEmail() {
   $('#email').value = email;
+  // With a password, the password comes next and the code is sent after it.
+  $('#email-form button[type=submit]').textContent = t(status.password && !stretched ? 'common.continue' : 'signin.sendCode');
   showStep($('#step-email'));
 }
 
 async function requestCode() {
-  await api(`/p/${encodeURIComponent(packageId)}/code`, { method: 'POST', body: { email } });
+  await api(`/p/${encodeURIComponent(packageId)}/code`, { method: 'POST', body: { email, access_proof: accessProof() } });
+}
+
+/** Asks for a code for `email` with A; true when one is (or was just) sent. Explains failures itself. */
+async function sendCode() {
+  try {
+    await requestCode();
+  } catch (e) {
+    if (handleKeyError(e) || handleGone(e) || handleRefused(e)) return false;
+    if (!(e instanceof ApiError && e.code === 'rate_limited')) {
+      notice.error(describeError(e));
+      return false;
+    }
+    // A code was sent a moment ago: it still works.
+    notice.info(codeErrorMessage(e));
+  }
+  codeRequested = true;
+  return true;
 }
 
 $('#email-form').addEventListener('submit', async (event) => {
@@ -173,39 +237,44 @@ $('#email-form').addEventListener('submit', async (event) => {
   notice.clear();
   await busy(event.currentTarget, async () => {
     email = value;
-    try {
-      await requestCode();
-    } catch (e) {
-      if (handleGone(e)) return;
-      if (!(e instanceof ApiError && e.code === 'rate_limited')) {
-        notice.error(describeError(e));
-        return;
-      }
-      // A code was sent a moment ago: it still works.
-      notice.info(codeErrorMessage(e));
+    codeRequested = false;
+    // A includes P', so a password comes first (the next step sends the code).
+    if (status.password && !stretched) {
+      showUnlock();
+      return;
     }
-    showUnlock();
+    if (await sendCode()) showUnlock();
   });
 });
 
-function showUnlock({ wrongPassword = false } = {}) {
-  const needCode = status.verify === 'email' && !access;
-  const needPassword = status.password;
+/**
+ * The unlock step asks for what is missing: the password (first, before
+ * the code is sent when there is one), then the code, then access.
+ * `wrongPassword`: the manifest did not open (the fallback);
+ * `refused`: the server refused A for a password package.
+ */
+function showUnlock({ wrongPassword = false, refused = false } = {}) {
+  const verifying = status.verify === 'email' && !access;
+  const needPassword = status.password && !stretched;
+  const passwordFirst = verifying && !codeRequested;
+  const needCode = verifying && codeRequested;
   $('#code-field').hidden = !needCode;
   $('#password-field').hidden = !needPassword;
   $('#resend-code').hidden = !needCode;
-  $('#other-email').hidden = !needCode;
+  $('#other-email').hidden = !verifying;
+  $('#unlock-submit').textContent = t(passwordFirst ? 'signin.sendCode' : 'receive.open');
   $('#code').value = '';
   $('#unlock-status').textContent = '';
   let intro;
-  if (needCode) intro = t('receive.codeSent', { email });
+  if (passwordFirst) intro = needPassword ? t('receive.passwordFirst') : t('receive.verifyIntro');
+  else if (needCode) intro = t('receive.codeSent', { email });
   else if (needPassword) intro = access ? t('receive.passwordAgain') : t('receive.passwordIntro');
   else intro = status.downloads_left !== null && status.downloads_left !== undefined ? t('receive.openCounts') : t('receive.openIntro');
   $('#unlock-intro').textContent = intro;
   showStep($('#step-unlock'));
-  if (wrongPassword) {
+  if (wrongPassword || refused) {
     $('#password').value = '';
-    fieldError($('#password'), t('receive.wrongPassword'));
+    fieldError($('#password'), t(refused ? 'receive.passwordRefused' : 'receive.wrongPassword'));
   } else {
     fieldError($('#password'), '');
   }
@@ -217,7 +286,7 @@ $('#resend-code').addEventListener('click', async () => {
     await requestCode();
     notice.info(t('receive.codeResent', { email }));
   } catch (e) {
-    if (!handleGone(e)) notice.error(codeErrorMessage(e));
+    if (!handleKeyError(e) && !handleGone(e) && !handleRefused(e)) notice.error(codeErrorMessage(e));
   }
   $('#code').focus();
 });
@@ -263,20 +332,34 @@ $('#unlock-form').addEventListener('submit', async (event) => {
   }
   notice.clear();
   await busy(event.currentTarget, async () => {
-    // The password is stretched while the server checks the code.
-    const stretching = needPassword ? stretch(password) : Promise.resolve(null);
-    stretching.catch(() => {});
+    // The password first: A includes P', and the server checks A before anything else.
     $('#unlock-status').textContent = needPassword ? t('receive.checkingPassword') : t('receive.opening');
+    if (needPassword) {
+      try {
+        stretched = await stretch(password);
+        proof = null;
+      } catch (e) {
+        $('#unlock-status').textContent = '';
+        if (!handleKeyError(e)) notice.error(describeError(e));
+        return;
+      }
+    }
+    if (!access && status.verify === 'email' && !codeRequested) {
+      // The password is in: now the code, asked for with A (a wrong password sends no mail).
+      const sent = await sendCode();
+      $('#unlock-status').textContent = '';
+      if (sent) showUnlock();
+      return;
+    }
     if (!access) {
       try {
-        access = await api(`/p/${encodeURIComponent(packageId)}/access`, {
-          method: 'POST',
-          body: status.verify === 'email' ? { email, code } : {},
-        });
+        const body = { access_proof: accessProof() };
+        if (status.verify === 'email') Object.assign(body, { email, code });
+        access = await api(`/p/${encodeURIComponent(packageId)}/access`, { method: 'POST', body });
         saveSession();
       } catch (e) {
         $('#unlock-status').textContent = '';
-        if (handleGone(e)) return;
+        if (handleKeyError(e) || handleGone(e) || handleRefused(e)) return;
         if (e instanceof ApiError && e.code === 'wrong_code') {
           fieldError($('#code'), codeErrorMessage(e));
         } else if (e instanceof ApiError && ['locked', 'code_expired', 'no_code'].includes(e.code)) {
@@ -291,16 +374,8 @@ $('#unlock-form').addEventListener('submit', async (event) => {
         return;
       }
     }
-    let stretched;
-    try {
-      stretched = await stretching;
-    } catch (e) {
-      $('#unlock-status').textContent = '';
-      notice.error(describeError(e));
-      return;
-    }
     $('#unlock-status').textContent = '';
-    await openManifest(stretched);
+    await openManifest();
   });
 });
 
@@ -322,7 +397,7 @@ function decryptSmall(bytes, key) {
   }
 }
 
-async function openManifest(stretched) {
+async function openManifest() {
   const blob = access.blobs.find((b) => b.index === 0);
   if (!blob || blob.size > MAX_MANIFEST) {
     unavailable('damaged');
@@ -348,6 +423,9 @@ async function openManifest(stretched) {
     plain = decryptSmall(manifestCipher, key);
   } catch (e) {
     if (cryptoErrorKind(e.message) === 'no_match') {
+      // Normally the server refused a wrong A before access; this is the fallback.
+      stretched = null;
+      proof = null;
       if (status.password) showUnlock({ wrongPassword: true });
       else unavailable('bad_link');
     } else {

@@ -3,7 +3,8 @@
 // answers with its id and the server share S), derive the package
 // recipient from L, S and the stretched password, then encrypt each file
 // in a Web Worker while uploading it over tus in bodies of about 8 MiB,
-// upload the manifest (names, sizes, types, SHA-256) last, and finalize.
+// upload the manifest (names, sizes, types, SHA-256) last, and finalize
+// with the access verifier SHA-256(A) (A from the id, L and the password).
 //
 // Everything needed to continue is kept in IndexedDB (send-store.js):
 // after a reload the page asks for the same files again, asks the server
@@ -206,6 +207,9 @@ export class PackageSender extends EventTarget {
     const wasm = await loadWasm();
     const { record } = this;
     this.#recipient ??= wasm.packageRecipient(record.id, record.linkSecret, record.serverShare, record.stretched ?? undefined);
+    // SHA-256 of the access proof A (DESIGN.md §3, access proof), registered at finalize:
+    // A depends on the package id, which the server makes at create.
+    const accessVerifier = wasm.accessVerifier(record.id, record.linkSecret, record.stretched ?? undefined);
     if (!this.#worker) {
       this.#worker = new WorkerRpc(new URL('./upload-worker.js', import.meta.url));
       this.#hasher = startHashWorker();
@@ -241,7 +245,7 @@ export class PackageSender extends EventTarget {
 
       this.#emit('status', { state: 'finalizing' });
       try {
-        await this.#retrying(signal, () => api(`/packages/${record.id}/finalize`, { method: 'POST', token: this.token, body: {}, signal }));
+        await this.#retrying(signal, () => api(`/packages/${record.id}/finalize`, { method: 'POST', token: this.token, body: { access_verifier: accessVerifier }, signal }));
         this.#progress(-1, 0);
         return link;
       } catch (e) {
