@@ -2,6 +2,8 @@
 //! the age format: the package link and the package manifest. Written once,
 //! in Rust, and used natively and through WebAssembly.
 
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod link;
 pub mod manifest;

@@ -13,9 +13,11 @@ pub struct Link {
     pub server: String,
     /// The package id (one grammar: [`PackageId`]).
     pub package_id: PackageId,
+    /// L: only ever in the link's fragment.
     pub link_secret: LinkSecret,
 }
 
+/// Why text is not a package link.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkError {
     /// Not an http(s) URL with `/p/<id>` in it.

@@ -16,34 +16,53 @@ pub const VERSION: u32 = 1;
 /// Largest manifest accepted (the files list of a package of 1000 files fits easily).
 pub const MAX_LEN: usize = 1 << 20;
 
+/// Blob 0 of a package, encrypted: what the sender wrote and the files.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
+    /// Format version ([`VERSION`]).
     pub kluis: u32,
+    /// The subject line.
     #[serde(default)]
     pub subject: String,
+    /// The message.
     #[serde(default)]
     pub message: String,
+    /// One entry per file blob, in blob order (blob 1 first).
     pub files: Vec<FileEntry>,
 }
 
+/// One file of a package.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileEntry {
+    /// Its name as the sender had it (see [`safe_file_name`] before saving).
     pub name: String,
+    /// Plaintext size in bytes.
     pub size: u64,
+    /// Media type, e.g. `application/pdf`.
     #[serde(rename = "type", default)]
     pub media_type: String,
     /// SHA-256 of the plaintext, lower-case hex.
     pub sha256: String,
 }
 
+/// Why a decrypted manifest was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ManifestError {
+    /// Larger than [`MAX_LEN`].
     TooLarge,
+    /// Not the JSON of a manifest.
     Invalid(String),
+    /// Made by a newer format version.
     UnsupportedVersion(u32),
-    BlobCount { files: usize, blobs: usize },
+    /// The number of files does not match the package's blobs.
+    BlobCount {
+        /// Files listed.
+        files: usize,
+        /// Blobs in the package, the manifest included.
+        blobs: usize,
+    },
 }
 
 impl fmt::Display for ManifestError {
@@ -67,10 +86,12 @@ impl std::error::Error for ManifestError {}
 pub const PLACEHOLDER_SHA256: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 impl Manifest {
+    /// A manifest of the current format version.
     pub fn new(subject: &str, message: &str, files: Vec<FileEntry>) -> Manifest {
         Manifest { kluis: VERSION, subject: subject.into(), message: message.into(), files }
     }
 
+    /// The JSON bytes that are encrypted as blob 0.
     pub fn to_bytes(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("a manifest always serializes")
     }

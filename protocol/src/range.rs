@@ -29,6 +29,7 @@ pub enum ByteRange {
     /// Send bytes `start..end` with 206 (Partial Content) and the
     /// [`content_range`] header. Always `start < end <= len`.
     Part {
+        /// First byte.
         start: u64,
         /// Exclusive.
         end: u64,

@@ -45,10 +45,12 @@ impl Metadata {
         self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
     }
 
+    /// Number of pairs.
     pub fn len(&self) -> usize {
         self.pairs.len()
     }
 
+    /// No pairs at all.
     pub fn is_empty(&self) -> bool {
         self.pairs.is_empty()
     }
@@ -58,17 +60,29 @@ impl Metadata {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MetadataError {
     /// Longer than [`MAX_HEADER_LEN`] bytes.
-    TooLong { len: usize },
+    TooLong {
+        /// Its length.
+        len: usize,
+    },
     /// More than [`MAX_PAIRS`] pairs.
     TooManyPairs,
     /// The key of the pair at this position (from 0) is not printable
     /// ASCII without spaces and commas.
-    BadKey { pair: usize },
+    BadKey {
+        /// Position of the pair, from 0.
+        pair: usize,
+    },
     /// The value of this key is not canonical, padded standard base64
     /// (RFC 4648, section 4).
-    BadBase64 { key: String },
+    BadBase64 {
+        /// The key.
+        key: String,
+    },
     /// This key appears more than once.
-    DuplicateKey { key: String },
+    DuplicateKey {
+        /// The key.
+        key: String,
+    },
 }
 
 impl fmt::Display for MetadataError {

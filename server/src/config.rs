@@ -27,11 +27,15 @@ pub struct Config {
     pub blob_store: String,
     /// Log format: "text" or "json".
     pub log_format: String,
+    /// The organisation (`[organisation]`).
     pub organisation: Organisation,
+    /// Outgoing mail (`[mail]`).
     pub mail: Mail,
+    /// Limits, quotas and timeouts (`[limits]`).
     pub limits: Limits,
 }
 
+/// `[organisation]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Organisation {
@@ -39,6 +43,7 @@ pub struct Organisation {
     pub name: String,
 }
 
+/// `[mail]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Mail {
@@ -52,6 +57,7 @@ pub struct Mail {
     pub outbox_dir: Option<PathBuf>,
 }
 
+/// `[limits]`: sizes, expiries, quotas, timeouts and rate limits.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
@@ -139,9 +145,13 @@ impl Default for Limits {
 /// Values given on the command line; they override everything else.
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
+    /// `--config FILE`.
     pub config_file: Option<PathBuf>,
+    /// `--data DIR`.
     pub data_dir: Option<PathBuf>,
+    /// `--listen ADDR`.
     pub listen: Option<SocketAddr>,
+    /// `--public-url URL`.
     pub public_url: Option<String>,
 }
 
@@ -196,6 +206,7 @@ impl Config {
         Ok(())
     }
 
+    /// Fills in what follows from other settings (the public URL) and checks the whole.
     pub fn finish(&mut self) -> Result<()> {
         if self.public_url.is_empty() {
             self.public_url = format!("http://{}", self.listen);

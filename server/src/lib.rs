@@ -6,6 +6,8 @@
 //! the mail worker in `mail`) call the same domain functions. `net` guards
 //! connections; `web` serves the pages.
 
+#![warn(missing_docs)]
+
 mod api;
 mod blobs;
 pub mod config;

@@ -8,6 +8,6 @@ use crate::State;
 
 #[get("/healthz")]
 pub(crate) async fn healthz(state: State) -> ApiResult<HttpResponse> {
-    state.domain.meta.ping().await.map_err(|e| ApiError::internal(e))?;
+    state.domain.meta.ping().await.map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok().json(Health { status: "ok".into() }))
 }

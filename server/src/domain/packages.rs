@@ -181,9 +181,8 @@ pub(crate) async fn finalize(
     verifier: &str,
 ) -> DomainResult<PackageRecord> {
     let record = owned(domain, caller, id).await?;
-    match availability(&record.package, now()) {
-        Err(u @ (Unavailable::Revoked | Unavailable::Expired)) => return Err(DomainError::Unavailable(u)),
-        _ => {}
+    if let Err(u @ (Unavailable::Revoked | Unavailable::Expired)) = availability(&record.package, now()) {
+        return Err(DomainError::Unavailable(u));
     }
     let verifier = AccessVerifier::from_base64url(verifier)
         .map_err(|_| invalid("invalid_access_verifier", "access_verifier must be 32 bytes of unpadded base64url."))?;
