@@ -449,6 +449,8 @@ impl MetaStore for SqliteStore {
             c.execute("DELETE FROM codes WHERE expires_at < ?1", [now])?;
             // Windowed counters end with their window (at most a day); lifetime ones with their package.
             c.execute("DELETE FROM failures WHERE window_start > 0 AND updated_at < ?1", [now - 2 * 86_400])?;
+            // Lifetime counters belong to packages, which live at most max_expiry_days (bounded by config).
+            c.execute("DELETE FROM failures WHERE window_start = 0 AND updated_at < ?1", [now - 400 * 86_400])?;
             c.execute("DELETE FROM mail_queue WHERE sent_at IS NOT NULL AND sent_at < ?1", [now - 7 * 86_400])?;
             Ok(())
         })
