@@ -225,6 +225,9 @@ impl Config {
         if l.token_expiry_days == 0 || l.body_timeout_seconds == 0 || l.max_requests_per_client == 0 {
             bail!("limits.token_expiry_days, body_timeout_seconds and max_requests_per_client must be at least 1");
         }
+        if l.max_expiry_days > 365 {
+            bail!("limits.max_expiry_days is at most 365");
+        }
         if self.limits.default_expiry_days == 0 || self.limits.default_expiry_days > self.limits.max_expiry_days {
             bail!("limits.default_expiry_days must be between 1 and limits.max_expiry_days");
         }
