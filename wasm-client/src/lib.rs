@@ -628,16 +628,24 @@ pub fn parse_manifest(bytes: &[u8], blob_count: usize) -> Result<JsValue, JsErro
     js_sys::JSON::parse(&json).map_err(|_| JsError::new("cannot convert the manifest"))
 }
 
-/// Splits a package link into `{server, packageId, linkSecret}` (base64url secret).
+/// Splits a package link into `{server, packageId, linkSecret}` (base64url
+/// secret). Errors carry a `kind`: `not_a_link`, or `bad_secret` (the part
+/// after `#` is missing, cut short or changed).
 #[wasm_bindgen(js_name = parseLink)]
-pub fn parse_link(text: &str) -> Result<JsValue, JsError> {
-    let link = kluis_protocol::Link::parse(text).map_err(js_err)?;
+pub fn parse_link(text: &str) -> Result<JsValue, JsValue> {
+    let link = kluis_protocol::Link::parse(text).map_err(|e| {
+        let kind = match e {
+            kluis_protocol::LinkError::NotALink => "not_a_link",
+            kluis_protocol::LinkError::BadSecret => "bad_secret",
+        };
+        typed_err(kind, e)
+    })?;
     let json = serde_json::json!({
         "server": link.server,
         "packageId": link.package_id.as_str(),
         "linkSecret": link.link_secret.to_base64url().as_str(),
     });
-    js_sys::JSON::parse(&json.to_string()).map_err(|_| JsError::new("cannot convert the link"))
+    js_sys::JSON::parse(&json.to_string()).map_err(|_| typed_err("not_a_link", "cannot convert the link"))
 }
 
 /// The link for a package: `<server>/p/<id>#<secret>`. Errors carry a

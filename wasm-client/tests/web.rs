@@ -228,6 +228,7 @@ fn manifests_and_links() {
     let link = format_link("https://k.example.org", "AAAAAAAAAAAAAAAAAAAAAA", &secret).unwrap();
     let back = parse_link(&link).unwrap();
     assert_eq!(js_sys::Reflect::get(&back, &"linkSecret".into()).unwrap().as_string().unwrap(), secret);
-    assert!(parse_link("https://k.example.org/p/AAAAAAAAAAAAAAAAAAAAAA").is_err());
+    assert_eq!(kind(parse_link("https://k.example.org/p/AAAAAAAAAAAAAAAAAAAAAA").unwrap_err()), "bad_secret");
+    assert_eq!(kind(parse_link("ftp://k.example.org/p/AAAAAAAAAAAAAAAAAAAAAA#x").unwrap_err()), "not_a_link");
     assert_eq!(safe_file_name("../x/y.txt"), "y.txt");
 }

@@ -160,7 +160,7 @@ async function start() {
   try {
     linkSecret = wasm.parseLink(`${location.origin}${location.pathname}${location.hash}`).linkSecret;
   } catch (e) {
-    unavailable(/incomplete/.test(e.message) ? 'cut' : 'not_found');
+    unavailable(e.kind === 'bad_secret' ? 'cut' : 'not_found');
     return;
   }
   const saved = savedSession();
