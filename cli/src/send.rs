@@ -1,7 +1,7 @@
 //! `kluis send`: encrypt files into a package, upload them resumably over
 //! tus, and print the link. `kluis revoke`: withdraw a package.
 //!
-//! Steps (DESIGN.md section 3): make the link secret L; announce the blob
+//! Steps (docs/architecture.md §3): make the link secret L; announce the blob
 //! sizes and get the package id and server share S; derive the package
 //! identity from L, S and the optional password; encrypt each file to it
 //! while uploading; upload the manifest (names, sizes, types, SHA-256) last;

@@ -1,4 +1,4 @@
-//! The Kluis package key schedule (DESIGN.md, section 3).
+//! The Kluis package key schedule (docs/architecture.md §3).
 //!
 //! A package's blobs are age files to one X25519 recipient whose identity
 //! nobody stores. Every party that may open the package re-derives it:
@@ -19,7 +19,7 @@
 //! empty. The password is normalised to Unicode NFC first, so the same
 //! password typed on any system gives the same key.
 //!
-//! The access proof (DESIGN.md §3 (access proof)) lets the server refuse a
+//! The access proof (docs/architecture.md §3, access proof) lets the server refuse a
 //! recipient who knows only the package id before it counts anything: the
 //! recipient presents `A`, the server compares `SHA-256(A)` with the
 //! [`AccessVerifier`] the sender registered. `A` proves possession of `L`
@@ -77,7 +77,7 @@ impl std::error::Error for PackageError {}
 
 /// A package id: 1 to [`PackageId::MAX_LEN`] characters of `A-Z a-z 0-9 - _`.
 ///
-/// This is the one grammar of package ids (DESIGN.md §3); links, the API and
+/// This is the one grammar of package ids (docs/architecture.md §3); links, the API and
 /// the key schedule all go through [`PackageId::parse`]. The server mints
 /// 22-character ids (16 random bytes as base64url), but any id of the grammar
 /// is valid. The id is not secret.
@@ -195,7 +195,7 @@ secret_type!(
     PackageError::InvalidSecret
 );
 secret_type!(
-    /// `A`: the access proof a recipient presents (DESIGN.md §3 (access proof)),
+    /// `A`: the access proof a recipient presents (docs/architecture.md §3, access proof),
     /// made by [`access_proof`]. Secret: whoever has it passes the first access
     /// check. The server keeps only its [`AccessVerifier`].
     AccessProof,
@@ -223,7 +223,7 @@ impl AccessProof {
     }
 }
 
-/// `SHA-256(A)`, the access verifier (DESIGN.md §3 (access proof)). The
+/// `SHA-256(A)`, the access verifier (docs/architecture.md §3, access proof). The
 /// sender registers it with the package; the server keeps it and checks the
 /// [`AccessProof`] a recipient presents with [`AccessVerifier::matches`].
 /// Not secret: it opens nothing, and finding an `A` for it means inverting
@@ -351,7 +351,7 @@ pub fn package_identity(
     x25519::Identity::from_secret_bytes(*secret)
 }
 
-/// The access proof (DESIGN.md §3 (access proof)):
+/// The access proof (docs/architecture.md §3, access proof):
 /// `A = HKDF-SHA-256(ikm = L || P', salt = package-id, info = "kluis/v1/access")`,
 /// with `P'` empty without a password. The sender registers
 /// [`AccessProof::verifier`] when it finalizes the package; a recipient

@@ -1,5 +1,5 @@
 //! Package links: `https://HOST/p/<package-id>#<L as base64url>`
-//! (DESIGN.md section 3). The link secret L lives only in the fragment,
+//! (docs/architecture.md §3). The link secret L lives only in the fragment,
 //! which browsers never send to the server.
 
 use std::fmt;

@@ -1,4 +1,4 @@
-//! The package manifest (DESIGN.md section 3): blob 0 of every package, an
+//! The package manifest (docs/architecture.md §3): blob 0 of every package, an
 //! age file holding this JSON. It carries what the server must not see: the
 //! subject, the message, and each file's name, size, type and SHA-256.
 //!

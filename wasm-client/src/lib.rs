@@ -141,7 +141,7 @@ fn derive_access_proof(package_id: &str, link: &str, stretched: Option<Vec<u8>>)
 }
 
 /// The access proof `A` (base64url) a recipient presents with its code
-/// request and access call (DESIGN.md §3 (access proof)), from the package
+/// request and access call (docs/architecture.md §3, access proof), from the package
 /// id, `L` (base64url) and, for password packages, `P'` from
 /// [`stretch_password`]. Errors carry a `kind` as for [`package_identity`].
 #[wasm_bindgen(js_name = accessProof)]

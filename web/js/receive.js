@@ -2,7 +2,7 @@
 // as `kluis receive` (cli/src/receive.rs): read the package status, ask for
 // the password and stretch it, compute the access proof A from L (the
 // link's fragment, which never leaves this page) and the stretched password
-// (DESIGN.md §3, access proof), verify the e-mail address with a code when
+// (docs/architecture.md §3, access proof), verify the e-mail address with a code when
 // the sender asked for it (the code request carries A, so a wrong password
 // is refused before any mail is sent), call access with A (which counts a
 // download; a wrong A counts nothing), derive the package identity from L,

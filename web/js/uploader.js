@@ -207,7 +207,7 @@ export class PackageSender extends EventTarget {
     const wasm = await loadWasm();
     const { record } = this;
     this.#recipient ??= wasm.packageRecipient(record.id, record.linkSecret, record.serverShare, record.stretched ?? undefined);
-    // SHA-256 of the access proof A (DESIGN.md §3, access proof), registered at finalize:
+    // SHA-256 of the access proof A (docs/architecture.md §3, access proof), registered at finalize:
     // A depends on the package id, which the server makes at create.
     const accessVerifier = wasm.accessVerifier(record.id, record.linkSecret, record.stretched ?? undefined);
     if (!this.#worker) {

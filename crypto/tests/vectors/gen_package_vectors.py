@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Generates package.json: test vectors for the Kluis package key schedule
-and access proof (DESIGN.md section 3, crypto/src/package.rs), computed independently of the
+and access proof (docs/architecture.md §3, crypto/src/package.rs), computed independently of the
 Rust code with Python's hashlib/hmac and the `cryptography` package.
 
 The vectors are frozen: run this only to add cases, never to "fix" a failing
@@ -57,7 +57,7 @@ def case(package_id, link, share, password):
                                    n=2**17, r=8, p=1, dklen=32, maxmem=256 * 1024 * 1024)
     ikm = link + share + (stretched or b"")
     secret = hkdf_sha256(ikm, package_id.encode(), b"kluis/v1/package")
-    # Access proof A (DESIGN.md section 3, "Access proof"): ikm = L || P'.
+    # Access proof A (docs/architecture.md §3, access proof): ikm = L || P'.
     access = hkdf_sha256(link + (stretched or b""), package_id.encode(), b"kluis/v1/access")
     public = X25519PrivateKey.from_private_bytes(secret).public_key().public_bytes(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw)
