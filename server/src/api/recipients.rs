@@ -1,7 +1,8 @@
 //! The recipient's side, reached from the link `/p/<id>#<L>`: status,
 //! verification codes, the access check that releases S (each needs the
 //! access proof), and ranged blob downloads with the session token. The
-//! rules are in `domain::access`; every route here is rate-limited per client.
+//! rules are in `domain::access`; every route but the downloads is
+//! rate-limited per client.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{ACCEPT_RANGES, CONTENT_RANGE, CONTENT_TYPE};
@@ -23,7 +24,9 @@ use crate::domain::access;
 use crate::domain::packages::downloads_left;
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
+    // Downloads carry a session token (made by a successful access), so the
+    // per-client limit of the calls that need nothing does not apply to them.
+    cfg.route("/p/{id}/blobs/{idx}", web::get().to(download)).service(
         web::scope("/p/{id}")
             .wrap(actix_web::middleware::from_fn(super::limit::unauthenticated))
             .app_data(web::JsonConfig::default().limit(16 * 1024).error_handler(|e, _| {
@@ -32,8 +35,7 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
             }))
             .route("", web::get().to(status))
             .route("/code", web::post().to(request_code))
-            .route("/access", web::post().to(access))
-            .route("/blobs/{idx}", web::get().to(download)),
+            .route("/access", web::post().to(access)),
     );
 }
 
