@@ -474,9 +474,11 @@ function handleSendError(e, { creating }) {
     return;
   }
   if (code === 'too_large') {
-    const numbers = cause?.message?.match(/(\d+) bytes; the limit is (\d+)/);
-    notice.error(numbers
-      ? t('error.tooLargeSizes', { size: formatBytes(Number(numbers[1])), limit: formatBytes(Number(numbers[2])) })
+    // The limit: a `limit` field if the server sends one, else the number in its message
+    // ("The package is larger than the limit of N bytes.").
+    const limit = cause?.code === 'too_large' ? Number(cause.details?.limit ?? cause.message.match(/limit (?:is|of) (\d+) bytes/)?.[1]) : NaN;
+    notice.error(e.size && limit > 0
+      ? t('error.tooLargeSizes', { size: formatBytes(e.size), limit: formatBytes(limit) })
       : t('error.tooLarge'));
     if (!creating) abandon();
     return;

@@ -85,7 +85,10 @@ export async function createPackage(options, { token, owner, onStatus = () => {}
       },
     });
   } catch (e) {
-    throw explain(e);
+    const error = explain(e);
+    // The page says how large the package is: the server's error need not.
+    if (error instanceof SendError && error.code === 'too_large') error.size = sizes.reduce((a, b) => a + b, 0);
+    throw error;
   }
   let stretched = null;
   if (options.password) {
