@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -73,7 +74,7 @@ async function openSimple(page, link) {
   await page.locator('#step-files').waitFor({ state: 'visible' });
 }
 
-test('kluis send → browser receive: e-mail code, password (a wrong one first), identical bytes', { timeout: 120_000 }, async (t) => {
+test('kluis send → browser receive: e-mail, then the password (a wrong one refused first, no mail, nothing counted), then the code, identical bytes', { timeout: 120_000 }, async (t) => {
   const { server, dir, open } = await setup(t);
   const token = await server.token(ALICE);
   const data = testBytes((3 << 20) + 12_345, 11);
@@ -83,30 +84,48 @@ test('kluis send → browser receive: e-mail code, password (a wrong one first),
     '--to', BOB, '--verify', 'email', '--password-file', join(dir, 'password'),
     '--subject', 'Cijfers', '--message', 'Hallo Bob,\nhier zijn ze.',
   ]);
+  const id = packageIdOf(link);
 
+  // The address first: with a password, the button only continues (no code yet).
   const page = await open();
   await page.goto(link);
   await page.locator('#step-email').waitFor({ state: 'visible' });
+  assert.equal(await page.locator('#email-form button[type=submit]').innerText(), 'Continue');
   await page.fill('#email', BOB);
   await page.click('#email-form button[type=submit]');
-  await page.locator('#code-field').waitFor({ state: 'visible' });
-  assert.ok(await page.locator('#password-field').isVisible(), 'the password is asked for with the code, before the access check');
+
+  // Then the password alone: the code is asked for with the access proof, which needs it.
+  await page.locator('#password-field').waitFor({ state: 'visible' });
+  assert.ok(await page.locator('#code-field').isHidden(), 'no code field before the password');
+  assert.equal(await page.locator('#unlock-submit').innerText(), 'Send me a code');
+  assert.equal(await page.locator('#unlock-intro').innerText(), 'These files are protected with a password. Enter it first; then we send you the code.');
+
+  // A wrong password is refused by the server: no code is mailed, nothing is counted.
+  await page.fill('#password', 'paard batterij');
+  await page.click('#unlock-submit');
+  await page.locator('#password-error').getByText('That password is not right. Check it and try again; nothing was counted.').waitFor({ timeout: 30_000 });
+  assert.ok(await page.locator('#code-field').isHidden(), 'still no code field');
+  assert.equal(await page.inputValue('#password'), '', 'the wrong password is cleared');
+  assert.equal((await server.package(token, id)).downloads, 0);
+  assert.equal(server.mailCount(BOB), 0, 'no code mail for a wrong password');
+
+  // The right password: now the code is sent, and the password is not asked again.
+  await page.fill('#password', 'paard batterij nietje');
+  await page.click('#unlock-submit');
+  await page.locator('#code-field').waitFor({ state: 'visible', timeout: 30_000 });
+  assert.ok(await page.locator('#password-field').isHidden(), 'the password is not asked twice');
+  // Had the refused request mailed a code, this one would be refused as too soon (one code a minute).
+  assert.ok(await page.locator('#notice').isHidden(), `no "wait before asking again": ${await page.locator('#notice').innerText()}`);
+  assert.equal(await page.locator('#unlock-intro').innerText(), `If ${BOB} is one of the recipients, a code is on its way to it. It is valid for 10 minutes.`);
   const code = await server.code(BOB);
 
   // A wrong code costs a try and says how many are left.
   const wrong = code === '000000' ? '111111' : '000000';
   await page.fill('#code', wrong);
-  await page.fill('#password', 'paard batterij nietje');
   await page.click('#unlock-submit');
   await page.locator('#code-error').getByText('That code is not right. You can try 4 more times.').waitFor();
 
-  // The right code with a wrong password: the package opens once, the password is retried locally.
   await page.fill('#code', code);
-  await page.fill('#password', 'paard batterij');
-  await page.click('#unlock-submit');
-  await page.locator('#password-error').getByText('That password is not right').waitFor({ timeout: 30_000 });
-  assert.ok(await page.locator('#code-field').isHidden(), 'no second code is needed');
-  await page.fill('#password', 'paard batterij nietje');
   await page.click('#unlock-submit');
   await page.locator('#step-files').waitFor({ state: 'visible', timeout: 30_000 });
 
@@ -121,9 +140,9 @@ test('kluis send → browser receive: e-mail code, password (a wrong one first),
   assert.equal(sha256(readFileSync(saved)), sha256(data), 'the downloaded file is identical');
   await row.getByText('checked: the file is exactly what was sent').waitFor();
 
-  // One access only: the wrong password did not count a second download.
-  const status = await (await fetch(`${server.url}/api/v1/packages/${packageIdOf(link)}`, { headers: { Authorization: `Bearer ${token}` } })).json();
-  assert.equal(status.downloads, 1);
+  // One access only, and one mail to Bob only (the code): the refused password sent none.
+  assert.equal((await server.package(token, id)).downloads, 1);
+  assert.equal(server.mailCount(BOB), 1);
 });
 
 test('browser send → kluis receive: sign in with a code, two files, e-mail verification and password', { timeout: 120_000 }, async (t) => {
@@ -301,7 +320,8 @@ test('expired, withdrawn, used-up, unknown and cut-short links each say why', { 
 
   // Revoked with `kluis revoke`.
   const revoked = await send();
-  const result = await server.kluis(['revoke', revoked, '--token', token]);
+  // The API token goes only to the server named with --server (or KLUIS_SERVER), never to the one a link names.
+  const result = await server.kluis(['revoke', revoked, '--server', server.url, '--token', token]);
   assert.equal(result.code, 0, result.stderr);
   await expect(revoked, 'The sender withdrew these files');
 
@@ -348,6 +368,175 @@ test('expired, withdrawn, used-up, unknown and cut-short links each say why', { 
   const expiring = await send();
   expirePackage(server, packageIdOf(expiring));
   await expect(expiring, 'These files have expired');
+});
+
+/** The link with one character of its key (after the #) changed; the length stays right. */
+function damaged(link) {
+  const [base, key] = link.split('#');
+  const at = 20; // not the last character, whose low bits are padding
+  return `${base}#${key.slice(0, at)}${key[at] === 'A' ? 'B' : 'A'}${key.slice(at + 1)}`;
+}
+
+test('a damaged link (one character of the key changed) shows the wrong-link page, mails no code and counts nothing', { timeout: 120_000 }, async (t) => {
+  const { server, dir, open } = await setup(t);
+  const token = await server.token(ALICE);
+  writeFileSync(join(dir, 'a.txt'), 'hello');
+  const expectWrongLink = async (page) => {
+    await page.locator('#unavailable-title').getByText('This link does not open the files').waitFor({ timeout: 30_000 });
+    assert.match(await page.locator('#unavailable-text').innerText(), /was damaged on the way\. Nothing was counted\./);
+  };
+
+  // Without verification: the access check refuses the proof (403 wrong_link).
+  const link = await cliSend(server, token, [join(dir, 'a.txt')], ['--to', BOB, '--verify', 'none', '--max-downloads', '2']);
+  const id = packageIdOf(link);
+  const page = await open();
+  await page.goto(damaged(link));
+  await page.click('#unlock-submit');
+  await expectWrongLink(page);
+  const info = await server.package(token, id);
+  assert.equal(info.downloads, 0, 'the damaged link counted no download');
+  assert.equal(info.state, 'ready');
+  // The whole link still opens the package, and that counts.
+  const whole = await open();
+  await openSimple(whole, link);
+  assert.equal((await server.package(token, id)).downloads, 1);
+
+  // With e-mail verification: the code request carries the proof, so no code is mailed.
+  const verified = await cliSend(server, token, [join(dir, 'a.txt')], ['--to', 'carol@example.org', '--verify', 'email']);
+  const mailing = await open();
+  await mailing.goto(damaged(verified));
+  await mailing.fill('#email', 'carol@example.org');
+  await mailing.click('#email-form button[type=submit]');
+  await expectWrongLink(mailing);
+  // The whole link gets the code, not refused as too soon after another: the damaged link asked for none.
+  const right = await open();
+  await right.goto(verified);
+  await right.fill('#email', 'carol@example.org');
+  await right.click('#email-form button[type=submit]');
+  await right.locator('#code-field').waitFor({ state: 'visible' });
+  assert.ok(await right.locator('#notice').isHidden(), `no "wait before asking again": ${await right.locator('#notice').innerText()}`);
+  await right.fill('#code', await server.code('carol@example.org'));
+  await right.click('#unlock-submit');
+  await right.locator('#step-files').waitFor({ state: 'visible', timeout: 30_000 });
+  assert.equal(server.mailCount('carol@example.org'), 1, 'no code was mailed for the damaged link');
+  assert.equal((await server.package(token, packageIdOf(verified))).downloads, 1);
+});
+
+test('a wrong password (no e-mail verification) is refused by the server and asked again, without counting a download', { timeout: 120_000 }, async (t) => {
+  const { server, dir, open } = await setup(t);
+  const token = await server.token(ALICE);
+  const data = testBytes(300_000, 71);
+  writeFileSync(join(dir, 'notulen.odt'), data);
+  writeFileSync(join(dir, 'password'), 'correct horse\n');
+  const link = await cliSend(server, token, [join(dir, 'notulen.odt')], ['--to', BOB, '--verify', 'none', '--password-file', join(dir, 'password'), '--max-downloads', '2']);
+  const id = packageIdOf(link);
+
+  const page = await open({ picker: 'stub' });
+  await page.goto(link);
+  await page.locator('#password-field').waitFor({ state: 'visible' });
+  assert.ok(await page.locator('#code-field').isHidden());
+  assert.equal(await page.locator('#unlock-intro').innerText(), 'These files are protected with a password.');
+  assert.equal(await page.locator('#unlock-submit').innerText(), 'Open the files');
+  assert.match(await page.locator('#facts-unlock').innerText(), /It can be opened 2 more times\./);
+
+  for (const wrong of ['Correct horse', 'correct hors']) {
+    await page.fill('#password', wrong);
+    await page.click('#unlock-submit');
+    await page.locator('#password-error').getByText('That password is not right. Check it and try again; nothing was counted.').waitFor({ timeout: 30_000 });
+    assert.equal(await page.inputValue('#password'), '', 'the wrong password is cleared');
+    assert.ok(await page.locator('#step-unlock').isVisible(), 'the password is asked again');
+    const info = await server.package(token, id);
+    assert.equal(info.downloads, 0, `"${wrong}" counted no download`);
+  }
+
+  await page.fill('#password', 'correct horse');
+  await page.click('#unlock-submit');
+  await page.locator('#step-files').waitFor({ state: 'visible', timeout: 30_000 });
+  assert.ok(await page.locator('#password-error').isHidden(), 'the error is gone');
+  assert.match(await page.locator('#facts-files').innerText(), /It can be opened once more after this\./);
+  const row = fileRow(page, 'notulen.odt');
+  await row.getByRole('button').click();
+  await row.getByText('Saved, and checked').waitFor({ timeout: 30_000 });
+  assert.equal(sha256((await stubbedFile(page, 'notulen.odt')).bytes), sha256(data));
+  assert.equal((await server.package(token, id)).downloads, 1, 'two wrong passwords and the right one: one download');
+});
+
+/**
+ * Holds the lease of a tus upload as another writer would: a PATCH at
+ * `offset` whose body never comes. Resolves once the server answers a probe
+ * (an empty PATCH) with 423, so the lease is surely held; `release()` ends
+ * the request, and the server then gives the lease up (keeping nothing).
+ */
+async function holdUpload(url, offset, token) {
+  const headers = {
+    'Tus-Resumable': '1.0.0',
+    'Upload-Offset': String(offset),
+    'Content-Type': 'application/offset+octet-stream',
+    Authorization: `Bearer ${token}`,
+  };
+  for (let tries = 0; tries < 20; tries++) {
+    const holder = request(url, { method: 'PATCH', headers: { ...headers, 'Content-Length': '4096' } });
+    let answered = false;
+    holder.on('response', (res) => {
+      answered = true;
+      res.resume();
+    });
+    holder.on('error', () => {});
+    holder.flushHeaders();
+    for (let probes = 0; probes < 20 && !answered; probes++) {
+      await sleep(100);
+      // A probe that gets the lease (before the holder has it) writes nothing and gives it back.
+      const probe = await fetch(url, { method: 'PATCH', headers, body: new Uint8Array(0) });
+      if (probe.status === 423 && !answered) return { release: () => holder.destroy() };
+      assert.ok([204, 423].includes(probe.status), `probe: ${probe.status} ${await probe.text()}`);
+    }
+    holder.destroy(); // it lost the race to a probe: try again
+  }
+  throw new Error('could not hold the upload');
+}
+
+test('the send page keeps going when the server answers 423 upload_busy on a PATCH, and the package arrives whole', { timeout: 120_000 }, async (t) => {
+  const { server, dir, open } = await setup(t);
+  await server.addUser(ALICE);
+  const token = await server.token(ALICE);
+  const data = testBytes((10 << 20) + 999, 61);
+  const page = await open();
+  await signIn(page, server, ALICE);
+  await page.setInputFiles('#files', [{ name: 'busy.bin', mimeType: 'application/octet-stream', buffer: data }]);
+  await page.check('#verify-none');
+  await page.fill('#recipients', BOB);
+
+  const patches = []; // [offset, status]
+  page.on('response', (response) => {
+    const request = response.request();
+    if (request.method() === 'PATCH') patches.push([Number(request.headers()['upload-offset']), response.status()]);
+  });
+  // The file's second body (at 8 MiB) goes out only once another request holds the upload.
+  let holder = null;
+  let seen = 0;
+  await page.route('**/api/v1/uploads/*', async (route) => {
+    const request = route.request();
+    if (request.method() === 'PATCH' && ++seen === 2) holder = await holdUpload(request.url(), request.headers()['upload-offset'], token);
+    await route.continue();
+  });
+  const busy = page.waitForResponse((r) => r.request().method() === 'PATCH' && r.status() === 423, { timeout: 60_000 });
+  await page.click('#send-button');
+  const refused = await busy;
+  assert.equal(refused.headers()['retry-after'], '2');
+  assert.equal((await refused.json()).error.code, 'upload_busy');
+  holder.release();
+  await page.unroute('**/api/v1/uploads/*');
+
+  await page.locator('#step-done').waitFor({ state: 'visible', timeout: 90_000 });
+  const link = await page.inputValue('#link');
+  const busyAt = patches.findIndex(([, status]) => status === 423);
+  const [offset] = patches[busyAt];
+  assert.ok(offset > 0, `the refused PATCH was in the middle of the file (${offset})`);
+  assert.ok(patches.slice(busyAt + 1).some(([o, status]) => o === offset && status === 204), `the same body was sent again and taken: ${JSON.stringify(patches)}`);
+
+  const out = join(dir, 'out');
+  await cliReceive(server, link, out);
+  assert.equal(sha256(readFileSync(join(out, 'busy.bin'))), sha256(data), 'the file arrives identical');
 });
 
 test('an interrupted upload continues after a reload without sending anything twice', { timeout: 180_000 }, async (t) => {

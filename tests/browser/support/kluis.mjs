@@ -163,6 +163,28 @@ export class KluisServer {
     throw new Error(`no code mailed to ${email} within ${timeout} ms`);
   }
 
+  /** How many mails to `email` are in the outbox (read or not). The queue sends them
+   * in the background: a mail asked for a moment ago may not be here yet. */
+  mailCount(email) {
+    let names;
+    try {
+      names = readdirSync(this.outbox).filter((n) => n.endsWith('.eml'));
+    } catch {
+      return 0; // no outbox yet
+    }
+    return names.filter((name) => {
+      const to = readFileSync(join(this.outbox, name), 'utf8').match(/^To:\s*(.*)$/im)?.[1] ?? '';
+      return to.toLowerCase().includes(email.toLowerCase());
+    }).length;
+  }
+
+  /** The package as its sender sees it (GET /api/v1/packages/{id}), with an API token of the sender. */
+  async package(token, id) {
+    const res = await fetch(`${this.url}/api/v1/packages/${id}`, { headers: { Authorization: `Bearer ${token}` } });
+    if (!res.ok) throw new Error(`GET /api/v1/packages/${id}: ${res.status} ${await res.text()}`);
+    return res.json();
+  }
+
   /** Path of a stored blob. */
   blobPath(packageId, index) {
     return join(this.data, 'blobs', packageId, String(index));
