@@ -114,7 +114,7 @@ impl From<DomainError> for ApiError {
                 ApiError::conflict("upload_incomplete", "Not every blob has been uploaded yet.")
                     .with("missing", missing)
             }
-            DomainError::TooLarge(message) => ApiError::too_large(message),
+            DomainError::TooLarge { message, limit } => ApiError::too_large(message).with("limit", limit),
             DomainError::Quota { quota, limit } => {
                 let (status, name, what) = match quota {
                     Quota::ReservedBytes => (

@@ -85,7 +85,11 @@ pub(crate) enum DomainError {
     NotUploading,
     AlreadyUploaded,
     UploadIncomplete(Vec<i64>),
-    TooLarge(String),
+    /// Larger than allowed: a sentence, and the limit in bytes it broke.
+    TooLarge {
+        message: String,
+        limit: u64,
+    },
     Quota {
         quota: Quota,
         limit: u64,

@@ -56,7 +56,7 @@ pub(crate) async fn create(
     if u64::try_from(blob.size).ok() != Some(length) {
         let message = format!("This blob was declared as {} bytes.", blob.size);
         return Err(if length > blob.size as u64 {
-            DomainError::TooLarge(message)
+            DomainError::TooLarge { message, limit: blob.size as u64 }
         } else {
             super::invalid("length_mismatch", message)
         });
@@ -145,7 +145,8 @@ where
             }
         };
         if written.checked_add(chunk.len() as u64).is_none_or(|end| end > length) {
-            failure = Some(DomainError::TooLarge("The body goes past Upload-Length.".into()));
+            failure =
+                Some(DomainError::TooLarge { message: "The body goes past Upload-Length.".into(), limit: length });
             break;
         }
         writer.write(&chunk).await?;
