@@ -474,9 +474,8 @@ function handleSendError(e, { creating }) {
     return;
   }
   if (code === 'too_large') {
-    // The limit: a `limit` field if the server sends one, else the number in its message
-    // ("The package is larger than the limit of N bytes.").
-    const limit = cause?.code === 'too_large' ? Number(cause.details?.limit ?? cause.message.match(/limit (?:is|of) (\d+) bytes/)?.[1]) : NaN;
+    // The server's 413 names the limit it broke (`limit`); the page knows the size it asked for.
+    const limit = cause?.code === 'too_large' ? Number(cause.details?.limit) : NaN;
     notice.error(e.size && limit > 0
       ? t('error.tooLargeSizes', { size: formatBytes(e.size), limit: formatBytes(limit) })
       : t('error.tooLarge'));
