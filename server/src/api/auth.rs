@@ -32,9 +32,11 @@ async fn request_code(state: State, req: HttpRequest, body: web::Json<SignInCode
 
 async fn create_token(state: State, req: HttpRequest, body: web::Json<TokenRequest>) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
-    let (token, email) =
-        accounts::sign_in(&state.domain, &body.email, &body.code, body.label.as_deref(), &client(&req)).await?;
+    let signed_in =
+        accounts::sign_in(&state.domain, &body.email, &body.code, body.label.as_deref(), &client(&req)).await;
+    // A refusal may have queued mail too (the lock notice).
     state.mail_wake.notify_one();
+    let (token, email) = signed_in?;
     Ok(HttpResponse::Ok().json(TokenCreated { token, email }))
 }
 

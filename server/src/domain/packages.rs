@@ -108,11 +108,14 @@ pub(crate) async fn create(domain: &Domain, caller: &Caller, req: Request) -> Do
         return Err(invalid("invalid_blob_size", "Every blob is an age file of at least 100 bytes."));
     }
     // Each size and the sum are checked without wrapping: [2^63-1, 2^63-1, 102] is not 100.
+    // The store adds sizes up as i64, so no limit is above i64::MAX (whatever is configured).
+    let max = limits.max_package_bytes.min(i64::MAX as u64);
     let total = req.blob_sizes.iter().try_fold(0u64, |sum, &s| sum.checked_add(s));
-    let too_large = || {
-        DomainError::TooLarge(format!("The package is larger than the limit of {} bytes.", limits.max_package_bytes))
+    let too_large = || DomainError::TooLarge {
+        message: format!("The package is larger than the limit of {max} bytes."),
+        limit: max,
     };
-    let total = total.filter(|&t| t <= limits.max_package_bytes).ok_or_else(too_large)?;
+    let total = total.filter(|&t| t <= max).ok_or_else(too_large)?;
     let sizes: Vec<i64> =
         req.blob_sizes.iter().map(|&s| i64::try_from(s).map_err(|_| too_large())).collect::<Result<_, _>>()?;
 
