@@ -381,7 +381,8 @@ async fn the_schemas_accept_what_the_server_sends() {
     api.error(create(json!({"blobs": [{"size": 100}], "verify": "none", "expires_in_days": 0})), 400, "invalid_expiry")
         .await;
     api.error(create(json!({"blobs": [{"size": 100}], "colour": "red"})), 400, "invalid_json").await;
-    api.error(create(json!({"blobs": [{"size": 200u64 << 30}], "verify": "none"})), 413, "too_large").await;
+    let a = api.error(create(json!({"blobs": [{"size": 200u64 << 30}], "verify": "none"})), 413, "too_large").await;
+    assert_eq!(a.json()["error"]["limit"], 100u64 << 30);
     api.error(create(json!({"blobs": [{"size": 100}]})).bearer(""), 401, "unauthorized").await;
 
     // Recipients see nothing while it uploads.
