@@ -138,6 +138,7 @@ const STAGES: &[Stage] = &[
     stage("fmt", "cargo fmt --check", stage_fmt),
     stage("lint", "clippy -D warnings (native and wasm32), ESLint on the JavaScript", stage_lint),
     stage("rust", "Rust tests: unit, age testkit, package vectors, CLI, interop with age", stage_rust),
+    stage("api", "Schemathesis fuzzes a running kluis-server against server/openapi.json", stage_api),
     stage("wasm-node", "wasm tests in Node: SIMD ChaCha20-Poly1305, then the bindings", stage_wasm_node),
     stage("wasm-browser", "wasm tests in headless Chromium (wasm-bindgen-test)", stage_wasm_browser),
     stage("browser", "build wasm, server and CLI; Playwright tests in headless Chromium", stage_browser),
@@ -278,6 +279,154 @@ fn stage_rust() -> Result {
     run(cargo().args(["test", "--workspace"]))
 }
 
+/// Examples per API operation and phase in the api stage, and the hard limit
+/// on its Schemathesis run (whose version `.ci/run` pins).
+const API_MAX_EXAMPLES: &str = "40";
+const API_TIMEOUT: Duration = Duration::from_secs(170);
+
+/// Starts kluis-server on a temporary data directory and a free loopback port,
+/// makes an API token, and runs Schemathesis against the served OpenAPI
+/// document: every answer must have a documented status, a documented media
+/// type and a body the schema accepts, and none may be a 5xx.
+fn stage_api() -> Result {
+    step("build kluis-server");
+    run(cargo().args(["build", "--package", "kluis-server"]))?;
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+    let server = target.join("debug/kluis-server");
+    let dir = std::env::temp_dir().join(format!("kluis-api-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let result = api_run(&server, &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn api_run(server: &Path, dir: &Path) -> Result {
+    // Schemathesis sends thousands of requests from one address: lift only the
+    // per-minute limit of the routes that need no sign-in. Its one worker stays
+    // far below the in-flight cap (max_requests_per_client), which keeps its
+    // default, as does every other limit.
+    let config = dir.join("kluis.toml");
+    std::fs::write(&config, "[limits]\npublic_requests_per_minute = 100000\n").map_err(|e| e.to_string())?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("no free loopback port: {e}"))?
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let data = dir.join("data");
+    let server_cmd = || {
+        let mut cmd = Command::new(server);
+        cmd.arg("--config").arg(&config).arg("--data").arg(&data);
+        cmd
+    };
+
+    step("make an API token");
+    let out = server_cmd()
+        .args(["token", "create", "alice@example.org", "--label", "schemathesis"])
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", server.display()))?;
+    if !out.status.success() {
+        return Err(format!("token create failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+
+    step(&format!("start kluis-server on {base}"));
+    let log_path = dir.join("server.log");
+    let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
+    let mut child = server_cmd()
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--public-url", &base])
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", server.display()))?;
+    let result = wait_healthy(port).and_then(|()| schemathesis(&base, &token, dir));
+    let _ = child.kill();
+    let _ = child.wait();
+    if result.is_err() {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().filter(|l| !l.contains("request")).collect();
+        eprintln!("\nserver log without the request lines (last 40):");
+        for line in &lines[lines.len().saturating_sub(40)..] {
+            eprintln!("  {line}");
+        }
+    }
+    result
+}
+
+/// Waits up to 30 s for `GET /healthz` to answer 200.
+fn wait_healthy(port: u16) -> Result {
+    use std::io::{Read, Write};
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let answer = std::net::TcpStream::connect(("127.0.0.1", port)).and_then(|mut s| {
+            s.set_read_timeout(Some(Duration::from_secs(5)))?;
+            s.write_all(b"GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+            let mut text = String::new();
+            s.read_to_string(&mut text)?;
+            Ok(text)
+        });
+        if answer.is_ok_and(|t| t.starts_with("HTTP/1.1 200") || t.starts_with("HTTP/1.0 200")) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err("kluis-server did not answer /healthz within 30 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Runs Schemathesis against the served document, killed after [`API_TIMEOUT`].
+fn schemathesis(base: &str, token: &str, dir: &Path) -> Result {
+    // tus PATCH bodies are raw bytes: send them as Schemathesis sends application/octet-stream.
+    let hooks = dir.join("kluis_hooks.py");
+    let alias = concat!(
+        "import schemathesis\n\n",
+        "schemathesis.serializer.alias(\"application/offset+octet-stream\", \"application/octet-stream\")\n"
+    );
+    std::fs::write(&hooks, alias).map_err(|e| e.to_string())?;
+    step(&format!("schemathesis run (at most {API_MAX_EXAMPLES} examples per operation, {} s)", API_TIMEOUT.as_secs()));
+    // Through the interpreter pip installed it for, whatever is on PATH.
+    let mut cmd = Command::new("python3");
+    cmd.args(["-m", "schemathesis.cli", "run"])
+        .arg(format!("{base}/api/v1/openapi.json"))
+        .args(["--header", &format!("Authorization: Bearer {token}")])
+        .args([
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+        ])
+        // Examples, boundary and negative cases, then random ones; the
+        // document has no links for the stateful phase.
+        .args(["--phases", "examples,coverage,fuzzing"])
+        .args(["--max-examples", API_MAX_EXAMPLES])
+        .args(["--workers", "1", "--request-timeout", "10", "--generation-database", "none", "--no-color"])
+        // These two would end the token the run signs in with.
+        .args(["--exclude-path", "/api/v1/auth/logout", "--exclude-path", "/api/v1/tokens/{id}"])
+        .env("SCHEMATHESIS_HOOKS", &hooks)
+        .current_dir(dir);
+    let shown = format!("{cmd:?}").replace(token, "<token>");
+    let installed = Command::new("python3").args(["-c", "import schemathesis"]).status();
+    if !installed.is_ok_and(|s| s.success()) {
+        return Err(
+            "schemathesis is not installed for python3: python3 -m pip install schemathesis (the version .ci/run pins)"
+                .into(),
+        );
+    }
+    let mut child = cmd.spawn().map_err(|e| format!("cannot start {shown}: {e}"))?;
+    let deadline = Instant::now() + API_TIMEOUT;
+    loop {
+        match child.try_wait().map_err(|e| e.to_string())? {
+            Some(status) if status.success() => return Ok(()),
+            Some(status) => return Err(format!("{shown} failed ({status})")),
+            None if Instant::now() > deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("schemathesis did not finish within {} s", API_TIMEOUT.as_secs()));
+            }
+            None => std::thread::sleep(Duration::from_millis(250)),
+        }
+    }
+}
+
 fn stage_wasm_node() -> Result {
     run(cargo().args([
         "test",
@@ -333,11 +482,7 @@ fn fuzz(seconds: u64) -> Result {
         let status = Command::new("cargo")
             .args(["+nightly", "fuzz", "run", target])
             .args(&dirs)
-            .args([
-                "--",
-                &format!("-max_total_time={seconds}"),
-                "-rss_limit_mb=1024",
-            ])
+            .args(["--", &format!("-max_total_time={seconds}"), "-rss_limit_mb=1024"])
             .current_dir(root())
             .env_remove("CARGO")
             .env_remove("RUSTUP_TOOLCHAIN")
