@@ -51,3 +51,29 @@ fn addresses_are_stored_normalised_so_one_person_is_one_recipient() {
     let created = flow::create_package(&server, &alice, &spec).expect(201).json();
     assert_eq!(created["recipients"], json!(["bob@example.org", "jan@xn--bcher-kva.example"]));
 }
+
+#[test]
+fn unusual_addresses_that_are_accepted_get_their_mail() {
+    let server = Server::start(|_| {});
+    let alice = server.token("alice@example.org");
+    // As given, and as stored and mailed to.
+    let unusual = [
+        ("O'Brien+tag@example.org", "o'brien+tag@example.org"),
+        ("a/b{c}~d@example.org", "a/b{c}~d@example.org"),
+        ("jan@bücher.example", "jan@xn--bcher-kva.example"),
+        ("józef@example.org", "józef@example.org"),
+    ];
+    let given: Vec<&str> = unusual.iter().map(|(raw, _)| *raw).collect();
+    let sent = flow::send(&server, &alice, json!({ "recipients": given, "verify": "email" }));
+    let mut stored: Vec<String> =
+        serde_json::from_value(flow::package(&server, &alice, &sent.id)["recipients"].clone()).unwrap();
+    stored.sort();
+    let mut expected: Vec<&str> = unusual.iter().map(|(_, s)| *s).collect();
+    expected.sort();
+    assert_eq!(stored, expected);
+    for (raw, mailed) in unusual {
+        flow::request_code(&server, &sent.id, &sent.proof(), raw).send().expect(202);
+        let code = server.wait_for_code(mailed, 1);
+        flow::access(&server, &sent.id, &sent.proof(), Some(raw), Some(&code)).send().expect(200);
+    }
+}

@@ -34,8 +34,8 @@ fn blob_sizes_that_overflow_or_pass_the_limit_are_refused_with_413_and_create_no
         vec![limit, 100],
         vec![limit / 2 + 1, limit / 2],
     ] {
-        let answer = flow::create_package(&server, &alice, &sizes(&bad));
-        answer.expect_error(413, "too_large");
+        let answer = flow::create_package(&server, &alice, &sizes(&bad)).expect_error(413, "too_large");
+        assert_eq!(answer.json()["error"]["limit"], limit, "{bad:?}: {}", answer.text());
     }
     assert_eq!(package_count(&server, &alice), 0, "a refused package was stored");
     // Nothing was reserved by the refused ones: the whole limit is still there.
@@ -44,7 +44,7 @@ fn blob_sizes_that_overflow_or_pass_the_limit_are_refused_with_413_and_create_no
 }
 
 #[test]
-fn sizes_past_i64_are_refused_even_when_the_configured_limit_is_larger() {
+fn sizes_past_i64_are_refused_and_reservations_past_i64_add_up_when_limits_are_set_that_high() {
     // An operator who means "no limit" may configure the largest number there is.
     let server = Server::start(|c| {
         c.limits.max_package_bytes = u64::MAX;
@@ -52,9 +52,13 @@ fn sizes_past_i64_are_refused_even_when_the_configured_limit_is_larger() {
     });
     let alice = server.token("alice@example.org");
     for bad in [vec![I64_MAX, I64_MAX, 102], vec![I64_MAX, I64_MAX], vec![I64_MAX, 100], vec![I64_MAX + 1]] {
-        flow::create_package(&server, &alice, &sizes(&bad)).expect_error(413, "too_large");
+        let answer = flow::create_package(&server, &alice, &sizes(&bad)).expect_error(413, "too_large");
+        assert_eq!(answer.json()["error"]["limit"], I64_MAX, "{bad:?}: the largest size the server can keep");
     }
     assert_eq!(package_count(&server, &alice), 0, "a refused package was stored");
+    // The largest package there can be, then more: what is reserved adds up past i64.
+    flow::create_package(&server, &alice, &sizes(&[I64_MAX - 200, 200])).expect(201);
+    flow::create_package(&server, &alice, &sizes(&[100, 200])).expect(201);
     flow::create_package(&server, &alice, &sizes(&[100, 200])).expect(201);
 }
 

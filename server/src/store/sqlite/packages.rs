@@ -46,8 +46,10 @@ fn from_row(r: &Row) -> rusqlite::Result<Package> {
 }
 
 pub(super) fn usage(conn: &Connection, user_id: i64) -> rusqlite::Result<Usage> {
+    // TOTAL (a float) cast to INTEGER stops at i64::MAX, where SUM fails with "integer
+    // overflow" (packages of up to i64::MAX bytes each, with quotas configured that high).
     let (reserved_bytes, unfinished_packages) = conn.query_row(
-        "SELECT COALESCE(SUM(b.size), 0), COUNT(DISTINCT p.id) FROM packages p LEFT JOIN blobs b ON b.package_id = p.id
+        "SELECT CAST(TOTAL(b.size) AS INTEGER), COUNT(DISTINCT p.id) FROM packages p LEFT JOIN blobs b ON b.package_id = p.id
          WHERE p.sender_id = ?1 AND p.state = 'uploading'",
         [user_id],
         |r| Ok((r.get(0)?, r.get(1)?)),
