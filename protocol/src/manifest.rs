@@ -118,14 +118,18 @@ impl Manifest {
 }
 
 /// A file name that is safe to create on any system: no folders, no control
-/// characters, no characters Windows forbids, no reserved device names, not
-/// hidden, at most 200 bytes. Names from a manifest are the sender's words,
-/// so they are never trusted as paths.
+/// characters, no bidirectional overrides (which make `x\u{202e}txt.exe` look
+/// like `xexe.txt`), no characters Windows forbids, no reserved device names,
+/// not hidden, at most 200 bytes. Names from a manifest are the sender's
+/// words, so they are never trusted as paths.
 pub fn safe_file_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or("");
     let mut clean: String = base
         .chars()
-        .map(|c| if c.is_control() || matches!(c, '<' | '>' | ':' | '"' | '|' | '?' | '*') { '_' } else { c })
+        .map(|c| {
+            let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            if c.is_control() || bidi || matches!(c, '<' | '>' | ':' | '"' | '|' | '?' | '*') { '_' } else { c }
+        })
         .collect();
     clean = clean.trim_matches(|c: char| c == '.' || c.is_whitespace()).to_string();
     let mut end = clean.len().min(200);
@@ -179,6 +183,8 @@ mod tests {
         assert_eq!(safe_file_name("CON.txt"), "_CON.txt");
         assert_eq!(safe_file_name("com1"), "_com1");
         assert_eq!(safe_file_name("line\nbreak"), "line_break");
+        assert_eq!(safe_file_name("invoice\u{202e}fdp.exe"), "invoice_fdp.exe");
+        assert_eq!(safe_file_name("a\u{2067}b\u{2069}.txt"), "a_b_.txt");
         assert_eq!(safe_file_name(&"é".repeat(300)).len(), 200);
     }
 }
