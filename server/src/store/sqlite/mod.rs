@@ -51,10 +51,18 @@ impl SqliteStore {
     pub(crate) fn open(path: &Path) -> anyhow::Result<SqliteStore> {
         let manager = SqliteConnectionManager::file(path).with_init(|c| {
             c.busy_timeout(Duration::from_secs(10))?;
-            c.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+            // secure_delete: overwritten and deleted rows (mail that held a
+            // code, ended sessions) are zeroed, not left in free space.
+            c.execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                 PRAGMA secure_delete = ON;",
+            )
         });
         let pool = r2d2::Pool::builder()
             .max_size(8)
+            // Connections are opened when needed: eight opened at once at start raced
+            // for the lock that switching to WAL takes ("database is locked" in the log).
+            .min_idle(Some(1))
             .build(manager)
             .with_context(|| format!("cannot open database {}", path.display()))?;
         let mut conn = pool.get()?;

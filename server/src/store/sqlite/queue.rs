@@ -24,8 +24,8 @@ pub(super) fn due(conn: &Connection, now: i64, limit: i64) -> rusqlite::Result<V
 }
 
 pub(super) fn sent(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<()> {
-    // The body may hold a code: keep only that it was sent.
-    conn.execute("UPDATE mail_queue SET sent_at = ?2, body = '' WHERE id = ?1", params![id, now])?;
+    // The subject and body may hold a code: keep only that it was sent.
+    conn.execute("UPDATE mail_queue SET sent_at = ?2, subject = '', body = '' WHERE id = ?1", params![id, now])?;
     Ok(())
 }
 
@@ -37,7 +37,8 @@ pub(super) fn failed(conn: &Connection, id: i64, retry_at: Option<i64>, error: &
         )?,
         // Given up: marked done so it is not tried again, with the error kept.
         None => conn.execute(
-            "UPDATE mail_queue SET attempts = attempts + 1, sent_at = ?2, body = '', last_error = ?3 WHERE id = ?1",
+            "UPDATE mail_queue SET attempts = attempts + 1, sent_at = ?2, subject = '', body = '', last_error = ?3
+             WHERE id = ?1",
             params![id, now, format!("gave up: {error}")],
         )?,
     };
