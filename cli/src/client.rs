@@ -118,10 +118,12 @@ pub fn check(response: &mut Response<Body>) -> Result<()> {
     let mut text = String::new();
     let _ = response.body_mut().as_reader().take(64 * 1024).read_to_string(&mut text);
     let error = match serde_json::from_str::<ErrorBody>(&text) {
+        // A link names its server, so the message may come from whoever made
+        // the link: it reaches the terminal without control characters.
         Ok(body) => ServerError {
             details: serde_json::to_value(&body.error).unwrap_or(Value::Null),
             code: body.error.code,
-            message: body.error.message,
+            message: crate::receive::printable(&body.error.message, false),
         },
         Err(_) => ServerError {
             code: "http_error".into(),

@@ -207,7 +207,7 @@ pub fn receive(args: ReceiveArgs) -> Result<()> {
 /// Text from the sender with terminal control characters (escape
 /// sequences, bidirectional overrides) replaced, keeping line breaks and
 /// tabs where `multiline`.
-fn printable(text: &str, multiline: bool) -> String {
+pub(crate) fn printable(text: &str, multiline: bool) -> String {
     text.chars()
         .map(|c| {
             let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
