@@ -1,22 +1,33 @@
-//! The server never holds plaintext, link secrets, passwords or keys: after
-//! a full send and receive, scan every byte the server wrote (database and
-//! its WAL, blobs, uploads, outbox, logs) for them.
+//! End-to-end leak scan: the server never holds plaintext, link secrets,
+//! passwords, keys, access proofs or bearer tokens. After a full round of
+//! every flow — sign-in with a mailed code, `kluis token list`, `kluis
+//! send` with subject, message and password, a wrong password, a mailed
+//! verification code, `kluis receive`, and the access call that releases S
+//! — scan every byte the server wrote (database and its WAL, blobs,
+//! uploads, outbox, log) for them.
+//!
+//! This is the one test that reads the server's data directory, and it may
+//! because it made it: it creates the directory, hands it to the server
+//! (`Builder::data_dir`) and scans it afterwards. Everything it needs to
+//! know it learns as a client would — S comes from the access answer, not
+//! from the database — so it reads the files only to scan them. The CLI's
+//! other tests (`cli/tests/cli/`) never look inside.
 
+#[path = "cli/support/mod.rs"]
 mod support;
 
-use kluis_crypto::package::{LinkSecret, ServerShare, package_identity, stretch_password};
+use kluis_crypto::package::{ServerShare, access_proof, package_identity, stretch_password};
 use kluis_protocol::Link;
-use support::{Server, ok};
+use kluis_protocol::api::AccessGranted;
+use support::{ALICE, BOB, Server, ok};
+
+const CAROL: &str = "carol@example.org";
 
 fn random_hex(bytes: usize) -> String {
-    let mut b = vec![0u8; bytes];
-    getrandom(&mut b);
-    hex::encode(b)
-}
-
-fn getrandom(buf: &mut [u8]) {
     use std::io::Read;
-    std::fs::File::open("/dev/urandom").unwrap().read_exact(buf).unwrap();
+    let mut b = vec![0u8; bytes];
+    std::fs::File::open("/dev/urandom").unwrap().read_exact(&mut b).unwrap();
+    hex::encode(b)
 }
 
 fn all_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
@@ -34,11 +45,25 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
+fn b64url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 #[test]
-fn server_never_sees_plaintext_link_secrets_passwords_or_keys() {
-    let server = Server::start();
-    let token = server.token("alice@example.org");
+fn server_never_sees_plaintext_link_secrets_passwords_keys_or_tokens() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut server = Server::builder().data_dir(data_dir.path()).start();
+    let api = server.api();
     let work = tempfile::tempdir().unwrap();
+
+    // Sign-in: a token from the admin command, then one for a mailed code.
+    let admin_token = server.token(ALICE);
+    let mark = server.mark();
+    let token = server.sign_in(ALICE, "leak scan");
+    let signin_code = server.wait_mail(&mark, ALICE, |m| m.subject.contains("sign-in code")).code();
+    let list = ok(server.kluis(&token, &["token", "list"]));
+    assert!(list.contains("leak scan"), "{list}");
 
     let marker = format!("PLAINTEXT-{}", random_hex(16));
     let name = format!("secret-name-{}.txt", random_hex(8));
@@ -52,6 +77,9 @@ fn server_never_sees_plaintext_link_secrets_passwords_or_keys() {
     std::fs::write(&file, &content).unwrap();
     let pw = work.path().join("pw");
     std::fs::write(&pw, format!("{password}\n")).unwrap();
+    let wrong = work.path().join("wrong");
+    std::fs::write(&wrong, "not-the-password\n").unwrap();
+    let (pw, wrong) = (pw.to_str().unwrap(), wrong.to_str().unwrap());
 
     let link = ok(server.kluis(
         &token,
@@ -59,100 +87,126 @@ fn server_never_sees_plaintext_link_secrets_passwords_or_keys() {
             "send",
             file.to_str().unwrap(),
             "--to",
-            "bob@example.org",
+            BOB,
+            "--to",
+            CAROL,
             "--subject",
             &subject,
             "--message",
             &message,
             "--password-file",
-            pw.to_str().unwrap(),
+            pw,
         ],
     ));
     let dest = work.path().join("in");
-    assert_eq!(
-        server
-            .kluis(
-                "",
-                &[
-                    "receive",
-                    &link,
-                    "-o",
-                    dest.to_str().unwrap(),
-                    "--email",
-                    "bob@example.org",
-                    "--password-file",
-                    pw.to_str().unwrap()
-                ]
-            )
-            .status
-            .code(),
-        Some(2)
-    );
-    let code = server.code_for("bob@example.org");
-    ok(server.kluis(
-        "",
-        &[
-            "receive",
-            &link,
-            "-o",
-            dest.to_str().unwrap(),
-            "--email",
-            "bob@example.org",
-            "--code",
-            &code,
-            "--password-file",
-            pw.to_str().unwrap(),
-        ],
-    ));
-    assert_eq!(std::fs::read(dest.join(&name)).unwrap(), content);
+    let dest = dest.to_str().unwrap();
+    let receive = |extra: &[&str]| {
+        let mut args = vec!["receive", &link, "-o", dest, "--email", BOB];
+        args.extend(extra);
+        server.kluis("", &args)
+    };
+    assert!(!receive(&["--password-file", wrong]).status.success());
+    let mark = server.mark();
+    assert_eq!(receive(&["--password-file", pw]).status.code(), Some(2));
+    let verification_code = server.new_code(&mark, BOB);
+    ok(receive(&["--password-file", pw, "--code", &verification_code]));
+    assert_eq!(std::fs::read(work.path().join("in").join(&name)).unwrap(), content);
+
+    // S, as a recipient gets it: the other recipient's code (one a minute
+    // per address), and the access call with A.
+    let mark = server.mark();
+    assert_eq!(api.request_code(&link, Some(&password), CAROL).status, 202);
+    let second_code = server.new_code(&mark, CAROL);
+    let granted: AccessGranted = api.granted(&link, Some(&password), Some((CAROL, &second_code)));
+    let share = ServerShare::from_base64url(&granted.server_share).unwrap();
+    server.flush_mail();
 
     // What the client knows and the server must not.
     let parsed = Link::parse(&link).unwrap();
-    let l_text = parsed.link_secret.to_base64url().to_string();
-    let l_raw = parsed.link_secret.expose().to_vec();
-    let conn = rusqlite::Connection::open(server.data().join("kluis.db")).unwrap();
-    let share: Vec<u8> = conn
-        .query_row("SELECT server_share FROM packages WHERE id = ?1", [parsed.package_id.as_str()], |r| r.get(0))
-        .unwrap();
-    let share = ServerShare::from_bytes(share.try_into().unwrap());
-    let stretched = stretch_password(&parsed.package_id, &password);
-    let link_again = LinkSecret::from_bytes(l_raw.clone().try_into().unwrap());
-    let identity = package_identity(&parsed.package_id, &link_again, &share, Some(&stretched));
-    let secret_key = identity.to_secret_string().to_string();
+    let id = &parsed.package_id;
+    let stretched = stretch_password(id, &password);
+    let identity = package_identity(id, &parsed.link_secret, &share, Some(&stretched));
+    let proof = access_proof(id, &parsed.link_secret, Some(&stretched));
+    let proof_text = proof.to_base64url().to_string();
+    let proof_raw = proof.expose().to_vec();
     let sha = {
         use sha2::Digest;
         hex::encode(sha2::Sha256::digest(&content))
     };
+    let link_raw = parsed.link_secret.expose().to_vec();
     let secrets: Vec<(&str, Vec<u8>)> = vec![
         ("plaintext", marker.into_bytes()),
         ("file name", name.into_bytes()),
         ("subject", subject.into_bytes()),
         ("message", message.into_bytes()),
-        ("password", password.into_bytes()),
-        ("link secret (text)", l_text.into_bytes()),
-        ("link secret (bytes)", l_raw),
-        ("stretched password", stretched.expose().to_vec()),
-        ("package identity", secret_key.into_bytes()),
+        ("password", password.clone().into_bytes()),
+        ("link secret (base64url)", parsed.link_secret.to_base64url().to_string().into_bytes()),
+        ("link secret (bytes)", link_raw.clone()),
+        ("link secret (hex)", hex::encode(&link_raw).into_bytes()),
+        ("stretched password (bytes)", stretched.expose().to_vec()),
+        ("stretched password (base64url)", b64url(stretched.expose()).into_bytes()),
+        ("package identity", identity.to_secret_string().to_string().into_bytes()),
+        ("access proof A (base64url)", proof_text.into_bytes()),
+        ("access proof A (bytes)", proof_raw),
         ("file checksum", sha.into_bytes()),
+        ("API token (admin)", admin_token.into_bytes()),
+        ("API token (signed in)", token.into_bytes()),
+        ("download token", granted.download_token.into_bytes()),
+    ];
+    // Codes are mailed, so the outbox holds them; nothing else may.
+    let codes: Vec<(&str, String)> = vec![
+        ("sign-in code", signin_code),
+        ("verification code", verification_code),
+        ("second verification code", second_code),
     ];
 
-    drop(conn);
-    let mut files = Vec::new();
-    all_files(&server.data(), &mut files);
-    let mut scanned = 0;
-    let mut blobs = 0;
-    let log = server.log();
-    for path in &files {
+    // While the server runs: every secret but the codes, in every file of
+    // the data directory (the database's WAL still holds the pages of mail
+    // before it was sent, codes and all, until SQLite overwrites them).
+    let scan_data_dir = |with_codes: bool| {
+        let mut files = Vec::new();
+        all_files(data_dir.path(), &mut files);
+        let (mut scanned, mut blobs) = (0, 0);
+        for path in &files {
+            let bytes = std::fs::read(path).unwrap();
+            scanned += bytes.len();
+            blobs += path.components().any(|c| c.as_os_str() == "blobs") as usize;
+            for (what, secret) in &secrets {
+                assert!(!contains(&bytes, secret), "{what} found in {}", path.display());
+            }
+            for (what, code) in codes.iter().filter(|_| with_codes) {
+                assert!(!contains(&bytes, code.as_bytes()), "{what} found in {}", path.display());
+            }
+        }
+        (files.len(), scanned, blobs)
+    };
+    let (_, scanned, blobs) = scan_data_dir(false);
+    assert!(blobs >= 2 && scanned > 300_000, "the scan covered the blobs ({blobs} files, {scanned} bytes)");
+
+    let mut outbox = Vec::new();
+    all_files(server.outbox(), &mut outbox);
+    for path in &outbox {
         let bytes = std::fs::read(path).unwrap();
-        scanned += bytes.len();
-        blobs += path.components().any(|c| c.as_os_str() == "blobs") as usize;
         for (what, secret) in &secrets {
-            assert!(!contains(&bytes, secret), "{what} found in {}", path.display());
+            assert!(!contains(&bytes, secret), "{what} found in the mail {}", path.display());
         }
     }
+    assert!(outbox.len() >= 4, "the scan covered the mail ({} files)", outbox.len());
+
+    // Once stopped: no code either, anywhere the server keeps data (sent
+    // mail keeps neither subject nor body, and deleted content is zeroed).
+    server.stop();
+    let (files, scanned, _) = scan_data_dir(true);
+    assert!(files >= 3 && scanned > 300_000, "the scan covered the data directory ({files} files)");
+
+    let log = server.log();
     for (what, secret) in &secrets {
         assert!(!contains(log.as_bytes(), secret), "{what} found in the server log");
     }
-    assert!(blobs >= 2 && scanned > 300_000, "the scan covered the blobs ({blobs} files, {scanned} bytes)");
-    assert!(log.contains("request"), "the scan covered a real log");
+    // Log lines start with a time whose fraction has six digits too.
+    let messages: String = log.lines().map(|l| l.split_once(' ').map_or(l, |(_, rest)| rest)).collect();
+    for (what, code) in &codes {
+        assert!(!messages.contains(code.as_str()), "{what} found in the server log");
+    }
+    assert!(log.contains("request") && log.contains("stopped"), "the scan covered a real log");
 }

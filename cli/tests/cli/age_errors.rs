@@ -2,12 +2,12 @@
 //! file left behind.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-const KLUIS: &str = env!("CARGO_BIN_EXE_kluis");
+use crate::support::kluis_command;
 
 fn kluis(args: &[&str], dir: &Path) -> Output {
-    Command::new(KLUIS).args(args).current_dir(dir).stdin(Stdio::null()).output().unwrap()
+    kluis_command().args(args).current_dir(dir).output().unwrap()
 }
 
 fn assert_one_error_line(out: &Output) {

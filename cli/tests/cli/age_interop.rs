@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-const KLUIS: &str = env!("CARGO_BIN_EXE_kluis");
+use crate::support::{KLUIS, data};
+
 const SIZES: &[usize] = &[0, 1, 65_535, 65_536, 65_537, 10 << 20];
 
 fn run(cmd: &mut Command) -> Output {
@@ -13,19 +14,6 @@ fn run(cmd: &mut Command) -> Output {
         cmd.stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (is `age` installed?)"));
     assert!(out.status.success(), "{cmd:?} failed: {}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
     out
-}
-
-/// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
-fn data(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 struct Keys {
