@@ -75,8 +75,12 @@ pub struct Limits {
     pub download_session_hours: u32,
     /// API tokens not used for this many days stop working.
     pub token_expiry_days: u32,
-    /// Request bodies that deliver nothing for this many seconds are ended.
+    /// Request bodies are ended when a window of this many seconds brings
+    /// fewer than `body_min_bytes` (a stalled body, or one that drips).
     pub body_timeout_seconds: u32,
+    /// Bytes a request body must deliver in every window of `body_timeout_seconds`
+    /// (unless it ends sooner).
+    pub body_min_bytes: u64,
     /// Requests in flight at once from one client address.
     pub max_requests_per_client: u32,
     /// Requests per minute from one client address to the endpoints that need no sign-in.
@@ -132,6 +136,7 @@ impl Default for Limits {
             download_session_hours: 24,
             token_expiry_days: 90,
             body_timeout_seconds: 30,
+            body_min_bytes: 16 * 1024,
             max_requests_per_client: 64,
             public_requests_per_minute: 120,
             client_ip_header: None,

@@ -117,7 +117,8 @@ pub async fn serve(state: State) -> Result<()> {
     let body_timeout = u64::from(state.config.limits.body_timeout_seconds);
     let server = HttpServer::new(move || app(app_state.clone()))
         .client_request_timeout(Duration::from_secs(10))
-        .client_disconnect_timeout(Duration::from_secs(5))
+        // After the last answer a client gets a second to close, so shutdown is not held up either.
+        .client_disconnect_timeout(Duration::from_secs(1))
         // Stalled bodies end after the body timeout, so shutdown waits at most that long.
         .shutdown_timeout(body_timeout + 5)
         .listen(listener)

@@ -1,6 +1,7 @@
 //! Defences at the connection level, so that no client can hold the server
-//! (docs/architecture.md, "Abuse"): request bodies that deliver nothing for
-//! the body timeout are ended; requests in flight per client address are
+//! (docs/architecture.md §6): request bodies that deliver less than
+//! `body_min_bytes` in a window of the body timeout (nothing, or a byte
+//! every few seconds) are ended; requests in flight per client address are
 //! capped; the listening socket has TCP keepalive on, so dead peers are
 //! found; header reads are bounded by actix's request timeout.
 
@@ -35,30 +36,44 @@ pub(crate) fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
     req.peer_addr().map(|a| a.ip())
 }
 
-/// A request body that fails when no bytes arrive for `idle`.
-struct IdleTimeout {
+/// A request body that must deliver at least `min_bytes` in every window
+/// of `window` (the body timeout), or it fails: a body that stalls, and one
+/// that drips a byte every few seconds, are both ended within two windows.
+struct SlowBodyGuard {
     inner: Payload,
-    idle: Duration,
+    window: Duration,
+    min_bytes: u64,
+    /// Bytes that arrived in the current window.
+    arrived: u64,
     timer: Pin<Box<Sleep>>,
 }
 
-impl Stream for IdleTimeout {
+impl Stream for SlowBodyGuard {
     type Item = Result<Bytes, PayloadError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        match Pin::new(&mut self.inner).poll_next(cx) {
-            Poll::Ready(item) => {
-                let deadline = Instant::now() + self.idle;
-                self.timer.as_mut().reset(deadline);
-                Poll::Ready(item)
+        if let Poll::Ready(item) = Pin::new(&mut self.inner).poll_next(cx) {
+            if let Some(Ok(bytes)) = &item {
+                self.arrived += bytes.len() as u64;
             }
-            Poll::Pending => match self.timer.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Some(Err(PayloadError::Io(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "the request body stalled",
-                ))))),
-                Poll::Pending => Poll::Pending,
-            },
+            return Poll::Ready(item);
+        }
+        loop {
+            match self.timer.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(()) if self.arrived >= self.min_bytes => {
+                    // Enough this window: start the next one (and poll its timer, to be woken).
+                    self.arrived = 0;
+                    let next = Instant::now() + self.window;
+                    self.timer.as_mut().reset(next);
+                }
+                Poll::Ready(()) => {
+                    return Poll::Ready(Some(Err(PayloadError::Io(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the request body stalled or is too slow",
+                    )))));
+                }
+            }
         }
     }
 }
@@ -120,9 +135,15 @@ pub(crate) async fn guard(
             }
         }
     }
-    let idle = Duration::from_secs(u64::from(state.config.limits.body_timeout_seconds));
+    let window = Duration::from_secs(u64::from(state.config.limits.body_timeout_seconds));
     let inner = req.take_payload();
-    let timed = IdleTimeout { inner, idle, timer: Box::pin(tokio::time::sleep(idle)) };
+    let timed = SlowBodyGuard {
+        inner,
+        window,
+        min_bytes: state.config.limits.body_min_bytes,
+        arrived: 0,
+        timer: Box::pin(tokio::time::sleep(window)),
+    };
     req.set_payload(Payload::Stream { payload: Box::pin(timed) });
     let response = next.call(req).await;
     drop(slot);

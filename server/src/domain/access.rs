@@ -4,9 +4,9 @@
 //!
 //! Knowing a package id opens nothing and counts nothing: every call that
 //! mails, counts or releases anything first checks the access proof A
-//! against the stored `SHA-256(A)` in constant time (docs/architecture.md,
-//! "Access proof"). A wrong proof counts nothing, is rate-limited per
-//! client and package, and is logged once per hour per package.
+//! against the stored `SHA-256(A)` in constant time (docs/architecture.md
+//! §3). A wrong proof counts nothing, is limited per client (and, for
+//! password packages, per package), and is logged once per hour per package.
 
 use kluis_crypto::package::{AccessProof, AccessVerifier};
 
@@ -18,7 +18,7 @@ use crate::store::{Blob, Counter, Package};
 
 /// Prefix of download session tokens.
 pub(crate) const SESSION_PREFIX: &str = "kdl_";
-/// Wrong access proofs per package per hour (a wrong password is one).
+/// Wrong access proofs per password package per hour (a wrong password is one).
 pub(crate) const PROOF_BUDGET: i64 = 30;
 
 /// A package a recipient may open now.
@@ -48,12 +48,19 @@ fn hour_window(at: i64) -> i64 {
 /// Checks the access proof before anything else is done for the caller.
 async fn check_proof(domain: &Domain, package: &Package, proof: &str, client: &str) -> DomainResult<()> {
     let at = now();
-    let counters = [
-        Counter { key: format!("proof:{}", package.id), window_start: hour_window(at) },
+    // Only a password can be guessed (A itself is 256 bits), so only password
+    // packages get a per-package budget: elsewhere it would only let anyone
+    // who knows the id block the real link for an hour.
+    // The first counter only aggregates failures for the audit log.
+    let mut counters = vec![
+        Counter { key: format!("proof-log:{}", package.id), window_start: hour_window(at) },
         Counter { key: format!("client:{client}"), window_start: hour_window(at) },
     ];
+    if package.has_password {
+        counters.push(Counter { key: format!("proof:{}", package.id), window_start: hour_window(at) });
+    }
     let counts = domain.meta.failures(&counters).await?;
-    let over = counts[0] >= PROOF_BUDGET || counts[1] >= CLIENT_BUDGET;
+    let over = counts[1] >= CLIENT_BUDGET || counts.get(2).is_some_and(|&c| c >= PROOF_BUDGET);
     if over {
         return Err(DomainError::RateLimited { retry_after: (hour_window(at) + 3600 - at).max(1) as u64 });
     }

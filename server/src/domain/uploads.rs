@@ -26,10 +26,12 @@ impl Domain {
     }
 
     /// How long a lease lasts without renewal. A writer renews it every
-    /// third of the body timeout while bytes arrive and gives it up when the
-    /// body stalls for the body timeout, so a live writer never loses it.
+    /// third of the body timeout while bytes arrive, and the HTTP layer ends
+    /// a body that brings too little in a window of the body timeout (so
+    /// bytes arrive at least once in two windows): a live writer never loses it.
     fn lease_seconds(&self) -> i64 {
-        2 * i64::from(self.limits.body_timeout_seconds) + 5
+        // A live body brings bytes at least once in every two windows.
+        3 * i64::from(self.limits.body_timeout_seconds) + 5
     }
 }
 

@@ -108,3 +108,33 @@ fn repeated_wrong_proofs_are_rate_limited() {
     }
     assert_eq!(flow::package(&server, &alice, &sent.id)["downloads"], 0);
 }
+
+#[test]
+fn wrong_proofs_from_others_do_not_block_the_real_link_of_a_package_without_password() {
+    // A is 256 bits: there is nothing to guess, so no per-package budget that
+    // anyone who knows the id could spend to lock the real recipient out.
+    let server = Server::start(|_| {});
+    let alice = server.token("alice@example.org");
+    let sent = flow::send(&server, &alice, json!({ "verify": "none" }));
+    let wrong = flow::proof(&sent.id, &kluis_crypto::package::LinkSecret::from_bytes([7; 32]), None);
+    for i in 0..60 {
+        let answer = flow::access(&server, &sent.id, &wrong, None, None).client(&format!("192.0.2.{}", i + 1)).send();
+        assert_eq!(answer.status, 403, "attempt {i}");
+    }
+    flow::access(&server, &sent.id, &sent.proof(), None, None).client("198.51.100.20").send().expect(200);
+}
+
+#[test]
+fn wrong_passwords_from_many_clients_spend_the_package_budget() {
+    let server = Server::start(|_| {});
+    let alice = server.token("alice@example.org");
+    let sent = flow::send(&server, &alice, json!({ "verify": "none", "password": true }));
+    let statuses: Vec<u16> = (0..40)
+        .map(|i| {
+            let proof = sent.proof_with_wrong_password();
+            flow::access(&server, &sent.id, &proof, None, None).client(&format!("192.0.2.{}", i + 1)).send().status
+        })
+        .collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 403).count(), 30, "{statuses:?}");
+    assert!(statuses[30..].iter().all(|s| *s == 429), "{statuses:?}");
+}

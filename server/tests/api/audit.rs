@@ -32,7 +32,8 @@ fn two_hundred_wrong_proofs_from_one_client_write_one_audit_row() {
         statuses.push(flow::access(&server, &sent.id, &wrong, None, None).send().status);
     }
     assert!(statuses.iter().all(|s| [403, 429].contains(s)), "{statuses:?}");
-    assert!(statuses.iter().filter(|s| **s == 403).count() <= 30, "wrong proofs are not rate-limited: {statuses:?}");
+    // No password: only the client's budget (50 an hour) limits it.
+    assert!(statuses.iter().filter(|s| **s == 403).count() <= 50, "wrong proofs are not rate-limited: {statuses:?}");
     let events = read_events(&server, &alice, &sent);
     assert_eq!(count(&events, "access_denied"), 1, "{events:#?}");
     assert!(events.len() <= 6, "{} audit rows: {events:#?}", events.len());

@@ -1,6 +1,6 @@
-//! Clients that hold connections open: request bodies that trickle in (one
-//! byte every few seconds) are ended after `limits.body_timeout_seconds`
-//! without data, requests in flight per client address are capped, and
+//! Clients that hold connections open: request bodies that stall or trickle
+//! in (one byte every few seconds) are ended when a window of
+//! `limits.body_timeout_seconds` brings fewer than `limits.body_min_bytes`, requests in flight per client address are capped, and
 //! neither slows other clients down or holds up a graceful shutdown.
 
 use std::io::{self, Read, Write};
@@ -140,6 +140,24 @@ fn slow_bodies_from_many_clients_end_after_the_body_timeout_while_health_and_upl
     }
     // Nothing was done with the bodies that never arrived.
     assert_eq!(flow::package(&server, &alice, &sent.id)["downloads"], 0);
+    server.get("/healthz").send().expect(200);
+}
+
+#[test]
+fn a_body_that_drips_a_byte_every_half_second_is_ended_within_two_windows() {
+    // Bytes keep arriving (never idle for the 2 s body timeout), but far fewer
+    // than `body_min_bytes` (16 KiB by default) per window.
+    let server = Server::start(|_| {});
+    let mut slow = Slow::open(&server, "/api/v1/auth/code", Some("198.51.100.9"));
+    let started = Instant::now();
+    while slow.ended.is_none() && started.elapsed() < Duration::from_secs(10) {
+        slow.poll();
+        slow.drip();
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let (at, _) = slow.ended.expect("the dripping body was still open after 10 s");
+    let took = at.duration_since(started);
+    assert!(took <= Duration::from_millis(4500), "a dripping body was ended only after {took:?} (body timeout 2 s)");
     server.get("/healthz").send().expect(200);
 }
 
