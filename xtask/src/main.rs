@@ -83,7 +83,7 @@ fn build_wasm() -> Result {
     let wasm = root.join("target/wasm32-unknown-unknown/release/kluis_wasm.wasm");
     let out = root.join("web/pkg");
     run(Command::new("wasm-bindgen").args(["--target", "web", "--no-typescript", "--out-dir"]).arg(&out).arg(&wasm))?;
-    // binaryen from npm (Debian's 108 produces broken modules, see TOOLCHAIN.md).
+    // binaryen from npm (Debian's 108 produces broken modules, docs/architecture.md §8).
     let wasm_opt = root.join("node_modules/.bin/wasm-opt");
     if wasm_opt.exists() {
         let bg = out.join("kluis_wasm_bg.wasm");
