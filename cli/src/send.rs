@@ -291,6 +291,8 @@ impl<R: Read> Read for Counting<'_, R> {
 }
 
 const MAX_ATTEMPTS: u32 = 8;
+/// Waits for another request's upload lease (HTTP 423) before giving up.
+const MAX_BUSY_WAITS: u32 = 10;
 
 /// Uploads blob `index` over tus: create, then PATCH the ciphertext; after a
 /// broken connection, ask the server where it stopped (HEAD) and continue
@@ -323,15 +325,26 @@ fn upload(
 
     let started = progress.position();
     let mut offset = 0u64;
-    for attempt in 0..MAX_ATTEMPTS {
-        if attempt > 0 {
-            std::thread::sleep(Duration::from_secs(1 << attempt.min(5)));
+    // Waits for another request's lease (HTTP 423) do not use up attempts: a
+    // broken connection's lease lapses after a minute or two, and the server
+    // says when (Retry-After).
+    let mut busy_waits = 0;
+    let mut wait = None;
+    let mut attempt: u32 = 0;
+    let mut first = true;
+    while attempt < MAX_ATTEMPTS {
+        if !first {
+            std::thread::sleep(wait.take().unwrap_or(Duration::from_secs(1 << attempt.min(5))));
             match upload_offset(client, &location) {
                 Ok(o) => offset = o,
                 Err(e) if e.is::<ServerError>() => return Err(e),
-                Err(_) => continue,
+                Err(_) => {
+                    attempt += 1;
+                    continue;
+                }
             }
         }
+        first = false;
         progress.set_position(started + offset);
         if offset == size {
             return Ok(());
@@ -356,10 +369,26 @@ fn upload(
             }))
         })?;
         match sent {
-            // 409: the server has a different offset; 423: another request (perhaps
-            // our own broken one) still holds the upload until its lease lapses.
-            // Both resume from the offset the server reports, after the backoff.
-            Ok(mut response) if matches!(response.status().as_u16(), 409 | 423) => {
+            // 423: another request (perhaps our own broken one) still holds the
+            // upload. Its lease is usually given up as soon as its connection
+            // drops, and lapses at the latest after Retry-After: try again with
+            // a growing wait, never longer than that.
+            Ok(mut response) if response.status().as_u16() == 423 && busy_waits < MAX_BUSY_WAITS => {
+                let lapses = header_u64(&response, "Retry-After").unwrap_or(120).clamp(1, 120);
+                let seconds = (2u64 << busy_waits.min(6)).min(lapses);
+                let _ = client::check(&mut response);
+                busy_waits += 1;
+                wait = Some(Duration::from_secs(seconds));
+                let note = format!("the upload is still held by an earlier request; trying again in {seconds} s");
+                if progress.is_hidden() {
+                    eprintln!("{note}")
+                } else {
+                    progress.println(note)
+                }
+                continue;
+            }
+            // 409: the server has a different offset: resume from the one it reports.
+            Ok(mut response) if response.status().as_u16() == 409 => {
                 let _ = client::check(&mut response);
             }
             Ok(mut response) => {
@@ -380,6 +409,7 @@ fn upload(
                 if progress.is_hidden() { eprintln!("{note}") } else { progress.println(note) }
             }
         }
+        attempt += 1;
     }
     bail!("the upload did not complete after {MAX_ATTEMPTS} attempts")
 }

@@ -20,6 +20,8 @@ import { CryptoWorker } from './crypto-client.js';
 
 /** Ciphertext per PATCH request. */
 const BODY = 8 << 20;
+/** Waits for another request's upload lease (HTTP 423) before giving up. */
+const MAX_BUSY_WAITS = 10;
 const TUS = { 'Tus-Resumable': '1.0.0' };
 
 /** A failure the page explains: code is one of signed_out, too_large, network, file_changed, gone, invalid, server. */
@@ -300,6 +302,7 @@ export class PackageSender extends EventTarget {
     }
     let offset; // what the server has; undefined: ask it
     let attempt = 0;
+    let busyWaits = 0;
     while (!blob.done) {
       try {
         if (!blob.uploadUrl) {
@@ -336,6 +339,19 @@ export class PackageSender extends EventTarget {
           if (e.code === 'offset_mismatch') {
             offset = undefined;
             if (++attempt < MAX_ATTEMPTS) continue;
+          }
+          if (e.code === 'upload_busy' && busyWaits < MAX_BUSY_WAITS) {
+            // An earlier request (a broken connection, another tab) still holds the
+            // upload. Its lease is usually given up when its connection drops and
+            // lapses at the latest after retry_after: try again with a growing
+            // wait, never longer than that, without using up an attempt.
+            const lapses = Math.min(Math.max(Number(e.details?.retry_after) || 120, 1), 120);
+            const seconds = Math.min(2 ** (busyWaits + 1), lapses);
+            busyWaits += 1;
+            offset = undefined;
+            await waitBeforeRetry(seconds, { signal, onTick: (left) => this.#emit('status', { state: 'retrying', seconds: left, attempt }) });
+            this.#emit('status', { state: 'uploading' });
+            continue;
           }
         }
         if (!isTransient(e)) throw e;

@@ -170,12 +170,12 @@ impl From<DomainError> for ApiError {
                 "Too many wrong codes: this can no longer be opened with a code. Ask the sender to send it again.",
             ),
             DomainError::RateLimited { retry_after } => ApiError::rate_limited(retry_after),
-            DomainError::UploadBusy => ApiError::new(
+            DomainError::UploadBusy { retry_after } => ApiError::new(
                 StatusCode::LOCKED,
                 "upload_busy",
-                "Another request is writing to this upload; try again shortly.",
+                "Another request is writing to this upload; try again when it lets go (Retry-After).",
             )
-            .retry_after(2),
+            .retry_after(retry_after),
             DomainError::UploadExpired => ApiError::gone("upload_expired", "This upload has expired; start a new one."),
             DomainError::OffsetMismatch(offset) => {
                 ApiError::conflict("offset_mismatch", "Upload-Offset does not match; HEAD the upload to resume.")

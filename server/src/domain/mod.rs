@@ -105,7 +105,10 @@ pub(crate) enum DomainError {
     RateLimited {
         retry_after: u64,
     },
-    UploadBusy,
+    /// Another request holds the upload's lease for `retry_after` more seconds (at most).
+    UploadBusy {
+        retry_after: u64,
+    },
     UploadExpired,
     OffsetMismatch(i64),
     SessionRequired,

@@ -106,7 +106,7 @@ where
     let at = now();
     let upload = match domain.meta.acquire_lease(id, &owner, at + domain.lease_seconds(), at).await? {
         Lease::Acquired(u) => u,
-        Lease::Busy => return Err(DomainError::UploadBusy),
+        Lease::Busy { until } => return Err(DomainError::UploadBusy { retry_after: (until - now()).max(1) as u64 }),
         Lease::Missing => return Err(DomainError::NotFound("upload")),
     };
     let result = write(domain, &upload, &owner, offset, body).await;
@@ -174,7 +174,7 @@ async fn record(domain: &Domain, upload: &Upload, owner: &str, offset: u64) -> D
     if domain.meta.record_offset(&upload.id, owner, offset as i64, domain.upload_expiry(), lease_until).await? {
         Ok(())
     } else {
-        Err(DomainError::UploadBusy)
+        Err(DomainError::UploadBusy { retry_after: 1 })
     }
 }
 
@@ -185,7 +185,7 @@ pub(crate) async fn terminate(domain: &Domain, caller: &Caller, id: &str) -> Dom
     let at = now();
     match domain.meta.acquire_lease(id, &owner, at + domain.lease_seconds(), at).await? {
         Lease::Acquired(_) => {}
-        Lease::Busy => return Err(DomainError::UploadBusy),
+        Lease::Busy { until } => return Err(DomainError::UploadBusy { retry_after: (until - now()).max(1) as u64 }),
         Lease::Missing => return Err(DomainError::NotFound("upload")),
     }
     domain.meta.delete_upload(id).await?;

@@ -150,7 +150,10 @@ pub(crate) struct Upload {
 
 pub(crate) enum Lease {
     Acquired(Upload),
-    Busy,
+    /// Another writer holds it until this time.
+    Busy {
+        until: i64,
+    },
     Missing,
 }
 

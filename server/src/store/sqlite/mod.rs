@@ -369,7 +369,9 @@ impl MetaStore for SqliteStore {
                 return Ok(Lease::Missing);
             }
             if !uploads::acquire(c, &id, &owner, until, now)? {
-                return Ok(Lease::Busy);
+                let held: Option<i64> =
+                    c.query_row("SELECT lease_until FROM uploads WHERE id = ?1", [&id], |r| r.get(0))?;
+                return Ok(Lease::Busy { until: held.unwrap_or(now) });
             }
             Ok(uploads::get(c, &id)?.map_or(Lease::Missing, Lease::Acquired))
         })
