@@ -34,7 +34,6 @@ use crate::domain::Domain;
 use crate::mail::Mailer;
 use crate::secrets::ServerKey;
 use crate::store::MetaStore;
-use crate::store::sqlite::SqliteStore;
 
 /// Everything a request handler needs.
 pub struct AppState {
@@ -56,7 +55,7 @@ pub type State = actix_web::web::Data<AppState>;
 pub async fn open(config: Config) -> Result<State> {
     files::create_private_dir(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
-    let meta: Arc<dyn MetaStore> = Arc::new(SqliteStore::open(&config.data_dir.join("kluis.db"))?);
+    let meta: Arc<dyn MetaStore> = store::open(&config.data_dir)?;
     let key = ServerKey::load_or_create(&config.data_dir.join("secret.key"))?;
     let blobs: Arc<dyn BlobStore> = match config.blob_store.as_str() {
         "memory" => Arc::new(MemoryBlobStore::default()),

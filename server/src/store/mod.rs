@@ -8,11 +8,20 @@
 //! the same trait with its migrations in `migrations/postgres/`. Nothing
 //! outside this module names SQLite.
 
-pub(crate) mod sqlite;
+mod sqlite;
+
+use std::path::Path;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
 use crate::domain::DomainError;
+
+/// Opens the metadata store of a data directory (SQLite, `kluis.db`), creating
+/// and migrating it as needed. The one place that chooses the backend.
+pub(crate) fn open(data_dir: &Path) -> anyhow::Result<Arc<dyn MetaStore>> {
+    Ok(Arc::new(sqlite::SqliteStore::open(&data_dir.join("kluis.db"))?))
+}
 
 /// Why a unit of work failed.
 #[derive(Debug)]
