@@ -10,6 +10,8 @@
 //! into the codec's chunk slot, and once on the way out, straight into a new
 //! `Uint8Array`; wasm memory stays at about 2 MiB whatever the piece size.
 
+#![warn(missing_docs)]
+
 use js_sys::{Array, Uint8Array};
 use kluis_crypto::package::{self, AccessProof, LinkSecret, PackageError, PackageId, ServerShare, StretchedPassword};
 use kluis_crypto::{Codec, InputFormat, scrypt, x25519};
@@ -388,10 +390,12 @@ pub struct ResumePoint {
 
 #[wasm_bindgen]
 impl ResumePoint {
+    /// Where to start reading the plaintext again (a chunk boundary).
     #[wasm_bindgen(getter, js_name = plaintextOffset)]
     pub fn plaintext_offset(&self) -> f64 {
         self.plaintext_offset
     }
+    /// Bytes of the encryptor's first output to drop (already on the server).
     #[wasm_bindgen(getter, js_name = skipOutput)]
     pub fn skip_output(&self) -> usize {
         self.skip_output
