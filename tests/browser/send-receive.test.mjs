@@ -522,7 +522,8 @@ test('the send page keeps going when the server answers 423 upload_busy on a PAT
   const busy = page.waitForResponse((r) => r.request().method() === 'PATCH' && r.status() === 423, { timeout: 60_000 });
   await page.click('#send-button');
   const refused = await busy;
-  assert.equal(refused.headers()['retry-after'], '2');
+  // When the lease lapses at the latest; the page tries again sooner, with a growing wait.
+  assert.ok(Number(refused.headers()['retry-after']) >= 1, `Retry-After: ${refused.headers()['retry-after']}`);
   assert.equal((await refused.json()).error.code, 'upload_busy');
   holder.release();
   await page.unroute('**/api/v1/uploads/*');

@@ -412,10 +412,10 @@ async function runSender() {
         : t('progress.fileList');
   };
   const onStatus = (event) => {
-    const { state, seconds, attempt } = event.detail;
+    const { state, seconds, attempt, reason } = event.detail;
     if (state === 'retrying') {
       // Said once per attempt (it is read out); the countdown is in the stats line.
-      if (attempt !== lastAttempt) setStatus(t('progress.retrying'));
+      if (attempt !== lastAttempt) setStatus(t(reason === 'busy' ? 'progress.busy' : 'progress.retrying'));
       lastAttempt = attempt;
       $('#progress-stats').textContent = t('progress.retryIn', { time: formatDuration(seconds) });
       rate.reset();

@@ -349,7 +349,7 @@ export class PackageSender extends EventTarget {
             const seconds = Math.min(2 ** (busyWaits + 1), lapses);
             busyWaits += 1;
             offset = undefined;
-            await waitBeforeRetry(seconds, { signal, onTick: (left) => this.#emit('status', { state: 'retrying', seconds: left, attempt }) });
+            await waitBeforeRetry(seconds, { signal, onTick: (left) => this.#emit('status', { state: 'retrying', reason: 'busy', seconds: left, attempt: `busy-${busyWaits}` }) });
             this.#emit('status', { state: 'uploading' });
             continue;
           }
