@@ -21,24 +21,29 @@ use time::format_description::well_known::Rfc3339;
 use self::error::ApiError;
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(web::JsonConfig::default().limit(256 * 1024).error_handler(|e, _| {
+    cfg.app_data(json_config(256 * 1024))
+        .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::not_found("resource").into()))
+        .app_data(web::QueryConfig::default().error_handler(|e, _| {
+            ApiError::bad_request("invalid_query", format!("The query string is not valid for this call: {e}")).into()
+        }))
+        .service(health::healthz)
+        .service(
+            web::scope("/api/v1")
+                .configure(auth::configure)
+                .configure(tokens::configure)
+                .configure(packages::configure)
+                .configure(uploads::configure)
+                .configure(recipients::configure)
+                .route("/openapi.json", web::get().to(openapi))
+                .default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::not_found("API endpoint")) })),
+        );
+}
+
+/// JSON bodies up to `limit` bytes; anything else is a 400 `invalid_json`.
+pub(crate) fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default().limit(limit).error_handler(|e, _| {
         ApiError::bad_request("invalid_json", format!("The request body is not valid JSON for this call: {e}")).into()
-    }))
-    .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::not_found("resource").into()))
-    .app_data(web::QueryConfig::default().error_handler(|e, _| {
-        ApiError::bad_request("invalid_query", format!("The query string is not valid for this call: {e}")).into()
-    }))
-    .service(health::healthz)
-    .service(
-        web::scope("/api/v1")
-            .configure(auth::configure)
-            .configure(tokens::configure)
-            .configure(packages::configure)
-            .configure(uploads::configure)
-            .configure(recipients::configure)
-            .route("/openapi.json", web::get().to(openapi))
-            .default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::not_found("API endpoint")) })),
-    );
+    })
 }
 
 async fn openapi() -> HttpResponse {

@@ -29,10 +29,7 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/p/{id}/blobs/{idx}", web::get().to(download)).service(
         web::scope("/p/{id}")
             .wrap(actix_web::middleware::from_fn(super::limit::unauthenticated))
-            .app_data(web::JsonConfig::default().limit(16 * 1024).error_handler(|e, _| {
-                ApiError::bad_request("invalid_json", format!("The request body is not valid JSON for this call: {e}"))
-                    .into()
-            }))
+            .app_data(super::json_config(16 * 1024))
             .route("", web::get().to(status))
             .route("/code", web::post().to(request_code))
             .route("/access", web::post().to(access)),
