@@ -1,0 +1,3 @@
+//! The detectors, one module each, named for what they find.
+
+pub mod keywords;
