@@ -20,12 +20,28 @@ export default [
   // What both a page and a worker have.
   { files: SHARED, languageOptions: { globals: Object.fromEntries(Object.entries(globals.worker).filter(([name]) => name in globals.browser)) } },
   { files: WORKERS, languageOptions: { globals: globals.worker } },
+  // The add-in's panes: pages with Office.js (a global from Microsoft's script tag).
+  { files: ['web/addin/**/*.js'], ignores: ['web/addin/commands-handler.js'], languageOptions: { globals: { ...globals.browser, Office: 'readonly', OfficeRuntime: 'readonly' } } },
+  // The send check also runs in classic Outlook's JavaScript-only runtime: ES2016, one script, no DOM.
+  {
+    files: ['web/addin/commands-handler.js'],
+    languageOptions: {
+      ecmaVersion: 2016,
+      sourceType: 'script',
+      globals: { Office: 'readonly', OfficeRuntime: 'readonly', KluisPolicy: 'readonly', KLUIS_SERVER: 'readonly', fetch: 'readonly', localStorage: 'readonly', setTimeout: 'readonly', Promise: 'readonly' },
+    },
+    // ES2016 has no `catch {}` without a binding.
+    rules: { 'no-unused-vars': ['error', { varsIgnorePattern: '^onMessageSendHandler$', caughtErrors: 'none' }] },
+  },
+  // The Office.js stand-in runs in the test browser.
+  { files: ['tests/browser/support/office-stand-in.js'], languageOptions: { sourceType: 'script', globals: globals.browser } },
   // Registered without { type: 'module' }: a classic script.
   { files: ['web/sw.js'], languageOptions: { sourceType: 'script', globals: globals.serviceworker } },
   { files: ['tests/**/*.{js,mjs}', 'xtask/**/*.{js,mjs}', 'addin-manifest/**/*.mjs', 'eslint.config.js'], ignores: WORKERS, languageOptions: { globals: globals.node } },
   // Callbacks handed to Playwright's page.evaluate / addInitScript / waitForFunction
   // run in the page, not in Node: only the page globals they use, only where they do.
   { files: ['tests/browser/send-receive.test.mjs'], languageOptions: { globals: { document: 'readonly' } } },
+  { files: ['tests/browser/addin.test.mjs'], languageOptions: { globals: { window: 'readonly' } } },
   { files: ['tests/browser/support/pages.mjs'], languageOptions: { globals: { window: 'readonly' } } },
   { files: ['tests/bench/wasm.mjs'], languageOptions: { globals: { Worker: 'readonly' } } },
 ];

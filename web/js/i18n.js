@@ -1,9 +1,20 @@
-// Page text in Dutch or English, chosen by the browser's language (nl* →
-// Dutch, anything else → English). Strings live in /i18n/<lang>.json;
+// Page text in Dutch or English, chosen by Outlook's display language in
+// the add-in's panes (Office.js loads before this module) and by the
+// browser's language elsewhere (nl* → Dutch, anything else → English).
+// Strings live in /i18n/<lang>.json;
 // elements carry data-i18n="key" (text), data-i18n-placeholder,
 // data-i18n-aria-label or data-i18n-title; `t(key, {var})` fills {var}.
 
-export const lang = (navigator.language || 'en').toLowerCase().startsWith('nl') ? 'nl' : 'en';
+async function preferredLanguage() {
+  if (globalThis.Office?.onReady) {
+    await Promise.race([globalThis.Office.onReady(), new Promise((resolve) => setTimeout(resolve, 5000))]);
+    const display = globalThis.Office?.context?.displayLanguage;
+    if (display) return display;
+  }
+  return navigator.language || 'en';
+}
+
+export const lang = (await preferredLanguage()).toLowerCase().startsWith('nl') ? 'nl' : 'en';
 
 /** The strings of one language; none if they cannot be loaded (the pages' English text stays). */
 async function load(code) {

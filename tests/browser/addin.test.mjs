@@ -1,0 +1,261 @@
+// The Outlook add-in's pages (task pane, read pane, send check) against a
+// real kluis-server in headless Chromium, with a stand-in for Office.js
+// (support/office-stand-in.js) that supplies the mail and records what the
+// pages do to it. The other side is the real recipient page.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { launch } from './support/browser.mjs';
+import { KluisServer, ROOT, sha256, testBytes } from './support/kluis.mjs';
+import { fileRow, newPage, stubbedFile } from './support/pages.mjs';
+
+const ALICE = 'alice@example.org';
+const BOB = 'bob@client.example';
+const STAND_IN = readFileSync(join(ROOT, 'tests/browser/support/office-stand-in.js'), 'utf8');
+const LINK = /https?:\/\/127\.0\.0\.1:\d+\/p\/[A-Za-z0-9_-]+#[A-Za-z0-9_-]+/;
+/** 11-proof: 9·1 + 8·1 + 7·1 + 6·2 + 5·2 + 4·2 + 3·3 + 2·3 − 1·3 = 66 = 6·11. */
+const BSN = '111222333';
+const IBAN = 'NL91 ABNA 0417 1643 00';
+
+let browser;
+
+before(async () => {
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+async function setup(t, options) {
+  const server = await KluisServer.start(options);
+  const dir = mkdtempSync(join(tmpdir(), 'kluis-addin-'));
+  const contexts = [];
+  t.after(async () => {
+    for (const c of contexts) await c.close().catch(() => {});
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  /** A page in Outlook (the stand-in) with `fixture` as the mail, at `path` on the server. */
+  const pane = async (fixture, path = '/addin/taskpane.html', pageOptions = { picker: 'stub' }) => {
+    const { context, page } = await newPage(browser, pageOptions);
+    contexts.push(context);
+    await context.route('https://appsforoffice.microsoft.com/**', (route) =>
+      route.fulfill({ status: 200, contentType: 'text/javascript', body: STAND_IN }),
+    );
+    await context.addInitScript((f) => {
+      window.__officeFixture = f;
+    }, fixture);
+    await page.goto(`${server.url}${path}`);
+    return page;
+  };
+  const open = async (options) => {
+    const { context, page } = await newPage(browser, options);
+    contexts.push(context);
+    return page;
+  };
+  return { server, dir, pane, open };
+}
+
+function attachment(id, name, bytes, contentType = 'application/octet-stream') {
+  return { id, name, contentType, base64: Buffer.from(bytes).toString('base64') };
+}
+
+/** Signs in in the pane with the code from the outbox; the address comes from the mailbox profile. */
+async function signInPane(page, server, email) {
+  await page.locator('#step-signin').waitFor({ state: 'visible' });
+  assert.equal(await page.inputValue('#signin-email'), email, 'the address comes from the mailbox');
+  await page.click('#signin-email-form button[type=submit]');
+  await page.fill('#signin-code', await server.code(email));
+  await page.click('#signin-code-form button[type=submit]');
+  await page.locator('#step-compose').waitFor({ state: 'visible' });
+}
+
+const draftOf = (page) => page.evaluate(() => window.__officeDraft());
+
+/** Runs the send check (the OnMessageSend handler) on the page's draft; resolves with what it completed. */
+async function sendCheck(page) {
+  return page.evaluate(
+    () =>
+      new Promise((resolve) => {
+        window.__officeActions.onMessageSendHandler({ completed: resolve });
+      }),
+  );
+}
+
+/** Opens `link` on the recipient page as `email` (code from the outbox); returns the page at the file list. */
+async function receive(open, server, link, email) {
+  const page = await open({ picker: 'stub' });
+  await page.goto(link);
+  await page.locator('#step-email').waitFor({ state: 'visible' });
+  await page.fill('#email', email);
+  await page.click('#email-form button[type=submit]');
+  await page.locator('#code-field').waitFor({ state: 'visible', timeout: 30_000 });
+  await page.fill('#code', await server.code(email));
+  await page.click('#unlock-submit');
+  await page.locator('#step-files').waitFor({ state: 'visible', timeout: 30_000 });
+  return page;
+}
+
+async function save(page, name) {
+  await fileRow(page, name).getByRole('button').click();
+  await fileRow(page, name).getByText('Saved, and checked').waitFor({ timeout: 30_000 });
+  const saved = await stubbedFile(page, name);
+  assert.equal(saved.closed, true);
+  return saved.bytes;
+}
+
+test('Send securely: two attachments and the text go into the package, the mail keeps only the link, the recipient gets identical bytes, the send check then lets it through', { timeout: 180_000 }, async (t) => {
+  const { server, pane, open } = await setup(t, {
+    config: '[policy.content]\nmode = "require"\ninternal_domains = ["example.org"]\n',
+  });
+  await server.addUser(ALICE);
+  const report = testBytes((2 << 20) + 999, 3);
+  const scan = testBytes(300_001, 4);
+  const logo = testBytes(2_000, 5);
+  const page = await pane({
+    user: { email: ALICE, name: 'Alice Jansen' },
+    to: [BOB],
+    cc: ['carol@example.org'],
+    subject: 'Dossier 2026-114',
+    bodyType: 'html',
+    body: `<p>Hallo Bob, hier de stukken. Het BSN is ${BSN}.</p><img src="cid:logo">`,
+    attachments: [
+      attachment('att-1', 'Rapport Q3.pdf', report, 'application/pdf'),
+      attachment('att-2', 'scan.png', scan, 'image/png'),
+      { ...attachment('att-logo', 'logo.png', logo, 'image/png'), isInline: true },
+    ],
+  });
+  await signInPane(page, server, ALICE);
+
+  // Before securing, the send check stops the mail: a BSN to someone outside example.org.
+  // (The handler page runs in the same tab, so it sees the same draft.)
+  await page.goto(`${server.url}/addin/commands.html`);
+  await page.waitForFunction(() => window.__officeActions?.onMessageSendHandler);
+  const blocked = await sendCheck(page);
+  assert.equal(blocked.allowEvent, false, 'a BSN to an outsider is stopped');
+  assert.match(blocked.errorMessage, /citizen service number/);
+
+  // Back in the pane, still signed in (the token is kept per mailbox).
+  await page.goto(`${server.url}/addin/taskpane.html`);
+  await page.locator('#step-compose').waitFor({ state: 'visible' });
+
+  // What the pane read from the draft.
+  assert.deepEqual(await page.locator('#recipient-list .chip').allInnerTexts(), [BOB, 'carol@example.org']);
+  assert.deepEqual(await page.locator('#file-list .file-name').allInnerTexts(), ['Rapport Q3.pdf', 'scan.png'], 'inline images are not offered');
+  assert.equal(await page.isChecked('#include-message'), true, 'the policy default: the text goes into the package');
+
+  await page.click('#send-button');
+  await page.locator('#step-done').waitFor({ state: 'visible', timeout: 120_000 });
+  const draft = await draftOf(page);
+  assert.deepEqual(draft.attachments.map((a) => a.name), ['logo.png'], 'the packaged attachments are gone; the inline image stays');
+  assert.doesNotMatch(draft.body, /Hallo Bob|111222333/, 'the text went into the package');
+  assert.match(draft.body, /Beveiligd bericht/);
+  assert.match(draft.body, /Secure message/);
+  const link = draft.body.match(LINK)?.[0];
+  assert.ok(link, `a link in the body: ${draft.body}`);
+  assert.ok(JSON.parse(draft.sessionData['kluis.secured']).package, 'the draft is marked secured');
+
+  // The send check now lets it through.
+  await page.goto(`${server.url}/addin/commands.html`);
+  await page.waitForFunction(() => window.__officeActions?.onMessageSendHandler);
+  assert.deepEqual(await sendCheck(page), { allowEvent: true });
+
+  // The recipient opens it and gets identical bytes and the message.
+  const bob = await receive(open, server, link, BOB);
+  assert.match(await bob.locator('#files-message').innerText(), /Hallo Bob, hier de stukken/);
+  assert.equal(sha256(await save(bob, 'Rapport Q3.pdf')), sha256(report));
+  assert.equal(sha256(await save(bob, 'scan.png')), sha256(scan));
+});
+
+test('an upload that fails leaves the mail as it was; continuing finishes it', { timeout: 180_000 }, async (t) => {
+  const { server, pane } = await setup(t);
+  await server.addUser(ALICE);
+  const body = '<p>Zie bijlage.</p>';
+  const page = await pane({
+    user: { email: ALICE },
+    to: [BOB],
+    subject: 'Contract',
+    bodyType: 'html',
+    body,
+    attachments: [attachment('a1', 'contract.pdf', testBytes(1 << 20, 7)), attachment('a2', 'bijlage.docx', testBytes(5000, 8))],
+  });
+  await signInPane(page, server, ALICE);
+  // The server refuses every upload body, as a broken proxy might.
+  await page.route('**/api/v1/uploads/**', (route) =>
+    route.request().method() === 'PATCH'
+      ? route.fulfill({ status: 403, contentType: 'application/json', body: '{"error":{"code":"forbidden","message":"Refused by a proxy."}}' })
+      : route.continue(),
+  );
+  await page.click('#send-button');
+  await page.locator('#progress-status').getByText('Your mail was not changed').waitFor({ timeout: 60_000 });
+  assert.ok(await page.locator('#notice').isVisible(), 'the error is shown in the pane');
+  let draft = await draftOf(page);
+  assert.deepEqual(draft.attachments.map((a) => a.name), ['contract.pdf', 'bijlage.docx'], 'nothing removed');
+  assert.equal(draft.body, body, 'the body untouched');
+  assert.equal(draft.sessionData['kluis.secured'], undefined);
+
+  await page.unroute('**/api/v1/uploads/**');
+  await page.click('#resume');
+  await page.locator('#step-done').waitFor({ state: 'visible', timeout: 120_000 });
+  draft = await draftOf(page);
+  assert.deepEqual(draft.attachments, []);
+  assert.match(draft.body, LINK);
+});
+
+test('the send check: blocks a BSN or IBAN to outsiders in require mode, warns in advise mode, lets internal mail through', { timeout: 120_000 }, async (t) => {
+  const check = async (config, fixture, mailbox = '1.14') => {
+    const { pane } = await setup(t, { config });
+    const page = await pane({ mailbox, user: { email: ALICE }, ...fixture }, '/addin/commands.html', { picker: 'none' });
+    await page.waitForFunction(() => window.__officeActions?.onMessageSendHandler);
+    return sendCheck(page);
+  };
+  const require = '[policy.content]\nmode = "require"\ninternal_domains = ["example.org"]\n';
+  const advise = '[policy.content]\nmode = "advise"\ninternal_domains = ["example.org"]\n';
+
+  const bsn = await check(require, { to: [BOB], subject: 'Aanvraag', bodyType: 'text', body: `Het burgerservicenummer is ${BSN}.` });
+  assert.equal(bsn.allowEvent, false);
+  assert.match(bsn.errorMessage, /citizen service number \(BSN\)/);
+  assert.doesNotMatch(bsn.errorMessage, new RegExp(BSN), 'the alert names the kind, never the number');
+  assert.equal(bsn.commandId, 'kluisSendSecurelyButton', 'the alert offers Send securely');
+  assert.equal(bsn.sendModeOverride, undefined, 'require mode: no "send anyway"');
+
+  const iban = await check(require, { to: [BOB], subject: 'Betaling', bodyType: 'html', body: `<p>Graag overmaken naar IBAN ${IBAN}.</p>`, language: 'nl-NL' });
+  assert.equal(iban.allowEvent, false);
+  assert.match(iban.errorMessage, /rekeningnummer \(IBAN\)/, 'in the mailbox language');
+
+  const warned = await check(advise, { to: [BOB], subject: 'Aanvraag', bodyType: 'text', body: `BSN: ${BSN}` });
+  assert.equal(warned.allowEvent, false);
+  assert.equal(warned.sendModeOverride, 'promptUser', 'advise mode: Outlook asks whether to send anyway');
+
+  const internal = await check(require, { to: ['carol@example.org'], subject: 'Intern', bodyType: 'text', body: `BSN ${BSN}` });
+  assert.deepEqual(internal, { allowEvent: true }, 'internal mail goes');
+
+  const plain = await check(require, { to: [BOB], subject: 'Lunch', bodyType: 'text', body: 'Zullen we om 12 uur lunchen?' });
+  assert.deepEqual(plain, { allowEvent: true }, 'nothing sensitive goes');
+});
+
+test('Open with Kluis: the read pane finds the link in the mail and decrypts the package in the pane', { timeout: 120_000 }, async (t) => {
+  const { server, dir, pane } = await setup(t);
+  const token = await server.token(ALICE);
+  const data = testBytes(700_000, 21);
+  writeFileSync(join(dir, 'jaarstukken.xlsx'), data);
+  const sent = await server.kluis(['send', join(dir, 'jaarstukken.xlsx'), '--server', server.url, '--token', token, '--verify', 'none', '--message', 'Voor de vergadering.']);
+  assert.equal(sent.code, 0, sent.stderr);
+  const link = sent.stdout.trim();
+  const page = await pane({
+    mode: 'read',
+    user: { email: BOB },
+    subject: 'Jaarstukken',
+    bodyType: 'html',
+    body: `<p>Beste Bob,</p><p><a href="${link}">Open de bestanden</a></p>`,
+  }, '/addin/read.html');
+  await page.waitForURL(/\/addin\/p\//);
+  await page.click('#unlock-submit');
+  await page.locator('#step-files').waitFor({ state: 'visible', timeout: 30_000 });
+  assert.match(await page.locator('#files-message').innerText(), /Voor de vergadering/);
+  assert.equal(sha256(await save(page, 'jaarstukken.xlsx')), sha256(data));
+});

@@ -1,0 +1,78 @@
+// Who the add-in acts for. Today: the server's own e-mail code, the API
+// token kept on this device per Outlook account. The seam for Microsoft
+// single sign-on (nested app authentication, MSAL) is `signIn`: it will
+// gain a method that trades an Entra token for a Kluis token at the
+// server, and every caller keeps working with {token, email}.
+import { api } from '../js/api.js';
+
+const KEY = 'kluis.addin.token';
+
+/**
+ * Storage of this add-in for this mailbox: Outlook on the web partitions
+ * add-in storage per host page, and `Office.context.partitionKey` names
+ * the partition where it exists (docs: "Persist add-in state").
+ */
+function storageKey() {
+  const partition = globalThis.Office?.context?.partitionKey;
+  return partition ? `${partition}${KEY}` : KEY;
+}
+
+function read() {
+  try {
+    return JSON.parse(localStorage.getItem(storageKey()) ?? 'null');
+  } catch {
+    return null;
+  }
+}
+
+/** The saved session {token, email}, if it still works; null otherwise. */
+export async function savedSession() {
+  const saved = read();
+  if (!saved?.token) return null;
+  try {
+    const me = await api('/me', { token: saved.token });
+    return { token: saved.token, email: me.email };
+  } catch (e) {
+    if (e?.status === 401) forget();
+    else throw e;
+    return null;
+  }
+}
+
+/**
+ * Keeps the session on this device. The send check reads the token to
+ * record its verdicts: from localStorage where it runs in a browser, from
+ * `OfficeRuntime.storage` in classic Outlook's JavaScript-only runtime.
+ */
+export function remember(session) {
+  const value = JSON.stringify({ token: session.token, email: session.email });
+  try {
+    localStorage.setItem(storageKey(), value);
+  } catch {
+    // No storage (a locked-down browser): the session lasts as long as the pane.
+  }
+  globalThis.OfficeRuntime?.storage?.setItem(KEY, value).catch(() => {});
+}
+
+export function forget() {
+  try {
+    localStorage.removeItem(storageKey());
+  } catch {
+    // nothing saved
+  }
+  globalThis.OfficeRuntime?.storage?.removeItem(KEY).catch(() => {});
+}
+
+/** Sign-in methods. `code`: asks the server to mail a code, then trades it for a token. */
+export const signIn = {
+  requestCode: (email) => api('/auth/code', { method: 'POST', body: { email } }),
+  withCode: async (email, code) => {
+    const answer = await api('/auth/token', { method: 'POST', body: { email, code, label: 'Outlook add-in' } });
+    return { token: answer.token, email: answer.email };
+  },
+};
+
+export function signOut(session) {
+  forget();
+  if (session?.token) api('/auth/logout', { method: 'POST', token: session.token }).catch(() => {});
+}

@@ -1,0 +1,316 @@
+/* The send check (Outlook's OnMessageSend launch event, Smart Alerts).
+ *
+ * This file runs where classic Outlook for Windows runs event handlers: a
+ * JavaScript-only runtime with ECMAScript 2016, no modules, no DOM, no
+ * localStorage and no WebAssembly. So it is plain ES2016 (no async/await,
+ * no spread, no ?. or ??), and the detectors are `KluisPolicy`, the same
+ * Rust as everywhere else compiled to JavaScript (wasm2js), which xtask
+ * puts in front of this file in /addin/commands.js. The server puts
+ * `KLUIS_SERVER` (its public URL) in front of both.
+ *
+ * What it checks is what is still in the clear: the subject and body as
+ * they are now, and the attachments still on the item. A draft secured
+ * with "Send securely" passes because its attachments (and, if chosen,
+ * its text) went into the package; text left in the body is still checked.
+ */
+'use strict';
+
+var KluisSendCheck = (function () {
+  var TOKEN_KEY = 'kluis.addin.token';
+  var POLICY_KEY = 'kluis.policy';
+  var WARNED_KEY = 'kluis.warned';
+  var SECURED_KEY = 'kluis.secured';
+  var SEND_SECURELY = 'kluisSendSecurelyButton';
+  var CALL_TIMEOUT = 10000;
+  var FETCH_TIMEOUT = 8000;
+
+  function later(ms, value) {
+    return new Promise(function (resolve) {
+      setTimeout(function () { resolve(value); }, ms);
+    });
+  }
+
+  function withTimeout(promise, ms, fallback) {
+    return Promise.race([promise, later(ms, fallback)]);
+  }
+
+  /** An Office async call as a promise that settles within CALL_TIMEOUT (with `fallback` then). */
+  function officeCall(start, fallback) {
+    var call = new Promise(function (resolve) {
+      try {
+        start(function (result) {
+          resolve(result && result.status === 'failed' ? fallback : result && result.value);
+        });
+      } catch (e) {
+        resolve(fallback);
+      }
+    });
+    return withTimeout(call, CALL_TIMEOUT, fallback);
+  }
+
+  function supports(version) {
+    var req = Office.context && Office.context.requirements;
+    return Boolean(req && req.isSetSupported && req.isSetSupported('Mailbox', version));
+  }
+
+  function storageGet(key) {
+    if (typeof OfficeRuntime !== 'undefined' && OfficeRuntime.storage) {
+      return OfficeRuntime.storage.getItem(key).catch(function () { return null; });
+    }
+    try {
+      var partition = (Office.context && Office.context.partitionKey) || '';
+      return Promise.resolve(localStorage.getItem(partition + key));
+    } catch (e) {
+      return Promise.resolve(null);
+    }
+  }
+
+  function storageSet(key, value) {
+    if (typeof OfficeRuntime !== 'undefined' && OfficeRuntime.storage) {
+      return OfficeRuntime.storage.setItem(key, value).catch(function () {});
+    }
+    try {
+      var partition = (Office.context && Office.context.partitionKey) || '';
+      localStorage.setItem(partition + key, value);
+    } catch (e) {
+      // nowhere to keep it
+    }
+    return Promise.resolve();
+  }
+
+  function server() {
+    return typeof KLUIS_SERVER === 'string' ? KLUIS_SERVER.replace(/\/+$/, '') : '';
+  }
+
+  function fetchJson(path, options) {
+    if (typeof fetch !== 'function') return Promise.resolve(null);
+    var request = fetch(server() + path, options).then(function (response) {
+      return response.ok ? response.json() : null;
+    }).catch(function () { return null; });
+    return withTimeout(request, FETCH_TIMEOUT, null);
+  }
+
+  /**
+   * The organisation's policy: fresh from the server, else the last one
+   * seen, else the built-in default (`{}`: advise mode, the standard detectors).
+   */
+  function loadPolicy() {
+    return fetchJson('/api/v1/policy', { method: 'GET' }).then(function (policy) {
+      if (policy && policy.content) {
+        storageSet(POLICY_KEY, JSON.stringify(policy.content));
+        return policy.content;
+      }
+      return storageGet(POLICY_KEY).then(function (cached) {
+        try {
+          return cached ? JSON.parse(cached) : {};
+        } catch (e) {
+          return {};
+        }
+      });
+    });
+  }
+
+  function addresses(list) {
+    return (list || []).map(function (r) { return r.emailAddress; }).filter(Boolean);
+  }
+
+  function sessionData(item) {
+    return supports('1.11') && item.sessionData ? item.sessionData : null;
+  }
+
+  /** Recipients, attachments, subject and body, read one call at a time (web hosts allow three at once). */
+  function gather(item) {
+    var facts = { recipients: [], attachments: 0, secured: false };
+    var text = '';
+    var secured = null;
+    function field(name) {
+      if (!item[name] || !item[name].getAsync) return Promise.resolve();
+      return officeCall(function (cb) { item[name].getAsync(cb); }, []).then(function (list) {
+        facts.recipients = facts.recipients.concat(addresses(list));
+      });
+    }
+    return field('to').then(function () { return field('cc'); }).then(function () { return field('bcc'); })
+      .then(function () {
+        if (!item.getAttachmentsAsync) return item.attachments || [];
+        return officeCall(function (cb) { item.getAttachmentsAsync(cb); }, []);
+      })
+      .then(function (attachments) {
+        // Inline images (logos in a signature) stay in the mail whatever happens; they do not count.
+        facts.attachments = (attachments || []).filter(function (a) { return !a.isInline; }).length;
+        if (typeof item.subject === 'string') return item.subject;
+        return officeCall(function (cb) { item.subject.getAsync(cb); }, '');
+      })
+      .then(function (subject) {
+        text = (subject || '') + '\n';
+        return officeCall(function (cb) { item.body.getAsync('text', cb); }, '');
+      })
+      .then(function (body) {
+        text += body || '';
+        var data = sessionData(item);
+        if (!data) return null;
+        return officeCall(function (cb) { data.getAsync(SECURED_KEY, cb); }, null);
+      })
+      .then(function (marker) {
+        try {
+          secured = marker ? JSON.parse(marker) : null;
+        } catch (e) {
+          secured = null;
+        }
+        return { facts: facts, text: text, secured: secured };
+      });
+  }
+
+  var WORDS = {
+    en: {
+      bsn: 'a citizen service number (BSN)',
+      iban: 'a bank account number (IBAN)',
+      payment_card: 'a payment card number',
+      nl_id_document: 'a passport or identity card number',
+      email: 'e-mail addresses',
+      keywords: function (list) { return 'words from the list "' + list + '"'; },
+      attachments: 'attachments',
+      found: function (what) { return 'This message contains ' + what + ' and goes to people outside your organisation.'; },
+      attachmentsOnly: 'This message has attachments and goes to people outside your organisation.',
+      block: ' Your organisation asks you to send it securely: choose "Send securely" (Kluis) and send it again.',
+      warn: ' Consider sending it securely with Kluis ("Send securely").',
+      warnAgain: ' Send again to send it as it is.',
+      and: ' and ',
+    },
+    nl: {
+      bsn: 'een burgerservicenummer (BSN)',
+      iban: 'een rekeningnummer (IBAN)',
+      payment_card: 'een betaalkaartnummer',
+      nl_id_document: 'een paspoort- of identiteitskaartnummer',
+      email: 'e-mailadressen',
+      keywords: function (list) { return 'woorden uit de lijst "' + list + '"'; },
+      attachments: 'bijlagen',
+      found: function (what) { return 'Dit bericht bevat ' + what + ' en gaat naar mensen buiten uw organisatie.'; },
+      attachmentsOnly: 'Dit bericht heeft bijlagen en gaat naar mensen buiten uw organisatie.',
+      block: ' Uw organisatie vraagt u het beveiligd te versturen: kies "Beveiligd versturen" (Kluis) en verstuur het opnieuw.',
+      warn: ' Overweeg het beveiligd te versturen met Kluis ("Beveiligd versturen").',
+      warnAgain: ' Verstuur opnieuw om het zo te versturen.',
+      and: ' en ',
+    },
+  };
+
+  function language() {
+    var display = (Office.context && Office.context.displayLanguage) || 'en';
+    return display.toLowerCase().indexOf('nl') === 0 ? 'nl' : 'en';
+  }
+
+  /** The alert text (at most 500 characters): what kind of thing was found, never the thing itself. */
+  function describe(verdict, lang, fallbackPrompt) {
+    var words = WORDS[lang];
+    var kinds = [];
+    verdict.findings.forEach(function (f) {
+      var phrase = f.kind === 'keywords' ? words.keywords(f.list || '') : words[f.kind];
+      if (phrase && kinds.indexOf(phrase) < 0) kinds.push(phrase);
+    });
+    var text = kinds.length ? words.found(kinds.join(words.and)) : words.attachmentsOnly;
+    if (verdict.action === 'block') text += words.block;
+    else text += words.warn + (fallbackPrompt ? words.warnAgain : '');
+    return text.length > 500 ? text.slice(0, 497) + '...' : text;
+  }
+
+  /** What the check decided, for the audit log: kinds and counts only. */
+  function report(verdict, outcome, secured) {
+    return storageGet(TOKEN_KEY).then(function (saved) {
+      var token;
+      try {
+        token = saved ? JSON.parse(saved).token : null;
+      } catch (e) {
+        token = null; // not ours, or damaged: no report
+      }
+      if (!token) return null;
+      var body = {
+        source: 'send_check',
+        action: verdict.action,
+        outcome: outcome,
+        findings: verdict.findings.map(function (f) {
+          var kind = { kind: f.kind, confidence: f.confidence, count: f.count };
+          if (f.list) kind.list = f.list;
+          return kind;
+        }),
+      };
+      if (secured && secured.package) body.package_id = secured.package;
+      return fetchJson('/api/v1/policy/verdicts', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: 'Bearer ' + token },
+        body: JSON.stringify(body),
+      });
+    });
+  }
+
+  /** A short fingerprint of a verdict, so "send again" after a warning is recognised. */
+  function fingerprint(verdict) {
+    return verdict.action + ':' + verdict.findings.map(function (f) { return f.kind + (f.list || '') + f.count; }).join(',');
+  }
+
+  /**
+   * Decides about `item` and returns {verdict, options} where options is
+   * what `event.completed` gets. Exposed for tests.
+   */
+  function check(item) {
+    return Promise.all([loadPolicy(), gather(item)]).then(function (both) {
+      var policy = both[0];
+      var message = both[1];
+      var verdict = JSON.parse(KluisPolicy.check(JSON.stringify(policy), JSON.stringify(message.facts), message.text));
+      var lang = language();
+      if (verdict.action === 'allow') {
+        return { verdict: verdict, outcome: 'sent', secured: message.secured, options: { allowEvent: true } };
+      }
+      var options = { allowEvent: false };
+      var canPrompt = supports('1.14');
+      if (canPrompt) options.commandId = SEND_SECURELY;
+      if (verdict.action === 'block') {
+        options.errorMessage = describe(verdict, lang, false);
+        return { verdict: verdict, outcome: 'blocked', secured: message.secured, options: options };
+      }
+      // Advise: Outlook asks "send anyway?" itself from 1.14; before that a second send goes through.
+      if (canPrompt) {
+        options.sendModeOverride = Office.MailboxEnums.SendModeOverride.PromptUser;
+        options.errorMessage = describe(verdict, lang, false);
+        return { verdict: verdict, outcome: 'warned', secured: message.secured, options: options };
+      }
+      var data = sessionData(item);
+      var print = fingerprint(verdict);
+      var warned = data ? officeCall(function (cb) { data.getAsync(WARNED_KEY, cb); }, null) : Promise.resolve(null);
+      return warned.then(function (before) {
+        if (before === print) return { verdict: verdict, outcome: 'sent_anyway', secured: message.secured, options: { allowEvent: true } };
+        if (data) officeCall(function (cb) { data.setAsync(WARNED_KEY, print, cb); }, null);
+        options.errorMessage = describe(verdict, lang, Boolean(data));
+        return { verdict: verdict, outcome: 'warned', secured: message.secured, options: options };
+      });
+    });
+  }
+
+  /** The OnMessageSend handler. It always completes the event, whatever fails. */
+  function onMessageSend(event) {
+    var done = false;
+    function complete(options) {
+      if (done) return;
+      done = true;
+      event.completed(options);
+    }
+    check(Office.context.mailbox.item)
+      .then(function (result) {
+        return withTimeout(report(result.verdict, result.outcome, result.secured), FETCH_TIMEOUT, null).then(function () {
+          complete(result.options);
+        });
+      })
+      .catch(function () {
+        // A broken check must not trap the mail: the server and the relay still enforce what they can.
+        complete({ allowEvent: true });
+      });
+  }
+
+  return { onMessageSend: onMessageSend, check: check, describe: describe };
+})();
+
+function onMessageSendHandler(event) {
+  KluisSendCheck.onMessageSend(event);
+}
+
+if (typeof Office !== 'undefined' && Office.actions && Office.actions.associate) {
+  Office.actions.associate('onMessageSendHandler', onMessageSendHandler);
+}
