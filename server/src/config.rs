@@ -33,6 +33,49 @@ pub struct Config {
     pub mail: Mail,
     /// Limits, quotas and timeouts (`[limits]`).
     pub limits: Limits,
+    /// HTTPS served by the server itself (`[tls]`).
+    pub tls: Tls,
+    /// The Outlook add-in (`[addin]`).
+    pub addin: Addin,
+}
+
+/// `[tls]`: the server terminates TLS itself when both are set; plain HTTP otherwise
+/// (for example behind a reverse proxy that does).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Tls {
+    /// PEM file with the certificate chain, the server's own certificate first.
+    pub certificate: Option<PathBuf>,
+    /// PEM file with the certificate's private key (PKCS #8, PKCS #1 or SEC1).
+    pub key: Option<PathBuf>,
+}
+
+impl Tls {
+    /// Whether the server serves HTTPS.
+    pub fn enabled(&self) -> bool {
+        self.certificate.is_some() && self.key.is_some()
+    }
+}
+
+/// The add-in's id when `[addin] id` names none. Stable: Outlook knows an add-in by it.
+pub const DEFAULT_ADDIN_ID: &str = "aa65fbd6-c43b-4305-b2c7-42f01de6d372";
+
+/// `[addin]`: the Outlook add-in's manifest and the framing of its pages.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Addin {
+    /// The manifest's `<Id>`, a GUID. Each Kluis server deployed in one
+    /// Microsoft 365 tenant (test and production, say) needs its own.
+    pub id: String,
+    /// More origins that may frame the add-in's pages, beyond the Outlook
+    /// hosts built in (e.g. `https://outlook.office365.us` for GCC High).
+    pub frame_ancestors: Vec<String>,
+}
+
+impl Default for Addin {
+    fn default() -> Self {
+        Addin { id: DEFAULT_ADDIN_ID.into(), frame_ancestors: Vec::new() }
+    }
 }
 
 /// `[organisation]`.
@@ -109,6 +152,8 @@ impl Default for Config {
             organisation: Organisation::default(),
             mail: Mail::default(),
             limits: Limits::default(),
+            tls: Tls::default(),
+            addin: Addin::default(),
         }
     }
 }
@@ -208,17 +253,41 @@ impl Config {
         if let Some(v) = get("KLUIS_LOG_FORMAT") {
             self.log_format = v;
         }
+        if let Some(v) = get("KLUIS_TLS_CERTIFICATE") {
+            self.tls.certificate = Some(v.into());
+        }
+        if let Some(v) = get("KLUIS_TLS_KEY") {
+            self.tls.key = Some(v.into());
+        }
         Ok(())
     }
 
     /// Fills in what follows from other settings (the public URL) and checks the whole.
     pub fn finish(&mut self) -> Result<()> {
+        if self.tls.certificate.is_some() != self.tls.key.is_some() {
+            bail!("tls.certificate and tls.key go together: set both (HTTPS) or neither (HTTP)");
+        }
         if self.public_url.is_empty() {
-            self.public_url = format!("http://{}", self.listen);
+            let scheme = if self.tls.enabled() { "https" } else { "http" };
+            self.public_url = format!("{scheme}://{}", self.listen);
         }
         self.public_url = self.public_url.trim_end_matches('/').to_string();
         if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
             bail!("public_url must start with http:// or https://, got {:?}", self.public_url);
+        }
+        // Serving HTTPS while links say http:// would hand out links that do not work.
+        if self.tls.enabled() && !self.public_url.starts_with("https://") {
+            bail!("public_url must start with https:// when [tls] is configured, got {:?}", self.public_url);
+        }
+        if !is_guid(&self.addin.id) {
+            bail!("addin.id must be a GUID like {DEFAULT_ADDIN_ID}, got {:?}", self.addin.id);
+        }
+        for origin in &self.addin.frame_ancestors {
+            let host = origin.strip_prefix("https://").unwrap_or("");
+            if host.is_empty() || !host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '*' | ':'))
+            {
+                bail!("addin.frame_ancestors takes origins like \"https://outlook.office365.us\", got {origin:?}");
+            }
         }
         if !matches!(self.blob_store.as_str(), "fs" | "memory") {
             bail!("blob_store must be \"fs\" or \"memory\"");
@@ -257,6 +326,13 @@ impl Config {
     }
 }
 
+/// Whether `s` is a GUID: 8-4-4-4-12 hexadecimal digits.
+fn is_guid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,5 +354,17 @@ mod tests {
         assert!(toml::from_str::<Config>("lissen = \"x\"").is_err(), "unknown keys are errors");
         let mut c = Config { public_url: "ftp://x".into(), ..Config::default() };
         assert!(c.finish().is_err());
+        let tls = Tls { certificate: Some("cert.pem".into()), key: Some("key.pem".into()) };
+        let mut c = Config { public_url: "http://x".into(), tls: tls.clone(), ..Config::default() };
+        assert!(c.finish().is_err(), "TLS with an http:// public URL");
+        let mut c = Config { tls: Tls { key: None, ..tls.clone() }, ..Config::default() };
+        assert!(c.finish().is_err(), "a certificate without a key");
+        let mut c = Config { tls, ..Config::default() };
+        c.finish().unwrap();
+        assert_eq!(c.public_url, "https://127.0.0.1:8080", "TLS makes the default public URL https");
+        let mut c = Config { addin: Addin { id: "not-a-guid".into(), ..Addin::default() }, ..Config::default() };
+        assert!(c.finish().is_err());
+        let addin = Addin { frame_ancestors: vec!["https://x; script-src *".into()], ..Addin::default() };
+        assert!(Config { addin, ..Config::default() }.finish().is_err(), "CSP injection");
     }
 }

@@ -8,6 +8,7 @@
 
 #![warn(missing_docs)]
 
+pub mod addin;
 mod api;
 mod blobs;
 pub mod config;
@@ -18,6 +19,7 @@ mod mail;
 mod net;
 mod secrets;
 mod store;
+mod tls;
 mod web;
 
 use std::sync::Arc;
@@ -45,6 +47,8 @@ pub struct AppState {
     /// Requests per client for the endpoints that need no sign-in.
     public_limiter: api::limit::RateLimiter,
     in_flight: Arc<net::InFlight>,
+    /// Security headers per route tree.
+    headers: web::Headers,
 }
 
 /// Shared state of a running server.
@@ -74,7 +78,9 @@ pub async fn open(config: Config) -> Result<State> {
     };
     let public_limiter =
         api::limit::RateLimiter::new(config.limits.public_requests_per_minute, Duration::from_secs(60));
+    let headers = web::Headers::new(&config);
     Ok(actix_web::web::Data::new(AppState {
+        headers,
         config,
         domain,
         mailer,
@@ -100,15 +106,20 @@ pub fn app(
     App::new()
         .app_data(state)
         .wrap(actix_web::middleware::from_fn(net::guard))
-        .wrap(web::security_headers(&config))
+        .wrap(actix_web::middleware::from_fn(web::security_headers))
         .wrap(actix_web::middleware::from_fn(web::access_log))
         .configure(api::configure)
+        .configure(addin::configure)
         .configure(|cfg| web::configure(cfg, &config))
 }
 
-/// Serves until SIGINT or SIGTERM, then finishes running requests (graceful shutdown).
+/// Serves (HTTPS when `[tls]` is configured) until SIGINT or SIGTERM, then
+/// finishes running requests (graceful shutdown). A certificate or key that
+/// cannot be used is an error before anything starts.
 pub async fn serve(state: State) -> Result<()> {
     let listen = state.config.listen;
+    let tls = tls::server_config(&state.config.tls)?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let janitor = tokio::spawn(janitor::run(state.clone()));
     let mail_worker = tokio::spawn(mail::run_worker(state.clone()));
     let app_state = state.clone();
@@ -119,10 +130,13 @@ pub async fn serve(state: State) -> Result<()> {
         // After the last answer a client gets a second to close, so shutdown is not held up either.
         .client_disconnect_timeout(Duration::from_secs(1))
         // Stalled bodies end after the body timeout, so shutdown waits at most that long.
-        .shutdown_timeout(body_timeout + 5)
-        .listen(listener)
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    tracing::info!(%listen, public_url = %state.config.public_url, data = %state.config.data_dir.display(), "Kluis server started");
+        .shutdown_timeout(body_timeout + 5);
+    let server = match tls {
+        Some(tls) => server.listen_rustls_0_23(listener, tls),
+        None => server.listen(listener),
+    }
+    .with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(%listen, scheme, public_url = %state.config.public_url, data = %state.config.data_dir.display(), "Kluis server started");
     server.run().await?;
     janitor.abort();
     mail_worker.abort();

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use kluis_server::config::{Config, Overrides};
 
@@ -43,6 +43,22 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// The Outlook add-in
+    Addin {
+        #[command(subcommand)]
+        command: AddinCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AddinCommand {
+    /// Print the add-in manifest for this server's public URL, to upload in the
+    /// Microsoft 365 admin centre (Integrated apps) or sideload in Outlook
+    Manifest {
+        /// Write it to FILE instead of standard output
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -72,6 +88,7 @@ fn main() -> ExitCode {
             Command::Serve => serve(config),
             Command::Token { command: TokenCommand::Create { email, label } } => create_token(config, &email, &label),
             Command::User { command: UserCommand::Add { email } } => add_user(config, &email),
+            Command::Addin { command: AddinCommand::Manifest { out } } => addin_manifest(&config, out),
         }
     });
     match result {
@@ -120,5 +137,14 @@ fn add_user(config: Config, email: &str) -> Result<()> {
         kluis_server::admin::add_user(&state, email).await
     })?;
     eprintln!("{email} may now sign in");
+    Ok(())
+}
+
+fn addin_manifest(config: &Config, out: Option<PathBuf>) -> Result<()> {
+    let xml = kluis_server::addin::manifest(config);
+    match out {
+        Some(path) => std::fs::write(&path, xml).with_context(|| format!("cannot write {}", path.display()))?,
+        None => std::io::Write::write_all(&mut std::io::stdout().lock(), xml.as_bytes())?,
+    }
     Ok(())
 }

@@ -1,35 +1,156 @@
 //! The static pages (`web/`), the routes that map to them, and the headers
-//! every response carries.
+//! every response carries: one set per route tree, chosen in one place
+//! ([`Headers::for_path`]).
 
 use std::time::Instant;
 
 use actix_files::{Files, NamedFile};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::{DefaultHeaders, Next};
-use actix_web::{Error, HttpRequest, web};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpRequest, HttpResponse, web};
 
+use crate::State;
 use crate::config::Config;
 
-/// Security headers. WebAssembly needs `'wasm-unsafe-eval'`; nothing else
-/// may run script, and pages fetch only from this server.
-pub(crate) fn security_headers(config: &Config) -> DefaultHeaders {
-    let mut headers = DefaultHeaders::new()
-        .add((
-            "Content-Security-Policy",
-            "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; \
-             img-src 'self' data:; style-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
-             frame-ancestors 'self'",
-        ))
-        .add(("X-Content-Type-Options", "nosniff"))
-        .add(("Referrer-Policy", "no-referrer"))
-        .add(("Cross-Origin-Opener-Policy", "same-origin"))
-        .add(("Cross-Origin-Resource-Policy", "same-origin"))
-        .add(("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"));
-    if config.public_url.starts_with("https://") {
-        headers = headers.add(("Strict-Transport-Security", "max-age=63072000; includeSubDomains"));
+/// The Outlook hosts that frame the add-in's pages: Outlook on the web (work
+/// or school, and outlook.live.com for personal accounts), new Outlook on
+/// Windows (a WebView2 host on the same origins), Microsoft's consolidated
+/// `cloud.microsoft` domain, and the Office on the web frames
+/// (`*.officeapps.live.com`). Classic Outlook on Windows and Mac load the
+/// pages top-level in a web view, with no ancestor to check. Sovereign
+/// clouds are added with `[addin] frame_ancestors`.
+pub(crate) const OUTLOOK_HOSTS: &[&str] = &[
+    "https://outlook.office.com",
+    "https://outlook.office365.com",
+    "https://outlook.live.com",
+    "https://outlook.cloud.microsoft",
+    "https://*.cloud.microsoft",
+    "https://*.officeapps.live.com",
+];
+
+/// Where Office.js and the host scripts it loads come from.
+const OFFICE_JS: &str = "https://appsforoffice.microsoft.com";
+
+/// Route trees with their own headers, most specific first; every other path gets the site's.
+const TREES: &[(&str, Tree)] = &[
+    ("/addin/icons/", Tree::AddinIcons),
+    ("/addin/", Tree::Addin),
+    // The event handler for classic Outlook on Windows, loaded by its JavaScript-only runtime.
+    ("/pkg/kluis-commands.js", Tree::Addin),
+];
+
+#[derive(Clone, Copy)]
+enum Tree {
+    Site,
+    Addin,
+    AddinIcons,
+}
+
+type HeaderSet = Vec<(HeaderName, HeaderValue)>;
+
+/// The security headers of every route tree, made once from the configuration.
+pub(crate) struct Headers {
+    site: HeaderSet,
+    addin: HeaderSet,
+    addin_icons: HeaderSet,
+}
+
+impl Headers {
+    pub(crate) fn new(config: &Config) -> Headers {
+        let mut common = vec![
+            ("x-content-type-options", "nosniff".to_string()),
+            ("referrer-policy", "no-referrer".to_string()),
+            ("permissions-policy", "camera=(), microphone=(), geolocation=(), payment=()".to_string()),
+        ];
+        if config.public_url.starts_with("https://") {
+            common.push(("strict-transport-security", "max-age=63072000; includeSubDomains".to_string()));
+        }
+        // WebAssembly needs 'wasm-unsafe-eval'; nothing else may run script, and
+        // pages fetch only from this server.
+        let csp = |script_src: &str, frame_ancestors: &str| {
+            format!(
+                "default-src 'self'; script-src {script_src}; worker-src 'self'; connect-src 'self'; \
+                 img-src 'self' data:; style-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+                 frame-ancestors {frame_ancestors}"
+            )
+        };
+        let site = [
+            ("content-security-policy", csp("'self' 'wasm-unsafe-eval'", "'self'")),
+            ("cross-origin-opener-policy", "same-origin".to_string()),
+            ("cross-origin-resource-policy", "same-origin".to_string()),
+        ];
+        let ancestors: Vec<&str> = std::iter::once("'self'")
+            .chain(OUTLOOK_HOSTS.iter().copied())
+            .chain(config.addin.frame_ancestors.iter().map(String::as_str))
+            .collect();
+        let addin = [
+            // Framed by the Outlook hosts (no X-Frame-Options, which cannot name them),
+            // running Office.js from Microsoft's CDN, WebAssembly and workers from here.
+            ("content-security-policy", csp(&format!("'self' 'wasm-unsafe-eval' {OFFICE_JS}"), &ancestors.join(" "))),
+            // unsafe-none, so the Office dialog API keeps working: in Outlook on the web and
+            // new Outlook, displayDialogAsync opens the dialog page with window.open from the
+            // Outlook origin and messageParent answers through window.opener. A dialog page
+            // with COOP same-origin (or same-origin-allow-popups) is put in a browsing context
+            // group of its own, loses its cross-origin opener, and the add-in sees error 12006
+            // (Microsoft: "Best practices and rules for the Office Dialog API"). In the task
+            // pane's iframe COOP has no effect either way.
+            ("cross-origin-opener-policy", "unsafe-none".to_string()),
+            // Loaded by Outlook's own origins (frames, the ribbon's icons, the event runtime).
+            ("cross-origin-resource-policy", "cross-origin".to_string()),
+        ];
+        // Ribbon icons must be cacheable (Microsoft's manifest rules: no no-cache/no-store).
+        let icons = [("cache-control", "public, max-age=86400".to_string())];
+        // Names in lower case, as HTTP/2 sends them and `HeaderName::from_static` wants them.
+        let build = |sets: &[&[(&'static str, String)]]| -> HeaderSet {
+            sets.iter()
+                .flat_map(|set| set.iter())
+                .map(|(name, value)| {
+                    (
+                        HeaderName::from_static(name),
+                        HeaderValue::from_str(value).expect("header values are visible ASCII (checked config)"),
+                    )
+                })
+                .collect()
+        };
+        Headers {
+            site: build(&[&common, &site]),
+            addin: build(&[&common, &addin]),
+            addin_icons: build(&[&common, &addin, &icons]),
+        }
     }
-    headers
+
+    /// The set for a request path: the first tree of [`TREES`] it falls under, else the site's.
+    fn for_path(&self, path: &str) -> &HeaderSet {
+        let tree = TREES.iter().find(|(prefix, _)| path.starts_with(prefix)).map_or(Tree::Site, |(_, tree)| *tree);
+        match tree {
+            Tree::Site => &self.site,
+            Tree::Addin => &self.addin,
+            Tree::AddinIcons => &self.addin_icons,
+        }
+    }
+}
+
+/// Middleware on every request: the headers of the request's route tree,
+/// unless the handler set one itself. (Handlers and extractors answer their
+/// errors as responses, which get them too.)
+pub(crate) async fn security_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let state = req.app_data::<State>().cloned();
+    let path = req.path().to_owned();
+    let mut response = next.call(req).await?;
+    if let Some(state) = state {
+        let headers = response.headers_mut();
+        for (name, value) in state.headers.for_path(&path) {
+            if !headers.contains_key(name) {
+                headers.insert(name.clone(), value.clone());
+            }
+        }
+    }
+    Ok(response)
 }
 
 /// One log line per request: method, path (never the query), status, time.
@@ -48,12 +169,40 @@ pub(crate) async fn access_log(
 pub(crate) fn configure(cfg: &mut web::ServiceConfig, config: &Config) {
     let dir = config.web_dir();
     let receive = dir.join("receive.html");
-    cfg.route(
-        "/p/{id}",
-        web::get().to(move |req: HttpRequest| {
-            let page = receive.clone();
-            async move { NamedFile::open_async(page).await.map(|f| f.into_response(&req)) }
-        }),
-    )
-    .service(Files::new("/", dir).index_file("index.html").prefer_utf8(true));
+    let recipient_page = move |req: HttpRequest| {
+        let page = receive.clone();
+        async move { NamedFile::open_async(page).await.map(|f| f.into_response(&req)) }
+    };
+    let send_check = dir.join("pkg/kluis-commands.js");
+    cfg.route("/p/{id}", web::get().to(recipient_page.clone()))
+        // The same recipient page under /addin/, where Outlook may frame it ("Open with Kluis").
+        .route("/addin/p/{id}", web::get().to(recipient_page))
+        .route(
+            "/addin/commands.js",
+            web::get().to(move |state: State| {
+                let bundle = send_check.clone();
+                async move { send_check_script(&state.config.public_url, &bundle).await }
+            }),
+        )
+        .service(Files::new("/", dir).index_file("index.html").prefer_utf8(true));
+}
+
+/// The send check for Outlook: the bundle xtask builds (detectors compiled
+/// to JavaScript, then web/addin/commands-handler.js) with this server's
+/// URL in front, because classic Outlook runs it with no page to take an
+/// origin from.
+async fn send_check_script(public_url: &str, bundle: &std::path::Path) -> HttpResponse {
+    match tokio::fs::read_to_string(bundle).await {
+        Ok(script) => {
+            let url = serde_json::to_string(public_url).unwrap_or_else(|_| "\"\"".into());
+            HttpResponse::Ok()
+                .content_type("text/javascript; charset=utf-8")
+                .insert_header((actix_web::http::header::CACHE_CONTROL, "no-cache"))
+                .body(format!("var KLUIS_SERVER = {url};\n{script}"))
+        }
+        Err(e) => {
+            tracing::error!(path = %bundle.display(), error = %e, "the send check is not built: `cargo xtask run` builds web/pkg");
+            HttpResponse::NotFound().content_type("text/plain; charset=utf-8").body("The send check is not built.")
+        }
+    }
 }

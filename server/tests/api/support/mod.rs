@@ -79,7 +79,10 @@ impl Server {
         // A relative data directory (the default `kluis-data`) lives in the test's temporary directory.
         config.data_dir = dir.path().join(&config.data_dir);
         config.listen = addr;
-        config.public_url = format!("http://{addr}");
+        // With `[tls]` the server answers HTTPS only (tests/api/addin.rs).
+        let tls = config.tls.enabled();
+        config.public_url = format!("{}://{addr}", if tls { "https" } else { "http" });
+        let url = config.public_url.clone();
         let data_dir = config.data_dir.clone();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (ended_tx, ended_rx) = std::sync::mpsc::channel::<String>();
@@ -107,15 +110,14 @@ impl Server {
             }
         });
         let (jobs, system) = ready_rx.recv().map_err(|e| e.to_string())??;
-        let server =
-            Server { addr, url: format!("http://{addr}"), data_dir, jobs, system, thread: Some(thread), _dir: dir };
+        let server = Server { addr, url, data_dir, jobs, system, thread: Some(thread), _dir: dir };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Ok(message) = ended_rx.try_recv() {
                 return Err(message);
             }
             if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
-                && server.get("/healthz").try_send().is_ok_and(|r| r.status == 200)
+                && (tls || server.get("/healthz").try_send().is_ok_and(|r| r.status == 200))
             {
                 return Ok(server);
             }
