@@ -1,9 +1,11 @@
 // A real kluis-server for end-to-end tests: its own temporary data
-// directory, a free port on 127.0.0.1, mail read from the outbox, and the
-// `kluis` command line.
-import { execFile, spawn } from 'node:child_process';
+// directory, a free port on 127.0.0.1 (HTTP, or HTTPS with a certificate
+// made for the test), mail read from the outbox, and the `kluis` command line.
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,27 +51,47 @@ export function sha256(buffer) {
   return createHash('sha256').update(buffer).digest('hex');
 }
 
+/** A self-signed certificate for 127.0.0.1 (openssl) in `dir`: {certificate, key} paths and the PEM. */
+function selfSignedCertificate(dir) {
+  const certificate = join(dir, 'tls.crt');
+  const key = join(dir, 'tls.key');
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
+    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', certificate,
+  ], { stdio: 'ignore' });
+  return { certificate, key, pem: readFileSync(certificate) };
+}
+
 export class KluisServer {
-  constructor(data, port, config = null) {
+  /** `ca`: the PEM certificate the server answers HTTPS with (null: plain HTTP). */
+  constructor(data, port, config = null, ca = null) {
     this.data = data;
     this.config = config;
     this.port = port;
-    this.url = `http://127.0.0.1:${port}`;
+    this.ca = ca;
+    this.url = `${ca ? 'https' : 'http'}://127.0.0.1:${port}`;
     this.outbox = join(data, 'outbox');
     this.seenMail = new Set();
     this.child = null;
     this.log = [];
   }
 
-  /** Starts a server on a fresh data directory; `config` is TOML for its configuration file. */
-  static async start({ config } = {}) {
+  /** Starts a server on a fresh data directory; `config` is TOML for its configuration file;
+   * `tls`: serve HTTPS with a self-signed certificate (needs `openssl`), trusted by `get`. */
+  static async start({ config, tls = false } = {}) {
     const data = mkdtempSync(join(tmpdir(), 'kluis-e2e-'));
     let file = null;
+    let ca = null;
+    if (tls) {
+      const made = selfSignedCertificate(data);
+      ca = made.pem;
+      config = `${config ?? ''}\n[tls]\ncertificate = ${JSON.stringify(made.certificate)}\nkey = ${JSON.stringify(made.key)}\n`;
+    }
     if (config) {
       file = join(data, 'kluis.toml');
       writeFileSync(file, config);
     }
-    const server = new KluisServer(data, await freePort(), file);
+    const server = new KluisServer(data, await freePort(), file, ca);
     await server.spawn();
     return server;
   }
@@ -93,14 +115,29 @@ export class KluisServer {
     while (Date.now() < deadline) {
       if (this.child.exitCode !== null) throw new Error(`kluis-server exited: ${this.log.join('')}`);
       try {
-        const res = await fetch(`${this.url}/healthz`);
-        if (res.ok) return;
+        if ((await this.get('/healthz')).status === 200) return;
       } catch {
         // not listening yet
       }
       await sleep(100);
     }
     throw new Error('kluis-server did not start in time');
+  }
+
+  /** GET `path` (HTTPS trusting only this server's certificate): {status, headers, body: Buffer}. */
+  get(path) {
+    const send = this.ca ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      // A connection of its own (no keep-alive), so a stopping server is not held up by it.
+      const req = send(`${this.url}${path}`, { agent: false, ...(this.ca ? { ca: this.ca } : {}) }, (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    });
   }
 
   /** Stops the server (SIGTERM, then SIGKILL after 10 s). */
