@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use kluis_policy::ContentPolicy;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -349,6 +350,81 @@ pub struct AccessGranted {
 pub struct Health {
     /// `ok`.
     pub status: String,
+}
+
+/// `GET /policy`: the organisation's rules for sending, for the add-in, the
+/// send page, the relay and the CLI. Readable without signing in: the send
+/// check must work before anyone has signed in to the add-in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolicyView {
+    /// What the send-time content check looks for and does (`kluis_policy`).
+    pub content: ContentPolicy,
+    /// Choices a sender may make for a package.
+    pub send: SendPolicy,
+}
+
+/// Rules for packages the server enforces at creation; clients shape their forms by them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SendPolicy {
+    /// Expiry when the sender names none, in days.
+    pub default_expiry_days: u32,
+    /// Longest expiry a sender may choose, in days.
+    pub max_expiry_days: u32,
+    /// Whether the add-in puts the message text into the package by default.
+    pub include_message: bool,
+    /// Recipients must prove their address with an e-mail code (`verify` may not be `none`).
+    pub require_verification: bool,
+    /// Every package needs a password.
+    pub require_password: bool,
+}
+
+/// Which check produced a verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckSource {
+    /// The add-in's `OnMessageSend` handler.
+    SendCheck,
+    /// The add-in's task pane ("Send securely").
+    TaskPane,
+    /// The web send page.
+    Web,
+    /// The SMTP relay.
+    Relay,
+}
+
+/// What became of the message after a verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckOutcome {
+    /// Sent as it was (nothing stood in the way).
+    Sent,
+    /// The sender was warned (advise mode); they may still send.
+    Warned,
+    /// Sending was stopped until the message is secured.
+    Blocked,
+    /// Sent after a warning, as it was.
+    SentAnyway,
+    /// Secured with Kluis: attachments (and possibly the text) went into a package.
+    Secured,
+}
+
+/// `POST /policy/verdicts`: a verdict for the audit log. Kinds and counts of
+/// findings only, never what was found.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerdictReport {
+    /// Which check decided.
+    pub source: CheckSource,
+    /// What it decided.
+    pub action: kluis_policy::Action,
+    /// What became of the message.
+    pub outcome: CheckOutcome,
+    /// What was found (kinds, confidences and counts).
+    #[serde(default)]
+    pub findings: Vec<kluis_policy::Finding>,
+    /// The package the message was secured with, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_id: Option<PackageId>,
 }
 
 #[cfg(test)]

@@ -37,6 +37,35 @@ pub struct Config {
     pub tls: Tls,
     /// The Outlook add-in (`[addin]`).
     pub addin: Addin,
+    /// Rules for sending and the send-time content check (`[policy]`, `[policy.content]`).
+    pub policy: Policy,
+}
+
+/// `[policy]`: what senders may choose; `[policy.content]`: the content
+/// check (a `kluis_policy::ContentPolicy`: mode, detectors, keyword_lists,
+/// min_confidence, internal_domains, secure_external_attachments).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Policy {
+    /// The add-in puts the message text into the package unless the sender unticks it.
+    pub include_message: bool,
+    /// Packages must verify recipients by e-mail code.
+    pub require_verification: bool,
+    /// Packages must have a password.
+    pub require_password: bool,
+    /// The send-time content check.
+    pub content: kluis_policy::ContentPolicy,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            include_message: true,
+            require_verification: false,
+            require_password: false,
+            content: kluis_policy::ContentPolicy::default(),
+        }
+    }
 }
 
 /// `[tls]`: the server terminates TLS itself when both are set; plain HTTP otherwise
@@ -154,6 +183,7 @@ impl Default for Config {
             limits: Limits::default(),
             tls: Tls::default(),
             addin: Addin::default(),
+            policy: Policy::default(),
         }
     }
 }
@@ -213,6 +243,8 @@ impl Config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read configuration file {}", path.display()))?;
+                check_content_policy_keys(&text)
+                    .with_context(|| format!("invalid configuration file {}", path.display()))?;
                 toml::from_str(&text).with_context(|| format!("invalid configuration file {}", path.display()))?
             }
             None => Config::default(),
@@ -324,6 +356,23 @@ impl Config {
         }
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../web")
     }
+}
+
+/// `ContentPolicy` ignores fields it does not know (older clients read newer
+/// policies); in the configuration file an unknown key is a typo, refused here.
+fn check_content_policy_keys(text: &str) -> Result<()> {
+    let table: toml::Table = toml::from_str(text)?;
+    let Some(content) = table.get("policy").and_then(|p| p.get("content")).and_then(|c| c.as_table()) else {
+        return Ok(());
+    };
+    let known = serde_json::to_value(kluis_policy::ContentPolicy::default())?;
+    for key in content.keys() {
+        if known.get(key).is_none() {
+            let names: Vec<&String> = known.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+            bail!("unknown key policy.content.{key}; expected one of {names:?}");
+        }
+    }
+    Ok(())
 }
 
 /// Whether `s` is a GUID: 8-4-4-4-12 hexadecimal digits.

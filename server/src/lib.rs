@@ -75,6 +75,7 @@ pub async fn open(config: Config) -> Result<State> {
         org_id,
         org_name: config.organisation.name.clone(),
         public_url: config.public_url.clone(),
+        policy: config.policy.clone(),
     };
     let public_limiter =
         api::limit::RateLimiter::new(config.limits.public_requests_per_minute, Duration::from_secs(60));

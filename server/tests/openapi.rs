@@ -340,6 +340,15 @@ async fn the_schemas_accept_what_the_server_sends() {
     api.error(call(M::GET, "/api/v1/me").bearer("kluis_nope"), 401, "unauthorized").await;
     api.send(call(M::GET, "/api/v1/me"), 200).await;
 
+    // The policy (no sign-in), and verdicts of the send check.
+    api.send(call(M::GET, "/api/v1/policy").bearer(""), 200).await;
+    api.send(call(M::OPTIONS, "/api/v1/policy/verdicts").bearer(""), 204).await;
+    let verdict = json!({"source": "send_check", "action": "warn", "outcome": "warned",
+        "findings": [{"kind": "iban", "confidence": "high", "count": 1}]});
+    api.send(call(M::POST, "/api/v1/policy/verdicts").json(verdict.clone()), 204).await;
+    api.error(call(M::POST, "/api/v1/policy/verdicts").json(verdict).bearer(""), 401, "unauthorized").await;
+    api.error(call(M::POST, "/api/v1/policy/verdicts").json(json!({"source": "x"})), 400, "invalid_json").await;
+
     // Sign-in codes.
     let code_for = |email: &str| call(M::POST, "/api/v1/auth/code").json(json!({ "email": email }));
     api.send(code_for("alice@example.org"), 202).await;

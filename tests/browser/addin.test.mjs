@@ -243,7 +243,7 @@ test('Open with Kluis: the read pane finds the link in the mail and decrypts the
   const token = await server.token(ALICE);
   const data = testBytes(700_000, 21);
   writeFileSync(join(dir, 'jaarstukken.xlsx'), data);
-  const sent = await server.kluis(['send', join(dir, 'jaarstukken.xlsx'), '--server', server.url, '--token', token, '--verify', 'none', '--message', 'Voor de vergadering.']);
+  const sent = await server.kluis(['send', join(dir, 'jaarstukken.xlsx'), '--server', server.url, '--token', token, '--to', BOB, '--verify', 'none', '--message', 'Voor de vergadering.']);
   assert.equal(sent.code, 0, sent.stderr);
   const link = sent.stdout.trim();
   const page = await pane({

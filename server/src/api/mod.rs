@@ -9,6 +9,7 @@ mod guard;
 mod health;
 pub(crate) mod limit;
 mod packages;
+mod policy;
 mod recipients;
 mod tokens;
 mod uploads;
@@ -32,6 +33,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(auth::configure)
                 .configure(tokens::configure)
                 .configure(packages::configure)
+                .configure(policy::configure)
                 .configure(uploads::configure)
                 .configure(recipients::configure)
                 .route("/openapi.json", web::get().to(openapi))

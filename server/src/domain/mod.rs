@@ -12,6 +12,7 @@ pub(crate) mod codes;
 pub(crate) mod janitor;
 pub(crate) mod mail;
 pub(crate) mod packages;
+pub(crate) mod policy;
 pub(crate) mod uploads;
 
 use std::sync::Arc;
@@ -31,6 +32,8 @@ pub(crate) struct Domain {
     pub org_name: String,
     /// The server's public URL (links in answers and mail).
     pub public_url: String,
+    /// Rules for sending and the content check (`[policy]`).
+    pub policy: crate::config::Policy,
 }
 
 /// Unix seconds now.
@@ -185,6 +188,8 @@ pub(crate) enum Event {
     SignedIn,
     SignInFailed,
     SignInLocked,
+    /// A send-time check's verdict (kinds of findings, never content).
+    SendChecked,
 }
 
 impl Event {
@@ -205,6 +210,7 @@ impl Event {
             Event::SignedIn => "signed_in",
             Event::SignInFailed => "sign_in_failed",
             Event::SignInLocked => "sign_in_locked",
+            Event::SendChecked => "send_checked",
         }
     }
 }

@@ -85,6 +85,7 @@ pub(crate) async fn create(domain: &Domain, caller: &Caller, req: Request) -> Do
             recipients.push(email);
         }
     }
+    super::policy::check_package(domain, &req)?;
     if req.verify_email && recipients.is_empty() {
         return Err(invalid("no_recipients", "E-mail verification needs at least one recipient address."));
     }

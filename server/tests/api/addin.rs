@@ -55,7 +55,7 @@ fn the_manifest_route_fills_in_the_public_url_and_the_id() {
             assert!(url.starts_with(&server.url), "{url} is not on {}", server.url);
         }
     }
-    for needed in ["/addin/taskpane.html", "/addin/read.html", "/addin/commands.html", "/pkg/kluis-commands.js"] {
+    for needed in ["/addin/taskpane.html", "/addin/read.html", "/addin/commands.html", "/addin/commands.js"] {
         assert!(urls.contains(&format!("{}{needed}", server.url)), "{needed} missing");
     }
     assert!(

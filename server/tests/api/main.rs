@@ -16,6 +16,7 @@ mod codes;
 mod enumeration;
 mod flow;
 mod packages;
+mod policy;
 mod quotas;
 mod slow_clients;
 mod small;
