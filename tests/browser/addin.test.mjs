@@ -206,6 +206,44 @@ test('an upload that fails leaves the mail as it was; continuing finishes it', {
   assert.match(draft.body, LINK);
 });
 
+test('an upload interrupted by the pane reloading continues on the same draft; a plain-text body gets the link as text', { timeout: 180_000 }, async (t) => {
+  const { server, pane } = await setup(t);
+  await server.addUser(ALICE);
+  const big = testBytes(9 << 20, 9); // more than one 8 MiB upload body
+  const page = await pane({
+    user: { email: ALICE },
+    to: [BOB],
+    subject: 'Scans',
+    bodyType: 'text',
+    body: 'Hierbij de scans.',
+    attachments: [attachment('s1', 'scans.zip', big, 'application/zip')],
+  });
+  await signInPane(page, server, ALICE);
+  await page.uncheck('#include-message');
+  // Hold the second upload body so the pane is closed mid-upload.
+  let bodies = 0;
+  await page.route('**/api/v1/uploads/**', async (route) => {
+    if (route.request().method() === 'PATCH' && ++bodies >= 2) return; // never answered
+    return route.continue();
+  });
+  await page.click('#send-button');
+  await page.waitForFunction(() => Number(document.querySelector('#progress-bar').value) > 0, null, { timeout: 60_000 });
+  await page.unroute('**/api/v1/uploads/**');
+  await page.reload();
+
+  // The pane finds the unfinished upload of this draft and the attachment it came from.
+  await page.locator('#step-resume').waitFor({ state: 'visible', timeout: 30_000 });
+  assert.equal(await page.locator('#resume-list .file-state.ok').count(), 1, 'the attachment is read from the draft again');
+  await page.click('#resume-continue');
+  await page.locator('#step-done').waitFor({ state: 'visible', timeout: 120_000 });
+  const draft = await draftOf(page);
+  assert.deepEqual(draft.attachments, []);
+  assert.equal(draft.bodyType, 'text');
+  assert.match(draft.body, /^— Beveiligd bericht \/ Secure message —\n/, 'the link block as plain text, on top');
+  assert.match(draft.body, LINK);
+  assert.match(draft.body, /Hierbij de scans\.$/, 'the text stays below the link when it is not in the package');
+});
+
 test('the send check: blocks a BSN or IBAN to outsiders in require mode, warns in advise mode, lets internal mail through', { timeout: 120_000 }, async (t) => {
   const check = async (config, fixture, mailbox = '1.14') => {
     const { pane } = await setup(t, { config });

@@ -19,7 +19,8 @@
     save({
       body: fixture.body ?? '',
       bodyType: fixture.bodyType ?? 'html',
-      attachments: (fixture.attachments ?? []).map((a) => ({ isInline: false, attachmentType: 'file', ...a })),
+      // Only ids here: the content stays in the fixture (sessionStorage holds about 5 MB).
+      attachments: (fixture.attachments ?? []).map((a) => ({ isInline: false, attachmentType: 'file', ...a, base64: undefined })),
       sessionData: {},
       customProperties: {},
       subject: fixture.subject ?? '',
@@ -52,6 +53,7 @@
   const recipients = (list) => ({
     getAsync: (cb) => answer('recipients.getAsync', cb, () => (list ?? []).map((emailAddress) => ({ emailAddress, displayName: emailAddress }))),
   });
+  const content = (id) => (fixture.attachments ?? []).find((x) => x.id === id)?.base64 ?? '';
   const base64Size = (b64) => Math.floor((b64.length * 3) / 4) - (b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0);
 
   const item = {
@@ -72,12 +74,12 @@
     },
     getAttachmentsAsync: (cb) =>
       answer('getAttachmentsAsync', cb, () =>
-        load().attachments.map((a) => ({ id: a.id, name: a.name, size: base64Size(a.base64), contentType: a.contentType, isInline: a.isInline, attachmentType: a.attachmentType })),
+        load().attachments.map((a) => ({ id: a.id, name: a.name, size: base64Size(content(a.id)), contentType: a.contentType, isInline: a.isInline, attachmentType: a.attachmentType })),
       ),
     getAttachmentContentAsync: (id, cb) =>
       answer('getAttachmentContentAsync', cb, () => {
         const a = load().attachments.find((x) => x.id === id);
-        return { format: 'base64', content: a.base64 };
+        return { format: 'base64', content: a && content(id) };
       }),
     removeAttachmentAsync: (id, cb) => answer('removeAttachment', cb, () => update((d) => { d.attachments = d.attachments.filter((a) => a.id !== id); })),
     sessionData: {
