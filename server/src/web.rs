@@ -36,9 +36,8 @@ const OFFICE_JS: &str = "https://appsforoffice.microsoft.com";
 /// Route trees with their own headers, most specific first; every other path gets the site's.
 const TREES: &[(&str, Tree)] = &[
     ("/addin/icons/", Tree::AddinIcons),
+    // Pages, their scripts (the event handler /addin/commands.js too), the manifest.
     ("/addin/", Tree::Addin),
-    // The event handler for classic Outlook on Windows, loaded by its JavaScript-only runtime.
-    ("/pkg/kluis-commands.js", Tree::Addin),
 ];
 
 #[derive(Clone, Copy)]
