@@ -73,7 +73,10 @@ function addresses(list) {
 export async function recipients() {
   const it = item();
   const field = (name) => (it[name]?.getAsync ? call(`reading ${name}`, (cb) => it[name].getAsync(cb)).then(addresses) : Promise.resolve([]));
-  const [to, cc, bcc] = await Promise.all([field('to'), field('cc'), field('bcc')]);
+  // One at a time: Outlook on the web allows three calls in flight per add-in.
+  const to = await field('to');
+  const cc = await field('cc');
+  const bcc = await field('bcc');
   return { to, cc, bcc };
 }
 

@@ -228,11 +228,10 @@ function applyPolicy() {
 // ---------------------------------------------------------------- compose
 
 async function readDraft() {
-  const [recipients, subject, attachments] = await Promise.all([
-    outlook.recipients(),
-    outlook.subject().catch(() => ''),
-    outlook.attachments(),
-  ]);
+  // In sequence: Outlook on the web allows three calls in flight per add-in.
+  const recipients = await outlook.recipients();
+  const subject = await outlook.subject().catch(() => '');
+  const attachments = await outlook.attachments();
   draft = { recipients, subject, attachments };
 }
 
