@@ -25,7 +25,7 @@
 //! word, the last six words for keyword phrases, and counters. Nothing of the
 //! text is kept once it has been read past, and findings are counts only.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::detect::bsn::Bsn;
@@ -88,30 +88,32 @@ struct Run {
     /// 0 when the run is not a group (not ASCII, or longer than [`MAX_GROUP`]).
     len: u8,
     sep: u8,
+    /// The detectors this word is a supporting keyword of (bit per [`DetectorKind`] index).
+    support: u8,
     start: u64,
     end: u64,
 }
 
 impl Run {
-    const EMPTY: Run = Run { text: [0; MAX_GROUP], len: 0, sep: 0, start: 0, end: 0 };
+    const EMPTY: Run = Run { text: [0; MAX_GROUP], len: 0, sep: 0, support: 0, start: 0, end: 0 };
 
     fn group(&self) -> Group<'_> {
         Group { text: &self.text[..usize::from(self.len)], sep: self.sep }
     }
+}
 
-    /// Whether a number can start here.
-    fn can_start(&self) -> bool {
-        let t = &self.text[..usize::from(self.len)];
-        match t {
-            [] => false,
-            [d, ..] if d.is_ascii_digit() => true,
-            [a, b, c, d, ..]
-                if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() && c.is_ascii_digit() && d.is_ascii_digit() =>
-            {
-                true
-            }
-            [a, ..] => t.len() == 9 && a.is_ascii_uppercase(),
+/// Whether a number can start at this group: a digit, an IBAN's country and
+/// check digits, or nine characters starting with a capital.
+fn can_start(t: &[u8]) -> bool {
+    match t {
+        [] => false,
+        [d, ..] if d.is_ascii_digit() => true,
+        [a, b, c, d, ..]
+            if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() && c.is_ascii_digit() && d.is_ascii_digit() =>
+        {
+            true
         }
+        [a, ..] => t.len() == 9 && a.is_ascii_uppercase(),
     }
 }
 
@@ -146,18 +148,10 @@ struct Pending {
 /// ```
 #[derive(Clone)]
 pub struct Scanner {
-    numbers: [bool; 4],
-    any_number: bool,
-    email: Option<email::Recognizer>,
-    keywords: keywords::Matcher,
-    lists: Vec<String>,
-    /// Supporting keyword to the detectors (bit per [`DetectorKind`] index) it supports.
-    support: HashMap<&'static [u8], u8, FxBuild>,
-    support_min: usize,
-    support_max: usize,
-
     /// Characters read so far.
     pos: u64,
+    /// The word being read, when it started in an earlier piece or has
+    /// letters outside ASCII (the first [`MAX_RUN`] bytes of it).
     in_run: bool,
     run: [u8; MAX_RUN],
     run_len: usize,
@@ -165,17 +159,30 @@ pub struct Scanner {
     run_start: u64,
     run_sep: u8,
     link: Link,
+    /// A UTF-8 sequence not complete yet.
     utf8: [u8; 4],
     utf8_len: usize,
     utf8_need: usize,
+    email: Option<email::Recognizer>,
+    words: Words,
+}
 
+/// What happens to each word once it is read.
+#[derive(Clone)]
+struct Words {
+    numbers: [bool; 4],
+    any_number: bool,
+    /// The keyword lists, and the supporting keywords of the number
+    /// detectors (marked with a bit per [`DetectorKind`] index).
+    keywords: keywords::Matcher,
+    lists: Vec<String>,
+    lower: [u8; MAX_RUN],
     /// `window[0]` is the group before `window[1]`, where a number may start.
     window: [Run; WINDOW],
     window_len: usize,
     last_keyword: [Option<u64>; 4],
     pending: VecDeque<Pending>,
     counts: [[u32; 3]; 5],
-    lower: [u8; MAX_RUN],
 }
 
 impl Scanner {
@@ -183,24 +190,14 @@ impl Scanner {
     /// and the other fields do not matter here).
     pub fn new(policy: &ContentPolicy) -> Scanner {
         let mut numbers = [false; 4];
-        let mut support: HashMap<&'static [u8], u8, FxBuild> = HashMap::default();
+        let mut support = Vec::new();
         for kind in NUMBER_DETECTORS {
             if policy.detectors.contains(&kind) {
                 numbers[kind as usize] = true;
-                for keyword in keywords_of(kind) {
-                    *support.entry(keyword.as_bytes()).or_default() |= 1 << kind as usize;
-                }
+                support.extend(keywords_of(kind).iter().map(|k| (*k, 1 << kind as usize)));
             }
         }
         Scanner {
-            numbers,
-            any_number: numbers.iter().any(|&n| n),
-            email: policy.detectors.contains(&DetectorKind::Email).then(email::Recognizer::default),
-            keywords: keywords::Matcher::new(&policy.keyword_lists),
-            lists: policy.keyword_lists.iter().map(|l| l.name.clone()).collect(),
-            support_min: support.keys().map(|k| k.len()).min().unwrap_or(0),
-            support_max: support.keys().map(|k| k.len()).max().unwrap_or(0),
-            support,
             pos: 0,
             in_run: false,
             run: [0; MAX_RUN],
@@ -212,12 +209,19 @@ impl Scanner {
             utf8: [0; 4],
             utf8_len: 0,
             utf8_need: 0,
-            window: [Run::EMPTY; WINDOW],
-            window_len: 1,
-            last_keyword: [None; 4],
-            pending: VecDeque::with_capacity(16),
-            counts: [[0; 3]; 5],
-            lower: [0; MAX_RUN],
+            email: policy.detectors.contains(&DetectorKind::Email).then(email::Recognizer::default),
+            words: Words {
+                numbers,
+                any_number: numbers.iter().any(|&n| n),
+                keywords: keywords::Matcher::new(&policy.keyword_lists, support),
+                lists: policy.keyword_lists.iter().map(|l| l.name.clone()).collect(),
+                lower: [0; MAX_RUN],
+                window: [Run::EMPTY; WINDOW],
+                window_len: 1,
+                last_keyword: [None; 4],
+                pending: VecDeque::with_capacity(16),
+                counts: [[0; 3]; 5],
+            },
         }
     }
 
@@ -227,19 +231,28 @@ impl Scanner {
         let n = input.len();
         while i < n {
             let b = input[i];
-            if b < 0x80 && self.utf8_len == 0 {
-                if ALNUM[usize::from(b)] {
-                    let start = i;
-                    while i < n && ALNUM[usize::from(input[i])] {
-                        i += 1;
-                    }
-                    self.ascii_run(&input[start..i]);
-                } else {
-                    self.separator_or_other(b, b);
+            if b >= 0x80 || self.utf8_len > 0 {
+                self.utf8_byte(b);
+                i += 1;
+            } else if ALNUM[usize::from(b)] {
+                let start = i;
+                while i < n && ALNUM[usize::from(input[i])] {
                     i += 1;
                 }
+                let word = &input[start..i];
+                if !self.in_run && i < n && input[i] < 0x80 {
+                    // A whole ASCII word within this piece: read it in place.
+                    let begin = self.pos;
+                    self.pos += word.len() as u64;
+                    self.email_alnum(word);
+                    let sep = self.sep();
+                    self.link = Link::Run;
+                    self.words.word(word, word.len(), true, sep, begin, self.pos);
+                } else {
+                    self.ascii_run(word);
+                }
             } else {
-                self.utf8_byte(b);
+                self.separator_or_other(b, b);
                 i += 1;
             }
         }
@@ -257,28 +270,22 @@ impl Scanner {
         if let Some(email) = &mut self.email
             && email.finish()
         {
-            self.counts[DetectorKind::Email as usize][1] += 1;
+            self.words.count(DetectorKind::Email as usize, Confidence::Medium);
         }
-        self.flush();
-        self.settle(u64::MAX);
-        let mut findings = Vec::new();
-        for kind in DetectorKind::ALL {
-            for (i, confidence) in CONFIDENCES.into_iter().enumerate() {
-                let count = self.counts[kind as usize][i];
-                if count > 0 {
-                    findings.push(Finding { kind: FindingKind::from(kind), list: None, confidence, count });
-                }
-            }
+        self.words.finish()
+    }
+
+    fn sep(&self) -> u8 {
+        match self.link {
+            Link::Sep(s) => s,
+            _ => 0,
         }
-        for (list, count, confidence) in self.keywords.results() {
-            findings.push(Finding {
-                kind: FindingKind::Keywords,
-                list: Some(self.lists[list].clone()),
-                confidence,
-                count,
-            });
+    }
+
+    fn email_alnum(&mut self, word: &[u8]) {
+        if let Some(email) = &mut self.email {
+            email.alnum(word);
         }
-        Findings::from(findings)
     }
 
     fn ascii_run(&mut self, bytes: &[u8]) {
@@ -290,9 +297,7 @@ impl Scanner {
         self.run[kept..kept + take].copy_from_slice(&bytes[..take]);
         self.run_len += bytes.len();
         self.pos += bytes.len() as u64;
-        if let Some(email) = &mut self.email {
-            email.alnum(bytes.len(), bytes.iter().all(u8::is_ascii_alphabetic));
-        }
+        self.email_alnum(bytes);
     }
 
     fn start_run(&mut self) {
@@ -300,10 +305,14 @@ impl Scanner {
         self.run_len = 0;
         self.run_ascii = true;
         self.run_start = self.pos;
-        self.run_sep = match self.link {
-            Link::Sep(s) => s,
-            _ => 0,
-        };
+        self.run_sep = self.sep();
+    }
+
+    fn end_run(&mut self) {
+        self.in_run = false;
+        self.link = Link::Run;
+        let len = self.run_len;
+        self.words.word(&self.run[..len.min(MAX_RUN)], len, self.run_ascii, self.run_sep, self.run_start, self.pos);
     }
 
     /// A character that is not a letter or digit: `sep` is its separator
@@ -321,7 +330,7 @@ impl Scanner {
         if let Some(email) = &mut self.email
             && email.other(ascii)
         {
-            self.counts[DetectorKind::Email as usize][1] += 1;
+            self.words.count(DetectorKind::Email as usize, Confidence::Medium);
         }
     }
 
@@ -377,7 +386,7 @@ impl Scanner {
             if let Some(email) = &mut self.email
                 && email.other(0)
             {
-                self.counts[DetectorKind::Email as usize][1] += 1;
+                self.words.count(DetectorKind::Email as usize, Confidence::Medium);
             }
         } else if matches!(c, '\u{a0}' | '\u{2007}' | '\u{202f}') {
             self.separator_or_other(b' ', 0);
@@ -385,40 +394,52 @@ impl Scanner {
             self.separator_or_other(0, 0);
         }
     }
+}
 
-    fn end_run(&mut self) {
-        self.in_run = false;
-        self.link = Link::Run;
-        let len = self.run_len;
-        if !self.keywords.is_empty() {
-            let word = if len > MAX_RUN {
+impl Words {
+    /// A word of the text: `bytes` are its first [`MAX_RUN`] bytes, `len`
+    /// its whole length, `sep` the separator joining it to the word before.
+    fn word(&mut self, bytes: &[u8], len: usize, ascii: bool, sep: u8, start: u64, end: u64) {
+        let mut support = 0;
+        if !self.keywords.is_empty() && ascii && !self.keywords.may_match(bytes) {
+            self.keywords.skip();
+        } else if !self.keywords.is_empty() {
+            let lower = if len > MAX_RUN {
                 None
-            } else if self.run_ascii {
-                for (l, b) in self.lower.iter_mut().zip(&self.run[..len]) {
+            } else if ascii {
+                for (l, b) in self.lower.iter_mut().zip(bytes) {
                     *l = b.to_ascii_lowercase();
                 }
                 Some(len)
             } else {
-                lowercase(&self.run[..len], &mut self.lower)
+                lowercase(bytes, &mut self.lower)
             };
-            self.keywords.word(word.map(|n| &self.lower[..n]));
+            support = self.keywords.word(lower.map(|n| &self.lower[..n]));
         }
         if !self.any_number {
             return;
         }
-        let mut run = Run { sep: self.run_sep, start: self.run_start, end: self.pos, ..Run::EMPTY };
-        if self.run_ascii && len <= MAX_GROUP {
-            run.text[..len].copy_from_slice(&self.run[..len]);
-            run.len = len as u8;
-        }
-        if run.sep == 0 {
+        let group = ascii && len <= MAX_GROUP;
+        // Only groups of digits, or of at most four characters (IBAN), can
+        // be inside a grouped number; any other word ends the chain.
+        let inside = group && (len <= 4 || bytes.iter().all(u8::is_ascii_digit));
+        if sep == 0 || !inside {
             self.flush();
         }
-        if self.window_len == 1 && !run.can_start() {
-            self.settle(run.start);
-            self.keyword(&run);
-            self.window[0] = run;
+        if self.window_len == 1 && !(group && can_start(bytes)) {
+            // The common case, a word: no number starts here, and being no
+            // group of digits it does not make the next group part of one.
+            if support != 0 {
+                self.settle(start);
+                self.support(support, start, end);
+            }
+            self.window[0].len = 0;
             return;
+        }
+        let mut run = Run { sep, support, start, end, ..Run::EMPTY };
+        if group {
+            run.text[..len].copy_from_slice(bytes);
+            run.len = len as u8;
         }
         self.window[self.window_len] = run;
         self.window_len += 1;
@@ -429,31 +450,33 @@ impl Scanner {
 
     /// Decides on the group at `window[1]`: a number starts there, or not.
     fn head(&mut self) {
-        let start = self.window[1].start;
-        self.settle(start);
-        let mut groups = [Group::default(); WINDOW];
-        for (g, run) in groups.iter_mut().zip(&self.window[..self.window_len]) {
-            *g = run.group();
+        let first = self.window[1];
+        self.settle(first.start);
+        let mut found = None;
+        if can_start(&first.text[..usize::from(first.len)]) {
+            let mut groups = [Group::default(); WINDOW];
+            for (g, run) in groups.iter_mut().zip(&self.window[..self.window_len]) {
+                *g = run.group();
+            }
+            let groups = &groups[..self.window_len];
+            found = NUMBER_DETECTORS.into_iter().filter(|k| self.numbers[*k as usize]).find_map(|kind| {
+                let detected = match kind {
+                    DetectorKind::Bsn => Bsn::detect(groups),
+                    DetectorKind::Iban => Iban::detect(groups),
+                    DetectorKind::PaymentCard => PaymentCard::detect(groups),
+                    DetectorKind::NlIdDocument => NlIdDocument::detect(groups),
+                    DetectorKind::Email => None,
+                };
+                detected.map(|d| (kind, d))
+            });
         }
-        let groups = &groups[..self.window_len];
-        let found = NUMBER_DETECTORS.into_iter().filter(|k| self.numbers[*k as usize]).find_map(|kind| {
-            let detected = match kind {
-                DetectorKind::Bsn => Bsn::detect(groups),
-                DetectorKind::Iban => Iban::detect(groups),
-                DetectorKind::PaymentCard => PaymentCard::detect(groups),
-                DetectorKind::NlIdDocument => NlIdDocument::detect(groups),
-                DetectorKind::Email => None,
-            };
-            detected.map(|d| (kind, d))
-        });
         let taken = match found {
             Some((kind, d)) => {
-                self.number(kind as usize, d.confidence, start, self.window[d.groups].end);
+                self.number(kind as usize, d.confidence, first.start, self.window[d.groups].end);
                 d.groups
             }
             None => {
-                let run = self.window[1];
-                self.keyword(&run);
+                self.support(first.support, first.start, first.end);
                 1
             }
         };
@@ -468,6 +491,29 @@ impl Scanner {
         }
     }
 
+    fn finish(mut self) -> Findings {
+        self.flush();
+        self.settle(u64::MAX);
+        let mut findings = Vec::new();
+        for kind in DetectorKind::ALL {
+            for (i, confidence) in CONFIDENCES.into_iter().enumerate() {
+                let count = self.counts[kind as usize][i];
+                if count > 0 {
+                    findings.push(Finding { kind: FindingKind::from(kind), list: None, confidence, count });
+                }
+            }
+        }
+        for (list, count, confidence) in self.keywords.results() {
+            findings.push(Finding {
+                kind: FindingKind::Keywords,
+                list: Some(self.lists[list].clone()),
+                confidence,
+                count,
+            });
+        }
+        Findings::from(findings)
+    }
+
     fn number(&mut self, kind: usize, confidence: Confidence, start: u64, end: u64) {
         if self.last_keyword[kind].is_some_and(|k| start.saturating_sub(k) <= PROXIMITY) {
             self.count(kind, Confidence::High);
@@ -480,25 +526,16 @@ impl Scanner {
         self.pending.push_back(Pending { kind, confidence, end });
     }
 
-    /// A run that is not part of a number: is it a supporting keyword?
-    fn keyword(&mut self, run: &Run) {
-        let len = usize::from(run.len);
-        if len < self.support_min || len > self.support_max {
-            return;
-        }
-        let mut lower = [0; MAX_GROUP];
-        for (l, b) in lower.iter_mut().zip(&run.text[..len]) {
-            *l = b.to_ascii_lowercase();
-        }
-        let Some(&kinds) = self.support.get(&lower[..len]) else { return };
+    /// A word that is not part of a number and supports the detectors in `kinds`.
+    fn support(&mut self, kinds: u8, start: u64, end: u64) {
         for kind in 0..4 {
             if kinds & (1 << kind) == 0 {
                 continue;
             }
-            self.last_keyword[kind] = Some(run.end);
+            self.last_keyword[kind] = Some(end);
             let mut upgraded = 0;
             self.pending.retain(|p| {
-                let near = p.kind == kind && run.start.saturating_sub(p.end) <= PROXIMITY;
+                let near = p.kind == kind && start.saturating_sub(p.end) <= PROXIMITY;
                 upgraded += u32::from(near);
                 !near
             });

@@ -43,15 +43,18 @@ fn local_char(b: u8) -> bool {
 }
 
 impl Recognizer {
-    /// Takes a run of ASCII letters and digits; `alpha` says it has letters only.
-    pub fn alnum(&mut self, len: usize, alpha: bool) {
-        let len = u16::try_from(len).unwrap_or(u16::MAX);
+    /// Takes a run of ASCII letters and digits.
+    pub fn alnum(&mut self, run: &[u8]) {
+        let len = u16::try_from(run.len()).unwrap_or(u16::MAX);
         self.state = match self.state {
             State::Local0 => State::Local(len),
             State::Local(n) => State::Local(n.saturating_add(len)),
-            State::Domain { labels, label, alpha: a, last_tld } => {
-                State::Domain { labels, label: label.saturating_add(len), alpha: a && alpha, last_tld }
-            }
+            State::Domain { labels, label, alpha: a, last_tld } => State::Domain {
+                labels,
+                label: label.saturating_add(len),
+                alpha: a && run.iter().all(u8::is_ascii_alphabetic),
+                last_tld,
+            },
         };
     }
 
@@ -118,7 +121,7 @@ mod tests {
                 while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
                     i += 1;
                 }
-                r.alnum(i - start, bytes[start..i].iter().all(u8::is_ascii_alphabetic));
+                r.alnum(&bytes[start..i]);
             } else {
                 n += usize::from(r.other(if bytes[i] < 0x80 { bytes[i] } else { 0 }));
                 i += 1;

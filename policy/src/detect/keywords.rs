@@ -128,46 +128,60 @@ pub fn normalize(keyword: &str) -> Vec<String> {
     lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_owned).collect()
 }
 
-/// Counts the keywords of several lists in a stream of words.
+/// The id of a word that is in no phrase.
+const NO_WORD: u32 = u32::MAX;
+
+/// What one word of the text means.
+#[derive(Clone, Debug, Default)]
+struct Word {
+    /// A number for the word, to match phrases by the numbers of their words.
+    id: u32,
+    /// Keywords of one word: (list, index of the keyword in the list).
+    hits: Vec<(usize, usize)>,
+    /// Bit `n - 2` set: a phrase of `n` words ends with this word.
+    phrase_ends: u8,
+    /// An opaque mask returned to the caller (the scanner's supporting keywords).
+    mark: u8,
+}
+
+/// Counts the keywords of several lists in a stream of words, and marks
+/// other words of interest to the caller, with one hash lookup per word.
 ///
-/// Memory: the lists themselves, and the last [`MAX_PHRASE_WORDS`] words of
-/// the text (at most [`MAX_WORD`] bytes each) to match phrases.
+/// Memory: the lists themselves, and the ids of the last
+/// [`MAX_PHRASE_WORDS`] words of the text to match phrases.
 #[derive(Clone, Debug)]
 pub struct Matcher {
-    /// Phrase (words joined by one space) to (list, index of the keyword in the list).
-    phrases: HashMap<Vec<u8>, Vec<(usize, usize)>, FxBuild>,
-    /// The phrase lengths in words that occur, ascending.
-    lengths: Vec<usize>,
-    /// Quick rejection: first bytes and lengths of the last word of every phrase.
-    last_first: [bool; 256],
-    last_min: usize,
-    last_max: usize,
-    /// The last words of the text, most recent at `recent[(next + MAX - 1) % MAX]`.
-    recent: [([u8; MAX_WORD], u8); MAX_PHRASE_WORDS],
-    next: usize,
-    /// Per list: occurrences, and which keywords were seen.
+    words: HashMap<Box<[u8]>, Word, FxBuild>,
+    /// Phrases of two or more words, by the ids of their words.
+    phrases: HashMap<Box<[u32]>, Vec<(usize, usize)>, FxBuild>,
+    shortest: usize,
+    longest: usize,
+    /// A Bloom filter of the words (see [`Matcher::may_match`]), one bit each.
+    filter: Vec<u64>,
+    /// The ids of the last words of the text ([`NO_WORD`] for words in no
+    /// phrase), the most recent at `recent[MAX_PHRASE_WORDS - 1]`.
+    recent: [u32; MAX_PHRASE_WORDS],
+    /// Per list: occurrences, which keywords were seen, and how many different ones.
     counts: Vec<u32>,
     seen: Vec<Vec<bool>>,
     distinct: Vec<u32>,
-    scratch: Vec<u8>,
 }
 
 impl Matcher {
-    /// A matcher for these lists (empty words and phrases that can never
-    /// match are left out).
-    pub fn new(lists: &[KeywordList]) -> Matcher {
+    /// A matcher for these lists (empty keywords and keywords that can never
+    /// match are left out), which also returns `mark` for the given words
+    /// (lower case, one word each).
+    pub fn new<'a>(lists: &[KeywordList], marks: impl IntoIterator<Item = (&'a str, u8)>) -> Matcher {
         let mut m = Matcher {
+            words: HashMap::default(),
             phrases: HashMap::default(),
-            lengths: Vec::new(),
-            last_first: [false; 256],
-            last_min: usize::MAX,
-            last_max: 0,
-            recent: [([0; MAX_WORD], 0); MAX_PHRASE_WORDS],
-            next: 0,
+            shortest: usize::MAX,
+            longest: 0,
+            filter: vec![0; FILTER_BITS / 64],
+            recent: [NO_WORD; MAX_PHRASE_WORDS],
             counts: vec![0; lists.len()],
             seen: lists.iter().map(|l| vec![false; l.words.len()]).collect(),
             distinct: vec![0; lists.len()],
-            scratch: Vec::with_capacity(MAX_WORD * MAX_PHRASE_WORDS),
         };
         for (list, keywords) in lists.iter().enumerate() {
             for (index, keyword) in keywords.words.iter().enumerate() {
@@ -175,70 +189,83 @@ impl Matcher {
                 if words.is_empty() || words.len() > MAX_PHRASE_WORDS || words.iter().any(|w| w.len() > MAX_WORD) {
                     continue;
                 }
-                let last = words.last().expect("not empty").as_bytes();
-                m.last_first[usize::from(last[0])] = true;
-                m.last_min = m.last_min.min(last.len());
-                m.last_max = m.last_max.max(last.len());
-                if !m.lengths.contains(&words.len()) {
-                    m.lengths.push(words.len());
-                }
-                let entry = m.phrases.entry(words.join(" ").into_bytes()).or_default();
-                if !entry.contains(&(list, index)) {
-                    entry.push((list, index));
+                let ids: Vec<u32> = words.iter().map(|w| m.word_entry(w).id).collect();
+                let last = m.word_entry(words.last().expect("not empty"));
+                let hits = if words.len() == 1 {
+                    &mut last.hits
+                } else {
+                    last.phrase_ends |= 1 << (words.len() - 2);
+                    m.phrases.entry(ids.into()).or_default()
+                };
+                if !hits.contains(&(list, index)) {
+                    hits.push((list, index));
                 }
             }
         }
-        m.lengths.sort_unstable();
+        for (word, mark) in marks {
+            m.word_entry(word).mark |= mark;
+        }
         m
+    }
+
+    fn word_entry(&mut self, word: &str) -> &mut Word {
+        let bit = filter_bit(word.as_bytes());
+        self.filter[bit / 64] |= 1 << (bit % 64);
+        self.shortest = self.shortest.min(word.len());
+        self.longest = self.longest.max(word.len());
+        let id = self.words.len() as u32;
+        self.words.entry(word.as_bytes().into()).or_insert_with(|| Word { id, ..Word::default() })
     }
 
     /// Whether there is nothing to match.
     pub fn is_empty(&self) -> bool {
-        self.phrases.is_empty()
+        self.words.is_empty()
+    }
+
+    /// Whether a word may be in the table: `false` means it surely is not.
+    /// Takes the word as it is in the text if it is ASCII (the filter folds
+    /// ASCII case), in lower case otherwise. Nearly all words of a text are
+    /// answered here, without hashing them.
+    pub fn may_match(&self, word: &[u8]) -> bool {
+        let bit = filter_bit(word);
+        (self.shortest..=self.longest).contains(&word.len()) && self.filter[bit / 64] & (1 << (bit % 64)) != 0
+    }
+
+    /// Takes the next word that [`may_match`](Matcher::may_match) rejected.
+    pub fn skip(&mut self) {
+        self.remember(NO_WORD);
     }
 
     /// Takes the next word of the text, in lower case (`None` for a word
-    /// longer than [`MAX_WORD`]).
-    pub fn word(&mut self, word: Option<&[u8]>) {
-        let slot = &mut self.recent[self.next];
-        match word {
-            Some(w) => {
-                slot.0[..w.len()].copy_from_slice(w);
-                slot.1 = w.len() as u8;
-            }
-            None => slot.1 = 0,
+    /// longer than [`MAX_WORD`]), and returns its mark (0 for most words).
+    pub fn word(&mut self, word: Option<&[u8]>) -> u8 {
+        let entry = word.filter(|w| (self.shortest..=self.longest).contains(&w.len())).and_then(|w| self.words.get(w));
+        let Some(entry) = entry else {
+            self.remember(NO_WORD);
+            return 0;
+        };
+        let (id, mark, mut ends) = (entry.id, entry.mark, entry.phrase_ends);
+        for &(list, index) in &entry.hits {
+            count(&mut self.counts, &mut self.seen, &mut self.distinct, list, index);
         }
-        self.next = (self.next + 1) % MAX_PHRASE_WORDS;
-        let Some(w) = word else { return };
-        if w.is_empty() || !self.last_first[usize::from(w[0])] || w.len() < self.last_min || w.len() > self.last_max {
-            return;
-        }
-        for i in 0..self.lengths.len() {
-            let n = self.lengths[i];
-            self.scratch.clear();
-            let mut complete = true;
-            for k in (0..n).rev() {
-                let (bytes, len) = &self.recent[(self.next + MAX_PHRASE_WORDS - 1 - k) % MAX_PHRASE_WORDS];
-                if *len == 0 {
-                    complete = false;
-                    break;
-                }
-                if !self.scratch.is_empty() {
-                    self.scratch.push(b' ');
-                }
-                self.scratch.extend_from_slice(&bytes[..usize::from(*len)]);
-            }
-            if !complete {
-                continue;
-            }
-            if let Some(hits) = self.phrases.get(&self.scratch) {
+        self.remember(id);
+        while ends != 0 {
+            let n = ends.trailing_zeros() as usize + 2;
+            ends &= ends - 1;
+            let last = &self.recent[MAX_PHRASE_WORDS - n..];
+            if let Some(hits) = self.phrases.get(last) {
                 for &(list, index) in hits {
-                    self.counts[list] = self.counts[list].saturating_add(1);
-                    if !std::mem::replace(&mut self.seen[list][index], true) {
-                        self.distinct[list] += 1;
-                    }
+                    count(&mut self.counts, &mut self.seen, &mut self.distinct, list, index);
                 }
             }
+        }
+        mark
+    }
+
+    fn remember(&mut self, id: u32) {
+        if !self.phrases.is_empty() {
+            self.recent.copy_within(1.., 0);
+            self.recent[MAX_PHRASE_WORDS - 1] = id;
         }
     }
 
@@ -256,14 +283,40 @@ impl Matcher {
     }
 }
 
+const FILTER_BITS: usize = 1 << 16;
+
+/// The filter bit of a word: its length, first two and last two bytes (ASCII
+/// letters folded to lower case).
+fn filter_bit(word: &[u8]) -> usize {
+    let fold = |i: usize| u32::from(word.get(i).map_or(0, |&b| if b.is_ascii_uppercase() { b | 0x20 } else { b }));
+    let n = word.len();
+    let key = (n as u32)
+        ^ fold(0) << 8
+        ^ fold(1) << 16
+        ^ fold(n.wrapping_sub(1)) << 24
+        ^ fold(n.wrapping_sub(2)).rotate_left(4);
+    (key.wrapping_mul(0x9e37_79b1) >> 16) as usize
+}
+
+fn count(counts: &mut [u32], seen: &mut [Vec<bool>], distinct: &mut [u32], list: usize, index: usize) {
+    counts[list] = counts[list].saturating_add(1);
+    if !std::mem::replace(&mut seen[list][index], true) {
+        distinct[list] += 1;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn run(lists: &[KeywordList], text: &str) -> Vec<(usize, u32, Confidence)> {
-        let mut m = Matcher::new(lists);
+        let mut m = Matcher::new(lists, []);
         for w in normalize(text) {
             m.word((w.len() <= MAX_WORD).then_some(w.as_bytes()));
+        }
+        let mut marked = Matcher::new(lists, [("bsn", 4)]);
+        for w in normalize(text) {
+            assert_eq!(marked.word(Some(w.as_bytes())), if w == "bsn" { 4 } else { 0 });
         }
         m.results().collect()
     }
