@@ -169,6 +169,22 @@ test('Send securely: two attachments and the text go into the package, the mail 
   assert.match(await bob.locator('#files-message').innerText(), /Hallo Bob, hier de stukken/);
   assert.equal(sha256(await save(bob, 'Rapport Q3.pdf')), sha256(report));
   assert.equal(sha256(await save(bob, 'scan.png')), sha256(scan));
+
+  // Leak scan: nothing the server wrote (database, WAL, blobs, outbox, log) holds the
+  // plaintext, the message, the BSN, the link secret or the add-in's API token.
+  const token = JSON.parse(await page.evaluate(() => localStorage.getItem('kluis.addin.token'))).token;
+  const secrets = {
+    'attachment plaintext': report.subarray(1 << 20, (1 << 20) + 64),
+    'second attachment': scan.subarray(1000, 1064),
+    message: Buffer.from('Hallo Bob, hier de stukken'),
+    BSN: Buffer.from(BSN),
+    'link secret': Buffer.from(new URL(link).hash.slice(1)),
+    'API token': Buffer.from(token),
+  };
+  const written = [...server.files(), Buffer.from(server.log.join(''))];
+  for (const [what, needle] of Object.entries(secrets)) {
+    assert.ok(!written.some((bytes) => bytes.includes(needle)), `the server wrote the ${what}`);
+  }
 });
 
 test('an upload that fails leaves the mail as it was; continuing finishes it', { timeout: 180_000 }, async (t) => {

@@ -212,8 +212,12 @@ var KluisSendCheck = (function () {
     return text.length > 500 ? text.slice(0, 497) + '...' : text;
   }
 
-  /** What the check decided, for the audit log: kinds and counts only. */
+  /**
+   * What the check decided, for the audit log: kinds and counts only. A
+   * plain mail that went out with nothing found is not worth a row.
+   */
   function report(verdict, outcome, secured) {
+    if (verdict.action === 'allow' && !verdict.findings.length && !secured) return Promise.resolve(null);
     return storageGet(TOKEN_KEY).then(function (saved) {
       var token;
       try {

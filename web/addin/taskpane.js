@@ -666,6 +666,15 @@ function showSecured() {
   show('done');
 }
 
+// Files added to the mail after it was secured can be secured too: another package, another link.
+$('#secure-again').addEventListener('click', () => {
+  notice.clear();
+  leftOut.clear();
+  diskFiles = [];
+  $('#include-message').checked = false;
+  showCompose();
+});
+
 $('#copy-link').addEventListener('click', async () => {
   const input = $('#link');
   try {

@@ -222,6 +222,13 @@ export class KluisServer {
     return res.json();
   }
 
+  /** The bytes of every file in the data directory (database and WAL, blobs, uploads, outbox): for leak scans. */
+  files(dir = this.data) {
+    return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+      entry.isDirectory() ? this.files(join(dir, entry.name)) : [readFileSync(join(dir, entry.name))],
+    );
+  }
+
   /** Path of a stored blob. */
   blobPath(packageId, index) {
     return join(this.data, 'blobs', packageId, String(index));
