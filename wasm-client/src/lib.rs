@@ -18,6 +18,9 @@ use kluis_crypto::{Codec, InputFormat, scrypt, x25519};
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
+mod policy;
+pub use policy::{PolicyScanner, check_message, decide};
+
 fn js_err(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
 }
