@@ -33,6 +33,8 @@ export default [
     // ES2016 has no `catch {}` without a binding.
     rules: { 'no-unused-vars': ['error', { varsIgnorePattern: '^onMessageSendHandler$', caughtErrors: 'none' }] },
   },
+  // The wrapper around the content check's wasm2js output (policy/js): ES2016, one script.
+  { files: ['policy/js/wrapper.js'], languageOptions: { ecmaVersion: 2016, sourceType: 'script' } },
   // The Office.js stand-in runs in the test browser.
   { files: ['tests/browser/support/office-stand-in.js'], languageOptions: { sourceType: 'script', globals: globals.browser } },
   // Registered without { type: 'module' }: a classic script.

@@ -101,6 +101,51 @@ fn build_wasm() -> Result {
             .arg(&bg))?;
     }
     eprintln!("wasm bindings written to {}", out.display());
+    build_policy_js()
+}
+
+/// Builds the content check (`policy/`) as one ES2016 script,
+/// `web/pkg/kluis-policy.es2016.js`, for runtimes without WebAssembly (the
+/// event runtime of classic Outlook): `policy/js` compiled to wasm32 with
+/// only the MVP features (wasm2js reads no SIMD), turned into JavaScript by
+/// wasm2js (npm binaryen) and put inside `policy/js/wrapper.js`. Then the
+/// event handler's bundle, `web/pkg/kluis-commands.js`: that script, and
+/// `web/addin/commands-handler.js` after it if it exists.
+fn build_policy_js() -> Result {
+    step("build the content check as ES2016 JavaScript (wasm32 MVP, wasm2js)");
+    let root = root();
+    // Its own target directory: other flags than the simd128 build, and neither rebuilds the other.
+    let target = root.join("target/es2016");
+    run(cargo()
+        .args(["build", "--release", "--package", "kluis-policy-js"])
+        .args(["--target", "wasm32-unknown-unknown", "--target-dir"])
+        .arg(&target)
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env("RUSTFLAGS", "-C target-cpu=mvp"))?;
+    npm_install()?;
+    let wasm = target.join("wasm32-unknown-unknown/release/kluis_policy_js.wasm");
+    let generated = target.join("kluis_policy_js.js");
+    run(Command::new(root.join("node_modules/.bin/wasm2js")).arg("-O3").arg(&wasm).arg("-o").arg(&generated))?;
+    let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
+    // wasm2js writes a module: `export var kluis_… = retasmFunc.kluis_…;` at the end. The wrapper uses `retasmFunc`.
+    let code: String =
+        read(&generated)?.lines().filter(|l| !l.starts_with("export var ")).flat_map(|l| [l, "\n"]).collect();
+    if code.lines().any(|l| l.starts_with("import ") || l.starts_with("export ")) {
+        return Err("wasm2js output imports or exports more than policy/js/wrapper.js expects".into());
+    }
+    let wrapper = read(&root.join("policy/js/wrapper.js"))?;
+    let marker = "/* @@WASM2JS@@ */";
+    if !wrapper.contains(marker) {
+        return Err(format!("policy/js/wrapper.js has no {marker}"));
+    }
+    let script = wrapper.replace(marker, code.trim()).replace("@@VERSION@@", env!("CARGO_PKG_VERSION"));
+    let out = root.join("web/pkg");
+    let write = |name: &str, text: &str| std::fs::write(out.join(name), text).map_err(|e| format!("{name}: {e}"));
+    write("kluis-policy.es2016.js", &script)?;
+    let handler = root.join("web/addin/commands-handler.js");
+    let bundle = if handler.exists() { format!("{script}\n{}", read(&handler)?) } else { script };
+    write("kluis-commands.js", &bundle)?;
+    eprintln!("content check for JavaScript-only runtimes written to {}", out.join("kluis-policy.es2016.js").display());
     Ok(())
 }
 
