@@ -6,7 +6,8 @@
 //!   Node and Chromium, browser tests with Playwright, and a bounded fuzzing run;
 //!   `test STAGE...` runs only those stages, `test --help` lists them
 //! - `bench` — print the benchmark figures (native vs Go age, wasm in Chromium,
-//!   transfers with the CLI and with the web pages)
+//!   the content check natively, as wasm and as ES2016, transfers with the CLI
+//!   and with the web pages)
 //! - `fuzz`  — fuzz the decryptor, armor reader, link, manifest, Range and tus metadata parsers for a bounded time
 
 use std::path::{Path, PathBuf};
@@ -579,6 +580,8 @@ fn bench(args: &[String]) -> Result {
     run(cargo().args(["build", "--release", "--package", "kluis-server"]))?;
     run(Command::new("bash").arg(root.join("tests/bench/native.sh")).arg(size_mib.to_string()))?;
     run(Command::new("node").arg(root.join("tests/bench/wasm.mjs")))?;
+    run(cargo().args(["bench", "--package", "kluis-policy"]))?;
+    run(Command::new("node").arg(root.join("tests/bench/policy.mjs")))?;
     run(Command::new("bash").arg(root.join("tests/bench/transfer.sh")))?;
     run(Command::new("node").arg("--experimental-websocket").arg(root.join("tests/bench/pages.mjs")))?;
     run(Command::new("node").arg(root.join("tests/bench/xhr-bodies.mjs")))?;
