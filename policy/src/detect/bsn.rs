@@ -8,7 +8,9 @@
 //!
 //! Shapes: `123456782`, `123 456 782` / `123.456.782` / `123-456-782`,
 //! `1234.56.782` (the way the Belastingdienst prints it), and for eight
-//! digits `12345678` and `123 456 78`.
+//! digits `12345678` and `123 456 78`. Not after a group of one to four
+//! digits joined by a separator: that is the rest of a longer number, most
+//! often a phone number (`+31 612345678`, `06-12345678`).
 //!
 //! Confidence: nine digits Medium, eight digits Low (one in eleven random
 //! eight-digit numbers, such as dates written `20240115`, pass), High with a
@@ -43,7 +45,11 @@ impl Detector for Bsn {
             return None;
         }
         if matches!(first.text.len(), 8 | 9) {
-            return is_valid(first.text).then(|| Detected { groups: 1, confidence: confidence(first.text.len()) });
+            // After a short group of digits it is the rest of a longer
+            // number, such as a phone number: +31 612345678, 06 12345678.
+            let prefix = groups[0].is_digits() && groups[0].text.len() <= 4 && first.sep != 0;
+            return (!prefix && is_valid(first.text))
+                .then(|| Detected { groups: 1, confidence: confidence(first.text.len()) });
         }
         for shape in [&[3, 3, 3][..], &[4, 2, 3], &[3, 3, 2]] {
             if let Some(digits) = digit_groups(groups, shape, DIGIT_SEPARATORS) {
@@ -105,5 +111,9 @@ mod tests {
         assert_eq!(found("123 456.782"), None, "mixed separators");
         assert_eq!(found("123 456 782 1"), None, "part of a longer number");
         assert_eq!(found("1234567820"), None);
+        assert_eq!(found("612345671"), Some((1, Confidence::Medium)));
+        assert_eq!(found("+31 612345671"), None, "a phone number");
+        assert_eq!(found("06-12345672"), None, "a phone number");
+        assert_eq!(found("123456782 111222333").map(|d| d.0), Some(1), "a list of numbers");
     }
 }

@@ -33,6 +33,7 @@ def icao(s):
     val = lambda c: int(c) if c.isdigit() else ord(c) - 55
     return sum(val(c) * w for c, w in zip(s[:8], [7, 3, 1] * 3)) % 10 == int(s[8])
 
+assert bsn_ok("612345671") and bsn_ok("12345672")
 assert bsn_ok("123456782") and bsn_ok("111222333") and bsn_ok("12345672") and not bsn_ok("123456783")
 assert iban_ok("NL91ABNA0417164300") and not iban_ok("NL91ABNA0417164301") and iban_ok("DE89370400440532013000")
 assert iban_ok("BE71096123456769") and not iban_ok("GB29NWBK6016133192681") and iban_ok("GB29NWBK60161331926819")
@@ -74,6 +75,9 @@ v("bsn eight digits is low", "12345672", [f("bsn", "low")])
 v("bsn eight digits with keyword", "sofinummer: 12345672", [f("bsn", "high")])
 v("bsn inside a longer grouped number", "123 456 782 1", [])
 v("bsn ten digits", "1234567820", [])
+v("a mobile number that passes the 11-proof", "612345671", [f("bsn", "medium")])
+v("the same in a phone number is no bsn", "Bel me: +31 612345671 of 06-12345672", [])
+v("a list of bsns", "BSN's: 123456782 111222333", [f("bsn", "high", 2)])
 v("bsn mixed separators", "123 456.782", [])
 v("bsn two, keyword covers both", "BSN 123456782 en 111222333", [f("bsn", "high", 2)])
 v("bsn keyword at exactly 300 characters before", "BSN" + " " * 300 + "123456782", [f("bsn", "high")])
