@@ -10,7 +10,8 @@
 //!
 //! Confidence: Low (one in ten strings of this shape passes the check), High
 //! with a supporting keyword within 300 characters (Purview's
-//! `Keywords_eu_passport_number` and the Dutch words).
+//! `Keywords_eu_passport_number` and the Dutch words; not `id`, which is in
+//! too many technical messages to support so weak a shape).
 
 use super::{Detected, Detector, Group};
 use crate::document::{Confidence, DetectorKind};
@@ -34,8 +35,6 @@ impl Detector for NlIdDocument {
         "documentnummer",
         "documentnr",
         "reisdocument",
-        "id",
-        "identity",
     ];
 
     fn detect(groups: &[Group<'_>]) -> Option<Detected> {
