@@ -46,9 +46,11 @@
 
   const textOf = (draft) => {
     if (draft.bodyType !== 'html') return draft.body;
-    const doc = new DOMParser().parseFromString(draft.body, 'text/html');
+    // Style attributes dropped first: the page's CSP would report each one as it is parsed.
+    const doc = new DOMParser().parseFromString(draft.body.replace(/\sstyle="[^"]*"/g, ''), 'text/html');
     for (const a of doc.querySelectorAll('a[href]')) a.append(` <${a.getAttribute('href')}>`);
-    return doc.body.innerText ?? doc.body.textContent;
+    for (const block of doc.querySelectorAll('p, div, br, li')) block.append('\n');
+    return doc.body.textContent;
   };
   const recipients = (list) => ({
     getAsync: (cb) => answer('recipients.getAsync', cb, () => (list ?? []).map((emailAddress) => ({ emailAddress, displayName: emailAddress }))),
