@@ -40,8 +40,9 @@ async function setup(t, options) {
     rmSync(dir, { recursive: true, force: true });
   });
   /** A page in Outlook (the stand-in) with `fixture` as the mail, at `path` on the server. */
+  const tls = Boolean(options?.tls);
   const pane = async (fixture, path = '/addin/taskpane.html', pageOptions = { picker: 'stub' }) => {
-    const { context, page } = await newPage(browser, pageOptions);
+    const { context, page } = await newPage(browser, { ...pageOptions, tls });
     contexts.push(context);
     await context.route('https://appsforoffice.microsoft.com/**', (route) =>
       route.fulfill({ status: 200, contentType: 'text/javascript', body: STAND_IN }),
@@ -52,8 +53,8 @@ async function setup(t, options) {
     await page.goto(`${server.url}${path}`);
     return page;
   };
-  const open = async (options) => {
-    const { context, page } = await newPage(browser, options);
+  const open = async (pageOptions) => {
+    const { context, page } = await newPage(browser, { ...pageOptions, tls });
     contexts.push(context);
     return page;
   };
@@ -108,9 +109,10 @@ async function save(page, name) {
   return saved.bytes;
 }
 
-test('Send securely: two attachments and the text go into the package, the mail keeps only the link, the recipient gets identical bytes, the send check then lets it through', { timeout: 180_000 }, async (t) => {
+test('Send securely over HTTPS: two attachments and the text go into the package, the mail keeps only the link, the recipient gets identical bytes, the send check then lets it through', { timeout: 180_000 }, async (t) => {
   const { server, pane, open } = await setup(t, {
     config: '[policy.content]\nmode = "require"\ninternal_domains = ["example.org"]\n',
+    tls: true,
   });
   await server.addUser(ALICE);
   const report = testBytes((2 << 20) + 999, 3);
@@ -157,6 +159,7 @@ test('Send securely: two attachments and the text go into the package, the mail 
   assert.match(draft.body, /Secure message/);
   const link = draft.body.match(LINK)?.[0];
   assert.ok(link, `a link in the body: ${draft.body}`);
+  assert.ok(link.startsWith('https://'), 'the link names the server by its HTTPS URL');
   assert.ok(JSON.parse(draft.sessionData['kluis.secured']).package, 'the draft is marked secured');
 
   // The send check now lets it through.

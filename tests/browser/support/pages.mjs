@@ -5,8 +5,9 @@
  * System Access API (downloads then go through the service worker and the
  * browser's download manager), 'stub' replaces it with an in-memory fake
  * that records what the page writes, closes and aborts. */
-export async function newPage(browser, { locale = 'en-US', picker = 'none' } = {}) {
-  const context = await browser.newContext({ locale, acceptDownloads: true });
+export async function newPage(browser, { locale = 'en-US', picker = 'none', tls = false } = {}) {
+  // `tls`: the test server's self-signed certificate is accepted (it is made for the test).
+  const context = await browser.newContext({ locale, acceptDownloads: true, ignoreHTTPSErrors: tls });
   if (picker === 'none') {
     await context.addInitScript(() => {
       delete window.showSaveFilePicker;
