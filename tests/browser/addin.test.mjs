@@ -225,6 +225,41 @@ test('an upload that fails leaves the mail as it was; continuing finishes it', {
   assert.match(draft.body, LINK);
 });
 
+test('when Outlook will not take the link, the attachments stay and the link is shown; opening the pane again finishes the mail', { timeout: 180_000 }, async (t) => {
+  const { server, pane } = await setup(t);
+  await server.addUser(ALICE);
+  const body = '<p>Zie bijlage.</p>';
+  const page = await pane({
+    user: { email: ALICE },
+    to: [BOB],
+    subject: 'Offerte',
+    bodyType: 'html',
+    body,
+    attachments: [attachment('o1', 'offerte.pdf', testBytes(40_000, 12))],
+    fail: { setBody: 'The item is read-only.', prependBody: 'The item is read-only.' },
+  });
+  await signInPane(page, server, ALICE);
+  await page.click('#send-button');
+  await page.locator('#step-done').waitFor({ state: 'visible', timeout: 120_000 });
+  assert.equal(await page.locator('#done-title').innerText(), 'Uploaded — add the link yourself');
+  assert.match(await page.inputValue('#link'), LINK, 'the link is shown to paste');
+  assert.match(await page.locator('#notice').innerText(), /would not take the link/);
+  let draft = await draftOf(page);
+  assert.deepEqual(draft.attachments.map((a) => a.name), ['offerte.pdf'], 'the attachments stay while the link is not in the mail');
+  assert.equal(draft.body, body);
+  assert.ok(draft.sessionData['kluis.send'], 'the pane remembers that this mail still needs its link');
+
+  // Outlook takes writes again; the pane, opened again, finishes the mail by itself.
+  await page.evaluate(() => sessionStorage.setItem('__officeFail', '{}'));
+  await page.reload();
+  await page.locator('#step-done').waitFor({ state: 'visible', timeout: 60_000 });
+  assert.equal(await page.locator('#done-title').innerText(), 'Secured');
+  draft = await draftOf(page);
+  assert.deepEqual(draft.attachments, []);
+  assert.match(draft.body, LINK);
+  assert.equal(draft.sessionData['kluis.send'], undefined);
+});
+
 test('an upload interrupted by the pane reloading continues on the same draft; a plain-text body gets the link as text', { timeout: 180_000 }, async (t) => {
   const { server, pane } = await setup(t);
   await server.addUser(ALICE);

@@ -51,7 +51,13 @@ export function remember(session) {
   } catch {
     // No storage (a locked-down browser): the session lasts as long as the pane.
   }
-  globalThis.OfficeRuntime?.storage?.setItem(KEY, value).catch(() => {});
+  globalThis.OfficeRuntime?.storage?.setItem(mailboxKey(), value).catch(() => {});
+}
+
+/** `OfficeRuntime.storage` is shared by every account of an Outlook: keyed by mailbox. */
+function mailboxKey() {
+  const email = globalThis.Office?.context?.mailbox?.userProfile?.emailAddress ?? '';
+  return `${KEY}:${email.toLowerCase()}`;
 }
 
 export function forget() {
@@ -60,7 +66,7 @@ export function forget() {
   } catch {
     // nothing saved
   }
-  globalThis.OfficeRuntime?.storage?.removeItem(KEY).catch(() => {});
+  globalThis.OfficeRuntime?.storage?.removeItem(mailboxKey()).catch(() => {});
 }
 
 /** Sign-in methods. `code`: asks the server to mail a code, then trades it for a token. */

@@ -23,6 +23,7 @@ var KluisSendCheck = (function () {
   var SEND_SECURELY = 'kluisSendSecurelyButton';
   var CALL_TIMEOUT = 10000;
   var FETCH_TIMEOUT = 8000;
+  var POLICY_FRESH_MS = 5 * 60 * 1000;
 
   function later(ms, value) {
     return new Promise(function (resolve) {
@@ -53,27 +54,48 @@ var KluisSendCheck = (function () {
     return Boolean(req && req.isSetSupported && req.isSetSupported('Mailbox', version));
   }
 
-  function storageGet(key) {
-    if (typeof OfficeRuntime !== 'undefined' && OfficeRuntime.storage) {
-      return OfficeRuntime.storage.getItem(key).catch(function () { return null; });
-    }
+  /**
+   * Storage the task pane shares: localStorage (per partition) where the
+   * handler runs in a browser; in classic Outlook's JavaScript-only runtime,
+   * which has none, `OfficeRuntime.storage`, keyed by mailbox because it is
+   * shared by every account in that Outlook.
+   */
+  function hasLocalStorage() {
     try {
-      var partition = (Office.context && Office.context.partitionKey) || '';
-      return Promise.resolve(localStorage.getItem(partition + key));
+      return typeof localStorage !== 'undefined' && localStorage !== null;
     } catch (e) {
-      return Promise.resolve(null);
+      return false;
     }
   }
 
-  function storageSet(key, value) {
-    if (typeof OfficeRuntime !== 'undefined' && OfficeRuntime.storage) {
-      return OfficeRuntime.storage.setItem(key, value).catch(function () {});
-    }
-    try {
+  function mailboxKey(key) {
+    var profile = Office.context && Office.context.mailbox && Office.context.mailbox.userProfile;
+    return key + ':' + ((profile && profile.emailAddress) || '').toLowerCase();
+  }
+
+  function storageGet(key) {
+    if (hasLocalStorage()) {
       var partition = (Office.context && Office.context.partitionKey) || '';
-      localStorage.setItem(partition + key, value);
-    } catch (e) {
-      // nowhere to keep it
+      return Promise.resolve(localStorage.getItem(partition + key));
+    }
+    if (typeof OfficeRuntime !== 'undefined' && OfficeRuntime.storage) {
+      return OfficeRuntime.storage.getItem(mailboxKey(key)).catch(function () { return null; });
+    }
+    return Promise.resolve(null);
+  }
+
+  function storageSet(key, value) {
+    if (hasLocalStorage()) {
+      try {
+        var partition = (Office.context && Office.context.partitionKey) || '';
+        localStorage.setItem(partition + key, value);
+      } catch (e) {
+        // full or refused: nothing kept
+      }
+      return Promise.resolve();
+    }
+    if (typeof OfficeRuntime !== 'undefined' && OfficeRuntime.storage) {
+      return OfficeRuntime.storage.setItem(mailboxKey(key), value).catch(function () {});
     }
     return Promise.resolve();
   }
@@ -91,21 +113,26 @@ var KluisSendCheck = (function () {
   }
 
   /**
-   * The organisation's policy: fresh from the server, else the last one
-   * seen, else the built-in default (`{}`: advise mode, the standard detectors).
+   * The organisation's policy: the copy kept from the last five minutes,
+   * else fresh from the server, else the last one seen, else the built-in
+   * default (`{}`: advise mode, the standard detectors).
    */
   function loadPolicy() {
-    return fetchJson('/api/v1/policy', { method: 'GET' }).then(function (policy) {
-      if (policy && policy.content) {
-        storageSet(POLICY_KEY, JSON.stringify(policy.content));
-        return policy.content;
+    return storageGet(POLICY_KEY).then(function (saved) {
+      var cached = null;
+      try {
+        cached = saved ? JSON.parse(saved) : null;
+      } catch (e) {
+        cached = null; // damaged: fetch again
       }
-      return storageGet(POLICY_KEY).then(function (cached) {
-        try {
-          return cached ? JSON.parse(cached) : {};
-        } catch (e) {
-          return {};
+      if (cached && cached.content && Date.now() - cached.at < POLICY_FRESH_MS) return cached.content;
+      return fetchJson('/api/v1/policy', { method: 'GET' }).then(function (policy) {
+        if (policy && policy.content) {
+          return storageSet(POLICY_KEY, JSON.stringify({ at: Date.now(), content: policy.content })).then(function () {
+            return policy.content;
+          });
         }
+        return cached && cached.content ? cached.content : {};
       });
     });
   }
@@ -186,8 +213,8 @@ var KluisSendCheck = (function () {
       attachments: 'bijlagen',
       found: function (what) { return 'Dit bericht bevat ' + what + ' en gaat naar mensen buiten uw organisatie.'; },
       attachmentsOnly: 'Dit bericht heeft bijlagen en gaat naar mensen buiten uw organisatie.',
-      block: ' Uw organisatie vraagt u het beveiligd te versturen: kies "Beveiligd versturen" (Kluis) en verstuur het opnieuw.',
-      warn: ' Overweeg het beveiligd te versturen met Kluis ("Beveiligd versturen").',
+      block: ' Uw organisatie vraagt u het beveiligd te versturen: kies "Veilig versturen" (Kluis) en verstuur het opnieuw.',
+      warn: ' Overweeg het beveiligd te versturen met Kluis ("Veilig versturen").',
       warnAgain: ' Verstuur opnieuw om het zo te versturen.',
       and: ' en ',
     },
@@ -281,9 +308,12 @@ var KluisSendCheck = (function () {
       var warned = data ? officeCall(function (cb) { data.getAsync(WARNED_KEY, cb); }, null) : Promise.resolve(null);
       return warned.then(function (before) {
         if (before === print) return { verdict: verdict, outcome: 'sent_anyway', secured: message.secured, options: { allowEvent: true } };
-        if (data) officeCall(function (cb) { data.setAsync(WARNED_KEY, print, cb); }, null);
-        options.errorMessage = describe(verdict, lang, Boolean(data));
-        return { verdict: verdict, outcome: 'warned', secured: message.secured, options: options };
+        // Saved before the event completes: the runtime may end right after.
+        var remembered = data ? officeCall(function (cb) { data.setAsync(WARNED_KEY, print, cb); }, null) : Promise.resolve();
+        return remembered.then(function () {
+          options.errorMessage = describe(verdict, lang, Boolean(data));
+          return { verdict: verdict, outcome: 'warned', secured: message.secured, options: options };
+        });
       });
     });
   }

@@ -174,13 +174,3 @@ export function sessionData() {
     remove: (key) => call('saving the draft state', (cb) => data.removeAsync(key, cb)).catch(() => {}),
   };
 }
-
-/** Custom properties of the item (Mailbox 1.1): a fallback for state that must reach the send check. */
-export async function customProperties() {
-  const props = await call('reading the item properties', (cb) => item().loadCustomPropertiesAsync(cb));
-  return {
-    get: (key) => props.get(key),
-    set: (key, value) => props.set(key, value),
-    save: () => call('saving the item properties', (cb) => props.saveAsync(cb)),
-  };
-}

@@ -7,8 +7,9 @@
 // come out, and the draft is marked secured for the send check.
 //
 // Draft state (Mailbox 1.11 sessionData, lives as long as the draft):
-// `kluis.send` the id of an unfinished upload (continued after the pane
-// reloads), `kluis.secured` {package, message, at} once done.
+// `kluis.send` the id of an upload whose link is not yet in the mail (its
+// record stays in IndexedDB until it is, so a pane closed at any moment
+// continues where it stopped), `kluis.secured` {package, message, at} once done.
 import { api, ApiError, isAbort } from '../js/api.js';
 import { formatBytes, formatDate, formatDuration, t, tn, translate } from '../js/i18n.js';
 import { codeErrorMessage, describeError } from '../js/messages.js';
@@ -191,7 +192,11 @@ async function signedIn() {
   const secured = await state?.get(SECURED_KEY);
   const unfinishedId = await state?.get(SEND_KEY);
   const unfinished = unfinishedId ? (await listSends(session.email).catch(() => [])).find((r) => r.id === unfinishedId) : null;
-  if (unfinished) {
+  if (unfinished?.link) {
+    // Final, but the pane closed before the link was in the mail: finish that now.
+    beginProgress();
+    await finishDraft(unfinished.link, unfinished);
+  } else if (unfinished) {
     await showResume(unfinished);
   } else if (secured) {
     showSecured(JSON.parse(secured));
@@ -437,7 +442,7 @@ $('#send-form').addEventListener('submit', async (event) => {
   };
   await saveSend(record).catch(() => {});
   await outlook.sessionData()?.set(SEND_KEY, record.id).catch(() => {});
-  sender = new PackageSender(record, files, session.token);
+  sender = new PackageSender(record, files, session.token, { keep: true });
   runSender();
 });
 
@@ -500,7 +505,7 @@ $('#resume-files').addEventListener('change', (event) => {
 });
 
 $('#resume-continue').addEventListener('click', () => {
-  sender = new PackageSender(pending, pendingFiles, session.token);
+  sender = new PackageSender(pending, pendingFiles, session.token, { keep: true });
   pending = null;
   beginProgress();
   runSender();
@@ -609,15 +614,18 @@ async function finishDraft(link, record) {
     message: addin.message,
     verify: addin.verify,
     password: Boolean(record.stretched),
-    expires: new Date(Date.now() + addin.expiresInDays * 86_400_000),
+    expires: new Date(record.createdAt + addin.expiresInDays * 86_400_000),
   });
+  let edited;
   try {
     const type = await outlook.bodyType();
     const data = type === 'html' ? block.html : block.text;
-    if (addin.message) await outlook.setBody(data, type);
+    // Text typed while the files uploaded is not in the package: then the link goes on top and the text stays.
+    edited = addin.message && normalized(await outlook.bodyText()) !== normalized(record.message);
+    if (addin.message && !edited) await outlook.setBody(data, type);
     else await outlook.prependBody(data, type);
   } catch (e) {
-    await state?.remove(SEND_KEY);
+    // The record and `kluis.send` stay: opening the pane again tries once more.
     showDone(link, record, { linkWritten: false });
     notice.error(t('addin.linkNotWritten', { message: e.message }));
     return;
@@ -630,37 +638,37 @@ async function finishDraft(link, record) {
       failed.push(record.files[addin.attachments.indexOf(id)]?.name ?? id);
     }
   }
-  const secured = { package: record.id, message: addin.message, at: new Date().toISOString() };
+  const secured = { package: record.id, message: addin.message && !edited, at: new Date().toISOString() };
   await state?.set(SECURED_KEY, JSON.stringify(secured)).catch(() => {});
-  await outlook
-    .customProperties()
-    .then(async (props) => {
-      props.set('kluisSecured', record.id);
-      await props.save();
-    })
-    .catch(() => {});
   await state?.remove(SEND_KEY);
+  await deleteSend(record.id).catch(() => {});
   api('/policy/verdicts', {
     method: 'POST',
     token: session.token,
     body: { source: 'task_pane', action: 'allow', outcome: 'secured', findings: [], package_id: record.id },
   }).catch(() => {});
-  showDone(link, record, { linkWritten: true });
+  showDone(link, record, { linkWritten: true, textStays: !secured.message });
   if (failed.length) notice.error(t('addin.attachmentsStay', { names: failed.join(', ') }));
+  else if (edited) notice.info(t('addin.editedDuringUpload'));
 }
 
-function showDone(link, record, { linkWritten }) {
+/** Text compared for "was it changed": whitespace and line ends as Outlook may rewrite them. */
+function normalized(text) {
+  return String(text ?? '').replace(/\s+/g, ' ').trim();
+}
+
+function showDone(link, record, { linkWritten, textStays = false }) {
   $('#done-title').textContent = linkWritten ? t('addin.doneTitle') : t('addin.doneNoLinkTitle');
-  $('#done-text').textContent = linkWritten ? t('addin.done') : t('addin.doneNoLink');
+  $('#done-text').textContent = !linkWritten ? t('addin.doneNoLink') : textStays ? t('addin.doneTextStays') : t('addin.done');
   $('#done-link-field').hidden = linkWritten;
   $('#link').value = link;
   $('#done-password').hidden = !record.stretched;
   show('done');
 }
 
-function showSecured() {
+function showSecured(secured) {
   $('#done-title').textContent = t('addin.doneTitle');
-  $('#done-text').textContent = t('addin.alreadySecured');
+  $('#done-text').textContent = secured?.message === false ? t('addin.alreadySecuredTextStays') : t('addin.alreadySecured');
   $('#done-link-field').hidden = true;
   $('#done-password').hidden = true;
   show('done');
@@ -671,7 +679,10 @@ $('#secure-again').addEventListener('click', () => {
   notice.clear();
   leftOut.clear();
   diskFiles = [];
+  // The body now holds the first link: it must stay, so the text cannot go into this package.
   $('#include-message').checked = false;
+  $('#include-message').closest('.choice').hidden = true;
+  $('#include-message-hint').hidden = true;
   showCompose();
 });
 
@@ -712,7 +723,8 @@ function handleSendError(e, { creating }) {
       invalid_max_downloads: t('send.badMaxDownloads'),
       invalid_blobs: t('send.tooManyFiles'),
       too_many_recipients: t('send.tooManyRecipients'),
-      policy: cause?.message ?? '',
+      policy_verification: t('addin.policyVerification'),
+      policy_password: t('addin.passwordNeeded'),
     };
     notice.error(messages[cause?.code] ?? t('error.generic', { message: cause?.message ?? '' }));
     if (!creating) abandon();

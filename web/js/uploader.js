@@ -150,11 +150,17 @@ export class PackageSender extends EventTarget {
   #recipient = null;
   #persistWarned = false;
 
-  constructor(record, files, token) {
+  /**
+   * `keep`: the caller still has work to do with the link (the add-in puts
+   * it into the mail), so the record is kept, with `link` set, until the
+   * caller deletes it; by default it is deleted once the package is final.
+   */
+  constructor(record, files, token, { keep = false } = {}) {
     super();
     this.record = record;
     this.files = files;
     this.token = token;
+    this.keep = keep;
     this.total = record.sizes.reduce((a, b) => a + b, 0);
   }
 
@@ -199,7 +205,12 @@ export class PackageSender extends EventTarget {
     const signal = this.#controller.signal;
     try {
       const link = await this.#run(signal);
-      await deleteSend(this.record.id).catch(() => {});
+      if (this.keep) {
+        this.record.link = link;
+        await this.#persist();
+      } else {
+        await deleteSend(this.record.id).catch(() => {});
+      }
       return link;
     } catch (e) {
       throw explain(e);
