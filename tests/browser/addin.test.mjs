@@ -148,6 +148,7 @@ test('Send securely over HTTPS: two attachments and the text go into the package
   // What the pane read from the draft.
   assert.deepEqual(await page.locator('#recipient-list .chip').allInnerTexts(), [BOB, 'carol@example.org']);
   assert.deepEqual(await page.locator('#file-list .file-name').allInnerTexts(), ['Rapport Q3.pdf', 'scan.png'], 'inline images are not offered');
+  assert.equal(await page.locator('#attachments-note').innerText(), '1 image in the text stays in the mail as it is, not encrypted.');
   assert.equal(await page.isChecked('#include-message'), true, 'the policy default: the text goes into the package');
 
   await page.click('#send-button');

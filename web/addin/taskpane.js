@@ -321,10 +321,15 @@ function renderFiles() {
     item.append(name, size, remove);
     list.append(item);
   });
+  // What cannot go into the package is named: cloud links, and images in the text (Outlook cannot remove those).
   const others = draft.attachments.filter((a) => !packable([a]).length && !a.isInline);
+  const inline = draft.attachments.filter((a) => a.isInline).length;
+  const notes = [];
+  if (others.length) notes.push(t('addin.cloudStays', { names: others.map((a) => a.name).join(', ') }));
+  if (inline) notes.push(tn('addin.inlineStays', inline));
   const note = $('#attachments-note');
-  note.hidden = !others.length;
-  note.textContent = others.length ? t('addin.cloudStays', { names: others.map((a) => a.name).join(', ') }) : '';
+  note.hidden = !notes.length;
+  note.textContent = notes.join(' ');
   renderTotal();
 }
 
