@@ -324,6 +324,16 @@ test('the send check: blocks a BSN or IBAN to outsiders in require mode, warns i
   assert.equal(warned.allowEvent, false);
   assert.equal(warned.sendModeOverride, 'promptUser', 'advise mode: Outlook asks whether to send anyway');
 
+  const csv = await check(require, {
+    to: [BOB],
+    subject: 'Lijst',
+    bodyType: 'text',
+    body: 'Zie bijlage.',
+    attachments: [attachment('c1', 'klanten.csv', Buffer.from(`naam;bsn\nJan;${BSN}\n`), 'text/csv')],
+  });
+  assert.equal(csv.allowEvent, false, 'a text attachment is read like the body');
+  assert.match(csv.errorMessage, /citizen service number/);
+
   const internal = await check(require, { to: ['carol@example.org'], subject: 'Intern', bodyType: 'text', body: `BSN ${BSN}` });
   assert.deepEqual(internal, { allowEvent: true }, 'internal mail goes');
 

@@ -50,6 +50,7 @@ function runtime(script, { mailbox = '1.14', language = 'en-US', storage = {} } 
   return {
     associated,
     storage,
+    context,
     run(mail) {
       const recipients = (list) => ({ getAsync: getAsync((list ?? []).map((emailAddress) => ({ emailAddress }))) });
       item.current = {
@@ -58,7 +59,11 @@ function runtime(script, { mailbox = '1.14', language = 'en-US', storage = {} } 
         bcc: recipients([]),
         subject: { getAsync: getAsync(mail.subject ?? '') },
         body: { getAsync: (type, cb) => getAsync(mail.body)(cb) },
-        getAttachmentsAsync: getAsync((mail.attachments ?? []).map((name, i) => ({ id: String(i), name, isInline: false }))),
+        getAttachmentsAsync: getAsync((mail.attachments ?? []).map((a, i) => ({ id: String(i), name: a.name ?? a, size: (a.text ?? '').length, isInline: false }))),
+        getAttachmentContentAsync: (id, cb) => {
+          const text = mail.attachments[Number(id)].text ?? '';
+          getAsync({ format: 'base64', content: Buffer.from(text, 'utf8').toString('base64') })(cb);
+        },
       };
       return new Promise((resolve) => associated.onMessageSendHandler({ completed: resolve }));
     },
@@ -90,6 +95,17 @@ test('the send check runs without DOM or WebAssembly, reads the policy from the 
   const attachments = await outlook.run({ to: ['bob@client.example'], subject: 'Foto', body: 'Zie bijlage', attachments: ['foto.jpg'] });
   assert.equal(attachments.allowEvent, false, 'attachments to outsiders need securing under this policy');
   assert.match(attachments.errorMessage, /has attachments/);
+
+  // A text attachment is read too, decoded by hand (no atob, no TextDecoder there), accents and all.
+  const csv = await outlook.run({
+    to: ['bob@client.example'],
+    subject: 'Lijst',
+    body: 'Zie bijlage',
+    attachments: [{ name: 'cliënten.csv', text: `naam;burgerservicenummer\nZoë Čapek;${BSN}\n` }],
+  });
+  assert.equal(csv.allowEvent, false);
+  assert.match(csv.errorMessage, /citizen service number/);
+  assert.equal(vm.runInContext('typeof atob + typeof TextDecoder', outlook.context), 'undefinedundefined');
 
   const internal = await outlook.run({ to: ['carol@example.org'], subject: 'Intern', body: `BSN ${BSN}`, attachments: ['a.pdf'] });
   assert.deepEqual({ ...internal }, { allowEvent: true });

@@ -9,7 +9,8 @@
  * `KLUIS_SERVER` (its public URL) in front of both.
  *
  * What it checks is what is still in the clear: the subject and body as
- * they are now, and the attachments still on the item. A draft secured
+ * they are now, the text attachments (CSV, plain text, HTML, mail…) still
+ * on the item, and whether any attachments go to outsiders. A draft secured
  * with "Send securely" passes because its attachments (and, if chosen,
  * its text) went into the package; text left in the body is still checked.
  */
@@ -141,6 +142,83 @@ var KluisSendCheck = (function () {
     return (list || []).map(function (r) { return r.emailAddress; }).filter(Boolean);
   }
 
+  /** Text attachments the check reads too (a CSV of client numbers is content like the body). */
+  var TEXT_ATTACHMENT = /\.(txt|csv|tsv|md|htm|html|xml|json|eml|ics|vcf|log)$/i;
+  var MAX_ATTACHMENT_TEXT = 4 * 1024 * 1024;
+  var B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+  /** Base64 to a string of UTF-8 text, by hand: this runtime may have neither atob nor TextDecoder. */
+  function base64Text(data) {
+    var bytes = [];
+    var buffer = 0;
+    var bits = 0;
+    for (var i = 0; i < data.length; i++) {
+      var value = B64.indexOf(data.charAt(i));
+      if (value < 0) continue; // padding, line breaks
+      buffer = (buffer << 6) | value;
+      bits += 6;
+      if (bits >= 8) {
+        bits -= 8;
+        bytes.push((buffer >> bits) & 0xff);
+      }
+    }
+    return utf8Text(bytes);
+  }
+
+  /** UTF-8 bytes to a string; a broken sequence becomes U+FFFD, as decoders do. */
+  function utf8Text(bytes) {
+    var out = [];
+    var chunks = [];
+    for (var i = 0; i < bytes.length; ) {
+      var b = bytes[i];
+      var need = b < 0x80 ? 0 : b >= 0xf0 && b < 0xf8 ? 3 : b >= 0xe0 ? 2 : b >= 0xc0 ? 1 : -1;
+      var cp = need === 0 ? b : need === 1 ? b & 0x1f : need === 2 ? b & 0x0f : b & 0x07;
+      var ok = need >= 0 && i + need < bytes.length + (need === 0 ? 1 : 0);
+      for (var k = 1; ok && k <= need; k++) {
+        if ((bytes[i + k] & 0xc0) !== 0x80) ok = false;
+        else cp = (cp << 6) | (bytes[i + k] & 0x3f);
+      }
+      if (!ok) {
+        out.push(0xfffd);
+        i += 1;
+      } else {
+        if (cp > 0xffff) {
+          cp -= 0x10000;
+          out.push(0xd800 + (cp >> 10), 0xdc00 + (cp & 0x3ff));
+        } else {
+          out.push(cp);
+        }
+        i += need + 1;
+      }
+      if (out.length >= 8192) {
+        chunks.push(String.fromCharCode.apply(null, out));
+        out = [];
+      }
+    }
+    chunks.push(String.fromCharCode.apply(null, out));
+    return chunks.join('');
+  }
+
+  /** The text of the item's text attachments (Mailbox 1.8), one at a time, each within MAX_ATTACHMENT_TEXT. */
+  function attachmentTexts(item, attachments) {
+    if (!item.getAttachmentContentAsync || !supports('1.8')) return Promise.resolve('');
+    var readable = attachments.filter(function (a) {
+      return !a.isInline && a.size <= MAX_ATTACHMENT_TEXT && (TEXT_ATTACHMENT.test(a.name || '') || /^text\//i.test(a.contentType || ''));
+    });
+    var texts = [];
+    return readable.reduce(function (previous, a) {
+      return previous.then(function () {
+        return officeCall(function (cb) { item.getAttachmentContentAsync(a.id, cb); }, null).then(function (content) {
+          if (!content || typeof content.content !== 'string') return;
+          var format = String(content.format || '').toLowerCase();
+          texts.push(format === 'base64' ? base64Text(content.content) : content.content);
+        });
+      });
+    }, Promise.resolve()).then(function () {
+      return texts.join('\n');
+    });
+  }
+
   function sessionData(item) {
     return supports('1.11') && item.sessionData ? item.sessionData : null;
   }
@@ -150,6 +228,7 @@ var KluisSendCheck = (function () {
     var facts = { recipients: [], attachments: 0, secured: false };
     var text = '';
     var secured = null;
+    var attached = [];
     function field(name) {
       if (!item[name] || !item[name].getAsync) return Promise.resolve();
       return officeCall(function (cb) { item[name].getAsync(cb); }, []).then(function (list) {
@@ -163,7 +242,8 @@ var KluisSendCheck = (function () {
       })
       .then(function (attachments) {
         // Inline images (logos in a signature) stay in the mail whatever happens; they do not count.
-        facts.attachments = (attachments || []).filter(function (a) { return !a.isInline; }).length;
+        attached = attachments || [];
+        facts.attachments = attached.filter(function (a) { return !a.isInline; }).length;
         if (typeof item.subject === 'string') return item.subject;
         return officeCall(function (cb) { item.subject.getAsync(cb); }, '');
       })
@@ -173,6 +253,10 @@ var KluisSendCheck = (function () {
       })
       .then(function (body) {
         text += body || '';
+        return attachmentTexts(item, attached);
+      })
+      .then(function (attachmentText) {
+        if (attachmentText) text += '\n' + attachmentText;
         var data = sessionData(item);
         if (!data) return null;
         return officeCall(function (cb) { data.getAsync(SECURED_KEY, cb); }, null);
