@@ -316,7 +316,15 @@ impl Config {
         }
         for origin in &self.addin.frame_ancestors {
             let host = origin.strip_prefix("https://").unwrap_or("");
-            if host.is_empty() || !host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '*' | ':'))
+            // A wildcard only as the first label of a name with at least two more (`*.cloud.microsoft`):
+            // `https://*` or `*.com` would let any site frame the pages where tokens and passwords are typed.
+            let wildcard_ok = match host.strip_prefix("*.") {
+                Some(rest) => !rest.contains('*') && rest.split('.').filter(|l| !l.is_empty()).count() >= 2,
+                None => !host.contains('*'),
+            };
+            if host.is_empty()
+                || !wildcard_ok
+                || !host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '*' | ':'))
             {
                 bail!("addin.frame_ancestors takes origins like \"https://outlook.office365.us\", got {origin:?}");
             }
@@ -415,5 +423,16 @@ mod tests {
         assert!(c.finish().is_err());
         let addin = Addin { frame_ancestors: vec!["https://x; script-src *".into()], ..Addin::default() };
         assert!(Config { addin, ..Config::default() }.finish().is_err(), "CSP injection");
+        for (origin, ok) in [
+            ("https://*", false),
+            ("https://*.com", false),
+            ("https://outlook.*.com", false),
+            ("https://*.*.microsoft", false),
+            ("https://*.office365.us", true),
+            ("https://outlook.office365.us", true),
+        ] {
+            let addin = Addin { frame_ancestors: vec![origin.into()], ..Addin::default() };
+            assert_eq!(Config { addin, ..Config::default() }.finish().is_ok(), ok, "{origin}");
+        }
     }
 }

@@ -17,8 +17,8 @@ use crate::config::Config;
 /// The Outlook hosts that frame the add-in's pages: Outlook on the web (work
 /// or school, and outlook.live.com for personal accounts), new Outlook on
 /// Windows (a WebView2 host on the same origins), Microsoft's consolidated
-/// `cloud.microsoft` domain, and the Office on the web frames
-/// (`*.officeapps.live.com`). Classic Outlook on Windows and Mac load the
+/// `cloud.microsoft` domain. (Office on the web's `*.officeapps.live.com`
+/// frames Word and Excel, not Outlook: left out.) Classic Outlook on Windows and Mac load the
 /// pages top-level in a web view, with no ancestor to check. Sovereign
 /// clouds are added with `[addin] frame_ancestors`.
 pub(crate) const OUTLOOK_HOSTS: &[&str] = &[
@@ -27,7 +27,6 @@ pub(crate) const OUTLOOK_HOSTS: &[&str] = &[
     "https://outlook.live.com",
     "https://outlook.cloud.microsoft",
     "https://*.cloud.microsoft",
-    "https://*.officeapps.live.com",
 ];
 
 /// Where Office.js and the host scripts it loads come from.

@@ -16,12 +16,17 @@ use crate::State;
 use crate::domain::policy;
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    // Only the reading needs the per-client limit of unauthenticated calls; verdicts come
+    // with a token, and an office behind one address must not spend its sign-ins on them.
     cfg.service(
-        web::scope("/policy")
+        web::resource("/policy")
             .wrap(actix_web::middleware::from_fn(super::limit::unauthenticated))
-            .route("", web::get().to(view))
-            .route("/verdicts", web::post().to(record))
-            .route("/verdicts", web::method(actix_web::http::Method::OPTIONS).to(preflight)),
+            .route(web::get().to(view)),
+    )
+    .service(
+        web::resource("/policy/verdicts")
+            .route(web::post().to(record))
+            .route(web::method(actix_web::http::Method::OPTIONS).to(preflight)),
     );
 }
 
