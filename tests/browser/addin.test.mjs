@@ -266,6 +266,7 @@ test('an upload interrupted by the pane reloading continues on the same draft; a
   await server.addUser(ALICE);
   const big = testBytes(9 << 20, 9); // more than one 8 MiB upload body
   const page = await pane({
+    language: 'nl-NL',
     user: { email: ALICE },
     to: [BOB],
     subject: 'Scans',
@@ -274,6 +275,9 @@ test('an upload interrupted by the pane reloading continues on the same draft; a
     attachments: [attachment('s1', 'scans.zip', big, 'application/zip')],
   });
   await signInPane(page, server, ALICE);
+  // Outlook's display language, not the browser's (en-US here), decides.
+  assert.equal(await page.locator('#compose-title').innerText(), 'Veilig versturen');
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'nl');
   await page.uncheck('#include-message');
   // Hold the second upload body so the pane is closed mid-upload.
   let bodies = 0;

@@ -628,6 +628,18 @@ test('a package over the server\'s size limit is refused with the sizes in plain
   assert.equal(await page.locator('#file-list li').count(), 1);
 });
 
+test('the organisation\'s send rules are explained in plain words when the server enforces them', { timeout: 60_000 }, async (t) => {
+  const { server, open } = await setup(t, { config: '[policy]\nrequire_password = true\n' });
+  await server.addUser(ALICE);
+  const page = await open();
+  await signIn(page, server, ALICE);
+  await page.setInputFiles('#files', [{ name: 'a.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') }]);
+  await page.fill('#recipients', BOB);
+  await page.click('#send-button');
+  await page.locator('#notice[role=alert]').getByText('Your organisation asks for a password on every package.').waitFor();
+  assert.ok(await page.locator('#step-compose').isVisible(), 'the form stays, to add a password');
+});
+
 test('the upload worker restarts the ciphertext at any offset, also from a saved state (after a reload)', { timeout: 60_000 }, async (t) => {
   const server = await startServer();
   const { context, page } = await newPage(browser);

@@ -386,7 +386,7 @@ function readForm() {
     ok = false;
   }
   if (policy?.send?.require_password && !password) {
-    fieldError($('#password'), t('addin.passwordNeeded'));
+    fieldError($('#password'), t('policy.password'));
     ok = false;
   }
   if (!ok) {
@@ -728,8 +728,8 @@ function handleSendError(e, { creating }) {
       invalid_max_downloads: t('send.badMaxDownloads'),
       invalid_blobs: t('send.tooManyFiles'),
       too_many_recipients: t('send.tooManyRecipients'),
-      policy_verification: t('addin.policyVerification'),
-      policy_password: t('addin.passwordNeeded'),
+      policy_verification: t('policy.verification'),
+      policy_password: t('policy.password'),
     };
     notice.error(messages[cause?.code] ?? t('error.generic', { message: cause?.message ?? '' }));
     if (!creating) abandon();

@@ -490,6 +490,8 @@ function handleSendError(e, { creating }) {
       invalid_max_downloads: t('send.badMaxDownloads'),
       invalid_blobs: t('send.tooManyFiles'),
       too_many_recipients: t('send.tooManyRecipients'),
+      policy_verification: t('policy.verification'),
+      policy_password: t('policy.password'),
     };
     notice.error(messages[cause?.code] ?? t('error.generic', { message: cause?.message ?? '' }));
     if (!creating) abandon();
