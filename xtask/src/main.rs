@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 /// Must equal the `wasm-bindgen` crate version pinned in `wasm-client/Cargo.toml`.
 const WASM_BINDGEN_VERSION: &str = "0.2.130";
-const FUZZ_TARGETS: &[&str] = &["decrypt", "armor", "link", "manifest", "range", "tus_metadata"];
+const FUZZ_TARGETS: &[&str] = &["decrypt", "armor", "link", "manifest", "range", "tus_metadata", "policy_scan"];
 
 type Result<T = ()> = std::result::Result<T, String>;
 
