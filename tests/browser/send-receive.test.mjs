@@ -172,6 +172,12 @@ test('browser send → kluis receive: sign in with a code, two files, e-mail ver
   const link = await page.inputValue('#link');
   assert.match(link, new RegExp(`^${server.url}/p/[A-Za-z0-9_-]{22}#[A-Za-z0-9_-]{43}$`));
   assert.ok(await page.locator('#done-password').isVisible(), 'the sender is reminded to share the password separately');
+  // Kluis never mails the link: the sender's own mail program does, addressed and filled in.
+  const mailto = new URL(await page.getAttribute('#mail-link', 'href'));
+  assert.equal(mailto.protocol, 'mailto:');
+  assert.equal(decodeURIComponent(mailto.pathname), `${BOB},carol@example.org`);
+  assert.equal(mailto.searchParams.get('subject'), 'Files for you', 'not the package subject, which is encrypted');
+  assert.ok(mailto.searchParams.get('body').includes(link));
 
   // Nothing secret is left behind in IndexedDB.
   const left = await page.evaluate(async () => (await import('/js/send-store.js')).listSends('alice@example.org'));

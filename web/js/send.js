@@ -441,7 +441,7 @@ async function runSender() {
     chosen = [];
     chosenForResume = [];
     renderChosen();
-    showDone(link, Boolean(current.record.stretched));
+    showDone(link, Boolean(current.record.stretched), current.record);
   } catch (e) {
     if (sender !== current) return; // cancelled
     if (isAbort(e)) {
@@ -568,8 +568,12 @@ addEventListener('beforeunload', (event) => {
 
 // ---------------------------------------------------------------- done
 
-function showDone(link, hasPassword) {
+function showDone(link, hasPassword, { recipients = [] } = {}) {
   $('#link').value = link;
+  // The sender's own mail program, addressed and filled in: Kluis never mails the link itself.
+  // The package's subject is encrypted, so the mail gets a plain one rather than that.
+  const query = new URLSearchParams({ subject: t('done.mailSubject'), body: `${t('done.mailBody')}\n\n${link}\n` });
+  $('#mail-link').href = `mailto:${recipients.map(encodeURIComponent).join(',')}?${query.toString().replace(/\+/g, '%20')}`;
   $('#copy-status').textContent = '';
   $('#done-password').hidden = !hasPassword;
   notice.clear();
