@@ -162,6 +162,9 @@ test('browser send → kluis receive: sign in with a code, two files, e-mail ver
   await page.fill('#recipients', `${BOB}, carol@example.org`);
   await page.fill('#subject', 'Contract');
   await page.fill('#message', 'Zie bijlagen.');
+  // Protection and limits: folded, with the choices in one line.
+  assert.equal(await page.locator('#options-summary').innerText(), '7 days · code by e-mail · no password');
+  await page.click('#options summary');
   await page.check('#verify-email');
   await page.fill('#password', 'geheim wachtwoord');
   await page.fill('#max-downloads', '3');
@@ -509,6 +512,7 @@ test('the send page keeps going when the server answers 423 upload_busy on a PAT
   const page = await open();
   await signIn(page, server, ALICE);
   await page.setInputFiles('#files', [{ name: 'busy.bin', mimeType: 'application/octet-stream', buffer: data }]);
+  await page.click('#options summary');
   await page.check('#verify-none');
   await page.fill('#recipients', BOB);
 
@@ -558,6 +562,7 @@ test('an interrupted upload continues after a reload without sending anything tw
   page.on('dialog', (dialog) => dialog.accept());
   await signIn(page, server, ALICE);
   await page.setInputFiles('#files', path);
+  await page.click('#options summary');
   await page.check('#verify-none');
   await page.fill('#recipients', BOB);
 

@@ -311,6 +311,23 @@ $('#password-toggle').addEventListener('click', (event) => {
   event.currentTarget.textContent = showing ? t('common.show') : t('common.hide');
 });
 
+// "Protection and limits" stays folded, with what is chosen in one line.
+function summarizeOptions() {
+  const parts = [$('#expires').selectedOptions[0]?.textContent ?? ''];
+  parts.push($('#verify-none').checked ? t('send.summaryNoCode') : t('send.summaryCode'));
+  parts.push($('#password').value ? t('send.summaryPassword') : t('send.summaryNoPassword'));
+  const max = Number($('#max-downloads').value);
+  if (Number.isInteger(max) && max >= 1) parts.push(tn('send.summaryDownloads', max));
+  $('#options-summary').textContent = parts.join(' · ');
+}
+
+for (const id of ['expires', 'verify-email', 'verify-none', 'password', 'max-downloads']) {
+  $(`#${id}`).addEventListener('input', summarizeOptions);
+  $(`#${id}`).addEventListener('change', summarizeOptions);
+}
+$('#send-form').addEventListener('reset', () => setTimeout(summarizeOptions));
+summarizeOptions();
+
 function parseRecipients(text) {
   return [...new Set(text.split(/[\s,;]+/).map((s) => s.trim()).filter(Boolean))];
 }
@@ -336,6 +353,7 @@ function readForm() {
     return null;
   }
   if (maxDownloads !== null && !(Number.isInteger(maxDownloads) && maxDownloads >= 1 && maxDownloads <= 10000)) {
+    $('#options').open = true;
     fieldError($('#max-downloads'), t('send.badMaxDownloads'));
     return null;
   }
