@@ -138,6 +138,7 @@ pub async fn serve(state: State) -> Result<()> {
     }
     .with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(%listen, scheme, public_url = %state.config.public_url, data = %state.config.data_dir.display(), "Kluis server started");
+    greet(&state.config);
     server.run().await?;
     janitor.abort();
     mail_worker.abort();
@@ -145,12 +146,84 @@ pub async fn serve(state: State) -> Result<()> {
     Ok(())
 }
 
+/// What an operator needs at start: where to open Kluis and the add-in's
+/// manifest, and, while nobody may sign in, how to add the first user.
+fn greet(config: &Config) {
+    let url = &config.public_url;
+    tracing::info!("Open Kluis at {url}/");
+    tracing::info!("Outlook add-in manifest: {url}/addin/manifest.xml (also: kluis-server addin manifest)");
+    if admin::has_users(config) == Some(false) {
+        let data = std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
+        tracing::info!(
+            "No users yet; add the first one with: kluis-server --data {} user add EMAIL",
+            admin::shell_word(&data.display().to_string())
+        );
+    }
+}
+
 /// Administrative tasks of the `kluis-server` command line.
 pub mod admin {
-    use anyhow::{Result, anyhow};
+    use std::path::PathBuf;
+
+    use anyhow::{Result, anyhow, bail};
 
     use crate::State;
+    use crate::config::Config;
     use crate::domain::accounts;
+
+    /// The metadata store's file in a data directory (`store::open`); its
+    /// presence is what makes a folder a Kluis data directory.
+    const DATABASE: &str = "kluis.db";
+
+    /// The data directory an administrative command works on.
+    #[derive(Debug, Clone)]
+    pub struct DataDir {
+        /// Its absolute path.
+        pub path: PathBuf,
+        /// Whether this command created it (`--init`).
+        pub created: bool,
+    }
+
+    /// Opens the data directory for an administrative command. One that
+    /// holds no database yet (run from another folder, the default
+    /// `./kluis-data` is a new, empty one) is created only when `init` is
+    /// set; otherwise the error names the path looked at and how to point
+    /// at the server's own.
+    pub async fn open(config: Config, init: bool) -> Result<(State, DataDir)> {
+        let path = std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
+        let exists = path.join(DATABASE).is_file();
+        if !exists && !init {
+            let what = if path.exists() { format!("it holds no {DATABASE}") } else { "it does not exist".into() };
+            bail!(
+                "no Kluis data directory at {} ({what})\n\
+                 Point this command at the server's data directory (the server prints it when it starts) \
+                 with --data DIR, the KLUIS_DATA environment variable, or data_dir in the configuration \
+                 file (--config FILE or KLUIS_CONFIG).\n\
+                 To create a new, empty data directory there instead, add --init.",
+                path.display()
+            );
+        }
+        let state = crate::open(config).await?;
+        Ok((state, DataDir { path, created: !exists }))
+    }
+
+    /// Whether anyone may sign in: `None` when the database cannot tell
+    /// (read straight from it, read-only, at start-up only).
+    pub(crate) fn has_users(config: &Config) -> Option<bool> {
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = rusqlite::Connection::open_with_flags(config.data_dir.join(DATABASE), flags).ok()?;
+        conn.query_row("SELECT EXISTS (SELECT 1 FROM users WHERE disabled = 0)", [], |r| r.get(0)).ok()
+    }
+
+    /// `word` as one shell word: as it is when that is safe, else in single quotes.
+    pub(crate) fn shell_word(word: &str) -> String {
+        let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+:,@%=".contains(c);
+        if !word.is_empty() && word.chars().all(plain) {
+            word.to_string()
+        } else {
+            format!("'{}'", word.replace('\'', r"'\''"))
+        }
+    }
 
     /// Adds a user who may sign in; returns the normalised address.
     pub async fn add_user(state: &State, email: &str) -> Result<String> {

@@ -69,13 +69,21 @@ enum TokenCommand {
         /// What the token is for
         #[arg(long, default_value = "created on the command line")]
         label: String,
+        /// Create the data directory if it holds no Kluis database yet
+        #[arg(long)]
+        init: bool,
     },
 }
 
 #[derive(Subcommand)]
 enum UserCommand {
     /// Add a user who may sign in and send packages
-    Add { email: String },
+    Add {
+        email: String,
+        /// Create the data directory if it holds no Kluis database yet
+        #[arg(long)]
+        init: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -86,8 +94,10 @@ fn main() -> ExitCode {
         init_logging(&config);
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(config),
-            Command::Token { command: TokenCommand::Create { email, label } } => create_token(config, &email, &label),
-            Command::User { command: UserCommand::Add { email } } => add_user(config, &email),
+            Command::Token { command: TokenCommand::Create { email, label, init } } => {
+                create_token(config, &email, &label, init)
+            }
+            Command::User { command: UserCommand::Add { email, init } } => add_user(config, &email, init),
             Command::Addin { command: AddinCommand::Manifest { out } } => addin_manifest(&config, out),
         }
     });
@@ -119,21 +129,34 @@ fn serve(config: Config) -> Result<()> {
     })
 }
 
-fn create_token(config: Config, email: &str, label: &str) -> Result<()> {
+/// Opens the data directory for an administrative command, which says on
+/// stderr which one it works on (stdout stays for what the command prints).
+/// One without a database is refused unless `init` (see `admin::open`).
+async fn open_admin(config: Config, init: bool) -> Result<kluis_server::State> {
+    let (state, dir) = kluis_server::admin::open(config, init).await?;
+    if dir.created {
+        eprintln!("data directory: {} (new)", dir.path.display());
+    } else {
+        eprintln!("data directory: {}", dir.path.display());
+    }
+    Ok(state)
+}
+
+fn create_token(config: Config, email: &str, label: &str, init: bool) -> Result<()> {
     if label.trim().is_empty() {
         bail!("the label must not be empty");
     }
     let token = actix_web::rt::System::new().block_on(async {
-        let state = kluis_server::open(config).await?;
+        let state = open_admin(config, init).await?;
         kluis_server::admin::create_token(&state, email, label).await
     })?;
     println!("{token}");
     Ok(())
 }
 
-fn add_user(config: Config, email: &str) -> Result<()> {
+fn add_user(config: Config, email: &str, init: bool) -> Result<()> {
     let email = actix_web::rt::System::new().block_on(async {
-        let state = kluis_server::open(config).await?;
+        let state = open_admin(config, init).await?;
         kluis_server::admin::add_user(&state, email).await
     })?;
     eprintln!("{email} may now sign in");

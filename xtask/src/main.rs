@@ -368,7 +368,7 @@ fn api_run(server: &Path, dir: &Path) -> Result {
 
     step("make an API token");
     let out = server_cmd()
-        .args(["token", "create", "alice@example.org", "--label", "schemathesis"])
+        .args(["token", "create", "--init", "alice@example.org", "--label", "schemathesis"])
         .output()
         .map_err(|e| format!("cannot run {}: {e}", server.display()))?;
     if !out.status.success() {

@@ -78,12 +78,19 @@ pub(crate) async fn revoke_token(domain: &Domain, caller: &Caller, token_id: i64
 }
 
 /// Mails a sign-in code to a known user. Unknown addresses get the same
-/// answer and the same rate limits, and no mail.
+/// answer and the same rate limits, and no mail; the operator's log says
+/// so (once the rate limit let the request through), as a colleague who
+/// was never added would otherwise wait for a code that never comes.
 pub(crate) async fn request_code(domain: &Domain, raw: &str, client: &str) -> DomainResult<()> {
     let email = email(raw)?;
     let known = domain.meta.user_by_email(&email).await?.is_some_and(|u| u.org_id == domain.org_id);
-    if let Some(code) = codes::issue(domain, Purpose::SignIn, &email, client, known).await? {
-        mail::enqueue(domain, mail::signin_code(&email, &code, &domain.org_name)).await?;
+    match codes::issue(domain, Purpose::SignIn, &email, client, known).await? {
+        Some(code) => mail::enqueue(domain, mail::signin_code(&email, &code, &domain.org_name)).await?,
+        None => tracing::info!(
+            %email,
+            "sign-in code asked for an address that is not a user: no code mailed (the answer is the same as \
+             for a user); `kluis-server user add {email}` lets it sign in"
+        ),
     }
     Ok(())
 }

@@ -15,6 +15,7 @@ mod audit;
 mod codes;
 mod enumeration;
 mod flow;
+mod operator;
 mod packages;
 mod policy;
 mod quotas;
