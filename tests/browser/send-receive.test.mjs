@@ -639,6 +639,30 @@ test('a package over the server\'s size limit is refused with the sizes in plain
   assert.equal(await page.locator('#file-list li').count(), 1);
 });
 
+test('the send form shows every problem at once, next to its field, and each goes as soon as it is fixed', { timeout: 60_000 }, async (t) => {
+  const { server, open } = await setup(t);
+  await server.addUser(ALICE);
+  const page = await open();
+  await signIn(page, server, ALICE);
+  await page.fill('#recipients', 'bob@');
+  await page.click('#options summary');
+  await page.fill('#max-downloads', '0');
+  await page.click('#send-button');
+  await page.locator('#files-error').getByText('Choose at least one file.').waitFor();
+  assert.equal(await page.locator('#dropzone #files-error').count(), 0, 'the file error is not inside the drop zone');
+  assert.match(await page.locator('#recipients-error').innerText(), /bob@/);
+  assert.ok(await page.locator('#max-downloads-error').isVisible(), 'all three at once');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'files', 'focus on the first');
+
+  await page.fill('#recipients', BOB);
+  assert.ok(await page.locator('#recipients-error').isHidden(), 'fixed as it is typed');
+  assert.ok(await page.locator('#max-downloads-error').isVisible(), 'the others stay until fixed');
+  await page.fill('#max-downloads', '3');
+  assert.ok(await page.locator('#max-downloads-error').isHidden());
+  await page.setInputFiles('#files', [{ name: 'a.txt', mimeType: 'text/plain', buffer: Buffer.from('a') }]);
+  assert.ok(await page.locator('#files-error').isHidden());
+});
+
 test('the organisation\'s send rules are explained in plain words when the server enforces them', { timeout: 60_000 }, async (t) => {
   const { server, open } = await setup(t, { config: '[policy]\nrequire_password = true\n' });
   await server.addUser(ALICE);

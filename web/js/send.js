@@ -332,39 +332,58 @@ function parseRecipients(text) {
   return [...new Set(text.split(/[\s,;]+/).map((s) => s.trim()).filter(Boolean))];
 }
 
-/** Checks the form; returns the options for createPackage or null. */
-function readForm() {
-  for (const id of ['files', 'recipients', 'max-downloads']) fieldError($(`#${id}`), '');
+/**
+ * The form's problems, field by field: [[input, message]], in the order of
+ * the form. Empty when it can be sent.
+ */
+function problems() {
+  const found = [];
   const verify = $('input[name=verify]:checked').value;
   const recipients = parseRecipients($('#recipients').value);
   const bad = recipients.find((r) => !EMAIL.test(r));
   const maxText = $('#max-downloads').value.trim();
   const maxDownloads = maxText === '' ? null : Number(maxText);
-  if (!chosen.length) {
-    fieldError($('#files'), t('send.noFiles'));
-    return null;
-  }
-  if (bad) {
-    fieldError($('#recipients'), t('send.badRecipient', { address: bad }));
-    return null;
-  }
-  if (verify === 'email' && !recipients.length) {
-    fieldError($('#recipients'), t('send.needRecipients'));
-    return null;
-  }
+  if (!chosen.length) found.push([$('#files'), t('send.noFiles')]);
+  if (bad) found.push([$('#recipients'), t('send.badRecipient', { address: bad })]);
+  else if (verify === 'email' && !recipients.length) found.push([$('#recipients'), t('send.needRecipients')]);
   if (maxDownloads !== null && !(Number.isInteger(maxDownloads) && maxDownloads >= 1 && maxDownloads <= 10000)) {
-    $('#options').open = true;
-    fieldError($('#max-downloads'), t('send.badMaxDownloads'));
-    return null;
+    found.push([$('#max-downloads'), t('send.badMaxDownloads')]);
   }
+  return found;
+}
+
+const CHECKED = ['files', 'recipients', 'max-downloads'];
+
+/** Shows every problem next to its field at once, focus on the first; returns whether there were none. */
+function showProblems(found) {
+  for (const id of CHECKED) fieldError($(`#${id}`), '');
+  if (found.some(([input]) => input.id === 'max-downloads')) $('#options').open = true;
+  found.forEach(([input, message], i) => fieldError(input, message, { focus: i === 0 }));
+  return found.length === 0;
+}
+
+// A field marked wrong is checked again as it is edited, so the message goes once it is fixed.
+for (const id of ['recipients', 'max-downloads', 'verify-email', 'verify-none']) {
+  $(`#${id}`).addEventListener('input', () => {
+    const marked = CHECKED.filter((c) => $(`#${c}`).getAttribute('aria-invalid') === 'true');
+    if (!marked.length) return;
+    const still = new Map(problems().map(([input, message]) => [input.id, message]));
+    for (const c of marked) fieldError($(`#${c}`), still.get(c) ?? '', { focus: false });
+  });
+}
+
+/** Checks the form; returns the options for createPackage or null. */
+function readForm() {
+  if (!showProblems(problems())) return null;
+  const maxText = $('#max-downloads').value.trim();
   return {
     files: [...chosen],
-    recipients,
+    recipients: parseRecipients($('#recipients').value),
     subject: $('#subject').value.trim(),
     message: $('#message').value,
     expiresInDays: Number($('#expires').value),
-    maxDownloads,
-    verify,
+    maxDownloads: maxText === '' ? null : Number(maxText),
+    verify: $('input[name=verify]:checked').value,
     password: $('#password').value,
     notify: $('#notify').checked,
   };

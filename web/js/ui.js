@@ -66,8 +66,12 @@ export function emailIn(input, message) {
   return value;
 }
 
-/** Marks a field invalid with a message in its error element (aria-describedby). */
-export function fieldError(input, text) {
+/**
+ * Marks a field invalid with a message in its error element (aria-describedby):
+ * the element `<id>-error` if the page has one where it belongs, else one made
+ * right after the field. `focus`: move focus to the field (the first of several).
+ */
+export function fieldError(input, text, { focus = true } = {}) {
   const id = `${input.id}-error`;
   let box = document.getElementById(id);
   if (!box) {
@@ -88,7 +92,7 @@ export function fieldError(input, text) {
   }
   if (described.size) input.setAttribute('aria-describedby', [...described].join(' '));
   else input.removeAttribute('aria-describedby');
-  if (text) input.focus();
+  if (text && focus) input.focus();
 }
 
 /** Disables every control of a form while `work` runs. */
