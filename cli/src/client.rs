@@ -122,8 +122,15 @@ pub fn check(response: &mut Response<Body>) -> Result<()> {
         // the link: it reaches the terminal without control characters.
         Ok(body) => ServerError {
             details: serde_json::to_value(&body.error).unwrap_or(Value::Null),
+            message: match body.error.code.as_str() {
+                // The server's words are the web page's ("Sign in first").
+                "unauthorized" => "the server refused the API token: it has expired, was revoked or is mistyped; \
+                                   ask your Kluis administrator for a new one (`kluis-server token create EMAIL`) \
+                                   and give it with --token or KLUIS_TOKEN"
+                    .into(),
+                _ => sentence(&crate::receive::printable(&body.error.message, false)),
+            },
             code: body.error.code,
-            message: crate::receive::printable(&body.error.message, false),
         },
         Err(_) => ServerError {
             code: "http_error".into(),
@@ -134,7 +141,53 @@ pub fn check(response: &mut Response<Body>) -> Result<()> {
     Err(error.into())
 }
 
+/// A server message in this program's style for errors: starting lower-case
+/// and without a final full stop, sentences joined with ";" ("Too many wrong
+/// codes. Ask the sender." becomes "too many wrong codes; ask the sender").
+pub fn sentence(message: &str) -> String {
+    fn lower_first(text: &str) -> String {
+        let mut chars = text.chars();
+        match (chars.next(), chars.next()) {
+            // "API …", "URL …": an abbreviation keeps its capitals.
+            (Some(first), Some(second)) if first.is_uppercase() && !second.is_uppercase() => {
+                first.to_lowercase().chain(text[first.len_utf8()..].chars()).collect()
+            }
+            _ => text.to_string(),
+        }
+    }
+    let message = message.trim();
+    let message = message.strip_suffix('.').unwrap_or(message);
+    let mut parts = message.split(". ");
+    let mut out = lower_first(parts.next().unwrap_or_default());
+    for part in parts {
+        if part.starts_with(char::is_uppercase) {
+            out += "; ";
+            out += &lower_first(part);
+        } else {
+            out += ". ";
+            out += part;
+        }
+    }
+    out
+}
+
 /// The server's error code, if `e` is a [`ServerError`].
 pub fn server_code(e: &anyhow::Error) -> Option<&str> {
     e.downcast_ref::<ServerError>().map(|s| s.code.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sentence;
+
+    #[test]
+    fn server_messages_read_like_this_programs_errors() {
+        assert_eq!(sentence("That code is not right, or it has expired."), "that code is not right, or it has expired");
+        assert_eq!(
+            sentence("Too many wrong codes: this can no longer be opened. Ask the sender to send it again."),
+            "too many wrong codes: this can no longer be opened; ask the sender to send it again"
+        );
+        assert_eq!(sentence("API tokens are refused."), "API tokens are refused");
+        assert_eq!(sentence("e.g. this"), "e.g. this");
+    }
 }

@@ -6,6 +6,7 @@ mod output;
 mod overlap;
 mod passphrase;
 mod pipeline;
+mod progress;
 mod receive;
 mod send;
 mod token;
@@ -14,9 +15,41 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Kluis: secure e-mail and large files.
+const ABOUT: &str = "Kluis: send files end-to-end encrypted, with a link only the recipients can open";
+
+const LONG_ABOUT: &str = "\
+Kluis: send files end-to-end encrypted, with a link only the recipients can open.
+
+`kluis send` encrypts files on this computer and uploads them to your organisation's
+Kluis server, which never sees their contents, names or the link's secret. It prints
+a link: send it in your own e-mail (Kluis does not mail it). Recipients open it in a
+browser or with `kluis receive`, after proving their address with a mailed code.
+
+Sending needs the server's address and an API token (from your Kluis administrator:
+`kluis-server token create EMAIL`), given with --server and --token or in the
+environment as KLUIS_SERVER and KLUIS_TOKEN. Receiving needs only the link.";
+
+const EXAMPLES: &str = "\
+Examples:
+  export KLUIS_SERVER=https://kluis.example.org KLUIS_TOKEN=...
+  kluis send report.pdf scans.zip --to bob@example.org --message \"The files we discussed\"
+  kluis send notes.txt --verify none --expires 30d --password
+  kluis receive 'https://kluis.example.org/p/...#...' -o downloads/
+  kluis revoke 'https://kluis.example.org/p/...#...'
+  kluis token list
+  kluis age encrypt -p -o secret.age secret.txt
+
+Each command has its own help: kluis send --help";
+
 #[derive(Parser)]
-#[command(name = "kluis", version, about, propagate_version = true)]
+#[command(
+    name = "kluis",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = EXAMPLES,
+    propagate_version = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -43,28 +76,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            use clap::error::ErrorKind;
-            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
-                || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-            {
-                let _ = e.print();
-                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                    ExitCode::from(2)
-                } else {
-                    ExitCode::SUCCESS
-                };
-            }
-            // One line, like every other error of this program.
-            let rendered = e.render().to_string();
-            let first = rendered.lines().next().unwrap_or("invalid arguments");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!("error: {first} (see --help)");
-            return ExitCode::from(2);
-        }
-    };
+    // Usage errors are clap's whole message (what is missing or unknown,
+    // a similar flag, the usage line) with status 2; help and version exit 0.
+    let cli = Cli::parse();
     let result = match cli.command {
         Command::Send(args) => send::send(args),
         Command::Receive(args) => receive::receive(args),
@@ -74,6 +88,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // Any other error is one line: "error: " and a sentence starting lower-case.
         Err(e) => match e.downcast_ref::<receive::ExitWith>() {
             Some(exit) => {
                 eprintln!("{}", exit.1);

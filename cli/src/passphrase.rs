@@ -9,23 +9,41 @@ use zeroize::Zeroizing;
 
 /// Reads the first line of `path` (without its line ending).
 pub fn from_file(path: &Path) -> Result<Zeroizing<String>> {
+    secret_from_file(path, "passphrase")
+}
+
+/// A package password from the first line of `path`.
+pub fn password_from_file(path: &Path) -> Result<Zeroizing<String>> {
+    secret_from_file(path, "password")
+}
+
+fn secret_from_file(path: &Path, what: &str) -> Result<Zeroizing<String>> {
     let text = Zeroizing::new(
-        std::fs::read_to_string(path).with_context(|| format!("cannot read passphrase file {}", path.display()))?,
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {what} file {}", path.display()))?,
     );
     let line = text.lines().next().unwrap_or("");
     if line.is_empty() {
-        bail!("the passphrase file {} is empty", path.display());
+        bail!("the {what} file {} is empty", path.display());
     }
     Ok(Zeroizing::new(line.to_string()))
 }
 
 /// Prompts on the terminal (not stdin, which may carry the data).
 pub fn prompt(message: &str) -> Result<Zeroizing<String>> {
+    prompt_secret(message, "passphrase")
+}
+
+/// Prompts for a package password on the terminal.
+pub fn prompt_password(message: &str) -> Result<Zeroizing<String>> {
+    prompt_secret(message, "password")
+}
+
+fn prompt_secret(message: &str, what: &str) -> Result<Zeroizing<String>> {
     let pass = rpassword::prompt_password(message)
         .map(Zeroizing::new)
-        .context("cannot read a passphrase: no terminal (use --passphrase-file)")?;
+        .with_context(|| format!("cannot read a {what}: no terminal (use --{what}-file)"))?;
     if pass.is_empty() {
-        bail!("the passphrase is empty");
+        bail!("the {what} is empty");
     }
     Ok(pass)
 }
@@ -36,6 +54,20 @@ pub fn prompt_new() -> Result<Zeroizing<String>> {
     let second = prompt("Confirm passphrase: ")?;
     if first != second {
         bail!("the passphrases do not match");
+    }
+    Ok(first)
+}
+
+/// Prompts twice for a new package password, on a terminal only: without
+/// one (stdin redirected) it says to use `--password-file`.
+pub fn prompt_new_password() -> Result<Zeroizing<String>> {
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        bail!("cannot ask for a password: no terminal (use --password-file FILE)");
+    }
+    let first = prompt_password("Password for the package: ")?;
+    let second = prompt_password("Type it again: ")?;
+    if first != second {
+        bail!("the passwords do not match");
     }
     Ok(first)
 }

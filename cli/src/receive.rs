@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use kluis_crypto::io::CodecReader;
 use kluis_crypto::package::{ServerShare, access_proof, package_identity, stretch_password};
 use kluis_crypto::{Decryptor, Error as AgeError, x25519};
@@ -25,6 +25,7 @@ use kluis_protocol::{Link, Manifest, safe_file_name};
 use sha2::{Digest, Sha256};
 
 use crate::client::{self, Client, server_code};
+use crate::progress::Bar;
 use crate::{overlap, passphrase};
 
 #[derive(Args)]
@@ -47,6 +48,8 @@ pub struct ReceiveArgs {
 
 /// Exit status when a code was sent and must be given with --code.
 pub const EXIT_CODE_SENT: u8 = 2;
+/// Exit status when the code given with --code is not right (and more tries are left).
+pub const EXIT_WRONG_CODE: u8 = 3;
 
 /// Ends the program with a given status after printing a message.
 #[derive(Debug)]
@@ -81,8 +84,8 @@ pub fn receive(args: ReceiveArgs) -> Result<()> {
     // wrong one is refused by the server before anything is counted or mailed.
     let mut password = match (status.password, &args.password_file) {
         (false, _) => None,
-        (true, Some(file)) => Some(passphrase::from_file(file)?),
-        (true, None) if interactive => Some(passphrase::prompt("This package has a password. Password: ")?),
+        (true, Some(file)) => Some(passphrase::password_from_file(file)?),
+        (true, None) if interactive => Some(passphrase::prompt_password("This package has a password. Password: ")?),
         (true, None) => bail!("this package has a password: give it with --password-file FILE"),
     };
     let mut request = AccessRequest::default();
@@ -132,7 +135,27 @@ pub fn receive(args: ReceiveArgs) -> Result<()> {
         match result {
             Ok(access) => break access,
             Err(e) if server_code(&e) == Some("wrong_password") && interactive => {
-                password = Some(passphrase::prompt("That password is not right. Password: ")?);
+                password = Some(passphrase::prompt_password("That password is not right. Password: ")?);
+            }
+            // On a terminal a wrong code is asked for again, as long as the
+            // server allows more tries; a lock ends it (`explain`).
+            Err(e) if server_code(&e) == Some("wrong_code") && tries_left(&e) > Some(0) => {
+                let left = tries_left(&e).unwrap_or_default();
+                let tries = if left == 1 { "1 try".to_string() } else { format!("{left} tries") };
+                if !interactive {
+                    return Err(ExitWith(
+                        EXIT_WRONG_CODE,
+                        format!(
+                            "error: that code is not right, or it has expired ({tries} left): run again with the right --code"
+                        ),
+                    )
+                    .into());
+                }
+                let code = prompt_line(&format!("That code is not right, or it has expired ({tries} left). Code: "))?;
+                if code.is_empty() {
+                    bail!("no code given");
+                }
+                request.code = Some(code);
             }
             Err(e) => return Err(explain(e)),
         }
@@ -148,7 +171,7 @@ pub fn receive(args: ReceiveArgs) -> Result<()> {
         );
     }
     let mut manifest_file = Vec::new();
-    fetch(&client, manifest_ref, &mut manifest_file, &ProgressBar::hidden())?;
+    fetch(&client, manifest_ref, &mut manifest_file)?;
     let stretched = password.as_ref().map(|p| stretch_password(id, p));
     let identity = package_identity(id, &link.link_secret, &share, stretched.as_ref());
     let manifest_bytes = match kluis_crypto::decrypt(&[&identity], &manifest_file) {
@@ -168,15 +191,18 @@ pub fn receive(args: ReceiveArgs) -> Result<()> {
     }
 
     fs::create_dir_all(&args.output).with_context(|| format!("cannot create {}", args.output.display()))?;
-    let progress = progress_bar(files.iter().map(|b| b.size).sum());
-    for (entry, blob) in manifest.files.iter().zip(files) {
-        progress.set_message(printable(&entry.name, false));
+    // The bar counts the bytes saved (the sizes the sender's files have).
+    let names: Vec<String> = manifest.files.iter().map(|f| printable(&f.name, false)).collect();
+    let progress = Bar::new(manifest.files.iter().map(|f| f.size).sum(), names.iter().map(String::as_str));
+    for ((entry, blob), name) in manifest.files.iter().zip(files).zip(&names) {
+        progress.file(name);
         let target = free_name(&args.output, &safe_file_name(&entry.name));
         let temp =
             args.output.join(format!(".{}.kluis-partial", target.file_name().unwrap_or_default().to_string_lossy()));
         let result = (|| -> Result<()> {
-            let mut out = HashingWriter { file: File::create(&temp)?, hash: Sha256::new(), len: 0 };
-            download(&client, blob, &identity, &mut out, &progress)?;
+            let progress = progress.bar.clone();
+            let mut out = HashingWriter { file: File::create(&temp)?, hash: Sha256::new(), len: 0, progress };
+            download(&client, blob, &identity, &mut out)?;
             out.file.sync_all()?;
             if out.len != entry.size || hex::encode(out.hash.finalize()) != entry.sha256.to_lowercase() {
                 bail!(
@@ -198,9 +224,9 @@ pub fn receive(args: ReceiveArgs) -> Result<()> {
             return Err(e.context(format!("cannot receive {}", printable(&entry.name, false))));
         }
         // The saved paths go to stdout, one per line, for scripts.
-        progress.suspend(|| println!("{}", target.display()));
+        progress.bar.suspend(|| println!("{}", target.display()));
     }
-    progress.finish_and_clear();
+    progress.bar.finish_and_clear();
     Ok(())
 }
 
@@ -216,33 +242,23 @@ pub(crate) fn printable(text: &str, multiline: bool) -> String {
         .collect()
 }
 
+/// The tries the server says are left after a wrong code.
+fn tries_left(e: &anyhow::Error) -> Option<i64> {
+    e.downcast_ref::<client::ServerError>().and_then(|s| s.details["tries_left"].as_i64())
+}
+
 /// Clearer words for the access errors a recipient can fix.
 fn explain(e: anyhow::Error) -> anyhow::Error {
-    let tries = e.downcast_ref::<client::ServerError>().and_then(|s| s.details["tries_left"].as_i64());
-    match (server_code(&e), tries) {
-        (Some("wrong_code"), Some(left)) => anyhow!("that code is not right; {left} tries left"),
-        (Some("wrong_password"), _) => anyhow!("the password is wrong (nothing was counted)"),
-        (Some("wrong_link"), _) => {
+    match server_code(&e) {
+        Some("wrong_password") => anyhow!("the password is wrong (nothing was counted)"),
+        Some("wrong_link") => {
             anyhow!("the link does not open this package: it was changed or cut short (copy the whole link)")
         }
-        (Some("wrong_code" | "locked"), _) => {
-            let message = e.to_string();
-            anyhow!("{message} Run again without --code to get a new code.")
+        Some("wrong_code") => {
+            anyhow!("that code is not right, or it has expired; run again without --code for a new one")
         }
         _ => e,
     }
-}
-
-fn progress_bar(total: u64) -> ProgressBar {
-    if !io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(total);
-    bar.set_style(
-        ProgressStyle::with_template("{msg:20!} {bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}")
-            .expect("valid template"),
-    );
-    bar
 }
 
 /// `name`, or `name (1)`, `name (2)`, … if it exists already.
@@ -262,6 +278,7 @@ struct HashingWriter {
     file: File,
     hash: Sha256,
     len: u64,
+    progress: ProgressBar,
 }
 
 impl Write for HashingWriter {
@@ -269,6 +286,7 @@ impl Write for HashingWriter {
         let n = self.file.write(buf)?;
         self.hash.update(&buf[..n]);
         self.len += n as u64;
+        self.progress.inc(n as u64);
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -285,7 +303,6 @@ fn download(
     blob: &DownloadBlob,
     identity: &x25519::Identity,
     out: &mut (dyn Write + Send),
-    progress: &ProgressBar,
 ) -> Result<()> {
     // Three stages on their own threads: receive; decrypt (on every core);
     // hash and write to disk. Each runs while the others work.
@@ -304,7 +321,7 @@ fn download(
                 },
             )
         },
-        |w| fetch(client, blob, w, progress),
+        |w| fetch(client, blob, w),
     )?;
     Ok(())
 }
@@ -312,7 +329,7 @@ fn download(
 /// Downloads one blob's bytes into `out`. A broken connection is resumed
 /// with a `Range` request from the first byte not yet received; `out` sees
 /// one unbroken stream.
-fn fetch(client: &Client, blob: &DownloadBlob, out: &mut dyn Write, progress: &ProgressBar) -> Result<()> {
+fn fetch(client: &Client, blob: &DownloadBlob, out: &mut dyn Write) -> Result<()> {
     let mut received = 0u64;
     let mut buf = vec![0u8; 1 << 20];
     let mut attempt = 0;
@@ -350,7 +367,6 @@ fn fetch(client: &Client, blob: &DownloadBlob, out: &mut dyn Write, progress: &P
             };
             out.write_all(&buf[..n])?;
             received += n as u64;
-            progress.inc(n as u64);
         }
     }
     Ok(())

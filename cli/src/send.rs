@@ -12,29 +12,32 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use kluis_crypto::io::CodecReader;
 use kluis_crypto::package::{LinkSecret, PackageId, ServerShare, access_proof, package_identity, stretch_password};
 use kluis_crypto::{Encryptor, x25519};
-use kluis_protocol::api::{self, BlobSpec, CreatePackage, CreatedPackage, FinalizeRequest, PackageView, Revoked};
+use kluis_protocol::api::{
+    self, BlobSpec, CreatePackage, CreatedPackage, FinalizeRequest, PackageView, PolicyView, Revoked,
+};
 use kluis_protocol::manifest::PLACEHOLDER_SHA256;
 use kluis_protocol::{FileEntry, Link, Manifest};
 use sha2::{Digest, Sha256};
 
 use crate::client::{self, Client, ServerError};
+use crate::progress::Bar;
 use crate::{overlap, passphrase};
 
 /// Where the server is and who we are: flags, else environment.
 #[derive(Args, Clone)]
 pub struct ServerArgs {
-    /// Kluis server URL (also KLUIS_SERVER)
-    #[arg(long, env = "KLUIS_SERVER", value_name = "URL")]
+    /// Kluis server URL, e.g. https://kluis.example.org
+    #[arg(long, env = "KLUIS_SERVER", value_name = "URL", hide_env_values = true)]
     pub server: Option<String>,
-    /// API token (also KLUIS_TOKEN; make one with `kluis-server token create`)
+    /// API token (your administrator makes one with `kluis-server token create EMAIL`)
     #[arg(long, env = "KLUIS_TOKEN", value_name = "TOKEN", hide_env_values = true)]
     pub token: Option<String>,
 }
@@ -63,24 +66,29 @@ pub struct SendArgs {
     /// Files to send
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
-    /// Recipient e-mail address; repeatable
-    #[arg(long = "to", value_name = "EMAIL", required = true)]
+    /// Who may open the package (their e-mail address); repeatable. Kluis
+    /// does not mail the link: send it in your own message. Needed unless
+    /// --verify none
+    #[arg(long = "to", value_name = "EMAIL", required_unless_present = "verify", required_if_eq("verify", "email"))]
     to: Vec<String>,
     /// Message for the recipients (encrypted like the files)
-    #[arg(long, value_name = "TEXT", default_value = "")]
+    #[arg(long, value_name = "TEXT", default_value = "", hide_default_value = true)]
     message: String,
     /// Subject (encrypted like the files)
-    #[arg(long, value_name = "TEXT", default_value = "")]
+    #[arg(long, value_name = "TEXT", default_value = "", hide_default_value = true)]
     subject: String,
-    /// How long the package lives, in days: 7d, 30d
+    /// How long the package lives, in days: 7d, 30d (the server sets the longest)
     #[arg(long, value_name = "DAYS", default_value = "7d")]
     expires: String,
     /// How many times the package may be opened
     #[arg(long, value_name = "N")]
     max_downloads: Option<u32>,
-    /// How recipients prove who they are
-    #[arg(long, value_enum, default_value = "email")]
-    verify: Verify,
+    /// How recipients prove who they are [default: email]
+    #[arg(long, value_enum)]
+    verify: Option<Verify>,
+    /// Also protect the package with a password, typed twice at the terminal
+    #[arg(long, conflicts_with = "password_file")]
+    password: bool,
     /// Also protect the package with the password on the first line of FILE
     #[arg(long, value_name = "FILE")]
     password_file: Option<PathBuf>,
@@ -130,7 +138,11 @@ struct Input {
 pub fn send(args: SendArgs) -> Result<()> {
     let client = args.server.client()?;
     let days = parse_days(&args.expires)?;
-    let password = args.password_file.as_deref().map(passphrase::from_file).transpose()?;
+    let password = match (&args.password_file, args.password) {
+        (Some(file), _) => Some(passphrase::password_from_file(file)?),
+        (None, true) => Some(passphrase::prompt_new_password()?),
+        (None, false) => None,
+    };
     let inputs = args
         .files
         .iter()
@@ -165,33 +177,36 @@ pub fn send(args: SendArgs) -> Result<()> {
     sizes.extend(inputs.iter().map(|i| probe.encrypted_len(i.size)));
 
     let link_secret = LinkSecret::generate()?;
-    let created: CreatedPackage = client.post(
-        "/packages",
-        &CreatePackage {
-            recipients: args.to.clone(),
-            expires_in_days: Some(days),
-            max_downloads: args.max_downloads.map(i64::from),
-            verify: match args.verify {
-                Verify::Email => api::Verify::Email,
-                Verify::None => api::Verify::None,
+    let created: CreatedPackage = client
+        .post(
+            "/packages",
+            &CreatePackage {
+                recipients: args.to.clone(),
+                expires_in_days: Some(days),
+                max_downloads: args.max_downloads.map(i64::from),
+                verify: match args.verify.unwrap_or(Verify::Email) {
+                    Verify::Email => api::Verify::Email,
+                    Verify::None => api::Verify::None,
+                },
+                password: password.is_some(),
+                notify_on_download: args.notify,
+                blobs: sizes.iter().map(|&size| BlobSpec { size }).collect(),
             },
-            password: password.is_some(),
-            notify_on_download: args.notify,
-            blobs: sizes.iter().map(|&size| BlobSpec { size }).collect(),
-        },
-    )?;
+        )
+        .map_err(|e| explain_refusal(e, &client, &args.expires))?;
     let id: PackageId = created.package.id.clone();
     let share =
         ServerShare::from_base64url(&created.server_share).context("the server sent an invalid server share")?;
     let stretched = password.as_ref().map(|p| stretch_password(&id, p));
     let recipient = package_identity(&id, &link_secret, &share, stretched.as_ref()).to_public();
 
-    let progress = progress_bar(sizes.iter().sum());
+    // The bar counts the files' own bytes (what the user knows), not ciphertext.
+    let progress = Bar::new(inputs.iter().map(|i| i.size).sum(), inputs.iter().map(|i| i.name.as_str()));
     let mut hashes = Vec::new();
     for (i, input) in inputs.iter().enumerate() {
-        progress.set_message(input.name.clone());
+        progress.file(&input.name);
         let mut source = FileSource { file: File::open(&input.path)?, hash: Sha256::new(), hashed: 0 };
-        upload(&client, &id, i + 1, sizes[i + 1], &recipient, &mut source, &progress)
+        upload(&client, &id, i + 1, (sizes[i + 1], input.size), &recipient, &mut source, &progress.bar)
             .with_context(|| format!("cannot upload {}", input.path.display()))?;
         if source.hashed != input.size {
             bail!("{} changed while it was being sent", input.path.display());
@@ -199,8 +214,9 @@ pub fn send(args: SendArgs) -> Result<()> {
         hashes.push(hex::encode(source.hash.finalize()));
     }
     let manifest = Manifest::new(&args.subject, &args.message, entries(&hashes)).to_bytes();
-    progress.set_message("file list");
-    upload(&client, &id, 0, sizes[0], &recipient, &mut MemorySource(io::Cursor::new(manifest)), &progress)
+    let manifest_len = manifest.len() as u64;
+    let source = &mut MemorySource(io::Cursor::new(manifest));
+    upload(&client, &id, 0, (sizes[0], manifest_len), &recipient, source, &ProgressBar::hidden())
         .context("cannot upload the file list")?;
     // The server keeps SHA-256(A): recipients prove they hold the link (and password) with A.
     let verifier = access_proof(&id, &link_secret, stretched.as_ref()).verifier();
@@ -208,7 +224,7 @@ pub fn send(args: SendArgs) -> Result<()> {
         &format!("/packages/{id}/finalize"),
         &FinalizeRequest { access_verifier: verifier.to_base64url() },
     )?;
-    progress.finish_and_clear();
+    progress.bar.finish_and_clear();
 
     let url = &created.package.url;
     let server = url.rsplit_once("/p/").map(|(s, _)| s).unwrap_or(url);
@@ -216,16 +232,31 @@ pub fn send(args: SendArgs) -> Result<()> {
     Ok(())
 }
 
-fn progress_bar(total: u64) -> ProgressBar {
-    if !io::IsTerminal::is_terminal(&io::stderr()) {
-        return ProgressBar::hidden();
+/// The server's refusal of a new package in the words of this program's
+/// flags (the server names API fields: `expires_in_days`, `max_downloads`).
+fn explain_refusal(e: anyhow::Error, client: &Client, expires: &str) -> anyhow::Error {
+    let Some(refusal) = e.downcast_ref::<ServerError>() else { return e };
+    match refusal.code.as_str() {
+        "invalid_expiry" => match client.get::<PolicyView>("/policy") {
+            Ok(policy) => anyhow!(
+                "--expires {expires} is too long for this server: packages live 1d to {}d",
+                policy.send.max_expiry_days
+            ),
+            Err(_) => anyhow!("--expires {expires} is too long for this server"),
+        },
+        "invalid_max_downloads" => anyhow!("{}", refusal.to_string().replace("max_downloads", "--max-downloads")),
+        "invalid_recipient" => anyhow!("--to: {refusal}"),
+        "no_recipients" => anyhow!("--verify email needs at least one --to address"),
+        "policy_verification" => {
+            anyhow!(
+                "your organisation requires recipients to confirm their address with a code: leave out --verify none"
+            )
+        }
+        "policy_password" => {
+            anyhow!("your organisation requires a password on every package: use --password or --password-file FILE")
+        }
+        _ => e,
     }
-    let bar = ProgressBar::new(total);
-    bar.set_style(
-        ProgressStyle::with_template("{msg:20!} {bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}")
-            .expect("valid template"),
-    );
-    bar
 }
 
 /// Plaintext that can be read again from a chunk boundary, for resuming.
@@ -276,16 +307,30 @@ impl Source for MemorySource {
     }
 }
 
-/// Counts bytes handed to the HTTP client for the progress bar.
+/// Moves the progress bar as ciphertext is handed to the HTTP client, in
+/// plaintext bytes: the ciphertext offset scaled to the file's size (the
+/// difference is age's header and 16 bytes per 64 KiB).
 struct Counting<'a, R> {
     inner: R,
     progress: &'a ProgressBar,
+    /// The bar's position when this blob started.
+    started: u64,
+    /// Ciphertext offset reached.
+    at: u64,
+    /// (ciphertext, plaintext) sizes.
+    sizes: (u64, u64),
+}
+
+/// The plaintext bytes that `offset` bytes of ciphertext stand for.
+fn plain_at(offset: u64, (cipher, plain): (u64, u64)) -> u64 {
+    if cipher == 0 { 0 } else { (u128::from(offset.min(cipher)) * u128::from(plain) / u128::from(cipher)) as u64 }
 }
 
 impl<R: Read> Read for Counting<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.progress.inc(n as u64);
+        self.at += n as u64;
+        self.progress.set_position(self.started + plain_at(self.at, self.sizes));
         Ok(n)
     }
 }
@@ -301,7 +346,7 @@ fn upload(
     client: &Client,
     package: &PackageId,
     index: usize,
-    size: u64,
+    (size, plain_size): (u64, u64),
     recipient: &x25519::Recipient,
     source: &mut dyn Source,
     progress: &ProgressBar,
@@ -345,7 +390,7 @@ fn upload(
             }
         }
         first = false;
-        progress.set_position(started + offset);
+        progress.set_position(started + plain_at(offset, (size, plain_size)));
         if offset == size {
             return Ok(());
         }
@@ -357,7 +402,8 @@ fn upload(
             let mut ciphertext = CodecReader::new(&mut encryptor, plain);
             io::copy(&mut (&mut ciphertext).take(resume.skip_output as u64), &mut io::sink())?;
             Ok(overlap::read_ahead(ciphertext, |ciphertext| {
-                let mut body = Counting { inner: ciphertext, progress };
+                let sizes = (size, plain_size);
+                let mut body = Counting { inner: ciphertext, progress, started, at: offset, sizes };
                 client
                     .request("PATCH", &location)
                     .header("Tus-Resumable", "1.0.0")
@@ -395,7 +441,7 @@ fn upload(
                 client::check(&mut response)?;
                 offset = header_u64(&response, "Upload-Offset").context("the server did not confirm the upload")?;
                 if offset == size {
-                    progress.set_position(started + size);
+                    progress.set_position(started + plain_size);
                     return Ok(());
                 }
             }

@@ -71,11 +71,15 @@ fn wrong_key_and_bad_arguments() {
         &["age", "decrypt", "-i", "plain.txt", "c.age"],
         &["age", "decrypt", "-i", "id.txt", "plain.txt"],
         &["age", "decrypt", "c.age"],
-        &["age", "encrypt", "--frobnicate"],
         &["age", "keygen", "-o", "id.txt"],
     ] {
         assert_one_error_line(&kluis(args, dir.path()));
     }
+    // A usage error is clap's whole message, with status 2.
+    let out = kluis(&["age", "encrypt", "--frobnicate"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("error: unexpected argument '--frobnicate'") && stderr.contains("Usage:"), "{stderr}");
     // The existing key was not overwritten.
     assert!(std::fs::read_to_string(dir.path().join("id.txt")).unwrap().contains(&r));
 }

@@ -12,6 +12,7 @@ mod support;
 
 mod age_errors;
 mod age_interop;
+mod command_line;
 mod receive;
 mod revoke;
 mod send_receive;

@@ -16,6 +16,7 @@ pub mod api;
 pub mod fake;
 pub mod mail;
 pub mod proxy;
+pub mod terminal;
 
 use api::Api;
 
