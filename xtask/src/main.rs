@@ -1,6 +1,8 @@
 //! Build glue, in one place: `cargo xtask <task>`.
 //!
 //! - `run`   — build the web assets and start `kluis-server` on its embedded defaults
+//! - `install` — build the web assets, and `kluis` and `kluis-server` in release,
+//!   installed with `cargo install --path` into cargo's bin directory (or `--root DIR`)
 //! - `wasm`  — compile `wasm-client` for the browser and put the bindings in `web/pkg/`
 //! - `test`  — run every test stage: formatting, lints (clippy, ESLint), Rust, wasm in
 //!   Node and Chromium, browser tests with Playwright, and a bounded fuzzing run;
@@ -9,6 +11,12 @@
 //!   the content check natively, as wasm and as ES2016, transfers with the CLI
 //!   and with the web pages)
 //! - `fuzz`  — fuzz the decryptor, armor reader, link, manifest, Range and tus metadata parsers for a bounded time
+//!
+//! The web build (`run`, `install`, `wasm`, and the stages that build the
+//! pages) installs what it misses, saying so: the wasm32 target (rustup),
+//! wasm-bindgen-cli at the pinned version (cargo install) and the npm
+//! packages with wasm-opt and wasm2js (npm ci). Without rustup or npm it stops
+//! and says what to install.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -16,6 +24,8 @@ use std::time::{Duration, Instant};
 
 /// Must equal the `wasm-bindgen` crate version pinned in `wasm-client/Cargo.toml`.
 const WASM_BINDGEN_VERSION: &str = "0.2.130";
+/// The Rust target of the browser build.
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const FUZZ_TARGETS: &[&str] = &["decrypt", "armor", "link", "manifest", "range", "tus_metadata", "policy_scan"];
 
 type Result<T = ()> = std::result::Result<T, String>;
@@ -26,13 +36,15 @@ fn main() -> ExitCode {
     let rest = &args[args.len().min(1)..];
     let result = match task {
         "run" => run_product(rest),
+        "install" => install(rest),
         "wasm" => build_wasm(),
         "test" => test_stages(rest),
         "bench" => bench(rest),
         "fuzz" => fuzz(fuzz_seconds(rest)),
         _ => {
             eprintln!(
-                "usage: cargo xtask <run [SERVER ARGS] | wasm | test [STAGE...] [--no-fuzz] | bench [--size-mib N] | fuzz [SECONDS]>\n\
+                "usage: cargo xtask <run [SERVER ARGS] | install [--root DIR] | wasm | test [STAGE...] [--no-fuzz] | \
+                 bench [--size-mib N] | fuzz [SECONDS]>\n\
                  (cargo xtask test --help lists the stages)"
             );
             return ExitCode::from(2);
@@ -66,43 +78,125 @@ fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
-/// Builds the release wasm and runs wasm-bindgen into `web/pkg/`.
+/// Builds the release wasm and runs wasm-bindgen into `web/pkg/`, then
+/// wasm-opt; then the content check as ES2016. What the build needs and
+/// misses is installed first (see [`web_build_tools`]).
 fn build_wasm() -> Result {
+    let wasm_bindgen = web_build_tools()?;
     step("build wasm-client (release, wasm32, simd128)");
-    run(cargo().args(["build", "--release", "--package", "kluis-wasm", "--target", "wasm32-unknown-unknown"]))?;
-    let version = Command::new("wasm-bindgen").arg("--version").output().map_err(|_| {
-        format!("wasm-bindgen not found: cargo install wasm-bindgen-cli --version {WASM_BINDGEN_VERSION}")
-    })?;
-    let version = String::from_utf8_lossy(&version.stdout);
-    if !version.contains(WASM_BINDGEN_VERSION) {
-        return Err(format!(
-            "wasm-bindgen CLI is {}, the crate is {WASM_BINDGEN_VERSION}: cargo install wasm-bindgen-cli --version {WASM_BINDGEN_VERSION}",
-            version.trim()
-        ));
-    }
+    run(cargo().args(["build", "--release", "--package", "kluis-wasm", "--target", WASM_TARGET]))?;
     let root = root();
     let wasm = root.join("target/wasm32-unknown-unknown/release/kluis_wasm.wasm");
     let out = root.join("web/pkg");
-    run(Command::new("wasm-bindgen").args(["--target", "web", "--no-typescript", "--out-dir"]).arg(&out).arg(&wasm))?;
+    run(Command::new(&wasm_bindgen).args(["--target", "web", "--no-typescript", "--out-dir"]).arg(&out).arg(&wasm))?;
     // binaryen from npm (Debian's 108 produces broken modules, docs/architecture.md §8).
-    let wasm_opt = root.join("node_modules/.bin/wasm-opt");
-    if wasm_opt.exists() {
-        let bg = out.join("kluis_wasm_bg.wasm");
-        run(Command::new(&wasm_opt)
-            .args([
-                "-O3",
-                "--enable-simd",
-                "--enable-bulk-memory",
-                "--enable-nontrapping-float-to-int",
-                "--enable-sign-ext",
-                "--enable-mutable-globals",
-                "-o",
-            ])
-            .arg(&bg)
-            .arg(&bg))?;
-    }
+    let bg = out.join("kluis_wasm_bg.wasm");
+    run(Command::new(npm_bin("wasm-opt")?)
+        .args([
+            "-O3",
+            "--enable-simd",
+            "--enable-bulk-memory",
+            "--enable-nontrapping-float-to-int",
+            "--enable-sign-ext",
+            "--enable-mutable-globals",
+            "-o",
+        ])
+        .arg(&bg)
+        .arg(&bg))?;
     eprintln!("wasm bindings written to {}", out.display());
     build_policy_js()
+}
+
+/// Makes sure the web build has what it needs, installing what is missing
+/// with a line saying what: the wasm32 target (`rustup target add`),
+/// wasm-bindgen-cli at [`WASM_BINDGEN_VERSION`] (`cargo install`), and the
+/// npm packages (`npm ci`: binaryen's wasm-opt and wasm2js). Returns the
+/// wasm-bindgen to run.
+fn web_build_tools() -> Result<PathBuf> {
+    ensure_wasm_target()?;
+    let wasm_bindgen = ensure_wasm_bindgen()?;
+    npm_install()?;
+    Ok(wasm_bindgen)
+}
+
+/// Adds the wasm32 target to the toolchain cargo runs with, if it lacks it.
+fn ensure_wasm_target() -> Result {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .map_err(|e| format!("cannot run {rustc} --print sysroot: {e}"))?;
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
+    if sysroot.join("lib/rustlib").join(WASM_TARGET).is_dir() {
+        return Ok(());
+    }
+    step(&format!(
+        "installing the Rust target {WASM_TARGET}, which the web pages are built for: rustup target add {WASM_TARGET}"
+    ));
+    match Command::new("rustup").args(["target", "add", WASM_TARGET]).status() {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => Err(format!("rustup target add {WASM_TARGET} failed ({status})")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
+            "the Rust target {WASM_TARGET} is not installed (no {}), and there is no rustup to add it: \
+             install Rust with rustup (https://rustup.rs), or add the {WASM_TARGET} standard library \
+             to this toolchain another way",
+            sysroot.join("lib/rustlib").join(WASM_TARGET).display()
+        )),
+        Err(e) => Err(format!("cannot run rustup: {e}")),
+    }
+}
+
+/// Where `cargo install` puts programs: `$CARGO_INSTALL_ROOT/bin`, `$CARGO_HOME/bin` or `~/.cargo/bin`.
+fn cargo_bin_dir() -> PathBuf {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    var("CARGO_INSTALL_ROOT")
+        .or_else(|| var("CARGO_HOME"))
+        .or_else(|| var("HOME").map(|home| home.join(".cargo")))
+        .unwrap_or_else(|| PathBuf::from(".cargo"))
+        .join("bin")
+}
+
+/// The wasm-bindgen CLI at [`WASM_BINDGEN_VERSION`]: the one on PATH or in
+/// cargo's bin directory, else installed there with `cargo install`.
+fn ensure_wasm_bindgen() -> Result<PathBuf> {
+    let version_of = |program: &Path| {
+        let out = Command::new(program).arg("--version").output().ok().filter(|o| o.status.success())?;
+        Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    let pinned = |version: &str| version.split_whitespace().any(|w| w == WASM_BINDGEN_VERSION);
+    let installed = cargo_bin_dir().join("wasm-bindgen");
+    let mut other = None;
+    for program in [PathBuf::from("wasm-bindgen"), installed.clone()] {
+        match version_of(&program) {
+            Some(version) if pinned(&version) => return Ok(program),
+            Some(version) => other = other.or(Some(version)),
+            None => {}
+        }
+    }
+    let why = match other {
+        Some(version) => format!("{version} is installed, wasm-client is built with {WASM_BINDGEN_VERSION}"),
+        None => "it is not installed".to_string(),
+    };
+    let command = format!("cargo install wasm-bindgen-cli --version {WASM_BINDGEN_VERSION}");
+    step(&format!("installing wasm-bindgen-cli {WASM_BINDGEN_VERSION} ({why}): {command} (a few minutes)"));
+    run(cargo().args(["install", "wasm-bindgen-cli", "--version", WASM_BINDGEN_VERSION]))
+        .map_err(|e| format!("{e}\nthe web build needs wasm-bindgen-cli {WASM_BINDGEN_VERSION}: {command}"))?;
+    match version_of(&installed) {
+        Some(version) if pinned(&version) => Ok(installed),
+        found => {
+            Err(format!("after {command}, {} is {}", installed.display(), found.unwrap_or_else(|| "missing".into())))
+        }
+    }
+}
+
+/// A program the npm packages install (`node_modules/.bin/NAME`).
+fn npm_bin(name: &str) -> Result<PathBuf> {
+    let path = root().join("node_modules/.bin").join(name);
+    if path.exists() {
+        Ok(path)
+    } else {
+        Err(format!("{} is missing after npm ci: is it still in package.json?", path.display()))
+    }
 }
 
 /// Builds the content check (`policy/`) as one ES2016 script,
@@ -126,7 +220,7 @@ fn build_policy_js() -> Result {
     npm_install()?;
     let wasm = target.join("wasm32-unknown-unknown/release/kluis_policy_js.wasm");
     let generated = target.join("kluis_policy_js.js");
-    run(Command::new(root.join("node_modules/.bin/wasm2js")).arg("-O3").arg(&wasm).arg("-o").arg(&generated))?;
+    run(Command::new(npm_bin("wasm2js")?).arg("-O3").arg(&wasm).arg("-o").arg(&generated))?;
     let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
     // wasm2js writes a module: `export var kluis_… = retasmFunc.kluis_…;` at the end. The wrapper uses `retasmFunc`.
     let code: String =
@@ -158,6 +252,45 @@ fn run_product(args: &[String]) -> Result {
     run(cargo().args(["run", "--release", "--package", "kluis-server", "--"]).args(args))
 }
 
+/// Release builds of `kluis` and `kluis-server`, installed with `cargo
+/// install --locked --path` into cargo's bin directory (or `--root DIR`'s
+/// `bin`), after building `web/pkg`. The installed server serves the pages
+/// of this checkout (`Config::web_dir`: the path it was compiled in)
+/// unless `web_dir` / `KLUIS_WEB_DIR` names other ones.
+fn install(args: &[String]) -> Result {
+    let mut install_root = None;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--root" => install_root = Some(PathBuf::from(args.next().ok_or("--root needs a directory")?)),
+            other => return Err(format!("cargo xtask install takes only --root DIR, not {other:?}")),
+        }
+    }
+    build_wasm()?;
+    let root = root();
+    for (program, dir) in [("kluis-server", "server"), ("kluis", "cli")] {
+        step(&format!("install {program} (release build): cargo install --locked --force --path {dir}"));
+        let mut cmd = cargo();
+        cmd.args(["install", "--locked", "--force", "--path"]).arg(root.join(dir));
+        if let Some(dir) = &install_root {
+            cmd.arg("--root").arg(dir);
+        }
+        run(&mut cmd)?;
+    }
+    let bin = install_root.map(|r| r.join("bin")).unwrap_or_else(cargo_bin_dir);
+    eprintln!("\nkluis and kluis-server are in {}", bin.display());
+    eprintln!(
+        "kluis-server serves the web pages from {} (this checkout: keep it, and run cargo xtask install again \
+         after pulling), unless web_dir or KLUIS_WEB_DIR names another folder",
+        root.join("web").display()
+    );
+    let on_path = std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d == bin));
+    if !on_path {
+        eprintln!("{} is not on your PATH; add it, e.g.: export PATH=\"{}:$PATH\"", bin.display(), bin.display());
+    }
+    Ok(())
+}
+
 /// Installs the npm packages if `node_modules` is missing or older than the lock file.
 fn npm_install() -> Result {
     let root = root();
@@ -165,7 +298,16 @@ fn npm_install() -> Result {
     let marker = root.join("node_modules/.package-lock.json");
     let modified = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
     if modified(&marker).is_none() || modified(&marker) < modified(&lock) {
-        step("npm ci");
+        step("installing the npm packages (binaryen's wasm-opt and wasm2js, ESLint, Playwright): npm ci");
+        match Command::new("npm").arg("--version").output() {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err("npm is not installed; the web build needs Node.js and npm for wasm-opt and \
+                            wasm2js (package.json): install them (Debian: apt-get install nodejs npm) \
+                            and run this again"
+                    .into());
+            }
+            _ => {}
+        }
         run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]))?;
     }
     Ok(())
