@@ -104,6 +104,9 @@ test('kluis send → browser receive: e-mail, then the password (a wrong one ref
   await page.fill('#password', 'paard batterij');
   await page.click('#unlock-submit');
   await page.locator('#password-error').getByText('That password is not right. Check it and try again; nothing was counted.').waitFor({ timeout: 30_000 });
+  const passwordBox = await page.locator('#password').boundingBox();
+  const fieldBox = await page.locator('#password-field').boundingBox();
+  assert.ok(passwordBox.width > fieldBox.width / 2, `the error does not squash the field (${passwordBox.width} of ${fieldBox.width} px)`);
   assert.ok(await page.locator('#code-field').isHidden(), 'still no code field');
   assert.equal(await page.inputValue('#password'), '', 'the wrong password is cleared');
   assert.equal((await server.package(token, id)).downloads, 0);
@@ -452,6 +455,9 @@ test('a wrong password (no e-mail verification) is refused by the server and ask
     await page.fill('#password', wrong);
     await page.click('#unlock-submit');
     await page.locator('#password-error').getByText('That password is not right. Check it and try again; nothing was counted.').waitFor({ timeout: 30_000 });
+  const passwordBox = await page.locator('#password').boundingBox();
+  const fieldBox = await page.locator('#password-field').boundingBox();
+  assert.ok(passwordBox.width > fieldBox.width / 2, `the error does not squash the field (${passwordBox.width} of ${fieldBox.width} px)`);
     assert.equal(await page.inputValue('#password'), '', 'the wrong password is cleared');
     assert.ok(await page.locator('#step-unlock').isVisible(), 'the password is asked again');
     const info = await server.package(token, id);
