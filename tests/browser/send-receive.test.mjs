@@ -595,6 +595,7 @@ test('an interrupted upload continues after a reload without sending anything tw
   while (seen < 2) await sleep(50);
   await page.click('#pause');
   await page.locator('#progress-title').getByText('Paused').waitFor();
+  assert.equal(await page.locator('#progress-stats').innerText(), '', 'no speed or time left while paused');
   release();
   await page.unroute('**/api/v1/uploads/*');
   const before = patches.length;

@@ -591,6 +591,7 @@ async function runSender() {
     if (isAbort(e)) {
       $('#progress-title').textContent = t('progress.paused');
       setStatus(t('progress.pausedHint'));
+      $('#progress-stats').textContent = ''; // no speed or time left while nothing moves
       $('#pause').hidden = true;
       $('#resume').hidden = false;
       $('#resume').focus();
@@ -753,6 +754,7 @@ function handleSendError(e, { creating }) {
 function stalled() {
   $('#progress-title').textContent = t('progress.stopped');
   setStatus(t('addin.mailUntouched'));
+  $('#progress-stats').textContent = '';
   $('#pause').hidden = true;
   $('#resume').hidden = false;
   $('#resume').focus();

@@ -484,6 +484,7 @@ async function runSender() {
     if (isAbort(e)) {
       $('#progress-title').textContent = t('progress.paused');
       setStatus(t('progress.pausedHint'));
+      $('#progress-stats').textContent = ''; // no speed or time left while nothing moves
       $('#pause').hidden = true;
       $('#resume').hidden = false;
       $('#resume').focus();
@@ -558,6 +559,7 @@ function handleSendError(e, { creating }) {
 function stalled() {
   $('#progress-title').textContent = t('progress.stopped');
   setStatus('');
+  $('#progress-stats').textContent = '';
   $('#pause').hidden = true;
   $('#resume').hidden = false;
   $('#resume').focus();
