@@ -45,7 +45,10 @@ pub struct ServerArgs {
 impl ServerArgs {
     pub fn client(&self) -> Result<Client> {
         let server = self.server.as_deref().context("no server: use --server URL or set KLUIS_SERVER")?;
-        let token = self.token.clone().context("no API token: use --token or set KLUIS_TOKEN")?;
+        let token = self.token.clone().context(
+            "no API token: use --token or set KLUIS_TOKEN (your Kluis administrator makes one with \
+             `kluis-server token create EMAIL`)",
+        )?;
         if !(server.starts_with("http://") || server.starts_with("https://")) {
             bail!("--server must be an http:// or https:// URL");
         }

@@ -106,6 +106,9 @@ fn a_refused_token_says_how_to_get_one() {
         assert!(text.contains("kluis-server token create"), "{text}");
         assert!(!text.contains("Sign in first"), "{text}");
     }
+    // No token at all: the same advice.
+    let out = kluis_command().args(["send", &file, "--to", BOB, "--server", &server.url]).output().unwrap();
+    assert!(assert_error_line(&out).contains("kluis-server token create"));
 }
 
 #[test]
@@ -184,6 +187,22 @@ fn a_wrong_code_is_asked_again_on_a_terminal() {
     let (status, shown) = terminal.finish();
     assert!(status.success(), "{shown}");
     assert_eq!(std::fs::read(work.path().join("in/f.txt")).unwrap(), b"for Bob");
+
+    // Asked again until the package locks; then the program ends.
+    let link = ok(server.kluis(&token, &["send", &write(work.path(), "g.txt", b"x"), "--to", BOB]));
+    let mark = server.mark();
+    let mut terminal = Terminal::start(&["receive", &link, "-o", dest, "--email", BOB], &[], work.path(), 100);
+    terminal.expect("Code: ");
+    let code = server.new_code(&mark, BOB);
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    terminal.type_line(wrong);
+    for left in ["4 tries", "3 tries", "2 tries", "1 try"] {
+        terminal.expect(&format!("({left} left). Code: "));
+        terminal.type_line(wrong);
+    }
+    let (status, shown) = terminal.finish();
+    assert_eq!(status.code(), Some(1), "{shown}");
+    assert!(shown.contains("error: too many wrong codes"), "{shown}");
 }
 
 #[test]
