@@ -100,7 +100,8 @@ pub(crate) async fn request_code(domain: &Domain, id: &str, raw: &str, proof: &s
             .record(domain.event(Event::VerificationSent, Actor::Recipient(Some(&email)), Some(id), None))
             .await?;
         let sender = domain.meta.user(package.sender_id).await?.map(|u| u.email).unwrap_or_default();
-        mail::enqueue(domain, mail::verification_code(&email, &code, &sender)).await?;
+        let files = domain.meta.blobs(id).await?.len().saturating_sub(1);
+        mail::enqueue(domain, mail::verification_code(&email, &code, &sender, &domain.org_name, files)).await?;
     }
     Ok(())
 }
@@ -150,7 +151,11 @@ pub(crate) async fn access(
                     domain.meta.record(event).await?;
                     let sender = domain.meta.user(package.sender_id).await?.map(|u| u.email);
                     if let Some(sender) = sender {
-                        mail::enqueue(domain, mail::verification_locked(&sender, id)).await?;
+                        let record = domain.meta.package_record(id).await?;
+                        let (files, recipients) =
+                            record.map(|r| (r.blobs.len().saturating_sub(1), r.recipients)).unwrap_or_default();
+                        let about = mail::About { files, recipients: &recipients, sent_at: package.created_at };
+                        mail::enqueue(domain, mail::verification_locked(&sender, &about)).await?;
                     }
                 }
                 return Err(DomainError::Code(rejection));
@@ -173,7 +178,9 @@ pub(crate) async fn access(
         .grant_access(id, rule, &sha256_hex(token.as_bytes()), verified.as_deref(), session_expires_at, event)
         .await?;
     if let Some((sender, recipients)) = grant.notify {
-        mail::enqueue(domain, mail::first_download(&sender, id, &recipients)).await?;
+        let files = domain.meta.blobs(id).await?.len().saturating_sub(1);
+        let about = mail::About { files, recipients: &recipients, sent_at: grant.package.created_at };
+        mail::enqueue(domain, mail::first_download(&sender, &about)).await?;
     }
     let mut counted = grant.package.clone();
     counted.downloads += 1;

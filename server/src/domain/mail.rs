@@ -70,50 +70,168 @@ pub(crate) fn signin_locked(to: &str, organisation: &str) -> Mail {
     }
 }
 
-pub(crate) fn verification_code(to: &str, code: &str, sender: &str) -> Mail {
+/// A package as its sender and recipients know it. Its subject is encrypted,
+/// so mail names it by what the server does know: how many files, to whom,
+/// and when it was sent ("the 2 files you sent to bob@example.org on
+/// 27 November 2026"), never by its random id.
+pub(crate) struct About<'a> {
+    /// Files in the package (blobs after the manifest).
+    pub files: usize,
+    /// Who may open it.
+    pub recipients: &'a [String],
+    /// When it was created (Unix seconds).
+    pub sent_at: i64,
+}
+
+impl About<'_> {
+    fn files_en(&self) -> String {
+        if self.files == 1 { "the file".into() } else { format!("the {} files", self.files) }
+    }
+
+    fn files_nl(&self) -> String {
+        if self.files == 1 { "het bestand".into() } else { format!("de {} bestanden", self.files) }
+    }
+
+    fn to(&self, nobody: &str) -> String {
+        if self.recipients.is_empty() { nobody.into() } else { self.recipients.join(", ") }
+    }
+
+    fn date(&self, months: &[&str; 12]) -> String {
+        let Ok(at) = time::OffsetDateTime::from_unix_timestamp(self.sent_at) else { return String::new() };
+        format!("{} {} {}", at.day(), months[usize::from(u8::from(at.month())) - 1], at.year())
+    }
+
+    /// "the 2 files you sent to bob@example.org on 27 November 2026"
+    fn en(&self) -> String {
+        format!("{} you sent to {} on {}", self.files_en(), self.to("your recipients"), self.date(&MONTHS_EN))
+    }
+
+    /// "de 2 bestanden die je op 27 november 2026 naar bob@example.org stuurde"
+    fn nl(&self) -> String {
+        format!("{} die je op {} naar {} stuurde", self.files_nl(), self.date(&MONTHS_NL), self.to("je ontvangers"))
+    }
+}
+
+const MONTHS_EN: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const MONTHS_NL: [&str; 12] = [
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
+];
+
+/// The code a recipient asked for: who sent what, and that the link comes in the sender's own mail.
+pub(crate) fn verification_code(to: &str, code: &str, sender: &str, organisation: &str, files: usize) -> Mail {
+    let (what_en, what_nl) = if files == 1 {
+        ("a file".to_string(), "een bestand".to_string())
+    } else {
+        (format!("{files} files"), format!("{files} bestanden"))
+    };
     Mail {
         to: to.into(),
         subject: format!("{code} is your code to open the files from {sender} / je code"),
         body: format!(
-            "{sender} sent you files through Kluis. Your code to open them is:\n\n    {code}\n\nIt is valid for 10 minutes. \
-             The link to the files comes in {sender}'s own message.\n\n\
-             {sender} heeft je bestanden gestuurd via Kluis. Je code om ze te openen is:\n\n    {code}\n\nDe code is 10 minuten geldig. \
-             De link naar de bestanden staat in het bericht van {sender} zelf.\n"
+            "{sender} ({organisation}) sent you {what_en} through Kluis. Your code to open them is:\n\n    {code}\n\nIt is valid for 10 minutes. \
+             The link to the files comes in {sender}'s own message; Kluis never sends it.\n\n\
+             {sender} ({organisation}) heeft je {what_nl} gestuurd via Kluis. Je code om ze te openen is:\n\n    {code}\n\nDe code is 10 minuten geldig. \
+             De link naar de bestanden staat in het bericht van {sender} zelf; Kluis verstuurt hem nooit.\n"
         ),
     }
 }
 
-pub(crate) fn verification_locked(to: &str, package_id: &str) -> Mail {
+/// To the sender: too many wrong codes, the package no longer opens with one.
+pub(crate) fn verification_locked(to: &str, about: &About) -> Mail {
+    let (en, nl) = (about.en(), about.nl());
     Mail {
         to: to.into(),
-        subject: "Your package was locked after too many wrong codes / pakket geblokkeerd".into(),
+        subject: "Your files were locked after too many wrong codes / bestanden geblokkeerd".into(),
         body: format!(
-            "Too many wrong verification codes were entered for the package {package_id} you sent, so it can no longer be \
-             opened with a code. If your recipients still need the files, send them again.\n\n\
-             Voor het pakket {package_id} dat je stuurde zijn te vaak verkeerde codes ingevoerd. Het kan daarom niet meer met \
-             een code worden geopend. Hebben je ontvangers de bestanden nog nodig, stuur ze dan opnieuw.\n"
+            "Too many wrong verification codes were entered for {en}, so they can no longer be opened with a code. \
+             If your recipients still need them, send them again.\n\n\
+             Voor {nl} zijn te vaak verkeerde codes ingevoerd. Ze kunnen daarom niet meer met een code worden geopend. \
+             Hebben je ontvangers ze nog nodig, stuur ze dan opnieuw.\n"
         ),
     }
 }
 
-pub(crate) fn first_download(to: &str, package_id: &str, recipients: &[String]) -> Mail {
-    let who = if recipients.is_empty() { "a recipient".to_string() } else { recipients.join(", ") };
+/// To the sender who asked to hear about it: the package was opened for the first time.
+pub(crate) fn first_download(to: &str, about: &About) -> Mail {
+    let (en, nl) = (about.en(), about.nl());
     Mail {
         to: to.into(),
         subject: "Your files were opened / je bestanden zijn geopend".into(),
         body: format!(
-            "The package {package_id} you sent to {who} was opened for the first time.\n\n\
-             Het pakket {package_id} dat je naar {who} stuurde is voor het eerst geopend.\n"
+            "{} were opened for the first time.\n\n{} zijn voor het eerst geopend.\n",
+            capitalise(&en),
+            capitalise(&nl)
         ),
     }
 }
 
+fn capitalise(s: &str) -> String {
+    let mut chars = s.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn retries_back_off_then_give_up() {
-        assert_eq!(super::backoff(0), Some(30));
-        assert!(super::backoff(6).is_some());
-        assert_eq!(super::backoff(7), None);
+        assert_eq!(backoff(0), Some(30));
+        assert!(backoff(6).is_some());
+        assert_eq!(backoff(7), None);
+    }
+
+    #[test]
+    fn packages_are_named_as_their_sender_knows_them() {
+        let recipients = vec!["bob@example.org".to_string()];
+        // 2026-11-27 10:00 UTC
+        let about = About { files: 2, recipients: &recipients, sent_at: 1_795_773_600 };
+        let mail = first_download("alice@example.org", &about);
+        assert!(
+            mail.body.starts_with(
+                "The 2 files you sent to bob@example.org on 27 November 2026 were opened for the first time."
+            ),
+            "{}",
+            mail.body
+        );
+        assert!(
+            mail.body.contains(
+                "De 2 bestanden die je op 27 november 2026 naar bob@example.org stuurde zijn voor het eerst geopend."
+            ),
+            "{}",
+            mail.body
+        );
+        let one = About { files: 1, recipients: &[], sent_at: 1_795_773_600 };
+        assert!(
+            verification_locked("a@b.nl", &one)
+                .body
+                .contains("for the file you sent to your recipients on 27 November 2026")
+        );
+        let code = verification_code("bob@example.org", "123456", "alice@example.org", "Zorg BV", 3);
+        assert!(code.body.starts_with("alice@example.org (Zorg BV) sent you 3 files through Kluis."), "{}", code.body);
     }
 }
