@@ -137,8 +137,9 @@ pub async fn serve(state: State) -> Result<()> {
         None => server.listen(listener),
     }
     .with_context(|| format!("cannot listen on {listen}"))?;
-    tracing::info!(%listen, scheme, public_url = %state.config.public_url, data = %state.config.data_dir.display(), "Kluis server started");
-    greet(&state.config);
+    let data = std::path::absolute(&state.config.data_dir).unwrap_or_else(|_| state.config.data_dir.clone());
+    tracing::info!(%listen, scheme, public_url = %state.config.public_url, data = %data.display(), "Kluis server started");
+    greet(&state.config, &data);
     server.run().await?;
     janitor.abort();
     mail_worker.abort();
@@ -148,12 +149,13 @@ pub async fn serve(state: State) -> Result<()> {
 
 /// What an operator needs at start: where to open Kluis and the add-in's
 /// manifest, and, while nobody may sign in, how to add the first user.
-fn greet(config: &Config) {
+fn greet(config: &Config, data: &std::path::Path) {
     let url = &config.public_url;
     tracing::info!("Open Kluis at {url}/");
-    tracing::info!("Outlook add-in manifest: {url}/addin/manifest.xml (also: kluis-server addin manifest)");
+    // Outlook loads add-ins only over HTTPS.
+    let https_note = if url.starts_with("https://") { "" } else { "; Outlook needs an https:// public URL for it" };
+    tracing::info!("Outlook add-in manifest: {url}/addin/manifest.xml (also: kluis-server addin manifest{https_note})");
     if admin::has_users(config) == Some(false) {
-        let data = std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
         tracing::info!(
             "No users yet; add the first one with: kluis-server --data {} user add EMAIL",
             admin::shell_word(&data.display().to_string())
@@ -241,6 +243,18 @@ pub mod admin {
         match e {
             crate::domain::DomainError::Invalid { message, .. } => message,
             other => other.to_string(),
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn shell_words_survive_copy_and_paste() {
+            assert_eq!(super::shell_word("/srv/kluis/kluis-data"), "/srv/kluis/kluis-data");
+            assert_eq!(super::shell_word("/home/me/My Kluis"), "'/home/me/My Kluis'");
+            assert_eq!(super::shell_word("/tmp/it's"), r"'/tmp/it'\''s'");
+            assert_eq!(super::shell_word("$HOME;rm"), "'$HOME;rm'");
+            assert_eq!(super::shell_word(""), "''");
         }
     }
 }

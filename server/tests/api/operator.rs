@@ -142,8 +142,11 @@ fn the_server_says_where_to_open_it_how_to_add_the_first_user_and_who_tried_to_s
 
     let server = Running::start(&root, &data);
     let url = format!("http://{}", server.addr);
+    let started = server.wait_for_line("Kluis server started");
+    assert!(started.contains(&format!("data={}", data.display())), "{started}");
     server.wait_for_line(&format!("Open Kluis at {url}/"));
-    server.wait_for_line(&format!("Outlook add-in manifest: {url}/addin/manifest.xml"));
+    let manifest = server.wait_for_line(&format!("Outlook add-in manifest: {url}/addin/manifest.xml"));
+    assert!(manifest.contains("Outlook needs an https:// public URL"), "{manifest}");
     let hint = server.wait_for_line("No users yet");
     assert!(hint.contains(&format!("kluis-server --data {} user add EMAIL", data.display())), "{hint}");
 
