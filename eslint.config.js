@@ -39,7 +39,8 @@ export default [
   { files: ['tests/browser/support/office-stand-in.js'], languageOptions: { sourceType: 'script', globals: globals.browser } },
   // Registered without { type: 'module' }: a classic script.
   { files: ['web/sw.js'], languageOptions: { sourceType: 'script', globals: globals.serviceworker } },
-  { files: ['tests/**/*.{js,mjs}', 'xtask/**/*.{js,mjs}', 'addin-manifest/**/*.mjs', 'eslint.config.js'], ignores: WORKERS, languageOptions: { globals: globals.node } },
+  { files: ['tests/**/*.{js,mjs}', 'xtask/**/*.{js,mjs}', 'addin-manifest/**/*.mjs', 'docs/**/*.mjs', 'eslint.config.js'], ignores: WORKERS, languageOptions: { globals: globals.node } },
+  { files: ['docs/screenshots/take.mjs'], languageOptions: { globals: { window: 'readonly', localStorage: 'readonly' } } },
   // Callbacks handed to Playwright's page.evaluate / addInitScript / waitForFunction
   // run in the page, not in Node: only the page globals they use, only where they do.
   { files: ['tests/browser/send-receive.test.mjs'], languageOptions: { globals: { document: 'readonly' } } },

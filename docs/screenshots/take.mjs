@@ -1,0 +1,83 @@
+// Takes the README's screenshots of the main screens from a real server in
+// headless Chromium: `node docs/screenshots/take.mjs` after `cargo xtask wasm`
+// and `cargo build -p kluis-server -p kluis-cli`. The add-in's task pane is
+// shown with the Office.js stand-in the browser tests use.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { launch } from '../../tests/browser/support/browser.mjs';
+import { KluisServer, ROOT, testBytes } from '../../tests/browser/support/kluis.mjs';
+
+const OUT = join(ROOT, 'docs/screenshots');
+const STAND_IN = readFileSync(join(ROOT, 'tests/browser/support/office-stand-in.js'), 'utf8');
+const ALICE = 'alice@example.org';
+
+const server = await KluisServer.start({ config: '[organisation]\nname = "Zorggroep Noord"\n' });
+const browser = await launch();
+try {
+  await server.addUser(ALICE);
+  const context = await browser.newContext({ locale: 'en-US', viewport: { width: 960, height: 900 } });
+  const page = await context.newPage();
+
+  // The send page, filled in.
+  await page.goto(`${server.url}/`);
+  await page.fill('#signin-email', ALICE);
+  await page.click('#signin-email-form button[type=submit]');
+  await page.fill('#signin-code', await server.code(ALICE));
+  await page.click('#signin-code-form button[type=submit]');
+  await page.locator('#step-compose').waitFor();
+  await page.setInputFiles('#files', [
+    { name: 'Jaarverslag 2026.pdf', mimeType: 'application/pdf', buffer: testBytes(2_400_000, 1) },
+    { name: 'Bijlage B.xlsx', mimeType: 'application/octet-stream', buffer: testBytes(180_000, 2) },
+  ]);
+  await page.fill('#recipients', 'bob@client.example');
+  await page.fill('#subject', 'Annual report');
+  await page.fill('#message', 'Hello Bob, here are the figures we discussed.');
+  await page.screenshot({ path: join(OUT, 'send.png'), fullPage: true });
+
+  // The link.
+  await page.click('#send-button');
+  await page.locator('#step-done').waitFor({ timeout: 60_000 });
+  const link = await page.inputValue('#link');
+  await page.screenshot({ path: join(OUT, 'sent.png'), fullPage: true });
+
+  // The recipient's page, at the file list.
+  const recipient = await context.newPage();
+  await recipient.goto(link);
+  await recipient.fill('#email', 'bob@client.example');
+  await recipient.click('#email-form button[type=submit]');
+  await recipient.fill('#code', await server.code('bob@client.example'));
+  await recipient.click('#unlock-submit');
+  await recipient.locator('#step-files').waitFor({ timeout: 30_000 });
+  await recipient.screenshot({ path: join(OUT, 'receive.png'), fullPage: true });
+
+  // The Outlook task pane, 340 px wide as in Outlook on the web.
+  const outlook = await browser.newContext({ locale: 'en-US', viewport: { width: 340, height: 900 } });
+  await outlook.route('https://appsforoffice.microsoft.com/**', (route) => route.fulfill({ contentType: 'text/javascript', body: STAND_IN }));
+  await outlook.addInitScript(() => {
+    window.__officeFixture = {
+      user: { email: 'alice@example.org', name: 'Alice Jansen' },
+      to: ['bob@client.example'],
+      cc: ['carol@example.org'],
+      subject: 'Dossier 2026-114',
+      bodyType: 'html',
+      body: '<p>Hello Bob, the documents for Monday.</p>',
+      attachments: [
+        { id: 'a1', name: 'Intake form.pdf', contentType: 'application/pdf', base64: 'JVBERi0xLjQK'.repeat(40_000) },
+        { id: 'a2', name: 'Lab results.pdf', contentType: 'application/pdf', base64: 'JVBERi0xLjQK'.repeat(9_000) },
+      ],
+    };
+  });
+  const pane = await outlook.newPage();
+  const token = await server.token(ALICE);
+  await pane.goto(`${server.url}/addin/taskpane.html`);
+  await pane.evaluate((t) => localStorage.setItem('kluis.addin.token', JSON.stringify({ token: t, email: 'alice@example.org' })), token);
+  await pane.reload();
+  await pane.locator('#step-compose').waitFor();
+  await pane.screenshot({ path: join(OUT, 'addin-taskpane.png'), fullPage: true });
+  await outlook.close();
+  await context.close();
+} finally {
+  await browser.close();
+  await server.close();
+}
