@@ -176,7 +176,8 @@ async function start() {
   }
   if (saved) {
     access = saved.access;
-    status = saved.status;
+    // What the server says now, not what it said when the session opened (downloads left change).
+    status = status ?? saved.status;
     email = saved.email;
     showFacts();
     if (status.password) showUnlock();
