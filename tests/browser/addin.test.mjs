@@ -145,7 +145,9 @@ test('Send securely over HTTPS: two attachments and the text go into the package
   await page.goto(`${server.url}/addin/taskpane.html`);
   await page.locator('#step-compose').waitFor({ state: 'visible' });
 
-  // What the pane read from the draft.
+  // What the pane read from the draft (read after the step shows: wait for it).
+  await page.locator('#recipient-list .chip').nth(1).waitFor();
+  await page.locator('#file-list .file-name').nth(1).waitFor();
   assert.deepEqual(await page.locator('#recipient-list .chip').allInnerTexts(), [BOB, 'carol@example.org']);
   assert.deepEqual(await page.locator('#file-list .file-name').allInnerTexts(), ['Rapport Q3.pdf', 'scan.png'], 'inline images are not offered');
   assert.equal(await page.locator('#attachments-note').innerText(), '1 image in the text stays in the mail as it is, not encrypted.');

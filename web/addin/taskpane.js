@@ -241,7 +241,9 @@ async function readDraft() {
 }
 
 async function showCompose() {
-  show('compose');
+  // Focus on the heading, not on the first control (the hidden file input, whose label would light up).
+  showStep(steps.compose, { focus: false });
+  focusInto($('#compose-title'));
   await refreshDraft();
 }
 
