@@ -11,10 +11,11 @@
 // record stays in IndexedDB until it is, so a pane closed at any moment
 // continues where it stopped), `kluis.secured` {package, message, at} once done.
 import { api, ApiError, isAbort } from '../js/api.js';
-import { formatBytes, formatDate, formatDuration, t, tn, translate } from '../js/i18n.js';
+import { formatBytes, formatDate, t, tn, translate } from '../js/i18n.js';
 import { codeErrorMessage, describeError } from '../js/messages.js';
+import { showSendProgress } from '../js/send-progress.js';
 import { deleteSend, listSends, saveSend, sameFile } from '../js/send-store.js';
-import { $, busy, EMAIL, emailIn, fieldError, focusInto, Notice, Rate, showStep } from '../js/ui.js';
+import { $, busy, EMAIL, emailIn, fieldError, focusInto, Notice, showStep } from '../js/ui.js';
 import { createPackage, PackageSender, SendError } from '../js/uploader.js';
 import { loadWasm } from '../js/wasm.js';
 import * as auth from './auth.js';
@@ -546,39 +547,9 @@ function beginProgress() {
   show('progress');
 }
 
-let lastAttempt = 0;
-
 async function runSender() {
   const current = sender;
-  const files = current.record.files;
-  const rate = new Rate(current.total);
-  const onProgress = (event) => {
-    const { done, total, file, name } = event.detail;
-    $('#progress-bar').value = Math.round((done / total) * 1000);
-    rate.update(done);
-    $('#progress-stats').textContent = rate.describe();
-    $('#progress-file').textContent = name
-      ? t('progress.file', { name, index: file + 1, count: files.length })
-      : done >= total
-        ? t('progress.finishing')
-        : t('progress.fileList');
-  };
-  const onStatus = (event) => {
-    const { state, seconds, attempt, reason } = event.detail;
-    if (state === 'retrying') {
-      if (attempt !== lastAttempt) setStatus(t(reason === 'busy' ? 'progress.busy' : 'progress.retrying'));
-      lastAttempt = attempt;
-      $('#progress-stats').textContent = t('progress.retryIn', { time: formatDuration(seconds) });
-      rate.reset();
-    } else if (state === 'uploading') {
-      lastAttempt = 0;
-      setStatus(t('progress.uploading'));
-    } else if (state === 'finalizing') {
-      setStatus(t('progress.finalizing'));
-    }
-  };
-  current.addEventListener('progress', onProgress);
-  current.addEventListener('status', onStatus);
+  const stopShowing = showSendProgress(current);
   $('#pause').hidden = false;
   $('#resume').hidden = true;
   $('#cancel').hidden = false;
@@ -601,8 +572,7 @@ async function runSender() {
     }
     handleSendError(e, {});
   } finally {
-    current.removeEventListener('progress', onProgress);
-    current.removeEventListener('status', onStatus);
+    stopShowing();
   }
 }
 

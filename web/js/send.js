@@ -2,10 +2,11 @@
 // form, encrypt and upload (uploader.js), show the link. Unfinished sends
 // are offered again after a reload.
 import { api, ApiError, isAbort } from './api.js';
-import { formatBytes, formatDate, formatDuration, t, tn, translate } from './i18n.js';
+import { formatBytes, formatDate, t, tn, translate } from './i18n.js';
 import { codeErrorMessage, describeError } from './messages.js';
 import { deleteSend, listSends, sameFile } from './send-store.js';
-import { $, busy, EMAIL, emailIn, fieldError, focusInto, Notice, Rate, showStep } from './ui.js';
+import { $, busy, EMAIL, emailIn, fieldError, focusInto, Notice, showStep } from './ui.js';
+import { showSendProgress } from './send-progress.js';
 import { createPackage, PackageSender, SendError } from './uploader.js';
 import { loadWasm } from './wasm.js';
 
@@ -431,41 +432,10 @@ function beginProgress() {
   show('progress');
 }
 
-let lastAttempt = 0;
-
 async function runSender() {
   const current = sender;
-  const files = current.record.files;
-  const rate = new Rate(current.total);
-  const onProgress = (event) => {
-    const { done, total, file, name } = event.detail;
-    $('#progress-bar').value = Math.round((done / total) * 1000);
-    rate.update(done);
-    $('#progress-stats').textContent = rate.describe();
-    $('#progress-file').textContent = name
-      ? t('progress.file', { name, index: file + 1, count: files.length })
-      : done >= total
-        ? t('progress.finishing')
-        : t('progress.fileList');
-  };
-  const onStatus = (event) => {
-    const { state, seconds, attempt, reason } = event.detail;
-    if (state === 'retrying') {
-      // Said once per attempt (it is read out); the countdown is in the stats line.
-      if (attempt !== lastAttempt) setStatus(t(reason === 'busy' ? 'progress.busy' : 'progress.retrying'));
-      lastAttempt = attempt;
-      $('#progress-stats').textContent = t('progress.retryIn', { time: formatDuration(seconds) });
-      rate.reset();
-    } else if (state === 'uploading') {
-      lastAttempt = 0;
-      setStatus(t('progress.uploading'));
-    } else if (state === 'finalizing') {
-      setStatus(t('progress.finalizing'));
-    }
-  };
+  const stopShowing = showSendProgress(current);
   const onWarning = () => notice.info(t('progress.notSaved'));
-  current.addEventListener('progress', onProgress);
-  current.addEventListener('status', onStatus);
   current.addEventListener('warning', onWarning);
   $('#pause').hidden = false;
   $('#resume').hidden = true;
@@ -492,8 +462,7 @@ async function runSender() {
     }
     handleSendError(e, {});
   } finally {
-    current.removeEventListener('progress', onProgress);
-    current.removeEventListener('status', onStatus);
+    stopShowing();
     current.removeEventListener('warning', onWarning);
   }
 }
