@@ -91,7 +91,8 @@ pub struct TokenInfo {
     pub created_at: String,
     /// When it was last used, if ever.
     pub last_used_at: Option<String>,
-    /// When it stops working unless used before then.
+    /// When it stops working: the end of a sign-in session, or earlier if
+    /// left unused until then.
     pub expires_at: String,
     /// Whether this is the token of the request that asked.
     pub current: bool,

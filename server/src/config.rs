@@ -147,6 +147,8 @@ pub struct Limits {
     pub download_session_hours: u32,
     /// API tokens not used for this many days stop working.
     pub token_expiry_days: u32,
+    /// A sign-in with an e-mail code (a browser, Outlook) lasts this many days on its device.
+    pub session_days: u32,
     /// Request bodies are ended when a window of this many seconds brings
     /// fewer than `body_min_bytes` (a stalled body, or one that drips).
     pub body_timeout_seconds: u32,
@@ -210,6 +212,7 @@ impl Default for Limits {
             upload_expiry_hours: 24,
             download_session_hours: 24,
             token_expiry_days: 90,
+            session_days: 30,
             body_timeout_seconds: 30,
             body_min_bytes: 16 * 1024,
             max_requests_per_client: 64,
@@ -338,6 +341,9 @@ impl Config {
         let l = &self.limits;
         if l.token_expiry_days == 0 || l.body_timeout_seconds == 0 || l.max_requests_per_client == 0 {
             bail!("limits.token_expiry_days, body_timeout_seconds and max_requests_per_client must be at least 1");
+        }
+        if !(1..=365).contains(&l.session_days) {
+            bail!("limits.session_days must be between 1 and 365");
         }
         if l.max_expiry_days > 365 {
             bail!("limits.max_expiry_days is at most 365");

@@ -1,6 +1,8 @@
 //! Users, sign-in with a mailed code, and API tokens. Tokens are 256-bit
-//! random and stored as SHA-256 only; a token unused for the configured
-//! number of days stops working.
+//! random and stored as SHA-256 only; a token unused for
+//! `limits.token_expiry_days` stops working, and one made by signing in (a
+//! session on one device: browser, Outlook) also ends `limits.session_days`
+//! after the sign-in. Users see and end their sessions in the token list.
 
 use super::codes::{self, Outcome, Purpose};
 use super::{Actor, CodeRejection, Domain, DomainError, DomainResult, Event, address, invalid, mail, now};
@@ -33,14 +35,19 @@ pub(crate) async fn ensure_user(domain: &Domain, raw: &str) -> DomainResult<User
     Ok(domain.meta.ensure_user(domain.org_id, &email).await?)
 }
 
-/// A new API token for `user`; returns the token itself (shown once).
+/// A new API token for `user` (operator command line: it expires only unused);
+/// returns the token itself (shown once).
 pub(crate) async fn create_token(domain: &Domain, user: &User, label: &str) -> DomainResult<String> {
+    issue_token(domain, user, label, None).await
+}
+
+async fn issue_token(domain: &Domain, user: &User, label: &str, expires_at: Option<i64>) -> DomainResult<String> {
     let label: String = label.trim().chars().filter(|c| !c.is_control()).take(100).collect();
     if label.is_empty() {
         return Err(invalid("invalid_label", "The label must not be empty."));
     }
     let token = random_token(TOKEN_PREFIX);
-    domain.meta.create_token(user.id, &sha256_hex(token.as_bytes()), &label, now()).await?;
+    domain.meta.create_token(user.id, &sha256_hex(token.as_bytes()), &label, now(), expires_at).await?;
     Ok(token)
 }
 
@@ -61,12 +68,20 @@ pub(crate) async fn authenticate(domain: &Domain, token: &str) -> DomainResult<C
     Ok(Caller { user, token_id })
 }
 
-/// The caller's live tokens and when each expires unless used.
+/// The caller's live tokens and when each stops working: at the end of its
+/// session, or earlier if it goes unused for `token_expiry_days`.
 pub(crate) async fn tokens(domain: &Domain, caller: &Caller) -> DomainResult<Vec<(TokenRecord, i64)>> {
     let at = now();
     let ttl = i64::from(domain.limits.token_expiry_days) * 86_400;
-    let tokens = domain.meta.tokens(caller.user.id, domain.unused_since(at)).await?;
-    Ok(tokens.into_iter().map(|t| (t.clone(), t.last_used_at.unwrap_or(t.created_at) + ttl)).collect())
+    let tokens = domain.meta.tokens(caller.user.id, at, domain.unused_since(at)).await?;
+    Ok(tokens
+        .into_iter()
+        .map(|t| {
+            let unused_until = t.last_used_at.unwrap_or(t.created_at) + ttl;
+            let ends = t.expires_at.map_or(unused_until, |e| e.min(unused_until));
+            (t, ends)
+        })
+        .collect())
 }
 
 pub(crate) async fn revoke_token(domain: &Domain, caller: &Caller, token_id: i64) -> DomainResult<()> {
@@ -110,7 +125,9 @@ pub(crate) async fn sign_in(
             let Some(user) = domain.meta.user_by_email(&email).await? else {
                 return Err(DomainError::Code(CodeRejection::Wrong { tries_left: 0 }));
             };
-            let token = create_token(domain, &user, label.unwrap_or("signed in with an e-mail code")).await?;
+            let ends = now() + i64::from(domain.limits.session_days) * 86_400;
+            let label = label.unwrap_or("signed in with an e-mail code");
+            let token = issue_token(domain, &user, label, Some(ends)).await?;
             domain.meta.record(domain.event(Event::SignedIn, Actor::User(&email), None, None)).await?;
             Ok((token, email))
         }

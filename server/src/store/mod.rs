@@ -61,6 +61,8 @@ pub(crate) struct TokenRecord {
     pub label: String,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
+    /// End of a sign-in session; `None` for tokens that only expire unused.
+    pub expires_at: Option<i64>,
 }
 
 /// Where a package is in its life.
@@ -234,10 +236,14 @@ pub(crate) trait MetaStore: Send + Sync + 'static {
     async fn ensure_user(&self, org_id: i64, email: &str) -> StoreResult<User>;
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
     async fn user(&self, id: i64) -> StoreResult<Option<User>>;
-    async fn create_token(&self, user_id: i64, hash: &str, label: &str, now: i64) -> StoreResult<i64>;
-    /// The user of a live token that was used (or made) after `unused_since`; marks it used.
+    /// A token that stops working at `expires_at` (if given) or once unused for too long.
+    async fn create_token(&self, user_id: i64, hash: &str, label: &str, now: i64, expires_at: Option<i64>)
+    -> StoreResult<i64>;
+    /// The user of a live token (not revoked, not past its `expires_at`, used or
+    /// made after `unused_since`); marks it used.
     async fn use_token(&self, hash: &str, now: i64, unused_since: i64) -> StoreResult<Option<(User, i64)>>;
-    async fn tokens(&self, user_id: i64, unused_since: i64) -> StoreResult<Vec<TokenRecord>>;
+    /// The user's live tokens, newest first.
+    async fn tokens(&self, user_id: i64, now: i64, unused_since: i64) -> StoreResult<Vec<TokenRecord>>;
     /// Revokes token `token_id` of `user_id`; false if there is no such live token.
     async fn revoke_token(&self, user_id: i64, token_id: i64, now: i64) -> StoreResult<bool>;
 

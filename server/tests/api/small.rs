@@ -1,5 +1,5 @@
 //! Smaller findings: ranges to the end of `u64`, malformed recipient bodies,
-//! API tokens (expiry when unused; each user lists and revokes only their
+//! API tokens (expiry when unused, sessions that end; each user lists and revokes only their
 //! own), and the data directory's permissions.
 
 use std::path::Path;
@@ -80,6 +80,11 @@ fn now() -> i64 {
 }
 
 /// The caller's tokens as `GET /tokens` lists them.
+fn unix(rfc3339: &Value) -> i64 {
+    let text = rfc3339.as_str().expect("a time");
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).unwrap().unix_timestamp()
+}
+
 fn tokens(server: &Server, token: &str) -> Vec<Value> {
     server.get("/api/v1/tokens").bearer(token).send().expect(200).json()["tokens"].as_array().unwrap().clone()
 }
@@ -132,6 +137,41 @@ fn api_tokens_stop_working_after_token_expiry_days_unused() {
     assert_eq!(listed.iter().map(|t| t["id"].as_i64().unwrap()).collect::<Vec<_>>(), [recent_id]);
     age(recent_id, 23);
     assert_eq!(me(&server, &recent), 200, "still within the day");
+}
+
+#[test]
+fn a_sign_in_lasts_session_days_on_its_device_and_is_listed_until_then() {
+    let server = Server::start(|c| c.limits.session_days = 2);
+    server.add_user("carol@example.org");
+    server.post("/api/v1/auth/code").json(&json!({ "email": "carol@example.org" })).send().expect(202);
+    let code = server.wait_for_code("carol@example.org", 1);
+    let answer = server
+        .post("/api/v1/auth/token")
+        .json(&json!({ "email": "carol@example.org", "code": code, "label": "Web browser (Firefox on Linux)" }))
+        .send()
+        .expect(200)
+        .json();
+    let session = answer["token"].as_str().unwrap().to_string();
+    let operator = server.token("carol@example.org");
+
+    let listed = tokens(&server, &session);
+    let mine = listed.iter().find(|t| t["current"] == true).unwrap();
+    assert_eq!(mine["label"], "Web browser (Firefox on Linux)");
+    let expires = unix(&mine["expires_at"]);
+    assert!((expires - (now() + 2 * 86_400)).abs() < 60, "a 2-day session ends in 2 days, not {}", expires - now());
+    let other = listed.iter().find(|t| t["current"] == false).unwrap();
+    let idle = unix(&other["expires_at"]);
+    assert!(idle - now() > 80 * 86_400, "an operator's token ends only when unused for 90 days");
+
+    // Being used does not stretch a session: one signed in more than 2 days ago has ended.
+    let db = rusqlite::Connection::open(server.data_path("kluis.db")).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    let id = mine["id"].as_i64().unwrap();
+    db.execute("UPDATE api_tokens SET expires_at = ?1 WHERE id = ?2", (now() - 1, id)).unwrap();
+    assert_eq!(me(&server, &session), 401, "a session past its end still works");
+    assert_eq!(me(&server, &operator), 200);
+    let listed = tokens(&server, &operator);
+    assert!(listed.iter().all(|t| t["id"].as_i64() != Some(id)), "an ended session is still listed");
 }
 
 #[test]

@@ -39,16 +39,19 @@ pub(super) fn create_token(
     hash: &str,
     label: &str,
     now: i64,
+    expires_at: Option<i64>,
 ) -> rusqlite::Result<i64> {
     conn.execute(
-        "INSERT INTO api_tokens (user_id, token_hash, label, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![user_id, hash, label, now],
+        "INSERT INTO api_tokens (user_id, token_hash, label, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![user_id, hash, label, now, expires_at],
     )?;
     Ok(conn.last_insert_rowid())
 }
 
-/// A token is live when not revoked and used (or made) after `unused_since`.
-const LIVE: &str = "revoked_at IS NULL AND COALESCE(last_used_at, created_at) > ?2";
+/// A token is live when not revoked, its session (if any) has not ended at
+/// `?3`, and it was used (or made) after `unused_since` (`?2`).
+const LIVE: &str =
+    "revoked_at IS NULL AND COALESCE(last_used_at, created_at) > ?2 AND (expires_at IS NULL OR expires_at > ?3)";
 
 pub(super) fn use_token(
     conn: &Connection,
@@ -59,7 +62,7 @@ pub(super) fn use_token(
     let found: Option<(i64, i64)> = conn
         .query_row(
             &format!("SELECT id, user_id FROM api_tokens WHERE token_hash = ?1 AND {LIVE}"),
-            params![hash, unused_since],
+            params![hash, unused_since, now],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
@@ -68,12 +71,24 @@ pub(super) fn use_token(
     Ok(user(conn, user_id)?.map(|u| (u, token_id)))
 }
 
-pub(super) fn tokens(conn: &Connection, user_id: i64, unused_since: i64) -> rusqlite::Result<Vec<TokenRecord>> {
+pub(super) fn tokens(
+    conn: &Connection,
+    user_id: i64,
+    now: i64,
+    unused_since: i64,
+) -> rusqlite::Result<Vec<TokenRecord>> {
     let mut stmt = conn.prepare(&format!(
-        "SELECT id, label, created_at, last_used_at FROM api_tokens WHERE user_id = ?1 AND {LIVE} ORDER BY created_at DESC, id DESC"
+        "SELECT id, label, created_at, last_used_at, expires_at FROM api_tokens
+         WHERE user_id = ?1 AND {LIVE} ORDER BY created_at DESC, id DESC"
     ))?;
-    stmt.query_map(params![user_id, unused_since], |r| {
-        Ok(TokenRecord { id: r.get(0)?, label: r.get(1)?, created_at: r.get(2)?, last_used_at: r.get(3)? })
+    stmt.query_map(params![user_id, unused_since, now], |r| {
+        Ok(TokenRecord {
+            id: r.get(0)?,
+            label: r.get(1)?,
+            created_at: r.get(2)?,
+            last_used_at: r.get(3)?,
+            expires_at: r.get(4)?,
+        })
     })?
     .collect()
 }

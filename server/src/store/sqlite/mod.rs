@@ -27,6 +27,7 @@ use super::{
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0001_init.sql"),
     include_str!("../../../migrations/sqlite/0002_hardening.sql"),
+    include_str!("../../../migrations/sqlite/0003_sessions.sql"),
 ];
 
 #[derive(Clone)]
@@ -158,16 +159,23 @@ impl MetaStore for SqliteStore {
     async fn user(&self, id: i64) -> StoreResult<Option<User>> {
         self.run(move |c| Ok(accounts::user(c, id)?)).await
     }
-    async fn create_token(&self, user_id: i64, hash: &str, label: &str, now: i64) -> StoreResult<i64> {
+    async fn create_token(
+        &self,
+        user_id: i64,
+        hash: &str,
+        label: &str,
+        now: i64,
+        expires_at: Option<i64>,
+    ) -> StoreResult<i64> {
         let (hash, label) = (hash.to_string(), label.to_string());
-        self.unit(move |c| Ok(accounts::create_token(c, user_id, &hash, &label, now)?)).await
+        self.unit(move |c| Ok(accounts::create_token(c, user_id, &hash, &label, now, expires_at)?)).await
     }
     async fn use_token(&self, hash: &str, now: i64, unused_since: i64) -> StoreResult<Option<(User, i64)>> {
         let hash = hash.to_string();
         self.unit(move |c| Ok(accounts::use_token(c, &hash, now, unused_since)?)).await
     }
-    async fn tokens(&self, user_id: i64, unused_since: i64) -> StoreResult<Vec<TokenRecord>> {
-        self.run(move |c| Ok(accounts::tokens(c, user_id, unused_since)?)).await
+    async fn tokens(&self, user_id: i64, now: i64, unused_since: i64) -> StoreResult<Vec<TokenRecord>> {
+        self.run(move |c| Ok(accounts::tokens(c, user_id, now, unused_since)?)).await
     }
     async fn revoke_token(&self, user_id: i64, token_id: i64, now: i64) -> StoreResult<bool> {
         self.unit(move |c| Ok(accounts::revoke_token(c, user_id, token_id, now)?)).await
