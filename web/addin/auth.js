@@ -4,6 +4,7 @@
 // gain a method that trades an Entra token for a Kluis token at the
 // server, and every caller keeps working with {token, email}.
 import { api } from '../js/api.js';
+import { deviceName, SavedSession } from '../js/session.js';
 
 const KEY = 'kluis.addin.token';
 
@@ -12,31 +13,16 @@ const KEY = 'kluis.addin.token';
  * add-in storage per host page, and `Office.context.partitionKey` names
  * the partition where it exists (docs: "Persist add-in state").
  */
-function storageKey() {
+function saved() {
   const partition = globalThis.Office?.context?.partitionKey;
-  return partition ? `${partition}${KEY}` : KEY;
-}
-
-function read() {
-  try {
-    return JSON.parse(localStorage.getItem(storageKey()) ?? 'null');
-  } catch {
-    return null;
-  }
+  return new SavedSession(partition ? `${partition}${KEY}` : KEY);
 }
 
 /** The saved session {token, email}, if it still works; null otherwise. */
 export async function savedSession() {
-  const saved = read();
-  if (!saved?.token) return null;
-  try {
-    const me = await api('/me', { token: saved.token });
-    return { token: saved.token, email: me.email };
-  } catch (e) {
-    if (e?.status === 401) forget();
-    else throw e;
-    return null;
-  }
+  const session = await saved().check();
+  if (!session) forget();
+  return session;
 }
 
 /**
@@ -45,12 +31,8 @@ export async function savedSession() {
  * `OfficeRuntime.storage` in classic Outlook's JavaScript-only runtime.
  */
 export function remember(session) {
+  saved().remember(session);
   const value = JSON.stringify({ token: session.token, email: session.email });
-  try {
-    localStorage.setItem(storageKey(), value);
-  } catch {
-    // No storage (a locked-down browser): the session lasts as long as the pane.
-  }
   globalThis.OfficeRuntime?.storage?.setItem(mailboxKey(), value).catch(() => {});
 }
 
@@ -61,19 +43,22 @@ function mailboxKey() {
 }
 
 export function forget() {
-  try {
-    localStorage.removeItem(storageKey());
-  } catch {
-    // nothing saved
-  }
+  saved().forget();
   globalThis.OfficeRuntime?.storage?.removeItem(mailboxKey()).catch(() => {});
+}
+
+/** "Outlook on the web (Chrome on Windows)": how the Devices list names this sign-in. */
+function label() {
+  const platforms = { PC: 'Outlook for Windows', Mac: 'Outlook for Mac', OfficeOnline: 'Outlook on the web' };
+  const platform = platforms[globalThis.Office?.context?.diagnostics?.platform] ?? 'Outlook';
+  return `${platform} (${deviceName()})`;
 }
 
 /** Sign-in methods. `code`: asks the server to mail a code, then trades it for a token. */
 export const signIn = {
   requestCode: (email) => api('/auth/code', { method: 'POST', body: { email } }),
   withCode: async (email, code) => {
-    const answer = await api('/auth/token', { method: 'POST', body: { email, code, label: 'Outlook add-in' } });
+    const answer = await api('/auth/token', { method: 'POST', body: { email, code, label: label() } });
     return { token: answer.token, email: answer.email };
   },
 };

@@ -10,12 +10,13 @@
 // `kluis.send` the id of an upload whose link is not yet in the mail (its
 // record stays in IndexedDB until it is, so a pane closed at any moment
 // continues where it stopped), `kluis.secured` {package, message, at} once done.
-import { api, ApiError, isAbort } from '../js/api.js';
+import { api, isAbort } from '../js/api.js';
 import { formatBytes, formatDate, t, tn, translate } from '../js/i18n.js';
-import { codeErrorMessage, describeError } from '../js/messages.js';
+import { describeError } from '../js/messages.js';
 import { showSendProgress } from '../js/send-progress.js';
+import { SignInStep } from '../js/signin.js';
 import { deleteSend, listSends, saveSend, sameFile } from '../js/send-store.js';
-import { $, busy, EMAIL, emailIn, fieldError, focusInto, Notice, showStep } from '../js/ui.js';
+import { $, EMAIL, fieldError, focusInto, Notice, showStep } from '../js/ui.js';
 import { createPackage, PackageSender, SendError } from '../js/uploader.js';
 import { loadWasm } from '../js/wasm.js';
 import * as auth from './auth.js';
@@ -88,83 +89,21 @@ async function start() {
 
 // ---------------------------------------------------------------- sign-in
 
+const signin = new SignInStep({
+  notice,
+  methods: auth.signIn,
+  onSignedIn: async (signed) => {
+    session = signed;
+    auth.remember(session);
+    await signedIn();
+  },
+});
+
 function showSignIn() {
   $('#account').hidden = true;
-  $('#signin-email-form').hidden = false;
-  $('#signin-code-form').hidden = true;
-  const input = $('#signin-email');
-  if (!input.value) input.value = outlook.userProfile().email;
+  signin.show($('#signin-email').value || outlook.userProfile().email);
   show('signin');
 }
-
-let signinEmail = '';
-
-$('#signin-email-form').addEventListener('submit', async (event) => {
-  event.preventDefault();
-  const form = event.currentTarget;
-  const input = $('#signin-email');
-  const email = emailIn(input, t('signin.invalidEmail'));
-  if (!email) return;
-  notice.clear();
-  await busy(form, async () => {
-    try {
-      await auth.signIn.requestCode(email);
-    } catch (e) {
-      if (e instanceof ApiError && e.code === 'rate_limited') {
-        notice.info(t('signin.wait', { seconds: e.details.retry_after ?? 60 }));
-      } else if (e instanceof ApiError && e.code === 'invalid_email') {
-        fieldError(input, t('signin.invalidEmail'));
-        return;
-      } else {
-        notice.error(describeError(e));
-        return;
-      }
-    }
-    signinEmail = email;
-    $('#signin-code-sent').textContent = t('signin.codeSent', { email });
-    form.hidden = true;
-    $('#signin-code-form').hidden = false;
-    $('#signin-code').value = '';
-    focusInto($('#signin-code-form'));
-  });
-});
-
-$('#signin-other').addEventListener('click', () => {
-  notice.clear();
-  showSignIn();
-  focusInto($('#signin-email-form'));
-});
-
-$('#signin-code-form').addEventListener('submit', async (event) => {
-  event.preventDefault();
-  const form = event.currentTarget;
-  const input = $('#signin-code');
-  const code = input.value.replace(/\s/g, '');
-  if (!/^\d{6}$/.test(code)) {
-    fieldError(input, t('code.format'));
-    return;
-  }
-  fieldError(input, '');
-  await busy(form, async () => {
-    try {
-      session = await auth.signIn.withCode(signinEmail, code);
-      auth.remember(session);
-      notice.clear();
-      await signedIn();
-    } catch (e) {
-      const message = codeErrorMessage(e);
-      if (e instanceof ApiError && ['locked', 'code_expired', 'no_code'].includes(e.code)) {
-        showSignIn();
-        $('#signin-email').value = signinEmail;
-        notice.error(message);
-      } else if (e instanceof ApiError && e.code === 'wrong_code') {
-        fieldError(input, message);
-      } else {
-        notice.error(message);
-      }
-    }
-  });
-});
 
 $('#sign-out').addEventListener('click', () => {
   if (sender) {

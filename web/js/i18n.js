@@ -89,6 +89,15 @@ export function formatDuration(seconds) {
   return t('time.hours', { h: Math.floor(m / 60), m: m % 60 });
 }
 
+/** A countdown clock: "0:54", "12:05", "23:41:10". */
+export function formatClock(seconds) {
+  const s = Math.max(0, Math.ceil(seconds));
+  const two = (n) => String(n).padStart(2, '0');
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h ? `${h}:${two(m)}:${two(s % 60)}` : `${m}:${two(s % 60)}`;
+}
+
 export function formatDate(iso) {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return iso;

@@ -3,9 +3,11 @@
 // are offered again after a reload.
 import { api, ApiError, isAbort } from './api.js';
 import { formatBytes, formatDate, t, tn, translate } from './i18n.js';
-import { codeErrorMessage, describeError } from './messages.js';
+import { describeError } from './messages.js';
 import { deleteSend, listSends, sameFile } from './send-store.js';
-import { $, busy, EMAIL, emailIn, fieldError, focusInto, Notice, showStep } from './ui.js';
+import { deviceName, SavedSession } from './session.js';
+import { SignInStep } from './signin.js';
+import { $, EMAIL, fieldError, Notice, showStep } from './ui.js';
 import { showSendProgress } from './send-progress.js';
 import { createPackage, PackageSender, SendError } from './uploader.js';
 import { loadWasm } from './wasm.js';
@@ -42,118 +44,150 @@ function show(step) {
 
 // ---------------------------------------------------------------- sign-in
 
+/** Where this device keeps the sign-in (localStorage: other tabs and restarts share it). */
+const saved = new SavedSession(TOKEN_KEY);
+
 async function start() {
   loadWasm().catch(() => {}); // warm up while the person reads
-  const token = sessionStorage.getItem(TOKEN_KEY);
-  if (token) {
-    try {
-      const me = await api('/me', { token });
-      session = { token, email: me.email };
-      await signedIn();
-      return;
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 401) sessionStorage.removeItem(TOKEN_KEY);
-      else notice.error(t('error.network'));
-    }
+  try {
+    session = await saved.check();
+  } catch {
+    notice.error(t('error.network'));
   }
-  showSignIn();
+  if (session) await signedIn();
+  else showSignIn();
 }
+
+const signin = new SignInStep({
+  notice,
+  methods: {
+    requestCode: (email) => api('/auth/code', { method: 'POST', body: { email } }),
+    withCode: async (email, code) => {
+      const answer = await api('/auth/token', { method: 'POST', body: { email, code, label: deviceName() } });
+      return { token: answer.token, email: answer.email };
+    },
+  },
+  onSignedIn: async (signed) => {
+    session = signed;
+    saved.remember(session);
+    await signedIn();
+  },
+});
 
 function showSignIn() {
   $('#account').hidden = true;
-  $('#signin-email-form').hidden = false;
-  $('#signin-code-form').hidden = true;
+  signin.show();
   show('signin');
 }
 
-let signinEmail = '';
-
-$('#signin-email-form').addEventListener('submit', async (event) => {
-  event.preventDefault();
-  const form = event.currentTarget;
-  const input = $('#signin-email');
-  const email = emailIn(input, t('signin.invalidEmail'));
-  if (!email) return;
-  notice.clear();
-  await busy(form, async () => {
-    try {
-      await api('/auth/code', { method: 'POST', body: { email } });
-      notice.clear();
-    } catch (e) {
-      if (e instanceof ApiError && e.code === 'rate_limited') {
-        // A code was sent a moment ago; it still works.
-        notice.info(t('signin.wait', { seconds: e.details.retry_after ?? 60 }));
-      } else if (e instanceof ApiError && e.code === 'invalid_email') {
-        fieldError(input, t('signin.invalidEmail'));
-        return;
-      } else {
-        notice.error(describeError(e));
-        return;
-      }
-    }
-    signinEmail = email;
-    $('#signin-code-sent').textContent = t('signin.codeSent', { email });
-    form.hidden = true;
-    $('#signin-code-form').hidden = false;
-    $('#signin-code').value = '';
-    focusInto($('#signin-code-form'));
-  });
-});
-
-$('#signin-other').addEventListener('click', () => {
-  notice.clear();
-  showSignIn();
-  focusInto($('#signin-email-form'));
-});
-
-$('#signin-code-form').addEventListener('submit', async (event) => {
-  event.preventDefault();
-  const form = event.currentTarget;
-  const input = $('#signin-code');
-  const code = input.value.replace(/\s/g, '');
-  if (!/^\d{6}$/.test(code)) {
-    fieldError(input, t('code.format'));
-    return;
-  }
-  fieldError(input, '');
-  await busy(form, async () => {
-    try {
-      const answer = await api('/auth/token', { method: 'POST', body: { email: signinEmail, code, label: 'web browser' } });
-      sessionStorage.setItem(TOKEN_KEY, answer.token);
-      session = { token: answer.token, email: answer.email };
-      notice.clear();
-      await signedIn();
-    } catch (e) {
-      const message = codeErrorMessage(e);
-      if (e instanceof ApiError && ['locked', 'code_expired', 'no_code'].includes(e.code)) {
-        showSignIn();
-        $('#signin-email').value = signinEmail;
-        notice.error(message);
-      } else if (e instanceof ApiError && e.code === 'wrong_code') {
-        fieldError(input, message);
-      } else {
-        notice.error(message);
-      }
-    }
-  });
-});
-
-$('#sign-out').addEventListener('click', async () => {
+/** Ends the sign-in on this page: the upload in progress pauses and is offered again after signing in. */
+function signOutHere() {
   if (sender) {
-    // The upload stays saved; after signing in again it is offered to continue.
     const current = sender;
     sender = null;
     chosenForResume = current.files;
     current.pause();
     current.dispose();
   }
-  const token = session?.token;
   session = null;
-  sessionStorage.removeItem(TOKEN_KEY);
+  saved.forget();
+  showSignIn();
+}
+
+$('#sign-out').addEventListener('click', () => {
+  const token = session?.token;
+  signOutHere();
   if (token) api('/auth/logout', { method: 'POST', token }).catch(() => {});
   notice.info(t('signin.signedOut'));
-  showSignIn();
 });
+
+// Signed out in another tab (the shared storage emptied): this one follows.
+addEventListener('storage', (event) => {
+  if (event.key === TOKEN_KEY && session && !saved.read()) {
+    signOutHere();
+    notice.info(t('signin.signedOut'));
+  }
+});
+
+// ---------------------------------------------------------------- devices
+
+const devices = $('#devices');
+
+$('#devices-open').addEventListener('click', async () => {
+  devices.showModal();
+  await listDevices();
+});
+$('#devices-close').addEventListener('click', () => devices.close());
+
+async function listDevices() {
+  const list = $('#devices-list');
+  const error = $('#devices-error');
+  error.hidden = true;
+  let answer;
+  try {
+    answer = await api('/tokens', { token: session.token });
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) {
+      devices.close();
+      signOutHere();
+      notice.error(t('error.signedOut'));
+      return;
+    }
+    error.textContent = t('devices.failed', { message: describeError(e) });
+    error.hidden = false;
+    return;
+  }
+  list.replaceChildren(...answer.tokens.map(deviceItem));
+}
+
+function deviceItem(token) {
+  const item = document.createElement('li');
+  item.className = 'device';
+  const name = document.createElement('span');
+  name.className = 'device-name';
+  name.textContent = token.label;
+  if (token.current) {
+    const mark = document.createElement('span');
+    mark.className = 'badge';
+    mark.textContent = t('devices.current');
+    name.append(' ', mark);
+  }
+  const facts = document.createElement('span');
+  facts.className = 'device-facts';
+  facts.textContent = t('devices.facts', {
+    since: formatDate(token.created_at),
+    used: token.last_used_at ? formatDate(token.last_used_at) : t('devices.never'),
+    ends: formatDate(token.expires_at),
+  });
+  const end = document.createElement('button');
+  end.type = 'button';
+  end.className = 'button-secondary';
+  end.textContent = t('devices.signOut');
+  end.setAttribute('aria-label', t('devices.signOutOne', { label: token.label }));
+  end.addEventListener('click', async () => {
+    end.disabled = true;
+    try {
+      await api(`/tokens/${token.id}`, { method: 'DELETE', token: session.token });
+    } catch (e) {
+      // Already gone (ended elsewhere) is what was wanted.
+      if (!(e instanceof ApiError && e.status === 404)) {
+        end.disabled = false;
+        $('#devices-error').textContent = describeError(e);
+        $('#devices-error').hidden = false;
+        return;
+      }
+    }
+    if (token.current) {
+      devices.close();
+      signOutHere();
+      notice.info(t('signin.signedOut'));
+      return;
+    }
+    item.remove();
+  });
+  item.append(name, facts, end);
+  return item;
+}
 
 async function signedIn() {
   $('#account').hidden = false;
@@ -475,7 +509,7 @@ function handleSendError(e, { creating }) {
     sender?.dispose();
     sender = null;
     session = null;
-    sessionStorage.removeItem(TOKEN_KEY);
+    saved.forget();
     showSignIn();
     notice.error(t('error.signedOut'));
     return;

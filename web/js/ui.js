@@ -1,7 +1,7 @@
 // Small DOM helpers shared by the pages: steps that show one at a time
 // with focus moved to them, message boxes read out by screen readers, and
 // speed / time-left estimates for progress bars.
-import { formatBytes, formatDuration, t } from './i18n.js';
+import { formatBytes, formatClock, formatDuration, t } from './i18n.js';
 
 export const $ = (selector, root = document) => root.querySelector(selector);
 
@@ -95,6 +95,9 @@ export function fieldError(input, text, { focus = true } = {}) {
   if (text && focus) input.focus();
 }
 
+/** Controls a running Countdown holds disabled (busy() leaves them so). */
+const held = new WeakSet();
+
 /** Disables every control of a form while `work` runs. */
 export async function busy(form, work) {
   const controls = [...form.querySelectorAll('button, input, select, textarea')].filter((c) => !c.disabled);
@@ -103,9 +106,77 @@ export async function busy(form, work) {
   try {
     return await work();
   } finally {
-    for (const c of controls) c.disabled = false;
+    for (const c of controls) c.disabled = held.has(c);
     form.removeAttribute('aria-busy');
   }
+}
+
+/**
+ * While the server refuses something for a while (a code asked for too
+ * soon, too many wrong codes), the controls that would be refused are
+ * disabled and `el` (role=timer) counts down to when they work again, so
+ * the page never invites what the server will refuse. One countdown per
+ * element; a new one replaces it.
+ */
+export class Countdown {
+  constructor(el) {
+    this.el = el;
+    this.timer = null;
+    this.controls = [];
+    this.done = null;
+  }
+
+  /**
+   * Holds `controls` for `seconds`; `words(clock)` is the sentence shown,
+   * with the time left as "0:54"; `done` runs when the time is up.
+   */
+  start(seconds, controls, words, done = null) {
+    this.stop();
+    const until = Date.now() + Math.max(1, seconds) * 1000;
+    this.controls = controls;
+    this.done = done;
+    for (const c of controls) {
+      held.add(c);
+      c.disabled = true;
+    }
+    const tick = () => {
+      const left = (until - Date.now()) / 1000;
+      if (left <= 0) {
+        const finished = this.done;
+        this.stop();
+        finished?.();
+        return;
+      }
+      this.el.textContent = words(formatClock(left));
+    };
+    this.el.hidden = false;
+    tick();
+    this.timer = setInterval(tick, 250);
+  }
+
+  get running() {
+    return this.timer !== null;
+  }
+
+  /** Ends the countdown now and gives the controls back. */
+  stop() {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    for (const c of this.controls) {
+      held.delete(c);
+      c.disabled = false;
+    }
+    this.controls = [];
+    this.done = null;
+    this.el.hidden = true;
+    this.el.textContent = '';
+  }
+}
+
+/** Seconds the server asked to wait (429 with Retry-After), or null when it did not. */
+export function waitOf(e) {
+  const seconds = Number(e?.details?.retry_after);
+  return e?.status === 429 && Number.isFinite(seconds) && seconds > 0 ? seconds : null;
 }
 
 /** Throughput over the last few seconds and the time left at that pace. */

@@ -132,14 +132,15 @@ pub(crate) async fn issue(
 ) -> DomainResult<Option<String>> {
     let key = purpose.key(email);
     let subject = format!("{}\u{0}{}\u{0}{}", key.purpose, key.scope, key.email);
-    if let Some(wait) = send_wait(domain, &subject).await? {
-        return Err(DomainError::RateLimited { retry_after: wait });
-    }
+    // A spent budget first: it outlasts the send limit and says what is wrong.
     let at = now();
     let budgets = purpose.budgets(email, client, at);
     let counts = domain.meta.failures(&budgets.iter().map(|b| b.counter.clone()).collect::<Vec<_>>()).await?;
     if let Some(rejection) = locked(&budgets, &counts, at) {
         return Err(DomainError::Code(rejection));
+    }
+    if let Some(wait) = send_wait(domain, &subject).await? {
+        return Err(DomainError::RateLimited { retry_after: wait });
     }
     domain.meta.record_send(&subject, at).await?;
     if !deliver {

@@ -1,0 +1,158 @@
+// The sign-in step the send page and the Outlook task pane share: an
+// e-mail address, then the 6-digit code the server mails to it.
+//
+// When the server refuses for a while (a new code asked for within the
+// minute, too many wrong codes), the page is in one state that says so:
+// the buttons it would refuse are disabled, a countdown says when they
+// work again, and no message invites what the server would refuse.
+import { ApiError } from './api.js';
+import { t, tn } from './i18n.js';
+import { describeError } from './messages.js';
+import { $, busy, Countdown, emailIn, fieldError, focusInto, waitOf } from './ui.js';
+
+/** The server mails at most one code a minute to an address (server/src/domain/codes.rs). */
+const RESEND_SECONDS = 60;
+
+export class SignInStep {
+  /**
+   * `methods`: `requestCode(email)` asks the server to mail a code,
+   * `withCode(email, code)` trades it for `{token, email}`.
+   * `onSignedIn(session)` runs once signed in.
+   */
+  constructor({ notice, methods, onSignedIn }) {
+    this.notice = notice;
+    this.methods = methods;
+    this.onSignedIn = onSignedIn;
+    /** The address the code form is for. */
+    this.email = '';
+    this.wait = new Countdown($('#signin-wait'));
+    this.emailForm = $('#signin-email-form');
+    this.codeForm = $('#signin-code-form');
+
+    this.emailForm.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const email = emailIn($('#signin-email'), t('signin.invalidEmail'));
+      if (email) busy(this.emailForm, () => this.#requestCode(email));
+    });
+    // A wait is for one address: typing another one ends it (the server says again if it still refuses).
+    $('#signin-email').addEventListener('input', () => {
+      if (this.wait.running && $('#signin-email').value.trim() !== this.email) this.#endWait();
+    });
+    $('#signin-resend').addEventListener('click', () => busy(this.codeForm, () => this.#requestCode(this.email)));
+    $('#signin-other').addEventListener('click', () => {
+      this.#endWait();
+      this.show();
+      $('#signin-email').value = '';
+      focusInto(this.emailForm);
+    });
+    this.codeForm.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const input = $('#signin-code');
+      const code = input.value.replace(/\s/g, '');
+      if (!/^\d{6}$/.test(code)) {
+        fieldError(input, t('code.format'));
+        return;
+      }
+      fieldError(input, '');
+      busy(this.codeForm, () => this.#signIn(code));
+    });
+  }
+
+  /** Shows the address form, with `email` filled in when given. */
+  show(email = '') {
+    this.emailForm.hidden = false;
+    this.codeForm.hidden = true;
+    if (email) $('#signin-email').value = email;
+  }
+
+  #endWait() {
+    this.wait.stop();
+    this.notice.clear();
+  }
+
+  async #requestCode(email) {
+    this.notice.clear();
+    try {
+      await this.methods.requestCode(email);
+    } catch (e) {
+      const wait = waitOf(e);
+      if (e instanceof ApiError && e.code === 'rate_limited' && wait) {
+        // A code went out a moment ago: it is the one to use.
+        this.#showCodeForm(email, t('signin.codeRecent', { email }));
+        this.#holdResend(wait);
+      } else if (e instanceof ApiError && e.code === 'locked') {
+        this.email = email;
+        this.#locked(wait);
+      } else if (e instanceof ApiError && e.code === 'invalid_email') {
+        fieldError($('#signin-email'), t('signin.invalidEmail'));
+      } else {
+        this.notice.error(describeError(e));
+      }
+      return;
+    }
+    this.#showCodeForm(email, t('signin.codeSent', { email }));
+    this.#holdResend(RESEND_SECONDS);
+  }
+
+  #showCodeForm(email, sentence) {
+    const changed = this.codeForm.hidden || this.email !== email;
+    this.email = email;
+    $('#signin-code-sent').textContent = sentence;
+    this.emailForm.hidden = true;
+    this.codeForm.hidden = false;
+    fieldError($('#signin-code'), '');
+    if (changed) {
+      $('#signin-code').value = '';
+      focusInto(this.codeForm);
+    } else {
+      $('#signin-code').focus();
+    }
+  }
+
+  /** No new code for `seconds`: the one sent is the one to type. */
+  #holdResend(seconds) {
+    this.wait.start(seconds, [$('#signin-resend')], (clock) => t('signin.waitResend', { clock }));
+  }
+
+  /** Too many wrong codes: nothing for this address works until the budget's window ends. */
+  #locked(seconds) {
+    this.notice.error(t('signin.locked'));
+    const controls = [$('#signin-email-form button[type=submit]'), $('#signin-resend'), $('#signin-code-form button[type=submit]')];
+    if (seconds) {
+      this.wait.start(seconds, controls, (clock) => t('signin.waitLocked', { clock }), () => this.notice.clear());
+    }
+  }
+
+  async #signIn(code) {
+    const input = $('#signin-code');
+    let session;
+    try {
+      session = await this.methods.withCode(this.email, code);
+    } catch (e) {
+      const wait = waitOf(e);
+      if (!(e instanceof ApiError)) {
+        this.notice.error(describeError(e));
+      } else if (e.code === 'wrong_code') {
+        fieldError(input, tn('code.wrong', e.details.tries_left ?? 0));
+      } else if (e.code === 'locked') {
+        fieldError(input, '');
+        this.#locked(wait);
+      } else if (e.code === 'code_expired' || e.code === 'no_code') {
+        // A new code is what helps, unless one may not be asked for yet (the countdown says when).
+        fieldError(input, t(e.code === 'code_expired' ? 'signin.codeExpired' : 'signin.noCode'), { focus: false });
+        if (!this.wait.running) $('#signin-resend').focus();
+      } else if (e.code === 'rate_limited' && wait) {
+        const submit = $('#signin-code-form button[type=submit]');
+        this.wait.start(wait, [submit], (clock) => t('common.waitRetry', { clock }));
+        this.notice.error(t('common.tooManyRequests'));
+      } else {
+        this.notice.error(describeError(e));
+      }
+      return;
+    }
+    this.wait.stop();
+    this.notice.clear();
+    $('#signin-code').value = '';
+    await this.onSignedIn(session);
+  }
+}
