@@ -12,6 +12,8 @@
 //!       HKDF-SHA-256(ikm = L || S || P', salt = package-id, info = "kluis/v1/package")
 //! access proof A   = HKDF-SHA-256(ikm = L || P', salt = package-id, info = "kluis/v1/access")
 //! access verifier  = SHA-256(A)                             -- what the server stores
+//! link proof A_L   = HKDF-SHA-256(ikm = L, salt = package-id, info = "kluis/v1/link")
+//! link verifier    = SHA-256(A_L)                           -- what the server stores
 //! ```
 //!
 //! The package id is the ASCII string in the link (`/p/<package-id>`), used
@@ -25,6 +27,13 @@
 //! [`AccessVerifier`] the sender registered. `A` proves possession of `L`
 //! (and of the password) without revealing either, and without `S` it does
 //! not lead to the package identity.
+//!
+//! The link proof (docs/architecture.md §3, link proof) proves possession of
+//! `L` alone, so a recipient page can present it before it asks for a
+//! password: the server shows the sender of the package to whoever presents
+//! `A_L` and nothing more. It unlocks no code, counts nothing and releases no
+//! `S`; those keep requiring `A`. `A_L` and `A` come from the same `L` with
+//! different HKDF labels, so neither tells anything about the other.
 
 use std::fmt;
 use std::str::FromStr;
@@ -47,6 +56,7 @@ pub const PASSWORD_WORK_FACTOR: u8 = 17;
 const PASSWORD_SALT_LABEL: &[u8] = b"kluis/v1/password";
 const PACKAGE_INFO: &[u8] = b"kluis/v1/package";
 const ACCESS_INFO: &[u8] = b"kluis/v1/access";
+const LINK_INFO: &[u8] = b"kluis/v1/link";
 
 /// Why package key material was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +69,10 @@ pub enum PackageError {
     InvalidProof,
     /// An access verifier is not 32 bytes of unpadded base64url.
     InvalidVerifier,
+    /// A link proof is not 32 bytes of unpadded base64url.
+    InvalidLinkProof,
+    /// A link verifier is not 32 bytes of unpadded base64url.
+    InvalidLinkVerifier,
 }
 
 impl fmt::Display for PackageError {
@@ -70,6 +84,10 @@ impl fmt::Display for PackageError {
             }
             PackageError::InvalidProof => f.write_str("invalid access proof: not 32 bytes of unpadded base64url"),
             PackageError::InvalidVerifier => f.write_str("invalid access verifier: not 32 bytes of unpadded base64url"),
+            PackageError::InvalidLinkProof => f.write_str("invalid link proof: not 32 bytes of unpadded base64url"),
+            PackageError::InvalidLinkVerifier => {
+                f.write_str("invalid link verifier: not 32 bytes of unpadded base64url")
+            }
         }
     }
 }
@@ -201,6 +219,14 @@ secret_type!(
     AccessProof,
     PackageError::InvalidProof
 );
+secret_type!(
+    /// `A_L`: the link proof a recipient presents to see who sent the package
+    /// (docs/architecture.md §3, link proof), made by [`link_proof`]. It proves
+    /// possession of `L` only and unlocks only the sender's card, never a
+    /// code, a download or `S`. The server keeps only its [`LinkVerifier`].
+    LinkProof,
+    PackageError::InvalidLinkProof
+);
 
 impl LinkSecret {
     /// Fresh random bytes from the CSPRNG.
@@ -223,86 +249,115 @@ impl AccessProof {
     }
 }
 
-/// `SHA-256(A)`, the access verifier (docs/architecture.md §3, access proof). The
-/// sender registers it with the package; the server keeps it and checks the
-/// [`AccessProof`] a recipient presents with [`AccessVerifier::matches`].
-/// Not secret: it opens nothing, and finding an `A` for it means inverting
-/// SHA-256. Equality (`==`) is constant-time too.
-#[derive(Clone, Copy)]
-pub struct AccessVerifier([u8; 32]);
-
-impl AccessVerifier {
-    /// Wraps a stored hash.
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        AccessVerifier(bytes)
-    }
-    /// The hash.
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-    /// Unpadded base64url, as in API messages.
-    pub fn to_base64url(&self) -> String {
-        URL_SAFE_NO_PAD.encode(self.0)
-    }
-    /// Parses unpadded base64url (canonical only).
-    pub fn from_base64url(s: &str) -> Result<Self, PackageError> {
-        let bytes = URL_SAFE_NO_PAD.decode(s.trim()).map_err(|_| PackageError::InvalidVerifier)?;
-        Ok(AccessVerifier(bytes.as_slice().try_into().map_err(|_| PackageError::InvalidVerifier)?))
-    }
-    /// True when `SHA-256(proof)` is this verifier, compared in constant time.
-    pub fn matches(&self, proof: &AccessProof) -> bool {
-        let hash: [u8; 32] = Sha256::digest(proof.expose()).into();
-        hash.ct_eq(&self.0).into()
+impl LinkProof {
+    /// `SHA-256(A_L)`: what the sender registers and the server stores.
+    pub fn verifier(&self) -> LinkVerifier {
+        LinkVerifier(Sha256::digest(self.expose()).into())
     }
 }
 
-impl PartialEq for AccessVerifier {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.ct_eq(&other.0).into()
-    }
-}
-impl Eq for AccessVerifier {}
+macro_rules! verifier_type {
+    ($(#[$doc:meta])* $name:ident, $proof:ident, $invalid:expr, $expecting:literal, $proof_invalid:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy)]
+        pub struct $name([u8; 32]);
 
-impl fmt::Debug for AccessVerifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "AccessVerifier(")?;
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
+        impl $name {
+            /// Wraps a stored hash.
+            pub fn from_bytes(bytes: [u8; 32]) -> Self {
+                $name(bytes)
+            }
+            /// The hash.
+            pub fn as_bytes(&self) -> &[u8; 32] {
+                &self.0
+            }
+            /// Unpadded base64url, as in API messages.
+            pub fn to_base64url(&self) -> String {
+                URL_SAFE_NO_PAD.encode(self.0)
+            }
+            /// Parses unpadded base64url (canonical only).
+            pub fn from_base64url(s: &str) -> Result<Self, PackageError> {
+                let bytes = URL_SAFE_NO_PAD.decode(s.trim()).map_err(|_| $invalid)?;
+                Ok($name(bytes.as_slice().try_into().map_err(|_| $invalid)?))
+            }
+            /// True when `SHA-256(proof)` is this verifier, compared in constant time.
+            pub fn matches(&self, proof: &$proof) -> bool {
+                let hash: [u8; 32] = Sha256::digest(proof.expose()).into();
+                hash.ct_eq(&self.0).into()
+            }
         }
-        write!(f, ")")
-    }
+
+        impl PartialEq for $name {
+            fn eq(&self, other: &Self) -> bool {
+                self.0.ct_eq(&other.0).into()
+            }
+        }
+        impl Eq for $name {}
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "("))?;
+                for b in self.0 {
+                    write!(f, "{b:02x}")?;
+                }
+                write!(f, ")")
+            }
+        }
+
+        #[cfg(feature = "serde")]
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.to_base64url())
+            }
+        }
+
+        #[cfg(feature = "serde")]
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                $name::from_base64url(&text).map_err(|_| {
+                    serde::de::Error::invalid_value(serde::de::Unexpected::Str(&text), &$expecting)
+                })
+            }
+        }
+
+        /// Reads the proof from unpadded base64url. The text may stay in the
+        /// deserializer's buffers; the proof itself is zeroized when dropped.
+        #[cfg(feature = "serde")]
+        impl<'de> serde::Deserialize<'de> for $proof {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = Zeroizing::new(<std::borrow::Cow<'de, str>>::deserialize(deserializer)?.into_owned());
+                $proof::from_base64url(&text).map_err(|_| serde::de::Error::custom($proof_invalid))
+            }
+        }
+    };
 }
 
-#[cfg(feature = "serde")]
-impl serde::Serialize for AccessVerifier {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.to_base64url())
-    }
-}
+verifier_type!(
+    /// `SHA-256(A)`, the access verifier (docs/architecture.md §3, access proof). The
+    /// sender registers it with the package; the server keeps it and checks the
+    /// [`AccessProof`] a recipient presents with [`AccessVerifier::matches`].
+    /// Not secret: it opens nothing, and finding an `A` for it means inverting
+    /// SHA-256. Equality (`==`) is constant-time too.
+    AccessVerifier,
+    AccessProof,
+    PackageError::InvalidVerifier,
+    "an access verifier (32 bytes of unpadded base64url)",
+    "invalid access proof: not 32 bytes of unpadded base64url"
+);
 
-#[cfg(feature = "serde")]
-impl<'de> serde::Deserialize<'de> for AccessVerifier {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        AccessVerifier::from_base64url(&text).map_err(|_| {
-            serde::de::Error::invalid_value(
-                serde::de::Unexpected::Str(&text),
-                &"an access verifier (32 bytes of unpadded base64url)",
-            )
-        })
-    }
-}
-
-/// Reads `A` from unpadded base64url. The text may stay in the
-/// deserializer's buffers; the proof itself is zeroized when dropped.
-#[cfg(feature = "serde")]
-impl<'de> serde::Deserialize<'de> for AccessProof {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = Zeroizing::new(<std::borrow::Cow<'de, str>>::deserialize(deserializer)?.into_owned());
-        AccessProof::from_base64url(&text)
-            .map_err(|_| serde::de::Error::custom("invalid access proof: not 32 bytes of unpadded base64url"))
-    }
-}
+verifier_type!(
+    /// `SHA-256(A_L)`, the link verifier (docs/architecture.md §3, link proof). The
+    /// sender registers it with the package beside the [`AccessVerifier`]; the
+    /// server keeps it and checks the [`LinkProof`] a recipient presents with
+    /// [`LinkVerifier::matches`] before it shows who sent the package. Not
+    /// secret, like the access verifier. Equality (`==`) is constant-time too.
+    LinkVerifier,
+    LinkProof,
+    PackageError::InvalidLinkVerifier,
+    "a link verifier (32 bytes of unpadded base64url)",
+    "invalid link proof: not 32 bytes of unpadded base64url"
+);
 
 /// `P'`: the package password after scrypt. Computing it takes about a
 /// second and 128 MiB, so browsers do it in a Web Worker.
@@ -363,6 +418,17 @@ pub fn access_proof(package_id: &PackageId, link: &LinkSecret, password: Option<
         ikm.extend_from_slice(p.expose());
     }
     AccessProof(hkdf(package_id.as_bytes(), ACCESS_INFO, &ikm))
+}
+
+/// The link proof (docs/architecture.md §3, link proof):
+/// `A_L = HKDF-SHA-256(ikm = L, salt = package-id, info = "kluis/v1/link")`,
+/// for every package, with or without a password. The sender registers
+/// [`LinkProof::verifier`] beside the access verifier when it finalizes the
+/// package; a recipient presents `A_L` to see who sent the package before it
+/// is asked for anything. It proves possession of `L` only, so it opens
+/// nothing else: codes, downloads and `S` keep requiring [`access_proof`].
+pub fn link_proof(package_id: &PackageId, link: &LinkSecret) -> LinkProof {
+    LinkProof(hkdf(package_id.as_bytes(), LINK_INFO, link.expose()))
 }
 
 #[cfg(test)]
@@ -472,6 +538,45 @@ mod tests {
         assert!(debug.starts_with("AccessVerifier(") && debug.len() == "AccessVerifier()".len() + 64, "{debug}");
     }
 
+    #[test]
+    fn the_link_proof_depends_on_the_id_and_l_only() {
+        let l = LinkSecret::from_bytes([1; 32]);
+        let proof = link_proof(&id("id"), &l);
+        assert_eq!(proof.expose(), link_proof(&id("id"), &l).expose());
+        assert_ne!(proof.expose(), link_proof(&id("id2"), &l).expose());
+        assert_ne!(proof.expose(), link_proof(&id("id"), &LinkSecret::from_bytes([9; 32])).expose());
+        // A_L is neither A (with or without a password) nor L.
+        assert_ne!(proof.expose(), access_proof(&id("id"), &l, None).expose());
+        let p = StretchedPassword::from_bytes([3; 32]);
+        assert_ne!(proof.expose(), access_proof(&id("id"), &l, Some(&p)).expose());
+        assert_ne!(proof.expose(), l.expose());
+    }
+
+    #[test]
+    fn a_link_proof_matches_its_own_verifier_only() {
+        let l = LinkSecret::from_bytes([1; 32]);
+        let proof = link_proof(&id("id"), &l);
+        let verifier = proof.verifier();
+        assert!(verifier.matches(&proof));
+        assert!(!verifier.matches(&link_proof(&id("id2"), &l)));
+        // The access proof's bytes presented as a link proof do not match.
+        let access = access_proof(&id("id"), &l, None);
+        assert!(!verifier.matches(&LinkProof::from_bytes(*access.expose())));
+        assert_eq!(verifier.as_bytes(), &<[u8; 32]>::from(Sha256::digest(proof.expose())));
+        assert_eq!(verifier, LinkVerifier::from_bytes(*verifier.as_bytes()));
+
+        let text = proof.to_base64url();
+        assert_eq!(text.len(), 43);
+        assert_eq!(LinkProof::from_base64url(&text).unwrap().expose(), proof.expose());
+        assert_eq!(format!("{proof:?}"), "LinkProof(<redacted>)");
+        assert_eq!(LinkProof::from_base64url("abc").unwrap_err(), PackageError::InvalidLinkProof);
+        let text = verifier.to_base64url();
+        assert_eq!(LinkVerifier::from_base64url(&text).unwrap(), verifier);
+        assert_eq!(LinkVerifier::from_base64url(&text[1..]).unwrap_err(), PackageError::InvalidLinkVerifier);
+        let debug = format!("{verifier:?}");
+        assert!(debug.starts_with("LinkVerifier(") && debug.len() == "LinkVerifier()".len() + 64, "{debug}");
+    }
+
     #[cfg(feature = "serde")]
     #[test]
     fn serde_uses_the_grammar() {
@@ -493,5 +598,16 @@ mod tests {
         let back: AccessProof = serde_json::from_str(&format!("\"{}\"", proof.to_base64url().as_str())).unwrap();
         assert!(verifier.matches(&back));
         assert!(serde_json::from_str::<AccessProof>("\"abc\"").is_err());
+
+        let link = link_proof(&parsed, &LinkSecret::from_bytes([7; 32]));
+        let verifier = link.verifier();
+        let json = serde_json::to_string(&verifier).unwrap();
+        assert_eq!(serde_json::from_str::<LinkVerifier>(&json).unwrap(), verifier);
+        let err = serde_json::from_str::<LinkVerifier>("\"abc\"").unwrap_err().to_string();
+        assert!(err.contains("link verifier"), "{err}");
+        let back: LinkProof = serde_json::from_str(&format!("\"{}\"", link.to_base64url().as_str())).unwrap();
+        assert!(verifier.matches(&back));
+        let err = serde_json::from_str::<LinkProof>("\"abc\"").unwrap_err().to_string();
+        assert!(err.contains("invalid link proof"), "{err}");
     }
 }

@@ -2,7 +2,8 @@
 //! Python implementation (`vectors/gen_package_vectors.py`).
 
 use kluis_crypto::package::{
-    AccessProof, AccessVerifier, LinkSecret, PackageId, ServerShare, access_proof, package_identity, stretch_password,
+    AccessProof, AccessVerifier, LinkProof, LinkSecret, LinkVerifier, PackageId, ServerShare, access_proof, link_proof,
+    package_identity, stretch_password,
 };
 
 #[derive(serde::Deserialize)]
@@ -16,6 +17,8 @@ struct Case {
     recipient: String,
     access_proof: String,
     access_verifier: String,
+    link_proof: String,
+    link_verifier: String,
 }
 
 #[test]
@@ -41,5 +44,16 @@ fn package_key_schedule_matches_frozen_vectors() {
         assert!(stored.matches(&AccessProof::from_base64url(&case.access_proof).unwrap()));
         let without_password = access_proof(&id, &link, None);
         assert_eq!(stored.matches(&without_password), stretched.is_none(), "{id}");
+
+        // The link proof A_L: from L alone, the same with and without a password.
+        let link_proof = link_proof(&id, &link);
+        assert_eq!(link_proof.to_base64url().as_str(), case.link_proof, "{id}");
+        assert_eq!(link_proof.verifier().to_base64url(), case.link_verifier, "{id}");
+        let stored = LinkVerifier::from_base64url(&case.link_verifier).unwrap();
+        assert!(stored.matches(&LinkProof::from_base64url(&case.link_proof).unwrap()));
+        // A presented as A_L does not match, nor A_L as A.
+        assert!(!stored.matches(&LinkProof::from_base64url(&case.access_proof).unwrap()));
+        let access_stored = AccessVerifier::from_base64url(&case.access_verifier).unwrap();
+        assert!(!access_stored.matches(&AccessProof::from_base64url(&case.link_proof).unwrap()));
     }
 }

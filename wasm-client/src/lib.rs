@@ -13,7 +13,9 @@
 #![warn(missing_docs)]
 
 use js_sys::{Array, Uint8Array};
-use kluis_crypto::package::{self, AccessProof, LinkSecret, PackageError, PackageId, ServerShare, StretchedPassword};
+use kluis_crypto::package::{
+    self, AccessProof, LinkProof, LinkSecret, PackageError, PackageId, ServerShare, StretchedPassword,
+};
 use kluis_crypto::{Codec, InputFormat, scrypt, x25519};
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
@@ -67,8 +69,8 @@ fn package_err(e: PackageError) -> JsValue {
     let kind = match e {
         PackageError::InvalidId => "invalid_id",
         PackageError::InvalidSecret => "invalid_secret",
-        PackageError::InvalidProof => "invalid_proof",
-        PackageError::InvalidVerifier => "invalid_verifier",
+        PackageError::InvalidProof | PackageError::InvalidLinkProof => "invalid_proof",
+        PackageError::InvalidVerifier | PackageError::InvalidLinkVerifier => "invalid_verifier",
     };
     typed_err(kind, e)
 }
@@ -159,6 +161,29 @@ pub fn access_proof(package_id: &str, link: &str, stretched: Option<Vec<u8>>) ->
 #[wasm_bindgen(js_name = accessVerifier)]
 pub fn access_verifier(package_id: &str, link: &str, stretched: Option<Vec<u8>>) -> Result<String, JsValue> {
     Ok(derive_access_proof(package_id, link, stretched)?.verifier().to_base64url())
+}
+
+fn derive_link_proof(package_id: &str, link: &str) -> Result<LinkProof, JsValue> {
+    let id = self::package_id(package_id)?;
+    let link = LinkSecret::from_base64url(link).map_err(package_err)?;
+    Ok(package::link_proof(&id, &link))
+}
+
+/// The link proof `A_L` (base64url) a recipient presents to see who sent the
+/// package before it is asked for anything (docs/architecture.md §3, link
+/// proof), from the package id and `L` (base64url); no password. Errors carry
+/// a `kind` as for [`package_identity`].
+#[wasm_bindgen(js_name = linkProof)]
+pub fn link_proof(package_id: &str, link: &str) -> Result<String, JsValue> {
+    Ok(derive_link_proof(package_id, link)?.to_base64url().to_string())
+}
+
+/// The link verifier `SHA-256(A_L)` (base64url) the sender registers beside
+/// the access verifier when it finalizes the package; same inputs as
+/// [`link_proof`].
+#[wasm_bindgen(js_name = linkVerifier)]
+pub fn link_verifier(package_id: &str, link: &str) -> Result<String, JsValue> {
+    Ok(derive_link_proof(package_id, link)?.verifier().to_base64url())
 }
 
 /// Largest piece copied into a scratch buffer when the codec cannot take

@@ -104,6 +104,8 @@ struct Case {
     recipient: String,
     access_proof: String,
     access_verifier: String,
+    link_proof: String,
+    link_verifier: String,
 }
 
 #[wasm_bindgen_test]
@@ -119,6 +121,8 @@ fn package_key_schedule_vectors() {
         assert_eq!(proof, case.access_proof);
         let verifier = access_verifier(&case.package_id, &case.link_secret, stretched).unwrap();
         assert_eq!(verifier, case.access_verifier);
+        assert_eq!(link_proof(&case.package_id, &case.link_secret).unwrap(), case.link_proof);
+        assert_eq!(link_verifier(&case.package_id, &case.link_secret).unwrap(), case.link_verifier);
     }
     assert_eq!(generate_link_secret().unwrap().len(), 43);
 }
@@ -144,6 +148,10 @@ fn package_errors_are_typed() {
     // Without a password the proof does not depend on anything but the id and L.
     assert_eq!(access_proof("ok", &link, None).unwrap(), access_proof("ok", &link, None).unwrap());
     assert_ne!(access_proof("ok", &link, None).unwrap(), access_proof("ok", &link, Some(vec![0; 32])).unwrap());
+    assert_eq!(kind(link_proof("a/b", &link).unwrap_err()), "invalid_id");
+    assert_eq!(kind(link_verifier("ok", &link[1..]).unwrap_err()), "invalid_secret");
+    // The link proof is not the access proof.
+    assert_ne!(link_proof("ok", &link).unwrap(), access_proof("ok", &link, None).unwrap());
 }
 
 #[wasm_bindgen_test]

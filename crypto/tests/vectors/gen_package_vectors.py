@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Generates package.json: test vectors for the Kluis package key schedule
-and access proof (docs/architecture.md §3, crypto/src/package.rs), computed independently of the
+"""Generates package.json: test vectors for the Kluis package key schedule,
+access proof and link proof (docs/architecture.md §3, crypto/src/package.rs), computed independently of the
 Rust code with Python's hashlib/hmac and the `cryptography` package.
 
 The vectors are frozen: run this only to add cases, never to "fix" a failing
@@ -59,6 +59,8 @@ def case(package_id, link, share, password):
     secret = hkdf_sha256(ikm, package_id.encode(), b"kluis/v1/package")
     # Access proof A (docs/architecture.md §3, access proof): ikm = L || P'.
     access = hkdf_sha256(link + (stretched or b""), package_id.encode(), b"kluis/v1/access")
+    # Link proof A_L (docs/architecture.md §3, link proof): ikm = L alone.
+    link_proof = hkdf_sha256(link, package_id.encode(), b"kluis/v1/link")
     public = X25519PrivateKey.from_private_bytes(secret).public_key().public_bytes(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return {
@@ -71,6 +73,8 @@ def case(package_id, link, share, password):
         "recipient": bech32_encode("age", public),
         "access_proof": b64url(access),
         "access_verifier": b64url(hashlib.sha256(access).digest()),
+        "link_proof": b64url(link_proof),
+        "link_verifier": b64url(hashlib.sha256(link_proof).digest()),
     }
 
 seq = bytes(range(64))
