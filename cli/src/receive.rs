@@ -16,10 +16,11 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use indicatif::ProgressBar;
 use kluis_crypto::io::CodecReader;
-use kluis_crypto::package::{ServerShare, access_proof, package_identity, stretch_password};
+use kluis_crypto::package::{ServerShare, access_proof, link_proof, package_identity, stretch_password};
 use kluis_crypto::{Decryptor, Error as AgeError, x25519};
 use kluis_protocol::api::{
-    AccessGranted, AccessRequest, CodeAccepted, DownloadBlob, PackageStatus, RecipientCodeRequest, Verify,
+    AccessGranted, AccessRequest, CodeAccepted, DownloadBlob, PackageSender, PackageStatus, RecipientCodeRequest,
+    SenderRequest, Verify,
 };
 use kluis_protocol::{Link, Manifest, safe_file_name};
 use sha2::{Digest, Sha256};
@@ -62,6 +63,49 @@ impl std::fmt::Display for ExitWith {
 }
 impl std::error::Error for ExitWith {}
 
+/// `from Alice <alice@example.org> (Example Org) · 2 files · sent 27 November 2026`:
+/// what the server tells of the sender, without control characters.
+fn sender_line(card: &PackageSender) -> String {
+    let email = printable(&card.sender.email, false);
+    let from = match card.sender.name.as_deref().filter(|n| !n.trim().is_empty()) {
+        Some(name) => format!("{} <{email}>", printable(name.trim(), false)),
+        None => email,
+    };
+    let files = if card.files == 1 { "1 file".to_string() } else { format!("{} files", card.files) };
+    let mut line = format!("from {from} ({}) · {files}", printable(&card.organisation, false));
+    if let Some(day) = long_date(&card.sent_at) {
+        line += &format!(" · sent {day}");
+    }
+    line
+}
+
+/// `27 November 2026` from an RFC 3339 time (its date as written, in UTC from this server).
+fn long_date(rfc3339: &str) -> Option<String> {
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    let date = rfc3339.get(..10)?;
+    let mut parts = date.split('-');
+    let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
+    if year.len() != 4 || !year.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let month = MONTHS.get(month.parse::<usize>().ok()?.checked_sub(1)?)?;
+    let day: u8 = day.parse().ok().filter(|d| (1..=31).contains(d))?;
+    Some(format!("{day} {month} {year}"))
+}
+
 /// The file list is small; a larger blob 0 is refused before it is read.
 const MAX_MANIFEST_BYTES: u64 = 16 << 20;
 
@@ -79,6 +123,14 @@ pub fn receive(args: ReceiveArgs) -> Result<()> {
     let client = Client::new(&link.server, None);
     let status: PackageStatus = client.get(&format!("/p/{id}"))?;
     let interactive = io::stdin().is_terminal() && io::stderr().is_terminal();
+    // Who sent it, before anything is asked (docs/architecture.md §3, link
+    // proof). Only on a terminal, and a failure only leaves the line out.
+    if io::stderr().is_terminal() {
+        let body = SenderRequest { link_proof: link_proof(id, &link.link_secret).to_base64url().to_string() };
+        if let Ok(sender) = client.post::<PackageSender, _>(&format!("/p/{id}/sender"), &body) {
+            eprintln!("{}", sender_line(&sender));
+        }
+    }
 
     // The password is part of the access proof: it is asked for first, and a
     // wrong one is refused by the server before anything is counted or mailed.
@@ -374,7 +426,47 @@ fn fetch(client: &Client, blob: &DownloadBlob, out: &mut dyn Write) -> Result<()
 
 #[cfg(test)]
 mod tests {
-    use super::printable;
+    use kluis_protocol::api::{PackageSender, Sender};
+
+    use super::{long_date, printable, sender_line};
+
+    fn card(name: Option<&str>, organisation: &str, files: u32) -> PackageSender {
+        PackageSender {
+            sender: Sender { email: "alice@example.org".into(), name: name.map(str::to_string) },
+            organisation: organisation.into(),
+            files,
+            sent_at: "2026-11-27T13:05:09Z".into(),
+        }
+    }
+
+    #[test]
+    fn the_sender_line_names_sender_organisation_files_and_day() {
+        assert_eq!(
+            sender_line(&card(None, "Example Org", 2)),
+            "from alice@example.org (Example Org) · 2 files · sent 27 November 2026"
+        );
+        assert_eq!(
+            sender_line(&card(Some("Alice Example"), "Example Org", 1)),
+            "from Alice Example <alice@example.org> (Example Org) · 1 file · sent 27 November 2026"
+        );
+        // What the server sends cannot drive the terminal.
+        assert_eq!(
+            sender_line(&card(Some("A\u{1b}[2J"), "Org\n", 0)),
+            "from A\u{fffd}[2J <alice@example.org> (Org\u{fffd}) · 0 files · sent 27 November 2026"
+        );
+        let mut odd = card(None, "Example Org", 3);
+        odd.sent_at = "yesterday".into();
+        assert_eq!(sender_line(&odd), "from alice@example.org (Example Org) · 3 files");
+    }
+
+    #[test]
+    fn long_dates() {
+        assert_eq!(long_date("2026-01-05T00:00:00Z").as_deref(), Some("5 January 2026"));
+        assert_eq!(long_date("2026-12-31T23:59:59+00:00").as_deref(), Some("31 December 2026"));
+        for bad in ["", "2026-13-01T00:00:00Z", "2026-00-01T00:00:00Z", "2026-01-32T00:00:00Z", "20x6-01-01T00"] {
+            assert_eq!(long_date(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn control_characters_are_replaced() {

@@ -18,7 +18,9 @@ use base64::engine::general_purpose::STANDARD;
 use clap::{Args, ValueEnum};
 use indicatif::ProgressBar;
 use kluis_crypto::io::CodecReader;
-use kluis_crypto::package::{LinkSecret, PackageId, ServerShare, access_proof, package_identity, stretch_password};
+use kluis_crypto::package::{
+    LinkSecret, PackageId, ServerShare, access_proof, link_proof, package_identity, stretch_password,
+};
 use kluis_crypto::{Encryptor, x25519};
 use kluis_protocol::api::{
     self, BlobSpec, CreatePackage, CreatedPackage, FinalizeRequest, PackageView, PolicyView, Revoked,
@@ -221,11 +223,14 @@ pub fn send(args: SendArgs) -> Result<()> {
     let source = &mut MemorySource(io::Cursor::new(manifest));
     upload(&client, &id, 0, (sizes[0], manifest_len), &recipient, source, &ProgressBar::hidden())
         .context("cannot upload the file list")?;
-    // The server keeps SHA-256(A): recipients prove they hold the link (and password) with A.
+    // The server keeps SHA-256(A): recipients prove they hold the link (and
+    // password) with A. And SHA-256(A_L): with A_L, from the link alone, they
+    // see who sent the package before they are asked for anything.
     let verifier = access_proof(&id, &link_secret, stretched.as_ref()).verifier();
+    let link_verifier = link_proof(&id, &link_secret).verifier();
     client.post::<PackageView, _>(
         &format!("/packages/{id}/finalize"),
-        &FinalizeRequest { access_verifier: verifier.to_base64url() },
+        &FinalizeRequest { access_verifier: verifier.to_base64url(), link_verifier: link_verifier.to_base64url() },
     )?;
     progress.bar.finish_and_clear();
 

@@ -4,7 +4,7 @@
 //! test checks that the OpenAPI schemas accept what the server sends.
 //!
 //! Times are RFC 3339 strings; secrets (`server_share`, `access_proof`,
-//! tokens) are unpadded base64url or prefixed tokens, never raw bytes.
+//! `link_proof`, tokens) are unpadded base64url or prefixed tokens, never raw bytes.
 
 use std::collections::BTreeMap;
 
@@ -262,12 +262,15 @@ pub struct EventPage {
     pub next: Option<i64>,
 }
 
-/// `POST /packages/{id}/finalize`: the access verifier `SHA-256(A)`.
+/// `POST /packages/{id}/finalize`: the access verifier `SHA-256(A)` and the
+/// link verifier `SHA-256(A_L)`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FinalizeRequest {
     /// `SHA-256(A)`, unpadded base64url (docs/architecture.md, access proof).
     pub access_verifier: String,
+    /// `SHA-256(A_L)`, unpadded base64url (docs/architecture.md, link proof).
+    pub link_verifier: String,
 }
 
 /// `POST /packages/{id}/revoke` answer.
@@ -294,6 +297,37 @@ pub struct PackageStatus {
     pub downloads_left: Option<i64>,
     /// Number of blobs.
     pub blob_count: u32,
+}
+
+/// `POST /p/{id}/sender`: who sent the package, for a caller who holds the link.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SenderRequest {
+    /// A_L, unpadded base64url: proves the caller holds the link (no password needed).
+    pub link_proof: String,
+}
+
+/// Who sent a package.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Sender {
+    /// The sender's address.
+    pub email: String,
+    /// The sender's name, when the account has one.
+    pub name: Option<String>,
+}
+
+/// `POST /p/{id}/sender` answer: what a recipient sees before being asked
+/// for anything, so the link does not look like phishing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PackageSender {
+    /// Who sent it.
+    pub sender: Sender,
+    /// The sender's organisation.
+    pub organisation: String,
+    /// Number of files (blobs without the manifest).
+    pub files: u32,
+    /// When it was sent (when the sender made the package, as in the mails).
+    pub sent_at: String,
 }
 
 /// `POST /p/{id}/code`: mail a verification code to a recipient address.

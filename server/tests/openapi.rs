@@ -1,7 +1,7 @@
 //! `server/openapi.json` and the routes agree: every documented path and
 //! method reaches a handler (not the "no such API endpoint" fallback), and
 //! the document's schemas accept what the server really sends: a whole flow
-//! (token, package, tus upload, finalize, status, access, download, list,
+//! (token, package, tus upload, finalize, status, sender, access, download, list,
 //! show, events, tokens, revoke) and many error answers are checked against
 //! the schema of their operation and status, and a status the document does
 //! not list for its operation fails the test.
@@ -12,7 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 use actix_web::dev::{Payload, Service, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::{body::MessageBody, test};
-use kluis_crypto::package::{LinkSecret, PackageId, access_proof};
+use kluis_crypto::package::{LinkSecret, PackageId, access_proof, link_proof};
 use kluis_protocol::tus::encode_metadata;
 use kluis_server::config::Config;
 use serde_json::{Value, json};
@@ -324,6 +324,12 @@ fn proof(id: &str, seed: u8) -> (String, String) {
     (a.to_base64url().to_string(), a.verifier().to_base64url())
 }
 
+/// `(A_L, SHA-256(A_L))` of package `id` with the link secret `[seed; 32]`, unpadded base64url.
+fn link(id: &str, seed: u8) -> (String, String) {
+    let a = link_proof(&PackageId::parse(id).unwrap(), &LinkSecret::from_bytes([seed; 32]));
+    (a.to_base64url().to_string(), a.verifier().to_base64url())
+}
+
 #[actix_web::test]
 async fn the_schemas_accept_what_the_server_sends() {
     let dir = tempfile::tempdir().unwrap();
@@ -458,27 +464,37 @@ async fn the_schemas_accept_what_the_server_sends() {
     api.send(call(M::DELETE, &upload).tus(), 204).await;
     api.error(call(M::DELETE, &upload).tus(), 404, "not_found").await;
 
-    // Finalize: incomplete, bad verifier, done, again, another verifier.
+    // Finalize: incomplete, bad verifiers, done, again, other verifiers.
     let (proof_a, verifier) = proof(&id, 7);
-    let finalize =
-        |v: &str| call(M::POST, format!("/api/v1/packages/{id}/finalize")).json(json!({ "access_verifier": v }));
-    let a = api.error(finalize(&verifier), 409, "upload_incomplete").await;
+    let (link_a, link_verifier) = link(&id, 7);
+    let finalize = |v: &str, l: &str| {
+        call(M::POST, format!("/api/v1/packages/{id}/finalize"))
+            .json(json!({ "access_verifier": v, "link_verifier": l }))
+    };
+    let a = api.error(finalize(&verifier, &link_verifier), 409, "upload_incomplete").await;
     assert_eq!(a.json()["error"]["missing"], json!([1]));
     api.upload(&id, 1, &blobs[1]).await;
-    api.error(finalize("short"), 400, "invalid_access_verifier").await;
+    api.error(finalize("short", &link_verifier), 400, "invalid_access_verifier").await;
+    api.error(finalize(&verifier, "short"), 400, "invalid_link_verifier").await;
     api.error(call(M::POST, format!("/api/v1/packages/{id}/finalize")).json(json!({})), 400, "invalid_json").await;
-    let a = api.send(finalize(&verifier), 200).await;
+    let a = api.send(finalize(&verifier, &link_verifier), 200).await;
     assert_eq!(a.json()["state"], "ready");
-    api.send(finalize(&verifier), 200).await;
-    api.error(finalize(&proof(&id, 8).1), 400, "already_finalized").await;
+    api.send(finalize(&verifier, &link_verifier), 200).await;
+    api.error(finalize(&proof(&id, 8).1, &link_verifier), 400, "already_finalized").await;
+    api.error(finalize(&verifier, &link(&id, 8).1), 400, "already_finalized").await;
     let metadata = encode_metadata(&[("package", id.as_bytes()), ("blob", b"1")]);
     let c =
         call(M::POST, "/api/v1/uploads").tus().header("Upload-Length", sizes[1]).header("Upload-Metadata", metadata);
     api.error(c, 409, "not_uploading").await;
 
-    // The recipient: status, code (not asked), access, downloads.
+    // The recipient: status, sender, code (not asked), access, downloads.
     let a = api.send(call(M::GET, format!("/api/v1/p/{id}")), 200).await;
     assert_eq!(a.json()["blob_count"], 2);
+    let sender = |l: &str| call(M::POST, format!("/api/v1/p/{id}/sender")).json(json!({ "link_proof": l }));
+    let a = api.send(sender(&link_a), 200).await;
+    assert_eq!(a.json()["files"], 1);
+    api.error(sender(&proof_a), 404, "not_found").await;
+    api.error(call(M::POST, format!("/api/v1/p/{id}/sender")).json(json!({})), 400, "invalid_json").await;
     let access =
         |proof: &str| call(M::POST, format!("/api/v1/p/{id}/access")).json(json!({ "access_proof": proof })).bearer("");
     let code = |proof: &str| {
@@ -527,11 +543,12 @@ async fn the_schemas_accept_what_the_server_sends() {
     let vid = a.json()["id"].as_str().unwrap().to_string();
     api.upload(&vid, 0, &[3u8; 100]).await;
     let (vproof, vverifier) = proof(&vid, 11);
-    api.send(
-        call(M::POST, format!("/api/v1/packages/{vid}/finalize")).json(json!({"access_verifier": vverifier})),
-        200,
-    )
-    .await;
+    let vlink = link(&vid, 11);
+    let vfinalize = || {
+        call(M::POST, format!("/api/v1/packages/{vid}/finalize"))
+            .json(json!({"access_verifier": vverifier, "link_verifier": vlink.1}))
+    };
+    api.send(vfinalize(), 200).await;
     let vcode = |email: &str, proof: &str| {
         call(M::POST, format!("/api/v1/p/{vid}/code")).json(json!({"email": email, "access_proof": proof}))
     };
@@ -571,12 +588,9 @@ async fn the_schemas_accept_what_the_server_sends() {
     assert_eq!(a.json(), json!({"id": vid, "state": "revoked"}));
     api.error(call(M::GET, format!("/api/v1/p/{vid}")), 410, "revoked").await;
     api.error(vaccess(json!({"access_proof": vproof})), 410, "revoked").await;
-    api.error(
-        call(M::POST, format!("/api/v1/packages/{vid}/finalize")).json(json!({"access_verifier": vverifier})),
-        410,
-        "revoked",
-    )
-    .await;
+    api.error(vfinalize(), 410, "revoked").await;
+    let vsender = call(M::POST, format!("/api/v1/p/{vid}/sender")).json(json!({ "link_proof": vlink.0 }));
+    api.error(vsender, 410, "revoked").await;
     api.error(call(M::POST, "/api/v1/packages/AAAAAAAAAAAAAAAAAAAAAA/revoke"), 404, "not_found").await;
     api.send(call(M::DELETE, format!("/api/v1/packages/{id}")), 204).await;
     api.error(call(M::DELETE, format!("/api/v1/packages/{id}")), 404, "not_found").await;

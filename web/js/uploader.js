@@ -223,9 +223,11 @@ export class PackageSender extends EventTarget {
     const wasm = await loadWasm();
     const { record } = this;
     this.#recipient ??= wasm.packageRecipient(record.id, record.linkSecret, record.serverShare, record.stretched ?? undefined);
-    // SHA-256 of the access proof A (docs/architecture.md §3, access proof), registered at finalize:
-    // A depends on the package id, which the server makes at create.
+    // SHA-256 of the access proof A (docs/architecture.md §3, access proof) and of the link
+    // proof A_L (§3, link proof: recipients see who sent it), registered at finalize:
+    // both depend on the package id, which the server makes at create.
     const accessVerifier = wasm.accessVerifier(record.id, record.linkSecret, record.stretched ?? undefined);
+    const linkVerifier = wasm.linkVerifier(record.id, record.linkSecret);
     if (!this.#worker) {
       this.#worker = new WorkerRpc(new URL('./upload-worker.js', import.meta.url));
       this.#hasher = startHashWorker();
@@ -261,7 +263,7 @@ export class PackageSender extends EventTarget {
 
       this.#emit('status', { state: 'finalizing' });
       try {
-        await this.#retrying(signal, () => api(`/packages/${record.id}/finalize`, { method: 'POST', token: this.token, body: { access_verifier: accessVerifier }, signal }));
+        await this.#retrying(signal, () => api(`/packages/${record.id}/finalize`, { method: 'POST', token: this.token, body: { access_verifier: accessVerifier, link_verifier: linkVerifier }, signal }));
         this.#progress(-1, 0);
         return link;
       } catch (e) {

@@ -32,6 +32,9 @@ fn send_and_receive_several_files_without_verification() {
     let link = ok(server.kluis(&token, &args));
     assert!(link.starts_with(&format!("{}/p/", server.url)), "{link}");
     assert!(link.contains('#'));
+    // The link alone shows who sent it (`kluis send` registered the link verifier).
+    let card = server.api().sender(&link);
+    assert_eq!((card.sender.email.as_str(), card.files), (ALICE, files.len() as u32));
 
     let out = work.path().join("received");
     let saved = ok(server.kluis("", &["receive", &link, "-o", out.to_str().unwrap()]));
@@ -59,6 +62,8 @@ fn wrong_password_is_refused_before_anything_is_counted() {
     ));
     let dest = work.path().join("in");
     let dest = dest.to_str().unwrap();
+    // Who sent it shows without the password.
+    assert_eq!(server.api().sender(&link).sender.email, ALICE);
 
     let out = server.kluis("", &["receive", &link, "-o", dest]);
     assert!(!out.status.success());

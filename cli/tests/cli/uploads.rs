@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use kluis_crypto::package::{LinkSecret, PackageId, access_proof};
+use kluis_crypto::package::{LinkSecret, PackageId, access_proof, link_proof};
 use kluis_protocol::Link;
 use kluis_protocol::api::{
     AccessGranted, BlobSpec, CreatePackage, CreatedPackage, FinalizeRequest, PackageDetail, Verify,
@@ -79,8 +79,9 @@ fn tuspy_uploads_a_blob() {
     assert_eq!(api.send("PATCH", &location, &token, &patch_headers, &manifest).status, 204);
     let secret = LinkSecret::generate().unwrap();
     let verifier = access_proof(&id, &secret, None).verifier().to_base64url();
-    let finalized =
-        api.post(&format!("/packages/{id}/finalize"), &token, &FinalizeRequest { access_verifier: verifier });
+    let link_verifier = link_proof(&id, &secret).verifier().to_base64url();
+    let finalize = FinalizeRequest { access_verifier: verifier, link_verifier };
+    let finalized = api.post(&format!("/packages/{id}/finalize"), &token, &finalize);
     assert_eq!(finalized.status, 200, "{}", finalized.text());
     let link = Link::new(&server.public_url, PackageId::parse(id.as_str()).unwrap(), secret).to_string();
     let granted: AccessGranted = api.granted(&link, None, None);

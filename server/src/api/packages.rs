@@ -135,7 +135,8 @@ async fn finalize(
     body: web::Json<FinalizeRequest>,
 ) -> ApiResult<HttpResponse> {
     let id = package_id(&path)?;
-    let record = packages::finalize(&state.domain, &auth.0, id.as_str(), &body.access_verifier).await?;
+    let record =
+        packages::finalize(&state.domain, &auth.0, id.as_str(), &body.access_verifier, &body.link_verifier).await?;
     Ok(HttpResponse::Ok().json(view(&state.domain, record)?))
 }
 

@@ -1,8 +1,8 @@
-//! The recipient's side, reached from the link `/p/<id>#<L>`: status,
-//! verification codes, the access check that releases S (each needs the
-//! access proof), and ranged blob downloads with the session token. The
-//! rules are in `domain::access`; every route but the downloads is
-//! rate-limited per client.
+//! The recipient's side, reached from the link `/p/<id>#<L>`: status, the
+//! sender card (it needs the link proof), verification codes, the access
+//! check that releases S (each needs the access proof), and ranged blob
+//! downloads with the session token. The rules are in `domain::access`;
+//! every route but the downloads is rate-limited per client.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{ACCEPT_RANGES, CONTENT_RANGE, CONTENT_TYPE};
@@ -10,7 +10,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use kluis_protocol::api::{
-    AccessGranted, AccessRequest, CodeAccepted, DownloadBlob, PackageStatus, RecipientCodeRequest,
+    AccessGranted, AccessRequest, CodeAccepted, DownloadBlob, PackageSender, PackageStatus, RecipientCodeRequest,
+    Sender, SenderRequest,
 };
 use kluis_protocol::range::{ByteRange, content_range, parse_range};
 
@@ -31,6 +32,7 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(actix_web::middleware::from_fn(super::limit::unauthenticated))
             .app_data(super::json_config(16 * 1024))
             .route("", web::get().to(status))
+            .route("/sender", web::post().to(sender))
             .route("/code", web::post().to(request_code))
             .route("/access", web::post().to(access)),
     );
@@ -46,6 +48,22 @@ async fn status(state: State, path: web::Path<String>) -> ApiResult<HttpResponse
         expires_at: rfc3339(pkg.expires_at),
         downloads_left: downloads_left(&pkg),
         blob_count: blobs.len() as u32,
+    }))
+}
+
+async fn sender(
+    state: State,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<SenderRequest>,
+) -> ApiResult<HttpResponse> {
+    let id = package_id(&path)?;
+    let card = access::sender(&state.domain, id.as_str(), &body.link_proof, &client(&req)).await?;
+    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(PackageSender {
+        sender: Sender { email: card.email, name: card.name },
+        organisation: card.organisation,
+        files: card.files,
+        sent_at: rfc3339(card.sent_at),
     }))
 }
 

@@ -1,14 +1,17 @@
 //! The recipient's side, reached from the link `/p/<id>#<L>`: status, the
-//! access proof, verification codes, the access check that releases S and
-//! counts a download, and the download sessions that fetch blobs.
+//! sender card, the access proof, verification codes, the access check that
+//! releases S and counts a download, and the download sessions that fetch
+//! blobs.
 //!
 //! Knowing a package id opens nothing and counts nothing: every call that
 //! mails, counts or releases anything first checks the access proof A
 //! against the stored `SHA-256(A)` in constant time (docs/architecture.md
 //! §3). A wrong proof counts nothing, is limited per client (and, for
 //! password packages, per package), and is logged once per hour per package.
+//! Who sent a package is shown only for the link proof A_L (§3, link proof),
+//! which proves possession of L without the password and unlocks nothing else.
 
-use kluis_crypto::package::{AccessProof, AccessVerifier};
+use kluis_crypto::package::{AccessProof, AccessVerifier, LinkProof, LinkVerifier};
 
 use super::codes::{self, CLIENT_BUDGET, Outcome, Purpose};
 use super::packages::{availability, downloads_left};
@@ -78,6 +81,67 @@ async fn check_proof(domain: &Domain, package: &Package, proof: &str, client: &s
         domain.meta.record(domain.event(Event::AccessDenied, Actor::Client(client), Some(&package.id), detail)).await?;
     }
     Err(DomainError::WrongProof { password: package.has_password })
+}
+
+/// Who sent a package, as a recipient sees it before being asked for anything.
+pub(crate) struct SenderCard {
+    pub email: String,
+    pub name: Option<String>,
+    pub organisation: String,
+    /// Files, not counting the manifest.
+    pub files: u32,
+    pub sent_at: i64,
+}
+
+/// The sender card, for a caller who presents the link proof A_L
+/// (docs/architecture.md §3, link proof). It counts nothing and mails
+/// nothing. A wrong proof, a package without a link verifier (finalized
+/// before there was one) and an unknown id get the same answer, `not_found`,
+/// and all of them spend the client's budget of wrong proofs; a wrong proof
+/// for a package is logged once per hour. There is no per-package budget:
+/// A_L is 256 bits and cannot be guessed. Expired, revoked and used-up
+/// packages get the precise answers the status gives anyone.
+pub(crate) async fn sender(domain: &Domain, id: &str, proof: &str, client: &str) -> DomainResult<SenderCard> {
+    let at = now();
+    let client_counter = Counter { key: format!("client:{client}"), window_start: hour_window(at) };
+    if domain.meta.failures(std::slice::from_ref(&client_counter)).await?[0] >= CLIENT_BUDGET {
+        return Err(DomainError::RateLimited { retry_after: (hour_window(at) + 3600 - at).max(1) as u64 });
+    }
+    let package = match open(domain, id).await {
+        Ok(package) => Some(package),
+        Err(DomainError::NotFound(_)) => None,
+        Err(other) => return Err(other),
+    };
+    let verifier = package.as_ref().and_then(|p| p.link_verifier.as_deref()).and_then(|v| <[u8; 32]>::try_from(v).ok());
+    let matches = match (verifier, LinkProof::from_base64url(proof)) {
+        (Some(v), Ok(p)) => LinkVerifier::from_bytes(v).matches(&p),
+        _ => false,
+    };
+    let package = match package {
+        Some(package) if matches => package,
+        package => {
+            let mut counters = vec![client_counter];
+            // The audit counter: one AccessDenied per hour per package.
+            if let Some(package) = &package {
+                counters.push(Counter { key: format!("link-proof-log:{}", package.id), window_start: hour_window(at) });
+            }
+            let counts = domain.meta.count_failure(&counters, at).await?;
+            if counts.get(1) == Some(&1) {
+                let detail = Some("wrong link proof (further ones this hour are counted, not logged)".to_string());
+                domain.meta.record(domain.event(Event::AccessDenied, Actor::Client(client), Some(id), detail)).await?;
+            }
+            return Err(DomainError::NotFound("package"));
+        }
+    };
+    let sender = domain.meta.user(package.sender_id).await?.ok_or(DomainError::NotFound("package"))?;
+    let files = domain.meta.blobs(id).await?.len().saturating_sub(1);
+    Ok(SenderCard {
+        email: sender.email,
+        name: None,
+        organisation: domain.org_name.clone(),
+        files: u32::try_from(files).unwrap_or(u32::MAX),
+        sent_at: package.created_at,
+    })
 }
 
 /// Mails a verification code if the address is one of the package's

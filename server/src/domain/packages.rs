@@ -1,15 +1,15 @@
 //! The sender's side of a package's life: create (S is made here and handed
-//! out once), finalize with the access verifier, revoke, delete, expire.
+//! out once), finalize with the access and link verifiers, revoke, delete, expire.
 //! Revoking or expiring drops S at once, so an unopened link is dead for
 //! good; the blobs follow.
 
-use kluis_crypto::package::AccessVerifier;
+use kluis_crypto::package::{AccessVerifier, LinkVerifier};
 
 use super::accounts::Caller;
 use super::{Actor, Domain, DomainError, DomainResult, Event, Quota, Unavailable, address, invalid, now};
 use crate::blobs::blob_key;
 use crate::secrets::{random_bytes, random_id};
-use crate::store::{AuditRow, Finalized, NewPackage, Package, PackageRecord, PackageState, Usage};
+use crate::store::{AuditRow, Finalized, NewPackage, Package, PackageRecord, PackageState, Usage, Verifiers};
 
 /// Smallest possible age file: header with one stanza, nonce and one tag.
 pub(crate) const MIN_BLOB_SIZE: u64 = 100;
@@ -177,29 +177,36 @@ pub(crate) async fn events(
     Ok((rows, next))
 }
 
-/// Makes the package visible to recipients, with the access verifier `SHA-256(A)`.
+/// Makes the package visible to recipients, with the access verifier
+/// `SHA-256(A)` and the link verifier `SHA-256(A_L)` (docs/architecture.md §3).
 pub(crate) async fn finalize(
     domain: &Domain,
     caller: &Caller,
     id: &str,
-    verifier: &str,
+    access_verifier: &str,
+    link_verifier: &str,
 ) -> DomainResult<PackageRecord> {
     let record = owned(domain, caller, id).await?;
     if let Err(u @ (Unavailable::Revoked | Unavailable::Expired)) = availability(&record.package, now()) {
         return Err(DomainError::Unavailable(u));
     }
-    let verifier = AccessVerifier::from_base64url(verifier)
+    let access = AccessVerifier::from_base64url(access_verifier)
         .map_err(|_| invalid("invalid_access_verifier", "access_verifier must be 32 bytes of unpadded base64url."))?;
+    let link = LinkVerifier::from_base64url(link_verifier)
+        .map_err(|_| invalid("invalid_link_verifier", "link_verifier must be 32 bytes of unpadded base64url."))?;
+    let verifiers = Verifiers { access: *access.as_bytes(), link: *link.as_bytes() };
     if record.package.state == PackageState::Ready {
-        // Finalizing twice is harmless, but the verifier is fixed once set.
-        return if record.package.access_verifier.as_deref() == Some(verifier.as_bytes()) {
+        // Finalizing twice is harmless, but the verifiers are fixed once set.
+        let same = record.package.access_verifier.as_deref() == Some(verifiers.access.as_slice())
+            && record.package.link_verifier.as_deref() == Some(verifiers.link.as_slice());
+        return if same {
             Ok(record)
         } else {
-            Err(invalid("already_finalized", "This package was finalized with another access verifier."))
+            Err(invalid("already_finalized", "This package was finalized with other verifiers."))
         };
     }
     let event = domain.event(Event::Finalized, Actor::User(&caller.user.email), Some(id), None);
-    match domain.meta.finalize(id, verifier.as_bytes(), event).await? {
+    match domain.meta.finalize(id, verifiers, event).await? {
         Finalized::Done(record) => Ok(record),
         Finalized::Missing(missing) => Err(DomainError::UploadIncomplete(missing)),
     }

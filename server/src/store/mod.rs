@@ -91,6 +91,16 @@ pub(crate) struct Package {
     pub notify_on_download: bool,
     /// Verification is locked for good: the package's failure budget is spent.
     pub verification_locked: bool,
+    /// `SHA-256(A_L)`, set at finalize; none for packages finalized before it existed.
+    pub link_verifier: Option<Vec<u8>>,
+}
+
+/// What the sender registers at finalize (docs/architecture.md §3): the
+/// access verifier `SHA-256(A)` and the link verifier `SHA-256(A_L)`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Verifiers {
+    pub access: [u8; 32],
+    pub link: [u8; 32],
 }
 
 #[derive(Debug, Clone)]
@@ -269,8 +279,8 @@ pub(crate) trait MetaStore: Send + Sync + 'static {
     async fn packages_of(&self, sender_id: i64) -> StoreResult<Vec<PackageRecord>>;
     async fn is_recipient(&self, id: &str, email: &str) -> StoreResult<bool>;
     async fn blobs(&self, id: &str) -> StoreResult<Vec<Blob>>;
-    /// Makes an uploading package ready with its access verifier, once every blob is complete.
-    async fn finalize(&self, id: &str, verifier: &[u8], event: NewEvent) -> StoreResult<Finalized>;
+    /// Makes an uploading package ready with its access and link verifiers, once every blob is complete.
+    async fn finalize(&self, id: &str, verifiers: Verifiers, event: NewEvent) -> StoreResult<Finalized>;
     /// Ends a live package (drops S); true if it was live.
     async fn end_package(&self, id: &str, state: PackageState, event: NewEvent) -> StoreResult<bool>;
     async fn delete_package(&self, id: &str, event: NewEvent) -> StoreResult<()>;

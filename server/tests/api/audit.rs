@@ -80,6 +80,7 @@ fn calls_without_sign_in_are_limited_per_client_per_minute() {
         server.get(&status).client("192.0.2.1").send(),
         server.post("/api/v1/auth/code").client("192.0.2.1").json(&json!({ "email": "alice@example.org" })).send(),
         flow::access(&server, &sent.id, &sent.proof(), None, None).client("192.0.2.1").send(),
+        flow::sender(&server, &sent.id, &sent.link_proof()).client("192.0.2.1").send(),
     ] {
         let limited = limited.expect_error(429, "rate_limited");
         let wait: u64 = limited.header("retry-after").expect("Retry-After").parse().unwrap();

@@ -41,7 +41,7 @@ fn send_and_receive(blob_store: &str) {
     let at = flow::offset(&server, &alice, &upload);
     assert_eq!(at, 70_000);
     flow::patch(&server, &alice, &upload, at, &blobs[1][70_000..]).expect(204);
-    flow::finalize(&server, &alice, &id, &flow::verifier(&id, &link, None)).expect(200);
+    flow::finalize(&server, &alice, &id, &link, None).expect(200);
 
     // The recipient: status, access with A, S and the blobs, decrypt.
     let status = server.get(&format!("/api/v1/p/{id}")).send().expect(200).json();

@@ -19,6 +19,7 @@ mod operator;
 mod packages;
 mod policy;
 mod quotas;
+mod sender;
 mod slow_clients;
 mod small;
 mod uploads;

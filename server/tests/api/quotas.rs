@@ -32,7 +32,7 @@ fn finish(server: &Server, token: &str, id: &str, sizes: &[usize]) {
         flow::upload_blob(server, token, id, idx as u32, &bytes(*size, idx as u8));
     }
     let link = kluis_crypto::package::LinkSecret::from_bytes(flow::rand32());
-    flow::finalize(server, token, id, &flow::verifier(id, &link, None)).expect(200);
+    flow::finalize(server, token, id, &link, None).expect(200);
 }
 
 #[test]

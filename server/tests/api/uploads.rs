@@ -39,7 +39,7 @@ fn finish_and_check(server: &Server, token: &str, id: &str, upload: &str, offset
     let done = flow::patch(server, token, upload, offset as u64, &data[offset..]).expect(204);
     assert_eq!(done.header("upload-offset"), Some(SIZE.to_string().as_str()));
     let link = kluis_crypto::package::LinkSecret::from_bytes(flow::rand32());
-    flow::finalize(server, token, id, &flow::verifier(id, &link, None)).expect(200);
+    flow::finalize(server, token, id, &link, None).expect(200);
     let granted = flow::access(server, id, &flow::proof(id, &link, None), None, None).send().expect(200).json();
     let url = flow::path_of(server, granted["blobs"][0]["url"].as_str().unwrap());
     let blob = server.get(&url).bearer(granted["download_token"].as_str().unwrap()).send().expect(200);

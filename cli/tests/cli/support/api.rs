@@ -1,12 +1,14 @@
 //! The server's HTTP API as any client sees it (ureq, wire types from
-//! `kluis_protocol::api`), and the recipient's access proof computed from a
-//! link as the CLI and the web page compute it.
+//! `kluis_protocol::api`), and the recipient's access and link proofs
+//! computed from a link as the CLI and the web page compute them.
 
 use std::time::Duration;
 
-use kluis_crypto::package::{access_proof, stretch_password};
+use kluis_crypto::package::{access_proof, link_proof, stretch_password};
 use kluis_protocol::Link;
-use kluis_protocol::api::{AccessGranted, AccessRequest, ErrorBody, PackageDetail, RecipientCodeRequest};
+use kluis_protocol::api::{
+    AccessGranted, AccessRequest, ErrorBody, PackageDetail, PackageSender, RecipientCodeRequest, SenderRequest,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -117,6 +119,17 @@ impl Api {
     /// The sender's view of a package: `GET /packages/{id}`.
     pub fn package(&self, token: &str, id: &str) -> PackageDetail {
         self.get(&format!("/packages/{id}"), token).json()
+    }
+
+    /// `POST /p/{id}/sender` as the recipient holding `link` (no password needed).
+    pub fn sender(&self, link: &str) -> PackageSender {
+        let parsed = Link::parse(link).unwrap();
+        let body = SenderRequest {
+            link_proof: link_proof(&parsed.package_id, &parsed.link_secret).to_base64url().to_string(),
+        };
+        let answer = self.post(&format!("/p/{}/sender", parsed.package_id), "", &body);
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        answer.json()
     }
 
     /// `POST /p/{id}/code` as the recipient holding `link` (and `password`).

@@ -21,6 +21,7 @@ use async_trait::async_trait;
 use super::{
     AuditRow, Blob, CodeKey, Counter, Finalized, Grant, Lease, MetaStore, NewEvent, NewPackage, Package, PackageRecord,
     PackageState, QueuedMail, Rule, SendHistory, StoreError, StoreResult, StoredCode, TokenRecord, Upload, Usage, User,
+    Verifiers,
 };
 
 /// Migrations in order; entry `i` takes the schema from version `i` to `i + 1`.
@@ -28,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0001_init.sql"),
     include_str!("../../../migrations/sqlite/0002_hardening.sql"),
     include_str!("../../../migrations/sqlite/0003_sessions.sql"),
+    include_str!("../../../migrations/sqlite/0004_link_verifier.sql"),
 ];
 
 #[derive(Clone)]
@@ -257,15 +259,15 @@ impl MetaStore for SqliteStore {
         let id = id.to_string();
         self.run(move |c| Ok(packages::blobs(c, &id)?)).await
     }
-    async fn finalize(&self, id: &str, verifier: &[u8], event: NewEvent) -> StoreResult<Finalized> {
-        let (id, verifier) = (id.to_string(), verifier.to_vec());
+    async fn finalize(&self, id: &str, verifiers: Verifiers, event: NewEvent) -> StoreResult<Finalized> {
+        let id = id.to_string();
         self.unit(move |c| {
             let blobs = packages::blobs(c, &id)?;
             let missing: Vec<i64> = blobs.iter().filter(|b| !b.complete).map(|b| b.idx).collect();
             if !missing.is_empty() {
                 return Ok(Finalized::Missing(missing));
             }
-            let first_time = packages::set_ready(c, &id, &verifier)?;
+            let first_time = packages::set_ready(c, &id, &verifiers)?;
             if first_time {
                 audit(c, now(), &event)?;
             }

@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::store::{Blob, NewPackage, Package, PackageRecord, PackageState, Usage};
+use crate::store::{Blob, NewPackage, Package, PackageRecord, PackageState, Usage, Verifiers};
 
 fn state_str(s: PackageState) -> &'static str {
     match s {
@@ -23,7 +23,8 @@ fn parse_state(s: &str) -> PackageState {
 }
 
 const COLUMNS: &str = "p.id, COALESCE(p.org_id, u.org_id), p.sender_id, p.server_share, p.access_verifier, p.state, p.created_at, \
-     p.expires_at, p.max_downloads, p.downloads, p.verify, p.has_password, p.notify_on_download, p.verification_locked";
+     p.expires_at, p.max_downloads, p.downloads, p.verify, p.has_password, p.notify_on_download, p.verification_locked, \
+     p.link_verifier";
 const FROM: &str = "packages p JOIN users u ON u.id = p.sender_id";
 
 fn from_row(r: &Row) -> rusqlite::Result<Package> {
@@ -42,6 +43,7 @@ fn from_row(r: &Row) -> rusqlite::Result<Package> {
         has_password: r.get(11)?,
         notify_on_download: r.get(12)?,
         verification_locked: r.get(13)?,
+        link_verifier: r.get(14)?,
     })
 }
 
@@ -122,10 +124,10 @@ pub(super) fn blobs(conn: &Connection, id: &str) -> rusqlite::Result<Vec<Blob>> 
     stmt.query_map([id], |r| Ok(Blob { idx: r.get(0)?, size: r.get(1)?, complete: r.get(2)? }))?.collect()
 }
 
-pub(super) fn set_ready(conn: &Connection, id: &str, verifier: &[u8]) -> rusqlite::Result<bool> {
+pub(super) fn set_ready(conn: &Connection, id: &str, verifiers: &Verifiers) -> rusqlite::Result<bool> {
     let n = conn.execute(
-        "UPDATE packages SET state = 'ready', access_verifier = ?2 WHERE id = ?1 AND state = 'uploading'",
-        params![id, verifier],
+        "UPDATE packages SET state = 'ready', access_verifier = ?2, link_verifier = ?3 WHERE id = ?1 AND state = 'uploading'",
+        params![id, verifiers.access.as_slice(), verifiers.link.as_slice()],
     )?;
     Ok(n == 1)
 }

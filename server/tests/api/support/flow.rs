@@ -1,8 +1,9 @@
 //! The sender's and the recipient's steps, as a client makes them: create a
 //! package, upload its blobs with tus, finalize with the access verifier
-//! `SHA-256(A)`; present A for a code or for access; download.
+//! `SHA-256(A)` and the link verifier `SHA-256(A_L)`; present A_L for the
+//! sender card, A for a code or for access; download.
 
-use kluis_crypto::package::{LinkSecret, PackageId, StretchedPassword, access_proof};
+use kluis_crypto::package::{LinkSecret, PackageId, StretchedPassword, access_proof, link_proof};
 use serde_json::{Value, json};
 
 use super::{Response, Server};
@@ -28,6 +29,11 @@ impl Sent {
         proof(&self.id, &self.link, self.password.as_ref())
     }
 
+    /// A_L for this package, base64url, as a recipient with the link (no password) presents it.
+    pub fn link_proof(&self) -> String {
+        link_proof(&PackageId::parse(&self.id).unwrap(), &self.link).to_base64url().to_string()
+    }
+
     /// A for this package's link with another password.
     pub fn proof_with_wrong_password(&self) -> String {
         proof(&self.id, &self.link, Some(&StretchedPassword::from_bytes([0x55; 32])))
@@ -42,6 +48,11 @@ pub fn proof(id: &str, link: &LinkSecret, password: Option<&StretchedPassword>) 
 /// `SHA-256(A)` for finalize.
 pub fn verifier(id: &str, link: &LinkSecret, password: Option<&StretchedPassword>) -> String {
     access_proof(&PackageId::parse(id).unwrap(), link, password).verifier().to_base64url()
+}
+
+/// `SHA-256(A_L)` for finalize.
+pub fn link_verifier(id: &str, link: &LinkSecret) -> String {
+    link_proof(&PackageId::parse(id).unwrap(), link).verifier().to_base64url()
 }
 
 /// A path on the server from a URL the server answered.
@@ -103,12 +114,16 @@ pub fn upload_blob(server: &Server, token: &str, id: &str, idx: u32, data: &[u8]
     assert_eq!(done.header("upload-offset"), Some(data.len().to_string().as_str()));
 }
 
-pub fn finalize(server: &Server, token: &str, id: &str, verifier: &str) -> Response {
-    server
-        .post(&format!("/api/v1/packages/{id}/finalize"))
-        .bearer(token)
-        .json(&json!({ "access_verifier": verifier }))
-        .send()
+/// Finalizes with the verifiers of this link (and password), as the sender's client does.
+pub fn finalize(
+    server: &Server,
+    token: &str,
+    id: &str,
+    link: &LinkSecret,
+    password: Option<&StretchedPassword>,
+) -> Response {
+    let body = json!({ "access_verifier": verifier(id, link, password), "link_verifier": link_verifier(id, link) });
+    server.post(&format!("/api/v1/packages/{id}/finalize")).bearer(token).json(&body).send()
 }
 
 /// Creates a package from `spec` with these blobs, uploads them and finalizes it.
@@ -123,7 +138,7 @@ pub fn send_blobs(server: &Server, token: &str, spec: Value, blobs: Vec<Vec<u8>>
     }
     let link = LinkSecret::from_bytes(rand32());
     let password = with_password.then(|| StretchedPassword::from_bytes(rand32()));
-    finalize(server, token, &id, &verifier(&id, &link, password.as_ref())).expect(200);
+    finalize(server, token, &id, &link, password.as_ref()).expect(200);
     Sent { id, link, password, blobs, server_share: created["server_share"].as_str().unwrap().to_string() }
 }
 
@@ -134,6 +149,11 @@ pub fn send(server: &Server, token: &str, spec: Value) -> Sent {
 
 pub fn rand32() -> [u8; 32] {
     LinkSecret::generate().unwrap().expose().to_owned()
+}
+
+/// `POST /p/{id}/sender`.
+pub fn sender(server: &Server, id: &str, link_proof: &str) -> super::Request {
+    server.post(&format!("/api/v1/p/{id}/sender")).json(&json!({ "link_proof": link_proof }))
 }
 
 /// `POST /p/{id}/code`.
