@@ -67,6 +67,16 @@ async function cliReceive(server, link, out, { email, passwordFile } = {}) {
   return result;
 }
 
+/** The organisation the sender cards name. */
+const ORGANISATION = '[organisation]\nname = "Example Org"\n';
+
+/** The sender card for a package Alice sent today with `files` files: what the page shows before it asks anything. */
+async function senderCard(server, token, id, files) {
+  const { created_at: sent } = await server.package(token, id);
+  const day = new Intl.DateTimeFormat('en-GB', { dateStyle: 'long' }).format(new Date(sent));
+  return `From ${ALICE} · Example Org · ${files === 1 ? '1 file' : `${files} files`}, sent ${day}`;
+}
+
 /** Opens a package without verification or password and waits for the file list. */
 async function openSimple(page, link) {
   await page.goto(link);
@@ -75,7 +85,7 @@ async function openSimple(page, link) {
 }
 
 test('kluis send → browser receive: e-mail, then the password (a wrong one refused first, no mail, nothing counted), then the code, identical bytes', { timeout: 120_000 }, async (t) => {
-  const { server, dir, open } = await setup(t);
+  const { server, dir, open } = await setup(t, { config: ORGANISATION });
   const token = await server.token(ALICE);
   const data = testBytes((3 << 20) + 12_345, 11);
   writeFileSync(join(dir, 'Rapport Q3.pdf'), data);
@@ -87,15 +97,20 @@ test('kluis send → browser receive: e-mail, then the password (a wrong one ref
   const id = packageIdOf(link);
 
   // The address first: with a password, the button only continues (no code yet).
+  // Above it, who sent the files (from the link alone: no password, nothing counted).
   const page = await open();
   await page.goto(link);
   await page.locator('#step-email').waitFor({ state: 'visible' });
+  const card = await senderCard(server, token, id, 1);
+  assert.equal(await page.locator('#sender-email').innerText(), card);
+  assert.equal((await server.package(token, id)).downloads, 0);
   assert.equal(await page.locator('#email-form button[type=submit]').innerText(), 'Continue');
   await page.fill('#email', BOB);
   await page.click('#email-form button[type=submit]');
 
   // Then the password alone: the code is asked for with the access proof, which needs it.
   await page.locator('#password-field').waitFor({ state: 'visible' });
+  assert.equal(await page.locator('#sender-unlock').innerText(), card);
   assert.ok(await page.locator('#code-field').isHidden(), 'no code field before the password');
   assert.equal(await page.locator('#unlock-submit').innerText(), 'Send me a code');
   assert.equal(await page.locator('#unlock-intro').innerText(), 'These files are protected with a password. Enter it first; then we send you the code.');
@@ -434,8 +449,31 @@ test('a damaged link (one character of the key changed) shows the wrong-link pag
   assert.equal((await server.package(token, packageIdOf(verified))).downloads, 1);
 });
 
-test('a wrong password (no e-mail verification) is refused by the server and asked again, without counting a download', { timeout: 120_000 }, async (t) => {
+test('without an answer about the sender the page shows no card and still opens; the card request carries no link secret', { timeout: 120_000 }, async (t) => {
   const { server, dir, open } = await setup(t);
+  const token = await server.token(ALICE);
+  writeFileSync(join(dir, 'a.txt'), 'hallo');
+  const link = await cliSend(server, token, [join(dir, 'a.txt')], ['--to', BOB, '--verify', 'none']);
+  const secret = link.slice(link.indexOf('#') + 1);
+  const page = await open();
+  const sent = [];
+  page.on('request', (r) => sent.push({ url: r.url(), body: r.postData() ?? '' }));
+  await page.route('**/api/v1/p/*/sender', (route) => route.abort());
+  await page.goto(link);
+  await page.locator('#step-unlock').waitFor({ state: 'visible' });
+  assert.ok(await page.locator('#sender-unlock').isHidden(), 'no card without an answer');
+  const asked = sent.filter((r) => r.url.endsWith('/sender'));
+  assert.equal(asked.length, 1);
+  assert.match(JSON.parse(asked[0].body).link_proof, /^[A-Za-z0-9_-]{43}$/);
+  assert.ok(sent.every((r) => !r.url.includes(secret) && !r.body.includes(secret)), 'L never leaves the page');
+  assert.ok(!sent.some((r) => r.url.endsWith('/access')), 'the page does not open the package on its own');
+  await page.click('#unlock-submit');
+  await page.locator('#step-files').waitFor({ state: 'visible' });
+  assert.equal((await server.package(token, packageIdOf(link))).downloads, 1);
+});
+
+test('a wrong password (no e-mail verification) is refused by the server and asked again, without counting a download', { timeout: 120_000 }, async (t) => {
+  const { server, dir, open } = await setup(t, { config: ORGANISATION });
   const token = await server.token(ALICE);
   const data = testBytes(300_000, 71);
   writeFileSync(join(dir, 'notulen.odt'), data);
@@ -450,6 +488,8 @@ test('a wrong password (no e-mail verification) is refused by the server and ask
   assert.equal(await page.locator('#unlock-intro').innerText(), 'These files are protected with a password.');
   assert.equal(await page.locator('#unlock-submit').innerText(), 'Open the files');
   assert.match(await page.locator('#facts-unlock').innerText(), /It can be opened 2 more times\./);
+  // Who sent it shows before the password is entered.
+  assert.equal(await page.locator('#sender-unlock').innerText(), await senderCard(server, token, id, 1));
 
   for (const wrong of ['Correct horse', 'correct hors']) {
     await page.fill('#password', wrong);

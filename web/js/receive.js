@@ -1,6 +1,7 @@
 // The recipient page (receive.html, served at /p/<id>#<L>), step for step
-// as `kluis receive` (cli/src/receive.rs): read the package status, ask for
-// the password and stretch it, compute the access proof A from L (the
+// as `kluis receive` (cli/src/receive.rs): read the package status, show who
+// sent it (with the link proof A_L, which needs no password; docs/architecture.md
+// §3, link proof), ask for the password and stretch it, compute the access proof A from L (the
 // link's fragment, which never leaves this page) and the stretched password
 // (docs/architecture.md §3, access proof), verify the e-mail address with a code when
 // the sender asked for it (the code request carries A, so a wrong password
@@ -14,7 +15,7 @@ import { api, ApiError } from './api.js';
 import { CryptoWorker } from './crypto-client.js';
 import { cryptoErrorKind } from './crypto-errors.js';
 import { downloadFile, DownloadError, fetchBlob } from './downloader.js';
-import { formatBytes, formatDate, formatDuration, t, tn, translate } from './i18n.js';
+import { formatBytes, formatDate, formatDuration, lang, t, tn, translate } from './i18n.js';
 import { codeErrorMessage, describeError } from './messages.js';
 import { canPickFiles, canPickFolder, FileSink, FolderTarget, MemorySink, registerDownloadWorker, ServiceWorkerSink } from './sinks.js';
 import { $, busy, emailIn, fieldError, Notice, Rate, showStep } from './ui.js';
@@ -22,6 +23,8 @@ import { loadWasm } from './wasm.js';
 
 /** Largest encrypted manifest accepted (the manifest itself is at most 1 MiB). */
 const MAX_MANIFEST = 2 << 20;
+/** How long the first step waits for the sender card before it shows without it. */
+const SENDER_WAIT_MS = 2000;
 
 translate();
 document.body.classList.remove('loading');
@@ -35,6 +38,8 @@ let wasm;
 let linkSecret;
 /** GET /p/<id>: {verify, password, expires_at, downloads_left, blob_count}. */
 let status;
+/** POST /p/<id>/sender: {sender: {email, name}, organisation, files, sent_at}; null if unknown. */
+let sender = null;
 /** POST /p/<id>/access: {server_share, download_token, blobs, downloads_left, session_expires_at}. */
 let access = null;
 let email = '';
@@ -131,6 +136,42 @@ function showFacts() {
   for (const id of ['#facts-email', '#facts-unlock', '#facts-files']) $(id).textContent = status ? facts() : '';
 }
 
+/** "27 November 2026": the day only. */
+function formatDay(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return new Intl.DateTimeFormat(lang === 'en' ? 'en-GB' : lang, { dateStyle: 'long' }).format(date);
+}
+
+/** The card above the questions: who sent the files, so the page does not look like phishing. */
+function showSender() {
+  let text = '';
+  if (sender) {
+    const { email: from, name } = sender.sender;
+    const who = name ? `${name} <${from}>` : from;
+    text = tn('receive.from', sender.files, { sender: who, organisation: sender.organisation, date: formatDay(sender.sent_at) });
+  }
+  for (const id of ['#sender-email', '#sender-unlock']) {
+    $(id).textContent = text;
+    $(id).hidden = !text;
+  }
+}
+
+/**
+ * Asks who sent the package with the link proof A_L (L alone, no password;
+ * it unlocks nothing else and counts nothing). Any failure only leaves the
+ * card out: it never stands in the way of opening.
+ */
+async function loadSender() {
+  try {
+    const linkProof = wasm.linkProof(packageId, linkSecret);
+    sender = await api(`/p/${encodeURIComponent(packageId)}/sender`, { method: 'POST', body: { link_proof: linkProof } });
+  } catch {
+    sender = null;
+  }
+  showSender();
+}
+
 function saveSession() {
   try {
     sessionStorage.setItem(SESSION_KEY, JSON.stringify({ access, status, email }));
@@ -174,6 +215,8 @@ async function start() {
       return;
     }
   }
+  // Who sent it, before anything is asked; a slow answer fills the card in later.
+  await Promise.race([loadSender(), new Promise((resolve) => setTimeout(resolve, SENDER_WAIT_MS))]);
   if (saved) {
     access = saved.access;
     // What the server says now, not what it said when the session opened (downloads left change).
