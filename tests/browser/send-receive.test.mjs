@@ -375,6 +375,9 @@ test('expired, withdrawn, used-up, unknown and cut-short links each say why', { 
   await locking.fill('#email', 'carol@example.org');
   await locking.click('#email-form button[type=submit]');
   const real = await server.code('carol@example.org');
+  // No new code within the minute: the button says when instead of inviting a refusal.
+  assert.ok(await locking.isDisabled('#resend-code'));
+  assert.match(await locking.textContent('#unlock-wait'), /^You can ask for a new code in (1:00|0:[0-5]\d)\.$/);
   const wrongCode = real === '123456' ? '654321' : '123456';
   for (let left = 4; left >= 1; left--) {
     await locking.fill('#code', wrongCode);
@@ -384,12 +387,13 @@ test('expired, withdrawn, used-up, unknown and cut-short links each say why', { 
   }
   await locking.fill('#code', wrongCode);
   await locking.click('#unlock-submit');
-  await locking.locator('#notice[role=alert]').getByText('Too many wrong codes: this code no longer works. Ask for a new code with the button below.').waitFor();
-  await locking.fill('#code', real);
-  await locking.click('#unlock-submit');
+  // For good, for this address (the server refuses even the right code): nothing on the page offers to try.
+  await locking.locator('#notice[role=alert]').getByText('Too many wrong codes: these files can no longer be opened with a code for this address.').waitFor();
   await locking.waitForFunction(() => !document.querySelector('#unlock-form').hasAttribute('aria-busy'));
-  await locking.locator('#notice[role=alert]').getByText('Too many wrong codes').waitFor();
-  assert.ok(await locking.locator('#step-unlock').isVisible(), 'even the right code no longer opens the package');
+  assert.ok(await locking.isDisabled('#unlock-submit'), 'Open is still offered');
+  assert.ok(await locking.isDisabled('#resend-code'), 'a new code is still offered');
+  assert.equal(await locking.textContent('#unlock-wait'), 'Ask the sender to send the files again.');
+  assert.equal(await locking.isVisible('#code-error'), false, 'the wrong-code message stayed beside the lock');
 
   // Expired: the expiry is moved into the past in the database.
   const expiring = await send();
@@ -472,7 +476,7 @@ test('without an answer about the sender the page shows no card and still opens;
   assert.equal((await server.package(token, packageIdOf(link))).downloads, 1);
 });
 
-test('a wrong password (no e-mail verification) is refused by the server and asked again, without counting a download', { timeout: 120_000 }, async (t) => {
+test('a wrong password (no e-mail verification) is refused by the server and asked again, without counting a download; the downloads left stay current after a reload', { timeout: 120_000 }, async (t) => {
   const { server, dir, open } = await setup(t, { config: ORGANISATION });
   const token = await server.token(ALICE);
   const data = testBytes(300_000, 71);
@@ -514,6 +518,18 @@ test('a wrong password (no e-mail verification) is refused by the server and ask
   await row.getByText('Saved, and checked').waitFor({ timeout: 30_000 });
   assert.equal(sha256((await stubbedFile(page, 'notulen.odt')).bytes), sha256(data));
   assert.equal((await server.package(token, id)).downloads, 1, 'two wrong passwords and the right one: one download');
+
+  // Someone else opens it the last time; this page, reloaded, says so instead of what it saw before.
+  const other = await open({ picker: 'stub' });
+  await other.goto(link);
+  await other.fill('#password', 'correct horse');
+  await other.click('#unlock-submit');
+  await other.locator('#step-files').waitFor({ state: 'visible', timeout: 30_000 });
+  assert.match(await other.locator('#facts-files').innerText(), /It cannot be opened again after this\./);
+  await page.reload();
+  await page.locator('#step-unlock').waitFor({ state: 'visible' });
+  assert.match(await page.locator('#facts-unlock').innerText(), /It cannot be opened again after this\./);
+  assert.doesNotMatch(await page.locator('#facts-unlock').innerText(), /once more/);
 });
 
 /**

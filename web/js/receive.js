@@ -16,9 +16,9 @@ import { CryptoWorker } from './crypto-client.js';
 import { cryptoErrorKind } from './crypto-errors.js';
 import { downloadFile, DownloadError, fetchBlob } from './downloader.js';
 import { formatBytes, formatDate, formatDuration, lang, t, tn, translate } from './i18n.js';
-import { codeErrorMessage, describeError } from './messages.js';
+import { describeError } from './messages.js';
 import { canPickFiles, canPickFolder, FileSink, FolderTarget, MemorySink, registerDownloadWorker, ServiceWorkerSink } from './sinks.js';
-import { $, busy, emailIn, fieldError, Notice, Rate, showStep } from './ui.js';
+import { $, busy, Countdown, emailIn, fieldError, Notice, Rate, showStep, waitOf } from './ui.js';
 import { loadWasm } from './wasm.js';
 
 /** Largest encrypted manifest accepted (the manifest itself is at most 1 MiB). */
@@ -127,8 +127,10 @@ function handleKeyError(e) {
 
 function facts() {
   const parts = [t('receive.expires', { date: formatDate(status.expires_at) })];
-  const left = access ? access.downloads_left : status.downloads_left;
-  if (left !== null && left !== undefined) parts.push(tn(access ? 'receive.downloadsLeftAfter' : 'receive.downloadsLeft', left));
+  // Once this page holds a download session its download is counted: what is left is "after this".
+  const left = status.downloads_left;
+  if (left === 0 && access) parts.push(t('receive.noneLeftAfter'));
+  else if (left !== null && left !== undefined) parts.push(tn(access ? 'receive.downloadsLeftAfter' : 'receive.downloadsLeft', left));
   return parts.join(' ');
 }
 
@@ -219,8 +221,9 @@ async function start() {
   await Promise.race([loadSender(), new Promise((resolve) => setTimeout(resolve, SENDER_WAIT_MS))]);
   if (saved) {
     access = saved.access;
-    // What the server says now, not what it said when the session opened (downloads left change).
-    status = status ?? saved.status;
+    // What the server says now, not what it said when the session opened (others may have opened it since);
+    // a used-up link still finishes this session, with nothing left after it.
+    status = status ?? { ...saved.status, downloads_left: 0 };
     email = saved.email;
     showFacts();
     if (status.password) showUnlock();
@@ -257,21 +260,56 @@ async function requestCode() {
   await api(`/p/${encodeURIComponent(packageId)}/code`, { method: 'POST', body: { email, access_proof: accessProof() } });
 }
 
-/** Asks for a code for `email` with A; true when one is (or was just) sent. Explains failures itself. */
+// While the server refuses codes for a while, the unlock step says until
+// when and disables what it would refuse (one state, no contradicting
+// messages); the same for the address step.
+const wait = new Countdown($('#unlock-wait'));
+
+/** The server mails at most one code a minute to an address (server/src/domain/codes.rs). */
+const RESEND_SECONDS = 60;
+
+/** No new code for `seconds`: the one sent is the one to type. */
+function holdResend(seconds) {
+  wait.start(seconds, [$('#resend-code')], (clock) => t('signin.waitResend', { clock }));
+}
+
+/** Too many wrong codes: for `seconds`, or for good (null: this address, or the whole package). */
+function codesLocked(seconds) {
+  const controls = [$('#unlock-submit'), $('#resend-code')];
+  if (seconds === null) {
+    notice.error(t('receive.lockedForGood'));
+    wait.start(null, controls, () => t('receive.lockedForGoodHint'));
+  } else {
+    notice.error(t('receive.locked'));
+    wait.start(seconds, controls, (clock) => t('common.waitRetry', { clock }), () => notice.clear());
+  }
+}
+
+/**
+ * Asks for a code for `email` with A. Returns 'sent', 'recent' (one went
+ * out a moment ago: it still works), 'locked', or false (explained).
+ */
 async function sendCode() {
+  let outcome = 'sent';
   try {
     await requestCode();
+    holdResend(RESEND_SECONDS);
   } catch (e) {
     if (handleKeyError(e) || handleGone(e) || handleRefused(e)) return false;
-    if (!(e instanceof ApiError && e.code === 'rate_limited')) {
+    const seconds = waitOf(e);
+    if (e instanceof ApiError && e.code === 'rate_limited' && seconds) {
+      holdResend(seconds);
+      outcome = 'recent';
+    } else if (e instanceof ApiError && e.code === 'locked') {
+      codesLocked(seconds);
+      outcome = 'locked';
+    } else {
       notice.error(describeError(e));
       return false;
     }
-    // A code was sent a moment ago: it still works.
-    notice.info(codeErrorMessage(e));
   }
   codeRequested = true;
-  return true;
+  return outcome;
 }
 
 $('#email-form').addEventListener('submit', async (event) => {
@@ -326,16 +364,15 @@ function showUnlock({ wrongPassword = false, refused = false } = {}) {
 
 $('#resend-code').addEventListener('click', async () => {
   notice.clear();
-  try {
-    await requestCode();
-    notice.info(t('receive.codeResent', { email }));
-  } catch (e) {
-    if (!handleKeyError(e) && !handleGone(e) && !handleRefused(e)) notice.error(codeErrorMessage(e));
-  }
-  $('#code').focus();
+  fieldError($('#code'), '');
+  const outcome = await sendCode();
+  if (outcome === 'sent') notice.info(t('receive.codeResent', { email }));
+  if (outcome !== 'locked') $('#code').focus();
 });
 
 $('#other-email').addEventListener('click', () => {
+  // Waits and locks are for one address (the server says again if it still refuses).
+  wait.stop();
   notice.clear();
   showEmail();
 });
@@ -400,20 +437,32 @@ $('#unlock-form').addEventListener('submit', async (event) => {
         const body = { access_proof: accessProof() };
         if (status.verify === 'email') Object.assign(body, { email, code });
         access = await api(`/p/${encodeURIComponent(packageId)}/access`, { method: 'POST', body });
+        status = { ...status, downloads_left: access.downloads_left };
         saveSession();
+        showFacts();
       } catch (e) {
         $('#unlock-status').textContent = '';
         if (handleKeyError(e) || handleGone(e) || handleRefused(e)) return;
-        if (e instanceof ApiError && e.code === 'wrong_code') {
-          fieldError($('#code'), codeErrorMessage(e));
-        } else if (e instanceof ApiError && ['locked', 'code_expired', 'no_code'].includes(e.code)) {
-          notice.error(`${codeErrorMessage(e)} ${t('receive.askNewCode')}`);
+        const seconds = waitOf(e);
+        if (!(e instanceof ApiError)) {
+          notice.error(describeError(e));
+        } else if (e.code === 'wrong_code') {
+          fieldError($('#code'), tn('code.wrong', e.details.tries_left ?? 0));
+        } else if (e.code === 'locked') {
           $('#code').value = '';
-          $('#resend-code').focus();
-        } else if (e instanceof ApiError && e.code === 'verification_required') {
+          codesLocked(seconds);
+        } else if (e.code === 'code_expired' || e.code === 'no_code') {
+          // A new code is what helps, unless one may not be asked for yet (the countdown says when).
+          $('#code').value = '';
+          fieldError($('#code'), t(e.code === 'code_expired' ? 'signin.codeExpired' : 'signin.noCode'), { focus: false });
+          if (!wait.running) $('#resend-code').focus();
+        } else if (e.code === 'verification_required') {
           showEmail();
+        } else if (e.code === 'rate_limited' && seconds) {
+          notice.error(t('common.tooManyRequests'));
+          wait.start(seconds, [$('#unlock-submit')], (clock) => t('common.waitRetry', { clock }), () => notice.clear());
         } else {
-          notice.error(codeErrorMessage(e));
+          notice.error(describeError(e));
         }
         return;
       }

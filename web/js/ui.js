@@ -122,23 +122,31 @@ export class Countdown {
   constructor(el) {
     this.el = el;
     this.timer = null;
+    this.active = false;
     this.controls = [];
     this.done = null;
   }
 
   /**
-   * Holds `controls` for `seconds`; `words(clock)` is the sentence shown,
-   * with the time left as "0:54"; `done` runs when the time is up.
+   * Holds `controls` for `seconds` (null: for good); `words(clock)` is the
+   * sentence shown, with the time left as "0:54"; `done` runs when the
+   * time is up.
    */
   start(seconds, controls, words, done = null) {
     this.stop();
-    const until = Date.now() + Math.max(1, seconds) * 1000;
+    this.active = true;
     this.controls = controls;
     this.done = done;
     for (const c of controls) {
       held.add(c);
       c.disabled = true;
     }
+    this.el.hidden = false;
+    if (seconds === null) {
+      this.el.textContent = words('');
+      return;
+    }
+    const until = Date.now() + Math.max(1, seconds) * 1000;
     const tick = () => {
       const left = (until - Date.now()) / 1000;
       if (left <= 0) {
@@ -149,19 +157,19 @@ export class Countdown {
       }
       this.el.textContent = words(formatClock(left));
     };
-    this.el.hidden = false;
     tick();
     this.timer = setInterval(tick, 250);
   }
 
   get running() {
-    return this.timer !== null;
+    return this.active;
   }
 
   /** Ends the countdown now and gives the controls back. */
   stop() {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
+    this.active = false;
     for (const c of this.controls) {
       held.delete(c);
       c.disabled = false;

@@ -83,10 +83,7 @@ fn sign_in_answers_are_the_same_for_a_user_and_a_stranger_including_limits_and_l
     assert_eq!(statuses(&answers), expected);
     let codes: Vec<String> =
         answers.iter().map(|(a, _)| a.body["error"]["code"].as_str().unwrap_or("").into()).collect();
-    assert_eq!(
-        &codes[9..],
-        ["wrong_code", "wrong_code", "locked", "locked", "locked", "locked", "rate_limited"]
-    );
+    assert_eq!(&codes[9..], ["wrong_code", "wrong_code", "locked", "locked", "locked", "locked", "rate_limited"]);
     // Only the user got mail: a code, and the lock.
     assert_eq!(server.wait_for_code("known@example.org", 1).len(), 6);
     server.wait_for_mail("known@example.org", "locked");
