@@ -44,6 +44,9 @@ try {
   // The recipient's page, at the file list.
   const recipient = await context.newPage();
   await recipient.goto(link);
+  // Who sent it, before anything is asked.
+  await recipient.locator('#sender-email').waitFor({ timeout: 30_000 });
+  await recipient.screenshot({ path: join(OUT, 'receive-start.png'), fullPage: true });
   await recipient.fill('#email', 'bob@client.example');
   await recipient.click('#email-form button[type=submit]');
   await recipient.fill('#code', await server.code('bob@client.example'));
