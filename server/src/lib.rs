@@ -171,7 +171,7 @@ pub mod admin {
 
     use crate::State;
     use crate::config::Config;
-    use crate::domain::accounts;
+    use crate::domain::{accounts, audit};
 
     /// The metadata store's file in a data directory (`store::open`); its
     /// presence is what makes a folder a Kluis data directory.
@@ -237,6 +237,26 @@ pub mod admin {
     pub async fn create_token(state: &State, email: &str, label: &str) -> Result<String> {
         let user = accounts::ensure_user(&state.domain, email).await.map_err(|e| anyhow!("{}", describe(e)))?;
         accounts::create_token(&state.domain, &user, label).await.map_err(|e| anyhow!("{}", describe(e)))
+    }
+
+    /// The outcome of `kluis-server audit verify`.
+    #[derive(Debug, Clone)]
+    pub struct AuditVerdict {
+        /// Every organisation's chain verified.
+        pub intact: bool,
+        /// What to print: `audit log intact: …` and each chain's head (to
+        /// keep elsewhere), or the first broken row of each broken chain.
+        pub report: String,
+    }
+
+    /// Verifies the audit log's hash chains (`domain/audit.rs`).
+    pub async fn verify_audit(state: &State) -> Result<AuditVerdict> {
+        let check = audit::verify(&*state.domain.meta).await.map_err(|e| anyhow!("{}", describe(e)))?;
+        let mut lines = vec![check.to_string()];
+        if check.intact() {
+            lines.extend(check.heads.iter().map(ToString::to_string));
+        }
+        Ok(AuditVerdict { intact: check.intact(), report: lines.join("\n") })
     }
 
     fn describe(e: crate::domain::DomainError) -> String {

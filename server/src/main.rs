@@ -43,6 +43,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// The audit log
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// The Outlook add-in
     Addin {
         #[command(subcommand)]
@@ -58,6 +63,17 @@ enum AddinCommand {
         /// Write it to FILE instead of standard output
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check every organisation's hash chain: prints `audit log intact` and
+    /// each chain's head (exit 0), or the first broken row (exit 1)
+    Verify {
+        /// Create the data directory if it holds no Kluis database yet
+        #[arg(long)]
+        init: bool,
     },
 }
 
@@ -92,17 +108,19 @@ fn main() -> ExitCode {
         Overrides { config_file: cli.config, data_dir: cli.data, listen: cli.listen, public_url: cli.public_url };
     let result = Config::load(&overrides).and_then(|config| {
         init_logging(&config);
-        match cli.command.unwrap_or(Command::Serve) {
+        let done = match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(config),
             Command::Token { command: TokenCommand::Create { email, label, init } } => {
                 create_token(config, &email, &label, init)
             }
             Command::User { command: UserCommand::Add { email, init } } => add_user(config, &email, init),
+            Command::Audit { command: AuditCommand::Verify { init } } => return verify_audit(config, init),
             Command::Addin { command: AddinCommand::Manifest { out } } => addin_manifest(&config, out),
-        }
+        };
+        done.map(|()| ExitCode::SUCCESS)
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -161,6 +179,16 @@ fn add_user(config: Config, email: &str, init: bool) -> Result<()> {
     })?;
     eprintln!("{email} may now sign in");
     Ok(())
+}
+
+/// Exit 0 when every chain is intact, 1 (with the first broken row) when not.
+fn verify_audit(config: Config, init: bool) -> Result<ExitCode> {
+    let verdict = actix_web::rt::System::new().block_on(async {
+        let state = open_admin(config, init).await?;
+        kluis_server::admin::verify_audit(&state).await
+    })?;
+    println!("{}", verdict.report);
+    Ok(if verdict.intact { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 fn addin_manifest(config: &Config, out: Option<PathBuf>) -> Result<()> {

@@ -8,6 +8,7 @@
 pub(crate) mod access;
 pub(crate) mod accounts;
 pub(crate) mod address;
+pub(crate) mod audit;
 pub(crate) mod codes;
 pub(crate) mod janitor;
 pub(crate) mod mail;

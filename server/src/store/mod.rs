@@ -226,6 +226,30 @@ pub(crate) struct NewEvent {
     pub detail: Option<String>,
 }
 
+/// An audit row with its place in its organisation's chain (domain/audit.rs).
+#[derive(Debug, Clone)]
+pub(crate) struct ChainedRow {
+    pub id: i64,
+    /// `None` for rows written before rows had an organisation.
+    pub org_id: Option<i64>,
+    pub at: i64,
+    pub event: String,
+    pub actor: String,
+    pub package_id: Option<String>,
+    pub detail: Option<String>,
+    /// `None` only in a row not written by Kluis.
+    pub prev_hash: Option<Vec<u8>>,
+    pub hash: Option<Vec<u8>>,
+}
+
+/// One organisation's audit chain: its recorded head (newest row id and
+/// hash), `None` if it has rows but no head.
+#[derive(Debug, Clone)]
+pub(crate) struct AuditHead {
+    pub org_id: Option<i64>,
+    pub head: Option<(i64, Vec<u8>)>,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct QueuedMail {
     pub id: i64,
@@ -327,6 +351,17 @@ pub(crate) trait MetaStore: Send + Sync + 'static {
     async fn record(&self, event: NewEvent) -> StoreResult<()>;
     /// Events of a package after position `after`, at most `limit`.
     async fn events(&self, package_id: &str, after: i64, limit: i64) -> StoreResult<Vec<AuditRow>>;
+    /// Every organisation that has audit rows or a recorded chain head, oldest first, with its head.
+    async fn audit_heads(&self) -> StoreResult<Vec<AuditHead>>;
+    /// Rows of one organisation's chain with `after < id <= until` (no upper
+    /// bound without `until`), in order, at most `limit`.
+    async fn audit_chain(
+        &self,
+        org_id: Option<i64>,
+        after: i64,
+        until: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<ChainedRow>>;
 
     // Mail queue.
     async fn enqueue_mail(&self, to: &str, subject: &str, body: &str, now: i64) -> StoreResult<()>;

@@ -2,6 +2,12 @@
 //! from one client write a handful of rows (read by the sender through the
 //! package's events, page by page), and the calls that need no sign-in are
 //! limited per client per minute.
+//!
+//! The log is hash-chained per organisation: after a normal flow (with its
+//! aggregated failures) the chain is intact; a row changed, deleted or
+//! moved by hand in the database (triggers dropped first, as anyone with
+//! the file would) is found and named, in-process and by `kluis-server
+//! audit verify`.
 
 use serde_json::{Value, json};
 
@@ -90,4 +96,176 @@ fn calls_without_sign_in_are_limited_per_client_per_minute() {
     server.get(&status).client("192.0.2.2").send().expect(200);
     server.get("/api/v1/packages").bearer(&alice).client("192.0.2.1").send().expect(200);
     assert_eq!(flow::package(&server, &alice, &sent.id)["downloads"], 0);
+}
+
+/// `kluis-server audit verify` in-process: (intact, report).
+fn verify(server: &Server) -> (bool, String) {
+    let verdict = server.run(|state| async move { kluis_server::admin::verify_audit(&state).await.unwrap() });
+    (verdict.intact, verdict.report)
+}
+
+/// The database as an attacker with the file sees it: the append-only triggers dropped.
+fn tamper(server: &Server) -> rusqlite::Connection {
+    let db = rusqlite::Connection::open(server.data_path("kluis.db")).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    db.execute_batch("DROP TRIGGER audit_append_only_update; DROP TRIGGER audit_append_only_delete;").unwrap();
+    db
+}
+
+/// The audit rows' ids and events, oldest first.
+fn rows(db: &rusqlite::Connection) -> Vec<(i64, String)> {
+    let mut stmt = db.prepare("SELECT id, event FROM audit ORDER BY id").unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<Result<_, _>>().unwrap()
+}
+
+/// A flow with every kind of row: sign-ins (failed and not), a package sent,
+/// wrong codes (aggregated), access, a send check, a revocation.
+fn normal_flow(server: &Server) {
+    let alice = server.token("alice@example.org");
+    server.add_user("carol@example.org");
+    server.post("/api/v1/auth/code").json(&json!({ "email": "carol@example.org" })).send().expect(202);
+    for _ in 0..3 {
+        let answer =
+            server.post("/api/v1/auth/token").json(&json!({ "email": "carol@example.org", "code": "000000" })).send();
+        assert!([401, 429].contains(&answer.status), "{}", answer.text());
+    }
+    let sent = flow::send(server, &alice, json!({ "recipients": ["bob@example.org"], "verify": "email" }));
+    for _ in 0..3 {
+        let answer = flow::access(server, &sent.id, &sent.proof(), Some("bob@example.org"), Some("000000")).send();
+        assert!([401, 429].contains(&answer.status), "{}", answer.text());
+    }
+    flow::request_code(server, &sent.id, &sent.proof(), "bob@example.org").send().expect(202);
+    let code = server.wait_for_code("bob@example.org", 1);
+    flow::access(server, &sent.id, &sent.proof(), Some("bob@example.org"), Some(&code)).send().expect(200);
+    let other = flow::send(server, &alice, json!({ "verify": "none" }));
+    let revoked = server.post(&format!("/api/v1/packages/{}/revoke", other.id)).bearer(&alice).send();
+    assert!((200..300).contains(&revoked.status), "{}", revoked.text());
+}
+
+#[test]
+fn the_chain_is_intact_after_a_normal_flow_with_aggregated_failures() {
+    let server = Server::start(|_| {});
+    normal_flow(&server);
+    let (intact, report) = verify(&server);
+    assert!(intact, "{report}");
+    let db = rusqlite::Connection::open(server.data_path("kluis.db")).unwrap();
+    let rows = rows(&db);
+    let events: Vec<&str> = rows.iter().map(|(_, e)| e.as_str()).collect();
+    for kind in ["created", "finalized", "verification_failed", "accessed", "sign_in_failed", "revoked"] {
+        assert!(events.contains(&kind), "no {kind} row: {events:?}");
+    }
+    let first = report.lines().next().unwrap();
+    assert_eq!(first, format!("audit log intact: {} rows in 1 organisation", rows.len()), "{report}");
+    let (last_id, hash): (i64, Vec<u8>) = db
+        .query_row("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    assert_eq!(
+        report.lines().nth(1).unwrap(),
+        format!("head of organisation 1: row {last_id}, sha256 {}", hex::encode(hash)),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_row_changed_by_hand_is_named() {
+    let server = Server::start(|_| {});
+    normal_flow(&server);
+    let db = tamper(&server);
+    let rows = rows(&db);
+    let (id, event) = rows.iter().find(|(_, e)| e == "verification_failed").unwrap().clone();
+    assert!(id > 1 && id < rows.last().unwrap().0, "not a middle row: {id}");
+    let changed = db.execute("UPDATE audit SET actor = 'client:203.0.113.9' WHERE id = ?1", [id]).unwrap();
+    assert_eq!(changed, 1);
+    let (intact, report) = verify(&server);
+    assert!(!intact, "{report}");
+    assert!(report.starts_with(&format!("audit log broken at row {id} (")), "{report}");
+    assert!(report.contains(&format!(", {event}): its contents do not match its hash")), "{report}");
+    assert_eq!(report.lines().count(), 1, "{report}");
+}
+
+#[test]
+fn rows_deleted_in_the_middle_or_at_the_end_or_moved_are_found() {
+    let server = Server::start(|_| {});
+    normal_flow(&server);
+    let db = tamper(&server);
+    let all = rows(&db);
+    assert!(all.len() >= 8, "{all:?}");
+
+    // Two rows' contents and hashes swapped, each keeping its id: the id is hashed.
+    let (a, b) = (all[2].0, all[3].0);
+    let columns = "at, event, actor, package_id, detail, prev_hash, hash";
+    let backup = |id: i64| format!("CREATE TABLE saved_{id} AS SELECT {columns} FROM audit WHERE id = {id}");
+    db.execute_batch(&format!("{}; {};", backup(a), backup(b))).unwrap();
+    let copy = |to: i64, from: i64| {
+        format!("UPDATE audit SET ({columns}) = (SELECT {columns} FROM saved_{from}) WHERE id = {to};")
+    };
+    db.execute_batch(&(copy(a, b) + &copy(b, a))).unwrap();
+    let (intact, report) = verify(&server);
+    assert!(!intact && report.starts_with(&format!("audit log broken at row {a} (")), "{report}");
+    db.execute_batch(&(copy(a, a) + &copy(b, b))).unwrap();
+    let (intact, report) = verify(&server);
+    assert!(intact, "restored: {report}");
+
+    // A middle row deleted: the next one does not follow the one before it.
+    let (gone, next, before) = (all[4].0, all[5].0, all[3].0);
+    db.execute("DELETE FROM audit WHERE id = ?1", [gone]).unwrap();
+    let (intact, report) = verify(&server);
+    assert!(!intact, "{report}");
+    assert!(report.starts_with(&format!("audit log broken at row {next} (")), "{report}");
+    assert!(
+        report.contains(&format!("row {next} does not follow row {before}: row(s) missing or changed before it")),
+        "{report}"
+    );
+}
+
+#[test]
+fn the_newest_rows_deleted_are_found_and_stay_found_after_new_rows() {
+    let server = Server::start(|_| {});
+    normal_flow(&server);
+    let db = tamper(&server);
+    let all = rows(&db);
+    let (kept, head) = (&all[all.len() - 3], all.last().unwrap().0);
+    db.execute("DELETE FROM audit WHERE id > ?1", [kept.0]).unwrap();
+    let (intact, report) = verify(&server);
+    assert!(!intact, "{report}");
+    assert!(report.starts_with(&format!("audit log broken after row {} (", kept.0)), "{report}");
+    assert!(report.ends_with(&format!("the newest row(s) were deleted (the chain's head is row {head})")), "{report}");
+
+    // The server goes on: its next row chains onto the recorded head, so the gap stays visible.
+    let alice = server.token("alice@example.org");
+    flow::send(&server, &alice, json!({ "verify": "none" }));
+    let (intact, report) = verify(&server);
+    assert!(!intact, "{report}");
+    assert!(report.contains(&format!("does not follow row {}", kept.0)), "{report}");
+}
+
+#[test]
+fn kluis_server_audit_verify_exits_0_when_intact_and_1_naming_the_broken_row() {
+    let server = Server::start(|_| {});
+    normal_flow(&server);
+    let data = server.data_dir.to_str().unwrap().to_string();
+    let cwd = server.data_dir.parent().unwrap();
+
+    let out = crate::operator::kluis_server(cwd, &["--data", &data, "audit", "verify"]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.starts_with("audit log intact: ") && stdout.contains(" rows in 1 organisation\n"), "{stdout}");
+    assert!(stdout.contains("head of organisation 1: row "), "{stdout}");
+    assert!(stderr.contains(&format!("data directory: {data}\n")), "{stderr}");
+
+    let db = tamper(&server);
+    let (id, event) = rows(&db).into_iter().find(|(_, e)| e == "finalized").unwrap();
+    db.execute("UPDATE audit SET at = at - 3600 WHERE id = ?1", [id]).unwrap();
+    let out = crate::operator::kluis_server(cwd, &["--data", &data, "audit", "verify"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.starts_with(&format!("audit log broken at row {id} (")), "{stdout}");
+    assert!(stdout.contains(&format!("Z, {event}): its contents do not match its hash\n")), "{stdout}");
+
+    // Like the other administrative commands, it starts no new data directory unless asked.
+    let out = crate::operator::kluis_server(cwd, &["--data", "nowhere", "audit", "verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no Kluis data directory at"), "{out:?}");
+    assert!(!cwd.join("nowhere").exists());
 }

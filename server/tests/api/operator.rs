@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::support::{Request, free_port, wait_for};
 
 /// `kluis-server ARGS` in `cwd`, with no configuration from the environment.
-fn kluis_server(cwd: &Path, args: &[&str]) -> Output {
+pub(crate) fn kluis_server(cwd: &Path, args: &[&str]) -> Output {
     command(cwd).args(args).output().unwrap()
 }
 

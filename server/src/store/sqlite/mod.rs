@@ -4,6 +4,7 @@
 //! one `BEGIN IMMEDIATE` transaction (see [`transaction`]).
 
 mod accounts;
+mod chain;
 mod codes;
 mod packages;
 mod queue;
@@ -19,9 +20,9 @@ use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 use async_trait::async_trait;
 
 use super::{
-    AuditRow, Blob, CodeKey, Counter, Finalized, Grant, Lease, MetaStore, NewEvent, NewPackage, Package, PackageRecord,
-    PackageState, QueuedMail, Rule, SendHistory, StoreError, StoreResult, StoredCode, TokenRecord, Upload, Usage, User,
-    Verifiers,
+    AuditHead, AuditRow, Blob, ChainedRow, CodeKey, Counter, Finalized, Grant, Lease, MetaStore, NewEvent, NewPackage,
+    Package, PackageRecord, PackageState, QueuedMail, Rule, SendHistory, StoreError, StoreResult, StoredCode,
+    TokenRecord, Upload, Usage, User, Verifiers,
 };
 
 /// Migrations in order; entry `i` takes the schema from version `i` to `i + 1`.
@@ -30,7 +31,17 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0002_hardening.sql"),
     include_str!("../../../migrations/sqlite/0003_sessions.sql"),
     include_str!("../../../migrations/sqlite/0004_link_verifier.sql"),
+    include_str!("../../../migrations/sqlite/0005_audit_chain.sql"),
 ];
+
+/// What a version needs beyond its SQL, run after it in the same transaction.
+fn migration_step(version: usize) -> Option<fn(&Connection) -> rusqlite::Result<()>> {
+    match version {
+        // SQLite has no SHA-256: the rows written before the chain are chained here.
+        5 => Some(chain::backfill),
+        _ => None,
+    }
+}
 
 #[derive(Clone)]
 pub(crate) struct SqliteStore {
@@ -120,6 +131,9 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
         let tx = transaction(conn)?;
         tx.execute_batch(sql)?;
+        if let Some(step) = migration_step(i + 1) {
+            step(&tx)?;
+        }
         tx.pragma_update(None, "user_version", i + 1)?;
         tx.commit()?;
         tracing::info!(version = i + 1, "database migrated");
@@ -127,13 +141,10 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Appends an audit event (inside the caller's transaction).
+/// Appends an audit event, chained onto its organisation's newest row
+/// (inside the caller's transaction; `chain.rs`).
 fn audit(conn: &Connection, at: i64, e: &NewEvent) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO audit (at, event, actor, package_id, detail, org_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![at, e.event, e.actor, e.package_id, e.detail, e.org_id],
-    )?;
-    Ok(())
+    chain::append(conn, at, e)
 }
 
 fn now() -> i64 {
@@ -446,6 +457,25 @@ impl MetaStore for SqliteStore {
         })
         .await
     }
+    async fn audit_heads(&self) -> StoreResult<Vec<AuditHead>> {
+        // One snapshot: the organisations and their heads as of the same moment.
+        self.run(|c| {
+            let tx = transaction(c)?;
+            let heads = chain::heads(&tx)?;
+            tx.commit()?;
+            Ok(heads)
+        })
+        .await
+    }
+    async fn audit_chain(
+        &self,
+        org_id: Option<i64>,
+        after: i64,
+        until: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<ChainedRow>> {
+        self.run(move |c| Ok(chain::rows(c, org_id, after, until, limit)?)).await
+    }
 
     async fn enqueue_mail(&self, to: &str, subject: &str, body: &str, now: i64) -> StoreResult<()> {
         let (to, subject, body) = (to.to_string(), subject.to_string(), body.to_string());
@@ -491,9 +521,56 @@ mod tests {
         let conn = store.pool.get().unwrap();
         let v: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
         assert_eq!(v, MIGRATIONS.len());
-        conn.execute("INSERT INTO audit (at, event, actor) VALUES (1, 'x', 'y')", []).unwrap();
+        assert!(conn.execute("INSERT INTO audit (at, event, actor) VALUES (1, 'x', 'y')", []).is_err(), "unchained");
+        let event = NewEvent { org_id: 1, event: "x", actor: "y".into(), package_id: None, detail: None };
+        audit(&conn, 1, &event).unwrap();
         assert!(conn.execute("UPDATE audit SET event = 'z'", []).is_err());
+        assert!(conn.execute("UPDATE audit SET hash = x'00'", []).is_err());
         assert!(conn.execute("DELETE FROM audit", []).is_err());
+    }
+
+    /// Rows written before version 5 are chained by its migration step, per
+    /// organisation, and the chain goes on from them.
+    #[test]
+    fn the_chain_migration_chains_older_rows_per_organisation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kluis.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            for (i, sql) in MIGRATIONS.iter().enumerate().take(4) {
+                let tx = transaction(&mut conn).unwrap();
+                tx.execute_batch(sql).unwrap();
+                tx.pragma_update(None, "user_version", i + 1).unwrap();
+                tx.commit().unwrap();
+            }
+            conn.execute_batch(
+                "INSERT INTO audit (at, event, actor, org_id) VALUES (1, 'a', 'x', NULL), (2, 'b', 'x', 1), \
+                 (3, 'c', 'x', 2), (4, 'd', 'x', 1);",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let conn = store.pool.get().unwrap();
+        let event = NewEvent { org_id: 1, event: "e", actor: "x".into(), package_id: None, detail: None };
+        audit(&conn, 5, &event).unwrap();
+        let prev_of = |id: i64| -> Vec<u8> {
+            conn.query_row("SELECT prev_hash FROM audit WHERE id = ?1", [id], |r| r.get(0)).unwrap()
+        };
+        let hash_of = |id: i64| -> Vec<u8> {
+            conn.query_row("SELECT hash FROM audit WHERE id = ?1", [id], |r| r.get(0)).unwrap()
+        };
+        for first in [1, 2, 3] {
+            assert_eq!(prev_of(first), vec![0; 32], "row {first} starts its organisation's chain");
+        }
+        assert_eq!(prev_of(4), hash_of(2));
+        assert_eq!(prev_of(5), hash_of(4));
+        let heads = chain::heads(&conn).unwrap();
+        let summary: Vec<_> = heads.iter().map(|h| (h.org_id, h.head.as_ref().map(|(id, _)| *id))).collect();
+        assert_eq!(summary, [(None, Some(1)), (Some(1), Some(5)), (Some(2), Some(3))]);
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let check = rt.block_on(crate::domain::audit::verify(&store)).unwrap();
+        assert!(check.intact(), "{check}");
+        assert_eq!((check.rows, check.organisations), (5, 3));
     }
 
     /// Read-then-write transactions on several connections at once: each

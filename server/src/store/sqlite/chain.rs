@@ -1,0 +1,177 @@
+//! The audit table, hash-chained per organisation: what is hashed and how a
+//! chain is verified are in `domain/audit.rs`; this file writes and reads
+//! the rows. `audit_head` keeps each chain's newest row and hash; its
+//! `org_id` 0 stands for the rows without an organisation (before version 2).
+
+use std::collections::BTreeMap;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::domain::audit::{Entry, GENESIS, Hash, row_hash};
+use crate::store::{AuditHead, ChainedRow, NewEvent};
+
+fn head_key(org_id: Option<i64>) -> i64 {
+    org_id.unwrap_or(0)
+}
+
+/// The hash a new row of `org_id` chains onto: the recorded head's, so rows
+/// deleted at the end leave a gap before the next row ([`GENESIS`] for an
+/// organisation's first row, or when the head is missing or damaged, which
+/// verification reports).
+fn prev_hash(conn: &Connection, org_id: Option<i64>) -> rusqlite::Result<Hash> {
+    let head: Option<Vec<u8>> =
+        conn.query_row("SELECT hash FROM audit_head WHERE org_id = ?1", [head_key(org_id)], |r| r.get(0)).optional()?;
+    Ok(head.and_then(|h| h.try_into().ok()).unwrap_or(GENESIS))
+}
+
+fn set_head(conn: &Connection, org_id: Option<i64>, id: i64, hash: &Hash) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO audit_head (org_id, last_id, hash) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (org_id) DO UPDATE SET last_id = excluded.last_id, hash = excluded.hash",
+        params![head_key(org_id), id, &hash[..]],
+    )?;
+    Ok(())
+}
+
+/// Appends an event, chained onto its organisation's head. Runs inside the
+/// caller's `BEGIN IMMEDIATE` transaction, which holds the write lock from
+/// its start: no other writer can chain onto the same head meanwhile.
+pub(super) fn append(conn: &Connection, at: i64, e: &NewEvent) -> rusqlite::Result<()> {
+    let org_id = Some(e.org_id);
+    let prev = prev_hash(conn, org_id)?;
+    // The id AUTOINCREMENT would give, chosen here because it is hashed.
+    let id: i64 = conn.query_row(
+        "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'audit'), 0), \
+                    COALESCE((SELECT MAX(id) FROM audit), 0)) + 1",
+        [],
+        |r| r.get(0),
+    )?;
+    let entry = Entry {
+        id,
+        org_id,
+        at,
+        event: e.event,
+        actor: &e.actor,
+        package_id: e.package_id.as_deref(),
+        detail: e.detail.as_deref(),
+    };
+    let hash = row_hash(&prev, &entry);
+    conn.execute(
+        "INSERT INTO audit (id, at, event, actor, package_id, detail, org_id, prev_hash, hash) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![id, at, e.event, e.actor, e.package_id, e.detail, e.org_id, &prev[..], &hash[..]],
+    )?;
+    set_head(conn, org_id, id, &hash)
+}
+
+/// Chains the rows written before version 5 (SQLite has no SHA-256), in the
+/// migration's transaction, page by page in id order.
+pub(super) fn backfill(conn: &Connection) -> rusqlite::Result<()> {
+    let mut heads: BTreeMap<Option<i64>, (i64, Hash)> = BTreeMap::new();
+    let mut read = conn.prepare(
+        "SELECT id, org_id, at, event, actor, package_id, detail FROM audit WHERE id > ?1 ORDER BY id LIMIT 1000",
+    )?;
+    let mut write = conn.prepare("UPDATE audit SET prev_hash = ?1, hash = ?2 WHERE id = ?3")?;
+    let mut after = 0;
+    loop {
+        let page = read
+            .query_map([after], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Option<i64>>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let Some(last) = page.last() else { break };
+        after = last.0;
+        for (id, org_id, at, event, actor, package_id, detail) in &page {
+            let prev = heads.get(org_id).map_or(GENESIS, |h| h.1);
+            let entry = Entry {
+                id: *id,
+                org_id: *org_id,
+                at: *at,
+                event,
+                actor,
+                package_id: package_id.as_deref(),
+                detail: detail.as_deref(),
+            };
+            let hash = row_hash(&prev, &entry);
+            write.execute(params![&prev[..], &hash[..], id])?;
+            heads.insert(*org_id, (*id, hash));
+        }
+    }
+    for (org_id, (id, hash)) in heads {
+        set_head(conn, org_id, id, &hash)?;
+    }
+    Ok(())
+}
+
+/// Every chain (organisations with rows or a head), `None` first, then by id.
+pub(super) fn heads(conn: &Connection) -> rusqlite::Result<Vec<AuditHead>> {
+    let mut chains: BTreeMap<Option<i64>, Option<(i64, Vec<u8>)>> = BTreeMap::new();
+    // The distinct organisations, one index lookup each (not a scan of every row).
+    if conn.query_row("SELECT EXISTS (SELECT 1 FROM audit WHERE org_id IS NULL)", [], |r| r.get(0))? {
+        chains.insert(None, None);
+    }
+    let mut org = i64::MIN;
+    while let Some(next) =
+        conn.query_row("SELECT MIN(org_id) FROM audit WHERE org_id > ?1", [org], |r| r.get::<_, Option<i64>>(0))?
+    {
+        chains.insert(Some(next), None);
+        org = next;
+    }
+    let mut stmt = conn.prepare("SELECT org_id, last_id, hash FROM audit_head")?;
+    let recorded = stmt
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for (key, last_id, hash) in recorded {
+        let org_id = (key != 0).then_some(key);
+        chains.insert(org_id, Some((last_id, hash)));
+    }
+    Ok(chains.into_iter().map(|(org_id, head)| AuditHead { org_id, head }).collect())
+}
+
+/// A hash column as bytes, whatever was written into it by hand (`None`: NULL).
+fn blob(r: &rusqlite::Row, i: usize) -> rusqlite::Result<Option<Vec<u8>>> {
+    use rusqlite::types::ValueRef;
+    Ok(match r.get_ref(i)? {
+        ValueRef::Null => None,
+        ValueRef::Blob(b) | ValueRef::Text(b) => Some(b.to_vec()),
+        ValueRef::Integer(_) | ValueRef::Real(_) => Some(Vec::new()),
+    })
+}
+
+/// Rows of one chain with `after < id <= until`, in order.
+pub(super) fn rows(
+    conn: &Connection,
+    org_id: Option<i64>,
+    after: i64,
+    until: Option<i64>,
+    limit: i64,
+) -> rusqlite::Result<Vec<ChainedRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, org_id, at, event, actor, package_id, detail, prev_hash, hash FROM audit \
+         WHERE org_id IS ?1 AND id > ?2 AND id <= ?3 ORDER BY id LIMIT ?4",
+    )?;
+    let rows = stmt
+        .query_map(params![org_id, after, until.unwrap_or(i64::MAX), limit], |r| {
+            Ok(ChainedRow {
+                id: r.get(0)?,
+                org_id: r.get(1)?,
+                at: r.get(2)?,
+                event: r.get(3)?,
+                actor: r.get(4)?,
+                package_id: r.get(5)?,
+                detail: r.get(6)?,
+                prev_hash: blob(r, 7)?,
+                hash: blob(r, 8)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
