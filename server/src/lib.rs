@@ -66,14 +66,13 @@ pub async fn open(config: Config) -> Result<State> {
         _ => Arc::new(FsBlobStore::open(&config.data_dir)?),
     };
     let mailer = Mailer::new(&config)?;
-    let org_id = meta.ensure_organisation(&config.organisation.name).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    // A self-hosted install has one organisation, made at first start; the operator may add more.
+    meta.ensure_organisation(&config.organisation.name).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let domain = Domain {
         meta,
         blobs,
         key,
         limits: config.limits.clone(),
-        org_id,
-        org_name: config.organisation.name.clone(),
         public_url: config.public_url.clone(),
         policy: config.policy.clone(),
     };
@@ -171,7 +170,8 @@ pub mod admin {
 
     use crate::State;
     use crate::config::Config;
-    use crate::domain::{accounts, audit};
+    use crate::domain::{accounts, audit, organisations};
+    use crate::store::Role;
 
     /// The metadata store's file in a data directory (`store::open`); its
     /// presence is what makes a folder a Kluis data directory.
@@ -227,16 +227,79 @@ pub mod admin {
         }
     }
 
-    /// Adds a user who may sign in; returns the normalised address.
-    pub async fn add_user(state: &State, email: &str) -> Result<String> {
-        let user = accounts::ensure_user(&state.domain, email).await.map_err(|e| anyhow!("{}", describe(e)))?;
-        Ok(user.email)
+    /// Who `kluis-server user add` adds, beyond the address.
+    #[derive(Debug, Clone, Default)]
+    pub struct UserSpec {
+        /// The organisation by id or name; `None`: by the address's mail domain, or the only one.
+        pub organisation: Option<String>,
+        /// `Some(true)`: an admin of the organisation; `Some(false)`: a user; `None`: as before (new: a user).
+        pub admin: Option<bool>,
+        /// Display name; `None`: as before.
+        pub name: Option<String>,
     }
 
-    /// A new API token for `email` (the user is created if needed).
+    /// A user as the operator's commands report them.
+    #[derive(Debug, Clone)]
+    pub struct AddedUser {
+        /// The normalised address.
+        pub email: String,
+        /// The organisation's name.
+        pub organisation: String,
+        /// Whether they are an admin of it.
+        pub admin: bool,
+    }
+
+    /// Adds a user who may sign in (or makes them active again).
+    pub async fn add_user_as(state: &State, email: &str, spec: &UserSpec) -> Result<AddedUser> {
+        let role = spec.admin.map(|a| if a { Role::Admin } else { Role::User });
+        let (user, org) =
+            accounts::add_user(&state.domain, email, spec.organisation.as_deref(), role, spec.name.as_deref())
+                .await
+                .map_err(|e| anyhow!("{}", describe(e)))?;
+        Ok(AddedUser { email: user.email, organisation: org.name, admin: user.role == Role::Admin })
+    }
+
+    /// Adds a user who may sign in, to the organisation of their mail domain (or the only one).
+    pub async fn add_user(state: &State, email: &str) -> Result<String> {
+        Ok(add_user_as(state, email, &UserSpec::default()).await?.email)
+    }
+
+    /// A new API token for `email` (the user is added if needed, as by [`add_user`]).
     pub async fn create_token(state: &State, email: &str, label: &str) -> Result<String> {
-        let user = accounts::ensure_user(&state.domain, email).await.map_err(|e| anyhow!("{}", describe(e)))?;
+        let (user, _) =
+            accounts::add_user(&state.domain, email, None, None, None).await.map_err(|e| anyhow!("{}", describe(e)))?;
         accounts::create_token(&state.domain, &user, label).await.map_err(|e| anyhow!("{}", describe(e)))
+    }
+
+    /// An organisation as the operator's commands report it.
+    #[derive(Debug, Clone)]
+    pub struct OrganisationInfo {
+        /// What `--org` takes, besides the name.
+        pub id: i64,
+        /// Its name, as mails and pages show it.
+        pub name: String,
+        /// Its mail domains.
+        pub domains: Vec<String>,
+        /// When it was made (Unix seconds).
+        pub created_at: i64,
+    }
+
+    impl From<crate::store::Organisation> for OrganisationInfo {
+        fn from(o: crate::store::Organisation) -> Self {
+            OrganisationInfo { id: o.id, name: o.name, domains: o.domains, created_at: o.created_at }
+        }
+    }
+
+    /// A new organisation with its mail domains (`kluis-server org create`).
+    pub async fn create_organisation(state: &State, name: &str, domains: &[String]) -> Result<OrganisationInfo> {
+        let org = organisations::create(&state.domain, name, domains).await.map_err(|e| anyhow!("{}", describe(e)))?;
+        Ok(org.into())
+    }
+
+    /// Every organisation of the server (`kluis-server org list`).
+    pub async fn organisations(state: &State) -> Result<Vec<OrganisationInfo>> {
+        let all = organisations::list(&state.domain).await.map_err(|e| anyhow!("{}", describe(e)))?;
+        Ok(all.into_iter().map(Into::into).collect())
     }
 
     /// The outcome of `kluis-server audit verify`.

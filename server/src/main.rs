@@ -38,6 +38,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Manage organisations (one server can host several)
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
     /// Manage users
     User {
         #[command(subcommand)]
@@ -92,10 +97,40 @@ enum TokenCommand {
 }
 
 #[derive(Subcommand)]
+enum OrgCommand {
+    /// Add an organisation with its mail domains
+    Create {
+        /// Its name, as mails and pages show it
+        name: String,
+        /// A mail domain of it (repeatable): addresses there are internal, and their users belong here
+        #[arg(long = "domain", value_name = "DOMAIN")]
+        domains: Vec<String>,
+        /// Create the data directory if it holds no Kluis database yet
+        #[arg(long)]
+        init: bool,
+    },
+    /// List the organisations: id, name, mail domains
+    List {
+        /// Create the data directory if it holds no Kluis database yet
+        #[arg(long)]
+        init: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum UserCommand {
-    /// Add a user who may sign in and send packages
+    /// Add a user who may sign in and send packages (or let a disabled one in again)
     Add {
         email: String,
+        /// Their organisation, by id or name (default: the one with the address's mail domain, or the only one)
+        #[arg(long, value_name = "ORG")]
+        org: Option<String>,
+        /// Make them an admin of their organisation
+        #[arg(long)]
+        admin: bool,
+        /// Their name, as pages and mails show it
+        #[arg(long)]
+        name: Option<String>,
         /// Create the data directory if it holds no Kluis database yet
         #[arg(long)]
         init: bool,
@@ -113,7 +148,14 @@ fn main() -> ExitCode {
             Command::Token { command: TokenCommand::Create { email, label, init } } => {
                 create_token(config, &email, &label, init)
             }
-            Command::User { command: UserCommand::Add { email, init } } => add_user(config, &email, init),
+            Command::Org { command: OrgCommand::Create { name, domains, init } } => {
+                create_org(config, &name, &domains, init)
+            }
+            Command::Org { command: OrgCommand::List { init } } => list_orgs(config, init),
+            Command::User { command: UserCommand::Add { email, org, admin, name, init } } => {
+                let spec = kluis_server::admin::UserSpec { organisation: org, admin: admin.then_some(true), name };
+                add_user(config, &email, &spec, init)
+            }
             Command::Audit { command: AuditCommand::Verify { init } } => return verify_audit(config, init),
             Command::Addin { command: AddinCommand::Manifest { out } } => addin_manifest(&config, out),
         };
@@ -172,12 +214,38 @@ fn create_token(config: Config, email: &str, label: &str, init: bool) -> Result<
     Ok(())
 }
 
-fn add_user(config: Config, email: &str, init: bool) -> Result<()> {
-    let email = actix_web::rt::System::new().block_on(async {
+fn add_user(config: Config, email: &str, spec: &kluis_server::admin::UserSpec, init: bool) -> Result<()> {
+    let user = actix_web::rt::System::new().block_on(async {
         let state = open_admin(config, init).await?;
-        kluis_server::admin::add_user(&state, email).await
+        kluis_server::admin::add_user_as(&state, email, spec).await
     })?;
-    eprintln!("{email} may now sign in");
+    let role = if user.admin { ", as an admin" } else { "" };
+    eprintln!("{} may now sign in ({}{role})", user.email, user.organisation);
+    Ok(())
+}
+
+fn create_org(config: Config, name: &str, domains: &[String], init: bool) -> Result<()> {
+    let org = actix_web::rt::System::new().block_on(async {
+        let state = open_admin(config, init).await?;
+        kluis_server::admin::create_organisation(&state, name, domains).await
+    })?;
+    println!("{}", org.id);
+    eprintln!(
+        "organisation {} ({}) created; add its first admin with `kluis-server user add EMAIL --org {} --admin`",
+        org.name, org.id, org.id
+    );
+    Ok(())
+}
+
+fn list_orgs(config: Config, init: bool) -> Result<()> {
+    let orgs = actix_web::rt::System::new().block_on(async {
+        let state = open_admin(config, init).await?;
+        kluis_server::admin::organisations(&state).await
+    })?;
+    for org in orgs {
+        let domains = if org.domains.is_empty() { "-".to_string() } else { org.domains.join(",") };
+        println!("{}\t{}\t{domains}", org.id, org.name);
+    }
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use super::client;
 use super::error::ApiResult;
 use super::guard::SignedIn;
 use crate::State;
-use crate::domain::accounts;
+use crate::domain::{accounts, organisations};
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -46,5 +46,6 @@ async fn logout(state: State, auth: SignedIn) -> ApiResult<HttpResponse> {
 }
 
 async fn me(state: State, auth: SignedIn) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(Me { email: auth.0.user.email, organisation: state.domain.org_name.clone() }))
+    let organisation = organisations::get(&state.domain, auth.0.user.org_id).await?.name;
+    Ok(HttpResponse::Ok().json(Me { email: auth.0.user.email, organisation }))
 }

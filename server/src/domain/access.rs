@@ -15,7 +15,7 @@ use kluis_crypto::package::{AccessProof, AccessVerifier, LinkProof, LinkVerifier
 
 use super::codes::{self, CLIENT_BUDGET, Outcome, Purpose};
 use super::packages::{availability, downloads_left};
-use super::{Actor, Domain, DomainError, DomainResult, Event, Unavailable, address, invalid, mail, now};
+use super::{Actor, Domain, DomainError, DomainResult, Event, Unavailable, address, invalid, mail, now, organisations};
 use crate::secrets::{random_token, sha256_hex};
 use crate::store::{Blob, Counter, Package};
 
@@ -27,9 +27,6 @@ pub(crate) const PROOF_BUDGET: i64 = 30;
 /// A package a recipient may open now.
 pub(crate) async fn open(domain: &Domain, id: &str) -> DomainResult<Package> {
     let package = domain.meta.package(id).await?.ok_or(DomainError::NotFound("package"))?;
-    if package.org_id != domain.org_id {
-        return Err(DomainError::NotFound("package"));
-    }
     availability(&package, now()).map_err(|u| match u {
         Unavailable::NotReady => DomainError::NotFound("package"),
         other => DomainError::Unavailable(other),
@@ -78,7 +75,10 @@ async fn check_proof(domain: &Domain, package: &Package, proof: &str, client: &s
     let counts = domain.meta.count_failure(&counters, at).await?;
     if counts[0] == 1 {
         let detail = Some("wrong access proof (further ones this hour are counted, not logged)".to_string());
-        domain.meta.record(domain.event(Event::AccessDenied, Actor::Client(client), Some(&package.id), detail)).await?;
+        domain
+            .meta
+            .record(domain.event(package.org_id, Event::AccessDenied, Actor::Client(client), Some(&package.id), detail))
+            .await?;
     }
     Err(DomainError::WrongProof { password: package.has_password })
 }
@@ -126,9 +126,10 @@ pub(crate) async fn sender(domain: &Domain, id: &str, proof: &str, client: &str)
                 counters.push(Counter { key: format!("link-proof-log:{}", package.id), window_start: hour_window(at) });
             }
             let counts = domain.meta.count_failure(&counters, at).await?;
-            if counts.get(1) == Some(&1) {
+            if let Some(package) = package.as_ref().filter(|_| counts.get(1) == Some(&1)) {
                 let detail = Some("wrong link proof (further ones this hour are counted, not logged)".to_string());
-                domain.meta.record(domain.event(Event::AccessDenied, Actor::Client(client), Some(id), detail)).await?;
+                let event = domain.event(package.org_id, Event::AccessDenied, Actor::Client(client), Some(id), detail);
+                domain.meta.record(event).await?;
             }
             return Err(DomainError::NotFound("package"));
         }
@@ -137,8 +138,8 @@ pub(crate) async fn sender(domain: &Domain, id: &str, proof: &str, client: &str)
     let files = domain.meta.blobs(id).await?.len().saturating_sub(1);
     Ok(SenderCard {
         email: sender.email,
-        name: None,
-        organisation: domain.org_name.clone(),
+        name: sender.name,
+        organisation: organisations::get(domain, package.org_id).await?.name,
         files: u32::try_from(files).unwrap_or(u32::MAX),
         sent_at: package.created_at,
     })
@@ -161,11 +162,27 @@ pub(crate) async fn request_code(domain: &Domain, id: &str, raw: &str, proof: &s
     if let Some(code) = codes::issue(domain, purpose, &email, client, recipient).await? {
         domain
             .meta
-            .record(domain.event(Event::VerificationSent, Actor::Recipient(Some(&email)), Some(id), None))
+            .record(domain.event(
+                package.org_id,
+                Event::VerificationSent,
+                Actor::Recipient(Some(&email)),
+                Some(id),
+                None,
+            ))
             .await?;
         let sender = domain.meta.user(package.sender_id).await?.map(|u| u.email).unwrap_or_default();
         let files = domain.meta.blobs(id).await?.len().saturating_sub(1);
-        mail::enqueue(domain, mail::verification_code(&email, &code, &sender, &domain.org_name, files)).await?;
+        mail::enqueue(
+            domain,
+            mail::verification_code(
+                &email,
+                &code,
+                &sender,
+                &organisations::get(domain, package.org_id).await?.name,
+                files,
+            ),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -203,6 +220,7 @@ pub(crate) async fn access(
             Outcome::Rejected { rejection, first, package_spent, .. } => {
                 if first {
                     let event = domain.event(
+                        package.org_id,
                         Event::VerificationFailed,
                         Actor::Recipient(Some(&email)),
                         Some(id),
@@ -211,7 +229,7 @@ pub(crate) async fn access(
                     domain.meta.record(event).await?;
                 }
                 if package_spent && domain.meta.lock_verification(id).await? {
-                    let event = domain.event(Event::VerificationLocked, Actor::System, Some(id), None);
+                    let event = domain.event(package.org_id, Event::VerificationLocked, Actor::System, Some(id), None);
                     domain.meta.record(event).await?;
                     let sender = domain.meta.user(package.sender_id).await?.map(|u| u.email);
                     if let Some(sender) = sender {
@@ -229,7 +247,7 @@ pub(crate) async fn access(
     let token = random_token(SESSION_PREFIX);
     let at = now();
     let session_expires_at = at + i64::from(domain.limits.download_session_hours) * 3600;
-    let event = domain.event(Event::Accessed, Actor::Recipient(verified.as_deref()), Some(id), None);
+    let event = domain.event(package.org_id, Event::Accessed, Actor::Recipient(verified.as_deref()), Some(id), None);
     let rule = Box::new(move |p: &Package| {
         availability(p, now()).map_err(DomainError::Unavailable)?;
         if p.server_share.is_none() {
@@ -282,5 +300,9 @@ pub(crate) async fn authorize_download(
 
 /// A blob was read to its end.
 pub(crate) async fn downloaded(domain: &Domain, id: &str, email: Option<&str>, detail: String) -> DomainResult<()> {
-    Ok(domain.meta.record(domain.event(Event::Downloaded, Actor::Recipient(email), Some(id), Some(detail))).await?)
+    let org_id = domain.meta.package(id).await?.map(|p| p.org_id);
+    Ok(domain
+        .meta
+        .record(domain.event(org_id, Event::Downloaded, Actor::Recipient(email), Some(id), Some(detail)))
+        .await?)
 }

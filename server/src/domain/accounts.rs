@@ -5,9 +5,11 @@
 //! after the sign-in. Users see and end their sessions in the token list.
 
 use super::codes::{self, Outcome, Purpose};
-use super::{Actor, CodeRejection, Domain, DomainError, DomainResult, Event, address, invalid, mail, now};
+use super::{
+    Actor, CodeRejection, Domain, DomainError, DomainResult, Event, address, invalid, mail, now, organisations,
+};
 use crate::secrets::{random_token, sha256_hex};
-use crate::store::{TokenRecord, User};
+use crate::store::{NewUser, Organisation, Role, TokenRecord, User};
 
 /// Prefix that makes Kluis API tokens recognisable (e.g. to secret scanners).
 pub(crate) const TOKEN_PREFIX: &str = "kluis_";
@@ -29,10 +31,38 @@ impl Domain {
     }
 }
 
-/// The user with `raw` address, created in the organisation if new (operator command line).
-pub(crate) async fn ensure_user(domain: &Domain, raw: &str) -> DomainResult<User> {
+/// The user with `raw` address (operator command line): added to the
+/// organisation named, or found by the address's mail domain, or the only
+/// one; made active again if disabled or removed. `role` and `name` are
+/// set when given.
+pub(crate) async fn add_user(
+    domain: &Domain,
+    raw: &str,
+    org: Option<&str>,
+    role: Option<Role>,
+    name: Option<&str>,
+) -> DomainResult<(User, Organisation)> {
     let email = email(raw)?;
-    Ok(domain.meta.ensure_user(domain.org_id, &email).await?)
+    let name = name.map(|n| n.trim().chars().filter(|c| !c.is_control()).take(100).collect::<String>());
+    let org = match domain.meta.user_by_email(&email).await? {
+        // An existing user stays where they are unless another organisation is named.
+        Some(user) if org.is_none() => organisations::get(domain, user.org_id).await?,
+        _ => organisations::for_new_user(domain, &email, org).await?,
+    };
+    let new = NewUser { org_id: org.id, email: email.clone(), name: name.filter(|n| !n.is_empty()), role };
+    let user = domain.meta.add_user(new).await?.ok_or_else(|| {
+        invalid("user_elsewhere", format!("{email} is a user of another organisation; an address belongs to one."))
+    })?;
+    Ok((user, org))
+}
+
+/// Where an address belongs: its user's organisation, else the one whose
+/// mail domain it has (for the audit log of sign-in attempts).
+async fn organisation_of(domain: &Domain, email: &str) -> DomainResult<Option<Organisation>> {
+    if let Some(user) = domain.meta.user_by_email(email).await? {
+        return Ok(domain.meta.organisation(user.org_id).await?);
+    }
+    Ok(domain.meta.organisation_of_domain(address::domain_of(email)).await?)
 }
 
 /// A new API token for `user` (operator command line: it expires only unused);
@@ -62,9 +92,6 @@ pub(crate) async fn authenticate(domain: &Domain, token: &str) -> DomainResult<C
         .use_token(&sha256_hex(token.as_bytes()), at, domain.unused_since(at))
         .await?
         .ok_or(DomainError::Unauthorized)?;
-    if user.org_id != domain.org_id {
-        return Err(DomainError::Unauthorized);
-    }
     Ok(Caller { user, token_id })
 }
 
@@ -98,9 +125,12 @@ pub(crate) async fn revoke_token(domain: &Domain, caller: &Caller, token_id: i64
 /// was never added would otherwise wait for a code that never comes.
 pub(crate) async fn request_code(domain: &Domain, raw: &str, client: &str) -> DomainResult<()> {
     let email = email(raw)?;
-    let known = domain.meta.user_by_email(&email).await?.is_some_and(|u| u.org_id == domain.org_id);
-    match codes::issue(domain, Purpose::SignIn, &email, client, known).await? {
-        Some(code) => mail::enqueue(domain, mail::signin_code(&email, &code, &domain.org_name)).await?,
+    let user = domain.meta.user_by_email(&email).await?;
+    match codes::issue(domain, Purpose::SignIn, &email, client, user.is_some()).await? {
+        Some(code) => {
+            let org = organisation_of(domain, &email).await?.map(|o| o.name).unwrap_or_default();
+            mail::enqueue(domain, mail::signin_code(&email, &code, &org)).await?
+        }
         None => tracing::info!(
             %email,
             "sign-in code asked for an address that is not a user: no code mailed (the answer is the same as \
@@ -128,18 +158,24 @@ pub(crate) async fn sign_in(
             let ends = now() + i64::from(domain.limits.session_days) * 86_400;
             let label = label.unwrap_or("signed in with an e-mail code");
             let token = issue_token(domain, &user, label, Some(ends)).await?;
-            domain.meta.record(domain.event(Event::SignedIn, Actor::User(&email), None, None)).await?;
+            domain.meta.record(domain.event(user.org_id, Event::SignedIn, Actor::User(&email), None, None)).await?;
             Ok((token, email))
         }
         Outcome::Rejected { rejection, first, just_locked, .. } => {
+            let org = organisation_of(domain, &email).await?;
+            let org_id = org.as_ref().map(|o| o.id);
             if first {
                 let detail = Some("wrong sign-in code (further ones today are counted, not logged)".to_string());
-                domain.meta.record(domain.event(Event::SignInFailed, Actor::Client(client), None, detail)).await?;
+                domain
+                    .meta
+                    .record(domain.event(org_id, Event::SignInFailed, Actor::Client(client), None, detail))
+                    .await?;
             }
             if just_locked {
-                domain.meta.record(domain.event(Event::SignInLocked, Actor::User(&email), None, None)).await?;
+                domain.meta.record(domain.event(org_id, Event::SignInLocked, Actor::User(&email), None, None)).await?;
                 if domain.meta.user_by_email(&email).await?.is_some() {
-                    mail::enqueue(domain, mail::signin_locked(&email, &domain.org_name)).await?;
+                    let org = org.map(|o| o.name).unwrap_or_default();
+                    mail::enqueue(domain, mail::signin_locked(&email, &org)).await?;
                 }
             }
             Err(DomainError::Code(rejection))

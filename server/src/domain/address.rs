@@ -33,11 +33,7 @@ pub(crate) fn normalize(raw: &str) -> Result<String, InvalidAddress> {
     if !dot_atom || domain.starts_with('[') {
         return Err(bad());
     }
-    let domain = idna::domain_to_ascii_strict(domain).map_err(|_| bad())?;
-    // A domain the mailer can reach has at least two labels.
-    if !domain.contains('.') || domain.split('.').any(|l| l.is_empty() || l.len() > 63) {
-        return Err(bad());
-    }
+    let domain = normalize_domain(domain).map_err(|_| bad())?;
     let email = format!("{}@{domain}", local.to_lowercase());
     if email.len() > 254 || email.parse::<lettre::Address>().is_err() {
         return Err(bad());
@@ -45,9 +41,34 @@ pub(crate) fn normalize(raw: &str) -> Result<String, InvalidAddress> {
     Ok(email)
 }
 
+/// A mail domain as stored and compared: lower case, in ASCII (punycode),
+/// with at least two labels (a domain the mailer can reach).
+pub(crate) fn normalize_domain(raw: &str) -> Result<String, InvalidAddress> {
+    let bad = || InvalidAddress(raw.chars().take(254).collect());
+    let domain = idna::domain_to_ascii_strict(raw.trim()).map_err(|_| bad())?;
+    if !domain.contains('.') || domain.split('.').any(|l| l.is_empty() || l.len() > 63) {
+        return Err(bad());
+    }
+    Ok(domain)
+}
+
+/// The domain of a normalised address.
+pub(crate) fn domain_of(email: &str) -> &str {
+    email.rsplit_once('@').map_or("", |(_, d)| d)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::normalize;
+    use super::{normalize, normalize_domain};
+
+    #[test]
+    fn mail_domains_are_normalised_like_the_domains_of_addresses() {
+        assert_eq!(normalize_domain(" Example.ORG ").unwrap(), "example.org");
+        assert_eq!(normalize_domain("bücher.example").unwrap(), "xn--bcher-kva.example");
+        for bad in ["localhost", "", "a..b", ".example.org", "exa mple.org", "x@y.org"] {
+            assert!(normalize_domain(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn good_addresses_are_normalised() {

@@ -12,6 +12,7 @@ pub(crate) mod audit;
 pub(crate) mod codes;
 pub(crate) mod janitor;
 pub(crate) mod mail;
+pub(crate) mod organisations;
 pub(crate) mod packages;
 pub(crate) mod policy;
 pub(crate) mod uploads;
@@ -29,8 +30,6 @@ pub(crate) struct Domain {
     pub blobs: Arc<dyn BlobStore>,
     pub key: ServerKey,
     pub limits: Limits,
-    pub org_id: i64,
-    pub org_name: String,
     /// The server's public URL (links in answers and mail).
     pub public_url: String,
     /// Rules for sending and the content check (`[policy]`).
@@ -217,16 +216,17 @@ impl Event {
 }
 
 impl Domain {
-    /// An audit event of this organisation.
+    /// An audit event of organisation `org_id`.
     pub(crate) fn event(
         &self,
+        org_id: impl Into<Option<i64>>,
         event: Event,
         actor: Actor,
         package_id: Option<&str>,
         detail: Option<String>,
     ) -> NewEvent {
         NewEvent {
-            org_id: self.org_id,
+            org_id: org_id.into(),
             event: event.as_str(),
             actor: actor.name(),
             package_id: package_id.map(str::to_string),

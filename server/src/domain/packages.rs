@@ -126,7 +126,7 @@ pub(crate) async fn create(domain: &Domain, caller: &Caller, req: Request) -> Do
     let detail = format!("{} blobs, {total} bytes, {} recipients", sizes.len(), recipients.len());
     let new = NewPackage {
         id: id.clone(),
-        org_id: domain.org_id,
+        org_id: caller.user.org_id,
         sender_id: caller.user.id,
         server_share: share.to_vec(),
         created_at: at,
@@ -138,7 +138,8 @@ pub(crate) async fn create(domain: &Domain, caller: &Caller, req: Request) -> Do
         recipients,
         blob_sizes: sizes,
     };
-    let event = domain.event(Event::Created, Actor::User(&caller.user.email), Some(&id), Some(detail));
+    let event =
+        domain.event(caller.user.org_id, Event::Created, Actor::User(&caller.user.email), Some(&id), Some(detail));
     domain.meta.create_package(new, upload_quota(domain), event).await?;
     let record = domain.meta.package_record(&id).await?.ok_or(DomainError::NotFound("package"))?;
     Ok((record, share))
@@ -147,7 +148,7 @@ pub(crate) async fn create(domain: &Domain, caller: &Caller, req: Request) -> Do
 /// A package of the caller (anyone else's is "not found").
 pub(crate) async fn owned(domain: &Domain, caller: &Caller, id: &str) -> DomainResult<PackageRecord> {
     let record = domain.meta.package_record(id).await?.ok_or(DomainError::NotFound("package"))?;
-    if record.package.sender_id != caller.user.id || record.package.org_id != domain.org_id {
+    if record.package.sender_id != caller.user.id || record.package.org_id != caller.user.org_id {
         return Err(DomainError::NotFound("package"));
     }
     Ok(record)
@@ -205,7 +206,7 @@ pub(crate) async fn finalize(
             Err(invalid("already_finalized", "This package was finalized with other verifiers."))
         };
     }
-    let event = domain.event(Event::Finalized, Actor::User(&caller.user.email), Some(id), None);
+    let event = domain.event(record.package.org_id, Event::Finalized, Actor::User(&caller.user.email), Some(id), None);
     match domain.meta.finalize(id, verifiers, event).await? {
         Finalized::Done(record) => Ok(record),
         Finalized::Missing(missing) => Err(DomainError::UploadIncomplete(missing)),
@@ -215,7 +216,8 @@ pub(crate) async fn finalize(
 /// Ends a package: S is dropped at once, the blobs right after (the janitor retries failures).
 async fn end(domain: &Domain, id: &str, state: PackageState, actor: Actor<'_>) -> DomainResult<bool> {
     let event = if state == PackageState::Expired { Event::Expired } else { Event::Revoked };
-    let ended = domain.meta.end_package(id, state, domain.event(event, actor, Some(id), None)).await?;
+    let org_id = domain.meta.package(id).await?.map(|p| p.org_id);
+    let ended = domain.meta.end_package(id, state, domain.event(org_id, event, actor, Some(id), None)).await?;
     purge_blobs(domain, id).await;
     Ok(ended)
 }
@@ -229,7 +231,7 @@ pub(crate) async fn revoke(domain: &Domain, caller: &Caller, id: &str) -> Domain
 pub(crate) async fn delete(domain: &Domain, caller: &Caller, id: &str) -> DomainResult<()> {
     owned(domain, caller, id).await?;
     end(domain, id, PackageState::Revoked, Actor::User(&caller.user.email)).await?;
-    let event = domain.event(Event::Deleted, Actor::User(&caller.user.email), Some(id), None);
+    let event = domain.event(caller.user.org_id, Event::Deleted, Actor::User(&caller.user.email), Some(id), None);
     domain.meta.delete_package(id, event).await?;
     Ok(())
 }

@@ -61,6 +61,7 @@ pub(crate) async fn record_verdict(domain: &Domain, caller: &Caller, report: Ver
         "findings": report.findings.iter().map(summary).collect::<Vec<_>>(),
     });
     let event = domain.event(
+        caller.user.org_id,
         Event::SendChecked,
         Actor::User(&caller.user.email),
         package_id.as_deref(),

@@ -44,8 +44,11 @@ pub(crate) async fn create(
     blob_idx: i64,
     length: u64,
 ) -> DomainResult<(String, i64)> {
-    let package =
-        domain.meta.package(package_id).await?.filter(|p| p.sender_id == caller.user.id && p.org_id == domain.org_id);
+    let package = domain
+        .meta
+        .package(package_id)
+        .await?
+        .filter(|p| p.sender_id == caller.user.id && p.org_id == caller.user.org_id);
     let package = package.ok_or(DomainError::NotFound("package"))?;
     if package.state != PackageState::Uploading || now() >= package.expires_at {
         return Err(DomainError::NotUploading);
@@ -115,8 +118,13 @@ where
     if durable == upload.length as u64 {
         domain.blobs.commit(&upload.id, &blob_key(&upload.package_id, upload.blob_idx)).await?;
         let detail = format!("blob {}, {} bytes", upload.blob_idx, upload.length);
-        let event =
-            domain.event(Event::Uploaded, Actor::User(&caller.user.email), Some(&upload.package_id), Some(detail));
+        let event = domain.event(
+            caller.user.org_id,
+            Event::Uploaded,
+            Actor::User(&caller.user.email),
+            Some(&upload.package_id),
+            Some(detail),
+        );
         domain.meta.complete_upload(&upload.id, event).await?;
     }
     Ok(durable)

@@ -48,11 +48,53 @@ pub(crate) type StoreResult<T> = Result<T, StoreError>;
 /// A rule checked inside a unit of work.
 pub(crate) type Rule<T> = Box<dyn FnOnce(&T) -> Result<(), DomainError> + Send>;
 
+/// What a user may do in their organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Sends and receives.
+    User,
+    /// Also runs the organisation: users, packages (metadata only), audit log, settings.
+    Admin,
+}
+
+impl Role {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Admin => "admin",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct User {
     pub id: i64,
     pub org_id: i64,
     pub email: String,
+    pub name: Option<String>,
+    pub role: Role,
+}
+
+/// A user to add (or to make active again) in an organisation.
+#[derive(Debug, Clone)]
+pub(crate) struct NewUser {
+    pub org_id: i64,
+    /// Normalised address.
+    pub email: String,
+    /// `None`: as it was (a new user has none).
+    pub name: Option<String>,
+    /// `None`: as it was (a new user is a `User`).
+    pub role: Option<Role>,
+}
+
+/// A tenant: its users, packages, audit log and settings are its own.
+#[derive(Debug, Clone)]
+pub(crate) struct Organisation {
+    pub id: i64,
+    pub name: String,
+    /// Its mail domains (lowercase): addresses there are internal, and belong here.
+    pub domains: Vec<String>,
+    pub created_at: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -219,7 +261,8 @@ pub(crate) struct AuditRow {
 /// An audit event to append.
 #[derive(Debug, Clone)]
 pub(crate) struct NewEvent {
-    pub org_id: i64,
+    /// `None`: of no organisation (a sign-in attempt for an unknown address outside every mail domain).
+    pub org_id: Option<i64>,
     pub event: &'static str,
     pub actor: String,
     pub package_id: Option<String>,
@@ -266,13 +309,29 @@ pub(crate) trait MetaStore: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
 
     // Organisations, users, API tokens.
+    /// The first organisation, made with `name` if there is none (first start).
     async fn ensure_organisation(&self, name: &str) -> StoreResult<i64>;
-    async fn ensure_user(&self, org_id: i64, email: &str) -> StoreResult<User>;
+    /// A new organisation with its mail domains (none of them another's: the domain checks first).
+    async fn create_organisation(&self, name: &str, domains: &[String]) -> StoreResult<Organisation>;
+    async fn organisation(&self, id: i64) -> StoreResult<Option<Organisation>>;
+    async fn organisations(&self) -> StoreResult<Vec<Organisation>>;
+    /// The organisation whose mail domain `domain` (lowercase) is.
+    async fn organisation_of_domain(&self, domain: &str) -> StoreResult<Option<Organisation>>;
+    /// Adds a user, or makes the user of that address active again; `None`
+    /// when the address is a user of another organisation.
+    async fn add_user(&self, user: NewUser) -> StoreResult<Option<User>>;
+    /// An active user (not disabled, not removed) by address or id.
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
     async fn user(&self, id: i64) -> StoreResult<Option<User>>;
     /// A token that stops working at `expires_at` (if given) or once unused for too long.
-    async fn create_token(&self, user_id: i64, hash: &str, label: &str, now: i64, expires_at: Option<i64>)
-    -> StoreResult<i64>;
+    async fn create_token(
+        &self,
+        user_id: i64,
+        hash: &str,
+        label: &str,
+        now: i64,
+        expires_at: Option<i64>,
+    ) -> StoreResult<i64>;
     /// The user of a live token (not revoked, not past its `expires_at`, used or
     /// made after `unused_since`); marks it used.
     async fn use_token(&self, hash: &str, now: i64, unused_since: i64) -> StoreResult<Option<(User, i64)>>;

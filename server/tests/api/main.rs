@@ -16,6 +16,7 @@ mod codes;
 mod enumeration;
 mod flow;
 mod operator;
+mod organisations;
 mod packages;
 mod policy;
 mod quotas;

@@ -2,10 +2,20 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::store::{TokenRecord, User};
+use crate::store::{NewUser, Organisation, Role, TokenRecord, User};
+
+/// The columns of [`user_from_row`], from `users`.
+const USER: &str = "id, org_id, email, name, role";
 
 fn user_from_row(r: &Row) -> rusqlite::Result<User> {
-    Ok(User { id: r.get(0)?, org_id: r.get(1)?, email: r.get(2)? })
+    let role: String = r.get(4)?;
+    Ok(User {
+        id: r.get(0)?,
+        org_id: r.get(1)?,
+        email: r.get(2)?,
+        name: r.get(3)?,
+        role: if role == "admin" { Role::Admin } else { Role::User },
+    })
 }
 
 pub(super) fn ensure_organisation(conn: &Connection, name: &str, now: i64) -> rusqlite::Result<i64> {
@@ -16,21 +26,91 @@ pub(super) fn ensure_organisation(conn: &Connection, name: &str, now: i64) -> ru
     Ok(conn.last_insert_rowid())
 }
 
+pub(super) fn create_organisation(
+    conn: &Connection,
+    name: &str,
+    domains: &[String],
+    now: i64,
+) -> rusqlite::Result<Organisation> {
+    conn.execute("INSERT INTO organisation (name, created_at) VALUES (?1, ?2)", params![name, now])?;
+    let id = conn.last_insert_rowid();
+    for domain in domains {
+        conn.execute("INSERT INTO org_domains (domain, org_id) VALUES (?1, ?2)", params![domain, id])?;
+    }
+    Ok(Organisation { id, name: name.into(), domains: domains.to_vec(), created_at: now })
+}
+
+fn domains_of(conn: &Connection, org_id: i64) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached("SELECT domain FROM org_domains WHERE org_id = ?1 ORDER BY domain")?;
+    stmt.query_map([org_id], |r| r.get(0))?.collect()
+}
+
+pub(super) fn organisation(conn: &Connection, id: i64) -> rusqlite::Result<Option<Organisation>> {
+    let found = conn
+        .query_row("SELECT name, created_at FROM organisation WHERE id = ?1", [id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })
+        .optional()?;
+    let Some((name, created_at)) = found else { return Ok(None) };
+    Ok(Some(Organisation { id, name, domains: domains_of(conn, id)?, created_at }))
+}
+
+pub(super) fn organisations(conn: &Connection) -> rusqlite::Result<Vec<Organisation>> {
+    let ids: Vec<i64> = conn
+        .prepare("SELECT id FROM organisation ORDER BY id")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    ids.into_iter().filter_map(|id| organisation(conn, id).transpose()).collect()
+}
+
+pub(super) fn organisation_of_domain(conn: &Connection, domain: &str) -> rusqlite::Result<Option<Organisation>> {
+    let id: Option<i64> =
+        conn.query_row("SELECT org_id FROM org_domains WHERE domain = ?1", [domain], |r| r.get(0)).optional()?;
+    match id {
+        Some(id) => organisation(conn, id),
+        None => Ok(None),
+    }
+}
+
+/// Users who may sign in: not disabled, not removed.
+const ACTIVE: &str = "disabled = 0 AND removed_at IS NULL";
+
 pub(super) fn user_by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<User>> {
-    conn.query_row("SELECT id, org_id, email FROM users WHERE email = ?1 AND disabled = 0", [email], user_from_row)
+    conn.query_row(&format!("SELECT {USER} FROM users WHERE email = ?1 AND {ACTIVE}"), [email], user_from_row)
         .optional()
 }
 
 pub(super) fn user(conn: &Connection, id: i64) -> rusqlite::Result<Option<User>> {
-    conn.query_row("SELECT id, org_id, email FROM users WHERE id = ?1 AND disabled = 0", [id], user_from_row).optional()
+    conn.query_row(&format!("SELECT {USER} FROM users WHERE id = ?1 AND {ACTIVE}"), [id], user_from_row).optional()
 }
 
-pub(super) fn ensure_user(conn: &Connection, org_id: i64, email: &str, now: i64) -> rusqlite::Result<User> {
-    if let Some(u) = user_by_email(conn, email)? {
-        return Ok(u);
-    }
-    conn.execute("INSERT INTO users (org_id, email, created_at) VALUES (?1, ?2, ?3)", params![org_id, email, now])?;
-    Ok(User { id: conn.last_insert_rowid(), org_id, email: email.into() })
+/// Adds `new` to its organisation, or makes the user of that address active
+/// again there (name and role as given, when given). `None` when the address
+/// belongs to a user of another organisation.
+pub(super) fn add_user(conn: &Connection, new: &NewUser, now: i64) -> rusqlite::Result<Option<User>> {
+    let existing: Option<(i64, i64)> = conn
+        .query_row("SELECT id, org_id FROM users WHERE email = ?1", [&new.email], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let role = new.role.map(Role::as_str);
+    let id = match existing {
+        Some((_, org)) if org != new.org_id => return Ok(None),
+        Some((id, _)) => {
+            conn.execute(
+                "UPDATE users SET disabled = 0, removed_at = NULL, name = COALESCE(?2, name), role = COALESCE(?3, role)
+                 WHERE id = ?1",
+                params![id, new.name, role],
+            )?;
+            id
+        }
+        None => {
+            conn.execute(
+                "INSERT INTO users (org_id, email, name, role, created_at) VALUES (?1, ?2, ?3, COALESCE(?4, 'user'), ?5)",
+                params![new.org_id, new.email, new.name, role, now],
+            )?;
+            conn.last_insert_rowid()
+        }
+    };
+    user(conn, id)
 }
 
 pub(super) fn create_token(

@@ -37,7 +37,7 @@ fn set_head(conn: &Connection, org_id: Option<i64>, id: i64, hash: &Hash) -> rus
 /// caller's `BEGIN IMMEDIATE` transaction, which holds the write lock from
 /// its start: no other writer can chain onto the same head meanwhile.
 pub(super) fn append(conn: &Connection, at: i64, e: &NewEvent) -> rusqlite::Result<()> {
-    let org_id = Some(e.org_id);
+    let org_id = e.org_id;
     let prev = prev_hash(conn, org_id)?;
     // The id AUTOINCREMENT would give, chosen here because it is hashed.
     let id: i64 = conn.query_row(

@@ -21,8 +21,8 @@ use async_trait::async_trait;
 
 use super::{
     AuditHead, AuditRow, Blob, ChainedRow, CodeKey, Counter, Finalized, Grant, Lease, MetaStore, NewEvent, NewPackage,
-    Package, PackageRecord, PackageState, QueuedMail, Rule, SendHistory, StoreError, StoreResult, StoredCode,
-    TokenRecord, Upload, Usage, User, Verifiers,
+    NewUser, Organisation, Package, PackageRecord, PackageState, QueuedMail, Rule, SendHistory, StoreError,
+    StoreResult, StoredCode, TokenRecord, Upload, Usage, User, Verifiers,
 };
 
 /// Migrations in order; entry `i` takes the schema from version `i` to `i + 1`.
@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0003_sessions.sql"),
     include_str!("../../../migrations/sqlite/0004_link_verifier.sql"),
     include_str!("../../../migrations/sqlite/0005_audit_chain.sql"),
+    include_str!("../../../migrations/sqlite/0006_organisations.sql"),
 ];
 
 /// What a version needs beyond its SQL, run after it in the same transaction.
@@ -161,9 +162,22 @@ impl MetaStore for SqliteStore {
         let name = name.to_string();
         self.unit(move |c| Ok(accounts::ensure_organisation(c, &name, now())?)).await
     }
-    async fn ensure_user(&self, org_id: i64, email: &str) -> StoreResult<User> {
-        let email = email.to_string();
-        self.unit(move |c| Ok(accounts::ensure_user(c, org_id, &email, now())?)).await
+    async fn create_organisation(&self, name: &str, domains: &[String]) -> StoreResult<Organisation> {
+        let (name, domains) = (name.to_string(), domains.to_vec());
+        self.unit(move |c| Ok(accounts::create_organisation(c, &name, &domains, now())?)).await
+    }
+    async fn organisation(&self, id: i64) -> StoreResult<Option<Organisation>> {
+        self.run(move |c| Ok(accounts::organisation(c, id)?)).await
+    }
+    async fn organisations(&self) -> StoreResult<Vec<Organisation>> {
+        self.run(move |c| Ok(accounts::organisations(c)?)).await
+    }
+    async fn organisation_of_domain(&self, domain: &str) -> StoreResult<Option<Organisation>> {
+        let domain = domain.to_string();
+        self.run(move |c| Ok(accounts::organisation_of_domain(c, &domain)?)).await
+    }
+    async fn add_user(&self, user: NewUser) -> StoreResult<Option<User>> {
+        self.unit(move |c| Ok(accounts::add_user(c, &user, now())?)).await
     }
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
         let email = email.to_string();
@@ -522,7 +536,7 @@ mod tests {
         let v: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
         assert_eq!(v, MIGRATIONS.len());
         assert!(conn.execute("INSERT INTO audit (at, event, actor) VALUES (1, 'x', 'y')", []).is_err(), "unchained");
-        let event = NewEvent { org_id: 1, event: "x", actor: "y".into(), package_id: None, detail: None };
+        let event = NewEvent { org_id: Some(1), event: "x", actor: "y".into(), package_id: None, detail: None };
         audit(&conn, 1, &event).unwrap();
         assert!(conn.execute("UPDATE audit SET event = 'z'", []).is_err());
         assert!(conn.execute("UPDATE audit SET hash = x'00'", []).is_err());
@@ -551,7 +565,7 @@ mod tests {
         }
         let store = SqliteStore::open(&path).unwrap();
         let conn = store.pool.get().unwrap();
-        let event = NewEvent { org_id: 1, event: "e", actor: "x".into(), package_id: None, detail: None };
+        let event = NewEvent { org_id: Some(1), event: "e", actor: "x".into(), package_id: None, detail: None };
         audit(&conn, 5, &event).unwrap();
         let prev_of = |id: i64| -> Vec<u8> {
             conn.query_row("SELECT prev_hash FROM audit WHERE id = ?1", [id], |r| r.get(0)).unwrap()

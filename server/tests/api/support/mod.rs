@@ -151,6 +151,14 @@ impl Server {
         self.run(move |state| async move { kluis_server::admin::create_token(&state, &email, "test").await.unwrap() })
     }
 
+    /// A new organisation with these mail domains; returns its id.
+    pub fn organisation(&self, name: &str, domains: &[&str]) -> i64 {
+        let (name, domains) = (name.to_string(), domains.iter().map(|d| d.to_string()).collect::<Vec<_>>());
+        self.run(move |state| async move {
+            kluis_server::admin::create_organisation(&state, &name, &domains).await.unwrap().id
+        })
+    }
+
     /// Adds a user who may sign in (no token).
     pub fn add_user(&self, email: &str) {
         let email = email.to_string();

@@ -1,0 +1,78 @@
+//! Organisations: the tenants of a server. Everything a user, package,
+//! upload, audit row or blob is belongs to exactly one, and every rule
+//! that reads or changes something checks that it is the caller's
+//! (docs/architecture.md, "Organisations"). A self-hosted install has the
+//! one made at first start; the operator (`kluis-server org create`) can
+//! add more, each with its own mail domains.
+
+use super::{Domain, DomainError, DomainResult, address, invalid};
+use crate::store::Organisation;
+
+/// The longest organisation name (it appears in mail subjects and on pages).
+const NAME_MAX: usize = 100;
+
+fn name(raw: &str) -> DomainResult<String> {
+    let name: String = raw.trim().chars().filter(|c| !c.is_control()).collect();
+    if name.is_empty() || name.chars().count() > NAME_MAX {
+        return Err(invalid("invalid_name", format!("An organisation's name has 1 to {NAME_MAX} characters.")));
+    }
+    Ok(name)
+}
+
+/// A new organisation with its mail domains; a domain that is already
+/// another organisation's is refused (an address belongs to one).
+pub(crate) async fn create(domain: &Domain, raw_name: &str, raw_domains: &[String]) -> DomainResult<Organisation> {
+    let name = name(raw_name)?;
+    let mut domains = Vec::new();
+    for raw in raw_domains {
+        let d = address::normalize_domain(raw)
+            .map_err(|_| invalid("invalid_domain", format!("{raw:?} is not a mail domain (like example.org).")))?;
+        if let Some(owner) = domain.meta.organisation_of_domain(&d).await? {
+            return Err(invalid("domain_taken", format!("{d} is already a domain of {}.", owner.name)));
+        }
+        if !domains.contains(&d) {
+            domains.push(d);
+        }
+    }
+    Ok(domain.meta.create_organisation(&name, &domains).await?)
+}
+
+pub(crate) async fn list(domain: &Domain) -> DomainResult<Vec<Organisation>> {
+    Ok(domain.meta.organisations().await?)
+}
+
+/// The organisation with id `id`.
+pub(crate) async fn get(domain: &Domain, id: i64) -> DomainResult<Organisation> {
+    domain.meta.organisation(id).await?.ok_or(DomainError::NotFound("organisation"))
+}
+
+/// Where the operator means a new user of address `email` to go: the
+/// organisation named (by id or name), else the one whose mail domain the
+/// address has, else the only one there is.
+pub(crate) async fn for_new_user(domain: &Domain, email: &str, named: Option<&str>) -> DomainResult<Organisation> {
+    let all = domain.meta.organisations().await?;
+    if let Some(named) = named {
+        let named = named.trim();
+        return all
+            .into_iter()
+            .find(|o| o.id.to_string() == named || o.name.eq_ignore_ascii_case(named))
+            .ok_or_else(|| invalid("unknown_organisation", format!("There is no organisation {named:?}.")));
+    }
+    if let Some(org) = domain.meta.organisation_of_domain(address::domain_of(email)).await? {
+        return Ok(org);
+    }
+    match <[Organisation; 1]>::try_from(all) {
+        Ok([only]) => Ok(only),
+        Err(all) => {
+            let names: Vec<String> = all.iter().map(|o| format!("{} ({})", o.name, o.id)).collect();
+            Err(invalid(
+                "organisation_required",
+                format!(
+                    "{} is in none of the organisations' mail domains; name one with --org: {}.",
+                    address::domain_of(email),
+                    names.join(", ")
+                ),
+            ))
+        }
+    }
+}
