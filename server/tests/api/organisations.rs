@@ -134,14 +134,19 @@ fn the_operator_adds_organisations_and_users_where_they_belong() {
     assert!(err.contains("user add EMAIL --org 2 --admin"), "{err}");
     let (listed, _) = ok(&["org", "list"]);
     assert_eq!(listed, "1\tKluis\t-\n2\tZiekenhuis Oost\toost.example\n");
-    assert!(fails(&["org", "create", "Kopie", "--domain", "oost.example"]).contains("already a domain of Ziekenhuis Oost"));
+    assert!(
+        fails(&["org", "create", "Kopie", "--domain", "oost.example"]).contains("already a domain of Ziekenhuis Oost")
+    );
     assert!(fails(&["org", "create", "Raar", "--domain", "localhost"]).contains("is not a mail domain"));
 
     let (_, err) = ok(&["user", "add", "Bob@oost.example", "--admin", "--name", "Bob de Vries"]);
     assert!(err.contains("bob@oost.example may now sign in (Ziekenhuis Oost, as an admin)"), "{err}");
     // An address outside every mail domain needs the organisation named, now that there are two.
     let err = fails(&["user", "add", "carol@elsewhere.example"]);
-    assert!(err.contains("name one with --org") && err.contains("Kluis (1)") && err.contains("Ziekenhuis Oost (2)"), "{err}");
+    assert!(
+        err.contains("name one with --org") && err.contains("Kluis (1)") && err.contains("Ziekenhuis Oost (2)"),
+        "{err}"
+    );
     let (_, err) = ok(&["user", "add", "carol@elsewhere.example", "--org", "ziekenhuis oost"]);
     assert!(err.contains("(Ziekenhuis Oost)"), "{err}");
     // An address belongs to one organisation.
