@@ -175,3 +175,103 @@ pub(super) fn rows(
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
+
+/// What the chain costs, measured on demand (not a check):
+/// `N=100000 cargo test --release -p kluis-server --lib chain_cost -- --ignored --nocapture`.
+#[cfg(test)]
+mod cost {
+    use super::*;
+    use crate::store::sqlite::{MIGRATIONS, SqliteStore, transaction};
+    use std::time::Instant;
+
+    fn event(i: i64) -> NewEvent {
+        NewEvent {
+            org_id: 1.into(),
+            event: "verification_failed",
+            actor: format!("client:192.0.2.{}", i % 250),
+            package_id: Some("AAAAAAAAAAAAAAAAAAAAAA".into()),
+            detail: Some(format!("bob{i}@example.org")),
+        }
+    }
+
+    #[test]
+    #[ignore]
+    fn chain_cost() {
+        let n: i64 = std::env::var("N").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+        // Before: schema version 4, the old INSERT, one transaction per row as `unit` does.
+        let dir = tempfile::tempdir().unwrap();
+        let mut old = rusqlite::Connection::open(dir.path().join("old.db")).unwrap();
+        old.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA secure_delete = ON;")
+            .unwrap();
+        for sql in MIGRATIONS.iter().take(4) {
+            old.execute_batch(sql).unwrap();
+        }
+        let t = Instant::now();
+        for i in 0..n {
+            let e = event(i);
+            let tx = transaction(&mut old).unwrap();
+            tx.execute(
+                "INSERT INTO audit (at, event, actor, package_id, detail, org_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![i, e.event, e.actor, e.package_id, e.detail, e.org_id],
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let before = t.elapsed();
+        // After: the chained append.
+        let store = SqliteStore::open(&dir.path().join("kluis.db")).unwrap();
+        let mut conn = store.pool.get().unwrap();
+        let t = Instant::now();
+        for i in 0..n {
+            let tx = transaction(&mut conn).unwrap();
+            append(&tx, i, &event(i)).unwrap();
+            tx.commit().unwrap();
+        }
+        let after = t.elapsed();
+        // Hashing alone (the rest is SQLite: the head and the index are written too).
+        let t = Instant::now();
+        let mut h = GENESIS;
+        for i in 0..n {
+            let e = event(i);
+            let entry = Entry {
+                id: i,
+                org_id: Some(1),
+                at: i,
+                event: e.event,
+                actor: &e.actor,
+                package_id: e.package_id.as_deref(),
+                detail: e.detail.as_deref(),
+            };
+            h = row_hash(&h, &entry);
+        }
+        let hashing = t.elapsed();
+        drop(conn);
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let t = Instant::now();
+        let check = rt.block_on(crate::domain::audit::verify(&store)).unwrap();
+        let verify = t.elapsed();
+        assert!(check.intact());
+        // Backfill: a version-4 database with n rows migrated to version 5.
+        let mut legacy = rusqlite::Connection::open(dir.path().join("old.db")).unwrap();
+        let t = Instant::now();
+        let tx = transaction(&mut legacy).unwrap();
+        tx.execute_batch(MIGRATIONS[4]).unwrap();
+        backfill(&tx).unwrap();
+        tx.commit().unwrap();
+        let migrate = t.elapsed();
+        let per_s = |d: std::time::Duration| n as f64 / d.as_secs_f64();
+        println!(
+            "n={n}\nbefore: {:.0} rows/s ({:.1} µs/row)\nafter:  {:.0} rows/s ({:.1} µs/row)\nhash alone: {:.2} µs/row\nverify: {} rows in {:.3} s = {:.0} rows/s\nbackfill migration: {:.3} s",
+            per_s(before),
+            before.as_secs_f64() * 1e6 / n as f64,
+            per_s(after),
+            after.as_secs_f64() * 1e6 / n as f64,
+            hashing.as_secs_f64() * 1e6 / n as f64,
+            check.rows,
+            verify.as_secs_f64(),
+            check.rows as f64 / verify.as_secs_f64(),
+            migrate.as_secs_f64(),
+        );
+        assert_ne!(h, GENESIS);
+    }
+}
