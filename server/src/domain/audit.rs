@@ -158,6 +158,9 @@ pub(crate) enum BreakKind {
     NewestMissing { head: i64 },
     /// The last row is the recorded head's row, but not with the recorded hash.
     HeadChanged,
+    /// The row comes after the recorded head, which Kluis moves with every
+    /// row it writes: it was added by hand.
+    AfterHead { head: i64 },
     /// There are rows but no recorded head: it was deleted.
     NoHead,
 }
@@ -187,6 +190,9 @@ impl std::fmt::Display for Break {
                 format!("the newest row(s) were deleted (the chain's head is row {head})")
             }
             BreakKind::HeadChanged => "it is not the row recorded as the chain's head (replaced)".to_string(),
+            BreakKind::AfterHead { head } => {
+                format!("it comes after the chain's recorded head, row {head}: added by hand")
+            }
             BreakKind::NoHead => "the chain's recorded head was deleted".to_string(),
         };
         write!(f, "audit log broken {place}: {why}")
@@ -217,8 +223,7 @@ fn rfc3339(at: i64) -> String {
         .unwrap_or_else(|| at.to_string())
 }
 
-/// Checks every organisation's chain, page by page, up to the head each had
-/// when the check began (rows written meanwhile are left for the next check).
+/// Checks every organisation's chain, page by page, to its recorded head.
 pub(crate) async fn verify(meta: &dyn MetaStore) -> DomainResult<AuditCheck> {
     let mut check = AuditCheck::default();
     for head in meta.audit_heads().await? {
@@ -234,7 +239,10 @@ pub(crate) async fn verify(meta: &dyn MetaStore) -> DomainResult<AuditCheck> {
     Ok(check)
 }
 
-/// One organisation's chain: the rows checked, and its head or first break.
+/// One organisation's chain, oldest row first, to its end, which must be
+/// its recorded head (read after the rows: a row and the head are written
+/// in one transaction, so rows written meanwhile are read on and checked
+/// too): the rows checked, and its head or first break.
 async fn verify_chain(meta: &dyn MetaStore, head: &AuditHead) -> DomainResult<(u64, Result<Option<Head>, Break>)> {
     let org_id = head.org_id;
     let broken = |row: Option<&ChainedRow>, kind| Break {
@@ -242,52 +250,62 @@ async fn verify_chain(meta: &dyn MetaStore, head: &AuditHead) -> DomainResult<(u
         row: row.map(|r| RowRef { id: r.id, at: r.at, event: r.event.clone() }),
         kind,
     };
-    let until = head.head.as_ref().map(|(id, _)| *id);
     let mut rows = 0u64;
     let mut last: Option<ChainedRow> = None;
     let mut expected = GENESIS;
     loop {
-        let after = last.as_ref().map_or(0, |r| r.id);
-        let page = meta.audit_chain(org_id, after, until, PAGE).await?;
-        let full = page.len() as i64 == PAGE;
-        for row in page {
-            let (Some(prev), Some(hash)) = (as_hash(&row.prev_hash), as_hash(&row.hash)) else {
-                return Ok((rows, Err(broken(Some(&row), BreakKind::Unchained))));
-            };
-            let entry = Entry {
-                id: row.id,
-                org_id: row.org_id,
-                at: row.at,
-                event: &row.event,
-                actor: &row.actor,
-                package_id: row.package_id.as_deref(),
-                detail: row.detail.as_deref(),
-            };
-            if row_hash(&prev, &entry) != hash {
-                return Ok((rows, Err(broken(Some(&row), BreakKind::Changed))));
+        loop {
+            let after = last.as_ref().map_or(0, |r| r.id);
+            let page = meta.audit_chain(org_id, after, None, PAGE).await?;
+            let full = page.len() as i64 == PAGE;
+            for row in page {
+                let (Some(prev), Some(hash)) = (as_hash(&row.prev_hash), as_hash(&row.hash)) else {
+                    return Ok((rows, Err(broken(Some(&row), BreakKind::Unchained))));
+                };
+                let entry = Entry {
+                    id: row.id,
+                    org_id: row.org_id,
+                    at: row.at,
+                    event: &row.event,
+                    actor: &row.actor,
+                    package_id: row.package_id.as_deref(),
+                    detail: row.detail.as_deref(),
+                };
+                if row_hash(&prev, &entry) != hash {
+                    return Ok((rows, Err(broken(Some(&row), BreakKind::Changed))));
+                }
+                if prev != expected {
+                    let kind = BreakKind::DoesNotFollow { previous: last.as_ref().map(|r| r.id) };
+                    return Ok((rows, Err(broken(Some(&row), kind))));
+                }
+                expected = hash;
+                rows += 1;
+                last = Some(row);
             }
-            if prev != expected {
-                let kind = BreakKind::DoesNotFollow { previous: last.as_ref().map(|r| r.id) };
-                return Ok((rows, Err(broken(Some(&row), kind))));
+            if !full {
+                break;
             }
-            expected = hash;
-            rows += 1;
-            last = Some(row);
         }
-        if !full {
-            break;
-        }
+        let recorded = meta.audit_heads().await?.into_iter().find(|h| h.org_id == org_id).and_then(|h| h.head);
+        let last_id = last.as_ref().map(|r| r.id);
+        let outcome = match recorded {
+            None if last.is_none() => Ok(None),
+            None => Err(broken(last.as_ref(), BreakKind::NoHead)),
+            Some((id, _)) if Some(id) > last_id => {
+                if !meta.audit_chain(org_id, last_id.unwrap_or(0), None, 1).await?.is_empty() {
+                    continue; // written while this check ran
+                }
+                Err(broken(last.as_ref(), BreakKind::NewestMissing { head: id }))
+            }
+            Some((id, _)) if Some(id) < last_id => {
+                let beyond = meta.audit_chain(org_id, id, None, 1).await?;
+                Err(broken(beyond.first(), BreakKind::AfterHead { head: id }))
+            }
+            Some((_, hash)) if hash.as_slice() != expected => Err(broken(last.as_ref(), BreakKind::HeadChanged)),
+            Some((id, _)) => Ok(Some(Head { org_id, rows, last_id: id, hash: expected })),
+        };
+        return Ok((rows, outcome));
     }
-    let outcome = match (&head.head, last.as_ref()) {
-        (None, None) => Ok(None),
-        (None, Some(r)) => Err(broken(Some(r), BreakKind::NoHead)),
-        (Some((id, _)), last) if last.map(|r| r.id) != Some(*id) => {
-            Err(broken(last, BreakKind::NewestMissing { head: *id }))
-        }
-        (Some((_, hash)), last) if hash.as_slice() != expected => Err(broken(last, BreakKind::HeadChanged)),
-        (Some((id, _)), _) => Ok(Some(Head { org_id, rows, last_id: *id, hash: expected })),
-    };
-    Ok((rows, outcome))
 }
 
 fn as_hash(bytes: &Option<Vec<u8>>) -> Option<Hash> {

@@ -275,3 +275,94 @@ mod cost {
         assert_ne!(h, GENESIS);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::audit::{AuditCheck, BreakKind, verify};
+    use crate::store::MetaStore;
+    use crate::store::sqlite::SqliteStore;
+
+    fn event(org: i64, i: usize) -> NewEvent {
+        NewEvent { org_id: Some(org), event: "accessed", actor: format!("client:{i}"), package_id: None, detail: None }
+    }
+
+    fn check(store: &SqliteStore) -> AuditCheck {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(verify(store)).unwrap()
+    }
+
+    /// Units of work on several connections at once, two organisations
+    /// interleaved: each row chains onto the one before it in its own
+    /// organisation, none forks the chain.
+    #[test]
+    fn concurrent_writers_never_fork_a_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("kluis.db")).unwrap();
+        std::thread::scope(|s| {
+            for t in 0..6 {
+                let store = store.clone();
+                s.spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+                    for i in 0..40 {
+                        rt.block_on(store.record(event(1 + (t + i) as i64 % 2, i))).unwrap();
+                    }
+                });
+            }
+        });
+        let check = check(&store);
+        assert!(check.intact(), "{check}");
+        assert_eq!((check.rows, check.organisations, check.heads.len()), (240, 2, 2));
+        assert_eq!(check.heads.iter().map(|h| h.rows).sum::<u64>(), 240);
+    }
+
+    /// A break in one organisation's chain is reported for it alone: rows
+    /// added by hand after the head (without a hash, or with one), and a
+    /// deleted head, are named.
+    #[test]
+    fn each_organisation_is_checked_on_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("kluis.db")).unwrap();
+        let conn = store.pool.get().unwrap();
+        // Rows 1 to 10; organisation 2 has the even ones.
+        for i in 0..10 {
+            append(&conn, 100 + i as i64, &event(1 + i as i64 % 2, i)).unwrap();
+        }
+        conn.execute_batch("DROP TRIGGER audit_chained; DROP TRIGGER audit_append_only_delete;").unwrap();
+        let only_break = |kind: BreakKind, id: i64| {
+            let check = check(&store);
+            assert_eq!(check.organisations, 2);
+            assert_eq!(check.breaks.len(), 1, "{check}");
+            let b = &check.breaks[0];
+            assert_eq!((b.org_id, b.row.as_ref().map(|r| r.id), &b.kind), (Some(2), Some(id), &kind), "{check}");
+            assert_eq!(check.heads.iter().map(|h| h.org_id).collect::<Vec<_>>(), [Some(1)], "organisation 1 is intact");
+            check.to_string()
+        };
+
+        conn.execute("INSERT INTO audit (id, at, event, actor, org_id) VALUES (11, 110, 'signed_in', 'x', 2)", [])
+            .unwrap();
+        let report = only_break(BreakKind::Unchained, 11);
+        assert!(report.ends_with("it has no hash (not written by Kluis)"), "{report}");
+
+        // Chained onto the head, but the head not moved: not written by Kluis either.
+        conn.execute("DELETE FROM audit WHERE id = 11", []).unwrap();
+        let head: Vec<u8> = conn.query_row("SELECT hash FROM audit WHERE id = 10", [], |r| r.get(0)).unwrap();
+        let prev: Hash = head.try_into().unwrap();
+        let forged =
+            Entry { id: 12, org_id: Some(2), at: 111, event: "signed_in", actor: "x", package_id: None, detail: None };
+        let hash = row_hash(&prev, &forged);
+        conn.execute(
+            "INSERT INTO audit (id, at, event, actor, org_id, prev_hash, hash) VALUES (12, 111, 'signed_in', 'x', 2, ?1, ?2)",
+            params![&prev[..], &hash[..]],
+        )
+        .unwrap();
+        let report = only_break(BreakKind::AfterHead { head: 10 }, 12);
+        assert!(report.ends_with("it comes after the chain's recorded head, row 10: added by hand"), "{report}");
+        conn.execute("DELETE FROM audit WHERE id = 12", []).unwrap();
+        assert!(check(&store).intact());
+
+        // Organisation 2's head deleted: its rows are there, but nothing says where the chain ends.
+        conn.execute("DELETE FROM audit_head WHERE org_id = 2", []).unwrap();
+        only_break(BreakKind::NoHead, 10);
+    }
+}
