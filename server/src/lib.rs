@@ -17,6 +17,7 @@ mod files;
 mod janitor;
 mod mail;
 mod net;
+mod oidc;
 mod secrets;
 mod store;
 mod tls;
@@ -170,7 +171,7 @@ pub mod admin {
 
     use crate::State;
     use crate::config::Config;
-    use crate::domain::{accounts, audit, organisations};
+    use crate::domain::{accounts, audit, organisations, sso};
     use crate::store::Role;
 
     /// The metadata store's file in a data directory (`store::open`); its
@@ -300,6 +301,102 @@ pub mod admin {
     pub async fn organisations(state: &State) -> Result<Vec<OrganisationInfo>> {
         let all = organisations::list(&state.domain).await.map_err(|e| anyhow!("{}", describe(e)))?;
         Ok(all.into_iter().map(Into::into).collect())
+    }
+
+    /// What `kluis-server org sso` sets: the provider and the client registered there.
+    #[derive(Clone)]
+    pub struct SsoSpec {
+        /// The provider's issuer URL (its discovery document is `ISSUER/.well-known/openid-configuration`).
+        pub issuer: String,
+        /// The client id the provider issued.
+        pub client_id: String,
+        /// The client secret; `None` keeps the one set before.
+        pub client_secret: Option<String>,
+        /// Unknown addresses of the organisation's mail domains become users at their first sign-in.
+        pub create_users: bool,
+        /// Accept the `email` claim without `email_verified` (providers that send none, like Entra ID).
+        pub trust_email: bool,
+    }
+
+    /// An organisation's single sign-on as the operator sees it (the secret only as set or not).
+    #[derive(Debug, Clone)]
+    pub struct SsoInfo {
+        /// The organisation's name.
+        pub organisation: String,
+        /// `None`: off (sign-in with mailed codes).
+        pub issuer: Option<String>,
+        /// The client id.
+        pub client_id: Option<String>,
+        /// Whether a client secret is set.
+        pub secret_set: bool,
+        /// Whether unknown addresses of its domains become users.
+        pub create_users: bool,
+        /// Whether the `email` claim counts as verified without `email_verified`.
+        pub trust_email: bool,
+        /// What to register at the provider as the redirect URI.
+        pub redirect_uri: String,
+    }
+
+    /// An organisation's single sign-on settings (`kluis-server org sso ORG --show`).
+    pub async fn sso(state: &State, org: &str) -> Result<SsoInfo> {
+        sso_info(state, named_organisation(state, org).await?).await
+    }
+
+    async fn named_organisation(state: &State, named: &str) -> Result<crate::store::Organisation> {
+        let all = organisations::list(&state.domain).await.map_err(|e| anyhow!("{}", describe(e)))?;
+        let named = named.trim();
+        all.into_iter()
+            .find(|o| o.id.to_string() == named || o.name.eq_ignore_ascii_case(named))
+            .ok_or_else(|| anyhow!("there is no organisation {named:?} (kluis-server org list names them)"))
+    }
+
+    /// Sets (`Some`) or turns off (`None`) an organisation's single sign-on
+    /// (`kluis-server org sso`); `org` by id or name.
+    pub async fn configure_sso(state: &State, org: &str, spec: Option<SsoSpec>) -> Result<SsoInfo> {
+        let d = &state.domain;
+        let org = named_organisation(state, org).await?;
+        match spec {
+            Some(spec) => {
+                let config = sso::SsoConfig {
+                    issuer: spec.issuer,
+                    client_id: spec.client_id,
+                    client_secret: spec.client_secret,
+                    create_users: spec.create_users,
+                    trust_email: spec.trust_email,
+                };
+                sso::configure(d, org.id, config).await.map_err(|e| anyhow!("{}", describe(e)))?;
+            }
+            None => {
+                sso::turn_off(d, org.id).await.map_err(|e| anyhow!("{}", describe(e)))?;
+            }
+        }
+        sso_info(state, org).await
+    }
+
+    async fn sso_info(state: &State, org: crate::store::Organisation) -> Result<SsoInfo> {
+        let d = &state.domain;
+        let view = sso::settings(d, org.id).await.map_err(|e| anyhow!("{}", describe(e)))?;
+        let redirect_uri = format!("{}{}", d.public_url.trim_end_matches('/'), sso::CALLBACK_PATH);
+        Ok(match view {
+            Some(v) => SsoInfo {
+                organisation: org.name,
+                issuer: Some(v.issuer),
+                client_id: Some(v.client_id),
+                secret_set: v.secret_set,
+                create_users: v.create_users,
+                trust_email: v.trust_email,
+                redirect_uri: v.redirect_uri,
+            },
+            None => SsoInfo {
+                organisation: org.name,
+                issuer: None,
+                client_id: None,
+                secret_set: false,
+                create_users: false,
+                trust_email: false,
+                redirect_uri,
+            },
+        })
     }
 
     /// The outcome of `kluis-server audit verify`.

@@ -109,6 +109,38 @@ enum OrgCommand {
         #[arg(long)]
         init: bool,
     },
+    /// Single sign-on with OpenID Connect (Entra ID, Keycloak, Google, …) for an
+    /// organisation; without options it shows the settings. Its users whose
+    /// address is in its mail domains then sign in at the provider; others keep
+    /// the mailed code
+    Sso {
+        /// The organisation, by id or name
+        org: String,
+        /// The provider's issuer URL (e.g. https://login.microsoftonline.com/TENANT/v2.0)
+        #[arg(long, value_name = "URL", required_unless_present_any = ["off", "show"])]
+        issuer: Option<String>,
+        /// The client (application) id registered at the provider
+        #[arg(long, value_name = "ID", requires = "issuer")]
+        client_id: Option<String>,
+        /// A file holding the client secret (first line; `-` reads standard input); kept if omitted on a change
+        #[arg(long, value_name = "FILE", requires = "issuer")]
+        client_secret_file: Option<PathBuf>,
+        /// Make unknown addresses of the organisation's mail domains users at their first sign-in
+        #[arg(long, requires = "issuer")]
+        create_users: bool,
+        /// Accept the provider's `email` claim without `email_verified` (Entra ID sends none)
+        #[arg(long, requires = "issuer")]
+        trust_email: bool,
+        /// Turn single sign-on off (users sign in with mailed codes)
+        #[arg(long, conflicts_with_all = ["issuer", "show"])]
+        off: bool,
+        /// Only show the settings
+        #[arg(long, conflicts_with = "issuer")]
+        show: bool,
+        /// Create the data directory if it holds no Kluis database yet
+        #[arg(long)]
+        init: bool,
+    },
     /// List the organisations: id, name, mail domains
     List {
         /// Create the data directory if it holds no Kluis database yet
@@ -152,6 +184,23 @@ fn main() -> ExitCode {
                 create_org(config, &name, &domains, init)
             }
             Command::Org { command: OrgCommand::List { init } } => list_orgs(config, init),
+            Command::Org {
+                command:
+                    OrgCommand::Sso {
+                        org,
+                        issuer,
+                        client_id,
+                        client_secret_file,
+                        create_users,
+                        trust_email,
+                        off,
+                        show,
+                        init,
+                    },
+            } => {
+                let spec = SsoArgs { issuer, client_id, client_secret_file, create_users, trust_email, off, show };
+                org_sso(config, &org, spec, init)
+            }
             Command::User { command: UserCommand::Add { email, org, admin, name, init } } => {
                 let spec = kluis_server::admin::UserSpec { organisation: org, admin: admin.then_some(true), name };
                 add_user(config, &email, &spec, init)
@@ -245,6 +294,72 @@ fn list_orgs(config: Config, init: bool) -> Result<()> {
     for org in orgs {
         let domains = if org.domains.is_empty() { "-".to_string() } else { org.domains.join(",") };
         println!("{}\t{}\t{domains}", org.id, org.name);
+    }
+    Ok(())
+}
+
+struct SsoArgs {
+    issuer: Option<String>,
+    client_id: Option<String>,
+    client_secret_file: Option<PathBuf>,
+    create_users: bool,
+    trust_email: bool,
+    off: bool,
+    show: bool,
+}
+
+/// Sets, turns off or shows an organisation's single sign-on; the secret is read
+/// from a file (never an argument, which other users of the machine could see).
+fn org_sso(config: Config, org: &str, args: SsoArgs, init: bool) -> Result<()> {
+    let secret = match &args.client_secret_file {
+        Some(path) if path.as_os_str() == "-" => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            Some(line)
+        }
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the client secret from {}", path.display()))?
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        ),
+        None => None,
+    };
+    let spec = match args.issuer {
+        Some(issuer) if !args.off && !args.show => {
+            let Some(client_id) = args.client_id else { bail!("--client-id is needed with --issuer") };
+            Some(kluis_server::admin::SsoSpec {
+                issuer,
+                client_id,
+                client_secret: secret.map(|s| s.trim().to_string()),
+                create_users: args.create_users,
+                trust_email: args.trust_email,
+            })
+        }
+        _ => None,
+    };
+    let change = spec.is_some() || args.off;
+    let info = actix_web::rt::System::new().block_on(async {
+        let state = open_admin(config, init).await?;
+        if change {
+            kluis_server::admin::configure_sso(&state, org, spec).await
+        } else {
+            kluis_server::admin::sso(&state, org).await
+        }
+    })?;
+    match (&info.issuer, &info.client_id) {
+        (Some(issuer), Some(client_id)) => {
+            println!("organisation: {}", info.organisation);
+            println!("issuer: {issuer}");
+            println!("client id: {client_id}");
+            println!("client secret: {}", if info.secret_set { "set" } else { "not set" });
+            println!("create users at first sign-in: {}", if info.create_users { "yes" } else { "no" });
+            println!("trust email without email_verified: {}", if info.trust_email { "yes" } else { "no" });
+            println!("redirect URI (register it at the provider): {}", info.redirect_uri);
+        }
+        _ => println!("single sign-on is off for {}: its users sign in with mailed codes", info.organisation),
     }
     Ok(())
 }

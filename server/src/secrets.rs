@@ -86,6 +86,44 @@ impl ServerKey {
         }
         hex::encode(mac.finalize().into_bytes())
     }
+
+    /// A key for one purpose, derived from the server key: HMAC-SHA-256(key, `purpose`).
+    fn derive(&self, purpose: &str) -> Zeroizing<[u8; 32]> {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0[..]).expect("any key length");
+        mac.update(purpose.as_bytes());
+        Zeroizing::new(mac.finalize().into_bytes().into())
+    }
+
+    /// A base64url value derived from the server key for `parts` (e.g. the
+    /// nonce and PKCE verifier of a sign-in, from its `state`).
+    pub fn derive_token(&self, parts: &[&str]) -> String {
+        URL_SAFE_NO_PAD.encode(hex::decode(self.mac_hex(parts)).expect("hex"))
+    }
+
+    /// Seals `secret` (ChaCha20-Poly1305 under a key derived for `purpose`,
+    /// a random nonce, `context` as associated data): nonce ‖ ciphertext ‖ tag.
+    pub fn seal(&self, purpose: &str, context: &[u8], secret: &[u8]) -> Vec<u8> {
+        use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
+        let key = LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, &self.derive(purpose)[..]).expect("32 bytes"));
+        let nonce = random_bytes::<12>();
+        let mut buf = secret.to_vec();
+        key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(context), &mut buf)
+            .expect("small secrets seal");
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&buf);
+        out
+    }
+
+    /// Opens what [`ServerKey::seal`] sealed with the same purpose and context.
+    pub fn open(&self, purpose: &str, context: &[u8], sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
+        let key = LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, &self.derive(purpose)[..]).expect("32 bytes"));
+        let (nonce, ciphertext) = sealed.split_at_checked(12)?;
+        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let mut buf = Zeroizing::new(ciphertext.to_vec());
+        let plain = key.open_in_place(nonce, Aad::from(context), &mut buf[..]).ok()?.to_vec();
+        Some(Zeroizing::new(plain))
+    }
 }
 
 #[cfg(test)]
@@ -109,5 +147,18 @@ mod tests {
         let b = ServerKey::load_or_create(&p).unwrap().mac_hex(&["x"]);
         assert_eq!(a, b);
         assert_ne!(a, ServerKey::load_or_create(&p).unwrap().mac_hex(&["y"]));
+    }
+
+    #[test]
+    fn sealed_secrets_open_only_with_their_context() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = ServerKey::load_or_create(&dir.path().join("secret.key")).unwrap();
+        let sealed = key.seal("kluis/sso", b"1", b"client secret");
+        assert!(!sealed.windows(6).any(|w| w == b"client"));
+        assert_eq!(key.open("kluis/sso", b"1", &sealed).unwrap().as_slice(), b"client secret");
+        assert!(key.open("kluis/sso", b"2", &sealed).is_none(), "another organisation's");
+        assert!(key.open("kluis/other", b"1", &sealed).is_none());
+        let other = ServerKey::load_or_create(&dir.path().join("other.key")).unwrap();
+        assert!(other.open("kluis/sso", b"1", &sealed).is_none());
     }
 }

@@ -19,7 +19,9 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(actix_web::middleware::from_fn(super::limit::unauthenticated))
             .route("/code", web::post().to(request_code))
             .route("/token", web::post().to(create_token))
-            .route("/logout", web::post().to(logout)),
+            .route("/logout", web::post().to(logout))
+            .route("/sso", web::get().to(super::sso::start))
+            .route("/sso/token", web::post().to(super::sso::token)),
     )
     .route("/me", web::get().to(me));
 }

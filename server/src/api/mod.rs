@@ -11,6 +11,7 @@ pub(crate) mod limit;
 mod packages;
 mod policy;
 mod recipients;
+mod sso;
 mod tokens;
 mod uploads;
 
@@ -28,6 +29,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             ApiError::bad_request("invalid_query", format!("The query string is not valid for this call: {e}")).into()
         }))
         .service(health::healthz)
+        .configure(sso::configure)
         .service(
             web::scope("/api/v1")
                 .configure(auth::configure)

@@ -71,7 +71,7 @@ pub(crate) async fn create_token(domain: &Domain, user: &User, label: &str) -> D
     issue_token(domain, user, label, None).await
 }
 
-async fn issue_token(domain: &Domain, user: &User, label: &str, expires_at: Option<i64>) -> DomainResult<String> {
+pub(super) async fn issue_token(domain: &Domain, user: &User, label: &str, expires_at: Option<i64>) -> DomainResult<String> {
     let label: String = label.trim().chars().filter(|c| !c.is_control()).take(100).collect();
     if label.is_empty() {
         return Err(invalid("invalid_label", "The label must not be empty."));

@@ -15,6 +15,7 @@ pub(crate) mod mail;
 pub(crate) mod organisations;
 pub(crate) mod packages;
 pub(crate) mod policy;
+pub(crate) mod sso;
 pub(crate) mod uploads;
 
 use std::sync::Arc;

@@ -97,6 +97,37 @@ pub(crate) struct Organisation {
     pub created_at: i64,
 }
 
+/// An organisation's single sign-on (OpenID Connect) settings.
+#[derive(Clone)]
+pub(crate) struct SsoSettings {
+    pub org_id: i64,
+    /// The provider's issuer URL, exactly as its discovery document names it.
+    pub issuer: String,
+    pub client_id: String,
+    /// The client secret, sealed under the server key (`ServerKey::seal`); never stored or shown in the clear.
+    pub sealed_secret: Vec<u8>,
+    /// Unknown addresses of the organisation's mail domains become users at their first sign-in.
+    pub create_users: bool,
+    /// The provider's `email` claim counts as verified without `email_verified` (e.g. Entra ID).
+    pub trust_email: bool,
+    pub updated_at: i64,
+}
+
+/// Who an address signing in with single sign-on is, in one organisation.
+#[derive(Debug, Clone)]
+pub(crate) enum SsoUser {
+    /// An active user of the organisation.
+    Active(User),
+    /// Made now (the organisation allows it).
+    Created(User),
+    /// A user of the organisation who is disabled or removed.
+    Disabled,
+    /// A user of another organisation.
+    Elsewhere,
+    /// No user, and none may be made.
+    Unknown,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct TokenRecord {
     pub id: i64,
@@ -339,6 +370,29 @@ pub(crate) trait MetaStore: Send + Sync + 'static {
     async fn tokens(&self, user_id: i64, now: i64, unused_since: i64) -> StoreResult<Vec<TokenRecord>>;
     /// Revokes token `token_id` of `user_id`; false if there is no such live token.
     async fn revoke_token(&self, user_id: i64, token_id: i64, now: i64) -> StoreResult<bool>;
+
+    // Single sign-on (OpenID Connect).
+    async fn sso_settings(&self, org_id: i64) -> StoreResult<Option<SsoSettings>>;
+    /// Sets (replaces) an organisation's settings.
+    async fn put_sso_settings(&self, settings: SsoSettings) -> StoreResult<()>;
+    /// Turns single sign-on off; false if it was not on.
+    async fn remove_sso_settings(&self, org_id: i64) -> StoreResult<bool>;
+    /// Records a sign-in on its way through the provider (and forgets those run out).
+    async fn start_sso_flow(
+        &self,
+        state_hash: &str,
+        org_id: i64,
+        browser_hash: &str,
+        expires_at: i64,
+    ) -> StoreResult<()>;
+    /// Takes (deletes) a live flow: its organisation and browser hash; `None` if unknown or run out.
+    async fn take_sso_flow(&self, state_hash: &str, now: i64) -> StoreResult<Option<(i64, String)>>;
+    /// The user of `email` in organisation `org_id`, made (role user) when `create` and unknown.
+    async fn sso_user(&self, org_id: i64, email: &str, create: bool) -> StoreResult<SsoUser>;
+    /// A one-time handoff code (its hash) for `user_id` (and forgets those run out).
+    async fn put_sso_handoff(&self, hash: &str, user_id: i64, expires_at: i64) -> StoreResult<()>;
+    /// Takes (deletes) a live handoff: its user, if still active.
+    async fn take_sso_handoff(&self, hash: &str, now: i64) -> StoreResult<Option<User>>;
 
     // One-time codes, their send history and failure counters.
     async fn put_code(&self, key: &CodeKey, hash: &str, expires_at: i64) -> StoreResult<()>;

@@ -23,4 +23,5 @@ mod quotas;
 mod sender;
 mod slow_clients;
 mod small;
+mod sso;
 mod uploads;

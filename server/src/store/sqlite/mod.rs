@@ -8,6 +8,7 @@ mod chain;
 mod codes;
 mod packages;
 mod queue;
+mod sso;
 mod uploads;
 
 use std::path::Path;
@@ -33,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0004_link_verifier.sql"),
     include_str!("../../../migrations/sqlite/0005_audit_chain.sql"),
     include_str!("../../../migrations/sqlite/0006_organisations.sql"),
+    include_str!("../../../migrations/sqlite/0007_sso.sql"),
 ];
 
 /// What a version needs beyond its SQL, run after it in the same transaction.
@@ -206,6 +208,42 @@ impl MetaStore for SqliteStore {
     }
     async fn revoke_token(&self, user_id: i64, token_id: i64, now: i64) -> StoreResult<bool> {
         self.unit(move |c| Ok(accounts::revoke_token(c, user_id, token_id, now)?)).await
+    }
+
+    async fn sso_settings(&self, org_id: i64) -> StoreResult<Option<super::SsoSettings>> {
+        self.run(move |c| Ok(sso::settings(c, org_id)?)).await
+    }
+    async fn put_sso_settings(&self, settings: super::SsoSettings) -> StoreResult<()> {
+        self.unit(move |c| Ok(sso::put_settings(c, &settings)?)).await
+    }
+    async fn remove_sso_settings(&self, org_id: i64) -> StoreResult<bool> {
+        self.unit(move |c| Ok(sso::remove_settings(c, org_id)?)).await
+    }
+    async fn start_sso_flow(
+        &self,
+        state_hash: &str,
+        org_id: i64,
+        browser_hash: &str,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        let (state_hash, browser_hash) = (state_hash.to_string(), browser_hash.to_string());
+        self.unit(move |c| Ok(sso::start_flow(c, &state_hash, org_id, &browser_hash, expires_at, now())?)).await
+    }
+    async fn take_sso_flow(&self, state_hash: &str, now: i64) -> StoreResult<Option<(i64, String)>> {
+        let state_hash = state_hash.to_string();
+        self.unit(move |c| Ok(sso::take_flow(c, &state_hash, now)?)).await
+    }
+    async fn sso_user(&self, org_id: i64, email: &str, create: bool) -> StoreResult<super::SsoUser> {
+        let email = email.to_string();
+        self.unit(move |c| Ok(sso::user(c, org_id, &email, create, now())?)).await
+    }
+    async fn put_sso_handoff(&self, hash: &str, user_id: i64, expires_at: i64) -> StoreResult<()> {
+        let hash = hash.to_string();
+        self.unit(move |c| Ok(sso::put_handoff(c, &hash, user_id, expires_at, now())?)).await
+    }
+    async fn take_sso_handoff(&self, hash: &str, now: i64) -> StoreResult<Option<User>> {
+        let hash = hash.to_string();
+        self.unit(move |c| Ok(sso::take_handoff(c, &hash, now)?)).await
     }
 
     async fn put_code(&self, key: &CodeKey, hash: &str, expires_at: i64) -> StoreResult<()> {

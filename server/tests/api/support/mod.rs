@@ -9,6 +9,7 @@
 pub mod flow;
 pub mod http;
 pub mod mail;
+pub mod oidc;
 
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -1,0 +1,126 @@
+//! Single sign-on with OpenID Connect (`domain/sso.rs`).
+//!
+//! - `GET /api/v1/auth/sso?email=` answers `{"sso": false}` (sign in with a
+//!   mailed code) or `{"sso": true, "url": …}` (go to the provider) with a
+//!   browser cookie that the callback requires; it tells only whether the
+//!   address's mail domain belongs to an organisation with single sign-on.
+//! - `GET /auth/sso/callback` is where the provider sends the browser back:
+//!   it ends on the send page with `/#sso=<handoff>` or `/#sso_error=<code>`.
+//! - `POST /api/v1/auth/sso/token` trades the handoff (single use, 60 s) for a session token.
+//!
+//! All three are rate-limited like the other sign-in calls.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use kluis_protocol::api::TokenCreated;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::client;
+use super::error::{ApiError, ApiResult};
+use crate::State;
+use crate::domain::DomainError;
+use crate::domain::sso::{self, CALLBACK_PATH, Callback, Start};
+
+/// The cookie that ties a sign-in at the provider to the browser that started it.
+const COOKIE: &str = "kluis_sso";
+
+#[derive(Deserialize)]
+pub(super) struct StartQuery {
+    email: String,
+}
+
+/// The `Set-Cookie` value: only for the callback, not for scripts, sent on the provider's top-level redirect.
+fn cookie(state: &State, value: &str, max_age: i64) -> (header::HeaderName, String) {
+    let secure = if state.domain.public_url.starts_with("https://") { "; Secure" } else { "" };
+    let cookie = format!("{COOKIE}={value}; Path={CALLBACK_PATH}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}");
+    (header::SET_COOKIE, cookie)
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+fn cookie_value(req: &HttpRequest, name: &str) -> Option<String> {
+    req.headers().get_all(header::COOKIE).filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|pair| {
+        let (k, v) = pair.trim().split_once('=')?;
+        (k == name).then(|| v.to_string())
+    })
+}
+
+pub(super) async fn start(state: State, query: web::Query<StartQuery>) -> ApiResult<HttpResponse> {
+    let started = sso::start(&state.domain, &query.email).await.map_err(|e| match e {
+        // The provider's trouble, not the caller's: 503, and the page says so.
+        DomainError::Invalid { code: "sso_unavailable", message } => {
+            ApiError::new(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, "sso_unavailable", message)
+        }
+        other => other.into(),
+    })?;
+    let answer = match started {
+        Start::Code => HttpResponse::Ok().json(json!({ "sso": false })),
+        Start::Provider { url, browser } => HttpResponse::Ok()
+            .insert_header(cookie(&state, &browser, 600))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(json!({ "sso": true, "url": url })),
+    };
+    Ok(answer)
+}
+
+#[derive(Deserialize)]
+pub(super) struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+/// Always a redirect to the send page: signed in (a handoff in the
+/// fragment, which never reaches a server or its logs) or with an error code.
+pub(super) async fn callback(state: State, req: HttpRequest, query: web::Query<CallbackQuery>) -> HttpResponse {
+    let query = query.into_inner();
+    let browser = cookie_value(&req, COOKIE);
+    let callback = Callback { code: query.code, state: query.state, error: query.error };
+    let outcome = sso::finish(&state.domain, callback, browser.as_deref(), &client(&req)).await;
+    let fragment = match &outcome {
+        Ok(handoff) => format!("sso={handoff}"),
+        Err(failure) => format!("sso_error={}", failure.code()),
+    };
+    let mut answer = HttpResponse::SeeOther();
+    answer
+        .insert_header((header::LOCATION, format!("/#{fragment}")))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header(("Referrer-Policy", "no-referrer"));
+    // The cookie is done with once its sign-in is (a callback with a state never given leaves it alone).
+    if outcome.as_ref().err() != Some(&sso::Failure::Expired) {
+        answer.insert_header(cookie(&state, "", 0));
+    }
+    answer.finish()
+}
+
+/// Lets `/auth/sso/callback` take a query string that does not fit (e.g. no `code`) to the same redirect.
+pub(super) fn callback_query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|e, _| {
+        actix_web::error::InternalError::from_response(
+            e,
+            HttpResponse::SeeOther().insert_header((header::LOCATION, "/#sso_error=expired")).finish(),
+        )
+        .into()
+    })
+}
+
+#[derive(Deserialize)]
+pub(super) struct TradeRequest {
+    handoff: String,
+    #[serde(default)]
+    label: Option<String>,
+}
+
+pub(super) async fn token(state: State, body: web::Json<TradeRequest>) -> ApiResult<HttpResponse> {
+    let (token, email) = sso::trade(&state.domain, &body.handoff, body.label.as_deref()).await?;
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(TokenCreated { token, email }))
+}
+
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource(CALLBACK_PATH)
+            .app_data(callback_query_config())
+            .wrap(actix_web::middleware::from_fn(super::limit::unauthenticated))
+            .route(web::get().to(callback)),
+    );
+}
