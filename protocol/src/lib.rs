@@ -4,6 +4,7 @@
 
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod api;
 pub mod link;
 pub mod manifest;

@@ -30,7 +30,7 @@ async fn every_documented_operation_has_a_handler() {
     for (path, item) in spec["paths"].as_object().unwrap() {
         let uri =
             path.replace("{idx}", "1").replace("/uploads/{id}", "/uploads/x").replace("{id}", "AAAAAAAAAAAAAAAAAAAAAA");
-        for method in ["get", "post", "patch", "delete", "head", "options"] {
+        for method in ["get", "post", "put", "patch", "delete", "head", "options"] {
             if item.get(method).is_none() {
                 continue;
             }
@@ -334,6 +334,9 @@ fn link(id: &str, seed: u8) -> (String, String) {
 async fn the_schemas_accept_what_the_server_sends() {
     let dir = tempfile::tempdir().unwrap();
     let state = kluis_server::open(config(dir.path())).await.unwrap();
+    // Alice is an admin of her organisation, so the admin API answers too.
+    let admin = kluis_server::admin::UserSpec { admin: Some(true), ..Default::default() };
+    kluis_server::admin::add_user_as(&state, "alice@example.org", &admin).await.unwrap();
     let token = kluis_server::admin::create_token(&state, "alice@example.org", "openapi test").await.unwrap();
     let app = test::init_service(kluis_server::app(state.clone())).await;
     let api = Api { app, spec: Spec::load(), token };
@@ -582,6 +585,67 @@ async fn the_schemas_accept_what_the_server_sends() {
     let third = kluis_server::admin::create_token(&state, "alice@example.org", "third").await.unwrap();
     api.send(call(M::POST, "/api/v1/auth/logout").bearer(&third), 204).await;
     api.error(call(M::POST, "/api/v1/auth/logout").bearer(&third), 401, "unauthorized").await;
+
+    // The admin API: users, packages, audit log, organisation, overview; and a user is refused.
+    let bob = kluis_server::admin::create_token(&state, "bob@example.org", "not an admin").await.unwrap();
+    api.error(call(M::GET, "/api/v1/admin/users").bearer(&bob), 403, "forbidden").await;
+    let a = api.send(call(M::GET, "/api/v1/admin/users?state=all&limit=1"), 200).await;
+    let after = a.json()["next"].as_str().unwrap().to_string();
+    api.send(call(M::GET, format!("/api/v1/admin/users?after={after}")), 200).await;
+    api.error(call(M::GET, "/api/v1/admin/users?state=gone"), 400, "invalid_query").await;
+    let a = api
+        .send(call(M::POST, "/api/v1/admin/users").json(json!({"email": "carol@example.org", "name": "Carol"})), 201)
+        .await;
+    let carol = a.json()["id"].as_i64().unwrap();
+    api.send(call(M::POST, "/api/v1/admin/users").json(json!({"email": "carol@example.org", "role": "admin"})), 200)
+        .await;
+    api.error(call(M::POST, "/api/v1/admin/users").json(json!({"email": "x"})), 400, "invalid_email").await;
+    api.send(call(M::GET, format!("/api/v1/admin/users/{carol}")), 200).await;
+    api.error(call(M::GET, "/api/v1/admin/users/999999"), 404, "not_found").await;
+    api.send(
+        call(M::PATCH, format!("/api/v1/admin/users/{carol}")).json(json!({"state": "disabled", "role": "user"})),
+        200,
+    )
+    .await;
+    let a = api.send(call(M::GET, "/api/v1/admin/users?q=alice"), 200).await;
+    let alice = a.json()["users"][0]["id"].as_i64().unwrap();
+    api.error(call(M::PATCH, format!("/api/v1/admin/users/{alice}")).json(json!({"role": "user"})), 400, "own_account")
+        .await;
+    let csv = "e-mail;naam;rol\ndave@example.org;Dave;gebruiker\nniet-een-adres;;\n";
+    let a = api.send(call(M::POST, "/api/v1/admin/users.csv").raw("text/csv", csv), 200).await;
+    assert_eq!(a.json()["refused"][0]["code"], "invalid_email");
+    api.error(call(M::POST, "/api/v1/admin/users.csv").raw("text/csv", vec![0xffu8, 0xfe]), 400, "invalid_csv")
+        .await;
+    api.send(call(M::DELETE, format!("/api/v1/admin/users/{carol}")), 204).await;
+    api.error(call(M::DELETE, format!("/api/v1/admin/users/{carol}")), 404, "not_found").await;
+    let a = api.send(call(M::GET, "/api/v1/admin/packages?limit=1"), 200).await;
+    let before = a.json()["next"].as_str().unwrap().to_string();
+    api.send(call(M::GET, format!("/api/v1/admin/packages?before={before}")), 200).await;
+    api.error(call(M::GET, "/api/v1/admin/packages?before=x"), 400, "invalid_cursor").await;
+    api.error(call(M::POST, "/api/v1/admin/packages/AAAAAAAAAAAAAAAAAAAAAA/revoke"), 404, "not_found").await;
+    let a = api.send(call(M::GET, "/api/v1/admin/audit?limit=2&event=created"), 200).await;
+    assert!(a.json()["entries"].as_array().unwrap().len() <= 2);
+    api.send(call(M::GET, "/api/v1/admin/audit?from=2026-01-01&to=2100-01-01T00:00:00Z&user=alice@example.org"), 200)
+        .await;
+    api.error(call(M::GET, "/api/v1/admin/audit?from=soon"), 400, "invalid_query").await;
+    api.error(call(M::GET, "/api/v1/admin/audit?user=nobody"), 400, "invalid_email").await;
+    let a = api.send(call(M::GET, "/api/v1/admin/audit.csv?lang=nl"), 200).await;
+    assert!(a.text().contains("Gebeurtenis"));
+    let a = api.send(call(M::GET, "/api/v1/admin/audit/verify"), 200).await;
+    assert_eq!(a.json()["intact"], true);
+    api.send(call(M::GET, "/api/v1/admin/organisation"), 200).await;
+    api.send(
+        call(M::PUT, "/api/v1/admin/organisation").json(json!({"name": "Kluis", "domains": ["example.org"]})),
+        200,
+    )
+    .await;
+    api.error(call(M::PUT, "/api/v1/admin/organisation").json(json!({"name": "", "domains": []})), 400, "invalid_name")
+        .await;
+    api.send(call(M::GET, "/api/v1/admin/overview"), 200).await;
+    // An admin revokes a package of the organisation (the sender's own revoke follows, on another).
+    let a = api.send(create(json!({"blobs": [{"size": 100}], "verify": "none"})), 201).await;
+    let rid = a.json()["id"].as_str().unwrap().to_string();
+    api.send(call(M::POST, format!("/api/v1/admin/packages/{rid}/revoke")), 204).await;
 
     // Revoke and delete.
     let a = api.send(call(M::POST, format!("/api/v1/packages/{vid}/revoke")), 200).await;

@@ -508,7 +508,15 @@ fn api_run(server: &Path, dir: &Path) -> Result {
         cmd
     };
 
-    step("make an API token");
+    // An admin of its organisation, so the admin API is exercised too, not only refused.
+    step("add an admin and make an API token");
+    let out = server_cmd()
+        .args(["user", "add", "--init", "alice@example.org", "--admin"])
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", server.display()))?;
+    if !out.status.success() {
+        return Err(format!("user add failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
     let out = server_cmd()
         .args(["token", "create", "--init", "alice@example.org", "--label", "schemathesis"])
         .output()

@@ -138,6 +138,7 @@ impl From<DomainError> for ApiError {
                 .with("limit", limit)
             }
             DomainError::Unauthorized => ApiError::unauthorized(),
+            DomainError::Forbidden(message) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", message),
             DomainError::VerificationRequired => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "verification_required",

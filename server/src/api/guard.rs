@@ -33,3 +33,18 @@ impl FromRequest for SignedIn {
         })
     }
 }
+
+/// A signed-in admin of their organisation (the admin API). The role is
+/// checked once, by `accounts::as_admin`, which makes the `OrgAdmin` every
+/// admin function of the domain takes.
+pub(crate) struct Admin(pub accounts::OrgAdmin);
+
+impl FromRequest for Admin {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let signed_in = SignedIn::from_request(req, payload);
+        Box::pin(async move { Ok(Admin(accounts::as_admin(signed_in.await?.0)?)) })
+    }
+}

@@ -3,12 +3,13 @@
 //! and no SQL. The OpenAPI description is `server/openapi.json`, served at
 //! `/api/v1/openapi.json`; wire types are `kluis_protocol::api`.
 
+mod admin;
 mod auth;
 pub(crate) mod error;
 mod guard;
 mod health;
 pub(crate) mod limit;
-mod packages;
+pub(crate) mod packages;
 mod policy;
 mod recipients;
 mod sso;
@@ -33,6 +34,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/api/v1")
                 .configure(auth::configure)
+                .configure(admin::configure)
                 .configure(tokens::configure)
                 .configure(packages::configure)
                 .configure(policy::configure)

@@ -71,7 +71,12 @@ pub(crate) async fn create_token(domain: &Domain, user: &User, label: &str) -> D
     issue_token(domain, user, label, None).await
 }
 
-pub(super) async fn issue_token(domain: &Domain, user: &User, label: &str, expires_at: Option<i64>) -> DomainResult<String> {
+pub(super) async fn issue_token(
+    domain: &Domain,
+    user: &User,
+    label: &str,
+    expires_at: Option<i64>,
+) -> DomainResult<String> {
     let label: String = label.trim().chars().filter(|c| !c.is_control()).take(100).collect();
     if label.is_empty() {
         return Err(invalid("invalid_label", "The label must not be empty."));
@@ -79,6 +84,34 @@ pub(super) async fn issue_token(domain: &Domain, user: &User, label: &str, expir
     let token = random_token(TOKEN_PREFIX);
     domain.meta.create_token(user.id, &sha256_hex(token.as_bytes()), &label, now(), expires_at).await?;
     Ok(token)
+}
+
+/// A caller who is an admin of their organisation: made only by [`as_admin`],
+/// so every admin function checks the role by taking one.
+#[derive(Debug, Clone)]
+pub(crate) struct OrgAdmin(Caller);
+
+impl OrgAdmin {
+    /// The organisation every call of this admin is scoped to.
+    pub(crate) fn org_id(&self) -> i64 {
+        self.0.user.org_id
+    }
+
+    pub(crate) fn user_id(&self) -> i64 {
+        self.0.user.id
+    }
+
+    pub(crate) fn email(&self) -> &str {
+        &self.0.user.email
+    }
+}
+
+/// The caller as an admin of their organisation, if they are one.
+pub(crate) fn as_admin(caller: Caller) -> DomainResult<OrgAdmin> {
+    match caller.user.role {
+        Role::Admin => Ok(OrgAdmin(caller)),
+        Role::User => Err(DomainError::Forbidden("This needs an admin of your organisation.")),
+    }
 }
 
 /// The caller a bearer token belongs to.

@@ -239,6 +239,18 @@ pub(crate) async fn verify(meta: &dyn MetaStore) -> DomainResult<AuditCheck> {
     Ok(check)
 }
 
+/// One organisation's chain (the admin console's check): the rows checked, and its head or first break.
+pub(crate) async fn verify_organisation(
+    meta: &dyn MetaStore,
+    org_id: i64,
+) -> DomainResult<(u64, Result<Option<Head>, Break>)> {
+    let heads = meta.audit_heads().await?;
+    match heads.into_iter().find(|h| h.org_id == Some(org_id)) {
+        Some(head) => verify_chain(meta, &head).await,
+        None => Ok((0, Ok(None))),
+    }
+}
+
 /// One organisation's chain, oldest row first, to its end, which must be
 /// its recorded head (read after the rows: a row and the head are written
 /// in one transaction, so rows written meanwhile are read on and checked

@@ -7,6 +7,7 @@
 
 pub(crate) mod access;
 pub(crate) mod accounts;
+pub(crate) mod admin;
 pub(crate) mod address;
 pub(crate) mod audit;
 pub(crate) mod codes;
@@ -17,6 +18,7 @@ pub(crate) mod packages;
 pub(crate) mod policy;
 pub(crate) mod sso;
 pub(crate) mod uploads;
+pub(crate) mod users;
 
 use std::sync::Arc;
 
@@ -99,6 +101,8 @@ pub(crate) enum DomainError {
         limit: u64,
     },
     Unauthorized,
+    /// Signed in, but this needs a role the caller does not have.
+    Forbidden(&'static str),
     VerificationRequired,
     NoVerification,
     /// The access proof did not match: a wrong password, or a damaged link.
@@ -191,6 +195,8 @@ pub(crate) enum Event {
     SignInLocked,
     /// A send-time check's verdict (kinds of findings, never content).
     SendChecked,
+    /// An admin changed the organisation: `user_added`, `user_changed`, `user_removed`, `organisation_changed`, …
+    Admin(&'static str),
 }
 
 impl Event {
@@ -212,6 +218,7 @@ impl Event {
             Event::SignInFailed => "sign_in_failed",
             Event::SignInLocked => "sign_in_locked",
             Event::SendChecked => "send_checked",
+            Event::Admin(what) => what,
         }
     }
 }

@@ -10,8 +10,10 @@ use crate::store::Organisation;
 
 /// The longest organisation name (it appears in mail subjects and on pages).
 const NAME_MAX: usize = 100;
+/// The most mail domains of one organisation.
+pub(crate) const DOMAINS_MAX: usize = 100;
 
-fn name(raw: &str) -> DomainResult<String> {
+pub(crate) fn name(raw: &str) -> DomainResult<String> {
     let name: String = raw.trim().chars().filter(|c| !c.is_control()).collect();
     if name.is_empty() || name.chars().count() > NAME_MAX {
         return Err(invalid("invalid_name", format!("An organisation's name has 1 to {NAME_MAX} characters.")));
@@ -23,18 +25,29 @@ fn name(raw: &str) -> DomainResult<String> {
 /// another organisation's is refused (an address belongs to one).
 pub(crate) async fn create(domain: &Domain, raw_name: &str, raw_domains: &[String]) -> DomainResult<Organisation> {
     let name = name(raw_name)?;
-    let mut domains = Vec::new();
-    for raw in raw_domains {
-        let d = address::normalize_domain(raw)
-            .map_err(|_| invalid("invalid_domain", format!("{raw:?} is not a mail domain (like example.org).")))?;
-        if let Some(owner) = domain.meta.organisation_of_domain(&d).await? {
+    let domains = domains(raw_domains)?;
+    for d in &domains {
+        if let Some(owner) = domain.meta.organisation_of_domain(d).await? {
             return Err(invalid("domain_taken", format!("{d} is already a domain of {}.", owner.name)));
         }
+    }
+    Ok(domain.meta.create_organisation(&name, &domains).await?)
+}
+
+/// Mail domains as given: each normalised, each once; at most [`DOMAINS_MAX`].
+pub(crate) fn domains(raw: &[String]) -> DomainResult<Vec<String>> {
+    let mut domains: Vec<String> = Vec::new();
+    for raw in raw {
+        let d = address::normalize_domain(raw)
+            .map_err(|_| invalid("invalid_domain", format!("{raw:?} is not a mail domain (like example.org).")))?;
         if !domains.contains(&d) {
             domains.push(d);
         }
     }
-    Ok(domain.meta.create_organisation(&name, &domains).await?)
+    if domains.len() > DOMAINS_MAX {
+        return Err(invalid("too_many_domains", format!("An organisation has at most {DOMAINS_MAX} mail domains.")));
+    }
+    Ok(domains)
 }
 
 pub(crate) async fn list(domain: &Domain) -> DomainResult<Vec<Organisation>> {

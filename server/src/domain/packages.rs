@@ -214,7 +214,7 @@ pub(crate) async fn finalize(
 }
 
 /// Ends a package: S is dropped at once, the blobs right after (the janitor retries failures).
-async fn end(domain: &Domain, id: &str, state: PackageState, actor: Actor<'_>) -> DomainResult<bool> {
+pub(crate) async fn end(domain: &Domain, id: &str, state: PackageState, actor: Actor<'_>) -> DomainResult<bool> {
     let event = if state == PackageState::Expired { Event::Expired } else { Event::Revoked };
     let org_id = domain.meta.package(id).await?.map(|p| p.org_id);
     let ended = domain.meta.end_package(id, state, domain.event(org_id, event, actor, Some(id), None)).await?;

@@ -87,6 +87,83 @@ pub(crate) struct NewUser {
     pub role: Option<Role>,
 }
 
+/// A user as an admin of their organisation sees them.
+#[derive(Debug, Clone)]
+pub(crate) struct UserRecord {
+    pub user: User,
+    pub disabled: bool,
+    pub created_at: i64,
+    /// When one of their tokens was last used (or made).
+    pub last_active_at: Option<i64>,
+}
+
+/// Which users a list shows (removed users never).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UserFilter {
+    Active,
+    Disabled,
+    All,
+}
+
+/// A page of an organisation's users, by address after `after`.
+#[derive(Debug, Clone)]
+pub(crate) struct UserQuery {
+    pub org_id: i64,
+    /// Part of the address or name.
+    pub search: Option<String>,
+    pub filter: UserFilter,
+    pub after: Option<String>,
+    pub limit: i64,
+}
+
+/// What an admin changes about a user; `None` leaves it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct UserChange {
+    /// `Some(None)`: no name.
+    pub name: Option<Option<String>>,
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
+    /// Removed: cannot sign in, not listed; the row stays for the audit log and their packages.
+    pub remove: bool,
+}
+
+/// A page of an organisation's audit log, newest first, before row `before`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AuditQuery {
+    pub org_id: i64,
+    /// Rows by this user (address).
+    pub user: Option<String>,
+    /// Rows by this recipient (address).
+    pub recipient: Option<String>,
+    pub package: Option<String>,
+    pub event: Option<String>,
+    /// `from <= at < to` (Unix seconds).
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
+/// A package of an organisation with its sender's address.
+#[derive(Debug, Clone)]
+pub(crate) struct OrgPackage {
+    pub record: PackageRecord,
+    pub sender: String,
+}
+
+/// An organisation's figures since a moment.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OrgStats {
+    pub active_users: i64,
+    pub admins: i64,
+    pub disabled_users: i64,
+    pub users_active_since: i64,
+    pub packages_since: i64,
+    pub bytes_since: i64,
+    pub failed_verifications_since: i64,
+    pub live_packages: i64,
+}
+
 /// A tenant: its users, packages, audit log and settings are its own.
 #[derive(Debug, Clone)]
 pub(crate) struct Organisation {
@@ -286,6 +363,7 @@ pub(crate) struct AuditRow {
     pub at: i64,
     pub event: String,
     pub actor: String,
+    pub package_id: Option<String>,
     pub detail: Option<String>,
 }
 
@@ -351,6 +429,37 @@ pub(crate) trait MetaStore: Send + Sync + 'static {
     /// Adds a user, or makes the user of that address active again; `None`
     /// when the address is a user of another organisation.
     async fn add_user(&self, user: NewUser) -> StoreResult<Option<User>>;
+    // What an organisation's admins read and change (every call scoped by `org_id`).
+    async fn users(&self, query: UserQuery) -> StoreResult<Vec<UserRecord>>;
+    /// User `id` of `org_id` (active or disabled; not removed).
+    async fn org_user(&self, org_id: i64, id: i64) -> StoreResult<Option<UserRecord>>;
+    /// Changes user `id` of `org_id` (disabling or removing revokes their
+    /// tokens), if `rule` accepts the number of active admins left.
+    async fn change_user(
+        &self,
+        org_id: i64,
+        id: i64,
+        change: UserChange,
+        rule: Rule<i64>,
+    ) -> StoreResult<Option<UserRecord>>;
+    /// A page of the organisation's packages, newest first, before `(created_at, id)`.
+    async fn org_packages(
+        &self,
+        org_id: i64,
+        before: Option<(i64, String)>,
+        limit: i64,
+    ) -> StoreResult<Vec<OrgPackage>>;
+    async fn audit_page(&self, query: AuditQuery) -> StoreResult<Vec<AuditRow>>;
+    async fn org_stats(&self, org_id: i64, since: i64) -> StoreResult<OrgStats>;
+    /// Sets name and mail domains, if `rule` accepts the domains that are
+    /// another organisation's (with its name).
+    async fn update_organisation(
+        &self,
+        org_id: i64,
+        name: &str,
+        domains: &[String],
+        rule: Rule<Vec<(String, String)>>,
+    ) -> StoreResult<Organisation>;
     /// An active user (not disabled, not removed) by address or id.
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
     async fn user(&self, id: i64) -> StoreResult<Option<User>>;

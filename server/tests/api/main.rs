@@ -9,6 +9,7 @@
 mod support;
 
 mod access;
+mod admin;
 mod addin;
 mod addresses;
 mod audit;

@@ -5,9 +5,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use crate::store::{NewUser, Organisation, Role, TokenRecord, User};
 
 /// The columns of [`user_from_row`], from `users`.
-const USER: &str = "id, org_id, email, name, role";
+pub(super) const USER: &str = "id, org_id, email, name, role";
 
-fn user_from_row(r: &Row) -> rusqlite::Result<User> {
+pub(super) fn user_from_row(r: &Row) -> rusqlite::Result<User> {
     let role: String = r.get(4)?;
     Ok(User {
         id: r.get(0)?,

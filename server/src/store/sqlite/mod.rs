@@ -4,6 +4,7 @@
 //! one `BEGIN IMMEDIATE` transaction (see [`transaction`]).
 
 mod accounts;
+mod admin;
 mod chain;
 mod codes;
 mod packages;
@@ -21,9 +22,10 @@ use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 use async_trait::async_trait;
 
 use super::{
-    AuditHead, AuditRow, Blob, ChainedRow, CodeKey, Counter, Finalized, Grant, Lease, MetaStore, NewEvent, NewPackage,
-    NewUser, Organisation, Package, PackageRecord, PackageState, QueuedMail, Rule, SendHistory, StoreError,
-    StoreResult, StoredCode, TokenRecord, Upload, Usage, User, Verifiers,
+    AuditHead, AuditQuery, AuditRow, Blob, ChainedRow, CodeKey, Counter, Finalized, Grant, Lease, MetaStore, NewEvent,
+    NewPackage, NewUser, OrgPackage, OrgStats, Organisation, Package, PackageRecord, PackageState, QueuedMail, Rule,
+    SendHistory, StoreError, StoreResult, StoredCode, TokenRecord, Upload, Usage, User, UserChange, UserQuery,
+    UserRecord, Verifiers,
 };
 
 /// Migrations in order; entry `i` takes the schema from version `i` to `i + 1`.
@@ -180,6 +182,57 @@ impl MetaStore for SqliteStore {
     }
     async fn add_user(&self, user: NewUser) -> StoreResult<Option<User>> {
         self.unit(move |c| Ok(accounts::add_user(c, &user, now())?)).await
+    }
+    async fn users(&self, query: UserQuery) -> StoreResult<Vec<UserRecord>> {
+        self.run(move |c| Ok(admin::users(c, &query)?)).await
+    }
+    async fn org_user(&self, org_id: i64, id: i64) -> StoreResult<Option<UserRecord>> {
+        self.run(move |c| Ok(admin::user(c, org_id, id)?)).await
+    }
+    async fn change_user(
+        &self,
+        org_id: i64,
+        id: i64,
+        change: UserChange,
+        rule: Rule<i64>,
+    ) -> StoreResult<Option<UserRecord>> {
+        self.unit(move |c| {
+            let (user, admins) = admin::change_user(c, org_id, id, &change, now())?;
+            rule(&admins).map_err(|e| StoreError::Refused(Box::new(e)))?;
+            Ok(user)
+        })
+        .await
+    }
+    async fn org_packages(
+        &self,
+        org_id: i64,
+        before: Option<(i64, String)>,
+        limit: i64,
+    ) -> StoreResult<Vec<OrgPackage>> {
+        self.run(move |c| Ok(admin::packages(c, org_id, before.as_ref(), limit)?)).await
+    }
+    async fn audit_page(&self, query: AuditQuery) -> StoreResult<Vec<AuditRow>> {
+        self.run(move |c| Ok(admin::audit(c, &query)?)).await
+    }
+    async fn org_stats(&self, org_id: i64, since: i64) -> StoreResult<OrgStats> {
+        self.run(move |c| Ok(admin::stats(c, org_id, since, now())?)).await
+    }
+    async fn update_organisation(
+        &self,
+        org_id: i64,
+        name: &str,
+        domains: &[String],
+        rule: Rule<Vec<(String, String)>>,
+    ) -> StoreResult<Organisation> {
+        let (name, domains) = (name.to_string(), domains.to_vec());
+        self.unit(move |c| match admin::update_organisation(c, org_id, &name, &domains)? {
+            Ok(org) => Ok(org),
+            Err(taken) => {
+                rule(&taken).map_err(|e| StoreError::Refused(Box::new(e)))?;
+                Err(StoreError::Backend("a rule accepted mail domains of another organisation".into()))
+            }
+        })
+        .await
     }
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
         let email = email.to_string();
@@ -498,12 +551,10 @@ impl MetaStore for SqliteStore {
         let id = package_id.to_string();
         self.run(move |c| {
             let mut stmt = c.prepare(
-                "SELECT id, at, event, actor, detail FROM audit WHERE package_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+                "SELECT id, at, event, actor, package_id, detail FROM audit WHERE package_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
             )?;
             let rows = stmt
-                .query_map(params![id, after, limit], |r| {
-                    Ok(AuditRow { id: r.get(0)?, at: r.get(1)?, event: r.get(2)?, actor: r.get(3)?, detail: r.get(4)? })
-                })?
+                .query_map(params![id, after, limit], admin::audit_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
         })

@@ -22,12 +22,12 @@ fn parse_state(s: &str) -> PackageState {
     }
 }
 
-const COLUMNS: &str = "p.id, COALESCE(p.org_id, u.org_id), p.sender_id, p.server_share, p.access_verifier, p.state, p.created_at, \
+pub(super) const COLUMNS: &str = "p.id, COALESCE(p.org_id, u.org_id), p.sender_id, p.server_share, p.access_verifier, p.state, p.created_at, \
      p.expires_at, p.max_downloads, p.downloads, p.verify, p.has_password, p.notify_on_download, p.verification_locked, \
      p.link_verifier";
-const FROM: &str = "packages p JOIN users u ON u.id = p.sender_id";
+pub(super) const FROM: &str = "packages p JOIN users u ON u.id = p.sender_id";
 
-fn from_row(r: &Row) -> rusqlite::Result<Package> {
+pub(super) fn from_row(r: &Row) -> rusqlite::Result<Package> {
     Ok(Package {
         id: r.get(0)?,
         org_id: r.get(1)?,

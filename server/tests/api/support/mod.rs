@@ -152,6 +152,16 @@ impl Server {
         self.run(move |state| async move { kluis_server::admin::create_token(&state, &email, "test").await.unwrap() })
     }
 
+    /// An API token for a new admin `email` of the organisation of its mail domain (or the only one).
+    pub fn admin_token(&self, email: &str) -> String {
+        let email = email.to_string();
+        self.run(move |state| async move {
+            let spec = kluis_server::admin::UserSpec { admin: Some(true), ..Default::default() };
+            kluis_server::admin::add_user_as(&state, &email, &spec).await.unwrap();
+            kluis_server::admin::create_token(&state, &email, "test").await.unwrap()
+        })
+    }
+
     /// A new organisation with these mail domains; returns its id.
     pub fn organisation(&self, name: &str, domains: &[&str]) -> i64 {
         let (name, domains) = (name.to_string(), domains.iter().map(|d| d.to_string()).collect::<Vec<_>>());

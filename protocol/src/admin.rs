@@ -1,0 +1,233 @@
+//! The admin API's request and response bodies (`/api/v1/admin`, described
+//! in `server/openapi.json`): an organisation's admins run its users,
+//! packages (metadata only: an admin never sees content), audit log and
+//! settings. Everything here is scoped to the caller's organisation.
+//!
+//! Times are RFC 3339 strings.
+
+use serde::{Deserialize, Serialize};
+
+use crate::PackageId;
+use crate::api::{PackageState, Verify};
+
+/// What a user may do in their organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Sends and receives.
+    User,
+    /// Also runs the organisation.
+    Admin,
+}
+
+/// Whether a user may sign in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserState {
+    /// May sign in.
+    Active,
+    /// May not sign in; their tokens were revoked when disabled.
+    Disabled,
+}
+
+/// A user of the organisation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AdminUser {
+    /// Id for the calls on this user.
+    pub id: i64,
+    /// Address (normalised).
+    pub email: String,
+    /// Name, if known.
+    pub name: Option<String>,
+    /// Role.
+    pub role: Role,
+    /// Whether they may sign in.
+    pub state: UserState,
+    /// When they were added.
+    pub created_at: String,
+    /// When one of their tokens was last used, if ever.
+    pub last_active_at: Option<String>,
+}
+
+/// `GET /admin/users`: a page of users, by address.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AdminUserList {
+    /// The users of this page.
+    pub users: Vec<AdminUser>,
+    /// Cursor for the next page (`after`), if any.
+    pub next: Option<String>,
+}
+
+/// `POST /admin/users`: add a user (or let a disabled one in again).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAdminUser {
+    /// Address.
+    pub email: String,
+    /// Name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Role (default `user`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+}
+
+/// `PATCH /admin/users/{id}`: what to change; absent fields stay.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminUserChange {
+    /// New name (empty: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// New role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    /// `disabled`: revokes their tokens at once; `active`: lets them in again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<UserState>,
+}
+
+/// One line of a CSV import that was not taken.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImportRefusal {
+    /// Line number in the file (1 is the first line).
+    pub line: u32,
+    /// The address on it, as written.
+    pub email: String,
+    /// Stable code (`invalid_email`, `invalid_role`, `user_elsewhere`, `duplicate`, …).
+    pub code: String,
+    /// Why, in a sentence.
+    pub reason: String,
+}
+
+/// `POST /admin/users/import` answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImportReport {
+    /// New users.
+    pub added: u32,
+    /// Users that existed (made active again; name and role as in the file).
+    pub updated: u32,
+    /// Lines not taken, and why.
+    pub refused: Vec<ImportRefusal>,
+}
+
+/// A package of the organisation as an admin sees it: metadata only.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AdminPackage {
+    /// Package id.
+    pub id: PackageId,
+    /// The sender's address.
+    pub sender: String,
+    /// Where it is in its life.
+    pub state: PackageState,
+    /// When it was made.
+    pub created_at: String,
+    /// When it expires.
+    pub expires_at: String,
+    /// Recipient addresses.
+    pub recipients: Vec<String>,
+    /// How recipients prove who they are.
+    pub verify: Verify,
+    /// Whether it has a password.
+    pub password: bool,
+    /// Downloads so far.
+    pub downloads: i64,
+    /// Download limit, if any.
+    pub max_downloads: Option<i64>,
+    /// Files (blobs minus the manifest).
+    pub files: u32,
+    /// Bytes stored (ciphertext, all blobs).
+    pub bytes: u64,
+}
+
+/// `GET /admin/packages`: a page of packages, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AdminPackageList {
+    /// The packages of this page.
+    pub packages: Vec<AdminPackage>,
+    /// Cursor for the next page (`before`), if any.
+    pub next: Option<String>,
+}
+
+/// One row of the audit log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Position in the log.
+    pub id: i64,
+    /// When.
+    pub at: String,
+    /// What (`created`, `accessed`, `sign_in_failed`, …).
+    pub event: String,
+    /// Who (`user:…`, `recipient:…`, `client:…`, `system`).
+    pub actor: String,
+    /// The package, if any.
+    pub package_id: Option<String>,
+    /// More about it.
+    pub detail: Option<String>,
+}
+
+/// `GET /admin/audit`: a page of the audit log, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditPage {
+    /// The rows of this page.
+    pub entries: Vec<AuditEntry>,
+    /// Cursor for the next (older) page (`before`), if any.
+    pub next: Option<i64>,
+}
+
+/// `GET /admin/audit/verify`: whether the organisation's hash chain is intact.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditCheck {
+    /// Every row follows the one before and matches its hash.
+    pub intact: bool,
+    /// Rows checked.
+    pub rows: u64,
+    /// The first broken row, in words, if any.
+    pub first_break: Option<String>,
+    /// The newest row's hash (hex): kept elsewhere, it proves later that nothing before it changed.
+    pub head: Option<String>,
+}
+
+/// The organisation as its admins see it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrganisationView {
+    /// Id.
+    pub id: i64,
+    /// Name, as mails and pages show it.
+    pub name: String,
+    /// Mail domains: addresses there are internal and belong here.
+    pub domains: Vec<String>,
+    /// When it was made.
+    pub created_at: String,
+}
+
+/// `PUT /admin/organisation`: its name and mail domains.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganisationChange {
+    /// Name.
+    pub name: String,
+    /// Every mail domain (replaces the list).
+    pub domains: Vec<String>,
+}
+
+/// `GET /admin/overview`: the organisation at a glance, for the calendar month so far (UTC).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Overview {
+    /// Users who may sign in.
+    pub active_users: u64,
+    /// Of them, admins.
+    pub admins: u64,
+    /// Disabled users.
+    pub disabled_users: u64,
+    /// Users who used Kluis this month.
+    pub users_active_this_month: u64,
+    /// Packages made this month.
+    pub packages_this_month: u64,
+    /// Bytes of the packages made this month.
+    pub bytes_this_month: u64,
+    /// Wrong verification codes this month (first per address and package; repeats are counted, not logged).
+    pub failed_verifications_this_month: u64,
+    /// Packages that can be opened now.
+    pub live_packages: u64,
+}
