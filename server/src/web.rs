@@ -37,6 +37,8 @@ const TREES: &[(&str, Tree)] = &[
     ("/addin/icons/", Tree::AddinIcons),
     // Pages, their scripts (the event handler /addin/commands.js too), the manifest.
     ("/addin/", Tree::Addin),
+    // The admin console: the site's headers, but framed by nothing (not even itself).
+    ("/admin/", Tree::Admin),
 ];
 
 #[derive(Clone, Copy)]
@@ -44,6 +46,7 @@ enum Tree {
     Site,
     Addin,
     AddinIcons,
+    Admin,
 }
 
 type HeaderSet = Vec<(HeaderName, HeaderValue)>;
@@ -53,6 +56,7 @@ pub(crate) struct Headers {
     site: HeaderSet,
     addin: HeaderSet,
     addin_icons: HeaderSet,
+    admin: HeaderSet,
 }
 
 impl Headers {
@@ -98,6 +102,14 @@ impl Headers {
             // Loaded by Outlook's own origins (frames, the ribbon's icons, the event runtime).
             ("cross-origin-resource-policy", "cross-origin".to_string()),
         ];
+        // The admin console: what the send page has, and never in a frame (clickjacking an
+        // admin's "Remove" or "Disable"); X-Frame-Options for browsers without frame-ancestors.
+        let admin = [
+            ("content-security-policy", csp("'self'", "'none'")),
+            ("cross-origin-opener-policy", "same-origin".to_string()),
+            ("cross-origin-resource-policy", "same-origin".to_string()),
+            ("x-frame-options", "DENY".to_string()),
+        ];
         // Ribbon icons must be cacheable (Microsoft's manifest rules: no no-cache/no-store).
         let icons = [("cache-control", "public, max-age=86400".to_string())];
         // Names in lower case, as HTTP/2 sends them and `HeaderName::from_static` wants them.
@@ -116,6 +128,7 @@ impl Headers {
             site: build(&[&common, &site]),
             addin: build(&[&common, &addin]),
             addin_icons: build(&[&common, &addin, &icons]),
+            admin: build(&[&common, &admin]),
         }
     }
 
@@ -126,6 +139,7 @@ impl Headers {
             Tree::Site => &self.site,
             Tree::Addin => &self.addin,
             Tree::AddinIcons => &self.addin_icons,
+            Tree::Admin => &self.admin,
         }
     }
 }
@@ -175,6 +189,13 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, config: &Config) {
     cfg.route("/p/{id}", web::get().to(recipient_page.clone()))
         // The same recipient page under /addin/, where Outlook may frame it ("Open with Kluis").
         .route("/addin/p/{id}", web::get().to(recipient_page))
+        // The admin console lives at /admin/ (its index.html); without the slash (any method), go there.
+        .route(
+            "/admin",
+            web::route().to(|| async {
+                HttpResponse::PermanentRedirect().insert_header((actix_web::http::header::LOCATION, "/admin/")).finish()
+            }),
+        )
         .route(
             "/addin/commands.js",
             web::get().to(move |state: State| {

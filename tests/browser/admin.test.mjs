@@ -1,0 +1,231 @@
+// The admin console (/admin/) against a real kluis-server: an admin signs
+// in, adds a user, imports a CSV file with a bad line and reads the report,
+// disables a user (whose token the API then refuses), filters the audit log
+// and exports it as CSV, revokes a package (the recipient link then says
+// so), edits the organisation; a user who is not an admin is told the
+// console needs one; the console is never framed.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { launch } from './support/browser.mjs';
+import { KluisServer } from './support/kluis.mjs';
+import { newPage } from './support/pages.mjs';
+
+const ANN = 'ann@example.org'; // the admin
+const BOB = 'bob@example.org';
+const CAROL = 'carol@example.org';
+
+let browser;
+
+before(async () => {
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+async function setup(t, { locale } = {}) {
+  const server = await KluisServer.start();
+  await server.admin('user', 'add', ANN, '--admin', '--name', 'Ann Admin');
+  await server.addUser(BOB);
+  await server.addUser(CAROL);
+  const dir = mkdtempSync(join(tmpdir(), 'kluis-admin-'));
+  const { context, page } = await newPage(browser, { locale });
+  t.after(async () => {
+    await context.close().catch(() => {});
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { server, context, page, dir };
+}
+
+/** Signs in on /admin/ with a mailed code. */
+async function signInAdmin(page, server, email) {
+  await page.goto(`${server.url}/admin/`);
+  await page.fill('#signin-email', email);
+  await page.click('#signin-email-form button[type=submit]');
+  await page.fill('#signin-code', await server.code(email));
+  await page.click('#signin-code-form button[type=submit]');
+}
+
+async function me(server, token) {
+  const res = await fetch(`${server.url}/api/v1/me`, { headers: { Authorization: `Bearer ${token}` } });
+  return res.status;
+}
+
+/** The table row of the users list that holds `email`. */
+const userRow = (page, email) => page.locator(`#users-table tbody tr[data-email="${email}"]`);
+
+test('an admin runs users: adds one, imports a CSV with a bad line, disables one (their token is refused at once)', { timeout: 90_000 }, async (t) => {
+  const { server, page } = await setup(t);
+  const bobToken = await server.token(BOB);
+  assert.equal(await me(server, bobToken), 200);
+
+  await signInAdmin(page, server, ANN);
+  await page.locator('#step-console').waitFor({ state: 'visible' });
+  assert.equal(await page.getAttribute('#tab-overview', 'aria-selected'), 'true');
+  await page.locator('#overview-chain', { hasText: /Audit log intact \(\d+ rows\)/ }).waitFor();
+  assert.match(await page.textContent('#overview-figures'), /Active users\s*3/);
+
+  // Keyboard: arrows move between the sections.
+  await page.focus('#tab-overview');
+  await page.keyboard.press('ArrowDown');
+  assert.equal(await page.getAttribute('#tab-users', 'aria-selected'), 'true');
+  await userRow(page, BOB).waitFor();
+  assert.equal(await userRow(page, ANN).locator('td').nth(1).textContent(), 'Admin');
+  assert.match(await userRow(page, ANN).textContent(), /You/, 'no actions on oneself');
+
+  // Add a user.
+  await page.fill('#user-add-email', 'dave@example.org');
+  await page.fill('#user-add-name', 'Dave');
+  await page.click('#user-add button[type=submit]');
+  await page.locator('#notice', { hasText: 'dave@example.org was added.' }).waitFor();
+  await userRow(page, 'dave@example.org').waitFor();
+  assert.match(await userRow(page, 'dave@example.org').textContent(), /Dave.*User.*Active.*Never/);
+
+  // Import a CSV file with one bad line.
+  const csv = 'email,name,role\neve@example.org,Eve,user\nnot-an-address,X,user\nfrank@example.org,Frank,admin\n';
+  await page.setInputFiles('#import-file', { name: 'users.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+  await page.click('#user-import button[type=submit]');
+  const report = page.locator('#import-report');
+  await report.locator('.import-summary').waitFor();
+  assert.equal(await report.locator('.import-summary').textContent(), '2 users added · 0 updated · 1 line not taken');
+  assert.equal(await report.locator('li').count(), 1);
+  assert.equal(await report.locator('li').textContent(), 'Line 3 (not-an-address): this is not an e-mail address.');
+  await userRow(page, 'frank@example.org').waitFor();
+  assert.match(await userRow(page, 'frank@example.org').textContent(), /Frank.*Admin/);
+
+  // Disable Bob, after a confirm: his token stops working at once.
+  await userRow(page, BOB).getByRole('button', { name: `Disable: ${BOB}` }).click();
+  const dialog = page.locator('#confirm');
+  await dialog.waitFor({ state: 'visible' });
+  assert.equal(await page.textContent('#confirm-title'), `Disable ${BOB}?`);
+  await page.click('#confirm-yes');
+  await page.locator('#notice', { hasText: `${BOB} is disabled` }).waitFor();
+  assert.match(await userRow(page, BOB).textContent(), /Disabled/);
+  assert.equal(await me(server, bobToken), 401, 'a disabled user\'s token is refused');
+
+  // The state filter: only the disabled one.
+  await page.selectOption('#users-state', 'disabled');
+  await page.waitForFunction(() => document.querySelectorAll('#users-table tbody tr').length === 1);
+  await userRow(page, BOB).waitFor();
+  // ... and enabled again.
+  await userRow(page, BOB).getByRole('button', { name: `Enable: ${BOB}` }).click();
+  await page.locator('#notice', { hasText: `${BOB} can sign in again.` }).waitFor();
+
+  // Frank back to a user.
+  await page.selectOption('#users-state', 'all');
+  await userRow(page, 'frank@example.org').getByRole('button', { name: 'Make user: frank@example.org' }).click();
+  await page.locator('#notice', { hasText: 'frank@example.org is now a user' }).waitFor();
+
+  // The audit log has the admin's own events.
+  await page.click('#tab-audit');
+  await page.fill('#audit-event', 'user_added');
+  await page.click('#audit-filter button[type=submit]');
+  await page.locator('#audit-status', { hasText: /rows? shown/ }).waitFor();
+  const events = await page.locator('#audit-table tbody td[data-event]').evaluateAll((cells) => cells.map((c) => c.dataset.event));
+  assert.ok(events.length >= 3, `user_added rows: ${events}`);
+  assert.ok(events.every((e) => e === 'user_added'), `only user_added rows: ${events}`);
+});
+
+test('an admin revokes a package (the link then says so), filters the audit log and exports it as CSV; edits the organisation', { timeout: 90_000 }, async (t) => {
+  const { server, context, page, dir } = await setup(t);
+  const carolToken = await server.token(CAROL);
+  writeFileSync(join(dir, 'report.pdf'), 'x'.repeat(12_345));
+  const sent = await server.kluis(['send', join(dir, 'report.pdf'), '--server', server.url, '--token', carolToken, '--to', BOB, '--verify', 'none']);
+  assert.equal(sent.code, 0, sent.stderr);
+  const link = sent.stdout.trim();
+
+  await signInAdmin(page, server, ANN);
+  await page.locator('#step-console').waitFor({ state: 'visible' });
+  await page.click('#tab-packages');
+  const row = page.locator('#packages-table tbody tr', { hasText: CAROL });
+  await row.waitFor();
+  assert.match(await row.textContent(), new RegExp(`${BOB}.*Available.*0.*1.*kB`));
+  await row.getByRole('button', { name: /^Revoke: package from carol@example\.org/ }).click();
+  await page.click('#confirm-yes');
+  await page.locator('#notice', { hasText: `The package from ${CAROL} was revoked.` }).waitFor();
+  assert.match(await row.textContent(), /Revoked/);
+  assert.equal(await row.getByRole('button').count(), 0, 'nothing more to revoke');
+
+  const recipient = await context.newPage();
+  await recipient.goto(link);
+  await recipient.locator('#unavailable-title').getByText('The sender withdrew these files').waitFor();
+  await recipient.close();
+
+  // The audit log, filtered by event.
+  await page.click('#tab-audit');
+  await page.fill('#audit-event', 'revoked');
+  await page.click('#audit-filter button[type=submit]');
+  await page.locator('#audit-status', { hasText: '1 row shown.' }).waitFor();
+  assert.equal(await page.locator('#audit-table tbody td[data-event]').getAttribute('data-event'), 'revoked');
+  assert.match(await page.locator('#audit-table tbody tr').textContent(), new RegExp(`Package revoked.*user:${ANN}`));
+
+  // Export as CSV (fetched with the token, saved as a download): the filter applies.
+  for (const [button, header, separator] of [['#audit-export-en', 'Time (UTC),Event,Who,Package,Detail,Row', ','], ['#audit-export-nl', 'Tijd (UTC);Gebeurtenis;Wie;Pakket;Details;Regel', ';']]) {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click(button)]);
+    const bytes = readFileSync(await download.path());
+    assert.deepEqual([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf], 'UTF-8 BOM');
+    const lines = bytes.subarray(3).toString('utf8').split('\r\n').filter(Boolean);
+    assert.equal(lines[0], header);
+    assert.equal(lines.length, 2, `one revoked row: ${lines}`);
+    assert.ok(lines[1].split(separator)[1] === 'revoked', lines[1]);
+    assert.match(download.suggestedFilename(), /\.csv$/);
+  }
+
+  // The organisation: a domain another organisation has is refused next to the field.
+  await server.admin('org', 'create', 'Elders', '--domain', 'elders.example');
+  await page.click('#tab-organisation');
+  await page.locator('#org-name').waitFor({ state: 'visible' });
+  await page.waitForFunction(() => document.querySelector('#org-name').value !== '');
+  await page.fill('#org-name', 'Example Zorg');
+  await page.fill('#org-domains', 'example.org\nelders.example');
+  await page.click('#org-form button[type=submit]');
+  await page.locator('#org-domains-error', { hasText: 'elders.example is already a domain of Elders' }).waitFor();
+  assert.equal(await page.getAttribute('#org-domains', 'aria-invalid'), 'true');
+  await page.fill('#org-domains', 'example.org\nexample.net');
+  await page.click('#org-form button[type=submit]');
+  await page.locator('#notice', { hasText: 'The organisation was saved.' }).waitFor();
+  assert.equal(await page.textContent('#admin-nav-title'), 'Example Zorg');
+  assert.equal(await page.locator('#org-domains-error').isVisible(), false);
+});
+
+test('a user who is not an admin is told the console needs one, with a way back to sending; the send page\'s sign-in is reused', { timeout: 60_000 }, async (t) => {
+  const { server, page } = await setup(t);
+  await signInAdmin(page, server, BOB);
+  await page.locator('#step-denied').waitFor({ state: 'visible' });
+  assert.equal(await page.textContent('#denied-title'), 'This needs an admin of your organisation');
+  assert.match(await page.textContent('#denied-text'), /bob@example\.org, who is not an admin/);
+  assert.equal(await page.getAttribute('#step-denied a.button', 'href'), '/');
+  assert.equal(await page.locator('#step-console').isVisible(), false);
+
+  // The sign-in is the send page's: that page needs no code now.
+  await page.click('#step-denied a.button');
+  await page.locator('#step-compose').waitFor({ state: 'visible' });
+  assert.equal(server.mailCount(BOB), 1);
+});
+
+test('in Dutch, and never framed: /admin/ forbids every frame', { timeout: 60_000 }, async (t) => {
+  const { server, page } = await setup(t, { locale: 'nl-NL' });
+  const res = await server.get('/admin/');
+  assert.equal(res.status, 200);
+  assert.match(res.headers['content-security-policy'], /frame-ancestors 'none'/);
+  assert.match(res.headers['content-security-policy'], /script-src 'self';/);
+  assert.equal(res.headers['x-frame-options'], 'DENY');
+  const redirect = await server.get('/admin');
+  assert.equal(redirect.status, 308);
+  assert.equal(redirect.headers.location, '/admin/');
+
+  await signInAdmin(page, server, ANN);
+  await page.locator('#step-console').waitFor({ state: 'visible' });
+  assert.equal(await page.textContent('#tab-users'), 'Gebruikers');
+  await page.locator('#overview-chain', { hasText: /Auditlog intact/ }).waitFor();
+  await page.click('#tab-users');
+  await userRow(page, BOB).waitFor();
+  assert.equal(await userRow(page, BOB).locator('td').nth(1).textContent(), 'Gebruiker');
+  assert.equal(await page.title(), 'Beheer · Kluis');
+});

@@ -1,0 +1,252 @@
+// The admin console (/admin/): an organisation's admins see its figures
+// and the audit chain's state, run its users, packages, audit log and
+// settings. Signed in with the send page's sign-in (the same saved
+// session); a user who is not an admin is told so.
+import { api, ApiError } from '../api.js';
+import { formatBytes, formatDate, formatNumber, t, translate } from '../i18n.js';
+import { describeError } from '../messages.js';
+import { deviceName, SavedSession } from '../session.js';
+import { SignInStep } from '../signin.js';
+import { $, busy, fieldError, Notice, showStep } from '../ui.js';
+import { setupAudit } from './audit.js';
+import { adminApi, el, errorText, session } from './common.js';
+import { setupPackages } from './packages.js';
+import { setupUsers } from './users.js';
+
+const TOKEN_KEY = 'kluis.token';
+
+translate();
+document.body.classList.remove('loading');
+
+const notice = new Notice($('#notice'));
+const saved = new SavedSession(TOKEN_KEY);
+/** The signed-in address. */
+let email = '';
+
+// ---------------------------------------------------------------- sign-in
+
+const signin = new SignInStep({
+  notice,
+  methods: {
+    requestCode: (address) => api('/auth/code', { method: 'POST', body: { email: address } }),
+    withCode: async (address, code) => {
+      const answer = await api('/auth/token', { method: 'POST', body: { email: address, code, label: deviceName() } });
+      return { token: answer.token, email: answer.email };
+    },
+  },
+  onSignedIn: async (signed) => {
+    saved.remember(signed);
+    await signedIn(signed);
+  },
+});
+
+function showSignIn() {
+  session.token = null;
+  $('#account').hidden = true;
+  signin.show();
+  showStep($('#step-signin'));
+}
+
+async function start() {
+  let found = null;
+  try {
+    found = await saved.check();
+  } catch {
+    notice.error(t('error.network'));
+  }
+  if (found) await signedIn(found);
+  else showSignIn();
+}
+
+/** Signed in: the console for an admin, the "needs an admin" page for anyone else. */
+async function signedIn(signed) {
+  session.token = signed.token;
+  email = signed.email;
+  $('#account-email').textContent = email;
+  $('#account').hidden = false;
+  let overview;
+  try {
+    let org;
+    [overview, org] = await Promise.all([adminApi('/overview'), adminApi('/organisation')]);
+    $('#admin-nav-title').textContent = org.name;
+  } catch (e) {
+    if (e instanceof ApiError && (e.status === 401 || e.status === 403)) return;
+    notice.error(errorText(e));
+    return;
+  }
+  showStep($('#step-console'), { focus: false });
+  const first = sectionOf(location.hash) ?? 'overview';
+  await select(first, { focus: false, data: first === 'overview' ? overview : null });
+}
+
+/** The server no longer takes the token (401), or the user is not an admin (403). */
+session.lost = (status) => {
+  if (status === 401) {
+    saved.forget();
+    showSignIn();
+    notice.info(t('admin.signedOutServer'));
+  } else {
+    $('#denied-text').textContent = t('admin.denied.text', { email });
+    showStep($('#step-denied'));
+  }
+};
+
+function signOut() {
+  const token = session.token;
+  saved.forget();
+  showSignIn();
+  if (token) api('/auth/logout', { method: 'POST', token }).catch(() => {});
+}
+
+$('#sign-out').addEventListener('click', () => {
+  signOut();
+  notice.info(t('signin.signedOut'));
+});
+$('#denied-other').addEventListener('click', () => {
+  signOut();
+});
+// Signed out in another tab (the send page, say): this one follows.
+addEventListener('storage', (event) => {
+  if (event.key === TOKEN_KEY && session.token && !saved.read()) {
+    showSignIn();
+    notice.info(t('signin.signedOut'));
+  }
+});
+
+// ---------------------------------------------------------------- sections
+
+const SECTIONS = ['overview', 'users', 'packages', 'audit', 'organisation'];
+const tabs = [...document.querySelectorAll('#admin-tabs [role=tab]')];
+
+const sections = {
+  overview: { show: (data) => showOverview(data) },
+  users: setupUsers({ notice, me: () => email }),
+  packages: setupPackages({ notice }),
+  audit: setupAudit({ notice }),
+  organisation: { show: () => showOrganisation() },
+};
+
+function sectionOf(hash) {
+  const name = hash.replace(/^#/, '');
+  return SECTIONS.includes(name) ? name : null;
+}
+
+/** Shows one section (its tab selected, the others' panels hidden) and loads what it shows. */
+async function select(name, { focus = true, data = null } = {}) {
+  notice.clear();
+  for (const tab of tabs) {
+    const on = tab.dataset.section === name;
+    tab.setAttribute('aria-selected', String(on));
+    tab.tabIndex = on ? 0 : -1;
+    $(`#${tab.getAttribute('aria-controls')}`).hidden = !on;
+  }
+  if (location.hash !== `#${name}`) history.replaceState(null, '', `#${name}`);
+  const panel = $(`#panel-${name}`);
+  if (focus) {
+    const heading = panel.querySelector('h2');
+    heading.tabIndex = -1;
+    heading.focus();
+  }
+  await sections[name].show(data);
+}
+
+// Tabs: click, or arrow keys / Home / End between them (the selected one is the Tab stop).
+for (const tab of tabs) {
+  tab.addEventListener('click', () => select(tab.dataset.section));
+  tab.addEventListener('keydown', (event) => {
+    const i = tabs.indexOf(tab);
+    const to = { ArrowDown: i + 1, ArrowRight: i + 1, ArrowUp: i - 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 }[event.key];
+    if (to === undefined) return;
+    event.preventDefault();
+    const next = tabs[(to + tabs.length) % tabs.length];
+    next.focus();
+    select(next.dataset.section, { focus: false });
+  });
+}
+addEventListener('hashchange', () => {
+  const name = sectionOf(location.hash);
+  if (name && session.token && !$('#step-console').hidden) select(name);
+});
+
+// ---------------------------------------------------------------- overview
+
+async function showOverview(data) {
+  const figures = $('#overview-figures');
+  let overview = data;
+  let check;
+  try {
+    [overview, check] = await Promise.all([overview ?? adminApi('/overview'), adminApi('/audit/verify')]);
+  } catch (e) {
+    notice.error(errorText(e));
+    return;
+  }
+  const rows = [
+    ['activeUsers', formatNumber(overview.active_users)],
+    ['admins', formatNumber(overview.admins)],
+    ['disabledUsers', formatNumber(overview.disabled_users)],
+    ['usersActive', formatNumber(overview.users_active_this_month)],
+    ['packages', formatNumber(overview.packages_this_month)],
+    ['bytes', formatBytes(overview.bytes_this_month)],
+    ['failedVerifications', formatNumber(overview.failed_verifications_this_month)],
+    ['livePackages', formatNumber(overview.live_packages)],
+  ];
+  figures.replaceChildren();
+  for (const [key, value] of rows) {
+    const item = el('div', '', 'figure');
+    item.append(el('dt', t(`admin.overview.${key}`)), el('dd', value));
+    figures.append(item);
+  }
+  const chain = $('#overview-chain');
+  chain.className = check.intact ? 'chain-intact' : 'chain-broken';
+  chain.textContent = check.intact
+    ? t('admin.overview.intact', { rows: formatNumber(check.rows) })
+    : t('admin.overview.broken', { where: check.first_break ?? '' });
+  $('#overview-head').textContent = check.head ? t('admin.overview.head', { hash: check.head }) : '';
+}
+
+// ---------------------------------------------------------------- organisation
+
+const orgForm = $('#org-form');
+
+async function showOrganisation() {
+  let org;
+  try {
+    org = await adminApi('/organisation');
+  } catch (e) {
+    notice.error(errorText(e));
+    return;
+  }
+  fillOrganisation(org);
+}
+
+function fillOrganisation(org) {
+  $('#org-name').value = org.name;
+  $('#org-domains').value = org.domains.join('\n');
+  $('#org-created').textContent = t('admin.org.created', { date: formatDate(org.created_at) });
+  $('#admin-nav-title').textContent = org.name;
+}
+
+orgForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  notice.clear();
+  const name = $('#org-name').value.trim();
+  const domains = $('#org-domains').value.split(/[\s,;]+/).map((d) => d.trim()).filter(Boolean);
+  fieldError($('#org-name'), '', { focus: false });
+  fieldError($('#org-domains'), '', { focus: false });
+  if (!name) {
+    fieldError($('#org-name'), t('admin.org.nameMissing'));
+    return;
+  }
+  busy(orgForm, async () => {
+    try {
+      fillOrganisation(await adminApi('/organisation', { method: 'PUT', body: { name, domains } }));
+      notice.success(t('admin.org.saved'));
+    } catch (e) {
+      if (e?.code === 'invalid_name') fieldError($('#org-name'), errorText(e));
+      else if (e?.code === 'domain_taken' || e?.code === 'invalid_domain') fieldError($('#org-domains'), errorText(e));
+      else notice.error(errorText(e));
+    }
+  });
+});
+
+start().catch((e) => notice.error(describeError(e)));

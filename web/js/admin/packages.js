@@ -1,0 +1,74 @@
+// Packages: the organisation's packages (metadata only), newest first, a
+// page at a time; revoke one after a confirm.
+import { formatBytes, formatNumber, t, tn } from '../i18n.js';
+import { adminApi, confirmAction, el, errorText, PagedTable, query, rowButton, shortDate } from './common.js';
+
+const PAGE = 50;
+
+export function setupPackages({ notice }) {
+  const table = new PagedTable({
+    table: '#packages-table',
+    more: '#packages-more',
+    empty: '#packages-empty',
+    status: '#packages-status',
+    notice,
+    load: async (before) => {
+      const answer = await adminApi(`/packages${query({ before, limit: PAGE })}`);
+      return { items: answer.packages, next: answer.next };
+    },
+    row: (p) => packageRow(p),
+    count: (n, more) => (more ? tn('admin.packages.countMore', n) : tn('admin.packages.count', n)),
+  });
+
+  function packageRow(p) {
+    const tr = document.createElement('tr');
+    tr.dataset.id = p.id;
+    const sender = el('th', p.sender, 'admin-address');
+    sender.scope = 'row';
+    const recipients = el('td', p.recipients.length ? p.recipients.join(', ') : t('admin.packages.anyone'), 'admin-address');
+    const downloads = p.max_downloads ? t('admin.packages.downloadsOf', { n: formatNumber(p.downloads), max: formatNumber(p.max_downloads) }) : formatNumber(p.downloads);
+    const state = known(p.state);
+    tr.append(
+      sender,
+      recipients,
+      el('td', shortDate(p.created_at)),
+      el('td', shortDate(p.expires_at)),
+      el('td', state, `state-${p.state}`),
+      el('td', downloads, 'num'),
+      el('td', formatNumber(p.files), 'num'),
+      el('td', formatBytes(p.bytes), 'num'),
+    );
+    const actions = el('td', '', 'row-actions');
+    if (p.state === 'ready' || p.state === 'uploading') {
+      const text = t('admin.packages.revoke');
+      actions.append(rowButton(text, t('admin.actionFor', { action: text, what: t('admin.packages.fromTo', { sender: p.sender, date: shortDate(p.created_at) }) }), 'button-danger', async (b) => {
+        const yes = await confirmAction({ title: t('admin.packages.revokeTitle'), text: t('admin.packages.revokeText', { sender: p.sender }), yes: text });
+        if (!yes) return;
+        notice.clear();
+        b.disabled = true;
+        try {
+          await adminApi(`/packages/${encodeURIComponent(p.id)}/revoke`, { method: 'POST' });
+          const fresh = packageRow({ ...p, state: 'revoked' });
+          tr.replaceWith(fresh);
+          notice.success(t('admin.packages.revoked', { sender: p.sender }));
+          fresh.cells[0].tabIndex = -1;
+          fresh.cells[0].focus();
+        } catch (e) {
+          b.disabled = false;
+          notice.error(errorText(e));
+        }
+      }));
+    }
+    tr.append(actions);
+    return tr;
+  }
+
+  return { show: () => table.reload() };
+}
+
+/** The state in words; the server's name when the console has none for it. */
+function known(state) {
+  const key = `admin.packageState.${state}`;
+  const words = t(key);
+  return words === key ? state : words;
+}
