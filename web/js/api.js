@@ -57,7 +57,7 @@ export function sameOrigin(url) {
 }
 
 /** Calls the API. `path` is under /api/v1 unless it is a full URL. */
-export async function api(path, { method = 'GET', body, token, headers = {}, signal } = {}) {
+export async function api(path, { method = 'GET', body, token, headers = {}, signal, credentials = 'omit' } = {}) {
   const url = /^https?:/.test(path) ? sameOrigin(path) : `/api/v1${path}`;
   const all = { Accept: 'application/json', ...headers };
   if (body !== undefined) all['Content-Type'] = 'application/json';
@@ -69,7 +69,8 @@ export async function api(path, { method = 'GET', body, token, headers = {}, sig
       headers: all,
       body: body === undefined ? undefined : JSON.stringify(body),
       cache: 'no-store',
-      credentials: 'omit',
+      // Cookies only where a call needs one (the single sign-on's browser cookie).
+      credentials,
       signal,
     });
   } catch (e) {

@@ -47,8 +47,44 @@ function show(step) {
 /** Where this device keeps the sign-in (localStorage: other tabs and restarts share it). */
 const saved = new SavedSession(TOKEN_KEY);
 
+/**
+ * Back from the organisation's sign-in service: `#sso=<handoff>` is traded
+ * (once, within a minute) for a session; `#sso_error=<code>` says what went
+ * wrong. The fragment is removed from the address bar and history first.
+ * True when it handled one.
+ */
+async function returnFromSingleSignOn() {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const handoff = fragment.get('sso');
+  let error = fragment.get('sso_error');
+  if (handoff === null && error === null) return false;
+  history.replaceState(null, '', location.pathname + location.search);
+  const email = sessionStorage.getItem(SSO_EMAIL_KEY) || '';
+  sessionStorage.removeItem(SSO_EMAIL_KEY);
+  if (handoff) {
+    try {
+      const answer = await api('/auth/sso/token', { method: 'POST', body: { handoff, label: deviceName() } });
+      session = { token: answer.token, email: answer.email };
+      saved.remember(session);
+      await signedIn();
+      return true;
+    } catch (e) {
+      error = e instanceof ApiError && e.status === 401 ? 'expired' : null;
+      if (!error) {
+        showSignIn();
+        signin.singleSignOnFailed(describeError(e), email);
+        return true;
+      }
+    }
+  }
+  showSignIn();
+  signin.singleSignOnFailed(t(`sso.error.${SSO_ERRORS.includes(error) ? error : 'failed'}`), email);
+  return true;
+}
+
 async function start() {
   loadWasm().catch(() => {}); // warm up while the person reads
+  if (await returnFromSingleSignOn()) return;
   try {
     session = await saved.check();
   } catch {
@@ -58,9 +94,20 @@ async function start() {
   else showSignIn();
 }
 
+/** The address a single sign-on started with, for the form if it comes back with an error. */
+const SSO_EMAIL_KEY = 'kluis.sso.email';
+/** What the callback's `#sso_error=` codes mean (server/src/domain/sso.rs, `Failure`). */
+const SSO_ERRORS = ['expired', 'cancelled', 'unreachable', 'refused', 'invalid_token', 'unverified', 'outside_domains', 'unknown_user', 'disabled', 'failed'];
+
 const signin = new SignInStep({
   notice,
   methods: {
+    singleSignOn: (email) => api(`/auth/sso?email=${encodeURIComponent(email)}`, { credentials: 'same-origin' }),
+    toProvider: (url, email) => {
+      sessionStorage.setItem(SSO_EMAIL_KEY, email);
+      location.assign(url);
+      return new Promise(() => {}); // the page is leaving
+    },
     requestCode: (email) => api('/auth/code', { method: 'POST', body: { email } }),
     withCode: async (email, code) => {
       const answer = await api('/auth/token', { method: 'POST', body: { email, code, label: deviceName() } });

@@ -1,5 +1,8 @@
 // The sign-in step the send page and the Outlook task pane share: an
-// e-mail address, then the 6-digit code the server mails to it.
+// e-mail address, then the 6-digit code the server mails to it — or, when
+// the address's organisation has single sign-on (OpenID Connect) and the
+// page can go there, the organisation's sign-in service, with "send me a
+// code instead" offered whenever that did not work.
 //
 // When the server refuses for a while (a new code asked for within the
 // minute, too many wrong codes), the page is in one state that says so:
@@ -16,7 +19,9 @@ const RESEND_SECONDS = 60;
 export class SignInStep {
   /**
    * `methods`: `requestCode(email)` asks the server to mail a code,
-   * `withCode(email, code)` trades it for `{token, email}`.
+   * `withCode(email, code)` trades it for `{token, email}`; optional:
+   * `singleSignOn(email)` asks the server whether the address signs in at
+   * its organisation's provider (`{sso, url}`), and `toProvider(url, email)` goes there.
    * `onSignedIn(session)` runs once signed in.
    */
   constructor({ notice, methods, onSignedIn }) {
@@ -31,6 +36,11 @@ export class SignInStep {
 
     this.emailForm.addEventListener('submit', (event) => {
       event.preventDefault();
+      const email = emailIn($('#signin-email'), t('signin.invalidEmail'));
+      if (email) busy(this.emailForm, () => this.#continue(email));
+    });
+    // The fallback when single sign-on did not work (absent from pages without it).
+    document.querySelector('#signin-code-instead')?.addEventListener('click', () => {
       const email = emailIn($('#signin-email'), t('signin.invalidEmail'));
       if (email) busy(this.emailForm, () => this.#requestCode(email));
     });
@@ -63,6 +73,39 @@ export class SignInStep {
     this.emailForm.hidden = false;
     this.codeForm.hidden = true;
     if (email) $('#signin-email').value = email;
+  }
+
+  /**
+   * Single sign-on did not work (`message` says why): the address form
+   * again, with the mailed code offered instead.
+   */
+  singleSignOnFailed(message, email = '') {
+    this.show(email);
+    this.notice.error(message);
+    const instead = document.querySelector('#signin-code-instead');
+    if (instead) instead.hidden = false;
+  }
+
+  /** Single sign-on where the address's organisation has it, else the mailed code. */
+  async #continue(email) {
+    const instead = document.querySelector('#signin-code-instead');
+    if (!this.methods.singleSignOn || (instead && !instead.hidden)) return this.#requestCode(email);
+    this.notice.clear();
+    let answer;
+    try {
+      answer = await this.methods.singleSignOn(email);
+    } catch (e) {
+      if (e instanceof ApiError && e.code === 'invalid_email') {
+        fieldError($('#signin-email'), t('signin.invalidEmail'));
+      } else if (e instanceof ApiError && e.code === 'sso_unavailable') {
+        this.singleSignOnFailed(t('sso.error.unreachable'));
+      } else {
+        this.notice.error(describeError(e));
+      }
+      return;
+    }
+    if (answer.sso) return this.methods.toProvider(answer.url, email);
+    return this.#requestCode(email);
   }
 
   #endWait() {
