@@ -1,7 +1,8 @@
 // Takes the README's screenshots of the main screens from a real server in
 // headless Chromium: `node docs/screenshots/take.mjs` after `cargo xtask wasm`
 // and `cargo build -p kluis-server -p kluis-cli`. The add-in's task pane is
-// shown with the Office.js stand-in the browser tests use.
+// shown with the Office.js stand-in the browser tests use; the admin
+// console's Users section as an admin of the organisation.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -79,6 +80,22 @@ try {
   await pane.locator('#step-compose').waitFor();
   await pane.screenshot({ path: join(OUT, 'addin-taskpane.png'), fullPage: true });
   await outlook.close();
+
+  // The admin console's Users section, signed in as an admin of the organisation.
+  const ADMIN = 'ingrid@example.org';
+  await server.admin('user', 'add', ADMIN, '--admin', '--name', 'Ingrid de Boer');
+  for (const [email, name] of [['jeroen@example.org', 'Jeroen Visser'], ['fatima@example.org', 'Fatima el Amrani'], ['pieter@example.org', 'Pieter Smit']]) {
+    await server.admin('user', 'add', email, '--name', name);
+  }
+  const adminContext = await browser.newContext({ locale: 'en-US', viewport: { width: 1200, height: 900 } });
+  const admin = await adminContext.newPage();
+  const adminToken = await server.token(ADMIN);
+  await admin.goto(`${server.url}/admin/`);
+  await admin.evaluate((t) => localStorage.setItem('kluis.token', JSON.stringify({ token: t, email: 'ingrid@example.org' })), adminToken);
+  await admin.goto(`${server.url}/admin/#users`);
+  await admin.locator('#users-table tbody tr[data-email="pieter@example.org"]').waitFor();
+  await admin.screenshot({ path: join(OUT, 'admin.png'), fullPage: true });
+  await adminContext.close();
   await context.close();
 } finally {
   await browser.close();

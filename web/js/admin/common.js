@@ -59,6 +59,18 @@ export function shortDate(iso) {
   return new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeStyle: 'short' }).format(date);
 }
 
+/** A date cell: "27 Nov 2026" (the time in its tooltip), kept on one line. */
+export function dateCell(iso) {
+  const cell = el('td', '', 'date');
+  const date = new Date(iso);
+  if (!iso || Number.isNaN(date.getTime())) return cell;
+  const time = el('time', new Intl.DateTimeFormat(lang, { dateStyle: 'medium' }).format(date));
+  time.dateTime = iso;
+  time.title = shortDate(iso);
+  cell.append(time);
+  return cell;
+}
+
 /** `?a=1&b=2` of the values that are not empty. */
 export function query(params) {
   const q = new URLSearchParams();

@@ -1,7 +1,7 @@
 // Packages: the organisation's packages (metadata only), newest first, a
 // page at a time; revoke one after a confirm.
 import { formatBytes, formatNumber, t, tn } from '../i18n.js';
-import { adminApi, confirmAction, el, errorText, PagedTable, query, rowButton, shortDate } from './common.js';
+import { adminApi, confirmAction, dateCell, el, errorText, PagedTable, query, rowButton, shortDate } from './common.js';
 
 const PAGE = 50;
 
@@ -27,21 +27,22 @@ export function setupPackages({ notice }) {
     sender.scope = 'row';
     const recipients = el('td', p.recipients.length ? p.recipients.join(', ') : t('admin.packages.anyone'), 'admin-address');
     const downloads = p.max_downloads ? t('admin.packages.downloadsOf', { n: formatNumber(p.downloads), max: formatNumber(p.max_downloads) }) : formatNumber(p.downloads);
-    const state = known(p.state);
+    // The state, and under it what changes it (Revoke): one column less for narrow windows.
+    const state = el('td', '', `state-${p.state} package-state`);
+    state.append(el('span', known(p.state)));
     tr.append(
       sender,
       recipients,
-      el('td', shortDate(p.created_at)),
-      el('td', shortDate(p.expires_at)),
-      el('td', state, `state-${p.state}`),
+      dateCell(p.created_at),
+      dateCell(p.expires_at),
+      state,
       el('td', downloads, 'num'),
       el('td', formatNumber(p.files), 'num'),
       el('td', formatBytes(p.bytes), 'num'),
     );
-    const actions = el('td', '', 'row-actions');
     if (p.state === 'ready' || p.state === 'uploading') {
       const text = t('admin.packages.revoke');
-      actions.append(rowButton(text, t('admin.actionFor', { action: text, what: t('admin.packages.fromTo', { sender: p.sender, date: shortDate(p.created_at) }) }), 'button-danger', async (b) => {
+      state.append(rowButton(text, t('admin.actionFor', { action: text, what: t('admin.packages.fromTo', { sender: p.sender, date: shortDate(p.created_at) }) }), 'button-danger', async (b) => {
         const yes = await confirmAction({ title: t('admin.packages.revokeTitle'), text: t('admin.packages.revokeText', { sender: p.sender }), yes: text });
         if (!yes) return;
         notice.clear();
@@ -59,7 +60,6 @@ export function setupPackages({ notice }) {
         }
       }));
     }
-    tr.append(actions);
     return tr;
   }
 
