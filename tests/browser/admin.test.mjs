@@ -124,7 +124,7 @@ test('an admin runs users: adds one, imports a CSV with a bad line, disables one
 
   // The audit log has the admin's own events.
   await page.click('#tab-audit');
-  await page.fill('#audit-event', 'user_added');
+  await page.selectOption('#audit-event-kind', { label: 'User added' });
   await page.click('#audit-filter button[type=submit]');
   await page.locator('#audit-status', { hasText: /rows? shown/ }).waitFor();
   const events = await page.locator('#audit-table tbody td[data-event]').evaluateAll((cells) => cells.map((c) => c.dataset.event));
@@ -157,8 +157,9 @@ test('an admin revokes a package (the link then says so), filters the audit log 
   await recipient.locator('#unavailable-title').getByText('The sender withdrew these files').waitFor();
   await recipient.close();
 
-  // The audit log, filtered by event.
+  // The audit log, filtered by an event typed by its name.
   await page.click('#tab-audit');
+  await page.selectOption('#audit-event-kind', 'other');
   await page.fill('#audit-event', 'revoked');
   await page.click('#audit-filter button[type=submit]');
   await page.locator('#audit-status', { hasText: '1 row shown.' }).waitFor();
@@ -192,6 +193,35 @@ test('an admin revokes a package (the link then says so), filters the audit log 
   await page.locator('#notice', { hasText: 'The organisation was saved.' }).waitFor();
   assert.equal(await page.textContent('#admin-nav-title'), 'Example Zorg');
   assert.equal(await page.locator('#org-domains-error').isVisible(), false);
+});
+
+test('the users list loads a page at a time ("Show more" goes on where the reader is) and searches by name or address', { timeout: 60_000 }, async (t) => {
+  const { server, page } = await setup(t);
+  const token = await server.token(ANN);
+  const lines = Array.from({ length: 60 }, (_, i) => `user${String(i + 1).padStart(2, '0')}@example.org;Gebruiker ${i + 1};gebruiker`);
+  const res = await fetch(`${server.url}/api/v1/admin/users.csv`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'text/csv' },
+    body: `e-mailadres;naam;rol\n${lines.join('\n')}\n`,
+  });
+  assert.equal(res.status, 200);
+  assert.equal((await res.json()).added, 60);
+
+  await signInAdmin(page, server, ANN);
+  await page.locator('#step-console').waitFor({ state: 'visible' });
+  await page.click('#tab-users');
+  await page.locator('#users-status', { hasText: '50 users shown; there are more.' }).waitFor();
+  assert.equal(await page.locator('#users-table tbody tr').count(), 50);
+  await page.click('#users-more');
+  await page.locator('#users-status', { hasText: '63 users shown.' }).waitFor();
+  assert.equal(await page.locator('#users-table tbody tr').count(), 63);
+  assert.equal(await page.locator('#users-more').isVisible(), false);
+  assert.equal(await page.evaluate(() => document.activeElement.closest('tr')?.rowIndex), 51, 'focus on the first new row');
+
+  await page.fill('#users-q', 'Gebruiker 7');
+  await page.press('#users-q', 'Enter');
+  await page.locator('#users-status', { hasText: '1 user shown.' }).waitFor();
+  await userRow(page, 'user07@example.org').waitFor();
 });
 
 test('a user who is not an admin is told the console needs one, with a way back to sending; the send page\'s sign-in is reused', { timeout: 60_000 }, async (t) => {

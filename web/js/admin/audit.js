@@ -29,13 +29,22 @@ function dayAfter(date) {
 }
 
 export function setupAudit({ notice }) {
-  const list = $('#audit-events');
+  // The known events by their words (in the list before "another event"), or any name typed.
+  const kind = $('#audit-event-kind');
+  const other = kind.querySelector('option[value=other]');
   for (const event of EVENTS) {
     const option = document.createElement('option');
     option.value = event;
-    option.label = eventWords(event);
-    list.append(option);
+    option.textContent = eventWords(event);
+    kind.insertBefore(option, other);
   }
+  const typed = () => {
+    $('#audit-event-field').hidden = kind.value !== 'other';
+  };
+  kind.addEventListener('change', () => {
+    typed();
+    if (kind.value === 'other') $('#audit-event').focus();
+  });
 
   const filter = () => {
     const to = $('#audit-to').value;
@@ -43,7 +52,7 @@ export function setupAudit({ notice }) {
       user: $('#audit-user').value.trim(),
       recipient: $('#audit-recipient').value.trim(),
       package: $('#audit-package').value.trim(),
-      event: $('#audit-event').value.trim(),
+      event: kind.value === 'other' ? $('#audit-event').value.trim() : kind.value,
       from: $('#audit-from').value,
       to: to ? dayAfter(to) : '',
     };
@@ -80,6 +89,7 @@ export function setupAudit({ notice }) {
   });
   $('#audit-clear').addEventListener('click', () => {
     form.reset();
+    typed();
     notice.clear();
     table.reload();
     $('#audit-user').focus();
