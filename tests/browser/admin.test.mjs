@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { launch } from './support/browser.mjs';
-import { KluisServer } from './support/kluis.mjs';
+import { KluisServer, run } from './support/kluis.mjs';
 import { newPage } from './support/pages.mjs';
 
 const ANN = 'ann@example.org'; // the admin
@@ -177,6 +177,12 @@ test('an admin revokes a package (the link then says so), filters the audit log 
     assert.ok(lines[1].split(separator)[1] === 'revoked', lines[1]);
     assert.match(download.suggestedFilename(), /\.csv$/);
   }
+
+  // A row changed by hand (the triggers dropped first, as whoever holds the file could): the overview says where.
+  const tampered = await run('sqlite3', [join(server.data, 'kluis.db'), "DROP TRIGGER audit_append_only_update; UPDATE audit SET detail = 'nothing to see' WHERE event = 'created';"]);
+  assert.equal(tampered.code, 0, tampered.stderr);
+  await page.click('#tab-overview');
+  await page.locator('#overview-chain.chain-broken', { hasText: /^The audit log is broken at row \d+ \(.*, created\): its contents do not match its hash\. Ask/ }).waitFor();
 
   // The organisation: a domain another organisation has is refused next to the field.
   await server.admin('org', 'create', 'Elders', '--domain', 'elders.example');

@@ -200,7 +200,8 @@ async function showOverview(data) {
   chain.className = check.intact ? 'chain-intact' : 'chain-broken';
   chain.textContent = check.intact
     ? t('admin.overview.intact', { rows: formatNumber(check.rows) })
-    : t('admin.overview.broken', { where: check.first_break ?? '' });
+    : // The server's sentence ("audit log broken at row 57 (…): …"): {where} from "at", {raw} whole.
+      t('admin.overview.broken', { where: (check.first_break ?? '').replace(/^audit log broken /, ''), raw: check.first_break ?? '' });
   $('#overview-head').textContent = check.head ? t('admin.overview.head', { hash: check.head }) : '';
 }
 
