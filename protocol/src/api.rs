@@ -251,6 +251,66 @@ pub struct PackageDetail {
     pub events: Vec<EventView>,
     /// Cursor for `GET /packages/{id}/events?after=…` if there are more.
     pub events_next: Option<i64>,
+    /// Who asked for a code, opened and downloaded (from the audit log).
+    pub activity: Activity,
+}
+
+/// What recipients did with a package, as the audit log tells it: per
+/// verified address, and (for packages without verification, where nobody
+/// is known by name) per package.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Activity {
+    /// Successful opens (access checks passed), by anyone.
+    pub opens: i64,
+    /// The first open, if any.
+    pub first_opened_at: Option<String>,
+    /// The latest open, if any.
+    pub last_opened_at: Option<String>,
+    /// Files (not the manifest) read to their end at least once, by anyone.
+    pub files_downloaded: u32,
+    /// Whether every file was read to its end at least once, by anyone.
+    pub all_files: bool,
+    /// One entry per recipient address (the package's recipients, then any
+    /// other address that verified), in address order.
+    pub recipients: Vec<RecipientActivity>,
+}
+
+/// What one recipient address did, known by its e-mail verification.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecipientActivity {
+    /// The address.
+    pub email: String,
+    /// When a code was last mailed to it, if ever.
+    pub code_requested_at: Option<String>,
+    /// When it first opened the package (passed the code check), if ever.
+    pub opened_at: Option<String>,
+    /// How many times it opened the package.
+    pub opens: i64,
+    /// Files it read to their end (each time counts).
+    pub downloads: i64,
+    /// Distinct files it read to their end at least once.
+    pub files_downloaded: u32,
+    /// Whether it read every file to its end at least once.
+    pub all_files: bool,
+}
+
+/// One sent package with its activity (`GET /sent`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SentPackage {
+    /// The package.
+    #[serde(flatten)]
+    pub package: PackageView,
+    /// What recipients did with it.
+    pub activity: Activity,
+}
+
+/// `GET /sent`: a page of the caller's packages, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SentPage {
+    /// Newest first.
+    pub packages: Vec<SentPackage>,
+    /// Cursor for `GET /sent?cursor=…` if there are more.
+    pub next: Option<String>,
 }
 
 /// `GET /packages/{id}/events`.

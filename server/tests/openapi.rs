@@ -531,6 +531,16 @@ async fn the_schemas_accept_what_the_server_sends() {
     let a = api.send(call(M::GET, format!("/api/v1/packages/{id}")), 200).await;
     let shown = a.json();
     assert!(shown["events"].as_array().unwrap().len() >= 5 && shown["events_next"].is_null());
+    assert!(shown["activity"]["opens"].as_i64().unwrap() >= 1, "{shown}");
+    let a = api.send(call(M::GET, "/api/v1/sent?limit=1"), 200).await;
+    assert_eq!(a.json()["packages"][0]["id"], id.as_str());
+    let next = a.json()["next"].as_str().map(str::to_string);
+    if let Some(next) = next {
+        api.send(call(M::GET, format!("/api/v1/sent?limit=1&cursor={next}")), 200).await;
+    }
+    api.error(call(M::GET, "/api/v1/sent?cursor=nothing"), 400, "invalid_cursor").await;
+    api.error(call(M::GET, "/api/v1/sent?limit=x"), 400, "invalid_query").await;
+    api.error(call(M::GET, "/api/v1/sent").bearer(""), 401, "unauthorized").await;
     let a = api.send(call(M::GET, format!("/api/v1/packages/{id}/events?limit=2")), 200).await;
     let next = a.json()["next"].as_i64().unwrap();
     let a = api.send(call(M::GET, format!("/api/v1/packages/{id}/events?after={next}&limit=100")), 200).await;

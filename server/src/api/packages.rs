@@ -6,8 +6,8 @@ use actix_web::{HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use kluis_protocol::api::{
-    BlobView, CreatePackage, CreatedPackage, EventPage, EventView, FinalizeRequest, PackageDetail, PackageList,
-    PackageState, PackageView, Revoked, Verify,
+    Activity, BlobView, CreatePackage, CreatedPackage, EventPage, EventView, FinalizeRequest, PackageDetail,
+    PackageList, PackageState, PackageView, RecipientActivity, Revoked, SentPackage, SentPage, Verify,
 };
 use serde::Deserialize;
 
@@ -18,6 +18,7 @@ use super::guard::SignedIn;
 use super::{package_id, rfc3339};
 use crate::State;
 use crate::domain::packages::{self, Request, downloads_left, visible_state};
+use crate::domain::sent;
 use crate::domain::{Domain, now};
 use crate::store::{self, AuditRow, PackageRecord};
 
@@ -28,7 +29,8 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/packages/{id}", web::delete().to(delete))
         .route("/packages/{id}/events", web::get().to(events))
         .route("/packages/{id}/finalize", web::post().to(finalize))
-        .route("/packages/{id}/revoke", web::post().to(revoke));
+        .route("/packages/{id}/revoke", web::post().to(revoke))
+        .route("/sent", web::get().to(sent_list));
 }
 
 pub(super) fn wire_state(s: store::PackageState) -> PackageState {
@@ -68,6 +70,34 @@ fn view(domain: &Domain, r: PackageRecord) -> ApiResult<PackageView> {
     })
 }
 
+fn time(unix: Option<i64>) -> Option<String> {
+    unix.map(rfc3339)
+}
+
+/// What recipients did, for the wire.
+fn activity_view(a: sent::Activity) -> Activity {
+    Activity {
+        opens: a.opens,
+        first_opened_at: time(a.first_opened_at),
+        last_opened_at: time(a.last_opened_at),
+        files_downloaded: a.files_downloaded,
+        all_files: a.all_files,
+        recipients: a
+            .recipients
+            .into_iter()
+            .map(|r| RecipientActivity {
+                email: r.email,
+                code_requested_at: time(r.code_requested_at),
+                opened_at: time(r.opened_at),
+                opens: r.opens,
+                downloads: r.downloads,
+                files_downloaded: r.files_downloaded,
+                all_files: r.all_files,
+            })
+            .collect(),
+    }
+}
+
 fn event_view(e: AuditRow) -> EventView {
     EventView { id: e.id, at: rfc3339(e.at), event: e.event, actor: e.actor, detail: e.detail }
 }
@@ -102,11 +132,32 @@ async fn show(state: State, auth: SignedIn, path: web::Path<String>) -> ApiResul
     let id = package_id(&path)?;
     let record = packages::owned(&state.domain, &auth.0, id.as_str()).await?;
     let (events, next) = packages::events(&state.domain, &auth.0, id.as_str(), 0, None).await?;
+    let activity = sent::of_package(&state.domain, &record).await?;
     Ok(HttpResponse::Ok().json(PackageDetail {
         package: view(&state.domain, record)?,
         events: events.into_iter().map(event_view).collect(),
         events_next: next,
+        activity: activity_view(activity),
     }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SentQuery {
+    cursor: Option<String>,
+    limit: Option<i64>,
+}
+
+/// The caller's sent items, a page at a time, each with what its recipients did.
+async fn sent_list(state: State, auth: SignedIn, query: web::Query<SentQuery>) -> ApiResult<HttpResponse> {
+    let (page, next) = sent::page(&state.domain, &auth.0, query.cursor.as_deref(), query.limit).await?;
+    let packages = page
+        .into_iter()
+        .map(|(record, activity)| {
+            Ok(SentPackage { package: view(&state.domain, record)?, activity: activity_view(activity) })
+        })
+        .collect::<ApiResult<_>>()?;
+    Ok(HttpResponse::Ok().json(SentPage { packages, next }))
 }
 
 #[derive(Deserialize)]

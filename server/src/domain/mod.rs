@@ -16,6 +16,7 @@ pub(crate) mod mail;
 pub(crate) mod organisations;
 pub(crate) mod packages;
 pub(crate) mod policy;
+pub(crate) mod sent;
 pub(crate) mod sso;
 pub(crate) mod uploads;
 pub(crate) mod users;

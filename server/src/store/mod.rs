@@ -357,6 +357,27 @@ pub(crate) struct SendHistory {
     pub oldest_last_hour: Option<i64>,
 }
 
+/// A position in a sender's list of packages (newest first): the creation
+/// time and id of the last package of the previous page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SentCursor {
+    pub created_at: i64,
+    pub id: String,
+}
+
+/// Audit rows of one package that tell what recipients did, aggregated per
+/// event, actor and (for `downloaded`) blob index: how many, first and last time.
+#[derive(Debug, Clone)]
+pub(crate) struct ActivityRow {
+    pub package_id: String,
+    pub event: String,
+    pub actor: String,
+    pub blob: Option<i64>,
+    pub count: i64,
+    pub first_at: i64,
+    pub last_at: i64,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct AuditRow {
     pub id: i64,
@@ -523,6 +544,18 @@ pub(crate) trait MetaStore: Send + Sync + 'static {
     async fn package(&self, id: &str) -> StoreResult<Option<Package>>;
     async fn package_record(&self, id: &str) -> StoreResult<Option<PackageRecord>>;
     async fn packages_of(&self, sender_id: i64) -> StoreResult<Vec<PackageRecord>>;
+    /// A page of the packages `sender_id` sent in organisation `org_id`, newest
+    /// first, after `after`, at most `limit`, with the recipients' activity on
+    /// them aggregated from the audit log (one read, a bounded number of queries).
+    async fn sent_page(
+        &self,
+        sender_id: i64,
+        org_id: i64,
+        after: Option<SentCursor>,
+        limit: i64,
+    ) -> StoreResult<(Vec<PackageRecord>, Vec<ActivityRow>)>;
+    /// The recipients' activity on one package, aggregated from the audit log.
+    async fn activity(&self, package_id: &str) -> StoreResult<Vec<ActivityRow>>;
     async fn is_recipient(&self, id: &str, email: &str) -> StoreResult<bool>;
     async fn blobs(&self, id: &str) -> StoreResult<Vec<Blob>>;
     /// Makes an uploading package ready with its access and link verifiers, once every blob is complete.

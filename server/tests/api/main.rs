@@ -22,6 +22,7 @@ mod packages;
 mod policy;
 mod quotas;
 mod sender;
+mod sent;
 mod slow_clients;
 mod small;
 mod sso;

@@ -22,10 +22,10 @@ use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 use async_trait::async_trait;
 
 use super::{
-    AuditHead, AuditQuery, AuditRow, Blob, ChainedRow, CodeKey, Counter, Finalized, Grant, Lease, MetaStore, NewEvent,
-    NewPackage, NewUser, OrgPackage, OrgStats, Organisation, Package, PackageRecord, PackageState, QueuedMail, Rule,
-    SendHistory, StoreError, StoreResult, StoredCode, TokenRecord, Upload, Usage, User, UserChange, UserQuery,
-    UserRecord, Verifiers,
+    ActivityRow, AuditHead, AuditQuery, AuditRow, Blob, ChainedRow, CodeKey, Counter, Finalized, Grant, Lease,
+    MetaStore, NewEvent, NewPackage, NewUser, OrgPackage, OrgStats, Organisation, Package, PackageRecord, PackageState,
+    QueuedMail, Rule, SendHistory, SentCursor, StoreError, StoreResult, StoredCode, TokenRecord, Upload, Usage, User,
+    UserChange, UserQuery, UserRecord, Verifiers,
 };
 
 /// Migrations in order; entry `i` takes the schema from version `i` to `i + 1`.
@@ -366,6 +366,29 @@ impl MetaStore for SqliteStore {
     }
     async fn packages_of(&self, sender_id: i64) -> StoreResult<Vec<PackageRecord>> {
         self.unit(move |c| Ok(packages::of_sender(c, sender_id)?)).await
+    }
+    async fn sent_page(
+        &self,
+        sender_id: i64,
+        org_id: i64,
+        after: Option<SentCursor>,
+        limit: i64,
+    ) -> StoreResult<(Vec<PackageRecord>, Vec<ActivityRow>)> {
+        self.run(move |c| {
+            // Only reads: a deferred transaction gives one consistent snapshot
+            // without taking the write lock (it never comes to write).
+            let tx = c.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            let records = packages::sent_page(&tx, sender_id, org_id, after.as_ref(), limit)?;
+            let ids: Vec<&str> = records.iter().map(|r| r.package.id.as_str()).collect();
+            let activity = packages::activity(&tx, &ids)?;
+            tx.commit()?;
+            Ok((records, activity))
+        })
+        .await
+    }
+    async fn activity(&self, package_id: &str) -> StoreResult<Vec<ActivityRow>> {
+        let id = package_id.to_string();
+        self.run(move |c| Ok(packages::activity(c, &[id.as_str()])?)).await
     }
     async fn is_recipient(&self, id: &str, email: &str) -> StoreResult<bool> {
         let (id, email) = (id.to_string(), email.to_string());

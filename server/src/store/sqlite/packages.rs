@@ -1,8 +1,10 @@
 //! Packages, their recipients, blobs and download sessions.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use std::collections::HashMap;
 
-use crate::store::{Blob, NewPackage, Package, PackageRecord, PackageState, Usage, Verifiers};
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+
+use crate::store::{ActivityRow, Blob, NewPackage, Package, PackageRecord, PackageState, SentCursor, Usage, Verifiers};
 
 fn state_str(s: PackageState) -> &'static str {
     match s {
@@ -104,6 +106,94 @@ pub(super) fn of_sender(conn: &Connection, sender_id: i64) -> rusqlite::Result<V
         conn.prepare(&format!("SELECT {COLUMNS} FROM {FROM} WHERE p.sender_id = ?1 ORDER BY p.created_at DESC"))?;
     let packages = stmt.query_map([sender_id], from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
     packages.into_iter().map(|p| record(conn, p)).collect()
+}
+
+/// `?1, ?2, …` for `n` values from position `first`.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// A page of a sender's packages in one organisation, newest first (ties by id),
+/// with their recipients and blobs read for the whole page at once.
+pub(super) fn sent_page(
+    conn: &Connection,
+    sender_id: i64,
+    org_id: i64,
+    after: Option<&SentCursor>,
+    limit: i64,
+) -> rusqlite::Result<Vec<PackageRecord>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM {FROM} WHERE p.sender_id = ?1 AND COALESCE(p.org_id, u.org_id) = ?2
+         AND (?3 IS NULL OR p.created_at < ?3 OR (p.created_at = ?3 AND p.id < ?4))
+         ORDER BY p.created_at DESC, p.id DESC LIMIT ?5"
+    ))?;
+    let (at, id) = after.map(|c| (Some(c.created_at), Some(c.id.as_str()))).unwrap_or_default();
+    let packages =
+        stmt.query_map(params![sender_id, org_id, at, id, limit], from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    if packages.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<&str> = packages.iter().map(|p| p.id.as_str()).collect();
+    let mut recipients: HashMap<String, Vec<String>> = HashMap::new();
+    let mut stmt = conn.prepare(&format!(
+        "SELECT package_id, email FROM package_recipients WHERE package_id IN ({}) ORDER BY email",
+        placeholders(1, ids.len())
+    ))?;
+    let mut rows = stmt.query(params_from_iter(&ids))?;
+    while let Some(r) = rows.next()? {
+        recipients.entry(r.get(0)?).or_default().push(r.get(1)?);
+    }
+    let mut blobs: HashMap<String, Vec<Blob>> = HashMap::new();
+    let mut stmt = conn.prepare(&format!(
+        "SELECT package_id, idx, size, complete FROM blobs WHERE package_id IN ({}) ORDER BY idx",
+        placeholders(1, ids.len())
+    ))?;
+    let mut rows = stmt.query(params_from_iter(&ids))?;
+    while let Some(r) = rows.next()? {
+        blobs.entry(r.get(0)?).or_default().push(Blob { idx: r.get(1)?, size: r.get(2)?, complete: r.get(3)? });
+    }
+    Ok(packages
+        .into_iter()
+        .map(|package| PackageRecord {
+            recipients: recipients.remove(&package.id).unwrap_or_default(),
+            blobs: blobs.remove(&package.id).unwrap_or_default(),
+            package,
+        })
+        .collect())
+}
+
+/// What recipients did with these packages, aggregated in one query over
+/// their audit rows: code mails, opens and files read to their end, per
+/// package, event, actor and (for downloads) blob. A `downloaded` row's
+/// detail starts with `blob N,` (api/recipients.rs writes it). The rows
+/// returned are bounded by recipients × blobs, whatever the log holds.
+pub(super) fn activity(conn: &Connection, ids: &[&str]) -> rusqlite::Result<Vec<ActivityRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn.prepare(&format!(
+        "SELECT package_id, event, actor,
+                CASE WHEN event = 'downloaded' AND detail LIKE 'blob %,%'
+                     THEN CAST(substr(detail, 6, instr(detail, ',') - 6) AS INTEGER) END AS blob,
+                COUNT(*), MIN(at), MAX(at)
+         FROM audit
+         WHERE package_id IN ({}) AND event IN ('verification_sent', 'accessed', 'downloaded')
+         GROUP BY package_id, event, actor, blob
+         ORDER BY package_id, event, actor, blob",
+        placeholders(1, ids.len())
+    ))?;
+    stmt.query_map(params_from_iter(ids), |r| {
+        Ok(ActivityRow {
+            package_id: r.get(0)?,
+            event: r.get(1)?,
+            actor: r.get(2)?,
+            blob: r.get(3)?,
+            count: r.get(4)?,
+            first_at: r.get(5)?,
+            last_at: r.get(6)?,
+        })
+    })?
+    .collect()
 }
 
 pub(super) fn recipients(conn: &Connection, id: &str) -> rusqlite::Result<Vec<String>> {
