@@ -243,6 +243,17 @@ test('a user who is not an admin is told the console needs one, with a way back 
   await page.click('#step-denied a.button');
   await page.locator('#step-compose').waitFor({ state: 'visible' });
   assert.equal(server.mailCount(BOB), 1);
+
+  // Signing in on the send page in another tab (single sign-on returns there) signs this tab in too.
+  const admin = await page.context().newPage();
+  await admin.goto(`${server.url}/admin/`);
+  await page.click('#sign-out');
+  await admin.locator('#step-signin').waitFor({ state: 'visible' });
+  await page.fill('#signin-email', ANN);
+  await page.click('#signin-email-form button[type=submit]');
+  await page.fill('#signin-code', await server.code(ANN));
+  await page.click('#signin-code-form button[type=submit]');
+  await admin.locator('#step-console').waitFor({ state: 'visible' });
 });
 
 test('in Dutch, and never framed: /admin/ forbids every frame', { timeout: 60_000 }, async (t) => {

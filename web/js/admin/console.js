@@ -105,11 +105,16 @@ $('#sign-out').addEventListener('click', () => {
 $('#denied-other').addEventListener('click', () => {
   signOut();
 });
-// Signed out in another tab (the send page, say): this one follows.
+// Signed out in another tab (the send page, say): this one follows. Signed in there
+// (with a code, or at the organisation's single sign-on, which returns to the send page): this one too.
 addEventListener('storage', (event) => {
-  if (event.key === TOKEN_KEY && session.token && !saved.read()) {
+  if (event.key !== TOKEN_KEY) return;
+  if (session.token && !saved.read()) {
     showSignIn();
     notice.info(t('signin.signedOut'));
+  } else if (!session.token && saved.read() && !$('#step-signin').hidden) {
+    notice.clear();
+    start();
   }
 });
 
