@@ -86,6 +86,16 @@ test('an admin runs users: adds one, imports a CSV with a bad line, disables one
   await page.locator('#notice', { hasText: 'dave@example.org was added.' }).waitFor();
   await userRow(page, 'dave@example.org').waitFor();
   assert.match(await userRow(page, 'dave@example.org').textContent(), /Dave.*User.*Active.*Never/);
+  // Remove him again, after a confirm (Cancel first: nothing happens).
+  await userRow(page, 'dave@example.org').getByRole('button', { name: 'Remove: dave@example.org' }).click();
+  await page.click('#confirm-no');
+  assert.equal(await page.locator('#confirm').isVisible(), false);
+  assert.equal(await userRow(page, 'dave@example.org').count(), 1);
+  await userRow(page, 'dave@example.org').getByRole('button', { name: 'Remove: dave@example.org' }).click();
+  assert.equal(await page.textContent('#confirm-title'), 'Remove dave@example.org?');
+  await page.click('#confirm-yes');
+  await page.locator('#notice', { hasText: 'dave@example.org was removed.' }).waitFor();
+  assert.equal(await userRow(page, 'dave@example.org').count(), 0);
 
   // Import a CSV file with one bad line.
   const csv = 'email,name,role\neve@example.org,Eve,user\nnot-an-address,X,user\nfrank@example.org,Frank,admin\n';
