@@ -199,6 +199,20 @@ pub struct OrganisationView {
     pub domains: Vec<String>,
     /// When it was made.
     pub created_at: String,
+    /// Its own settings within the server's.
+    pub settings: OrganisationSettings,
+}
+
+/// An organisation's own settings; `null`: the server's (for the audit log: kept for ever).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganisationSettings {
+    /// Expiry of a package whose sender names none, in days.
+    pub default_expiry_days: Option<u32>,
+    /// The longest expiry a sender may choose, in days (at most the server's).
+    pub max_expiry_days: Option<u32>,
+    /// Audit rows older than this many days are deleted (the deletion is itself a row).
+    pub audit_retention_days: Option<u32>,
 }
 
 /// `PUT /admin/organisation`: its name and mail domains.
@@ -209,6 +223,9 @@ pub struct OrganisationChange {
     pub name: String,
     /// Every mail domain (replaces the list).
     pub domains: Vec<String>,
+    /// New settings (absent: as they are).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<OrganisationSettings>,
 }
 
 /// `GET /admin/overview`: the organisation at a glance, for the calendar month so far (UTC).

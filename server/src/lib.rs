@@ -297,6 +297,13 @@ pub mod admin {
         Ok(org.into())
     }
 
+    /// One round of the audit retention sweep as if it were `at` (Unix
+    /// seconds): each organisation's rows older than its retention go. The
+    /// janitor runs it with the present; tests with a later moment.
+    pub async fn sweep_audit_retention(state: &State, at: i64) -> Result<u64> {
+        crate::domain::janitor::prune_audit_logs(&state.domain, at).await.map_err(|e| anyhow!("{}", describe(e)))
+    }
+
     /// Every organisation of the server (`kluis-server org list`).
     pub async fn organisations(state: &State) -> Result<Vec<OrganisationInfo>> {
         let all = organisations::list(&state.domain).await.map_err(|e| anyhow!("{}", describe(e)))?;

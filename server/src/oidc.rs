@@ -279,6 +279,20 @@ pub(crate) async fn verify(
     nonce: &str,
     now: i64,
 ) -> Result<Claims, OidcError> {
+    let jwks_uri = provider.jwks_uri.clone();
+    let jwks = blocking(move || get_json(&jwks_uri)).await?;
+    verify_token(&provider.issuer, &jwks, id_token, client_id, nonce, now)
+}
+
+/// [`verify`] with the provider's JWKS in hand.
+fn verify_token(
+    issuer: &str,
+    jwks: &Value,
+    id_token: &str,
+    client_id: &str,
+    nonce: &str,
+    now: i64,
+) -> Result<Claims, OidcError> {
     let parts: Vec<&str> = id_token.split('.').collect();
     let [header, payload, signature] = parts[..] else { return Err(invalid("not a signed JWT")) };
     let header: Value = serde_json::from_slice(&b64(header)?).map_err(|_| invalid("header is not JSON"))?;
@@ -289,8 +303,6 @@ pub(crate) async fn verify(
         Some("ES") => "EC",
         _ => return Err(invalid(format!("signature algorithm {alg:?} is not accepted"))),
     };
-    let jwks_uri = provider.jwks_uri.clone();
-    let jwks = blocking(move || get_json(&jwks_uri)).await?;
     let keys = jwks.get("keys").and_then(Value::as_array).ok_or_else(|| invalid("the JWKS has no keys"))?;
     let message = format!("{}.{}", parts[0], parts[1]);
     let signature = b64(signature)?;
@@ -315,7 +327,7 @@ pub(crate) async fn verify(
     let claims: Value = serde_json::from_slice(&b64(payload)?).map_err(|_| invalid("payload is not JSON"))?;
     let s = |name| claims.get(name).and_then(Value::as_str);
     let n = |name| claims.get(name).and_then(Value::as_i64);
-    if s("iss") != Some(provider.issuer.as_str()) {
+    if s("iss") != Some(issuer) {
         return Err(invalid("wrong issuer"));
     }
     let audiences: Vec<&str> = match claims.get("aud") {
@@ -378,5 +390,108 @@ mod tests {
             pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
+    }
+
+    /// An ES256 ID token signer with its JWKS (ring, P-256).
+    struct Signer {
+        key: ring::signature::EcdsaKeyPair,
+        jwks: Value,
+    }
+
+    const ISSUER: &str = "https://idp.example.org";
+
+    impl Signer {
+        fn new(kid: &str) -> Signer {
+            use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+            let rng = ring::rand::SystemRandom::new();
+            let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+            let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+            let point = key.public_key().as_ref();
+            let jwks = serde_json::json!({ "keys": [{
+                "kty": "EC", "crv": "P-256", "kid": kid, "use": "sig", "alg": "ES256",
+                "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..]),
+            }]});
+            Signer { key, jwks }
+        }
+
+        fn sign(&self, header: Value, claims: Value) -> String {
+            let h = URL_SAFE_NO_PAD.encode(header.to_string());
+            let c = URL_SAFE_NO_PAD.encode(claims.to_string());
+            let message = format!("{h}.{c}");
+            let signature = self.key.sign(&ring::rand::SystemRandom::new(), message.as_bytes()).unwrap();
+            format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
+        }
+    }
+
+    fn claims(now: i64) -> Value {
+        serde_json::json!({
+            "iss": ISSUER, "aud": "kluis", "sub": "u1", "exp": now + 300, "iat": now, "nonce": "n-1",
+            "email": "alice@corp.example", "email_verified": true,
+        })
+    }
+
+    fn check(signer: &Signer, token: &str, now: i64) -> Result<Claims, OidcError> {
+        verify_token(ISSUER, &signer.jwks, token, "kluis", "n-1", now)
+    }
+
+    #[test]
+    fn a_valid_id_token_gives_its_claims() {
+        let signer = Signer::new("k1");
+        let now = 1_800_000_000;
+        let token = signer.sign(serde_json::json!({ "alg": "ES256", "kid": "k1" }), claims(now));
+        let claims = check(&signer, &token, now).unwrap();
+        assert_eq!(claims.subject, "u1");
+        assert_eq!(claims.email.as_deref(), Some("alice@corp.example"));
+        assert_eq!(claims.email_verified, Some(true));
+        // Without a kid every key of the right type is tried.
+        let token = signer.sign(serde_json::json!({ "alg": "ES256" }), self::claims(now));
+        assert!(check(&signer, &token, now).is_ok());
+    }
+
+    #[test]
+    fn id_tokens_that_do_not_fit_are_refused() {
+        let signer = Signer::new("k1");
+        let now = 1_800_000_000;
+        let header = serde_json::json!({ "alg": "ES256", "kid": "k1" });
+        let with = |change: &dyn Fn(&mut Value)| {
+            let mut c = claims(now);
+            change(&mut c);
+            signer.sign(header.clone(), c)
+        };
+        let refused = |token: &str, why: &str| {
+            assert!(matches!(check(&signer, token, now), Err(OidcError::InvalidToken(_))), "{why}");
+        };
+        refused(&with(&|c| c["nonce"] = "other".into()), "another nonce");
+        refused(&with(&|c| c.as_object_mut().unwrap().remove("nonce").map(|_| ()).unwrap()), "no nonce");
+        refused(&with(&|c| c["aud"] = "another-client".into()), "another audience");
+        refused(&with(&|c| c["aud"] = serde_json::json!(["kluis", "other"])), "several audiences, no azp");
+        refused(&with(&|c| c["azp"] = "other".into()), "another authorized party");
+        refused(&with(&|c| c["iss"] = "https://evil.example".into()), "another issuer");
+        refused(&with(&|c| c["exp"] = (now - 600).into()), "expired");
+        refused(&with(&|c| c["iat"] = (now + 3600).into()), "issued in the future");
+        refused(&with(&|c| c.as_object_mut().unwrap().remove("exp").map(|_| ()).unwrap()), "no exp");
+        // Several audiences with azp = this client are fine.
+        let ok = with(&|c| {
+            c["aud"] = serde_json::json!(["kluis", "other"]);
+            c["azp"] = "kluis".into();
+        });
+        assert!(check(&signer, &ok, now).is_ok());
+
+        // A changed payload, another key, unsigned and symmetric tokens.
+        let token = signer.sign(header.clone(), claims(now));
+        let parts: Vec<&str> = token.split('.').collect();
+        let mut changed = claims(now);
+        changed["email"] = "mallory@corp.example".into();
+        let forged = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(changed.to_string()), parts[2]);
+        refused(&forged, "a changed payload");
+        let other = Signer::new("k1").sign(header.clone(), claims(now));
+        refused(&other, "another key with the same kid");
+        let other_kid = signer.sign(serde_json::json!({ "alg": "ES256", "kid": "k2" }), claims(now));
+        refused(&other_kid, "a kid the JWKS does not have");
+        let none = format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#), parts[1]);
+        refused(&none, "alg none");
+        let hs = format!("{}.{}.{}", URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256"}"#), parts[1], parts[2]);
+        refused(&hs, "HS256");
+        refused("not.a-jwt", "not a JWT");
     }
 }

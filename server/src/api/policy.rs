@@ -7,13 +7,13 @@
 //! for the signed-in user.
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use kluis_protocol::api::VerdictReport;
 
 use super::error::ApiResult;
 use super::guard::SignedIn;
 use crate::State;
-use crate::domain::policy;
+use crate::domain::{accounts, policy};
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     // Only the reading needs the per-client limit of unauthenticated calls; verdicts come
@@ -30,11 +30,16 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-async fn view(state: State) -> HttpResponse {
-    HttpResponse::Ok()
+async fn view(state: State, req: HttpRequest) -> ApiResult<HttpResponse> {
+    // A token is optional here: with one, the caller's organisation's settings apply.
+    let caller = match super::guard::bearer(&req) {
+        Some(token) => accounts::authenticate(&state.domain, &token).await.ok(),
+        None => None,
+    };
+    Ok(HttpResponse::Ok()
         .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
         .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .json(policy::view(&state.domain))
+        .json(policy::view(&state.domain, caller.as_ref()).await?))
 }
 
 async fn record(state: State, auth: SignedIn, body: web::Json<VerdictReport>) -> ApiResult<HttpResponse> {

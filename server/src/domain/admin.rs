@@ -10,7 +10,9 @@
 use super::accounts::OrgAdmin;
 use super::packages;
 use super::{Actor, Domain, DomainError, DomainResult, Event, address, audit, invalid, now};
-use crate::store::{AuditQuery, AuditRow, OrgPackage, OrgStats, Organisation, PackageRecord, PackageState};
+use crate::store::{
+    AuditQuery, AuditRow, OrgPackage, OrgSettings, OrgStats, Organisation, PackageRecord, PackageState,
+};
 
 /// Most rows in one page of packages or of the audit log.
 pub(crate) const PAGE: i64 = 200;
@@ -197,21 +199,39 @@ pub(crate) async fn organisation(domain: &Domain, admin: &OrgAdmin) -> DomainRes
     super::organisations::get(domain, admin.org_id()).await
 }
 
-/// Renames the organisation and sets its mail domains (none of them another organisation's).
+/// Renames the organisation, sets its mail domains (none of them another
+/// organisation's) and, when given, its settings (within the server's).
 pub(crate) async fn update_organisation(
     domain: &Domain,
     admin: &OrgAdmin,
     raw_name: &str,
     raw_domains: &[String],
+    settings: Option<OrgSettings>,
 ) -> DomainResult<Organisation> {
     let name = super::organisations::name(raw_name)?;
     let domains = super::organisations::domains(raw_domains)?;
+    if let Some(settings) = &settings {
+        super::organisations::check_settings(domain, settings)?;
+    }
     let taken = Box::new(|taken: &Vec<(String, String)>| match taken.first() {
         Some((d, owner)) => Err(invalid("domain_taken", format!("{d} is already a domain of {owner}."))),
         None => Ok(()),
     });
-    let org = domain.meta.update_organisation(admin.org_id(), &name, &domains, taken).await?;
-    let detail = format!("name {:?}, domains {}", org.name, org.domains.join(","));
+    let mut org = domain.meta.update_organisation(admin.org_id(), &name, &domains, taken).await?;
+    if let Some(settings) = settings {
+        domain.meta.set_org_settings(org.id, settings).await?;
+        org.settings = settings;
+    }
+    let days = |d: Option<u32>| d.map_or("server's".to_string(), |d| d.to_string());
+    let s = org.settings;
+    let detail = format!(
+        "name {:?}, domains {}, expiry {}/{} days, audit kept {}",
+        org.name,
+        org.domains.join(","),
+        days(s.default_expiry_days),
+        days(s.max_expiry_days),
+        s.audit_retention_days.map_or("for ever".to_string(), |d| format!("{d} days"))
+    );
     let event =
         domain.event(org.id, Event::Admin("organisation_changed"), Actor::User(admin.email()), None, Some(detail));
     domain.meta.record(event).await?;

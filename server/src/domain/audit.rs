@@ -264,7 +264,8 @@ async fn verify_chain(meta: &dyn MetaStore, head: &AuditHead) -> DomainResult<(u
     };
     let mut rows = 0u64;
     let mut last: Option<ChainedRow> = None;
-    let mut expected = GENESIS;
+    // After a retention sweep the chain starts at the anchor: the last deleted row's hash.
+    let mut expected = head.anchor.as_deref().and_then(|a| <Hash>::try_from(a).ok()).unwrap_or(GENESIS);
     loop {
         loop {
             let after = last.as_ref().map_or(0, |r| r.id);

@@ -7,8 +7,8 @@
 
 pub(crate) mod access;
 pub(crate) mod accounts;
-pub(crate) mod admin;
 pub(crate) mod address;
+pub(crate) mod admin;
 pub(crate) mod audit;
 pub(crate) mod codes;
 pub(crate) mod janitor;
@@ -198,6 +198,8 @@ pub(crate) enum Event {
     SendChecked,
     /// An admin changed the organisation: `user_added`, `user_changed`, `user_removed`, `organisation_changed`, …
     Admin(&'static str),
+    /// Rows past the organisation's retention were deleted.
+    AuditPruned,
 }
 
 impl Event {
@@ -220,6 +222,7 @@ impl Event {
             Event::SignInLocked => "sign_in_locked",
             Event::SendChecked => "send_checked",
             Event::Admin(what) => what,
+            Event::AuditPruned => "audit_pruned",
         }
     }
 }

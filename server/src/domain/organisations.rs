@@ -6,7 +6,7 @@
 //! add more, each with its own mail domains.
 
 use super::{Domain, DomainError, DomainResult, address, invalid};
-use crate::store::Organisation;
+use crate::store::{OrgSettings, Organisation};
 
 /// The longest organisation name (it appears in mail subjects and on pages).
 const NAME_MAX: usize = 100;
@@ -48,6 +48,36 @@ pub(crate) fn domains(raw: &[String]) -> DomainResult<Vec<String>> {
         return Err(invalid("too_many_domains", format!("An organisation has at most {DOMAINS_MAX} mail domains.")));
     }
     Ok(domains)
+}
+
+/// The expiry a package of `org` gets when its sender names none, and the
+/// longest it may have: the organisation's, within the server's.
+pub(crate) fn expiry(domain: &Domain, org: Option<&Organisation>) -> (u32, u32) {
+    let server_max = domain.limits.max_expiry_days;
+    let settings = org.map(|o| o.settings).unwrap_or_default();
+    let max = settings.max_expiry_days.map_or(server_max, |m| m.clamp(1, server_max));
+    let default = settings.default_expiry_days.unwrap_or(domain.limits.default_expiry_days).clamp(1, max);
+    (default, max)
+}
+
+/// Checks settings an admin gives: expiry within the server's (default at
+/// most the maximum), an audit retention of at least a day (at most 100 years).
+pub(crate) fn check_settings(domain: &Domain, s: &OrgSettings) -> DomainResult<()> {
+    let server_max = domain.limits.max_expiry_days;
+    let max = s.max_expiry_days.unwrap_or(server_max);
+    if !(1..=server_max).contains(&max) {
+        return Err(invalid(
+            "invalid_expiry",
+            format!("The longest expiry is between 1 and {server_max} days (the server's)."),
+        ));
+    }
+    if s.default_expiry_days.is_some_and(|d| !(1..=max).contains(&d)) {
+        return Err(invalid("invalid_expiry", format!("The default expiry is between 1 and {max} days.")));
+    }
+    if s.audit_retention_days.is_some_and(|d| !(1..=36_500).contains(&d)) {
+        return Err(invalid("invalid_retention", "The audit log is kept between 1 and 36500 days, or for ever."));
+    }
+    Ok(())
 }
 
 pub(crate) async fn list(domain: &Domain) -> DomainResult<Vec<Organisation>> {

@@ -89,12 +89,11 @@ pub(crate) async fn create(domain: &Domain, caller: &Caller, req: Request) -> Do
     if req.verify_email && recipients.is_empty() {
         return Err(invalid("no_recipients", "E-mail verification needs at least one recipient address."));
     }
-    let days = req.expires_in_days.unwrap_or(limits.default_expiry_days);
-    if days == 0 || days > limits.max_expiry_days {
-        return Err(invalid(
-            "invalid_expiry",
-            format!("expires_in_days must be between 1 and {}.", limits.max_expiry_days),
-        ));
+    let org = domain.meta.organisation(caller.user.org_id).await?;
+    let (default_days, max_days) = super::organisations::expiry(domain, org.as_ref());
+    let days = req.expires_in_days.unwrap_or(default_days);
+    if days == 0 || days > max_days {
+        return Err(invalid("invalid_expiry", format!("expires_in_days must be between 1 and {max_days}.")));
     }
     if req.max_downloads.is_some_and(|m| !(1..=10_000).contains(&m)) {
         return Err(invalid("invalid_max_downloads", "max_downloads must be between 1 and 10000."));

@@ -16,19 +16,25 @@ const MAX_FINDINGS: usize = 32;
 /// Keyword list names longer than this are cut in the audit log.
 const MAX_LIST_NAME: usize = 64;
 
-/// The policy as clients read it.
-pub(crate) fn view(domain: &Domain) -> PolicyView {
+/// The policy as clients read it: for a signed-in caller with their
+/// organisation's expiry settings, else the server's.
+pub(crate) async fn view(domain: &Domain, caller: Option<&Caller>) -> DomainResult<PolicyView> {
     let p = &domain.policy;
-    PolicyView {
+    let org = match caller {
+        Some(c) => domain.meta.organisation(c.user.org_id).await?,
+        None => None,
+    };
+    let (default_expiry_days, max_expiry_days) = super::organisations::expiry(domain, org.as_ref());
+    Ok(PolicyView {
         content: p.content.clone(),
         send: SendPolicy {
-            default_expiry_days: domain.limits.default_expiry_days,
-            max_expiry_days: domain.limits.max_expiry_days,
+            default_expiry_days,
+            max_expiry_days,
             include_message: p.include_message,
             require_verification: p.require_verification,
             require_password: p.require_password,
         },
-    }
+    })
 }
 
 /// The rules a new package must meet that the server can see from its metadata.

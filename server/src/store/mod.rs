@@ -172,6 +172,16 @@ pub(crate) struct Organisation {
     /// Its mail domains (lowercase): addresses there are internal, and belong here.
     pub domains: Vec<String>,
     pub created_at: i64,
+    pub settings: OrgSettings,
+}
+
+/// An organisation's own settings, within the server's; `None`: the server's
+/// (for the audit log: kept for ever).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct OrgSettings {
+    pub default_expiry_days: Option<u32>,
+    pub max_expiry_days: Option<u32>,
+    pub audit_retention_days: Option<u32>,
 }
 
 /// An organisation's single sign-on (OpenID Connect) settings.
@@ -421,6 +431,9 @@ pub(crate) struct ChainedRow {
 pub(crate) struct AuditHead {
     pub org_id: Option<i64>,
     pub head: Option<(i64, Vec<u8>)>,
+    /// The hash of the last row deleted for retention, which the chain's
+    /// oldest remaining row follows (`None`: nothing was deleted).
+    pub anchor: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone)]
@@ -608,6 +621,17 @@ pub(crate) trait MetaStore: Send + Sync + 'static {
     async fn events(&self, package_id: &str, after: i64, limit: i64) -> StoreResult<Vec<AuditRow>>;
     /// Every organisation that has audit rows or a recorded chain head, oldest first, with its head.
     async fn audit_heads(&self) -> StoreResult<Vec<AuditHead>>;
+    /// Deletes the organisation's rows older than `before` (retention): the
+    /// chain's anchor is moved past them first, and the event that
+    /// `pruned(count, first kept id, anchor hash)` makes is appended in the
+    /// same transaction. Returns how many went.
+    async fn prune_audit(
+        &self,
+        org_id: i64,
+        before: i64,
+        pruned: Box<dyn FnOnce(u64, i64, Vec<u8>) -> NewEvent + Send>,
+    ) -> StoreResult<u64>;
+    async fn set_org_settings(&self, org_id: i64, settings: OrgSettings) -> StoreResult<()>;
     /// Rows of one organisation's chain with `after < id <= until` (no upper
     /// bound without `until`), in order, at most `limit`.
     async fn audit_chain(

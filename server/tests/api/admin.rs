@@ -60,10 +60,11 @@ fn me(server: &Server, token: &str) -> u16 {
 
 #[test]
 fn only_admins_of_the_organisation_reach_the_admin_api() {
-    let Setup { server, ada, alice, otto, .. } = setup();
+    let Setup { server, ada, alice, otto, bob } = setup();
     let paths = ["/users", "/packages", "/audit", "/audit.csv", "/audit/verify", "/organisation", "/overview"];
     for path in paths {
         get(&server, &alice, path).expect_error(403, "forbidden");
+        get(&server, &bob, path).expect_error(403, "forbidden");
         server.get(&format!("/api/v1/admin{path}")).send().expect_error(401, "unauthorized");
         get(&server, &ada, path).expect(200);
     }
@@ -345,4 +346,76 @@ fn admins_rename_their_organisation_and_set_its_mail_domains() {
     call(&server, "PUT", &otto, "/organisation", Some(json!({ "name": " ", "domains": [] })))
         .expect_error(400, "invalid_name");
     assert_eq!(get(&server, &otto, "/organisation").expect(200).json()["domains"], json!(["oost.example"]));
+}
+
+#[test]
+fn an_organisations_settings_set_expiry_within_the_servers_and_how_long_its_audit_log_is_kept() {
+    let Setup { server, ada, alice, otto, bob } = setup();
+    let settings = json!({ "default_expiry_days": 3, "max_expiry_days": 10, "audit_retention_days": 1 });
+    let org = call(
+        &server,
+        "PUT",
+        &ada,
+        "/organisation",
+        Some(json!({ "name": "Kluis", "domains": [], "settings": settings })),
+    )
+    .expect(200)
+    .json();
+    assert_eq!(org["settings"], settings);
+    for bad in [
+        json!({ "max_expiry_days": 31 }),
+        json!({ "default_expiry_days": 11, "max_expiry_days": 10 }),
+        json!({ "audit_retention_days": 0 }),
+    ] {
+        let body = json!({ "name": "Kluis", "domains": [], "settings": bad });
+        let answer = call(&server, "PUT", &ada, "/organisation", Some(body));
+        assert_eq!(answer.status, 400, "{bad} was taken");
+    }
+    // Senders of the organisation get its expiry; another organisation keeps the server's.
+    let policy = |token: &str| server.get("/api/v1/policy").bearer(token).send().expect(200).json()["send"].clone();
+    assert_eq!(
+        (policy(&alice)["default_expiry_days"].as_u64(), policy(&alice)["max_expiry_days"].as_u64()),
+        (Some(3), Some(10))
+    );
+    assert_eq!(
+        (policy(&bob)["default_expiry_days"].as_u64(), policy(&bob)["max_expiry_days"].as_u64()),
+        (Some(7), Some(30))
+    );
+    let sent = flow::send(&server, &alice, json!({ "verify": "none" }));
+    let shown = flow::package(&server, &alice, &sent.id);
+    let days = |a: &Value, b: &Value| {
+        let t = |v: &Value| {
+            time::OffsetDateTime::parse(v.as_str().unwrap(), &time::format_description::well_known::Rfc3339).unwrap()
+        };
+        (t(b) - t(a)).whole_days()
+    };
+    assert_eq!(days(&shown["created_at"], &shown["expires_at"]), 3);
+    flow::create_package(
+        &server,
+        &alice,
+        &json!({ "blobs": [{ "size": 100 }], "verify": "none", "expires_in_days": 11 }),
+    )
+    .expect_error(400, "invalid_expiry");
+
+    // Retention: a sweep two days on deletes this organisation's rows (kept 1 day), not the other's;
+    // the chain still verifies from its anchor, and the deletion is itself a row.
+    let otto_rows_before =
+        get(&server, &otto, "/audit?limit=200").expect(200).json()["entries"].as_array().unwrap().len();
+    let later = time::OffsetDateTime::now_utc().unix_timestamp() + 2 * 86_400;
+    let deleted = server
+        .run(move |state| async move { kluis_server::admin::sweep_audit_retention(&state, later).await.unwrap() });
+    assert!(deleted >= 3, "deleted {deleted}");
+    let rows = get(&server, &ada, "/audit?limit=200").expect(200).json();
+    let kinds: Vec<&str> = rows["entries"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["audit_pruned"], "{rows}");
+    assert!(rows["entries"][0]["detail"].as_str().unwrap().contains("older than 1 days deleted"));
+    let otto_rows = get(&server, &otto, "/audit?limit=200").expect(200).json()["entries"].as_array().unwrap().len();
+    assert_eq!(otto_rows, otto_rows_before, "another organisation's rows went");
+    assert_eq!(get(&server, &ada, "/audit/verify").expect(200).json()["intact"], true);
+    flow::send(&server, &alice, json!({ "verify": "none" }));
+    assert_eq!(get(&server, &ada, "/audit/verify").expect(200).json()["intact"], true, "new rows follow the anchor");
+    // Other deletes are still refused.
+    let db = rusqlite::Connection::open(server.data_path("kluis.db")).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    assert!(db.execute("DELETE FROM audit WHERE event = 'audit_pruned'", []).is_err(), "a kept row was deleted");
 }

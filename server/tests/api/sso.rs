@@ -109,6 +109,29 @@ fn signs_in_through_the_provider_and_the_handoff_works_once() {
     // The handoff is single use.
     trade(&server, &handoff).expect_error(401, "unauthorized");
     trade(&server, "not-a-handoff").expect_error(401, "unauthorized");
+
+    // Audited as a sign-in by single sign-on.
+    let conn = rusqlite::Connection::open(server.data_path("kluis.db")).unwrap();
+    let (actor, detail): (String, String) = conn
+        .query_row("SELECT actor, detail FROM audit WHERE event = 'signed_in' ORDER BY id DESC LIMIT 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!((actor.as_str(), detail.as_str()), ("user:alice@corp.example", "single sign-on"));
+}
+
+#[test]
+fn a_disabled_user_is_refused_even_where_users_are_made() {
+    let Some(Setup { server, provider: _provider, .. }) = setup(true) else { return };
+    let conn = rusqlite::Connection::open(server.data_path("kluis.db")).unwrap();
+    conn.execute("UPDATE users SET disabled = 1 WHERE email = 'alice@corp.example'", []).unwrap();
+    let mut browser = Browser::default();
+    let fragment = through_provider(&mut browser, &server, "alice@corp.example", |_| {});
+    assert_eq!(fragment, "sso_error=disabled");
+    let failed: String = conn
+        .query_row("SELECT detail FROM audit WHERE event = 'sign_in_failed' ORDER BY id DESC LIMIT 1", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(failed, "single sign-on: alice@corp.example is disabled");
 }
 
 #[test]

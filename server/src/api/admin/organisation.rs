@@ -1,14 +1,14 @@
 //! `/admin/organisation` (name and mail domains) and `/admin/overview` (figures of the month).
 
 use actix_web::{HttpResponse, web};
-use kluis_protocol::admin::{OrganisationChange, OrganisationView, Overview};
+use kluis_protocol::admin::{OrganisationChange, OrganisationSettings, OrganisationView, Overview};
 
 use crate::State;
 use crate::api::error::ApiResult;
 use crate::api::guard::Admin;
 use crate::api::rfc3339;
 use crate::domain::admin;
-use crate::store::Organisation;
+use crate::store::{OrgSettings, Organisation};
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/organisation", web::get().to(get))
@@ -17,7 +17,18 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 fn view(o: Organisation) -> OrganisationView {
-    OrganisationView { id: o.id, name: o.name, domains: o.domains, created_at: rfc3339(o.created_at) }
+    let s = o.settings;
+    OrganisationView {
+        id: o.id,
+        name: o.name,
+        domains: o.domains,
+        created_at: rfc3339(o.created_at),
+        settings: OrganisationSettings {
+            default_expiry_days: s.default_expiry_days,
+            max_expiry_days: s.max_expiry_days,
+            audit_retention_days: s.audit_retention_days,
+        },
+    }
 }
 
 async fn get(state: State, admin: Admin) -> ApiResult<HttpResponse> {
@@ -25,7 +36,12 @@ async fn get(state: State, admin: Admin) -> ApiResult<HttpResponse> {
 }
 
 async fn update(state: State, admin: Admin, body: web::Json<OrganisationChange>) -> ApiResult<HttpResponse> {
-    let org = admin::update_organisation(&state.domain, &admin.0, &body.name, &body.domains).await?;
+    let settings = body.settings.map(|s| OrgSettings {
+        default_expiry_days: s.default_expiry_days,
+        max_expiry_days: s.max_expiry_days,
+        audit_retention_days: s.audit_retention_days,
+    });
+    let org = admin::update_organisation(&state.domain, &admin.0, &body.name, &body.domains, settings).await?;
     Ok(HttpResponse::Ok().json(view(org)))
 }
 

@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::store::{NewUser, Organisation, Role, TokenRecord, User};
+use crate::store::{NewUser, OrgSettings, Organisation, Role, TokenRecord, User};
 
 /// The columns of [`user_from_row`], from `users`.
 pub(super) const USER: &str = "id, org_id, email, name, role";
@@ -37,7 +37,13 @@ pub(super) fn create_organisation(
     for domain in domains {
         conn.execute("INSERT INTO org_domains (domain, org_id) VALUES (?1, ?2)", params![domain, id])?;
     }
-    Ok(Organisation { id, name: name.into(), domains: domains.to_vec(), created_at: now })
+    Ok(Organisation {
+        id,
+        name: name.into(),
+        domains: domains.to_vec(),
+        created_at: now,
+        settings: OrgSettings::default(),
+    })
 }
 
 fn domains_of(conn: &Connection, org_id: i64) -> rusqlite::Result<Vec<String>> {
@@ -47,12 +53,30 @@ fn domains_of(conn: &Connection, org_id: i64) -> rusqlite::Result<Vec<String>> {
 
 pub(super) fn organisation(conn: &Connection, id: i64) -> rusqlite::Result<Option<Organisation>> {
     let found = conn
-        .query_row("SELECT name, created_at FROM organisation WHERE id = ?1", [id], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-        })
+        .query_row(
+            "SELECT name, created_at, default_expiry_days, max_expiry_days, audit_retention_days
+             FROM organisation WHERE id = ?1",
+            [id],
+            |r| {
+                let settings = OrgSettings {
+                    default_expiry_days: r.get(2)?,
+                    max_expiry_days: r.get(3)?,
+                    audit_retention_days: r.get(4)?,
+                };
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, settings))
+            },
+        )
         .optional()?;
-    let Some((name, created_at)) = found else { return Ok(None) };
-    Ok(Some(Organisation { id, name, domains: domains_of(conn, id)?, created_at }))
+    let Some((name, created_at, settings)) = found else { return Ok(None) };
+    Ok(Some(Organisation { id, name, domains: domains_of(conn, id)?, created_at, settings }))
+}
+
+pub(super) fn set_settings(conn: &Connection, id: i64, s: &OrgSettings) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE organisation SET default_expiry_days = ?2, max_expiry_days = ?3, audit_retention_days = ?4 WHERE id = ?1",
+        params![id, s.default_expiry_days, s.max_expiry_days, s.audit_retention_days],
+    )?;
+    Ok(())
 }
 
 pub(super) fn organisations(conn: &Connection) -> rusqlite::Result<Vec<Organisation>> {

@@ -125,6 +125,12 @@ pub(super) fn heads(conn: &Connection) -> rusqlite::Result<Vec<AuditHead>> {
         chains.insert(Some(next), None);
         org = next;
     }
+    let mut anchors: BTreeMap<Option<i64>, Vec<u8>> = BTreeMap::new();
+    let mut stmt = conn.prepare("SELECT org_id, prev_hash FROM audit_anchor")?;
+    for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))? {
+        let (key, hash) = row?;
+        anchors.insert((key != 0).then_some(key), hash);
+    }
     let mut stmt = conn.prepare("SELECT org_id, last_id, hash FROM audit_head")?;
     let recorded = stmt
         .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?)))?
@@ -133,7 +139,29 @@ pub(super) fn heads(conn: &Connection) -> rusqlite::Result<Vec<AuditHead>> {
         let org_id = (key != 0).then_some(key);
         chains.insert(org_id, Some((last_id, hash)));
     }
-    Ok(chains.into_iter().map(|(org_id, head)| AuditHead { org_id, head }).collect())
+    Ok(chains.into_iter().map(|(org_id, head)| AuditHead { org_id, head, anchor: anchors.remove(&org_id) }).collect())
+}
+
+/// Deletes the rows of `org_id` up to its newest row older than `before`,
+/// after moving the chain's anchor past them (the delete trigger allows
+/// only rows before the anchor). Returns how many rows went, and the anchor:
+/// the first id kept and the hash the chain now starts from.
+pub(super) fn prune(conn: &Connection, org_id: i64, before: i64) -> rusqlite::Result<Option<(u64, i64, Vec<u8>)>> {
+    let last: Option<(i64, Vec<u8>)> = conn
+        .query_row(
+            "SELECT id, hash FROM audit WHERE org_id = ?1 AND id = (SELECT MAX(id) FROM audit WHERE org_id = ?1 AND at < ?2)",
+            params![org_id, before],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((last_id, hash)) = last else { return Ok(None) };
+    conn.execute(
+        "INSERT INTO audit_anchor (org_id, first_id, prev_hash) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (org_id) DO UPDATE SET first_id = excluded.first_id, prev_hash = excluded.prev_hash",
+        params![head_key(Some(org_id)), last_id + 1, hash],
+    )?;
+    let deleted = conn.execute("DELETE FROM audit WHERE org_id = ?1 AND id <= ?2", params![org_id, last_id])?;
+    Ok(Some((deleted as u64, last_id + 1, hash)))
 }
 
 /// A hash column as bytes, whatever was written into it by hand (`None`: NULL).

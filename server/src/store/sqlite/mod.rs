@@ -23,9 +23,9 @@ use async_trait::async_trait;
 
 use super::{
     ActivityRow, AuditHead, AuditQuery, AuditRow, Blob, ChainedRow, CodeKey, Counter, Finalized, Grant, Lease,
-    MetaStore, NewEvent, NewPackage, NewUser, OrgPackage, OrgStats, Organisation, Package, PackageRecord, PackageState,
-    QueuedMail, Rule, SendHistory, SentCursor, StoreError, StoreResult, StoredCode, TokenRecord, Upload, Usage, User,
-    UserChange, UserQuery, UserRecord, Verifiers,
+    MetaStore, NewEvent, NewPackage, NewUser, OrgPackage, OrgSettings, OrgStats, Organisation, Package, PackageRecord,
+    PackageState, QueuedMail, Rule, SendHistory, SentCursor, StoreError, StoreResult, StoredCode, TokenRecord, Upload,
+    Usage, User, UserChange, UserQuery, UserRecord, Verifiers,
 };
 
 /// Migrations in order; entry `i` takes the schema from version `i` to `i + 1`.
@@ -37,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0005_audit_chain.sql"),
     include_str!("../../../migrations/sqlite/0006_organisations.sql"),
     include_str!("../../../migrations/sqlite/0007_sso.sql"),
+    include_str!("../../../migrations/sqlite/0008_org_settings.sql"),
 ];
 
 /// What a version needs beyond its SQL, run after it in the same transaction.
@@ -592,6 +593,24 @@ impl MetaStore for SqliteStore {
             Ok(heads)
         })
         .await
+    }
+    async fn prune_audit(
+        &self,
+        org_id: i64,
+        before: i64,
+        pruned: Box<dyn FnOnce(u64, i64, Vec<u8>) -> NewEvent + Send>,
+    ) -> StoreResult<u64> {
+        self.unit(move |c| match chain::prune(c, org_id, before)? {
+            Some((deleted, first_id, anchor)) => {
+                audit(c, now(), &pruned(deleted, first_id, anchor))?;
+                Ok(deleted)
+            }
+            None => Ok(0),
+        })
+        .await
+    }
+    async fn set_org_settings(&self, org_id: i64, settings: OrgSettings) -> StoreResult<()> {
+        self.unit(move |c| Ok(accounts::set_settings(c, org_id, &settings)?)).await
     }
     async fn audit_chain(
         &self,
