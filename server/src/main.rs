@@ -112,12 +112,13 @@ enum OrgCommand {
     /// Single sign-on with OpenID Connect (Entra ID, Keycloak, Google, …) for an
     /// organisation; without options it shows the settings. Its users whose
     /// address is in its mail domains then sign in at the provider; others keep
-    /// the mailed code
+    /// the mailed code. A change sets every option: one left out is off (the
+    /// client secret, left out, is kept)
     Sso {
         /// The organisation, by id or name
         org: String,
         /// The provider's issuer URL (e.g. https://login.microsoftonline.com/TENANT/v2.0)
-        #[arg(long, value_name = "URL", required_unless_present_any = ["off", "show"])]
+        #[arg(long, value_name = "URL")]
         issuer: Option<String>,
         /// The client (application) id registered at the provider
         #[arg(long, value_name = "ID", requires = "issuer")]
