@@ -9,6 +9,7 @@ mod pipeline;
 mod progress;
 mod receive;
 mod send;
+mod sent;
 mod token;
 
 use std::process::ExitCode;
@@ -36,6 +37,8 @@ Examples:
   kluis send notes.txt --verify none --expires 30d --password
   kluis receive 'https://kluis.example.org/p/...#...' -o downloads/
   kluis revoke 'https://kluis.example.org/p/...#...'
+  kluis list
+  kluis status 'https://kluis.example.org/p/...#...'
   kluis token list
   kluis age encrypt -p -o secret.age secret.txt
 
@@ -63,6 +66,10 @@ enum Command {
     Receive(receive::ReceiveArgs),
     /// Withdraw a package: its link stops working and its files are deleted
     Revoke(send::RevokeArgs),
+    /// List the packages you sent, newest first, with what each recipient did
+    List(sent::ListArgs),
+    /// One package you sent in detail: each recipient's status and every event
+    Status(sent::StatusArgs),
     /// List or revoke your API tokens
     Token {
         #[command(subcommand)]
@@ -83,6 +90,8 @@ fn main() -> ExitCode {
         Command::Send(args) => send::send(args),
         Command::Receive(args) => receive::receive(args),
         Command::Revoke(args) => send::revoke(args),
+        Command::List(args) => sent::list(args),
+        Command::Status(args) => sent::status(args),
         Command::Token { command } => token::run(command),
         Command::Age { command } => age::run(command),
     };

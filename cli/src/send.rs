@@ -496,34 +496,39 @@ fn same_origin(a: &str, b: &str) -> bool {
 }
 
 pub fn revoke(mut args: RevokeArgs) -> Result<()> {
-    // Only the id matters. A link names a server too, but the API token goes
-    // only to the configured server: a link from someone else must not
-    // make this program send it elsewhere.
-    let id = match Link::parse(&args.link) {
+    let id = package_of(&args.link, &mut args.server, "revoke")?;
+    let client = args.server.client()?;
+    client.post::<Revoked, _>(&format!("/packages/{id}/revoke"), &serde_json::json!({}))?;
+    eprintln!("revoked: the link no longer opens the package, and its files are deleted");
+    Ok(())
+}
+
+/// The package a link (or a bare id) names, for a command of its sender
+/// (`verb`: "revoke", "see"). Only the id matters. A link names a server
+/// too, but the API token goes only to the configured server: a link from
+/// someone else must not make this program send it elsewhere.
+pub fn package_of(link: &str, server: &mut ServerArgs, verb: &str) -> Result<PackageId> {
+    Ok(match Link::parse(link) {
         Ok(link) => {
-            match &args.server.server {
+            match &server.server {
                 Some(configured) if !same_origin(configured, &link.server) => bail!(
-                    "the link is for {}, but your server is {configured}: revoke it with an account on that server",
+                    "the link is for {}, but your server is {configured}: {verb} it with an account on that server",
                     link.server
                 ),
                 Some(_) => {}
-                None if args.server.token.is_some() => bail!(
+                None if server.token.is_some() => bail!(
                     "no server configured: set --server or KLUIS_SERVER to the server of your account \
                      (the link names {}, and your API token is sent only to your own server)",
                     link.server
                 ),
                 None => {}
             }
-            args.server.server.get_or_insert(link.server);
+            server.server.get_or_insert(link.server);
             link.package_id
         }
-        Err(_) => PackageId::parse(args.link.trim())
+        Err(_) => PackageId::parse(link.trim())
             .map_err(|_| anyhow::anyhow!("that is neither a package link nor a package id"))?,
-    };
-    let client = args.server.client()?;
-    client.post::<Revoked, _>(&format!("/packages/{id}/revoke"), &serde_json::json!({}))?;
-    eprintln!("revoked: the link no longer opens the package, and its files are deleted");
-    Ok(())
+    })
 }
 
 #[cfg(test)]

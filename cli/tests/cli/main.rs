@@ -16,6 +16,7 @@ mod command_line;
 mod receive;
 mod revoke;
 mod send_receive;
+mod sent;
 mod tokens;
 mod uploads;
 mod verification;
