@@ -68,6 +68,7 @@ pub(super) struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
     error: Option<String>,
+    iss: Option<String>,
 }
 
 /// Always a redirect to the send page: signed in (a handoff in the
@@ -75,7 +76,7 @@ pub(super) struct CallbackQuery {
 pub(super) async fn callback(state: State, req: HttpRequest, query: web::Query<CallbackQuery>) -> HttpResponse {
     let query = query.into_inner();
     let browser = cookie_value(&req, COOKIE);
-    let callback = Callback { code: query.code, state: query.state, error: query.error };
+    let callback = Callback { code: query.code, state: query.state, error: query.error, iss: query.iss };
     let outcome = sso::finish(&state.domain, callback, browser.as_deref(), &client(&req)).await;
     let fragment = match &outcome {
         Ok(handoff) => format!("sso={handoff}"),

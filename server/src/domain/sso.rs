@@ -224,6 +224,8 @@ pub(crate) struct Callback {
     pub code: Option<String>,
     pub state: Option<String>,
     pub error: Option<String>,
+    /// The issuer, from providers that name it (RFC 9207): it must be the organisation's.
+    pub iss: Option<String>,
 }
 
 /// Finishes a sign-in at the provider: a one-time handoff code for the page.
@@ -264,6 +266,9 @@ pub(crate) async fn finish(
     let Some(settings) = domain.meta.sso_settings(org_id).await.map_err(DomainError::from)? else {
         return Err(Failure::Expired);
     };
+    if callback.iss.as_ref().is_some_and(|iss| *iss != settings.issuer) {
+        return Err(failed(Failure::InvalidToken, "the answer names another issuer".into()).await);
+    }
     let org = organisations::get(domain, org_id).await?;
     let secret =
         domain.key.open(SECRET_PURPOSE, org_id.to_string().as_bytes(), &settings.sealed_secret).ok_or_else(|| {

@@ -231,6 +231,15 @@ fn a_wrong_client_secret_or_a_provider_that_does_not_answer_ends_with_a_message(
     let fragment = through_provider(&mut browser, &server, "alice@corp.example", |_| {});
     assert_eq!(fragment, "sso_error=refused");
 
+    // An answer that names another issuer (RFC 9207: a mix-up of providers) is refused before the exchange.
+    configure(&server, org, &provider.issuer, SECRET, false);
+    let answer = ask(&mut browser, &server, "alice@corp.example");
+    let callback = browser.follow(answer["url"].as_str().unwrap(), &format!("{}/auth/sso/callback", server.url));
+    let mut mixed = url::Url::parse(&callback).unwrap();
+    assert!(mixed.query_pairs().any(|(k, v)| k == "iss" && v == provider.issuer), "oidc-provider names itself");
+    with_query(&mut mixed, "iss", "https://evil.example");
+    assert_eq!(finish(&mut browser, mixed.as_str()), "sso_error=invalid_token");
+
     let closed = format!("http://127.0.0.1:{}", crate::support::free_port());
     configure(&server, org, &closed, SECRET, false);
     let url = format!("{}/api/v1/auth/sso?email=alice@corp.example", server.url);
