@@ -185,8 +185,15 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, config: &Config) {
         let page = receive.clone();
         async move { NamedFile::open_async(page).await.map(|f| f.into_response(&req)) }
     };
+    let sent = dir.join("sent.html");
+    let sent_page = move |req: HttpRequest| {
+        let page = sent.clone();
+        async move { NamedFile::open_async(page).await.map(|f| f.into_response(&req)) }
+    };
     let send_check = dir.join("pkg/kluis-commands.js");
     cfg.route("/p/{id}", web::get().to(recipient_page.clone()))
+        // The sender's sent items (headers of the site tree, like the send page).
+        .route("/sent", web::get().to(sent_page))
         // The same recipient page under /addin/, where Outlook may frame it ("Open with Kluis").
         .route("/addin/p/{id}", web::get().to(recipient_page))
         // The admin console lives at /admin/ (its index.html); without the slash (any method), go there.

@@ -130,7 +130,7 @@ fn addin_pages_may_be_framed_by_outlook_and_other_pages_only_by_themselves() {
     // A missing add-in page is an answer of the add-in's tree too.
     assert_addin_headers(&server.get("/addin/no-such-page.html").send().expect(404), "a 404 under /addin/");
 
-    for page in ["/", "/index.html", "/receive.html", "/p/abc", "/healthz"] {
+    for page in ["/", "/index.html", "/receive.html", "/p/abc", "/sent", "/healthz"] {
         assert_site_headers(&server.get(page).send(), page);
     }
     assert_site_headers(&server.get("/addinx.html").send(), "a path that only starts like /addin");

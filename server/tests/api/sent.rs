@@ -195,3 +195,10 @@ fn a_revoked_package_stays_listed_as_revoked() {
     assert_eq!(page["packages"][0]["downloads_left"], 3);
 }
 
+#[test]
+fn the_sent_page_is_served_at_sent() {
+    let server = Server::start(|_| {});
+    let page = server.get("/sent").send().expect(200);
+    assert!(page.header("content-type").is_some_and(|t| t.starts_with("text/html")));
+    assert!(page.text().contains("/js/sent.js"), "{}", page.text());
+}
