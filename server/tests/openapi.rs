@@ -624,8 +624,7 @@ async fn the_schemas_accept_what_the_server_sends() {
     let csv = "e-mail;naam;rol\ndave@example.org;Dave;gebruiker\nniet-een-adres;;\n";
     let a = api.send(call(M::POST, "/api/v1/admin/users.csv").raw("text/csv", csv), 200).await;
     assert_eq!(a.json()["refused"][0]["code"], "invalid_email");
-    api.error(call(M::POST, "/api/v1/admin/users.csv").raw("text/csv", vec![0xffu8, 0xfe]), 400, "invalid_csv")
-        .await;
+    api.error(call(M::POST, "/api/v1/admin/users.csv").raw("text/csv", vec![0xffu8, 0xfe]), 400, "invalid_csv").await;
     api.send(call(M::DELETE, format!("/api/v1/admin/users/{carol}")), 204).await;
     api.error(call(M::DELETE, format!("/api/v1/admin/users/{carol}")), 404, "not_found").await;
     let a = api.send(call(M::GET, "/api/v1/admin/packages?limit=1"), 200).await;

@@ -9,9 +9,9 @@
 mod support;
 
 mod access;
-mod admin;
 mod addin;
 mod addresses;
+mod admin;
 mod audit;
 mod codes;
 mod enumeration;
