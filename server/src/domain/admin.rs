@@ -252,6 +252,6 @@ mod tests {
 
     #[test]
     fn times_are_written_as_excel_reads_them() {
-        assert_eq!(excel_time(1_796_399_100), "2026-12-05 13:45:00");
+        assert_eq!(excel_time(1_800_000_000), "2027-01-15 08:00:00");
     }
 }
