@@ -107,6 +107,8 @@ pub struct SendArgs {
 #[derive(Args)]
 pub struct RevokeArgs {
     /// The package link (or its id)
+    // An id may start with '-' (base64url): taken as the link, not as a flag.
+    #[arg(allow_hyphen_values = true)]
     link: String,
     #[command(flatten)]
     server: ServerArgs,

@@ -35,6 +35,8 @@ pub struct ListArgs {
 #[derive(Args)]
 pub struct StatusArgs {
     /// The package link (or its id)
+    // An id may start with '-' (base64url): taken as the link, not as a flag.
+    #[arg(allow_hyphen_values = true)]
     link: String,
     /// Print JSON (the package, its recipients' activity and every event) for scripts
     #[arg(long)]

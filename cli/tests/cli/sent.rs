@@ -65,6 +65,10 @@ fn list_and_status_show_each_recipients_progress() {
     assert!(bob.code_requested_at.is_some() && bob.opened_at.is_some() && bob.all_files);
     assert_eq!((bob.files_downloaded, bob.downloads), (2, 2));
 
+    // An id may start with '-' (base64url): it is the package, not a flag.
+    let dashed = server.kluis(&token, &["status", "-AAAAAAAAAAAAAAAAAAAAA", "--json"]);
+    assert!(!stderr(&dashed).contains("unexpected argument"), "{}", stderr(&dashed));
+
     // Status by link and by id: recipients in words with times, and every event.
     for which in [link.as_str(), id.as_str()] {
         let status = ok(server.kluis(&token, &["status", which]));
