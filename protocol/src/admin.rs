@@ -248,3 +248,45 @@ pub struct Overview {
     /// Packages that can be opened now.
     pub live_packages: u64,
 }
+
+/// `GET|PUT /admin/sso`: the organisation's single sign-on (OpenID Connect).
+/// The client secret is never sent back, only whether one is set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SsoView {
+    /// Whether users of the organisation's domains sign in at the provider.
+    pub enabled: bool,
+    /// The provider's issuer URL (absent when off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// The client id registered at the provider (absent when off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Whether a client secret is kept (sealed with the server key).
+    pub secret_set: bool,
+    /// Whether an address of the organisation's domains that is not a user yet becomes one at its first sign-in.
+    pub create_users: bool,
+    /// Whether an address the provider does not mark `email_verified` is taken as verified.
+    pub trust_email: bool,
+    /// What to register at the provider as the redirect URI.
+    pub redirect_uri: String,
+}
+
+/// `PUT /admin/sso`: turns single sign-on on or changes it. The provider
+/// must answer at `issuer/.well-known/openid-configuration`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SsoChange {
+    /// The provider's issuer URL (https, or http on loopback).
+    pub issuer: String,
+    /// The client id registered at the provider.
+    pub client_id: String,
+    /// The client secret; absent keeps the one set before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    /// Make users at their first sign-in (default false).
+    #[serde(default)]
+    pub create_users: bool,
+    /// Trust addresses the provider does not mark verified (default false).
+    #[serde(default)]
+    pub trust_email: bool,
+}

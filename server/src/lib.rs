@@ -371,10 +371,12 @@ pub mod admin {
                     create_users: spec.create_users,
                     trust_email: spec.trust_email,
                 };
-                sso::configure(d, org.id, config).await.map_err(|e| anyhow!("{}", describe(e)))?;
+                sso::configure(d, org.id, config, sso::ChangedBy::Operator)
+                    .await
+                    .map_err(|e| anyhow!("{}", describe(e)))?;
             }
             None => {
-                sso::turn_off(d, org.id).await.map_err(|e| anyhow!("{}", describe(e)))?;
+                sso::turn_off(d, org.id, sso::ChangedBy::Operator).await.map_err(|e| anyhow!("{}", describe(e)))?;
             }
         }
         sso_info(state, org).await

@@ -67,15 +67,20 @@ pub(crate) struct Claims {
     pub email_verified: Option<bool>,
 }
 
-/// `https://`, or `http://` to a loopback host; no fragment, no credentials.
-pub(crate) fn check_url(raw: &str) -> Result<url::Url, String> {
-    let url = url::Url::parse(raw).map_err(|e| format!("{raw:?} is not a URL: {e}"))?;
-    let loopback = match url.host() {
+/// Whether `url`'s host is this machine (`localhost`, 127.0.0.0/8, ::1).
+pub(crate) fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
-    };
+    }
+}
+
+/// `https://`, or `http://` to a loopback host; no fragment, no credentials.
+pub(crate) fn check_url(raw: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(raw).map_err(|e| format!("{raw:?} is not a URL: {e}"))?;
+    let loopback = is_loopback(&url);
     if !(url.scheme() == "https" || url.scheme() == "http" && loopback) {
         return Err(format!("{raw:?} must be an https:// URL (http:// only on this machine's loopback)"));
     }

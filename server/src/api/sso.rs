@@ -1,11 +1,13 @@
 //! Single sign-on with OpenID Connect (`domain/sso.rs`).
 //!
-//! - `GET /api/v1/auth/sso?email=` answers `{"sso": false}` (sign in with a
+//! - `GET /api/v1/auth/sso?email=&to=` answers `{"sso": false}` (sign in with a
 //!   mailed code) or `{"sso": true, "url": …}` (go to the provider) with a
 //!   browser cookie that the callback requires; it tells only whether the
 //!   address's mail domain belongs to an organisation with single sign-on.
 //! - `GET /auth/sso/callback` is where the provider sends the browser back:
-//!   it ends on the send page with `/#sso=<handoff>` or `/#sso_error=<code>`.
+//!   it ends on the page the sign-in started from (`to`: the send page, the
+//!   admin console or the add-in's sign-in dialog) with `#sso=<handoff>` or
+//!   `#sso_error=<code>`.
 //! - `POST /api/v1/auth/sso/token` trades the handoff (single use, 60 s) for a session token.
 //!
 //! All three are rate-limited like the other sign-in calls.
@@ -28,6 +30,48 @@ const COOKIE: &str = "kluis_sso";
 #[derive(Deserialize)]
 pub(super) struct StartQuery {
     email: String,
+    #[serde(default)]
+    to: Landing,
+}
+
+/// The page a sign-in at the provider ends on: one of these, never a URL the
+/// caller names (no open redirect). It travels in the cookie, before the
+/// cookie's random part, so even a sign-in that expired lands where it began.
+#[derive(Deserialize, Clone, Copy, Default, PartialEq, Eq, Debug)]
+#[serde(rename_all = "lowercase")]
+enum Landing {
+    /// The send page.
+    #[default]
+    Send,
+    /// The admin console.
+    Admin,
+    /// The Outlook add-in's sign-in dialog, which hands the result to the task pane.
+    Addin,
+}
+
+impl Landing {
+    fn name(self) -> &'static str {
+        match self {
+            Landing::Send => "send",
+            Landing::Admin => "admin",
+            Landing::Addin => "addin",
+        }
+    }
+
+    fn path(self) -> &'static str {
+        match self {
+            Landing::Send => "/",
+            Landing::Admin => "/admin/",
+            Landing::Addin => "/addin/sso.html",
+        }
+    }
+
+    /// The landing and the browser's random part of a cookie value `<landing>.<random>`.
+    fn split(cookie: Option<&str>) -> (Landing, Option<&str>) {
+        let Some((name, random)) = cookie.and_then(|c| c.split_once('.')) else { return (Landing::Send, cookie) };
+        let landing = [Landing::Send, Landing::Admin, Landing::Addin].into_iter().find(|l| l.name() == name);
+        (landing.unwrap_or(Landing::Send), Some(random))
+    }
 }
 
 /// The `Set-Cookie` value: only for the callback, not for scripts, sent on the provider's top-level redirect.
@@ -56,7 +100,7 @@ pub(super) async fn start(state: State, query: web::Query<StartQuery>) -> ApiRes
     let answer = match started {
         Start::Code => HttpResponse::Ok().json(json!({ "sso": false })),
         Start::Provider { url, browser } => HttpResponse::Ok()
-            .insert_header(cookie(&state, &browser, 600))
+            .insert_header(cookie(&state, &format!("{}.{browser}", query.to.name()), 600))
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(json!({ "sso": true, "url": url })),
     };
@@ -71,20 +115,21 @@ pub(super) struct CallbackQuery {
     iss: Option<String>,
 }
 
-/// Always a redirect to the send page: signed in (a handoff in the
-/// fragment, which never reaches a server or its logs) or with an error code.
+/// Always a redirect to the page the sign-in began on: signed in (a handoff
+/// in the fragment, which never reaches a server or its logs) or with an error code.
 pub(super) async fn callback(state: State, req: HttpRequest, query: web::Query<CallbackQuery>) -> HttpResponse {
     let query = query.into_inner();
-    let browser = cookie_value(&req, COOKIE);
+    let sent = cookie_value(&req, COOKIE);
+    let (landing, browser) = Landing::split(sent.as_deref());
     let callback = Callback { code: query.code, state: query.state, error: query.error, iss: query.iss };
-    let outcome = sso::finish(&state.domain, callback, browser.as_deref(), &client(&req)).await;
+    let outcome = sso::finish(&state.domain, callback, browser, &client(&req)).await;
     let fragment = match &outcome {
         Ok(handoff) => format!("sso={handoff}"),
         Err(failure) => format!("sso_error={}", failure.code()),
     };
     let mut answer = HttpResponse::SeeOther();
     answer
-        .insert_header((header::LOCATION, format!("/#{fragment}")))
+        .insert_header((header::LOCATION, format!("{}#{fragment}", landing.path())))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header(("Referrer-Policy", "no-referrer"));
     // The cookie is done with once its sign-in is (a callback with a state never given leaves it alone).
@@ -94,7 +139,7 @@ pub(super) async fn callback(state: State, req: HttpRequest, query: web::Query<C
     answer.finish()
 }
 
-/// Lets `/auth/sso/callback` take a query string that does not fit (e.g. no `code`) to the same redirect.
+/// Lets `/auth/sso/callback` take a query string that does not fit (e.g. no `code`) to the send page.
 pub(super) fn callback_query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|e, _| {
         actix_web::error::InternalError::from_response(
@@ -124,4 +169,20 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(actix_web::middleware::from_fn(super::limit::unauthenticated))
             .route(web::get().to(callback)),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Landing;
+
+    #[test]
+    fn the_cookie_names_where_the_sign_in_lands() {
+        assert_eq!(Landing::split(Some("admin.abc")), (Landing::Admin, Some("abc")));
+        assert_eq!(Landing::split(Some("addin.abc")), (Landing::Addin, Some("abc")));
+        assert_eq!(Landing::split(Some("send.abc")), (Landing::Send, Some("abc")));
+        // Anything else lands on the send page, and its random part is still checked.
+        assert_eq!(Landing::split(Some("https://evil.example.abc")), (Landing::Send, Some("example.abc")));
+        assert_eq!(Landing::split(Some("abc")), (Landing::Send, Some("abc")));
+        assert_eq!(Landing::split(None), (Landing::Send, None));
+    }
 }

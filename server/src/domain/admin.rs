@@ -1,7 +1,7 @@
 //! What an organisation's admins oversee beyond its users: its packages
 //! (metadata only — an admin never gets S, a proof or a blob), revoking any
 //! of them, its audit log (filtered pages, a CSV export for Excel, the hash
-//! chain's state), its figures, and its name and mail domains.
+//! chain's state), its figures, its name and mail domains, and its single sign-on.
 //!
 //! Every function takes an [`OrgAdmin`] (made once, by
 //! [`super::accounts::as_admin`]) and is scoped to its organisation: a
@@ -9,6 +9,7 @@
 
 use super::accounts::OrgAdmin;
 use super::packages;
+use super::sso::{ChangedBy, SsoConfig, SsoView};
 use super::{Actor, Domain, DomainError, DomainResult, Event, address, audit, invalid, now};
 use crate::store::{
     AuditQuery, AuditRow, OrgPackage, OrgSettings, OrgStats, Organisation, PackageRecord, PackageState,
@@ -236,6 +237,21 @@ pub(crate) async fn update_organisation(
         domain.event(org.id, Event::Admin("organisation_changed"), Actor::User(admin.email()), None, Some(detail));
     domain.meta.record(event).await?;
     Ok(org)
+}
+
+/// The organisation's single sign-on (`None`: off), and the redirect URI to register at a provider.
+pub(crate) async fn sso(domain: &Domain, admin: &OrgAdmin) -> DomainResult<(Option<SsoView>, String)> {
+    Ok((super::sso::settings(domain, admin.org_id()).await?, super::sso::redirect_uri(domain)))
+}
+
+/// Turns the organisation's single sign-on on, or changes it.
+pub(crate) async fn configure_sso(domain: &Domain, admin: &OrgAdmin, config: SsoConfig) -> DomainResult<SsoView> {
+    super::sso::configure(domain, admin.org_id(), config, ChangedBy::Admin(admin.email())).await
+}
+
+/// Turns the organisation's single sign-on off; false if it was off.
+pub(crate) async fn turn_off_sso(domain: &Domain, admin: &OrgAdmin) -> DomainResult<bool> {
+    super::sso::turn_off(domain, admin.org_id(), ChangedBy::Admin(admin.email())).await
 }
 
 #[cfg(test)]

@@ -62,7 +62,7 @@ impl std::fmt::Debug for SsoConfig {
     }
 }
 
-fn redirect_uri(domain: &Domain) -> String {
+pub(crate) fn redirect_uri(domain: &Domain) -> String {
     format!("{}{CALLBACK_PATH}", domain.public_url.trim_end_matches('/'))
 }
 
@@ -83,11 +83,39 @@ pub(crate) async fn settings(domain: &Domain, org_id: i64) -> DomainResult<Optio
     Ok(domain.meta.sso_settings(org_id).await?.map(|s| view(domain, &s)))
 }
 
-/// Turns single sign-on on (or changes it) for an organisation.
-pub(crate) async fn configure(domain: &Domain, org_id: i64, config: SsoConfig) -> DomainResult<SsoView> {
+/// Who changes an organisation's single sign-on: the server's operator (any
+/// provider it can reach) or one of the organisation's admins (not a
+/// provider on this machine unless the server itself runs on loopback, so an
+/// admin cannot make the server fetch from its own local services).
+#[derive(Clone, Copy)]
+pub(crate) enum ChangedBy<'a> {
+    Operator,
+    Admin(&'a str),
+}
+
+impl ChangedBy<'_> {
+    fn actor(&self) -> Actor<'_> {
+        match self {
+            ChangedBy::Operator => Actor::System,
+            ChangedBy::Admin(email) => Actor::User(email),
+        }
+    }
+}
+
+/// Turns single sign-on on (or changes it) for an organisation, once its
+/// provider answers with a discovery document that names `issuer`.
+pub(crate) async fn configure(
+    domain: &Domain,
+    org_id: i64,
+    config: SsoConfig,
+    by: ChangedBy<'_>,
+) -> DomainResult<SsoView> {
     organisations::get(domain, org_id).await?;
     let issuer = config.issuer.trim().to_string();
-    oidc::check_url(&issuer).map_err(|e| invalid("invalid_issuer", format!("The issuer {e}.")))?;
+    let url = oidc::check_url(&issuer).map_err(|e| invalid("invalid_issuer", format!("The issuer {e}.")))?;
+    if matches!(by, ChangedBy::Admin(_)) && !admin_may_use(&url, &domain.public_url) {
+        return Err(invalid("invalid_issuer", "The issuer must not be on the Kluis server's own machine."));
+    }
     let client_id = config.client_id.trim().to_string();
     if client_id.is_empty() || client_id.len() > 500 || client_id.chars().any(char::is_control) {
         return Err(invalid("invalid_client_id", "The client id must be 1 to 500 printable characters."));
@@ -106,6 +134,10 @@ pub(crate) async fn configure(domain: &Domain, org_id: i64, config: SsoConfig) -
             None => return Err(invalid("client_secret_required", "Give the client secret the provider issued.")),
         },
     };
+    // A provider that does not answer now would turn every sign-in away.
+    oidc::discover(&issuer)
+        .await
+        .map_err(|e| invalid("issuer_unreachable", format!("No OpenID provider answers for this issuer: {e}.")))?;
     let settings = SsoSettings {
         org_id,
         issuer,
@@ -116,13 +148,34 @@ pub(crate) async fn configure(domain: &Domain, org_id: i64, config: SsoConfig) -
         updated_at: now(),
     };
     domain.meta.put_sso_settings(settings.clone()).await?;
+    let detail = format!(
+        "single sign-on at {} (client {}), users made at first sign-in: {}, unverified addresses trusted: {}",
+        settings.issuer,
+        settings.client_id,
+        if settings.create_users { "yes" } else { "no" },
+        if settings.trust_email { "yes" } else { "no" },
+    );
+    let event = domain.event(org_id, Event::Admin("sso_configured"), by.actor(), None, Some(detail));
+    domain.meta.record(event).await?;
     Ok(view(domain, &settings))
 }
 
+/// An admin's provider is not on this machine, unless the server itself is
+/// only on this machine (a trial or a test).
+fn admin_may_use(issuer: &url::Url, public_url: &str) -> bool {
+    !oidc::is_loopback(issuer) || url::Url::parse(public_url).is_ok_and(|u| oidc::is_loopback(&u))
+}
+
 /// Turns single sign-on off for an organisation (its users sign in with mailed codes); false if it was off.
-pub(crate) async fn turn_off(domain: &Domain, org_id: i64) -> DomainResult<bool> {
+pub(crate) async fn turn_off(domain: &Domain, org_id: i64, by: ChangedBy<'_>) -> DomainResult<bool> {
     organisations::get(domain, org_id).await?;
-    Ok(domain.meta.remove_sso_settings(org_id).await?)
+    let was_on = domain.meta.remove_sso_settings(org_id).await?;
+    if was_on {
+        let detail = Some("single sign-on off: users sign in with mailed codes".to_string());
+        let event = domain.event(org_id, Event::Admin("sso_turned_off"), by.actor(), None, detail);
+        domain.meta.record(event).await?;
+    }
+    Ok(was_on)
 }
 
 /// How an address signs in.
@@ -357,4 +410,21 @@ pub(crate) async fn trade(domain: &Domain, handoff: &str, label: Option<&str>) -
     let ends = now() + i64::from(domain.limits.session_days) * 86_400;
     let token = accounts::issue_token(domain, &user, &label, Some(ends)).await?;
     Ok((token, user.email))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::admin_may_use;
+
+    #[test]
+    fn admins_may_not_point_a_public_server_at_its_own_machine() {
+        let url = |s: &str| url::Url::parse(s).unwrap();
+        assert!(admin_may_use(&url("https://login.microsoftonline.com/t/v2.0"), "https://kluis.example"));
+        assert!(admin_may_use(&url("https://keycloak.intern.example/realms/z"), "https://kluis.example"));
+        assert!(!admin_may_use(&url("http://127.0.0.1:8080"), "https://kluis.example"));
+        assert!(!admin_may_use(&url("https://localhost/realms/z"), "https://kluis.example"));
+        assert!(!admin_may_use(&url("http://[::1]:9000"), "https://kluis.example"));
+        // A server on loopback (a trial, the tests) may use a provider there.
+        assert!(admin_may_use(&url("http://127.0.0.1:8080"), "http://127.0.0.1:8443"));
+    }
 }

@@ -4,7 +4,9 @@
 //! the handoff, the token), and what is refused: another state or browser,
 //! a replayed handoff, an address outside the organisation's domains or not
 //! verified, an unknown user unless the organisation makes users, a wrong
-//! client secret, a provider that does not answer.
+//! client secret, a provider that does not answer. And the admin API that
+//! turns it on, changes it and off (`/admin/sso`), and the sign-in that
+//! begins in the admin console and ends there.
 
 use serde_json::{Value, json};
 
@@ -240,8 +242,8 @@ fn a_wrong_client_secret_or_a_provider_that_does_not_answer_ends_with_a_message(
     with_query(&mut mixed, "iss", "https://evil.example");
     assert_eq!(finish(&mut browser, mixed.as_str()), "sso_error=invalid_token");
 
-    let closed = format!("http://127.0.0.1:{}", crate::support::free_port());
-    configure(&server, org, &closed, SECRET, false);
+    // A provider that stops answering: the page is told, and offers the code.
+    drop(provider);
     let url = format!("{}/api/v1/auth/sso?email=alice@corp.example", server.url);
     browser.get(&url).expect_error(503, "sso_unavailable");
 }
@@ -263,4 +265,109 @@ fn the_client_secret_is_sealed_and_never_shown() {
     });
     let mut browser = Browser::default();
     assert_eq!(ask(&mut browser, &server, "alice@corp.example"), json!({ "sso": false }));
+}
+
+/// An admin token of "Corp" (the organisation of the setup).
+fn corp_admin(server: &Server) -> String {
+    server.admin_token("ada@corp.example")
+}
+
+fn admin_sso(server: &Server, method: &str, token: &str, body: Option<Value>) -> crate::support::Response {
+    let request = server.request(method, "/api/v1/admin/sso").bearer(token);
+    match body {
+        Some(body) => request.json(&body).send(),
+        None => request.send(),
+    }
+}
+
+#[test]
+fn admins_turn_single_sign_on_on_change_it_and_off() {
+    let server = Server::start(|_| {});
+    let callback = format!("{}/auth/sso/callback", server.url);
+    let Some(provider) = OidcProvider::start(CLIENT_ID, SECRET, &callback) else { return };
+    // An admin of the first organisation ("Kluis"), made while it is the only one.
+    let kluis_admin = server.admin_token("root@example.org");
+    server.organisation("Corp", &["corp.example"]);
+    let ada = corp_admin(&server);
+    let alice = server.token("alice@corp.example");
+
+    // Off, with the redirect URI to register at the provider first.
+    let off = admin_sso(&server, "GET", &ada, None).expect(200).json();
+    assert_eq!(
+        off,
+        json!({ "enabled": false, "secret_set": false, "create_users": false, "trust_email": false, "redirect_uri": callback })
+    );
+    // Only admins.
+    admin_sso(&server, "GET", &alice, None).expect_error(403, "forbidden");
+    admin_sso(
+        &server,
+        "PUT",
+        &alice,
+        Some(json!({ "issuer": provider.issuer, "client_id": CLIENT_ID, "client_secret": SECRET })),
+    )
+    .expect_error(403, "forbidden");
+
+    // A first setting needs the secret; an issuer where no provider answers is refused, and nothing changes.
+    let change = json!({ "issuer": provider.issuer, "client_id": CLIENT_ID, "create_users": true });
+    admin_sso(&server, "PUT", &ada, Some(change)).expect_error(400, "client_secret_required");
+    let closed = format!("http://127.0.0.1:{}", crate::support::free_port());
+    let nobody = json!({ "issuer": closed, "client_id": CLIENT_ID, "client_secret": SECRET });
+    admin_sso(&server, "PUT", &ada, Some(nobody)).expect_error(400, "issuer_unreachable");
+    let not_a_url = json!({ "issuer": "ftp://corp.example", "client_id": CLIENT_ID, "client_secret": SECRET });
+    admin_sso(&server, "PUT", &ada, Some(not_a_url)).expect_error(400, "invalid_issuer");
+    assert_eq!(admin_sso(&server, "GET", &ada, None).expect(200).json()["enabled"], false);
+
+    let on =
+        json!({ "issuer": provider.issuer, "client_id": CLIENT_ID, "client_secret": SECRET, "create_users": true });
+    let view = admin_sso(&server, "PUT", &ada, Some(on)).expect(200).json();
+    assert_eq!(view["enabled"], true);
+    assert_eq!(view["issuer"], provider.issuer.as_str());
+    assert_eq!(view["secret_set"], true);
+    assert_eq!(view["create_users"], true);
+    assert!(!view.to_string().contains(SECRET), "the secret never comes back");
+
+    // Changed without the secret: the one set before stays, and a new user signs in (made at the first sign-in).
+    let change =
+        json!({ "issuer": provider.issuer, "client_id": CLIENT_ID, "create_users": true, "trust_email": false });
+    admin_sso(&server, "PUT", &ada, Some(change)).expect(200);
+    let mut browser = Browser::default();
+    let fragment = through_provider(&mut browser, &server, "carol@corp.example", |_| {});
+    trade(&server, &handoff(&fragment)).expect(200);
+
+    // Another organisation's admin sees only their own (off), and cannot turn Corp's off.
+    assert_eq!(admin_sso(&server, "GET", &kluis_admin, None).expect(200).json()["enabled"], false);
+    admin_sso(&server, "DELETE", &kluis_admin, None).expect(204);
+    assert_eq!(admin_sso(&server, "GET", &ada, None).expect(200).json()["enabled"], true);
+
+    // Off: the code again; audited, with who did it.
+    admin_sso(&server, "DELETE", &ada, None).expect(204);
+    assert_eq!(ask(&mut browser, &server, "alice@corp.example"), json!({ "sso": false }));
+    let conn = rusqlite::Connection::open(server.data_path("kluis.db")).unwrap();
+    let events: Vec<(String, String)> = conn
+        .prepare("SELECT event, actor FROM audit WHERE event LIKE 'sso_%' ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let ada_did = |e: &str| (e.to_string(), "user:ada@corp.example".to_string());
+    assert_eq!(events, [ada_did("sso_configured"), ada_did("sso_configured"), ada_did("sso_turned_off")]);
+}
+
+#[test]
+fn a_sign_in_begun_in_the_admin_console_or_the_addin_ends_there() {
+    let Some(Setup { server, provider: _provider, .. }) = setup(false) else { return };
+    for (to, page) in [("admin", "/admin/"), ("addin", "/addin/sso.html"), ("send", "/")] {
+        let mut browser = Browser::default();
+        let url = format!("{}/api/v1/auth/sso?email=alice%40corp.example&to={to}", server.url);
+        let answer = browser.get(&url).expect(200).json();
+        let callback = browser.follow(answer["url"].as_str().unwrap(), &format!("{}/auth/sso/callback", server.url));
+        let location = browser.get(&callback).expect(303).header("location").unwrap().to_string();
+        let handoff = location.strip_prefix(&format!("{page}#sso=")).unwrap_or_else(|| panic!("{to}: {location}"));
+        trade(&server, handoff).expect(200);
+    }
+    // Only those pages.
+    let mut browser = Browser::default();
+    let url = format!("{}/api/v1/auth/sso?email=alice%40corp.example&to=https%3A%2F%2Fevil.example", server.url);
+    browser.get(&url).expect_error(400, "invalid_query");
 }

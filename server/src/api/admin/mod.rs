@@ -1,11 +1,12 @@
 //! The admin API under `/api/v1/admin`: an organisation's admins run its
-//! users, packages (metadata only), audit log and settings. Every handler
+//! users, packages (metadata only), audit log, settings and single sign-on. Every handler
 //! takes the [`Admin`](super::guard::Admin) extractor; the domain functions
 //! it calls take the `OrgAdmin` inside it and are scoped to its organisation.
 
 mod audit;
 mod organisation;
 mod packages;
+mod sso;
 mod users;
 
 use actix_web::web;
@@ -16,7 +17,8 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
             .configure(users::configure)
             .configure(packages::configure)
             .configure(audit::configure)
-            .configure(organisation::configure),
+            .configure(organisation::configure)
+            .configure(sso::configure),
     );
 }
 
