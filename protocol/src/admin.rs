@@ -201,6 +201,17 @@ pub struct OrganisationView {
     pub created_at: String,
     /// Its own settings within the server's.
     pub settings: OrganisationSettings,
+    /// The server's, which apply where a setting is `None` and bound the rest.
+    pub server_limits: ServerLimits,
+}
+
+/// The server's limits an organisation's settings stay within.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerLimits {
+    /// The server's default expiry, in days.
+    pub default_expiry_days: u32,
+    /// The server's longest expiry, in days.
+    pub max_expiry_days: u32,
 }
 
 /// An organisation's own settings; `null`: the server's (for the audit log: kept for ever).

@@ -2,14 +2,16 @@
 // in, adds a user, imports a CSV file with a bad line and reads the report,
 // disables a user (whose token the API then refuses), filters the audit log
 // and exports it as CSV, revokes a package (the recipient link then says
-// so), edits the organisation; a user who is not an admin is told the
-// console needs one; the console is never framed.
+// so), edits the organisation and its settings, turns single sign-on on
+// against a real OpenID provider and signs in through it; a user who is not
+// an admin is told the console needs one; the console is never framed.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { startProvider } from '../support/oidc-provider.mjs';
 import { launch } from './support/browser.mjs';
 import { KluisServer, run } from './support/kluis.mjs';
 import { newPage } from './support/pages.mjs';
@@ -209,6 +211,78 @@ test('an admin revokes a package (the link then says so), filters the audit log 
   await page.locator('#notice', { hasText: 'The organisation was saved.' }).waitFor();
   assert.equal(await page.textContent('#admin-nav-title'), 'Example Zorg');
   assert.equal(await page.locator('#org-domains-error').isVisible(), false);
+});
+
+test('an admin sets the organisation\'s expiry and retention, turns single sign-on on against a real provider, signs in through it, and turns it off', { timeout: 90_000 }, async (t) => {
+  const { server, page } = await setup(t);
+  const provider = await startProvider({
+    clientId: 'kluis-console',
+    clientSecret: 'console-secret',
+    redirectUris: [`${server.url}/auth/sso/callback`],
+  });
+  t.after(() => provider.close());
+  await signInAdmin(page, server, ANN);
+  await page.locator('#step-console').waitFor({ state: 'visible' });
+  await page.click('#tab-organisation');
+  await page.waitForFunction(() => document.querySelector('#org-name').value !== '');
+
+  // Settings: checked on the page against the server's limits (test server: 30 days longest), then saved.
+  assert.match(await page.textContent('#org-max-expiry-hint'), /the server's, 30 days/);
+  await page.fill('#org-domains', 'example.org');
+  await page.fill('#org-max-expiry', '10');
+  await page.fill('#org-default-expiry', '14');
+  await page.click('#org-form button[type=submit]');
+  await page.locator('#org-default-expiry-error', { hasText: 'from 1 to 10' }).waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'org-default-expiry');
+  await page.fill('#org-default-expiry', '5');
+  await page.fill('#org-retention', '400');
+  await page.click('#org-form button[type=submit]');
+  await page.locator('#notice', { hasText: 'The organisation was saved.' }).waitFor();
+  const token = JSON.parse(await page.evaluate(() => localStorage.getItem('kluis.token'))).token;
+  const org = await (await fetch(`${server.url}/api/v1/admin/organisation`, { headers: { Authorization: `Bearer ${token}` } })).json();
+  assert.deepEqual(org.settings, { default_expiry_days: 5, max_expiry_days: 10, audit_retention_days: 400 });
+  assert.deepEqual(org.domains, ['example.org']);
+
+  // Single sign-on: off, with the redirect URI to register.
+  assert.equal(await page.textContent('#sso-state'), 'Off: users sign in with a code by e-mail.');
+  assert.equal(await page.inputValue('#sso-redirect'), `${server.url}/auth/sso/callback`);
+  assert.ok(await page.locator('#sso-off').isHidden());
+  // An issuer where no provider answers is refused next to the field; the secret is needed the first time.
+  await page.fill('#sso-issuer', `http://127.0.0.1:9`);
+  await page.fill('#sso-client-id', 'kluis-console');
+  await page.click('#sso-save');
+  await page.locator('#sso-secret-error', { hasText: 'Fill in the client secret' }).waitFor();
+  await page.fill('#sso-secret', 'console-secret');
+  await page.click('#sso-save');
+  await page.locator('#sso-issuer-error', { hasText: 'No OpenID provider answers at this issuer URL' }).waitFor();
+  await page.fill('#sso-issuer', provider.issuer);
+  await page.click('#sso-save');
+  await page.locator('#notice', { hasText: 'Single sign-on is on.' }).waitFor();
+  assert.equal(await page.textContent('#sso-state'), `On: users of your mail domains sign in at ${provider.issuer}.`);
+  assert.equal(await page.inputValue('#sso-secret'), '', 'the secret is not shown again');
+  assert.match(await page.textContent('#sso-secret-hint'), /A secret is kept/);
+  assert.equal(await page.textContent('#sso-save'), 'Save changes');
+
+  // Signed out, the console signs in at the provider and comes back to itself, signed in.
+  await page.click('#sign-out');
+  await page.locator('#step-signin').waitFor({ state: 'visible' });
+  const visited = [];
+  page.on('request', (request) => visited.push(request.url()));
+  await page.fill('#signin-email', ANN);
+  await page.click('#signin-email-form button[type=submit]');
+  await page.locator('#step-console').waitFor({ state: 'visible' });
+  assert.ok(visited.some((u) => u.startsWith(`${provider.issuer}/auth?`)), 'the browser went to the provider');
+  assert.equal(new URL(page.url()).pathname, '/admin/');
+  assert.ok(!new URL(page.url()).hash.includes('sso'), 'the handoff is gone from the address bar');
+  assert.equal(server.mailCount(ANN), 1, 'only the first sign-in mailed a code');
+
+  // Off again, after a confirm: the code as before.
+  await page.click('#tab-organisation');
+  await page.locator('#sso-off').waitFor({ state: 'visible' });
+  await page.click('#sso-off');
+  await page.click('#confirm-yes');
+  await page.locator('#notice', { hasText: 'Single sign-on is off.' }).waitFor();
+  assert.equal(await page.textContent('#sso-state'), 'Off: users sign in with a code by e-mail.');
 });
 
 test('the users list loads a page at a time ("Show more" goes on where the reader is) and searches by name or address', { timeout: 60_000 }, async (t) => {

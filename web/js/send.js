@@ -7,7 +7,8 @@ import { describeError } from './messages.js';
 import { deleteSend, listSends, sameFile } from './send-store.js';
 import { deviceName, SavedSession } from './session.js';
 import { SignInStep } from './signin.js';
-import { $, EMAIL, fieldError, Notice, showStep } from './ui.js';
+import { providerMethods, returnFromProvider } from './single-sign-on.js';
+import { $, copyField, EMAIL, fieldError, Notice, showStep } from './ui.js';
 import { showSendProgress } from './send-progress.js';
 import { createPackage, PackageSender, SendError } from './uploader.js';
 import { loadWasm } from './wasm.js';
@@ -47,44 +48,16 @@ function show(step) {
 /** Where this device keeps the sign-in (localStorage: other tabs and restarts share it). */
 const saved = new SavedSession(TOKEN_KEY);
 
-/**
- * Back from the organisation's sign-in service: `#sso=<handoff>` is traded
- * (once, within a minute) for a session; `#sso_error=<code>` says what went
- * wrong. The fragment is removed from the address bar and history first.
- * True when it handled one.
- */
-async function returnFromSingleSignOn() {
-  const fragment = new URLSearchParams(location.hash.slice(1));
-  const handoff = fragment.get('sso');
-  let error = fragment.get('sso_error');
-  if (handoff === null && error === null) return false;
-  history.replaceState(null, '', location.pathname + location.search);
-  const email = sessionStorage.getItem(SSO_EMAIL_KEY) || '';
-  sessionStorage.removeItem(SSO_EMAIL_KEY);
-  if (handoff) {
-    try {
-      const answer = await api('/auth/sso/token', { method: 'POST', body: { handoff, label: deviceName() } });
-      session = { token: answer.token, email: answer.email };
-      saved.remember(session);
-      await signedIn();
-      return true;
-    } catch (e) {
-      error = e instanceof ApiError && e.status === 401 ? 'expired' : null;
-      if (!error) {
-        showSignIn();
-        signin.singleSignOnFailed(describeError(e), email);
-        return true;
-      }
-    }
-  }
-  showSignIn();
-  signin.singleSignOnFailed(t(`sso.error.${SSO_ERRORS.includes(error) ? error : 'failed'}`), email);
-  return true;
+/** Signed in on this page (with a code, or back from single sign-on): kept on this device. */
+async function adopt(signed) {
+  session = signed;
+  saved.remember(session);
+  await signedIn();
 }
 
 async function start() {
   loadWasm().catch(() => {}); // warm up while the person reads
-  if (await returnFromSingleSignOn()) return;
+  if (await returnFromProvider({ signin, showSignIn, signedIn: adopt })) return;
   try {
     session = await saved.check();
   } catch {
@@ -94,31 +67,17 @@ async function start() {
   else showSignIn();
 }
 
-/** The address a single sign-on started with, for the form if it comes back with an error. */
-const SSO_EMAIL_KEY = 'kluis.sso.email';
-/** What the callback's `#sso_error=` codes mean (server/src/domain/sso.rs, `Failure`). */
-const SSO_ERRORS = ['expired', 'cancelled', 'unreachable', 'refused', 'invalid_token', 'unverified', 'outside_domains', 'unknown_user', 'disabled', 'failed'];
-
 const signin = new SignInStep({
   notice,
   methods: {
-    singleSignOn: (email) => api(`/auth/sso?email=${encodeURIComponent(email)}`, { credentials: 'same-origin' }),
-    toProvider: (url, email) => {
-      sessionStorage.setItem(SSO_EMAIL_KEY, email);
-      location.assign(url);
-      return new Promise(() => {}); // the page is leaving
-    },
+    ...providerMethods('send'),
     requestCode: (email) => api('/auth/code', { method: 'POST', body: { email } }),
     withCode: async (email, code) => {
       const answer = await api('/auth/token', { method: 'POST', body: { email, code, label: deviceName() } });
       return { token: answer.token, email: answer.email };
     },
   },
-  onSignedIn: async (signed) => {
-    session = signed;
-    saved.remember(session);
-    await signedIn();
-  },
+  onSignedIn: adopt,
 });
 
 function showSignIn() {
@@ -670,16 +629,7 @@ function showDone(link, hasPassword, { recipients = [] } = {}) {
   $('#copy-link').focus();
 }
 
-$('#copy-link').addEventListener('click', async () => {
-  const input = $('#link');
-  try {
-    await navigator.clipboard.writeText(input.value);
-  } catch {
-    input.select();
-    document.execCommand('copy');
-  }
-  $('#copy-status').textContent = t('done.copied');
-});
+$('#copy-link').addEventListener('click', () => copyField($('#link'), $('#copy-status'), t('done.copied')));
 
 $('#link').addEventListener('focus', (event) => event.currentTarget.select());
 

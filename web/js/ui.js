@@ -95,6 +95,20 @@ export function fieldError(input, text, { focus = true } = {}) {
   if (text && focus) input.focus();
 }
 
+/**
+ * Copies a read-only field's text to the clipboard (or, where the page may
+ * not use it, selects it and copies the old way); `status` says so.
+ */
+export async function copyField(input, status, sentence) {
+  try {
+    await navigator.clipboard.writeText(input.value);
+  } catch {
+    input.select();
+    document.execCommand('copy');
+  }
+  status.textContent = sentence;
+}
+
 /** Controls a running Countdown holds disabled (busy() leaves them so). */
 const held = new WeakSet();
 

@@ -1,15 +1,18 @@
 // The admin console (/admin/): an organisation's admins see its figures
 // and the audit chain's state, run its users, packages, audit log and
-// settings. Signed in with the send page's sign-in (the same saved
-// session); a user who is not an admin is told so.
+// settings and single sign-on. Signed in with the send page's sign-in (the
+// same saved session, and single sign-on that comes back here); a user who
+// is not an admin is told so.
 import { api, ApiError } from '../api.js';
-import { formatBytes, formatDate, formatNumber, t, translate } from '../i18n.js';
+import { formatBytes, formatNumber, t, translate } from '../i18n.js';
 import { describeError } from '../messages.js';
 import { deviceName, SavedSession } from '../session.js';
 import { SignInStep } from '../signin.js';
-import { $, busy, fieldError, Notice, showStep } from '../ui.js';
+import { providerMethods, returnFromProvider } from '../single-sign-on.js';
+import { $, Notice, showStep } from '../ui.js';
 import { setupAudit } from './audit.js';
 import { adminApi, el, errorText, session } from './common.js';
+import { setupOrganisation } from './organisation.js';
 import { setupPackages } from './packages.js';
 import { setupUsers } from './users.js';
 
@@ -28,17 +31,21 @@ let email = '';
 const signin = new SignInStep({
   notice,
   methods: {
+    ...providerMethods('admin'),
     requestCode: (address) => api('/auth/code', { method: 'POST', body: { email: address } }),
     withCode: async (address, code) => {
       const answer = await api('/auth/token', { method: 'POST', body: { email: address, code, label: deviceName() } });
       return { token: answer.token, email: answer.email };
     },
   },
-  onSignedIn: async (signed) => {
-    saved.remember(signed);
-    await signedIn(signed);
-  },
+  onSignedIn: adopt,
 });
+
+/** Signed in on this page (with a code, or back from single sign-on): kept on this device. */
+async function adopt(signed) {
+  saved.remember(signed);
+  await signedIn(signed);
+}
 
 function showSignIn() {
   session.token = null;
@@ -48,6 +55,7 @@ function showSignIn() {
 }
 
 async function start() {
+  if (await returnFromProvider({ signin, showSignIn, signedIn: adopt })) return;
   let found = null;
   try {
     found = await saved.check();
@@ -105,8 +113,7 @@ $('#sign-out').addEventListener('click', () => {
 $('#denied-other').addEventListener('click', () => {
   signOut();
 });
-// Signed out in another tab (the send page, say): this one follows. Signed in there
-// (with a code, or at the organisation's single sign-on, which returns to the send page): this one too.
+// Signed out in another tab (the send page, say): this one follows. Signed in there: this one too.
 addEventListener('storage', (event) => {
   if (event.key !== TOKEN_KEY) return;
   if (session.token && !saved.read()) {
@@ -128,7 +135,7 @@ const sections = {
   users: setupUsers({ notice, me: () => email }),
   packages: setupPackages({ notice }),
   audit: setupAudit({ notice }),
-  organisation: { show: () => showOrganisation() },
+  organisation: setupOrganisation({ notice, onName: (name) => ($('#admin-nav-title').textContent = name) }),
 };
 
 function sectionOf(hash) {
@@ -209,50 +216,5 @@ async function showOverview(data) {
       t('admin.overview.broken', { where: (check.first_break ?? '').replace(/^audit log broken /, ''), raw: check.first_break ?? '' });
   $('#overview-head').textContent = check.head ? t('admin.overview.head', { hash: check.head }) : '';
 }
-
-// ---------------------------------------------------------------- organisation
-
-const orgForm = $('#org-form');
-
-async function showOrganisation() {
-  let org;
-  try {
-    org = await adminApi('/organisation');
-  } catch (e) {
-    notice.error(errorText(e));
-    return;
-  }
-  fillOrganisation(org);
-}
-
-function fillOrganisation(org) {
-  $('#org-name').value = org.name;
-  $('#org-domains').value = org.domains.join('\n');
-  $('#org-created').textContent = t('admin.org.created', { date: formatDate(org.created_at) });
-  $('#admin-nav-title').textContent = org.name;
-}
-
-orgForm.addEventListener('submit', (event) => {
-  event.preventDefault();
-  notice.clear();
-  const name = $('#org-name').value.trim();
-  const domains = $('#org-domains').value.split(/[\s,;]+/).map((d) => d.trim()).filter(Boolean);
-  fieldError($('#org-name'), '', { focus: false });
-  fieldError($('#org-domains'), '', { focus: false });
-  if (!name) {
-    fieldError($('#org-name'), t('admin.org.nameMissing'));
-    return;
-  }
-  busy(orgForm, async () => {
-    try {
-      fillOrganisation(await adminApi('/organisation', { method: 'PUT', body: { name, domains } }));
-      notice.success(t('admin.org.saved'));
-    } catch (e) {
-      if (e?.code === 'invalid_name') fieldError($('#org-name'), errorText(e));
-      else if (e?.code === 'domain_taken' || e?.code === 'invalid_domain') fieldError($('#org-domains'), errorText(e));
-      else notice.error(errorText(e));
-    }
-  });
-});
 
 start().catch((e) => notice.error(describeError(e)));

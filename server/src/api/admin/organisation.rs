@@ -1,7 +1,7 @@
-//! `/admin/organisation` (name and mail domains) and `/admin/overview` (figures of the month).
+//! `/admin/organisation` (name, mail domains and settings) and `/admin/overview` (figures of the month).
 
 use actix_web::{HttpResponse, web};
-use kluis_protocol::admin::{OrganisationChange, OrganisationSettings, OrganisationView, Overview};
+use kluis_protocol::admin::{OrganisationChange, OrganisationSettings, OrganisationView, Overview, ServerLimits};
 
 use crate::State;
 use crate::api::error::ApiResult;
@@ -16,8 +16,9 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/overview", web::get().to(overview));
 }
 
-fn view(o: Organisation) -> OrganisationView {
+fn view(state: &State, o: Organisation) -> OrganisationView {
     let s = o.settings;
+    let limits = &state.domain.limits;
     OrganisationView {
         id: o.id,
         name: o.name,
@@ -28,11 +29,15 @@ fn view(o: Organisation) -> OrganisationView {
             max_expiry_days: s.max_expiry_days,
             audit_retention_days: s.audit_retention_days,
         },
+        server_limits: ServerLimits {
+            default_expiry_days: limits.default_expiry_days,
+            max_expiry_days: limits.max_expiry_days,
+        },
     }
 }
 
 async fn get(state: State, admin: Admin) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(view(admin::organisation(&state.domain, &admin.0).await?)))
+    Ok(HttpResponse::Ok().json(view(&state, admin::organisation(&state.domain, &admin.0).await?)))
 }
 
 async fn update(state: State, admin: Admin, body: web::Json<OrganisationChange>) -> ApiResult<HttpResponse> {
@@ -42,7 +47,7 @@ async fn update(state: State, admin: Admin, body: web::Json<OrganisationChange>)
         audit_retention_days: s.audit_retention_days,
     });
     let org = admin::update_organisation(&state.domain, &admin.0, &body.name, &body.domains, settings).await?;
-    Ok(HttpResponse::Ok().json(view(org)))
+    Ok(HttpResponse::Ok().json(view(&state, org)))
 }
 
 async fn overview(state: State, admin: Admin) -> ApiResult<HttpResponse> {
