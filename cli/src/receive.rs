@@ -22,6 +22,7 @@ use kluis_protocol::api::{
     AccessGranted, AccessRequest, CodeAccepted, DownloadBlob, PackageSender, PackageStatus, RecipientCodeRequest,
     SenderRequest, Verify,
 };
+use kluis_protocol::dates::{Language, long_date_of};
 use kluis_protocol::{Link, Manifest, safe_file_name};
 use sha2::{Digest, Sha256};
 
@@ -73,37 +74,10 @@ fn sender_line(card: &PackageSender) -> String {
     };
     let files = if card.files == 1 { "1 file".to_string() } else { format!("{} files", card.files) };
     let mut line = format!("from {from} ({}) · {files}", printable(&card.organisation, false));
-    if let Some(day) = long_date(&card.sent_at) {
+    if let Some(day) = long_date_of(&card.sent_at, Language::En) {
         line += &format!(" · sent {day}");
     }
     line
-}
-
-/// `27 November 2026` from an RFC 3339 time (its date as written, in UTC from this server).
-fn long_date(rfc3339: &str) -> Option<String> {
-    const MONTHS: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
-    let date = rfc3339.get(..10)?;
-    let mut parts = date.split('-');
-    let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
-    if year.len() != 4 || !year.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let month = MONTHS.get(month.parse::<usize>().ok()?.checked_sub(1)?)?;
-    let day: u8 = day.parse().ok().filter(|d| (1..=31).contains(d))?;
-    Some(format!("{day} {month} {year}"))
 }
 
 /// The file list is small; a larger blob 0 is refused before it is read.
@@ -428,7 +402,7 @@ fn fetch(client: &Client, blob: &DownloadBlob, out: &mut dyn Write) -> Result<()
 mod tests {
     use kluis_protocol::api::{PackageSender, Sender};
 
-    use super::{long_date, printable, sender_line};
+    use super::{printable, sender_line};
 
     fn card(name: Option<&str>, organisation: &str, files: u32) -> PackageSender {
         PackageSender {
@@ -457,15 +431,6 @@ mod tests {
         let mut odd = card(None, "Example Org", 3);
         odd.sent_at = "yesterday".into();
         assert_eq!(sender_line(&odd), "from alice@example.org (Example Org) · 3 files");
-    }
-
-    #[test]
-    fn long_dates() {
-        assert_eq!(long_date("2026-01-05T00:00:00Z").as_deref(), Some("5 January 2026"));
-        assert_eq!(long_date("2026-12-31T23:59:59+00:00").as_deref(), Some("31 December 2026"));
-        for bad in ["", "2026-13-01T00:00:00Z", "2026-00-01T00:00:00Z", "2026-01-32T00:00:00Z", "20x6-01-01T00"] {
-            assert_eq!(long_date(bad), None, "{bad}");
-        }
     }
 
     #[test]

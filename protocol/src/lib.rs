@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod dates;
 pub mod link;
 pub mod manifest;
 pub mod range;

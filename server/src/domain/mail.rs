@@ -5,6 +5,8 @@
 //! is lost across a restart. Mail never carries a package link: the server
 //! does not know the link secret.
 
+use kluis_protocol::dates::{Language, long_date};
+
 use super::{Domain, DomainResult, now};
 use crate::mail::Mailer;
 
@@ -96,50 +98,21 @@ impl About<'_> {
         if self.recipients.is_empty() { nobody.into() } else { self.recipients.join(", ") }
     }
 
-    fn date(&self, months: &[&str; 12]) -> String {
+    fn date(&self, language: Language) -> String {
         let Ok(at) = time::OffsetDateTime::from_unix_timestamp(self.sent_at) else { return String::new() };
-        format!("{} {} {}", at.day(), months[usize::from(u8::from(at.month())) - 1], at.year())
+        long_date(at.year(), u8::from(at.month()), at.day(), language).unwrap_or_default()
     }
 
     /// "the 2 files you sent to bob@example.org on 27 November 2026"
     fn en(&self) -> String {
-        format!("{} you sent to {} on {}", self.files_en(), self.to("your recipients"), self.date(&MONTHS_EN))
+        format!("{} you sent to {} on {}", self.files_en(), self.to("your recipients"), self.date(Language::En))
     }
 
     /// "de 2 bestanden die je op 27 november 2026 naar bob@example.org stuurde"
     fn nl(&self) -> String {
-        format!("{} die je op {} naar {} stuurde", self.files_nl(), self.date(&MONTHS_NL), self.to("je ontvangers"))
+        format!("{} die je op {} naar {} stuurde", self.files_nl(), self.date(Language::Nl), self.to("je ontvangers"))
     }
 }
-
-const MONTHS_EN: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-const MONTHS_NL: [&str; 12] = [
-    "januari",
-    "februari",
-    "maart",
-    "april",
-    "mei",
-    "juni",
-    "juli",
-    "augustus",
-    "september",
-    "oktober",
-    "november",
-    "december",
-];
 
 /// The code a recipient asked for: who sent what, and that the link comes in the sender's own mail.
 pub(crate) fn verification_code(to: &str, code: &str, sender: &str, organisation: &str, files: usize) -> Mail {
