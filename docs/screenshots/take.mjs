@@ -2,7 +2,7 @@
 // headless Chromium: `node docs/screenshots/take.mjs` after `cargo xtask wasm`
 // and `cargo build -p kluis-server -p kluis-cli`. The add-in's task pane is
 // shown with the Office.js stand-in the browser tests use; the admin
-// console's Users section as an admin of the organisation.
+// console's Users and Organisation sections as an admin of the organisation.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -55,6 +55,11 @@ try {
   await recipient.locator('#step-files').waitFor({ timeout: 30_000 });
   await recipient.screenshot({ path: join(OUT, 'receive.png'), fullPage: true });
 
+  // Sent items: the package just sent, opened by Bob after his code.
+  await page.goto(`${server.url}/sent.html`);
+  await page.locator('#sent-list li').first().waitFor({ timeout: 30_000 });
+  await page.screenshot({ path: join(OUT, 'sent-items.png'), fullPage: true });
+
   // The Outlook task pane, 340 px wide as in Outlook on the web.
   const outlook = await browser.newContext({ locale: 'en-US', viewport: { width: 340, height: 900 } });
   await outlook.route('https://appsforoffice.microsoft.com/**', (route) => route.fulfill({ contentType: 'text/javascript', body: STAND_IN }));
@@ -90,11 +95,18 @@ try {
   const adminContext = await browser.newContext({ locale: 'en-US', viewport: { width: 1200, height: 900 } });
   const admin = await adminContext.newPage();
   const adminToken = await server.token(ADMIN);
-  await admin.goto(`${server.url}/admin/`);
-  await admin.evaluate((t) => localStorage.setItem('kluis.token', JSON.stringify({ token: t, email: 'ingrid@example.org' })), adminToken);
+  // Signed in before the console loads (a jump from /admin/ to /admin/#users would not load it again).
+  await adminContext.addInitScript((t) => localStorage.setItem('kluis.token', JSON.stringify({ token: t, email: 'ingrid@example.org' })), adminToken);
   await admin.goto(`${server.url}/admin/#users`);
   await admin.locator('#users-table tbody tr[data-email="pieter@example.org"]').waitFor();
   await admin.screenshot({ path: join(OUT, 'admin.png'), fullPage: true });
+  // Its Organisation section: name, domains, expiry, audit retention, single sign-on.
+  await admin.click('#tab-organisation');
+  await admin.waitForFunction(() => document.querySelector('#sso-redirect').value !== '');
+  await admin.fill('#org-domains', 'zorggroepnoord.nl\nzgn.nl');
+  await admin.fill('#org-retention', '2555');
+  await admin.evaluate(() => document.activeElement.blur());
+  await admin.screenshot({ path: join(OUT, 'admin-organisation.png'), fullPage: true });
   await adminContext.close();
   await context.close();
 } finally {
