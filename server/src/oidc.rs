@@ -5,12 +5,20 @@
 //! `iss`, `aud`/`azp`, `exp`, `iat`, `nonce`). Who may sign in is decided in
 //! `domain/sso.rs`.
 //!
+//! Discovery documents and key sets are kept for [`CACHE_FOR`]: a sign-in
+//! asks for the discovery document when it starts (so a provider that is
+//! down is told before the browser goes there), then only exchanges the
+//! code; an ID token no kept key verifies fetches the key set again once,
+//! for rotated keys.
+//!
 //! HTTP goes over ureq (rustls on ring), blocking, off the async runtime;
 //! signatures are checked with ring (RS256/384/512, PS256/384/512, ES256,
 //! ES384). Symmetric (HS*) and unsigned ID tokens are refused. Provider URLs
 //! must be `https://`, or `http://` on a loopback address (development and tests).
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -26,6 +34,35 @@ const LEEWAY: i64 = 120;
 
 /// The largest answer read from a provider.
 const MAX_BODY: u64 = 1 << 20;
+
+/// How long a provider's discovery document and key set are used before they are fetched again.
+pub(crate) const CACHE_FOR: Duration = Duration::from_secs(300);
+
+/// Answers of providers by URL, each with when it was fetched: a few per
+/// organisation with single sign-on, emptied when it grows past a bound.
+struct Cache<T>(LazyLock<Mutex<HashMap<String, (Instant, T)>>>);
+
+impl<T: Clone> Cache<T> {
+    const fn new() -> Self {
+        Cache(LazyLock::new(|| Mutex::new(HashMap::new())))
+    }
+
+    fn get(&self, url: &str) -> Option<T> {
+        let map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(url).filter(|(at, _)| at.elapsed() < CACHE_FOR).map(|(_, v)| v.clone())
+    }
+
+    fn put(&self, url: &str, value: T) {
+        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= 1000 {
+            map.clear();
+        }
+        map.insert(url.to_string(), (Instant::now(), value));
+    }
+}
+
+static DISCOVERED: Cache<Provider> = Cache::new();
+static KEY_SETS: Cache<Value> = Cache::new();
 
 /// Why talking to the provider failed.
 #[derive(Debug)]
@@ -127,8 +164,22 @@ fn get_json(url: &str) -> Result<Value, OidcError> {
     serde_json::from_str(&body).map_err(|e| OidcError::Unreachable(format!("{url}: not JSON: {e}")))
 }
 
-/// The provider's discovery document; its `issuer` must be `issuer` exactly.
+/// The provider's discovery document (kept for [`CACHE_FOR`]); its `issuer` must be `issuer` exactly.
 pub(crate) async fn discover(issuer: &str) -> Result<Provider, OidcError> {
+    match DISCOVERED.get(issuer) {
+        Some(provider) => Ok(provider),
+        None => discover_now(issuer).await,
+    }
+}
+
+/// [`discover`], asking the provider now (when settings are saved).
+pub(crate) async fn discover_now(issuer: &str) -> Result<Provider, OidcError> {
+    let provider = fetch_discovery(issuer).await?;
+    DISCOVERED.put(issuer, provider.clone());
+    Ok(provider)
+}
+
+async fn fetch_discovery(issuer: &str) -> Result<Provider, OidcError> {
     let issuer = issuer.to_string();
     blocking(move || {
         let url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
@@ -284,9 +335,20 @@ pub(crate) async fn verify(
     nonce: &str,
     now: i64,
 ) -> Result<Claims, OidcError> {
-    let jwks_uri = provider.jwks_uri.clone();
-    let jwks = blocking(move || get_json(&jwks_uri)).await?;
-    verify_token(&provider.issuer, &jwks, id_token, client_id, nonce, now)
+    let fetch = async || {
+        let jwks_uri = provider.jwks_uri.clone();
+        let jwks = blocking(move || get_json(&jwks_uri)).await?;
+        KEY_SETS.put(&provider.jwks_uri, jwks.clone());
+        Ok::<_, OidcError>(jwks)
+    };
+    if let Some(kept) = KEY_SETS.get(&provider.jwks_uri) {
+        let verified = verify_token(&provider.issuer, &kept, id_token, client_id, nonce, now);
+        // A key the kept set lacks may be a new one: the set is fetched again once.
+        if verified.is_ok() {
+            return verified;
+        }
+    }
+    verify_token(&provider.issuer, &fetch().await?, id_token, client_id, nonce, now)
 }
 
 /// [`verify`] with the provider's JWKS in hand.
@@ -498,5 +560,66 @@ mod tests {
         let hs = format!("{}.{}.{}", URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256"}"#), parts[1], parts[2]);
         refused(&hs, "HS256");
         refused("not.a-jwt", "not a JWT");
+    }
+
+    /// A loopback HTTP server answering every GET with the key set in `jwks`; counts requests.
+    fn key_server(jwks: std::sync::Arc<Mutex<Value>>) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/jwks", listener.local_addr().unwrap());
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = count.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let body = jwks.lock().unwrap().to_string();
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body.as_bytes()));
+            }
+        });
+        (url, count)
+    }
+
+    #[actix_web::test]
+    async fn the_key_set_is_kept_and_fetched_again_for_a_new_key() {
+        let first = Signer::new("k1");
+        let jwks = std::sync::Arc::new(Mutex::new(first.jwks.clone()));
+        let (jwks_uri, fetched) = key_server(jwks.clone());
+        let provider = Provider {
+            issuer: ISSUER.into(),
+            authorization_endpoint: format!("{ISSUER}/auth"),
+            token_endpoint: format!("{ISSUER}/token"),
+            jwks_uri,
+            token_endpoint_auth_methods_supported: None,
+        };
+        let now = 1_800_000_000;
+        let fetches = || fetched.load(std::sync::atomic::Ordering::SeqCst);
+        let token = first.sign(serde_json::json!({ "alg": "ES256", "kid": "k1" }), claims(now));
+        verify(&provider, &token, "kluis", "n-1", now).await.unwrap();
+        verify(&provider, &token, "kluis", "n-1", now).await.unwrap();
+        assert_eq!(fetches(), 1, "the second sign-in uses the kept key set");
+
+        // The provider rotates its key: a token signed with the new one fetches the set again, once.
+        let second = Signer::new("k2");
+        *jwks.lock().unwrap() = second.jwks.clone();
+        let token = second.sign(serde_json::json!({ "alg": "ES256", "kid": "k2" }), claims(now));
+        verify(&provider, &token, "kluis", "n-1", now).await.unwrap();
+        assert_eq!(fetches(), 2);
+        verify(&provider, &token, "kluis", "n-1", now).await.unwrap();
+        assert_eq!(fetches(), 2);
+
+        // A token no key verifies is refused after one more look.
+        let stranger = Signer::new("k2").sign(serde_json::json!({ "alg": "ES256", "kid": "k2" }), claims(now));
+        assert!(matches!(verify(&provider, &stranger, "kluis", "n-1", now).await, Err(OidcError::InvalidToken(_))));
+        assert_eq!(fetches(), 3);
     }
 }

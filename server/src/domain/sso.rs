@@ -135,7 +135,7 @@ pub(crate) async fn configure(
         },
     };
     // A provider that does not answer now would turn every sign-in away.
-    oidc::discover(&issuer)
+    oidc::discover_now(&issuer)
         .await
         .map_err(|e| invalid("issuer_unreachable", format!("No OpenID provider answers for this issuer: {e}.")))?;
     let settings = SsoSettings {
@@ -195,7 +195,8 @@ pub(crate) async fn start(domain: &Domain, raw: &str) -> DomainResult<Start> {
         return Ok(Start::Code);
     };
     let Some(settings) = domain.meta.sso_settings(org.id).await? else { return Ok(Start::Code) };
-    let provider = oidc::discover(&settings.issuer).await.map_err(|e| {
+    // Asked now, not from what is kept: a provider that is down is said here, not at its own door.
+    let provider = oidc::discover_now(&settings.issuer).await.map_err(|e| {
         tracing::warn!(organisation = org.id, issuer = %settings.issuer, "single sign-on: {e}");
         invalid("sso_unavailable", "The sign-in service of your organisation does not answer; try again later.")
     })?;
