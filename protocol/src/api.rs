@@ -224,6 +224,9 @@ pub struct CreatedPackage {
 pub struct PackageList {
     /// The caller's packages, newest first.
     pub packages: Vec<PackageView>,
+    /// The cursor of the next page, if there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 /// One audit event of a package.

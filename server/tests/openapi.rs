@@ -528,6 +528,7 @@ async fn the_schemas_accept_what_the_server_sends() {
     // The sender's views: list, show (first page of events), events paged.
     let a = api.send(call(M::GET, "/api/v1/packages"), 200).await;
     assert_eq!(a.json()["packages"][0]["id"], id.as_str());
+
     let a = api.send(call(M::GET, format!("/api/v1/packages/{id}")), 200).await;
     let shown = a.json();
     assert!(shown["events"].as_array().unwrap().len() >= 5 && shown["events_next"].is_null());
@@ -554,6 +555,11 @@ async fn the_schemas_accept_what_the_server_sends() {
     // A package that asks for an e-mail code.
     let a = api.send(create(json!({"blobs": [{"size": 100}], "recipients": ["r@example.org"]})), 201).await;
     let vid = a.json()["id"].as_str().unwrap().to_string();
+    // Two packages now: the list comes a page at a time.
+    let a = api.send(call(M::GET, "/api/v1/packages?limit=1"), 200).await;
+    let next = a.json()["next"].as_str().expect("two packages: a next page").to_string();
+    api.send(call(M::GET, format!("/api/v1/packages?cursor={next}&limit=1")), 200).await;
+    api.error(call(M::GET, "/api/v1/packages?cursor=nonsense"), 400, "invalid_cursor").await;
     api.upload(&vid, 0, &[3u8; 100]).await;
     let (vproof, vverifier) = proof(&vid, 11);
     let vlink = link(&vid, 11);

@@ -122,10 +122,11 @@ async fn create(state: State, auth: SignedIn, body: web::Json<CreatePackage>) ->
     }))
 }
 
-async fn list(state: State, auth: SignedIn) -> ApiResult<HttpResponse> {
-    let records = packages::list(&state.domain, &auth.0).await?;
+/// The caller's packages, newest first, a page at a time (`cursor`, `limit` as for sent items).
+async fn list(state: State, auth: SignedIn, query: web::Query<SentQuery>) -> ApiResult<HttpResponse> {
+    let (records, next) = packages::list(&state.domain, &auth.0, query.cursor.as_deref(), query.limit).await?;
     let packages = records.into_iter().map(|r| view(&state.domain, r)).collect::<ApiResult<_>>()?;
-    Ok(HttpResponse::Ok().json(PackageList { packages }))
+    Ok(HttpResponse::Ok().json(PackageList { packages, next }))
 }
 
 async fn show(state: State, auth: SignedIn, path: web::Path<String>) -> ApiResult<HttpResponse> {

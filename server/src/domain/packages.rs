@@ -153,8 +153,22 @@ pub(crate) async fn owned(domain: &Domain, caller: &Caller, id: &str) -> DomainR
     Ok(record)
 }
 
-pub(crate) async fn list(domain: &Domain, caller: &Caller) -> DomainResult<Vec<PackageRecord>> {
-    Ok(domain.meta.packages_of(caller.user.id).await?)
+pub(crate) async fn list(
+    domain: &Domain,
+    caller: &Caller,
+    cursor: Option<&str>,
+    limit: Option<i64>,
+) -> DomainResult<(Vec<PackageRecord>, Option<String>)> {
+    let after = cursor.filter(|c| !c.is_empty()).map(super::sent::parse_cursor).transpose()?;
+    let limit = limit.unwrap_or(super::sent::MAX_PAGE).clamp(1, super::sent::MAX_PAGE);
+    let mut records = domain.meta.packages_page(caller.user.id, caller.user.org_id, after, limit + 1).await?;
+    let next = if records.len() as i64 > limit {
+        records.truncate(limit as usize);
+        records.last().map(super::sent::cursor_of)
+    } else {
+        None
+    };
+    Ok((records, next))
 }
 
 /// A page of a package's events after position `after`, and the cursor of the next page.

@@ -110,7 +110,7 @@ pub(crate) fn cursor_of(record: &PackageRecord) -> String {
     format!("{}.{}", record.package.created_at, record.package.id)
 }
 
-fn parse_cursor(raw: &str) -> DomainResult<SentCursor> {
+pub(crate) fn parse_cursor(raw: &str) -> DomainResult<SentCursor> {
     let bad = || invalid("invalid_cursor", "cursor must be the next value of a previous page.");
     let (at, id) = raw.split_once('.').ok_or_else(bad)?;
     let created_at = at.parse::<i64>().map_err(|_| bad())?;

@@ -556,7 +556,14 @@ pub(crate) trait MetaStore: Send + Sync + 'static {
     async fn create_package(&self, new: NewPackage, quota: Rule<Usage>, event: NewEvent) -> StoreResult<()>;
     async fn package(&self, id: &str) -> StoreResult<Option<Package>>;
     async fn package_record(&self, id: &str) -> StoreResult<Option<PackageRecord>>;
-    async fn packages_of(&self, sender_id: i64) -> StoreResult<Vec<PackageRecord>>;
+    /// A page of a sender's packages in one organisation, newest first (ties by id), after `after`.
+    async fn packages_page(
+        &self,
+        sender_id: i64,
+        org_id: i64,
+        after: Option<SentCursor>,
+        limit: i64,
+    ) -> StoreResult<Vec<PackageRecord>>;
     /// A page of the packages `sender_id` sent in organisation `org_id`, newest
     /// first, after `after`, at most `limit`, with the recipients' activity on
     /// them aggregated from the audit log (one read, a bounded number of queries).

@@ -365,8 +365,14 @@ impl MetaStore for SqliteStore {
         })
         .await
     }
-    async fn packages_of(&self, sender_id: i64) -> StoreResult<Vec<PackageRecord>> {
-        self.unit(move |c| Ok(packages::of_sender(c, sender_id)?)).await
+    async fn packages_page(
+        &self,
+        sender_id: i64,
+        org_id: i64,
+        after: Option<SentCursor>,
+        limit: i64,
+    ) -> StoreResult<Vec<PackageRecord>> {
+        self.run(move |c| Ok(packages::sent_page(c, sender_id, org_id, after.as_ref(), limit)?)).await
     }
     async fn sent_page(
         &self,

@@ -101,13 +101,6 @@ pub(super) fn record(conn: &Connection, package: Package) -> rusqlite::Result<Pa
     Ok(PackageRecord { package, recipients, blobs })
 }
 
-pub(super) fn of_sender(conn: &Connection, sender_id: i64) -> rusqlite::Result<Vec<PackageRecord>> {
-    let mut stmt =
-        conn.prepare(&format!("SELECT {COLUMNS} FROM {FROM} WHERE p.sender_id = ?1 ORDER BY p.created_at DESC"))?;
-    let packages = stmt.query_map([sender_id], from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
-    packages.into_iter().map(|p| record(conn, p)).collect()
-}
-
 /// `?1, ?2, …` for `n` values from position `first`.
 fn placeholders(first: usize, n: usize) -> String {
     (first..first + n).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
