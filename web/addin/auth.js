@@ -1,10 +1,13 @@
-// Who the add-in acts for. Today: the server's own e-mail code, the API
-// token kept on this device per Outlook account. The seam for Microsoft
-// single sign-on (nested app authentication, MSAL) is `signIn`: it will
-// gain a method that trades an Entra token for a Kluis token at the
-// server, and every caller keeps working with {token, email}.
+// Who the add-in acts for: signed in with the server's own e-mail code or,
+// where the organisation has single sign-on, at its OpenID provider in an
+// Office dialog (/addin/sso.html); either way the API token is kept on this
+// device per Outlook account and callers work with {token, email}.
 import { api } from '../js/api.js';
+import { t } from '../js/i18n.js';
+import { describeError } from '../js/messages.js';
 import { deviceName, SavedSession } from '../js/session.js';
+import { singleSignOnError, tradeHandoff } from '../js/single-sign-on.js';
+import { call } from './mailbox.js';
 
 const KEY = 'kluis.addin.token';
 
@@ -54,13 +57,74 @@ function label() {
   return `${platform} (${deviceName()})`;
 }
 
-/** Sign-in methods. `code`: asks the server to mail a code, then trades it for a token. */
+/** Office's DialogEventReceived code for a dialog the user closed. */
+const DIALOG_CLOSED = 12006;
+
+/**
+ * Opens `url` in an Office dialog (a window of its own: providers' login
+ * pages refuse frames) and resolves with the first message it sends,
+ * parsed; closing the dialog is `{error: 'cancelled'}`. The dialog is closed.
+ */
+async function fromDialog(url) {
+  const ui = globalThis.Office?.context?.ui;
+  if (typeof ui?.displayDialogAsync !== 'function') throw new Error(t('addin.sso.noDialog'));
+  let dialog;
+  try {
+    // Outlook on the web answers once the user allowed the window: give them time.
+    dialog = await call('opening the sign-in window', (cb) =>
+      ui.displayDialogAsync(url, { height: 60, width: 30, displayInIframe: false }, cb), { timeout: 600_000 },
+    );
+  } catch (e) {
+    // 12009: the user chose not to see it (Outlook on the web asks first); else a pop-up blocker, say.
+    throw new Error(e.code === 12009 ? singleSignOnError('cancelled') : t('addin.sso.noDialog'), { cause: e });
+  }
+  return new Promise((resolve) => {
+    dialog.addEventHandler(Office.EventType.DialogMessageReceived, (arg) => {
+      if (arg.origin && arg.origin !== location.origin) return; // only this server's page speaks for the sign-in
+      dialog.close();
+      try {
+        resolve(JSON.parse(arg.message));
+      } catch {
+        resolve({ error: 'failed' });
+      }
+    });
+    // The user closed it (12006), or its page could not load (12002, 12003).
+    dialog.addEventHandler(Office.EventType.DialogEventReceived, (arg) => {
+      resolve({ error: arg.error === DIALOG_CLOSED ? 'cancelled' : 'failed' });
+    });
+  });
+}
+
+/** The dialog's sign-in at the organisation's provider, traded for `{token, email}` here in the pane. */
+async function atProvider(email) {
+  // The dialog starts the sign-in itself: the provider URL the pane was given
+  // is tied to a cookie the dialog's browser (a separate one in Outlook desktop) never saw.
+  const { handoff, error } = await fromDialog(`${location.origin}/addin/sso.html?email=${encodeURIComponent(email)}`);
+  if (!handoff) throw new Error(singleSignOnError(error));
+  let session;
+  try {
+    session = await tradeHandoff(handoff, label());
+  } catch (e) {
+    throw new Error(describeError(e), { cause: e });
+  }
+  if (!session) throw new Error(singleSignOnError('expired'));
+  return session;
+}
+
+/**
+ * Sign-in methods (web/js/signin.js). `code`: asks the server to mail a
+ * code, then trades it for a token. Single sign-on: the server says whether
+ * the address's organisation has it; then the provider in a dialog.
+ */
 export const signIn = {
   requestCode: (email) => api('/auth/code', { method: 'POST', body: { email } }),
   withCode: async (email, code) => {
     const answer = await api('/auth/token', { method: 'POST', body: { email, code, label: label() } });
     return { token: answer.token, email: answer.email };
   },
+  // Only whether to: without the cookie (credentials omitted) its sign-in is never finished.
+  singleSignOn: (email) => api(`/auth/sso?email=${encodeURIComponent(email)}`),
+  toProvider: (url, email) => atProvider(email),
 };
 
 export function signOut(session) {

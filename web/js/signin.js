@@ -21,7 +21,10 @@ export class SignInStep {
    * `methods`: `requestCode(email)` asks the server to mail a code,
    * `withCode(email, code)` trades it for `{token, email}`; optional:
    * `singleSignOn(email)` asks the server whether the address signs in at
-   * its organisation's provider (`{sso, url}`), and `toProvider(url, email)` goes there.
+   * its organisation's provider (`{sso, url}`), and `toProvider(url, email)` goes there:
+   * a page that leaves for the provider never resolves; a dialog (the add-in)
+   * resolves with `{token, email}`, or rejects with an Error whose message
+   * says why, in the page's language.
    * `onSignedIn(session)` runs once signed in.
    */
   constructor({ notice, methods, onSignedIn }) {
@@ -104,8 +107,20 @@ export class SignInStep {
       }
       return;
     }
-    if (answer.sso) return this.methods.toProvider(answer.url, email);
+    if (answer.sso) return this.#toProvider(answer.url, email);
     return this.#requestCode(email);
+  }
+
+  async #toProvider(url, email) {
+    let session;
+    try {
+      session = await this.methods.toProvider(url, email);
+    } catch (e) {
+      this.singleSignOnFailed(e.message, email);
+      return;
+    }
+    this.notice.clear();
+    await this.onSignedIn(session);
   }
 
   #endWait() {

@@ -1,6 +1,7 @@
 // Single sign-on at the organisation's OpenID provider, for pages that go
 // there themselves (the send page, the admin console; the Outlook task
-// pane uses a dialog, web/addin/). The server tells whether an address's
+// pane goes there in an Office dialog, web/addin/sso.js, and uses the words
+// and the trade from here). The server tells whether an address's
 // organisation has it (GET /auth/sso); the browser goes to the provider,
 // and the server's callback sends it back to the page it started from with
 // `#sso=<handoff>` (traded once, within a minute, for a session) or
@@ -19,6 +20,21 @@ const ERRORS = ['expired', 'cancelled', 'unreachable', 'refused', 'invalid_token
 /** Words for a `#sso_error=` code (an unknown one: "failed"). */
 export function singleSignOnError(code) {
   return t(`sso.error.${ERRORS.includes(code) ? code : 'failed'}`);
+}
+
+/**
+ * Trades the handoff of a finished sign-in (single use, within a minute)
+ * for `{token, email}`, the session named `label` under Devices; null when
+ * it was used or came too late.
+ */
+export async function tradeHandoff(handoff, label) {
+  try {
+    const answer = await api('/auth/sso/token', { method: 'POST', body: { handoff, label } });
+    return { token: answer.token, email: answer.email };
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) return null;
+    throw e;
+  }
 }
 
 /**
@@ -52,17 +68,17 @@ export async function returnFromProvider({ signin, showSignIn, signedIn }) {
   sessionStorage.removeItem(EMAIL_KEY);
   if (handoff) {
     try {
-      const answer = await api('/auth/sso/token', { method: 'POST', body: { handoff, label: deviceName() } });
-      await signedIn({ token: answer.token, email: answer.email });
-      return true;
-    } catch (e) {
-      if (!(e instanceof ApiError && e.status === 401)) {
-        showSignIn();
-        signin.singleSignOnFailed(describeError(e), email);
+      const session = await tradeHandoff(handoff, deviceName());
+      if (session) {
+        await signedIn(session);
         return true;
       }
-      error = 'expired';
+    } catch (e) {
+      showSignIn();
+      signin.singleSignOnFailed(describeError(e), email);
+      return true;
     }
+    error = 'expired';
   }
   showSignIn();
   signin.singleSignOnFailed(singleSignOnError(error), email);

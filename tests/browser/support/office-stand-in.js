@@ -5,6 +5,10 @@
 // attachments, session data) lives in sessionStorage, as it lives in
 // Outlook: it survives the pane reloading.
 //
+// The dialog API opens a real window (window.open: Playwright sees a popup);
+// messageParent in it reaches the opener's handlers through window.opener,
+// as in Outlook on the web, and closing the window is event 12006.
+//
 // Fixture: {mode: 'compose' | 'read', mailbox: '1.14', language, user: {email, name},
 // to, cc, bcc (addresses), subject, bodyType: 'html' | 'text', body,
 // attachments: [{id, name, contentType, base64, isInline, attachmentType}],
@@ -107,9 +111,49 @@
     const [x, y] = version.split('.').map(Number);
     return x > a || (x === a && y >= b);
   };
+  // The dialog this window opened: its handlers by event type.
+  let dialogHandlers = null;
+  const displayDialogAsync = (url, options, cb) => {
+    calls.push(`displayDialogAsync ${url}`);
+    if (dialogHandlers) {
+      setTimeout(() => cb({ status: 'failed', error: { code: 12007, name: 'Error', message: 'A dialog box is already opened.' } }), 5);
+      return;
+    }
+    const size = `width=${Math.round((screen.availWidth * (options?.width ?? 80)) / 100)},height=${Math.round((screen.availHeight * (options?.height ?? 80)) / 100)}`;
+    const popup = window.open(url, '_blank', `popup,${size}`);
+    if (!popup) {
+      setTimeout(() => cb({ status: 'failed', error: { code: 12011, name: 'Error', message: 'The pop-up was blocked.' } }), 5);
+      return;
+    }
+    const handlers = (dialogHandlers = {});
+    const fire = (type, arg) => (handlers[type] ?? []).forEach((handler) => handler({ type, ...arg }));
+    const done = () => {
+      clearInterval(watch);
+      dialogHandlers = null;
+    };
+    // The user closing the window: Office reports 12006 (a close() by the add-in reports nothing).
+    const watch = setInterval(() => {
+      if (!popup.closed) return;
+      done();
+      fire(EventType.DialogEventReceived, { error: 12006 });
+    }, 50);
+    window.__officeDialogMessage = (message, origin) => fire(EventType.DialogMessageReceived, { message, origin });
+    const dialog = {
+      addEventHandler: (type, handler) => (handlers[type] ??= []).push(handler),
+      close: () => {
+        calls.push('dialog.close');
+        done();
+        popup.close();
+      },
+    };
+    setTimeout(() => cb(ok(dialog)), 5);
+  };
+  const EventType = { DialogMessageReceived: 'dialogMessageReceived', DialogEventReceived: 'dialogEventReceived' };
+
   window.__officeActions = {};
   window.Office = {
     AsyncResultStatus: { Succeeded: 'succeeded', Failed: 'failed' },
+    EventType,
     CoercionType: { Html: 'html', Text: 'text' },
     MailboxEnums: { SendModeOverride: { PromptUser: 'promptUser' } },
     onReady: () => Promise.resolve({ host: 'Outlook', platform: 'OfficeOnline' }),
@@ -118,7 +162,15 @@
       displayLanguage: fixture.language ?? 'en-US',
       partitionKey: fixture.partitionKey,
       requirements: { isSetSupported: (name, v) => name === 'Mailbox' && atLeast(v) },
-      ui: { openBrowserWindow: (url) => calls.push(`openBrowserWindow ${url}`) },
+      ui: {
+        openBrowserWindow: (url) => calls.push(`openBrowserWindow ${url}`),
+        displayDialogAsync,
+        // In the dialog: to the handlers of the pane that opened it (only a string, as Office takes).
+        messageParent: (message) => {
+          calls.push('messageParent');
+          window.opener?.__officeDialogMessage?.(String(message), location.origin);
+        },
+      },
       mailbox: {
         userProfile: { emailAddress: fixture.user?.email ?? '', displayName: fixture.user?.name ?? '' },
         item,
