@@ -40,7 +40,7 @@ export default [
   // Registered without { type: 'module' }: a classic script.
   { files: ['web/sw.js'], languageOptions: { sourceType: 'script', globals: globals.serviceworker } },
   { files: ['tests/**/*.{js,mjs}', 'xtask/**/*.{js,mjs}', 'addin-manifest/**/*.mjs', 'docs/**/*.mjs', 'eslint.config.js'], ignores: WORKERS, languageOptions: { globals: globals.node } },
-  { files: ['docs/screenshots/take.mjs'], languageOptions: { globals: { window: 'readonly', localStorage: 'readonly' } } },
+  { files: ['docs/screenshots/take.mjs'], languageOptions: { globals: { window: 'readonly', document: 'readonly', localStorage: 'readonly' } } },
   // Callbacks handed to Playwright's page.evaluate / addInitScript / waitForFunction
   // run in the page, not in Node: only the page globals they use, only where they do.
   { files: ['tests/browser/send-receive.test.mjs', 'tests/browser/signin.test.mjs', 'tests/browser/admin.test.mjs'], languageOptions: { globals: { document: 'readonly' } } },

@@ -145,22 +145,12 @@ async function openDialog(page) {
   return dialog;
 }
 
-/**
- * Until /auth/sso/callback answers the add-in's sign-in with
- * `Cross-Origin-Opener-Policy: unsafe-none` (server/src/api/sso.rs), its
- * `same-origin` on that redirect moves the dialog into a browsing context
- * group of its own: it loses window.opener, messageParent reaches no one and
- * the pane sees 12006, as Outlook on the web would. The tests that come back
- * through the callback are todo until then.
- */
-const CALLBACK_COOP = 'the callback redirect must not carry COOP same-origin for the add-in landing (server/src/api/sso.rs)';
-
 /** Resolves once the dialog's window is closed (it fails the test after 5 s). */
 async function closed(dialog) {
   if (!dialog.isClosed()) await dialog.waitForEvent('close', { timeout: 5000 });
 }
 
-test('the Outlook task pane signs in at the provider in an Office dialog', { timeout: 60_000, todo: CALLBACK_COOP }, async (t) => {
+test('the Outlook task pane signs in at the provider in an Office dialog', { timeout: 60_000 }, async (t) => {
   const { server, provider } = await setup(t);
   const { page, visited } = await taskPane(t, server, ALICE);
   const dialog = await openDialog(page);
@@ -213,7 +203,7 @@ test('the task pane: a dialog the user closes says so, and the code instead work
   assert.equal(await page.textContent('#account-email'), ALICE);
 });
 
-test('the task pane: a refusal at the provider comes back from the dialog, in Outlook\'s language', { timeout: 60_000, todo: CALLBACK_COOP }, async (t) => {
+test('the task pane: a refusal at the provider comes back from the dialog, in Outlook\'s language', { timeout: 60_000 }, async (t) => {
   const { server } = await setup(t);
   const stranger = 'newbie@corp.example';
   const { page } = await taskPane(t, server, stranger, 'nl-NL');

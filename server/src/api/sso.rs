@@ -132,6 +132,11 @@ pub(super) async fn callback(state: State, req: HttpRequest, query: web::Query<C
         .insert_header((header::LOCATION, format!("{}#{fragment}", landing.path())))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header(("Referrer-Policy", "no-referrer"));
+    // The add-in's dialog hands the result to the task pane through its opener
+    // (Office's messageParent): a same-origin opener policy here would cut it off.
+    if landing == Landing::Addin {
+        answer.insert_header(("Cross-Origin-Opener-Policy", "unsafe-none"));
+    }
     // The cookie is done with once its sign-in is (a callback with a state never given leaves it alone).
     if outcome.as_ref().err() != Some(&sso::Failure::Expired) {
         answer.insert_header(cookie(&state, "", 0));

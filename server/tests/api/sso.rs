@@ -362,7 +362,11 @@ fn a_sign_in_begun_in_the_admin_console_or_the_addin_ends_there() {
         let url = format!("{}/api/v1/auth/sso?email=alice%40corp.example&to={to}", server.url);
         let answer = browser.get(&url).expect(200).json();
         let callback = browser.follow(answer["url"].as_str().unwrap(), &format!("{}/auth/sso/callback", server.url));
-        let location = browser.get(&callback).expect(303).header("location").unwrap().to_string();
+        let response = browser.get(&callback).expect(303);
+        // The add-in's dialog reaches the task pane through its opener: no same-origin opener policy there.
+        let coop = response.header("cross-origin-opener-policy").unwrap_or_default().to_string();
+        assert_eq!(coop == "unsafe-none", to == "addin", "{to}: {coop}");
+        let location = response.header("location").unwrap().to_string();
         let handoff = location.strip_prefix(&format!("{page}#sso=")).unwrap_or_else(|| panic!("{to}: {location}"));
         trade(&server, handoff).expect(200);
     }
