@@ -6,6 +6,7 @@ import { api } from '../js/api.js';
 import { t } from '../js/i18n.js';
 import { describeError } from '../js/messages.js';
 import { deviceName, SavedSession } from '../js/session.js';
+import { codeMethods } from '../js/signin.js';
 import { singleSignOnError, tradeHandoff } from '../js/single-sign-on.js';
 import { call } from './mailbox.js';
 
@@ -117,11 +118,7 @@ async function atProvider(email) {
  * the address's organisation has it; then the provider in a dialog.
  */
 export const signIn = {
-  requestCode: (email) => api('/auth/code', { method: 'POST', body: { email } }),
-  withCode: async (email, code) => {
-    const answer = await api('/auth/token', { method: 'POST', body: { email, code, label: label() } });
-    return { token: answer.token, email: answer.email };
-  },
+  ...codeMethods(label),
   // Only whether to: without the cookie (credentials omitted) its sign-in is never finished.
   singleSignOn: (email) => api(`/auth/sso?email=${encodeURIComponent(email)}`),
   toProvider: (url, email) => atProvider(email),

@@ -5,8 +5,8 @@ import { api, ApiError, isAbort } from './api.js';
 import { formatBytes, formatDate, t, tn, translate } from './i18n.js';
 import { describeError } from './messages.js';
 import { deleteSend, listSends, sameFile } from './send-store.js';
-import { deviceName, SavedSession } from './session.js';
-import { SignInStep } from './signin.js';
+import { SavedSession } from './session.js';
+import { codeMethods, SignInStep } from './signin.js';
 import { providerMethods, returnFromProvider } from './single-sign-on.js';
 import { $, copyField, EMAIL, fieldError, Notice, showStep } from './ui.js';
 import { showSendProgress } from './send-progress.js';
@@ -71,11 +71,7 @@ const signin = new SignInStep({
   notice,
   methods: {
     ...providerMethods('send'),
-    requestCode: (email) => api('/auth/code', { method: 'POST', body: { email } }),
-    withCode: async (email, code) => {
-      const answer = await api('/auth/token', { method: 'POST', body: { email, code, label: deviceName() } });
-      return { token: answer.token, email: answer.email };
-    },
+    ...codeMethods(),
   },
   onSignedIn: adopt,
 });

@@ -8,13 +8,55 @@
 // minute, too many wrong codes), the page is in one state that says so:
 // the buttons it would refuse are disabled, a countdown says when they
 // work again, and no message invites what the server would refuse.
-import { ApiError } from './api.js';
-import { t, tn } from './i18n.js';
+import { api, ApiError } from './api.js';
+import { t, tn, translate } from './i18n.js';
 import { describeError } from './messages.js';
+import { deviceName } from './session.js';
 import { $, busy, Countdown, emailIn, fieldError, focusInto, waitOf } from './ui.js';
+
+/** The forms, the same on every page with a sign-in: each page has `<div id="signin-forms">` where they go. */
+const FORMS = `
+<form id="signin-email-form" novalidate>
+  <div class="field">
+    <label for="signin-email" data-i18n="signin.email">Your e-mail address</label>
+    <input id="signin-email" name="email" type="email" autocomplete="email" inputmode="email" required spellcheck="false">
+  </div>
+  <div class="actions">
+    <button type="submit" class="button" id="signin-continue" data-i18n="signin.sendCode">Send me a code</button>
+    <button type="button" class="button-link" id="signin-code-instead" data-i18n="signin.codeInstead" hidden>Send me a code instead</button>
+  </div>
+</form>
+<form id="signin-code-form" novalidate hidden>
+  <p id="signin-code-sent" role="status"></p>
+  <div class="field">
+    <label for="signin-code" data-i18n="signin.code">Code from the e-mail</label>
+    <input id="signin-code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="7" required class="input-code">
+  </div>
+  <div class="actions">
+    <button type="submit" class="button" data-i18n="signin.signIn">Sign in</button>
+    <button type="button" class="button-secondary" id="signin-resend" data-i18n="signin.resend">Send a new code</button>
+    <button type="button" class="button-link" id="signin-other" data-i18n="signin.otherAddress">Use another address</button>
+  </div>
+</form>
+<p class="wait" id="signin-wait" role="timer" hidden></p>
+`;
 
 /** The server mails at most one code a minute to an address (server/src/domain/codes.rs). */
 const RESEND_SECONDS = 60;
+
+/**
+ * Signing in with a code the server mails: the methods SignInStep needs
+ * for it. `label()` names the session under Devices (e.g. "Firefox on Linux").
+ */
+export function codeMethods(label = deviceName) {
+  return {
+    requestCode: (email) => api('/auth/code', { method: 'POST', body: { email } }),
+    withCode: async (email, code) => {
+      const answer = await api('/auth/token', { method: 'POST', body: { email, code, label: label() } });
+      return { token: answer.token, email: answer.email };
+    },
+  };
+}
 
 export class SignInStep {
   /**
@@ -28,6 +70,11 @@ export class SignInStep {
    * `onSignedIn(session)` runs once signed in.
    */
   constructor({ notice, methods, onSignedIn }) {
+    const forms = $('#signin-forms');
+    forms.innerHTML = FORMS;
+    translate(forms);
+    // With single sign-on the address may lead to the organisation's sign-in rather than a code.
+    if (methods.singleSignOn) $('#signin-continue').textContent = t('signin.continue');
     this.notice = notice;
     this.methods = methods;
     this.onSignedIn = onSignedIn;

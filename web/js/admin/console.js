@@ -6,8 +6,8 @@
 import { api, ApiError } from '../api.js';
 import { formatBytes, formatNumber, t, translate } from '../i18n.js';
 import { describeError } from '../messages.js';
-import { deviceName, SavedSession } from '../session.js';
-import { SignInStep } from '../signin.js';
+import { SavedSession } from '../session.js';
+import { codeMethods, SignInStep } from '../signin.js';
 import { providerMethods, returnFromProvider } from '../single-sign-on.js';
 import { $, Notice, showStep } from '../ui.js';
 import { setupAudit } from './audit.js';
@@ -32,11 +32,7 @@ const signin = new SignInStep({
   notice,
   methods: {
     ...providerMethods('admin'),
-    requestCode: (address) => api('/auth/code', { method: 'POST', body: { email: address } }),
-    withCode: async (address, code) => {
-      const answer = await api('/auth/token', { method: 'POST', body: { email: address, code, label: deviceName() } });
-      return { token: answer.token, email: answer.email };
-    },
+    ...codeMethods(),
   },
   onSignedIn: adopt,
 });
