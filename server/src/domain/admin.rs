@@ -28,23 +28,9 @@ pub(crate) async fn packages(
     limit: Option<i64>,
 ) -> DomainResult<(Vec<OrgPackage>, Option<String>)> {
     let limit = limit.unwrap_or(50).clamp(1, PAGE);
-    let before = match before {
-        None => None,
-        Some(cursor) => {
-            let (at, id) =
-                cursor.split_once('.').ok_or_else(|| invalid("invalid_cursor", "Not a cursor of this list."))?;
-            let at = at.parse().map_err(|_| invalid("invalid_cursor", "Not a cursor of this list."))?;
-            Some((at, id.to_string()))
-        }
-    };
-    let mut rows = domain.meta.org_packages(admin.org_id(), before, limit + 1).await?;
-    let next = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|p| format!("{}.{}", p.record.package.created_at, p.record.package.id))
-    } else {
-        None
-    };
-    Ok((rows, next))
+    let before = before.map(packages::parse_cursor).transpose()?;
+    let rows = domain.meta.org_packages(admin.org_id(), before, limit + 1).await?;
+    Ok(super::page(rows, limit, |p| packages::cursor_of(&p.record)))
 }
 
 /// A package of the admin's organisation.
@@ -105,14 +91,8 @@ pub(crate) async fn audit_page(
 ) -> DomainResult<(Vec<AuditRow>, Option<i64>)> {
     let limit = limit.unwrap_or(50).clamp(1, PAGE);
     let q = AuditQuery { before, limit: limit + 1, ..query(admin, filter)? };
-    let mut rows = domain.meta.audit_page(q).await?;
-    let next = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| r.id)
-    } else {
-        None
-    };
-    Ok((rows, next))
+    let rows = domain.meta.audit_page(q).await?;
+    Ok(super::page(rows, limit, |r| r.id))
 }
 
 /// The language of an export's header row (and its separator: what Excel

@@ -151,6 +151,18 @@ impl From<std::io::Error> for DomainError {
 
 pub(crate) type DomainResult<T> = Result<T, DomainError>;
 
+/// One page of a list read with one row more than `limit`: the rows of the
+/// page, and the cursor of the next page (of its last row) when that extra row came.
+pub(crate) fn page<T, C>(mut rows: Vec<T>, limit: i64, cursor: impl Fn(&T) -> C) -> (Vec<T>, Option<C>) {
+    let limit = usize::try_from(limit).unwrap_or(0);
+    if rows.len() <= limit {
+        return (rows, None);
+    }
+    rows.truncate(limit);
+    let next = rows.last().map(cursor);
+    (rows, next)
+}
+
 pub(crate) fn invalid(code: &'static str, message: impl Into<String>) -> DomainError {
     DomainError::Invalid { code, message: message.into() }
 }

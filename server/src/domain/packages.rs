@@ -9,7 +9,9 @@ use super::accounts::Caller;
 use super::{Actor, Domain, DomainError, DomainResult, Event, Quota, Unavailable, address, invalid, now};
 use crate::blobs::blob_key;
 use crate::secrets::{random_bytes, random_id};
-use crate::store::{AuditRow, Finalized, NewPackage, Package, PackageRecord, PackageState, Usage, Verifiers};
+use crate::store::{
+    AuditRow, Finalized, NewPackage, Package, PackageCursor, PackageRecord, PackageState, Usage, Verifiers,
+};
 
 /// Smallest possible age file: header with one stanza, nonce and one tag.
 pub(crate) const MIN_BLOB_SIZE: u64 = 100;
@@ -153,22 +155,33 @@ pub(crate) async fn owned(domain: &Domain, caller: &Caller, id: &str) -> DomainR
     Ok(record)
 }
 
+/// The cursor of the page after `record` in a list of packages (newest first): `created_at.id`.
+pub(crate) fn cursor_of(record: &PackageRecord) -> String {
+    format!("{}.{}", record.package.created_at, record.package.id)
+}
+
+pub(crate) fn parse_cursor(raw: &str) -> DomainResult<PackageCursor> {
+    let bad = || invalid("invalid_cursor", "cursor must be the next value of a previous page.");
+    let (at, id) = raw.split_once('.').ok_or_else(bad)?;
+    let created_at = at.parse::<i64>().map_err(|_| bad())?;
+    let id_ok =
+        !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !id_ok || created_at < 0 {
+        return Err(bad());
+    }
+    Ok(PackageCursor { created_at, id: id.to_string() })
+}
+
 pub(crate) async fn list(
     domain: &Domain,
     caller: &Caller,
     cursor: Option<&str>,
     limit: Option<i64>,
 ) -> DomainResult<(Vec<PackageRecord>, Option<String>)> {
-    let after = cursor.filter(|c| !c.is_empty()).map(super::sent::parse_cursor).transpose()?;
+    let after = cursor.filter(|c| !c.is_empty()).map(parse_cursor).transpose()?;
     let limit = limit.unwrap_or(super::sent::MAX_PAGE).clamp(1, super::sent::MAX_PAGE);
-    let mut records = domain.meta.packages_page(caller.user.id, caller.user.org_id, after, limit + 1).await?;
-    let next = if records.len() as i64 > limit {
-        records.truncate(limit as usize);
-        records.last().map(super::sent::cursor_of)
-    } else {
-        None
-    };
-    Ok((records, next))
+    let records = domain.meta.packages_page(caller.user.id, caller.user.org_id, after, limit + 1).await?;
+    Ok(super::page(records, limit, cursor_of))
 }
 
 /// A page of a package's events after position `after`, and the cursor of the next page.
@@ -181,14 +194,8 @@ pub(crate) async fn events(
 ) -> DomainResult<(Vec<AuditRow>, Option<i64>)> {
     owned(domain, caller, id).await?;
     let limit = limit.unwrap_or(EVENT_PAGE).clamp(1, EVENT_PAGE);
-    let mut rows = domain.meta.events(id, after.max(0), limit + 1).await?;
-    let next = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| r.id)
-    } else {
-        None
-    };
-    Ok((rows, next))
+    let rows = domain.meta.events(id, after.max(0), limit + 1).await?;
+    Ok(super::page(rows, limit, |r| r.id))
 }
 
 /// Makes the package visible to recipients, with the access verifier

@@ -6,9 +6,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::DomainResult;
 use super::accounts::Caller;
-use super::{DomainResult, invalid};
-use crate::store::{ActivityRow, PackageRecord, SentCursor};
+use crate::store::{ActivityRow, PackageRecord};
 
 /// Packages per page of the sent list when the caller names no limit, and the most.
 pub(crate) const DEFAULT_PAGE: i64 = 20;
@@ -105,23 +105,6 @@ pub(crate) fn activity(record: &PackageRecord, rows: &[ActivityRow]) -> Activity
     out
 }
 
-/// The cursor of the page after `record`: `created_at.id`.
-pub(crate) fn cursor_of(record: &PackageRecord) -> String {
-    format!("{}.{}", record.package.created_at, record.package.id)
-}
-
-pub(crate) fn parse_cursor(raw: &str) -> DomainResult<SentCursor> {
-    let bad = || invalid("invalid_cursor", "cursor must be the next value of a previous page.");
-    let (at, id) = raw.split_once('.').ok_or_else(bad)?;
-    let created_at = at.parse::<i64>().map_err(|_| bad())?;
-    let id_ok =
-        !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !id_ok || created_at < 0 {
-        return Err(bad());
-    }
-    Ok(SentCursor { created_at, id: id.to_string() })
-}
-
 /// A page of the caller's packages (newest first) with their activity, and the cursor of the next page.
 pub(crate) async fn page(
     domain: &super::Domain,
@@ -129,15 +112,10 @@ pub(crate) async fn page(
     cursor: Option<&str>,
     limit: Option<i64>,
 ) -> DomainResult<(Vec<(PackageRecord, Activity)>, Option<String>)> {
-    let after = cursor.filter(|c| !c.is_empty()).map(parse_cursor).transpose()?;
+    let after = cursor.filter(|c| !c.is_empty()).map(super::packages::parse_cursor).transpose()?;
     let limit = limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
-    let (mut records, rows) = domain.meta.sent_page(caller.user.id, caller.user.org_id, after, limit + 1).await?;
-    let next = if records.len() as i64 > limit {
-        records.truncate(limit as usize);
-        records.last().map(cursor_of)
-    } else {
-        None
-    };
+    let (records, rows) = domain.meta.sent_page(caller.user.id, caller.user.org_id, after, limit + 1).await?;
+    let (records, next) = super::page(records, limit, super::packages::cursor_of);
     let page = records
         .into_iter()
         .map(|r| {
@@ -234,7 +212,7 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_bad_ones_are_refused() {
         let c = parse_cursor("1764252120.AbC-_09").unwrap();
-        assert_eq!(c, SentCursor { created_at: 1764252120, id: "AbC-_09".into() });
+        assert_eq!(c, PackageCursor { created_at: 1764252120, id: "AbC-_09".into() });
         for bad in ["", "x", "1.", ".abc", "-1.abc", "1.a b", "99999999999999999999.a", "1.a.b"] {
             assert!(parse_cursor(bad).is_err(), "{bad}");
         }

@@ -32,14 +32,8 @@ pub(crate) async fn list(
 ) -> DomainResult<(Vec<UserRecord>, Option<String>)> {
     let limit = limit.unwrap_or(50).clamp(1, PAGE);
     let query = UserQuery { org_id: admin.org_id(), search, filter, after, limit: limit + 1 };
-    let mut users = domain.meta.users(query).await?;
-    let next = if users.len() as i64 > limit {
-        users.truncate(limit as usize);
-        users.last().map(|u| u.user.email.clone())
-    } else {
-        None
-    };
-    Ok((users, next))
+    let users = domain.meta.users(query).await?;
+    Ok(super::page(users, limit, |u| u.user.email.clone()))
 }
 
 /// Adds a user to the admin's organisation (or lets a disabled or removed one in again).

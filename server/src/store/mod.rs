@@ -367,10 +367,10 @@ pub(crate) struct SendHistory {
     pub oldest_last_hour: Option<i64>,
 }
 
-/// A position in a sender's list of packages (newest first): the creation
+/// A position in a list of packages (newest first): the creation
 /// time and id of the last package of the previous page.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SentCursor {
+pub(crate) struct PackageCursor {
     pub created_at: i64,
     pub id: String,
 }
@@ -480,7 +480,7 @@ pub(crate) trait MetaStore: Send + Sync + 'static {
     async fn org_packages(
         &self,
         org_id: i64,
-        before: Option<(i64, String)>,
+        before: Option<PackageCursor>,
         limit: i64,
     ) -> StoreResult<Vec<OrgPackage>>;
     async fn audit_page(&self, query: AuditQuery) -> StoreResult<Vec<AuditRow>>;
@@ -561,7 +561,7 @@ pub(crate) trait MetaStore: Send + Sync + 'static {
         &self,
         sender_id: i64,
         org_id: i64,
-        after: Option<SentCursor>,
+        after: Option<PackageCursor>,
         limit: i64,
     ) -> StoreResult<Vec<PackageRecord>>;
     /// A page of the packages `sender_id` sent in organisation `org_id`, newest
@@ -571,7 +571,7 @@ pub(crate) trait MetaStore: Send + Sync + 'static {
         &self,
         sender_id: i64,
         org_id: i64,
-        after: Option<SentCursor>,
+        after: Option<PackageCursor>,
         limit: i64,
     ) -> StoreResult<(Vec<PackageRecord>, Vec<ActivityRow>)>;
     /// The recipients' activity on one package, aggregated from the audit log.

@@ -7,7 +7,8 @@ use rusqlite::{Connection, Row, params};
 use super::accounts::{USER, user_from_row};
 use super::packages;
 use crate::store::{
-    AuditQuery, AuditRow, OrgPackage, OrgStats, Organisation, Role, UserChange, UserFilter, UserQuery, UserRecord,
+    AuditQuery, AuditRow, OrgPackage, OrgStats, Organisation, PackageCursor, Role, UserChange, UserFilter, UserQuery,
+    UserRecord,
 };
 
 pub(super) fn audit_row(r: &Row) -> rusqlite::Result<AuditRow> {
@@ -109,10 +110,10 @@ pub(super) fn change_user(
 pub(super) fn packages(
     conn: &Connection,
     org_id: i64,
-    before: Option<&(i64, String)>,
+    before: Option<&PackageCursor>,
     limit: i64,
 ) -> rusqlite::Result<Vec<OrgPackage>> {
-    let (at, id) = before.map_or((None, None), |(at, id)| (Some(*at), Some(id.as_str())));
+    let (at, id) = before.map_or((None, None), |c| (Some(c.created_at), Some(c.id.as_str())));
     let sql = format!(
         "SELECT {}, u.email FROM {} WHERE COALESCE(p.org_id, u.org_id) = ?1
            AND (?2 IS NULL OR p.created_at < ?2 OR (p.created_at = ?2 AND p.id < ?3))

@@ -23,9 +23,9 @@ use async_trait::async_trait;
 
 use super::{
     ActivityRow, AuditHead, AuditQuery, AuditRow, Blob, ChainedRow, CodeKey, Counter, Finalized, Grant, Lease,
-    MetaStore, NewEvent, NewPackage, NewUser, OrgPackage, OrgSettings, OrgStats, Organisation, Package, PackageRecord,
-    PackageState, QueuedMail, Rule, SendHistory, SentCursor, StoreError, StoreResult, StoredCode, TokenRecord, Upload,
-    Usage, User, UserChange, UserQuery, UserRecord, Verifiers,
+    MetaStore, NewEvent, NewPackage, NewUser, OrgPackage, OrgSettings, OrgStats, Organisation, Package, PackageCursor,
+    PackageRecord, PackageState, QueuedMail, Rule, SendHistory, StoreError, StoreResult, StoredCode, TokenRecord,
+    Upload, Usage, User, UserChange, UserQuery, UserRecord, Verifiers,
 };
 
 /// Migrations in order; entry `i` takes the schema from version `i` to `i + 1`.
@@ -207,7 +207,7 @@ impl MetaStore for SqliteStore {
     async fn org_packages(
         &self,
         org_id: i64,
-        before: Option<(i64, String)>,
+        before: Option<PackageCursor>,
         limit: i64,
     ) -> StoreResult<Vec<OrgPackage>> {
         self.run(move |c| Ok(admin::packages(c, org_id, before.as_ref(), limit)?)).await
@@ -369,7 +369,7 @@ impl MetaStore for SqliteStore {
         &self,
         sender_id: i64,
         org_id: i64,
-        after: Option<SentCursor>,
+        after: Option<PackageCursor>,
         limit: i64,
     ) -> StoreResult<Vec<PackageRecord>> {
         self.run(move |c| Ok(packages::sent_page(c, sender_id, org_id, after.as_ref(), limit)?)).await
@@ -378,7 +378,7 @@ impl MetaStore for SqliteStore {
         &self,
         sender_id: i64,
         org_id: i64,
-        after: Option<SentCursor>,
+        after: Option<PackageCursor>,
         limit: i64,
     ) -> StoreResult<(Vec<PackageRecord>, Vec<ActivityRow>)> {
         self.run(move |c| {

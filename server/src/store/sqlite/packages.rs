@@ -4,7 +4,9 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
-use crate::store::{ActivityRow, Blob, NewPackage, Package, PackageRecord, PackageState, SentCursor, Usage, Verifiers};
+use crate::store::{
+    ActivityRow, Blob, NewPackage, Package, PackageCursor, PackageRecord, PackageState, Usage, Verifiers,
+};
 
 fn state_str(s: PackageState) -> &'static str {
     match s {
@@ -112,7 +114,7 @@ pub(super) fn sent_page(
     conn: &Connection,
     sender_id: i64,
     org_id: i64,
-    after: Option<&SentCursor>,
+    after: Option<&PackageCursor>,
     limit: i64,
 ) -> rusqlite::Result<Vec<PackageRecord>> {
     let mut stmt = conn.prepare(&format!(
