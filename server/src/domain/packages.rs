@@ -288,3 +288,18 @@ pub(crate) async fn purge_blobs(domain: &Domain, package_id: &str) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_cursor;
+    use crate::store::PackageCursor;
+
+    #[test]
+    fn cursors_round_trip_and_bad_ones_are_refused() {
+        let c = parse_cursor("1764252120.AbC-_09").unwrap();
+        assert_eq!(c, PackageCursor { created_at: 1764252120, id: "AbC-_09".into() });
+        for bad in ["", "x", "1.", ".abc", "-1.abc", "1.a b", "99999999999999999999.a", "1.a.b"] {
+            assert!(parse_cursor(bad).is_err(), "{bad}");
+        }
+    }
+}
