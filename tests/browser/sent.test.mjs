@@ -99,7 +99,7 @@ test('the Sent page shows each recipient\'s status, pages, and revokes with a co
   assert.match(await recipientRow(page, id, CAROL).innerText(), /code asked .+, not opened yet/);
   const facts = await item(page, id).locator('.sent-facts').innerText();
   assert.match(facts, /Expires/);
-  assert.match(facts, /1 of 3 downloads, 2 left/);
+  assert.match(facts, /Opened 1 of 3 times, 2 left/);
   assert.match(await item(page, id).locator('h2').innerText(), /2 files/);
   const anonymous = item(page, packageIdOf(open1));
   assert.match(await anonymous.locator('.sent-recipients').innerText(), /anyone with the link: opened once/);
