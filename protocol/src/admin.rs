@@ -47,6 +47,8 @@ pub struct AdminUser {
     pub created_at: String,
     /// When one of their tokens was last used, if ever.
     pub last_active_at: Option<String>,
+    /// Whether they hold a seat: may send under the organisation's licence.
+    pub seat: bool,
 }
 
 /// `GET /admin/users`: a page of users, by address.
@@ -85,6 +87,9 @@ pub struct AdminUserChange {
     /// `disabled`: revokes their tokens at once; `active`: lets them in again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<UserState>,
+    /// `true`: give them a seat (refused when none is free); `false`: take it back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seat: Option<bool>,
 }
 
 /// One line of a CSV import that was not taken.
@@ -300,4 +305,53 @@ pub struct SsoChange {
     /// Trust addresses the provider does not mark verified (default false).
     #[serde(default)]
     pub trust_email: bool,
+}
+
+/// `GET|PUT /admin/licence`: the organisation's licence and seats.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LicenceView {
+    /// `evaluation` (no licence), `valid`, `ends_soon` (within 30 days),
+    /// `grace` (ended; sending still works for `days_left` more days), `lapsed` (new sends refused).
+    pub state: String,
+    /// Days left in `valid`, `ends_soon` (after today) or `grace`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days_left: Option<i64>,
+    /// Seats in use (users who may sign in and hold one).
+    pub seats_used: u64,
+    /// Seats the licence (or evaluation) grants.
+    pub seats_total: u32,
+    /// Features granted (evaluation: all this server knows).
+    pub features: Vec<String>,
+    /// The licence, when one is installed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub licence: Option<LicenceDetails>,
+}
+
+/// What an installed licence says.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LicenceDetails {
+    /// The vendor's id of it.
+    pub id: String,
+    /// Who holds it.
+    pub licensee: String,
+    /// The mail domains it is for.
+    pub domains: Vec<String>,
+    /// First valid day (`YYYY-MM-DD`, UTC).
+    pub valid_from: String,
+    /// Last valid day.
+    pub valid_until: String,
+    /// Days of sending after the last day.
+    pub grace_days: u32,
+    /// When it was installed, and by whom.
+    pub installed_at: String,
+    /// `user:<address>` or `system` (the operator).
+    pub installed_by: String,
+}
+
+/// `PUT /admin/licence`: a licence's text, as the vendor sent it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LicenceInstall {
+    /// The text from `-----BEGIN KLUIS LICENCE-----` to `-----END KLUIS LICENCE-----` (more around it is fine).
+    pub text: String,
 }

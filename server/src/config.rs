@@ -39,6 +39,24 @@ pub struct Config {
     pub addin: Addin,
     /// Rules for sending and the send-time content check (`[policy]`, `[policy.content]`).
     pub policy: Policy,
+    /// Licences (`[licence]`).
+    pub licence: Licence,
+}
+
+/// `[licence]`: how the server treats organisations' licences.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Licence {
+    /// Days after a licence's last day during which sending still works (with a banner).
+    pub grace_days: u32,
+    /// Seats of an organisation without a licence (evaluation).
+    pub evaluation_seats: u32,
+}
+
+impl Default for Licence {
+    fn default() -> Self {
+        Licence { grace_days: 14, evaluation_seats: 5 }
+    }
 }
 
 /// `[policy]`: what senders may choose; `[policy.content]`: the content
@@ -186,6 +204,7 @@ impl Default for Config {
             tls: Tls::default(),
             addin: Addin::default(),
             policy: Policy::default(),
+            licence: Licence::default(),
         }
     }
 }

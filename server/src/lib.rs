@@ -76,6 +76,7 @@ pub async fn open(config: Config) -> Result<State> {
         limits: config.limits.clone(),
         public_url: config.public_url.clone(),
         policy: config.policy.clone(),
+        licence: config.licence.clone(),
     };
     let public_limiter =
         api::limit::RateLimiter::new(config.limits.public_requests_per_minute, Duration::from_secs(60));
@@ -155,6 +156,12 @@ fn greet(config: &Config, data: &std::path::Path) {
     // Outlook loads add-ins only over HTTPS.
     let https_note = if url.starts_with("https://") { "" } else { "; Outlook needs an https:// public URL for it" };
     tracing::info!("Outlook add-in manifest: {url}/addin/manifest.xml (also: kluis-server addin manifest{https_note})");
+    if crate::domain::licences::TRUSTS_TEST_KEY {
+        tracing::warn!(
+            "This build trusts the TEST licence key (feature test-licence-key), whose private half is public: \
+             for tests only, never for production"
+        );
+    }
     if admin::has_users(config) == Some(false) {
         tracing::info!(
             "No users yet; add the first one with: kluis-server --data {} user add EMAIL",
@@ -171,7 +178,7 @@ pub mod admin {
 
     use crate::State;
     use crate::config::Config;
-    use crate::domain::{accounts, audit, organisations, sso};
+    use crate::domain::{accounts, audit, licences, organisations, sso};
     use crate::store::Role;
 
     /// The metadata store's file in a data directory (`store::open`); its
@@ -355,6 +362,53 @@ pub mod admin {
         all.into_iter()
             .find(|o| o.id.to_string() == named || o.name.eq_ignore_ascii_case(named))
             .ok_or_else(|| anyhow!("there is no organisation {named:?} (kluis-server org list names them)"))
+    }
+
+    /// Installs the licence in `text` (`kluis-server licence install`) for
+    /// organisation `org` (by id or name), or else the one that has a mail
+    /// domain the licence names; answers its state in words.
+    pub async fn install_licence(state: &State, org: Option<&str>, text: &str) -> Result<String> {
+        let org = match org {
+            Some(named) => named_organisation(state, named).await?,
+            None => {
+                // The licence's own domains say whose it is (checked again, with its signature, on install).
+                let domains = kluis_licence::read_unverified(text).map(|l| l.domains).unwrap_or_default();
+                let all = organisations::list(&state.domain).await.map_err(|e| anyhow!("{}", describe(e)))?;
+                let mut owners = all.into_iter().filter(|o| o.domains.iter().any(|d| domains.contains(d)));
+                match (owners.next(), all_single(state).await?) {
+                    (Some(owner), _) => owner,
+                    (None, Some(only)) => only,
+                    (None, None) => bail!(
+                        "no organisation has a mail domain the licence names ({}); name one with --org",
+                        domains.join(", ")
+                    ),
+                }
+            }
+        };
+        licences::install(&state.domain, org.id, text, crate::domain::Actor::System)
+            .await
+            .map_err(|e| anyhow!("{}", describe(e)))?;
+        licence_report(state, Some(&org.id.to_string())).await
+    }
+
+    /// The only organisation, if there is one only.
+    async fn all_single(state: &State) -> Result<Option<crate::store::Organisation>> {
+        let mut all = organisations::list(&state.domain).await.map_err(|e| anyhow!("{}", describe(e)))?;
+        Ok(if all.len() == 1 { all.pop() } else { None })
+    }
+
+    /// Every organisation's licence and seats in words (`kluis-server licence show`), or one's.
+    pub async fn licence_report(state: &State, org: Option<&str>) -> Result<String> {
+        let orgs = match org {
+            Some(named) => vec![named_organisation(state, named).await?],
+            None => organisations::list(&state.domain).await.map_err(|e| anyhow!("{}", describe(e)))?,
+        };
+        let mut out = Vec::new();
+        for org in orgs {
+            let now = licences::state(&state.domain, org.id).await.map_err(|e| anyhow!("{}", describe(e)))?;
+            out.push(licences::report(&org.name, &now, state.domain.licence.grace_days));
+        }
+        Ok(out.join("\n"))
     }
 
     /// Sets (`Some`) or turns off (`None`) an organisation's single sign-on

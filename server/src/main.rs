@@ -53,6 +53,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The organisations' licences: install one, show them
+    Licence {
+        #[command(subcommand)]
+        command: LicenceCommand,
+    },
     /// The Outlook add-in
     Addin {
         #[command(subcommand)]
@@ -68,6 +73,24 @@ enum AddinCommand {
         /// Write it to FILE instead of standard output
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum LicenceCommand {
+    /// Install the licence in FILE (as the vendor sent it; `-` for standard
+    /// input) for the organisation with a mail domain it names, or --org
+    Install {
+        file: PathBuf,
+        /// The organisation (id or name)
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Show each organisation's licence, seats and what happens when
+    Show {
+        /// Only this organisation (id or name)
+        #[arg(long)]
+        org: Option<String>,
     },
 }
 
@@ -207,6 +230,7 @@ fn main() -> ExitCode {
                 add_user(config, &email, &spec, init)
             }
             Command::Audit { command: AuditCommand::Verify { init } } => return verify_audit(config, init),
+            Command::Licence { command } => licence(config, command),
             Command::Addin { command: AddinCommand::Manifest { out } } => addin_manifest(&config, out),
         };
         done.map(|()| ExitCode::SUCCESS)
@@ -373,6 +397,25 @@ fn verify_audit(config: Config, init: bool) -> Result<ExitCode> {
     })?;
     println!("{}", verdict.report);
     Ok(if verdict.intact { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn licence(config: Config, command: LicenceCommand) -> Result<()> {
+    let report = actix_web::rt::System::new().block_on(async {
+        let state = open_admin(config, false).await?;
+        match command {
+            LicenceCommand::Install { file, org } => {
+                let text = if file == std::path::Path::new("-") {
+                    std::io::read_to_string(std::io::stdin())?
+                } else {
+                    std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?
+                };
+                kluis_server::admin::install_licence(&state, org.as_deref(), &text).await
+            }
+            LicenceCommand::Show { org } => kluis_server::admin::licence_report(&state, org.as_deref()).await,
+        }
+    })?;
+    println!("{report}");
+    Ok(())
 }
 
 fn addin_manifest(config: &Config, out: Option<PathBuf>) -> Result<()> {

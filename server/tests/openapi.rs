@@ -657,6 +657,27 @@ async fn the_schemas_accept_what_the_server_sends() {
     api.error(call(M::PUT, "/api/v1/admin/organisation").json(json!({"name": "", "domains": []})), 400, "invalid_name")
         .await;
     api.send(call(M::GET, "/api/v1/admin/overview"), 200).await;
+    // The licence: evaluation, then one signed with the test vendor key (this test build trusts it).
+    api.send(call(M::GET, "/api/v1/admin/licence"), 200).await;
+    api.error(call(M::PUT, "/api/v1/admin/licence").json(json!({"text": "no licence"})), 400, "licence_malformed")
+        .await;
+    let key =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../licence/testdata/test-vendor.key")).unwrap();
+    let licence = kluis_licence::Licence {
+        format: 1,
+        id: "L-openapi".into(),
+        key_id: String::new(),
+        licensee: "Example".into(),
+        domains: vec!["example.org".into()],
+        seats: 100,
+        features: vec!["single-sign-on".into()],
+        valid_from: "2000-01-01".into(),
+        valid_until: "2999-12-31".into(),
+        issued_at: "2026-11-27T12:00:00Z".into(),
+    };
+    let text = kluis_licence::SigningKey::from_text(&key).unwrap().sign(&licence).unwrap();
+    let a = api.send(call(M::PUT, "/api/v1/admin/licence").json(json!({ "text": text })), 200).await;
+    assert_eq!(a.json()["state"], "valid");
     // Single sign-on: off here; turning it on needs a provider that answers (tests/api/sso.rs runs one).
     api.send(call(M::GET, "/api/v1/admin/sso"), 200).await;
     let nobody = json!({"issuer": "http://127.0.0.1:9", "client_id": "kluis", "client_secret": "s"});

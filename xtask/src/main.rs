@@ -477,16 +477,58 @@ const API_TIMEOUT: Duration = Duration::from_secs(170);
 /// document: every answer must have a documented status, a documented media
 /// type and a body the schema accepts, and none may be a 5xx.
 fn stage_api() -> Result {
-    step("build kluis-server");
-    run(cargo().args(["build", "--package", "kluis-server"]))?;
+    step("build kluis-server (as operators build it: without test-licence-key) and kluis-licence");
+    run(cargo().args(["build", "--package", "kluis-server", "--package", "kluis-licence"]))?;
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
     let server = target.join("debug/kluis-server");
     let dir = std::env::temp_dir().join(format!("kluis-api-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let result = api_run(&server, &dir);
+    let result =
+        refuses_test_licences(&server, &target.join("debug/kluis-licence"), &dir).and_then(|()| api_run(&server, &dir));
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+/// A server built without the `test-licence-key` feature refuses a licence
+/// signed with the test vendor key, whose private half is in the repository:
+/// only test builds can be activated with licences anyone can make.
+fn refuses_test_licences(server: &Path, licence_tool: &Path, dir: &Path) -> Result {
+    step("a server built without test-licence-key refuses the test key's licences");
+    let licence = dir.join("test.licence");
+    let out = Command::new(licence_tool)
+        .args(["sign", "--key"])
+        .arg(root().join("licence/testdata/test-vendor.key"))
+        .args(["--licensee", "Anyone", "--domain", "example.org", "--seats", "1000"])
+        .args(["--from", "2000-01-01", "--until", "2999-12-31", "--out"])
+        .arg(&licence)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", licence_tool.display()))?;
+    if !out.status.success() {
+        return Err(format!("kluis-licence sign failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let data = dir.join("licence-check");
+    let out = Command::new(server)
+        .arg("--data")
+        .arg(&data)
+        .args(["org", "create", "Anyone", "--domain", "example.org", "--init"])
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", server.display()))?;
+    if !out.status.success() {
+        return Err(format!("org create failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let out = Command::new(server)
+        .arg("--data")
+        .arg(&data)
+        .args(["licence", "install"])
+        .arg(&licence)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", server.display()))?;
+    let said = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() || !said.contains("which this server does not know") {
+        return Err(format!("a build without test-licence-key took a test licence: {said}"));
+    }
+    Ok(())
 }
 
 fn api_run(server: &Path, dir: &Path) -> Result {
@@ -645,8 +687,10 @@ fn stage_wasm_browser() -> Result {
 fn stage_browser() -> Result {
     build_wasm()?;
     npm_install()?;
-    step("build the server and command line the browser tests drive");
-    run(cargo().args(["build", "--package", "kluis-server", "--package", "kluis-cli"]))?;
+    step("build the server (trusting the test licence key) and command line the browser tests drive");
+    run(cargo()
+        .args(["build", "--package", "kluis-server", "--package", "kluis-cli"])
+        .args(["--features", "kluis-server/test-licence-key"]))?;
     step("browser tests (Playwright, headless Chromium)");
     run(Command::new("node").args(["--test", "--test-concurrency=1", "tests/browser/"]))
 }

@@ -139,6 +139,7 @@ impl From<DomainError> for ApiError {
             }
             DomainError::Unauthorized => ApiError::unauthorized(),
             DomainError::Forbidden(message) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", message),
+            DomainError::Refused { code, message } => ApiError::new(StatusCode::FORBIDDEN, code, message),
             DomainError::VerificationRequired => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "verification_required",

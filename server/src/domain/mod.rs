@@ -12,6 +12,7 @@ pub(crate) mod admin;
 pub(crate) mod audit;
 pub(crate) mod codes;
 pub(crate) mod janitor;
+pub(crate) mod licences;
 pub(crate) mod mail;
 pub(crate) mod organisations;
 pub(crate) mod packages;
@@ -38,6 +39,8 @@ pub(crate) struct Domain {
     pub public_url: String,
     /// Rules for sending and the content check (`[policy]`).
     pub policy: crate::config::Policy,
+    /// How licences are treated (`[licence]`).
+    pub licence: crate::config::Licence,
 }
 
 /// Unix seconds now.
@@ -104,6 +107,11 @@ pub(crate) enum DomainError {
     Unauthorized,
     /// Signed in, but this needs a role the caller does not have.
     Forbidden(&'static str),
+    /// Not allowed by the organisation's licence or seats: a stable code and a sentence saying whom to ask.
+    Refused {
+        code: &'static str,
+        message: String,
+    },
     VerificationRequired,
     NoVerification,
     /// The access proof did not match: a wrong password, or a damaged link.

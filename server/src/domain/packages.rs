@@ -120,6 +120,8 @@ pub(crate) async fn create(domain: &Domain, caller: &Caller, req: Request) -> Do
     let total = total.filter(|&t| t <= max).ok_or_else(too_large)?;
     let sizes: Vec<i64> =
         req.blob_sizes.iter().map(|&s| i64::try_from(s).map_err(|_| too_large())).collect::<Result<_, _>>()?;
+    // The licence last: a request that breaks a rule takes no seat.
+    super::licences::may_send(domain, caller).await?;
 
     let id = random_id();
     let share = random_bytes::<32>();

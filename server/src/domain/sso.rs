@@ -111,6 +111,7 @@ pub(crate) async fn configure(
     by: ChangedBy<'_>,
 ) -> DomainResult<SsoView> {
     organisations::get(domain, org_id).await?;
+    super::licences::require(domain, org_id, kluis_licence::Feature::SingleSignOn).await?;
     let issuer = config.issuer.trim().to_string();
     let url = oidc::check_url(&issuer).map_err(|e| invalid("invalid_issuer", format!("The issuer {e}.")))?;
     if matches!(by, ChangedBy::Admin(_)) && !admin_may_use(&url, &domain.public_url) {

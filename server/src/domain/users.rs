@@ -68,6 +68,8 @@ pub(crate) struct Change {
     pub name: Option<String>,
     pub role: Option<Role>,
     pub disabled: Option<bool>,
+    /// Give (`true`) or take back (`false`) a seat (`domain/licences.rs`).
+    pub seat: Option<bool>,
 }
 
 /// Changes a user. An organisation keeps at least one active admin, and an
@@ -76,6 +78,9 @@ pub(crate) async fn change(domain: &Domain, admin: &OrgAdmin, id: i64, change: C
     let before = get(domain, admin, id).await?;
     if id == admin.user_id() && (change.disabled == Some(true) || change.role == Some(Role::User)) {
         return Err(invalid("own_account", "You cannot disable yourself or take away your own admin role."));
+    }
+    if let Some(seat) = change.seat {
+        super::licences::set_seat(domain, admin, id, seat).await?;
     }
     let store_change = UserChange {
         name: change.name.as_deref().map(name),

@@ -95,6 +95,8 @@ pub(crate) struct UserRecord {
     pub created_at: i64,
     /// When one of their tokens was last used (or made).
     pub last_active_at: Option<i64>,
+    /// Whether they hold a seat (may send under the licence).
+    pub seat: bool,
 }
 
 /// Which users a list shows (removed users never).
@@ -103,6 +105,8 @@ pub(crate) enum UserFilter {
     Active,
     Disabled,
     All,
+    /// Active admins.
+    Admins,
 }
 
 /// A page of an organisation's users, by address after `after`.
@@ -367,6 +371,25 @@ pub(crate) struct SendHistory {
     pub oldest_last_hour: Option<i64>,
 }
 
+/// An organisation's licence as installed (its text is verified again when read).
+#[derive(Debug, Clone)]
+pub(crate) struct StoredLicence {
+    pub text: String,
+    pub installed_at: i64,
+    pub installed_by: String,
+}
+
+/// What asking for a seat for a user gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SeatClaim {
+    /// They had one.
+    Held,
+    /// They have one now.
+    Claimed,
+    /// None is free (or no such user of the organisation).
+    Full,
+}
+
 /// A position in a list of packages (newest first): the creation
 /// time and id of the last package of the previous page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -556,6 +579,17 @@ pub(crate) trait MetaStore: Send + Sync + 'static {
     async fn create_package(&self, new: NewPackage, quota: Rule<Usage>, event: NewEvent) -> StoreResult<()>;
     async fn package(&self, id: &str) -> StoreResult<Option<Package>>;
     async fn package_record(&self, id: &str) -> StoreResult<Option<PackageRecord>>;
+    /// The organisation's licence, if one was installed.
+    async fn licence(&self, org_id: i64) -> StoreResult<Option<StoredLicence>>;
+    /// Installs a licence for the organisation (replacing one before), with its audit row.
+    async fn put_licence(&self, org_id: i64, text: &str, installed_by: &str, event: NewEvent) -> StoreResult<()>;
+    /// Seats held by the organisation's users who may sign in.
+    async fn seats_used(&self, org_id: i64) -> StoreResult<i64>;
+    /// Gives a user a seat if one of `total` is free; the event is recorded when one is given.
+    async fn claim_seat(&self, org_id: i64, user_id: i64, total: u32, event: NewEvent) -> StoreResult<SeatClaim>;
+    /// Takes a user's seat back (false: they had none); the event is recorded when one is taken.
+    async fn release_seat(&self, org_id: i64, user_id: i64, event: NewEvent) -> StoreResult<bool>;
+
     /// A page of a sender's packages in one organisation, newest first (ties by id), after `after`.
     async fn packages_page(
         &self,

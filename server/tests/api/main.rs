@@ -16,6 +16,7 @@ mod audit;
 mod codes;
 mod enumeration;
 mod flow;
+mod licences;
 mod operator;
 mod organisations;
 mod packages;

@@ -4,6 +4,7 @@
 //! it calls take the `OrgAdmin` inside it and are scoped to its organisation.
 
 mod audit;
+mod licence;
 mod organisation;
 mod packages;
 mod sso;
@@ -18,7 +19,8 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
             .configure(packages::configure)
             .configure(audit::configure)
             .configure(organisation::configure)
-            .configure(sso::configure),
+            .configure(sso::configure)
+            .configure(licence::configure),
     );
 }
 

@@ -52,6 +52,7 @@ fn view(r: UserRecord) -> AdminUser {
         state: if r.disabled { UserState::Disabled } else { UserState::Active },
         created_at: rfc3339(r.created_at),
         last_active_at: r.last_active_at.map(rfc3339),
+        seat: r.seat,
     }
 }
 
@@ -101,6 +102,7 @@ async fn change(
         name: body.name,
         role: body.role.map(store_role),
         disabled: body.state.map(|s| s == UserState::Disabled),
+        seat: body.seat,
     };
     let user = users::change(&state.domain, &admin.0, path.into_inner(), change).await?;
     Ok(HttpResponse::Ok().json(view(user)))

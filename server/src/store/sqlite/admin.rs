@@ -29,17 +29,23 @@ fn contains(text: &str) -> String {
     format!("%{escaped}%")
 }
 
-/// The columns of [`record_from_row`]: the user's, then disabled, created, last active.
+/// The columns of [`record_from_row`]: the user's, then disabled, created, last active, seat.
 fn record_columns() -> String {
     let user: Vec<String> = USER.split(", ").map(|c| format!("u.{c}")).collect();
     format!(
-        "{}, u.disabled, u.created_at, (SELECT MAX(COALESCE(t.last_used_at, t.created_at)) FROM api_tokens t WHERE t.user_id = u.id)",
+        "{}, u.disabled, u.created_at, (SELECT MAX(COALESCE(t.last_used_at, t.created_at)) FROM api_tokens t WHERE t.user_id = u.id), u.seat",
         user.join(", ")
     )
 }
 
 fn record_from_row(r: &Row) -> rusqlite::Result<UserRecord> {
-    Ok(UserRecord { user: user_from_row(r)?, disabled: r.get(5)?, created_at: r.get(6)?, last_active_at: r.get(7)? })
+    Ok(UserRecord {
+        user: user_from_row(r)?,
+        disabled: r.get(5)?,
+        created_at: r.get(6)?,
+        last_active_at: r.get(7)?,
+        seat: r.get(8)?,
+    })
 }
 
 pub(super) fn users(conn: &Connection, q: &UserQuery) -> rusqlite::Result<Vec<UserRecord>> {
@@ -47,6 +53,7 @@ pub(super) fn users(conn: &Connection, q: &UserQuery) -> rusqlite::Result<Vec<Us
         UserFilter::Active => "AND u.disabled = 0",
         UserFilter::Disabled => "AND u.disabled = 1",
         UserFilter::All => "",
+        UserFilter::Admins => "AND u.disabled = 0 AND u.role = 'admin'",
     };
     let sql = format!(
         "SELECT {} FROM users u WHERE u.org_id = ?1 AND u.removed_at IS NULL {state}

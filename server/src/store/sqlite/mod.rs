@@ -7,6 +7,7 @@ mod accounts;
 mod admin;
 mod chain;
 mod codes;
+mod licences;
 mod packages;
 mod queue;
 mod sso;
@@ -24,8 +25,8 @@ use async_trait::async_trait;
 use super::{
     ActivityRow, AuditHead, AuditQuery, AuditRow, Blob, ChainedRow, CodeKey, Counter, Finalized, Grant, Lease,
     MetaStore, NewEvent, NewPackage, NewUser, OrgPackage, OrgSettings, OrgStats, Organisation, Package, PackageCursor,
-    PackageRecord, PackageState, QueuedMail, Rule, SendHistory, StoreError, StoreResult, StoredCode, TokenRecord,
-    Upload, Usage, User, UserChange, UserQuery, UserRecord, Verifiers,
+    PackageRecord, PackageState, QueuedMail, Rule, SeatClaim, SendHistory, StoreError, StoreResult, StoredCode,
+    StoredLicence, TokenRecord, Upload, Usage, User, UserChange, UserQuery, UserRecord, Verifiers,
 };
 
 /// Migrations in order; entry `i` takes the schema from version `i` to `i + 1`.
@@ -38,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0006_organisations.sql"),
     include_str!("../../../migrations/sqlite/0007_sso.sql"),
     include_str!("../../../migrations/sqlite/0008_org_settings.sql"),
+    include_str!("../../../migrations/sqlite/0009_licences.sql"),
 ];
 
 /// What a version needs beyond its SQL, run after it in the same transaction.
@@ -362,6 +364,41 @@ impl MetaStore for SqliteStore {
             let record = packages::get(&tx, &id)?.map(|p| packages::record(&tx, p)).transpose()?;
             tx.commit()?;
             Ok(record)
+        })
+        .await
+    }
+    async fn licence(&self, org_id: i64) -> StoreResult<Option<StoredLicence>> {
+        self.run(move |c| Ok(licences::get(c, org_id)?)).await
+    }
+    async fn put_licence(&self, org_id: i64, text: &str, installed_by: &str, event: NewEvent) -> StoreResult<()> {
+        let (text, by) = (text.to_string(), installed_by.to_string());
+        self.unit(move |c| {
+            let at = now();
+            licences::put(c, org_id, &text, at, &by)?;
+            Ok(audit(c, at, &event)?)
+        })
+        .await
+    }
+    async fn seats_used(&self, org_id: i64) -> StoreResult<i64> {
+        self.run(move |c| Ok(licences::seats_used(c, org_id)?)).await
+    }
+    async fn claim_seat(&self, org_id: i64, user_id: i64, total: u32, event: NewEvent) -> StoreResult<SeatClaim> {
+        self.unit(move |c| {
+            let claim = licences::claim(c, org_id, user_id, total)?;
+            if claim == SeatClaim::Claimed {
+                audit(c, now(), &event)?;
+            }
+            Ok(claim)
+        })
+        .await
+    }
+    async fn release_seat(&self, org_id: i64, user_id: i64, event: NewEvent) -> StoreResult<bool> {
+        self.unit(move |c| {
+            let released = licences::release(c, org_id, user_id)?;
+            if released {
+                audit(c, now(), &event)?;
+            }
+            Ok(released)
         })
         .await
     }
