@@ -13,7 +13,7 @@ import { join } from 'node:path';
 
 import { startProvider } from '../support/oidc-provider.mjs';
 import { launch } from './support/browser.mjs';
-import { KluisServer, run } from './support/kluis.mjs';
+import { KluisServer, ROOT, run } from './support/kluis.mjs';
 import { newPage } from './support/pages.mjs';
 
 const ANN = 'ann@example.org'; // the admin
@@ -283,6 +283,56 @@ test('an admin sets the organisation\'s expiry and retention, turns single sign-
   await page.click('#confirm-yes');
   await page.locator('#notice', { hasText: 'Single sign-on is off.' }).waitFor();
   assert.equal(await page.textContent('#sso-state'), 'Off: users sign in with a code by e-mail.');
+});
+
+test('an admin installs the licence the vendor sent, sees its seats, and gives and takes seats', { timeout: 90_000 }, async (t) => {
+  const { server, page, dir } = await setup(t);
+  // Signed with the test vendor key, which this test server trusts (test-licence-key).
+  const licence = join(dir, 'example.licence');
+  const signed = await run(join(ROOT, 'target/debug/kluis-licence'), [
+    'sign', '--key', join(ROOT, 'licence/testdata/test-vendor.key'), '--licensee', 'Example Zorg', '--domain', 'example.org',
+    '--seats', '2', '--feature', 'single-sign-on', '--from', '2000-01-01', '--until', '2999-12-31', '--id', 'L-browser', '--out', licence,
+  ]);
+  assert.equal(signed.code, 0, signed.stderr);
+  await signInAdmin(page, server, ANN);
+  await page.locator('#step-console').waitFor({ state: 'visible' });
+  // The licence is for the organisation with example.org among its mail domains.
+  const token = JSON.parse(await page.evaluate(() => localStorage.getItem('kluis.token'))).token;
+  const put = await fetch(`${server.url}/api/v1/admin/organisation`, {
+    method: 'PUT',
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name: 'Example Zorg', domains: ['example.org'] }),
+  });
+  assert.equal(put.status, 200);
+  await page.click('#tab-licence');
+  await page.locator('#licence-state', { hasText: 'Evaluation: no licence is installed yet.' }).waitFor();
+
+  // Something that is not a licence is refused next to the field; the licence, pasted from a reply, is installed.
+  await page.fill('#licence-text', 'hello');
+  await page.click('#licence-form button[type=submit]');
+  await page.locator('#licence-text-error', { hasText: 'Paste the whole licence' }).waitFor();
+  const quoted = readFileSync(licence, 'utf8').split('\n').map((l) => `> ${l}`).join('\n');
+  await page.fill('#licence-text', `Dear Ann,\n\n${quoted}\n\nKind regards`);
+  await page.click('#licence-form button[type=submit]');
+  await page.locator('#notice', { hasText: 'The licence is installed.' }).waitFor();
+  assert.equal(await page.textContent('#licence-state'), 'Licensed until 2999-12-31.');
+  const facts = await page.textContent('#licence-facts');
+  for (const part of ['Example Zorg (example.org)', '0 of 2 taken', 'single sign-on', 'L-browser', 'by ann@example.org']) assert.ok(facts.includes(part), `${part} in ${facts}`);
+
+  // Seats: Ann gives Bob and herself one; a third is refused with the reason.
+  await page.click('#tab-users');
+  const seatButton = (email) => userRow(page, email).locator('button', { hasText: /seat/ });
+  await seatButton(BOB).click();
+  await page.locator('#notice', { hasText: `${BOB} has a seat and can send.` }).waitFor();
+  assert.equal(await userRow(page, BOB).locator('td.seat-yes').count(), 1);
+  await seatButton(ANN).click();
+  await page.locator('#notice', { hasText: `${ANN} has a seat and can send.` }).waitFor();
+  await seatButton(CAROL).click();
+  await page.locator('#notice', { hasText: 'All 2 seats are taken' }).waitFor();
+  await seatButton(BOB).click();
+  await page.locator('#notice', { hasText: `${BOB}'s seat is free again.` }).waitFor();
+  await page.click('#tab-licence');
+  await page.locator('#licence-facts', { hasText: '1 of 2 taken' }).waitFor();
 });
 
 test('the users list loads a page at a time ("Show more" goes on where the reader is) and searches by name or address', { timeout: 60_000 }, async (t) => {

@@ -12,6 +12,7 @@ import { providerMethods, returnFromProvider } from '../single-sign-on.js';
 import { $, Notice, showStep } from '../ui.js';
 import { setupAudit } from './audit.js';
 import { adminApi, el, errorText, session } from './common.js';
+import { setupLicence } from './licence.js';
 import { setupOrganisation } from './organisation.js';
 import { setupPackages } from './packages.js';
 import { setupUsers } from './users.js';
@@ -123,7 +124,7 @@ addEventListener('storage', (event) => {
 
 // ---------------------------------------------------------------- sections
 
-const SECTIONS = ['overview', 'users', 'packages', 'audit', 'organisation'];
+const SECTIONS = ['overview', 'users', 'packages', 'audit', 'organisation', 'licence'];
 const tabs = [...document.querySelectorAll('#admin-tabs [role=tab]')];
 
 const sections = {
@@ -131,6 +132,7 @@ const sections = {
   users: setupUsers({ notice, me: () => email }),
   packages: setupPackages({ notice }),
   audit: setupAudit({ notice }),
+  licence: setupLicence({ notice }),
   organisation: setupOrganisation({ notice, onName: (name) => ($('#admin-nav-title').textContent = name) }),
 };
 

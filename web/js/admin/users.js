@@ -32,10 +32,14 @@ export function setupUsers({ notice, me }) {
     const role = el('td', t(`admin.role.${user.role}`));
     if (user.role === 'admin') role.className = 'role-admin';
     const state = el('td', t(`admin.state.${user.state}`), `state-${user.state}`);
-    tr.append(name, el('td', user.email, 'admin-address'), role, state, el('td', user.last_active_at ? shortDate(user.last_active_at) : t('admin.users.never')));
+    const seat = el('td', user.seat ? t('admin.users.seatYes') : t('admin.users.seatNo'), user.seat ? 'seat-yes' : 'seat-no');
+    tr.append(name, el('td', user.email, 'admin-address'), role, state, el('td', user.last_active_at ? shortDate(user.last_active_at) : t('admin.users.never')), seat);
     const actions = el('td', '', 'row-actions');
     const self = user.email === me();
     const named = (action) => t('admin.actionFor', { action, what: user.email });
+    // Seats: an admin gives or takes one, themselves included (the server refuses when none is free).
+    const seatText = user.seat ? t('admin.users.takeSeat') : t('admin.users.giveSeat');
+    actions.append(rowButton(seatText, named(seatText), 'button-secondary', (b) => change(tr, b, user, { seat: !user.seat })));
     if (!self) {
       const roleText = user.role === 'admin' ? t('admin.users.makeUser') : t('admin.users.makeAdmin');
       actions.append(rowButton(roleText, named(roleText), 'button-secondary', (b) => change(tr, b, user, { role: user.role === 'admin' ? 'user' : 'admin' })));
