@@ -687,10 +687,8 @@ fn stage_wasm_browser() -> Result {
 fn stage_browser() -> Result {
     build_wasm()?;
     npm_install()?;
-    step("build the server (trusting the test licence key) and command line the browser tests drive");
-    run(cargo()
-        .args(["build", "--package", "kluis-server", "--package", "kluis-cli"])
-        .args(["--features", "kluis-server/test-licence-key"]))?;
+    step("build the server and command line the browser tests drive");
+    run(cargo().args(["build", "--package", "kluis-server", "--package", "kluis-cli"]))?;
     step("browser tests (Playwright, headless Chromium)");
     run(Command::new("node").args(["--test", "--test-concurrency=1", "tests/browser/"]))
 }
