@@ -378,11 +378,34 @@ test('a user who is not an admin is told the console needs one, with a way back 
   await page.locator('#step-compose').waitFor({ state: 'visible' });
   assert.equal(server.mailCount(BOB), 1);
 
-  // Signing in on the send page in another tab (single sign-on returns there) signs this tab in too.
+  // Signing out on the send page while the console in another tab is still
+  // asking the server about the saved sign-in: the console follows the
+  // sign-out, whichever answers first (CI once caught it showing "needs an admin").
   const admin = await page.context().newPage();
+  let release, fetched;
+  const held = new Promise((resolve) => (release = resolve));
+  const before = new Promise((resolve) => (fetched = resolve));
+  await admin.route('**/api/v1/me', async (route) => {
+    const answer = await route.fetch(); // the server's answer from before the sign-out, delivered late
+    fetched();
+    await held;
+    await route.fulfill({ response: answer });
+  });
+  const asked = [];
+  admin.on('request', (request) => asked.push(new URL(request.url()).pathname));
   await admin.goto(`${server.url}/admin/`);
+  await before;
   await page.click('#sign-out');
   await admin.locator('#step-signin').waitFor({ state: 'visible' });
+  const answered = admin.waitForResponse('**/api/v1/me');
+  release();
+  await answered;
+  await admin.waitForLoadState('networkidle');
+  assert.equal(await admin.locator('#step-signin').isVisible(), true, 'the late answer does not undo the sign-out');
+  assert.deepEqual(asked.filter((path) => path.startsWith('/api/v1/admin/')), []);
+  await admin.unroute('**/api/v1/me');
+
+  // Signing in on the send page in another tab (single sign-on returns there) signs this tab in too.
   await page.fill('#signin-email', ANN);
   await page.click('#signin-email-form button[type=submit]');
   await page.fill('#signin-code', await server.code(ANN));

@@ -9,17 +9,19 @@ import { $ } from '../ui.js';
 /** The signed-in admin; `lost(status)` runs when the server no longer takes the token (401) or the role (403). */
 export const session = { token: null, lost: () => {} };
 
-function refused(e) {
-  if (e instanceof ApiError && (e.status === 401 || e.status === 403)) session.lost(e.status);
+/** A refusal of `token`; ignored once the page has moved on (signed out, or in as someone else). */
+function refused(e, token) {
+  if (e instanceof ApiError && (e.status === 401 || e.status === 403) && token === session.token) session.lost(e.status);
   return e;
 }
 
 /** JSON call under /api/v1/admin. */
 export async function adminApi(path, options = {}) {
+  const token = session.token;
   try {
-    return await api(`/admin${path}`, { ...options, token: session.token });
+    return await api(`/admin${path}`, { ...options, token });
   } catch (e) {
-    throw refused(e);
+    throw refused(e, token);
   }
 }
 
@@ -28,7 +30,8 @@ export async function adminApi(path, options = {}) {
  * fetch itself, since api() speaks JSON. Answers the Response; errors as api() has them.
  */
 export async function adminRaw(path, { method = 'GET', body, type } = {}) {
-  const headers = { Authorization: `Bearer ${session.token}` };
+  const token = session.token;
+  const headers = { Authorization: `Bearer ${token}` };
   if (type) headers['Content-Type'] = type;
   let response;
   try {
@@ -36,7 +39,7 @@ export async function adminRaw(path, { method = 'GET', body, type } = {}) {
   } catch (e) {
     throw new NetworkError(e);
   }
-  if (!response.ok) throw refused(await ApiError.from(response));
+  if (!response.ok) throw refused(await ApiError.from(response), token);
   return response;
 }
 

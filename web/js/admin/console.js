@@ -51,7 +51,11 @@ function showSignIn() {
   showStep($('#step-signin'));
 }
 
+/** Counts starts, so that a start overtaken by a later one (another tab signed in meanwhile) gives way. */
+let starts = 0;
+
 async function start() {
+  const run = ++starts;
   if (await returnFromProvider({ signin, showSignIn, signedIn: adopt })) return;
   let found = null;
   try {
@@ -59,7 +63,9 @@ async function start() {
   } catch {
     notice.error(t('error.network'));
   }
-  if (found) await signedIn(found);
+  if (run !== starts) return;
+  // Signed out in another tab while the server was asked: that wins.
+  if (found && saved.read()?.token === found.token) await signedIn(found);
   else showSignIn();
 }
 
@@ -73,6 +79,7 @@ async function signedIn(signed) {
   try {
     let org;
     [overview, org] = await Promise.all([adminApi('/overview'), adminApi('/organisation')]);
+    if (session.token !== signed.token) return; // signed out meanwhile
     $('#admin-nav-title').textContent = org.name;
   } catch (e) {
     if (e instanceof ApiError && (e.status === 401 || e.status === 403)) return;
@@ -113,7 +120,8 @@ $('#denied-other').addEventListener('click', () => {
 // Signed out in another tab (the send page, say): this one follows. Signed in there: this one too.
 addEventListener('storage', (event) => {
   if (event.key !== TOKEN_KEY) return;
-  if (session.token && !saved.read()) {
+  // Also while this page is still starting (no step shown yet, no token taken).
+  if (!saved.read() && $('#step-signin').hidden) {
     showSignIn();
     notice.info(t('signin.signedOut'));
   } else if (!session.token && saved.read() && !$('#step-signin').hidden) {
