@@ -58,11 +58,14 @@ async function adopt(signed) {
 async function start() {
   loadWasm().catch(() => {}); // warm up while the person reads
   if (await returnFromProvider({ signin, showSignIn, signedIn: adopt })) return;
+  let found = null;
   try {
-    session = await saved.check();
+    found = await saved.check();
   } catch {
     notice.error(t('error.network'));
   }
+  // Signed out (or in as someone else) in another tab while the server was asked: that wins.
+  if (found && saved.read()?.token === found.token) session = found;
   if (session) await signedIn();
   else showSignIn();
 }
