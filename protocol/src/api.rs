@@ -78,6 +78,27 @@ pub struct Me {
     pub email: String,
     /// The organisation's name.
     pub organisation: String,
+    /// The organisation's licence, for a banner.
+    #[serde(default)]
+    pub licence: LicenceNotice,
+    /// Why this user cannot send now (`no_seat`, `licence_lapsed`: what
+    /// making a package would answer), so pages say it before anyone picks
+    /// files. Absent when they can.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cannot_send: Option<ErrorDetail>,
+}
+
+/// An organisation's licence as pages' banners show it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LicenceNotice {
+    /// `evaluation` (no licence), `valid`, `ends_soon` (within 30 days),
+    /// `grace` (ended; sending works `days_left` more days), `lapsed`.
+    pub state: String,
+    /// Days after today: in `valid`, `ends_soon` and `grace`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days_left: Option<i64>,
+    /// Seats the licence (or evaluation) grants.
+    pub seats_total: u32,
 }
 
 /// One API token of the signed-in user (`GET /tokens`).

@@ -1,5 +1,6 @@
 //! The janitor task: once a minute (and at start) it runs the clean-up
-//! rules of `domain::janitor`; the orphan sweep, which lists the whole blob
+//! rules of `domain::janitor` and mails the warnings about licences
+//! that near their end; the orphan sweep, which lists the whole blob
 //! store, runs at start and then once a day.
 
 use std::time::{Duration, Instant};
@@ -17,6 +18,11 @@ pub(crate) async fn run(state: State) {
         ticker.tick().await;
         if let Err(e) = janitor::sweep(&state.domain).await {
             tracing::warn!(error = %e, "janitor sweep failed; retrying next round");
+        }
+        match crate::domain::licences::warn_admins(&state.domain).await {
+            Ok(0) => {}
+            Ok(_) => state.mail_wake.notify_one(),
+            Err(e) => tracing::warn!(error = %e, "licence warnings failed; retrying next round"),
         }
         if orphans_checked.is_none_or(|t| t.elapsed() >= ORPHAN_INTERVAL) {
             match janitor::remove_orphans(&state.domain).await {

@@ -311,6 +311,16 @@ pub mod admin {
         crate::domain::janitor::prune_audit_logs(&state.domain, at).await.map_err(|e| anyhow!("{}", describe(e)))
     }
 
+    /// One round of the licence warnings (the janitor's, every minute): the
+    /// admins of each organisation whose licence nears or passed its end
+    /// get the warning due, once. Answers how many organisations were warned.
+    pub async fn warn_about_licences(state: &State) -> Result<usize> {
+        let warned =
+            crate::domain::licences::warn_admins(&state.domain).await.map_err(|e| anyhow!("{}", describe(e)))?;
+        state.mail_wake.notify_one();
+        Ok(warned)
+    }
+
     /// Every organisation of the server (`kluis-server org list`).
     pub async fn organisations(state: &State) -> Result<Vec<OrganisationInfo>> {
         let all = organisations::list(&state.domain).await.map_err(|e| anyhow!("{}", describe(e)))?;

@@ -5,13 +5,13 @@
 //! trades the code for an API token. Both are rate-limited per client.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use kluis_protocol::api::{CodeAccepted, Me, SignInCodeRequest, TokenCreated, TokenRequest};
+use kluis_protocol::api::{CodeAccepted, LicenceNotice, Me, SignInCodeRequest, TokenCreated, TokenRequest};
 
 use super::client;
 use super::error::ApiResult;
 use super::guard::SignedIn;
 use crate::State;
-use crate::domain::{accounts, organisations};
+use crate::domain::{accounts, licences, organisations};
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -49,5 +49,9 @@ async fn logout(state: State, auth: SignedIn) -> ApiResult<HttpResponse> {
 
 async fn me(state: State, auth: SignedIn) -> ApiResult<HttpResponse> {
     let organisation = organisations::get(&state.domain, auth.0.user.org_id).await?.name;
-    Ok(HttpResponse::Ok().json(Me { email: auth.0.user.email, organisation }))
+    let (now, refusal) = licences::sending(&state.domain, &auth.0).await?;
+    let (kind, days_left) = now.summary();
+    let licence = LicenceNotice { state: kind.into(), days_left, seats_total: now.seats_total };
+    let cannot_send = refusal.map(|e| super::error::ApiError::from(e).detail());
+    Ok(HttpResponse::Ok().json(Me { email: auth.0.user.email, organisation, licence, cannot_send }))
 }

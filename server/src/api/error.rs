@@ -37,6 +37,15 @@ impl ApiError {
         self.with("retry_after", seconds)
     }
 
+    /// The `error` object of the answer, for an answer that carries one without failing (`cannot_send`).
+    pub(crate) fn detail(self) -> kluis_protocol::api::ErrorDetail {
+        kluis_protocol::api::ErrorDetail {
+            code: self.code.into(),
+            message: self.message,
+            extra: self.extra.into_iter().collect(),
+        }
+    }
+
     pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }

@@ -23,7 +23,7 @@ use time::{Date, OffsetDateTime};
 
 use super::accounts::{Caller, OrgAdmin};
 use super::{Actor, Domain, DomainError, DomainResult, Event, invalid, now, organisations};
-use crate::store::{SeatClaim, StoredLicence, UserFilter, UserQuery};
+use crate::store::{LicenceWarning, SeatClaim, StoredLicence, UserFilter, UserQuery};
 
 /// The vendor keys licences are accepted from (`kluis-licence keygen` prints these lines).
 const VENDOR_KEYS: &[&str] = &["kluis-licence-key kluis-2026-a 39+L0vQIwCG6vgYM/gKFHTx1WIldKkd3UTs8uMXpjuE="];
@@ -73,6 +73,20 @@ impl LicenceState {
     /// Whether new packages may be made.
     pub(crate) fn may_send(&self) -> bool {
         !matches!(&self.standing, Standing::Licensed { status: Status::Lapsed | Status::NotYetValid, .. })
+    }
+
+    /// The state as the API names it (`evaluation`, `valid`, `ends_soon`,
+    /// `grace`, `lapsed`), with the days left where it has them.
+    pub(crate) fn summary(&self) -> (&'static str, Option<i64>) {
+        match &self.standing {
+            Standing::Evaluation => ("evaluation", None),
+            Standing::Licensed { status, .. } => match *status {
+                Status::NotYetValid | Status::Lapsed => ("lapsed", None),
+                Status::Valid { days_left } if status.ends_soon() => ("ends_soon", Some(days_left)),
+                Status::Valid { days_left } => ("valid", Some(days_left)),
+                Status::Grace { days_left } => ("grace", Some(days_left)),
+            },
+        }
     }
 
     pub(crate) fn allows(&self, feature: Feature) -> bool {
@@ -145,19 +159,51 @@ async fn admins_of(domain: &Domain, org_id: i64) -> DomainResult<Vec<String>> {
     Ok(domain.meta.users(query).await?.into_iter().map(|u| u.user.email).collect())
 }
 
+fn lapsed() -> DomainError {
+    DomainError::Refused {
+        code: "licence_lapsed",
+        message: "Your organisation's Kluis licence has ended, so nothing new can be sent. What was sent can still \
+                  be opened and revoked. Ask your administrator to renew it."
+            .into(),
+    }
+}
+
+async fn no_seat(domain: &Domain, org_id: i64, total: u32) -> DomainResult<DomainError> {
+    let admins = admins_of(domain, org_id).await?;
+    let ask = if admins.is_empty() { "your administrator".to_string() } else { admins.join(" or ") };
+    Ok(DomainError::Refused {
+        code: "no_seat",
+        message: format!(
+            "You have no Kluis seat: all {total} of your organisation's seats are taken. Ask {ask} to give you one."
+        ),
+    })
+}
+
+/// Why the caller could not send now (`no_seat`, `licence_lapsed`: what
+/// [`may_send`] would answer, without taking a seat), and the licence's
+/// state for a banner. Pages ask before anyone chooses files.
+pub(crate) async fn sending(domain: &Domain, caller: &Caller) -> DomainResult<(LicenceState, Option<DomainError>)> {
+    let org_id = caller.user.org_id;
+    let state = state(domain, org_id).await?;
+    let refusal = if !state.may_send() {
+        Some(lapsed())
+    } else if state.seats_used >= i64::from(state.seats_total)
+        && !domain.meta.holds_seat(org_id, caller.user.id).await?
+    {
+        Some(no_seat(domain, org_id, state.seats_total).await?)
+    } else {
+        None
+    };
+    Ok((state, refusal))
+}
+
 /// Whether the caller may make a package now: their organisation's licence
 /// has not lapsed, and they hold a seat (taking a free one at their first send).
 pub(crate) async fn may_send(domain: &Domain, caller: &Caller) -> DomainResult<()> {
     let org_id = caller.user.org_id;
     let state = state(domain, org_id).await?;
     if !state.may_send() {
-        return Err(DomainError::Refused {
-            code: "licence_lapsed",
-            message:
-                "Your organisation's Kluis licence has ended, so nothing new can be sent. What was sent can still \
-                      be opened and revoked. Ask your administrator to renew it."
-                    .into(),
-        });
+        return Err(lapsed());
     }
     let event = domain.event(
         org_id,
@@ -168,17 +214,7 @@ pub(crate) async fn may_send(domain: &Domain, caller: &Caller) -> DomainResult<(
     );
     match domain.meta.claim_seat(org_id, caller.user.id, state.seats_total, event).await? {
         SeatClaim::Held | SeatClaim::Claimed => Ok(()),
-        SeatClaim::Full => {
-            let admins = admins_of(domain, org_id).await?;
-            let ask = if admins.is_empty() { "your administrator".to_string() } else { admins.join(" or ") };
-            Err(DomainError::Refused {
-                code: "no_seat",
-                message: format!(
-                    "You have no Kluis seat: all {} of your organisation's seats are taken. Ask {ask} to give you one.",
-                    state.seats_total
-                ),
-            })
-        }
+        SeatClaim::Full => Err(no_seat(domain, org_id, state.seats_total).await?),
     }
 }
 
@@ -251,4 +287,114 @@ pub(crate) fn report(org_name: &str, state: &LicenceState, grace_days: u32) -> S
             )
         }
     }
+}
+
+// ---------------------------------------------------------------- warnings
+
+/// Warnings about a licence's end, in the order they come: 30, 7 and 1
+/// days before its last day ends, when its grace begins, when sending stops.
+const STAGES: [&str; 5] = ["30d", "7d", "1d", "grace", "lapsed"];
+
+/// The warning due for a licence in `status`, if any.
+fn stage(status: Status) -> Option<&'static str> {
+    match status {
+        // `days_left` counts the days after today: the last day has 0.
+        Status::Valid { days_left } if days_left < 1 => Some("1d"),
+        Status::Valid { days_left } if days_left < 7 => Some("7d"),
+        Status::Valid { days_left } if days_left < WARN_DAYS => Some("30d"),
+        Status::Grace { .. } => Some("grace"),
+        Status::Lapsed => Some("lapsed"),
+        Status::Valid { .. } | Status::NotYetValid => None,
+    }
+}
+
+/// Mails each organisation's admins the warning its licence has come to,
+/// once (a server that was down sends only the latest). Run by the janitor.
+pub(crate) async fn warn_admins(domain: &Domain) -> DomainResult<usize> {
+    let mut warned = 0;
+    for org in domain.meta.organisations().await? {
+        let state = state(domain, org.id).await?;
+        let Standing::Licensed { licence, status, installed } = &state.standing else { continue };
+        let Some(due) = stage(*status) else { continue };
+        let last = installed.warned.as_deref().and_then(|w| w.strip_prefix(&format!("{}:", licence.id)));
+        let rank = |s: &str| STAGES.iter().position(|x| *x == s);
+        if last.is_some_and(|l| rank(l) >= rank(due)) {
+            continue;
+        }
+        let query = UserQuery { org_id: org.id, search: None, filter: UserFilter::Admins, after: None, limit: 100 };
+        let admins: Vec<String> = domain.meta.users(query).await?.into_iter().map(|u| u.user.email).collect();
+        let (subject, body) = warning_text(&org.name, licence, *status, domain.licence.grace_days);
+        let detail = format!("warned {} admins: licence {} {}", admins.len(), licence.id, warning_words(*status));
+        let warning = LicenceWarning {
+            before: installed.warned.clone(),
+            stage: format!("{}:{due}", licence.id),
+            mails: admins.into_iter().map(|to| (to, subject.clone(), body.clone())).collect(),
+            event: domain.event(org.id, Event::Admin("licence_warning"), Actor::System, None, Some(detail)),
+        };
+        if domain.meta.licence_warned(org.id, warning).await? {
+            tracing::info!(organisation = org.id, stage = due, "admins warned about the licence's end");
+            warned += 1;
+        }
+    }
+    Ok(warned)
+}
+
+/// "ends in 7 days", "ended; sending stops in 13 days", "ended; sending has stopped".
+fn warning_words(status: Status) -> String {
+    match status {
+        Status::Valid { days_left: 0 } => "ends today".into(),
+        Status::Valid { days_left } => format!("ends in {} days", days_left + 1),
+        Status::Grace { days_left } => format!("ended; sending stops in {} days", days_left + 1),
+        Status::Lapsed => "ended; sending has stopped".into(),
+        Status::NotYetValid => "is not valid yet".into(),
+    }
+}
+
+/// The warning mail, in English and Dutch.
+fn warning_text(org: &str, licence: &Licence, status: Status, grace_days: u32) -> (String, String) {
+    let until = &licence.valid_until;
+    let (subject, en, nl) = match status {
+        Status::Valid { days_left } => {
+            let days = days_left + 1;
+            (
+                format!("The Kluis licence of {org} ends in {days} days / De Kluis-licentie verloopt"),
+                format!(
+                    "The Kluis licence of {org} ({}) is valid until {until}. After that day, Kluis keeps sending for \
+                     {grace_days} more days, then new sends stop.",
+                    licence.id
+                ),
+                format!(
+                    "De Kluis-licentie van {org} ({}) is geldig tot en met {until}. Daarna kan nog {grace_days} dagen \
+                     verstuurd worden; dan stopt het versturen.",
+                    licence.id
+                ),
+            )
+        }
+        Status::Grace { days_left } => {
+            let days = days_left + 1;
+            (
+                format!(
+                    "The Kluis licence of {org} has ended: sending stops in {days} days / De Kluis-licentie is verlopen"
+                ),
+                format!("The Kluis licence of {org} ended on {until}. Sending keeps working for {days} more days."),
+                format!("De Kluis-licentie van {org} is op {until} verlopen. Versturen werkt nog {days} dagen."),
+            )
+        }
+        Status::Lapsed | Status::NotYetValid => (
+            format!("The Kluis licence of {org} has lapsed: nothing new can be sent / De Kluis-licentie is verlopen"),
+            format!("The Kluis licence of {org} ended on {until} and its grace period is over: new sends are refused."),
+            format!(
+                "De Kluis-licentie van {org} is op {until} verlopen en de extra periode is voorbij: nieuwe pakketten worden geweigerd."
+            ),
+        ),
+    };
+    let body = format!(
+        "{en}\n\nWhat was sent can still be opened by its recipients and revoked by its senders, and you can still \
+         export your organisation's data: nothing is deleted because a licence ends. To renew, install the new licence \
+         key in the admin console (Licence) or with `kluis-server licence install`.\n\n\
+         {nl}\n\nWat verstuurd is, kunnen ontvangers nog openen en afzenders nog intrekken, en je kunt de gegevens van je \
+         organisatie nog exporteren: er wordt niets verwijderd omdat een licentie afloopt. Verlengen: installeer de nieuwe \
+         licentiesleutel in de beheeromgeving (Licentie) of met `kluis-server licence install`.\n"
+    );
+    (subject, body)
 }

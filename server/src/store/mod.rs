@@ -377,6 +377,19 @@ pub(crate) struct StoredLicence {
     pub text: String,
     pub installed_at: i64,
     pub installed_by: String,
+    /// The last warning mailed about its end (`<licence id>:<stage>`), if any.
+    pub warned: Option<String>,
+}
+
+/// A warning about a licence's end: the stage it moves to (only if the last
+/// one is still `before`), the mails to its admins and its audit row.
+#[derive(Debug, Clone)]
+pub(crate) struct LicenceWarning {
+    pub before: Option<String>,
+    pub stage: String,
+    /// (to, subject, body)
+    pub mails: Vec<(String, String, String)>,
+    pub event: NewEvent,
 }
 
 /// What asking for a seat for a user gave.
@@ -585,6 +598,11 @@ pub(crate) trait MetaStore: Send + Sync + 'static {
     async fn put_licence(&self, org_id: i64, text: &str, installed_by: &str, event: NewEvent) -> StoreResult<()>;
     /// Seats held by the organisation's users who may sign in.
     async fn seats_used(&self, org_id: i64) -> StoreResult<i64>;
+    /// Whether the user holds a seat.
+    async fn holds_seat(&self, org_id: i64, user_id: i64) -> StoreResult<bool>;
+    /// Queues a warning about the licence's end, once: false (and nothing
+    /// done) when its last warning is no longer `warning.before`.
+    async fn licence_warned(&self, org_id: i64, warning: LicenceWarning) -> StoreResult<bool>;
     /// Gives a user a seat if one of `total` is free; the event is recorded when one is given.
     async fn claim_seat(&self, org_id: i64, user_id: i64, total: u32, event: NewEvent) -> StoreResult<SeatClaim>;
     /// Takes a user's seat back (false: they had none); the event is recorded when one is taken.

@@ -104,12 +104,18 @@ fn seats_are_taken_at_the_first_send_and_a_licence_sets_how_many() {
     send(server, &bob).expect(201);
     // A request that breaks a rule takes no seat; then none is free.
     flow::create_package(server, &carol, &json!({ "verify": "none", "blobs": [] })).expect_error(400, "invalid_blobs");
+    // Pages learn it before anyone picks files: /me says why, in the words the refusal has.
+    let me = |token: &str| server.get("/api/v1/me").bearer(token).send().expect(200).json();
+    assert!(me(&alice).get("cannot_send").is_none());
+    assert_eq!(me(&alice)["licence"], json!({ "state": "evaluation", "seats_total": 2 }));
+    let told = me(&carol)["cannot_send"].clone();
     let refused = send(server, &carol).expect_error(403, "no_seat");
     assert!(
         refused.text().contains("all 2 of your organisation's seats are taken. Ask ada@corp.example"),
         "{}",
         refused.text()
     );
+    assert_eq!(told, refused.json()["error"]);
     assert_eq!(admin(server, "GET", &s.ada, "/licence", None).expect(200).json()["seats_used"], 2);
     let users = admin(server, "GET", &s.ada, "/users", None).expect(200).json();
     let seat =
@@ -233,6 +239,8 @@ fn after_its_end_a_licence_gives_grace_then_stops_new_sends_only() {
     installed_earlier(server, &signed(5, &[], -300, -1));
     let view = admin(server, "GET", &s.ada, "/licence", None).expect(200).json();
     assert_eq!((view["state"].as_str(), view["days_left"].as_i64()), (Some("grace"), Some(13)));
+    let me = server.get("/api/v1/me").bearer(&alice).send().expect(200).json();
+    assert_eq!(me["licence"], json!({ "state": "grace", "days_left": 13, "seats_total": 5 }));
     send(server, &alice).expect(201);
 
     // Past the grace period: new sends stop, with a sentence saying what still works.
@@ -240,6 +248,8 @@ fn after_its_end_a_licence_gives_grace_then_stops_new_sends_only() {
     assert_eq!(admin(server, "GET", &s.ada, "/licence", None).expect(200).json()["state"], "lapsed");
     let refused = send(server, &alice).expect_error(403, "licence_lapsed");
     assert!(refused.text().contains("can still be opened and revoked"), "{}", refused.text());
+    let me = server.get("/api/v1/me").bearer(&alice).send().expect(200).json();
+    assert_eq!((me["licence"]["state"].as_str(), &me["cannot_send"]), (Some("lapsed"), &refused.json()["error"]));
     // What was sent still opens, and its sender can revoke it; the admin still reads the log.
     flow::access(server, &sent.id, &sent.proof(), None, None).send().expect(200);
     let revoked = server.post(&format!("/api/v1/packages/{}/revoke", sent.id)).bearer(&alice).send().expect(200);
@@ -252,6 +262,54 @@ fn after_its_end_a_licence_gives_grace_then_stops_new_sends_only() {
     let (head, body) = forged.split_once("\n\n").unwrap();
     installed_earlier(server, &format!("{head}\n\n{}", body.replacen('A', "B", 1)));
     assert_eq!(admin(server, "GET", &s.ada, "/licence", None).expect(200).json()["state"], "evaluation");
+}
+
+/// Runs the janitor's licence warning round now; answers how many organisations were warned.
+fn warn(server: &Server) -> usize {
+    server.run(|state| async move { kluis_server::admin::warn_about_licences(&state).await.unwrap() })
+}
+
+#[test]
+fn admins_are_warned_before_the_end_when_grace_begins_and_when_sending_stops_each_once() {
+    let s = setup(5);
+    let server = &s.server;
+    let _ben = server.admin_token("ben@corp.example");
+    let _user = server.token("user@corp.example");
+    let warnings = |to: &str| server.mail_to(to).into_iter().filter(|m| m.subject.contains("Kluis licence")).count();
+
+    // Far from its end: nothing.
+    install(&s, &signed(5, &[], -10, 200)).expect(200);
+    warn(server);
+    assert_eq!(warnings("ada@corp.example"), 0);
+
+    // 20 days left: the 30-day warning, to every admin and no one else, once.
+    installed_earlier(server, &signed(5, &[], -10, 20));
+    warn(server);
+    assert_eq!(warn(server), 0, "warned once");
+    let first = server.wait_for_mail("ben@corp.example", "ends in 21 days");
+    assert!(first.text.contains("valid until") && first.text.contains("14 more days"), "{}", first.text);
+    assert!(first.text.contains("nothing is deleted"), "{}", first.text);
+    server.wait_for_mail("ada@corp.example", "ends in 21 days");
+    assert_eq!(warnings("user@corp.example"), 0);
+
+    // A server that was down from then until after the end sends only the latest: grace.
+    installed_earlier(server, &signed(5, &[], -100, -3));
+    warn(server);
+    server.wait_for_mail("ada@corp.example", "sending stops in 12 days");
+    assert_eq!(warnings("ada@corp.example"), 2);
+
+    // Then when sending stops; and a new licence starts its warnings afresh.
+    installed_earlier(server, &signed(5, &[], -100, -20));
+    warn(server);
+    server.wait_for_mail("ada@corp.example", "has lapsed: nothing new can be sent");
+    installed_earlier(server, &signed(5, &[], -1, 3));
+    warn(server);
+    assert_eq!(warn(server), 0, "warned once");
+    server.wait_for_mail("ada@corp.example", "ends in 4 days");
+    assert_eq!(warnings("ada@corp.example"), 4);
+    let logged: Vec<String> = audit_events(server, "licence_warning").into_iter().map(|(_, d)| d).collect();
+    assert_eq!(logged.len(), 4, "{logged:?}");
+    assert!(logged[0].starts_with("warned 2 admins: licence L-test-5-"), "{logged:?}");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! the licence the vendor sent (`domain/licences.rs` decides everything).
 
 use actix_web::{HttpResponse, web};
-use kluis_licence::{Feature, Status};
+use kluis_licence::Feature;
 use kluis_protocol::admin::{LicenceDetails, LicenceInstall, LicenceView};
 
 use crate::State;
@@ -18,16 +18,10 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
 
 pub(super) fn view(state: &State, now: LicenceState) -> LicenceView {
     let grace_days = state.domain.licence.grace_days;
-    let (kind, days_left, features, licence) = match now.standing {
-        Standing::Evaluation => ("evaluation", None, Feature::ALL.iter().map(|f| f.name().to_string()).collect(), None),
-        Standing::Licensed { licence, status, installed } => {
-            let (kind, days) = match status {
-                Status::NotYetValid => ("lapsed", None),
-                Status::Valid { days_left } if status.ends_soon() => ("ends_soon", Some(days_left)),
-                Status::Valid { days_left } => ("valid", Some(days_left)),
-                Status::Grace { days_left } => ("grace", Some(days_left)),
-                Status::Lapsed => ("lapsed", None),
-            };
+    let (kind, days_left) = now.summary();
+    let (features, licence) = match now.standing {
+        Standing::Evaluation => (Feature::ALL.iter().map(|f| f.name().to_string()).collect(), None),
+        Standing::Licensed { licence, installed, .. } => {
             let details = LicenceDetails {
                 id: licence.id.clone(),
                 licensee: licence.licensee.clone(),
@@ -38,7 +32,7 @@ pub(super) fn view(state: &State, now: LicenceState) -> LicenceView {
                 installed_at: rfc3339(installed.installed_at),
                 installed_by: installed.installed_by,
             };
-            (kind, days, licence.features.clone(), Some(details))
+            (licence.features.clone(), Some(details))
         }
     };
     LicenceView {

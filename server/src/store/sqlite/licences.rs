@@ -5,8 +5,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::store::{SeatClaim, StoredLicence};
 
 pub(super) fn get(conn: &Connection, org_id: i64) -> rusqlite::Result<Option<StoredLicence>> {
-    conn.query_row("SELECT text, installed_at, installed_by FROM licences WHERE org_id = ?1", [org_id], |r| {
-        Ok(StoredLicence { text: r.get(0)?, installed_at: r.get(1)?, installed_by: r.get(2)? })
+    conn.query_row("SELECT text, installed_at, installed_by, warned FROM licences WHERE org_id = ?1", [org_id], |r| {
+        Ok(StoredLicence { text: r.get(0)?, installed_at: r.get(1)?, installed_by: r.get(2)?, warned: r.get(3)? })
     })
     .optional()
 }
@@ -19,6 +19,24 @@ pub(super) fn put(conn: &Connection, org_id: i64, text: &str, at: i64, by: &str)
         params![org_id, text, at, by],
     )?;
     Ok(())
+}
+
+/// Whether user `user_id` of `org_id` holds a seat.
+pub(super) fn holds_seat(conn: &Connection, org_id: i64, user_id: i64) -> rusqlite::Result<bool> {
+    let held: Option<bool> = conn
+        .query_row("SELECT seat FROM users WHERE id = ?1 AND org_id = ?2", params![user_id, org_id], |r| r.get(0))
+        .optional()?;
+    Ok(held == Some(true))
+}
+
+/// Sets the last warning of the installed licence to `stage` if it is still
+/// `before` (compare-and-set); false when another round got there first.
+pub(super) fn move_warned(conn: &Connection, org_id: i64, before: Option<&str>, stage: &str) -> rusqlite::Result<bool> {
+    let n = conn.execute(
+        "UPDATE licences SET warned = ?3 WHERE org_id = ?1 AND warned IS ?2",
+        params![org_id, before, stage],
+    )?;
+    Ok(n == 1)
 }
 
 /// Seats held by the organisation's users who may sign in.

@@ -24,9 +24,9 @@ use async_trait::async_trait;
 
 use super::{
     ActivityRow, AuditHead, AuditQuery, AuditRow, Blob, ChainedRow, CodeKey, Counter, Finalized, Grant, Lease,
-    MetaStore, NewEvent, NewPackage, NewUser, OrgPackage, OrgSettings, OrgStats, Organisation, Package, PackageCursor,
-    PackageRecord, PackageState, QueuedMail, Rule, SeatClaim, SendHistory, StoreError, StoreResult, StoredCode,
-    StoredLicence, TokenRecord, Upload, Usage, User, UserChange, UserQuery, UserRecord, Verifiers,
+    LicenceWarning, MetaStore, NewEvent, NewPackage, NewUser, OrgPackage, OrgSettings, OrgStats, Organisation, Package,
+    PackageCursor, PackageRecord, PackageState, QueuedMail, Rule, SeatClaim, SendHistory, StoreError, StoreResult,
+    StoredCode, StoredLicence, TokenRecord, Upload, Usage, User, UserChange, UserQuery, UserRecord, Verifiers,
 };
 
 /// Migrations in order; entry `i` takes the schema from version `i` to `i + 1`.
@@ -40,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0007_sso.sql"),
     include_str!("../../../migrations/sqlite/0008_org_settings.sql"),
     include_str!("../../../migrations/sqlite/0009_licences.sql"),
+    include_str!("../../../migrations/sqlite/0010_licence_warnings.sql"),
 ];
 
 /// What a version needs beyond its SQL, run after it in the same transaction.
@@ -376,6 +377,23 @@ impl MetaStore for SqliteStore {
             let at = now();
             licences::put(c, org_id, &text, at, &by)?;
             Ok(audit(c, at, &event)?)
+        })
+        .await
+    }
+    async fn holds_seat(&self, org_id: i64, user_id: i64) -> StoreResult<bool> {
+        self.run(move |c| Ok(licences::holds_seat(c, org_id, user_id)?)).await
+    }
+    async fn licence_warned(&self, org_id: i64, warning: LicenceWarning) -> StoreResult<bool> {
+        self.unit(move |c| {
+            if !licences::move_warned(c, org_id, warning.before.as_deref(), &warning.stage)? {
+                return Ok(false);
+            }
+            let at = now();
+            for (to, subject, body) in &warning.mails {
+                queue::enqueue(c, to, subject, body, at)?;
+            }
+            audit(c, at, &warning.event)?;
+            Ok(true)
         })
         .await
     }
