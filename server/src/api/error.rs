@@ -149,6 +149,13 @@ impl From<DomainError> for ApiError {
             DomainError::Unauthorized => ApiError::unauthorized(),
             DomainError::Forbidden(message) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", message),
             DomainError::Refused { code, message } => ApiError::new(StatusCode::FORBIDDEN, code, message),
+            DomainError::NoSeat { total, admins } => {
+                let ask = if admins.is_empty() { "your administrator".to_string() } else { admins.join(" or ") };
+                let message = format!(
+                    "You have no Kluis seat: all {total} of your organisation's seats are taken. Ask {ask} to give you one."
+                );
+                ApiError::new(StatusCode::FORBIDDEN, "no_seat", message).with("seats", total).with("admins", admins)
+            }
             DomainError::VerificationRequired => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "verification_required",

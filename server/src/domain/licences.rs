@@ -169,14 +169,7 @@ fn lapsed() -> DomainError {
 }
 
 async fn no_seat(domain: &Domain, org_id: i64, total: u32) -> DomainResult<DomainError> {
-    let admins = admins_of(domain, org_id).await?;
-    let ask = if admins.is_empty() { "your administrator".to_string() } else { admins.join(" or ") };
-    Ok(DomainError::Refused {
-        code: "no_seat",
-        message: format!(
-            "You have no Kluis seat: all {total} of your organisation's seats are taken. Ask {ask} to give you one."
-        ),
-    })
+    Ok(DomainError::NoSeat { total, admins: admins_of(domain, org_id).await? })
 }
 
 /// Why the caller could not send now (`no_seat`, `licence_lapsed`: what

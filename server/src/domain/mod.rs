@@ -112,6 +112,11 @@ pub(crate) enum DomainError {
         code: &'static str,
         message: String,
     },
+    /// The caller holds no seat and none is free: `total` seats, and admins who can give one.
+    NoSeat {
+        total: u32,
+        admins: Vec<String>,
+    },
     VerificationRequired,
     NoVerification,
     /// The access proof did not match: a wrong password, or a damaged link.

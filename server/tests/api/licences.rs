@@ -116,6 +116,7 @@ fn seats_are_taken_at_the_first_send_and_a_licence_sets_how_many() {
         refused.text()
     );
     assert_eq!(told, refused.json()["error"]);
+    assert_eq!((&told["seats"], &told["admins"]), (&json!(2), &json!(["ada@corp.example"])));
     assert_eq!(admin(server, "GET", &s.ada, "/licence", None).expect(200).json()["seats_used"], 2);
     let users = admin(server, "GET", &s.ada, "/users", None).expect(200).json();
     let seat =
