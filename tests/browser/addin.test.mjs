@@ -228,6 +228,35 @@ test('an upload that fails leaves the mail as it was; continuing finishes it', {
   assert.match(draft.body, LINK);
 });
 
+test('a user without a seat is told in the pane why, and whom to ask, before anything is read or uploaded', { timeout: 120_000 }, async (t) => {
+  const { server, pane } = await setup(t, { config: '[licence]\nevaluation_seats = 1\n' });
+  await server.admin('user', 'add', 'ann@example.org', '--admin');
+  await server.addUser(ALICE);
+  // Someone else takes the only seat at their first send.
+  await server.addUser('olga@example.org');
+  const other = await server.token('olga@example.org');
+  const made = await fetch(`${server.url}/api/v1/packages`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${other}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ verify: 'none', blobs: [{ size: 200 }] }),
+  });
+  assert.equal(made.status, 201);
+
+  const body = '<p>Zie bijlage.</p>';
+  const page = await pane({ user: { email: ALICE }, to: [BOB], subject: 'Contract', bodyType: 'html', body, attachments: [attachment('a1', 'contract.pdf', testBytes(5000, 7))] });
+  await signInPane(page, server, ALICE);
+  const told = 'You cannot send yet: all 1 Kluis seats of your organisation are taken. Ask ann@example.org to give you one.';
+  await page.locator('#licence-banner', { hasText: told }).waitFor();
+  const asked = [];
+  page.on('request', (r) => r.method() !== 'GET' && asked.push(new URL(r.url()).pathname));
+  await page.click('#send-button');
+  await page.locator('#notice', { hasText: told }).waitFor();
+  assert.deepEqual(asked, [], 'nothing made or uploaded');
+  const draft = await draftOf(page);
+  assert.deepEqual(draft.attachments.map((a) => a.name), ['contract.pdf']);
+  assert.equal(draft.body, body);
+});
+
 test('when Outlook will not take the link, the attachments stay and the link is shown; opening the pane again finishes the mail', { timeout: 180_000 }, async (t) => {
   const { server, pane } = await setup(t);
   await server.addUser(ALICE);

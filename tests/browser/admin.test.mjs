@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { startProvider } from '../support/oidc-provider.mjs';
 import { launch } from './support/browser.mjs';
 import { KluisServer, ROOT, run } from './support/kluis.mjs';
-import { newPage } from './support/pages.mjs';
+import { newPage, signIn } from './support/pages.mjs';
 
 const ANN = 'ann@example.org'; // the admin
 const BOB = 'bob@example.org';
@@ -306,6 +306,9 @@ test('an admin installs the licence the vendor sent, sees its seats, and gives a
   assert.equal(put.status, 200);
   await page.click('#tab-licence');
   await page.locator('#licence-state', { hasText: 'Evaluation: no licence is installed yet.' }).waitFor();
+  // Over every section: the evaluation banner (the name is the one before this change: read at sign-in).
+  await page.locator('#licence-banner', { hasText: 'Kluis runs in evaluation for' }).waitFor();
+  assert.match(await page.textContent('#licence-banner'), /up to 5 people can send/);
 
   // Something that is not a licence is refused next to the field; the licence, pasted from a reply, is installed.
   await page.fill('#licence-text', 'hello');
@@ -316,6 +319,7 @@ test('an admin installs the licence the vendor sent, sees its seats, and gives a
   await page.click('#licence-form button[type=submit]');
   await page.locator('#notice', { hasText: 'The licence is installed.' }).waitFor();
   assert.equal(await page.textContent('#licence-state'), 'Licensed until 2999-12-31.');
+  assert.equal(await page.locator('#licence-banner').isVisible(), false, 'licensed for long: no banner');
   const facts = await page.textContent('#licence-facts');
   for (const part of ['Example Zorg (example.org)', '0 of 2 taken', 'single sign-on', 'L-browser', 'by ann@example.org']) assert.ok(facts.includes(part), `${part} in ${facts}`);
 
@@ -333,6 +337,30 @@ test('an admin installs the licence the vendor sent, sees its seats, and gives a
   await page.locator('#notice', { hasText: `${BOB}'s seat is free again.` }).waitFor();
   await page.click('#tab-licence');
   await page.locator('#licence-facts', { hasText: '1 of 2 taken' }).waitFor();
+
+  // Carol takes the last seat; Bob, without one, is told on the send page before anything is encrypted.
+  await page.click('#tab-users');
+  await seatButton(CAROL).click();
+  await page.locator('#notice', { hasText: `${CAROL} has a seat and can send.` }).waitFor();
+  const bob = await newPage(browser);
+  t.after(() => bob.context.close().catch(() => {}));
+  await signIn(bob.page, server, BOB);
+  const told = 'You cannot send yet: all 2 Kluis seats of your organisation are taken. Ask ann@example.org to give you one.';
+  await bob.page.locator('#licence-banner', { hasText: told }).waitFor();
+  await bob.page.setInputFiles('#files', [{ name: 'a.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') }]);
+  await bob.page.fill('#recipients', 'someone@example.net');
+  const created = [];
+  bob.page.on('request', (r) => r.method() === 'POST' && r.url().endsWith('/api/v1/packages') && created.push(r.url()));
+  await bob.page.click('#send-form button[type=submit]');
+  await bob.page.locator('#notice', { hasText: told }).waitFor();
+  assert.deepEqual(created, [], 'nothing was made');
+
+  // Ann takes Carol's seat back: Bob's next try takes the free one, without reloading.
+  await seatButton(CAROL).click();
+  await page.locator('#notice', { hasText: `${CAROL}'s seat is free again.` }).waitFor();
+  await bob.page.click('#send-form button[type=submit]');
+  await bob.page.locator('#step-done').waitFor({ state: 'visible', timeout: 30_000 });
+  assert.equal(await bob.page.locator('#licence-banner').isVisible(), false);
 });
 
 test('the users list loads a page at a time ("Show more" goes on where the reader is) and searches by name or address', { timeout: 60_000 }, async (t) => {

@@ -12,6 +12,7 @@
 // continues where it stopped), `kluis.secured` {package, message, at} once done.
 import { api, isAbort } from '../js/api.js';
 import { formatBytes, formatDate, t, tn, translate } from '../js/i18n.js';
+import { cannotSendText, checkStanding, showBanner } from '../js/licence-notice.js';
 import { describeError } from '../js/messages.js';
 import { showSendProgress } from '../js/send-progress.js';
 import { SignInStep } from '../js/signin.js';
@@ -41,6 +42,8 @@ const steps = {
 let session = null;
 /** GET /policy: {content, send}. */
 let policy = null;
+/** Why this user cannot send now (`cannot_send` of GET /me: no seat, licence lapsed), or null. */
+let cannotSend = null;
 /** What the draft holds: {recipients: {to, cc, bcc}, subject, attachments}. */
 let draft = { recipients: { to: [], cc: [], bcc: [] }, subject: '', attachments: [] };
 /** Attachment ids the sender left out of the package. */
@@ -101,6 +104,7 @@ const signin = new SignInStep({
 
 function showSignIn() {
   $('#account').hidden = true;
+  showBanner($('#licence-banner'), null);
   signin.show($('#signin-email').value || outlook.userProfile().email);
   show('signin');
 }
@@ -122,6 +126,7 @@ $('#sign-out').addEventListener('click', () => {
 async function signedIn() {
   $('#account').hidden = false;
   $('#account-email').textContent = session.email;
+  cannotSend = await checkStanding(session.token, $('#licence-banner'));
   try {
     policy = await api('/policy', { token: session.token });
   } catch {
@@ -342,6 +347,12 @@ $('#send-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   notice.clear();
   await refreshDraft(); // the sender may have changed the mail since the pane opened
+  // No seat, or the licence lapsed: said before anything is read or encrypted (asked again: an admin may have helped since).
+  if (cannotSend) cannotSend = await checkStanding(session.token, $('#licence-banner'));
+  if (cannotSend) {
+    notice.error(cannotSendText(cannotSend));
+    return;
+  }
   const choices = readForm();
   if (!choices) return;
   beginProgress();
@@ -624,6 +635,12 @@ function handleSendError(e, { creating }) {
     session = null;
     showSignIn();
     notice.error(t('error.signedOut'));
+    return;
+  }
+  if (code === 'not_allowed') {
+    cannotSend = cause?.details ?? null;
+    notice.error(cannotSendText(cause?.details));
+    if (!creating) abandon();
     return;
   }
   if (code === 'too_large') {

@@ -3,6 +3,7 @@
 // are offered again after a reload.
 import { api, ApiError, isAbort } from './api.js';
 import { formatBytes, formatDate, t, tn, translate } from './i18n.js';
+import { cannotSendText, checkStanding, showBanner } from './licence-notice.js';
 import { describeError } from './messages.js';
 import { deleteSend, listSends, sameFile } from './send-store.js';
 import { SavedSession } from './session.js';
@@ -38,6 +39,8 @@ let pending = null;
 let pendingFiles = [];
 /** Files of an upload that stopped on this page (kept for a resume after signing in again). */
 let chosenForResume = [];
+/** Why this user cannot send now (`cannot_send` of GET /me: no seat, licence lapsed), or null. */
+let cannotSend = null;
 
 function show(step) {
   showStep(steps[step]);
@@ -81,6 +84,7 @@ const signin = new SignInStep({
 
 function showSignIn() {
   $('#account').hidden = true;
+  showBanner($('#licence-banner'), null);
   signin.show();
   show('signin');
 }
@@ -197,6 +201,7 @@ function deviceItem(token) {
 async function signedIn() {
   $('#account').hidden = false;
   $('#account-email').textContent = session.email;
+  cannotSend = await checkStanding(session.token, $('#licence-banner'));
   const unfinished = await listSends(session.email).catch(() => []);
   if (unfinished.length) showResume(unfinished[0]);
   else showCompose();
@@ -432,6 +437,12 @@ function readForm() {
 $('#send-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   notice.clear();
+  // No seat, or the licence lapsed: said before anything is encrypted (asked again: an admin may have helped since).
+  if (cannotSend) cannotSend = await checkStanding(session.token, $('#licence-banner'));
+  if (cannotSend) {
+    notice.error(cannotSendText(cannotSend));
+    return;
+  }
   const options = readForm();
   if (!options) return;
   beginProgress();
@@ -517,6 +528,12 @@ function handleSendError(e, { creating }) {
     saved.forget();
     showSignIn();
     notice.error(t('error.signedOut'));
+    return;
+  }
+  if (code === 'not_allowed') {
+    cannotSend = cause?.details ?? null;
+    notice.error(cannotSendText(cause?.details));
+    if (!creating) abandon();
     return;
   }
   if (code === 'too_large') {

@@ -24,7 +24,7 @@ const BODY = 8 << 20;
 const MAX_BUSY_WAITS = 10;
 const TUS = { 'Tus-Resumable': '1.0.0' };
 
-/** A failure the page explains: code is one of signed_out, too_large, network, file_changed, gone, invalid, server. */
+/** A failure the page explains: code is one of signed_out, not_allowed (no seat, licence lapsed), too_large, network, file_changed, gone, invalid, server. */
 export class SendError extends Error {
   constructor(code, cause) {
     super(cause?.message ?? code);
@@ -125,6 +125,7 @@ function explain(e) {
   if (e instanceof SendError || isAbort(e)) return e;
   if (e instanceof ApiError) {
     if (e.status === 401) return new SendError('signed_out', e);
+    if (e.code === 'no_seat' || e.code === 'licence_lapsed') return new SendError('not_allowed', e);
     if (e.status === 413 || e.code === 'too_large') return new SendError('too_large', e);
     if (e.status === 410 || e.status === 404 || e.code === 'not_uploading') return new SendError('gone', e);
     if (e.status === 400) return new SendError('invalid', e);

@@ -5,6 +5,7 @@
 // is not an admin is told so.
 import { api, ApiError } from '../api.js';
 import { formatBytes, formatNumber, t, translate } from '../i18n.js';
+import { licenceBanner, showBanner } from '../licence-notice.js';
 import { describeError } from '../messages.js';
 import { SavedSession } from '../session.js';
 import { codeMethods, SignInStep } from '../signin.js';
@@ -46,6 +47,7 @@ async function adopt(signed) {
 
 function showSignIn() {
   session.token = null;
+  showBanner($('#licence-banner'), null);
   $('#account').hidden = true;
   signin.show();
   showStep($('#step-signin'));
@@ -78,9 +80,11 @@ async function signedIn(signed) {
   let overview;
   try {
     let org;
-    [overview, org] = await Promise.all([adminApi('/overview'), adminApi('/organisation')]);
+    let licence;
+    [overview, org, licence] = await Promise.all([adminApi('/overview'), adminApi('/organisation'), adminApi('/licence')]);
     if (session.token !== signed.token) return; // signed out meanwhile
     $('#admin-nav-title').textContent = org.name;
+    showLicence(licence);
   } catch (e) {
     if (e instanceof ApiError && (e.status === 401 || e.status === 403)) return;
     notice.error(errorText(e));
@@ -89,6 +93,11 @@ async function signedIn(signed) {
   showStep($('#step-console'), { focus: false });
   const first = sectionOf(location.hash) ?? 'overview';
   await select(first, { focus: false, data: first === 'overview' ? overview : null });
+}
+
+/** The licence banner over every section: evaluation, ending within 30 days, grace, lapsed. */
+function showLicence(view) {
+  showBanner($('#licence-banner'), licenceBanner(view, $('#admin-nav-title').textContent, { admin: true }));
 }
 
 /** The server no longer takes the token (401), or the user is not an admin (403). */
@@ -140,7 +149,7 @@ const sections = {
   users: setupUsers({ notice, me: () => email }),
   packages: setupPackages({ notice }),
   audit: setupAudit({ notice }),
-  licence: setupLicence({ notice }),
+  licence: setupLicence({ notice, onView: (view) => showLicence(view) }),
   organisation: setupOrganisation({ notice, onName: (name) => ($('#admin-nav-title').textContent = name) }),
 };
 

@@ -6,10 +6,11 @@ import { formatNumber, t } from '../i18n.js';
 import { $, busy, fieldError } from '../ui.js';
 import { adminApi, el, errorText, shortDate } from './common.js';
 
-export function setupLicence({ notice }) {
+export function setupLicence({ notice, onView = () => {} }) {
   const form = $('#licence-form');
 
   function fill(view) {
+    onView(view);
     const days = view.days_left ?? 0;
     const state = $('#licence-state');
     state.textContent = t(`admin.licence.state.${view.state}`, { days: formatNumber(days + 1), until: view.licence?.valid_until ?? '' });
