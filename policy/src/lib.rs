@@ -6,7 +6,10 @@
 //! plain ES2016 JavaScript for the Outlook event handler on classic Windows,
 //! which has no WebAssembly (`policy/js`).
 //!
-//! - [`ContentPolicy`] is the organisation's policy document (JSON).
+//! - [`Policy`] is the organisation's policy document (JSON, versioned):
+//!   the [`SendRules`] every package must meet ([`check`] a [`PackagePlan`]:
+//!   the server from metadata, clients before encrypting) and the
+//!   [`ContentPolicy`] of the send-time check.
 //! - [`Scanner`] reads a message's text as it streams (`push` pieces,
 //!   `finish`), in bounded memory, and returns [`Findings`].
 //! - [`decide`] turns the policy, the [`MessageFacts`] (recipients,
@@ -45,11 +48,15 @@
 
 pub mod detect;
 mod document;
+mod domains;
+pub mod file_type;
 mod finding;
+mod rules;
 mod scanner;
 mod verdict;
 
 pub use document::{Confidence, ContentPolicy, DetectorKind, KeywordList, Mode};
 pub use finding::{Finding, FindingKind, Findings};
+pub use rules::{Breach, Change, MessageRule, PackagePlan, Policy, SendRules, Verification, check, diff};
 pub use scanner::Scanner;
 pub use verdict::{Action, MessageFacts, Reason, Verdict, decide};

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::document::{ContentPolicy, Mode};
+use crate::domains;
 use crate::finding::Finding;
 
 /// What is known about a message besides its text.
@@ -76,7 +77,7 @@ pub struct Verdict {
 ///    So purely internal mail is always allowed.
 pub fn decide(policy: &ContentPolicy, facts: &MessageFacts, findings: &[Finding]) -> Verdict {
     let findings: Vec<Finding> = findings.iter().filter(|f| f.confidence >= policy.min_confidence).cloned().collect();
-    let internal: Vec<String> = policy.internal_domains.iter().filter_map(|d| normalize_domain(d)).collect();
+    let internal = domains::normalize_all(&policy.internal_domains);
     let external = facts.recipients.iter().filter(|r| !is_internal(r, &internal)).count();
     let external_recipients = u32::try_from(external).unwrap_or(u32::MAX);
     let mut reasons = Vec::new();
@@ -96,26 +97,8 @@ pub fn decide(policy: &ContentPolicy, facts: &MessageFacts, findings: &[Finding]
     Verdict { action, findings, external_recipients, reasons }
 }
 
-/// `example.nl` from `Example.NL`, `@example.nl`, `.example.nl.` or ` example.nl `.
-fn normalize_domain(domain: &str) -> Option<String> {
-    let domain = domain.trim().trim_start_matches('@').trim_matches('.');
-    (!domain.is_empty()).then(|| domain.to_lowercase())
-}
-
 fn is_internal(recipient: &str, internal: &[String]) -> bool {
-    let address = match (recipient.rfind('<'), recipient.rfind('>')) {
-        (Some(open), Some(close)) if open < close => &recipient[open + 1..close],
-        _ => recipient,
-    };
-    let Some(domain) = address.rsplit_once('@').and_then(|(_, d)| normalize_domain(d)) else {
-        return false;
-    };
-    internal.iter().any(|d| {
-        domain == *d
-            || (domain.len() > d.len()
-                && domain.ends_with(d.as_str())
-                && domain.as_bytes()[domain.len() - d.len() - 1] == b'.')
-    })
+    domains::of(recipient).is_some_and(|d| domains::within(&d, internal))
 }
 
 #[cfg(test)]
