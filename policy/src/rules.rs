@@ -54,7 +54,8 @@ pub enum MessageRule {
     DefaultOff,
 }
 
-/// What a package may be. Absent limits are the server's.
+/// What a package may be. Absent limits are the server's. (Expiry is an
+/// organisation setting: `GET /policy` carries it to clients beside these.)
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SendRules {
@@ -68,10 +69,6 @@ pub struct SendRules {
     pub blocked_file_types: Vec<String>,
     /// Largest package, in bytes of ciphertext.
     pub max_package_bytes: Option<u64>,
-    /// Expiry when the sender names none, in days.
-    pub default_expiry_days: Option<u32>,
-    /// Longest expiry, in days.
-    pub max_expiry_days: Option<u32>,
     /// Most downloads a package may allow; with this set every package has a limit.
     pub max_downloads: Option<u32>,
     /// Who must confirm their address with a code.
@@ -92,8 +89,6 @@ pub struct PackagePlan {
     pub file_types: Vec<String>,
     /// Total size in bytes (the server counts ciphertext, clients plaintext).
     pub bytes: u64,
-    /// Expiry in days.
-    pub expires_in_days: u32,
     /// Download limit, if any.
     pub max_downloads: Option<u32>,
     /// Recipients confirm their address with an e-mail code.
@@ -128,11 +123,6 @@ pub enum Breach {
         /// The limit in bytes.
         limit: u64,
     },
-    /// The expiry is longer than the policy allows.
-    ExpiryTooLong {
-        /// The longest, in days.
-        max: u32,
-    },
     /// The package has no download limit, or a higher one than allowed.
     TooManyDownloads {
         /// The most allowed.
@@ -154,7 +144,6 @@ impl Breach {
             Breach::DomainNotAllowed { .. } => "policy_domain_not_allowed",
             Breach::FileTypeBlocked { .. } => "policy_file_type",
             Breach::TooLarge { .. } => "policy_too_large",
-            Breach::ExpiryTooLong { .. } => "policy_expiry",
             Breach::TooManyDownloads { .. } => "policy_downloads",
             Breach::VerificationRequired => "policy_verification",
             Breach::PasswordRequired => "policy_password",
@@ -179,7 +168,6 @@ impl std::fmt::Display for Breach {
             Breach::TooLarge { limit } => {
                 write!(f, "Your organisation allows packages of at most {limit} bytes.")
             }
-            Breach::ExpiryTooLong { max } => write!(f, "Your organisation allows an expiry of at most {max} days."),
             Breach::TooManyDownloads { max } => {
                 write!(f, "Your organisation requires a download limit of at most {max}.")
             }
@@ -236,11 +224,6 @@ pub fn check(policy: &Policy, plan: &PackagePlan) -> Vec<Breach> {
         && plan.bytes > limit
     {
         breaches.push(Breach::TooLarge { limit });
-    }
-    if let Some(max) = rules.max_expiry_days
-        && plan.expires_in_days > max
-    {
-        breaches.push(Breach::ExpiryTooLong { max });
     }
     if let Some(max) = rules.max_downloads
         && plan.max_downloads.is_none_or(|m| m > max)
@@ -307,7 +290,6 @@ mod tests {
             recipients: vec!["jan@klant.nl".into()],
             file_types: vec!["pdf".into()],
             bytes: 1000,
-            expires_in_days: 7,
             max_downloads: None,
             verification: false,
             password: false,
@@ -350,7 +332,6 @@ mod tests {
         let policy = rules(SendRules {
             blocked_file_types: vec![".EXE".into(), "js".into()],
             max_package_bytes: Some(500),
-            max_expiry_days: Some(3),
             max_downloads: Some(5),
             verification: Verification::Always,
             password_required: true,
@@ -366,7 +347,6 @@ mod tests {
             [
                 Breach::FileTypeBlocked { file_type: "exe".into() },
                 Breach::TooLarge { limit: 500 },
-                Breach::ExpiryTooLong { max: 3 },
                 Breach::TooManyDownloads { max: 5 },
                 Breach::VerificationRequired,
                 Breach::PasswordRequired,
@@ -381,7 +361,6 @@ mod tests {
         let ok = PackagePlan {
             file_types: vec!["pdf".into()],
             bytes: 500,
-            expires_in_days: 3,
             max_downloads: Some(5),
             verification: true,
             password: true,
@@ -396,11 +375,11 @@ mod tests {
         let before = Policy::default();
         let mut after = Policy { version: 2, ..Policy::default() };
         after.send.blocked_domains = vec!["gmail.com".into()];
-        after.send.max_expiry_days = Some(14);
+        after.send.max_downloads = Some(14);
         after.content.mode = crate::Mode::Require;
         let changes = diff(&before, &after);
         let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
-        assert_eq!(fields, ["content.mode", "send.blocked_domains", "send.max_expiry_days"]);
+        assert_eq!(fields, ["content.mode", "send.blocked_domains", "send.max_downloads"]);
         assert_eq!((changes[1].before.as_str(), changes[1].after.as_str()), ("[]", r#"["gmail.com"]"#));
         assert_eq!((changes[2].before.as_str(), changes[2].after.as_str()), ("null", "14"));
         assert_eq!(diff(&after, &after), []);
