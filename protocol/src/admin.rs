@@ -355,3 +355,56 @@ pub struct LicenceInstall {
     /// The text from `-----BEGIN KLUIS LICENCE-----` to `-----END KLUIS LICENCE-----` (more around it is fine).
     pub text: String,
 }
+
+/// `GET /admin/policy`: the organisation's policy as its admins edit it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AdminPolicy {
+    /// The current document (`version` 0: none saved yet, the server's default).
+    pub policy: kluis_policy::Policy,
+    /// When it was saved (absent for the server's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saved_at: Option<String>,
+    /// Who saved it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saved_by: Option<String>,
+}
+
+/// `PUT /admin/policy`: a new version of the whole document.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyChange {
+    /// The version the admin edited (what `GET` answered): if another
+    /// admin saved since, the change is refused (`policy_changed`).
+    pub version: u32,
+    /// The whole document; its own `version` is ignored.
+    pub policy: kluis_policy::Policy,
+}
+
+/// `PUT /admin/policy`'s answer: the saved policy and what changed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolicySaved {
+    /// The policy now (a new version; the same one when nothing changed).
+    pub policy: kluis_policy::Policy,
+    /// Each field that changed, before and after.
+    pub changes: Vec<kluis_policy::Change>,
+}
+
+/// One saved version in `GET /admin/policy/versions`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolicyVersion {
+    /// Its number.
+    pub version: u32,
+    /// When it was saved.
+    pub saved_at: String,
+    /// Who saved it.
+    pub saved_by: String,
+    /// What it changed from the version before (the first: from the server's default).
+    pub changes: Vec<kluis_policy::Change>,
+}
+
+/// `GET /admin/policy/versions`: the newest versions first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolicyVersions {
+    /// Newest first, at most 50.
+    pub versions: Vec<PolicyVersion>,
+}

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use kluis_policy::ContentPolicy;
+use kluis_policy::{ContentPolicy, Policy, SendRules};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -169,6 +169,15 @@ pub struct CreatePackage {
     pub notify_on_download: bool,
     /// The blobs, manifest first.
     pub blobs: Vec<BlobSpec>,
+    /// The files' types (extensions and what their first bytes show,
+    /// `kluis_policy::file_type::of`), declared so the server can enforce
+    /// the organisation's blocked file types; absent: not declared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_types: Option<Vec<String>>,
+    /// Whether the message text is in the package, declared for the
+    /// policy's message rule; absent: not declared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<bool>,
 }
 
 /// Where a package is in its life.
@@ -476,10 +485,25 @@ pub struct Health {
 /// check must work before anyone has signed in to the add-in.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PolicyView {
-    /// What the send-time content check looks for and does (`kluis_policy`).
+    /// The saved version of the organisation's policy (0: the server's default).
+    #[serde(default)]
+    pub version: u32,
+    /// What the send-time content check looks for and does (`kluis_policy`);
+    /// its internal domains include the organisation's mail domains.
     pub content: ContentPolicy,
     /// Choices a sender may make for a package.
     pub send: SendPolicy,
+    /// The rules every package must meet (`kluis_policy::SendRules`):
+    /// clients `check` them before encrypting, the server again at creation.
+    #[serde(default)]
+    pub rules: SendRules,
+}
+
+impl PolicyView {
+    /// The policy document the rules are checked against.
+    pub fn document(&self) -> Policy {
+        Policy { version: self.version, send: self.rules.clone(), content: self.content.clone() }
+    }
 }
 
 /// Rules for packages the server enforces at creation; clients shape their forms by them.

@@ -686,6 +686,28 @@ async fn the_schemas_accept_what_the_server_sends() {
         .await;
     api.send(call(M::DELETE, "/api/v1/admin/sso"), 204).await;
     api.error(call(M::GET, "/api/v1/admin/sso").bearer(&bob), 403, "forbidden").await;
+    // The policy: read, saved (a rule the next package breaks), its versions; a stale save and a bad one.
+    let a = api.send(call(M::GET, "/api/v1/admin/policy"), 200).await;
+    let mut policy = a.json()["policy"].clone();
+    policy["send"]["blocked_file_types"] = json!(["exe"]);
+    let saved = call(M::PUT, "/api/v1/admin/policy").json(json!({"version": 0, "policy": policy.clone()}));
+    api.send(saved, 200).await;
+    api.error(
+        call(M::PUT, "/api/v1/admin/policy").json(json!({"version": 0, "policy": policy.clone()})),
+        409,
+        "policy_changed",
+    )
+    .await;
+    policy["send"]["max_downloads"] = json!(0);
+    api.error(
+        call(M::PUT, "/api/v1/admin/policy").json(json!({"version": 1, "policy": policy})),
+        400,
+        "invalid_policy",
+    )
+    .await;
+    api.send(call(M::GET, "/api/v1/admin/policy/versions"), 200).await;
+    let blocked = create(json!({"blobs": [{"size": 100}], "verify": "none", "file_types": ["exe"], "message": true}));
+    api.error(blocked, 400, "policy_file_type").await;
     // An admin revokes a package of the organisation (the sender's own revoke follows, on another).
     let a = api.send(create(json!({"blobs": [{"size": 100}], "verify": "none"})), 201).await;
     let rid = a.json()["id"].as_str().unwrap().to_string();

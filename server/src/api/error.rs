@@ -149,6 +149,14 @@ impl From<DomainError> for ApiError {
             DomainError::Unauthorized => ApiError::unauthorized(),
             DomainError::Forbidden(message) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", message),
             DomainError::Refused { code, message } => ApiError::new(StatusCode::FORBIDDEN, code, message),
+            DomainError::Policy(breach) => {
+                let mut error = ApiError::bad_request(breach.code(), breach.to_string());
+                for (key, value) in crate::domain::policy::breach_fields(&breach) {
+                    error = error.with(&key, value);
+                }
+                error
+            }
+            DomainError::Conflict { code, message } => ApiError::conflict(code, message),
             DomainError::NoSeat { total, admins } => {
                 let ask = if admins.is_empty() { "your administrator".to_string() } else { admins.join(" or ") };
                 let message = format!(

@@ -112,6 +112,8 @@ async fn create(state: State, auth: SignedIn, body: web::Json<CreatePackage>) ->
         password: req.password,
         notify_on_download: req.notify_on_download,
         blob_sizes: req.blobs.iter().map(|b| b.size).collect(),
+        file_types: req.file_types,
+        message: req.message,
     };
     let (record, share) = packages::create(&state.domain, &auth.0, request).await?;
     Ok(HttpResponse::Created().json(CreatedPackage {

@@ -117,6 +117,13 @@ pub(crate) enum DomainError {
         total: u32,
         admins: Vec<String>,
     },
+    /// A package breaks a rule of the organisation's policy.
+    Policy(kluis_policy::Breach),
+    /// The thing changed since the caller read it: a stable code and a sentence.
+    Conflict {
+        code: &'static str,
+        message: String,
+    },
     VerificationRequired,
     NoVerification,
     /// The access proof did not match: a wrong password, or a damaged link.

@@ -29,6 +29,9 @@ pub(crate) struct Request {
     pub password: bool,
     pub notify_on_download: bool,
     pub blob_sizes: Vec<u64>,
+    /// Declared by the client for the policy (absent: not declared).
+    pub file_types: Option<Vec<String>>,
+    pub message: Option<bool>,
 }
 
 /// What a recipient may do with the package at `at`.
@@ -87,7 +90,6 @@ pub(crate) async fn create(domain: &Domain, caller: &Caller, req: Request) -> Do
             recipients.push(email);
         }
     }
-    super::policy::check_package(domain, &req)?;
     if req.verify_email && recipients.is_empty() {
         return Err(invalid("no_recipients", "E-mail verification needs at least one recipient address."));
     }
@@ -120,6 +122,7 @@ pub(crate) async fn create(domain: &Domain, caller: &Caller, req: Request) -> Do
     let total = total.filter(|&t| t <= max).ok_or_else(too_large)?;
     let sizes: Vec<i64> =
         req.blob_sizes.iter().map(|&s| i64::try_from(s).map_err(|_| too_large())).collect::<Result<_, _>>()?;
+    super::policy::check_package(domain, caller, &Request { recipients: recipients.clone(), ..req }, total).await?;
     // The licence last: a request that breaks a rule takes no seat.
     super::licences::may_send(domain, caller).await?;
 

@@ -392,6 +392,16 @@ pub(crate) struct LicenceWarning {
     pub event: NewEvent,
 }
 
+/// One saved version of an organisation's policy.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredPolicy {
+    pub version: u32,
+    /// `kluis_policy::Policy` as JSON.
+    pub document: String,
+    pub saved_at: i64,
+    pub saved_by: String,
+}
+
 /// What asking for a seat for a user gave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SeatClaim {
@@ -598,6 +608,14 @@ pub(crate) trait MetaStore: Send + Sync + 'static {
     async fn put_licence(&self, org_id: i64, text: &str, installed_by: &str, event: NewEvent) -> StoreResult<()>;
     /// Seats held by the organisation's users who may sign in.
     async fn seats_used(&self, org_id: i64) -> StoreResult<i64>;
+    /// The organisation's current policy (its highest version), if one was saved.
+    async fn policy(&self, org_id: i64) -> StoreResult<Option<StoredPolicy>>;
+    /// The newest `limit` saved versions, newest first.
+    async fn policy_versions(&self, org_id: i64, limit: i64) -> StoreResult<Vec<StoredPolicy>>;
+    /// Saves a new version after version `after` (0: the first), with its
+    /// audit row; false (nothing saved) when the highest is no longer `after`.
+    async fn put_policy(&self, org_id: i64, after: u32, document: &str, by: &str, event: NewEvent)
+    -> StoreResult<bool>;
     /// Whether the user holds a seat.
     async fn holds_seat(&self, org_id: i64, user_id: i64) -> StoreResult<bool>;
     /// Queues a warning about the licence's end, once: false (and nothing

@@ -7,6 +7,7 @@ mod audit;
 mod licence;
 mod organisation;
 mod packages;
+mod policy;
 mod sso;
 mod users;
 
@@ -20,7 +21,8 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
             .configure(audit::configure)
             .configure(organisation::configure)
             .configure(sso::configure)
-            .configure(licence::configure),
+            .configure(licence::configure)
+            .configure(policy::configure),
     );
 }
 

@@ -9,6 +9,7 @@ mod chain;
 mod codes;
 mod licences;
 mod packages;
+mod policies;
 mod queue;
 mod sso;
 mod uploads;
@@ -26,7 +27,8 @@ use super::{
     ActivityRow, AuditHead, AuditQuery, AuditRow, Blob, ChainedRow, CodeKey, Counter, Finalized, Grant, Lease,
     LicenceWarning, MetaStore, NewEvent, NewPackage, NewUser, OrgPackage, OrgSettings, OrgStats, Organisation, Package,
     PackageCursor, PackageRecord, PackageState, QueuedMail, Rule, SeatClaim, SendHistory, StoreError, StoreResult,
-    StoredCode, StoredLicence, TokenRecord, Upload, Usage, User, UserChange, UserQuery, UserRecord, Verifiers,
+    StoredCode, StoredLicence, StoredPolicy, TokenRecord, Upload, Usage, User, UserChange, UserQuery, UserRecord,
+    Verifiers,
 };
 
 /// Migrations in order; entry `i` takes the schema from version `i` to `i + 1`.
@@ -41,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0008_org_settings.sql"),
     include_str!("../../../migrations/sqlite/0009_licences.sql"),
     include_str!("../../../migrations/sqlite/0010_licence_warnings.sql"),
+    include_str!("../../../migrations/sqlite/0011_policies.sql"),
 ];
 
 /// What a version needs beyond its SQL, run after it in the same transaction.
@@ -377,6 +380,31 @@ impl MetaStore for SqliteStore {
             let at = now();
             licences::put(c, org_id, &text, at, &by)?;
             Ok(audit(c, at, &event)?)
+        })
+        .await
+    }
+    async fn policy(&self, org_id: i64) -> StoreResult<Option<StoredPolicy>> {
+        self.run(move |c| Ok(policies::current(c, org_id)?)).await
+    }
+    async fn policy_versions(&self, org_id: i64, limit: i64) -> StoreResult<Vec<StoredPolicy>> {
+        self.run(move |c| Ok(policies::versions(c, org_id, limit)?)).await
+    }
+    async fn put_policy(
+        &self,
+        org_id: i64,
+        after: u32,
+        document: &str,
+        by: &str,
+        event: NewEvent,
+    ) -> StoreResult<bool> {
+        let (document, by) = (document.to_string(), by.to_string());
+        self.unit(move |c| {
+            let at = now();
+            if !policies::put(c, org_id, after, &document, at, &by)? {
+                return Ok(false);
+            }
+            audit(c, at, &event)?;
+            Ok(true)
         })
         .await
     }
