@@ -58,7 +58,7 @@ impl ServerArgs {
     }
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Verify {
     /// Recipients prove their address with a code sent by e-mail
     Email,
@@ -163,6 +163,10 @@ pub fn send(args: SendArgs) -> Result<()> {
         })
         .collect::<Result<Vec<_>>>()?;
 
+    // The organisation's rules before anything is encrypted (the server checks again).
+    let file_types = file_types(&inputs)?;
+    check_policy(&client, &args, &inputs, &file_types, password.is_some())?;
+
     // Sizes first: an X25519 header has a fixed length and a manifest's
     // length does not depend on the hashes in it.
     let entries = |hashes: &[String]| {
@@ -198,6 +202,8 @@ pub fn send(args: SendArgs) -> Result<()> {
                 password: password.is_some(),
                 notify_on_download: args.notify,
                 blobs: sizes.iter().map(|&size| BlobSpec { size }).collect(),
+                file_types: Some(file_types),
+                message: Some(!args.message.is_empty()),
             },
         )
         .map_err(|e| explain_refusal(e, &client, &args.expires))?;
@@ -240,6 +246,51 @@ pub fn send(args: SendArgs) -> Result<()> {
     let server = url.rsplit_once("/p/").map(|(s, _)| s).unwrap_or(url);
     println!("{}", Link::new(server, id, link_secret));
     Ok(())
+}
+
+/// Every file's types: its extension and what its first bytes show (`kluis_policy::file_type`).
+fn file_types(inputs: &[Input]) -> Result<Vec<String>> {
+    let mut types = Vec::new();
+    for input in inputs {
+        let mut head = Vec::with_capacity(kluis_policy::file_type::HEAD);
+        File::open(&input.path)
+            .and_then(|f| f.take(kluis_policy::file_type::HEAD as u64).read_to_end(&mut head))
+            .with_context(|| format!("cannot read {}", input.path.display()))?;
+        for t in kluis_policy::file_type::of(&input.name, &head) {
+            if !types.contains(&t) {
+                types.push(t);
+            }
+        }
+    }
+    Ok(types)
+}
+
+/// Refuses, before anything is encrypted or uploaded, a package that breaks
+/// a rule of the organisation's policy, naming every rule it breaks. When
+/// the policy cannot be read, the server's answer at creation says it.
+fn check_policy(
+    client: &Client,
+    args: &SendArgs,
+    inputs: &[Input],
+    file_types: &[String],
+    password: bool,
+) -> Result<()> {
+    let Ok(view) = client.get::<PolicyView>("/policy") else { return Ok(()) };
+    let plan = kluis_policy::PackagePlan {
+        recipients: args.to.clone(),
+        file_types: file_types.to_vec(),
+        bytes: inputs.iter().map(|i| i.size).sum(),
+        max_downloads: args.max_downloads,
+        verification: args.verify.unwrap_or(Verify::Email) == Verify::Email,
+        password,
+        message: !args.message.is_empty(),
+    };
+    let breaches = kluis_policy::check(&view.document(), &plan);
+    if breaches.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<String> = breaches.iter().map(|b| format!("  - {b}")).collect();
+    bail!("nothing was sent: this breaks your organisation's policy:\n{}", lines.join("\n"))
 }
 
 /// The server's refusal of a new package in the words of this program's

@@ -13,6 +13,7 @@ mod support;
 mod age_errors;
 mod age_interop;
 mod command_line;
+mod policy;
 mod receive;
 mod revoke;
 mod send_receive;

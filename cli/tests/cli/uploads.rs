@@ -46,6 +46,8 @@ fn tuspy_uploads_a_blob() {
         password: false,
         notify_on_download: false,
         blobs: vec![BlobSpec { size: manifest.len() as u64 }, BlobSpec { size: blob.len() as u64 }],
+        file_types: None,
+        message: None,
     };
     let created: CreatedPackage = api.post("/packages", &token, &create).json();
     let id = created.package.id.clone();

@@ -100,11 +100,12 @@ impl Api {
         Self::finish(req.send_json(body))
     }
 
-    /// `POST path` with headers and raw bytes (tus).
+    /// `POST`, `PATCH` or `PUT path` with headers and raw bytes (tus, admin calls).
     pub fn send(&self, method: &str, path: &str, token: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
         let mut req = match method {
             "POST" => self.agent.post(self.url(path)),
             "PATCH" => self.agent.patch(self.url(path)),
+            "PUT" => self.agent.put(self.url(path)),
             _ => panic!("{method} has no body"),
         };
         if !token.is_empty() {

@@ -41,7 +41,7 @@ pub fn server_binary() -> PathBuf {
         let built = std::fs::metadata(&bin).and_then(|m| m.modified()).ok();
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         // Not Cargo.lock: any build anywhere in the workspace touches it.
-        let sources = ["server/src", "server/migrations", "protocol/src", "crypto/src"];
+        let sources = ["server/src", "server/migrations", "protocol/src", "crypto/src", "policy/src", "licence/src"];
         let newest = sources.iter().filter_map(|s| newest_change(&root.join(s))).max();
         if built.is_some() && newest <= built {
             return;
@@ -248,6 +248,13 @@ impl Server {
         let out = self.command().args(["token", "create", email, "--label", label]).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    /// An API token for a new admin `email` (`kluis-server user add --admin`).
+    pub fn admin_token(&self, email: &str) -> String {
+        let out = self.command().args(["user", "add", email, "--admin"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        self.token(email)
     }
 
     /// A user who may sign in (`kluis-server user add`).
