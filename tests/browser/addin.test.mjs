@@ -257,6 +257,31 @@ test('a user without a seat is told in the pane why, and whom to ask, before any
   assert.equal(draft.body, body);
 });
 
+test('an attachment of a type the policy blocks is refused in the pane before anything is read or uploaded', { timeout: 120_000 }, async (t) => {
+  const { server, pane } = await setup(t);
+  await server.admin('user', 'add', 'ann@example.org', '--admin');
+  await server.addUser(ALICE);
+  const ann = await server.token('ann@example.org');
+  const saved = await fetch(`${server.url}/api/v1/admin/policy`, {
+    method: 'PUT',
+    headers: { Authorization: `Bearer ${ann}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ version: 0, policy: { send: { blocked_file_types: ['exe'] } } }),
+  });
+  assert.equal(saved.status, 200);
+
+  const body = '<p>Zie bijlage.</p>';
+  const page = await pane({ user: { email: ALICE }, to: [BOB], subject: 'Installatie', bodyType: 'html', body, attachments: [attachment('a1', 'setup.exe', testBytes(5000, 7))] });
+  await signInPane(page, server, ALICE);
+  const asked = [];
+  page.on('request', (r) => r.method() !== 'GET' && asked.push(new URL(r.url()).pathname));
+  await page.click('#send-button');
+  await page.locator('#notice', { hasText: 'Your organisation does not allow sending files of type exe.' }).waitFor();
+  assert.deepEqual(asked, [], 'nothing made or uploaded');
+  const draft = await draftOf(page);
+  assert.deepEqual(draft.attachments.map((a) => a.name), ['setup.exe']);
+  assert.equal(draft.body, body);
+});
+
 test('when Outlook will not take the link, the attachments stay and the link is shown; opening the pane again finishes the mail', { timeout: 180_000 }, async (t) => {
   const { server, pane } = await setup(t);
   await server.addUser(ALICE);

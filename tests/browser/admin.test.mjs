@@ -363,6 +363,49 @@ test('an admin installs the licence the vendor sent, sees its seats, and gives a
   assert.equal(await bob.page.locator('#licence-banner').isVisible(), false);
 });
 
+test('an admin saves the policy as a version that lists what changed; the send page then refuses what breaks it before encrypting', { timeout: 90_000 }, async (t) => {
+  const { server, page } = await setup(t);
+  await signInAdmin(page, server, ANN);
+  await page.locator('#step-console').waitFor({ state: 'visible' });
+  await page.click('#tab-policy');
+  await page.locator('#policy-version', { hasText: "No policy saved yet: the server's default applies." }).waitFor();
+  assert.equal(await page.locator('#policy-versions-empty').isVisible(), true);
+  assert.equal(await page.isChecked('#policy-verification-never'), true);
+
+  await page.fill('#policy-blocked', 'gmail.com\nhotmail.com');
+  await page.fill('#policy-file-types', 'exe, bat');
+  await page.fill('#policy-max-downloads', '0');
+  await page.click('#policy-form button[type=submit]');
+  await page.locator('#policy-max-downloads-error', { hasText: 'From 1 to 10000' }).waitFor();
+  await page.fill('#policy-max-downloads', '');
+  await page.click('#policy-form button[type=submit]');
+  await page.locator('#notice', { hasText: 'Saved as version 1 (2 changes).' }).waitFor();
+  await page.locator('#policy-version', { hasText: 'Version 1, saved' }).waitFor();
+  const change = page.locator('#policy-versions .policy-change', { hasText: 'Never to these domains' });
+  assert.equal(await change.locator('del').textContent(), '[]');
+  assert.equal(await change.locator('ins').textContent(), '["gmail.com","hotmail.com"]');
+  // Saving again without a change makes no version.
+  await page.click('#policy-form button[type=submit]');
+  await page.locator('#notice', { hasText: 'Nothing changed' }).waitFor();
+  assert.equal(await page.locator('#policy-versions > li').count(), 1);
+
+  // Bob sends a program named like a document to a blocked domain: refused before anything is made.
+  const bob = await newPage(browser);
+  t.after(() => bob.context.close().catch(() => {}));
+  await signIn(bob.page, server, BOB);
+  const program = Buffer.concat([Buffer.from('MZ'), Buffer.alloc(2000, 7)]);
+  await bob.page.setInputFiles('#files', [{ name: 'offerte.pdf', mimeType: 'application/pdf', buffer: program }]);
+  await bob.page.fill('#recipients', 'jan@gmail.com');
+  const created = [];
+  bob.page.on('request', (r) => r.method() === 'POST' && r.url().endsWith('/api/v1/packages') && created.push(r.url()));
+  await bob.page.click('#send-form button[type=submit]');
+  await bob.page.locator('#notice', { hasText: 'Your organisation does not allow sending to gmail.com.' }).waitFor();
+  assert.match(await bob.page.textContent('#notice'), /does not allow sending files of type exe/);
+  assert.deepEqual(created, [], 'nothing was made');
+  assert.equal(await bob.page.locator('#step-compose').isVisible(), true, 'the form keeps what was filled in');
+  assert.equal(await bob.page.inputValue('#recipients'), 'jan@gmail.com');
+});
+
 test('the users list loads a page at a time ("Show more" goes on where the reader is) and searches by name or address', { timeout: 60_000 }, async (t) => {
   const { server, page } = await setup(t);
   const token = await server.token(ANN);

@@ -21,7 +21,7 @@ use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
 mod policy;
-pub use policy::{PolicyScanner, check_message, decide};
+pub use policy::{PolicyScanner, check_message, check_package, decide, file_types};
 
 fn js_err(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())

@@ -94,3 +94,24 @@ pub fn check_message(policy: &JsValue, facts: &JsValue, text: &str) -> Result<Js
     scanner.push(text.as_bytes());
     to_js(&kluis_policy::decide(&policy, &facts, &scanner.finish()))
 }
+
+/// Every rule of the organisation's policy a package would break, before
+/// anything is encrypted: `policy` is the document (`{version, send,
+/// content}`), `plan` what the sender means to send (`{recipients,
+/// file_types, bytes, max_downloads, verification, password, message}`).
+/// Answers an array of breaches `{rule, …}` (empty: it may be sent); the
+/// server checks the same at creation.
+#[wasm_bindgen(js_name = checkPackage)]
+pub fn check_package(policy: &JsValue, plan: &JsValue) -> Result<JsValue, JsValue> {
+    let policy: kluis_policy::Policy = from_js(policy, "invalid_policy")?;
+    let plan: kluis_policy::PackagePlan = from_js(plan, "invalid_facts")?;
+    to_js(&kluis_policy::check(&policy, &plan))
+}
+
+/// The types of a file named `name` whose first bytes are `head` (at least
+/// the first 16 when the file has them): its extension and what the bytes
+/// show, as the policy's `blocked_file_types` names them.
+#[wasm_bindgen(js_name = fileTypes)]
+pub fn file_types(name: &str, head: &[u8]) -> Vec<String> {
+    kluis_policy::file_type::of(name, head)
+}

@@ -14,6 +14,7 @@ import { api, isAbort } from '../js/api.js';
 import { formatBytes, formatDate, t, tn, translate } from '../js/i18n.js';
 import { cannotSendText, checkStanding, showBanner } from '../js/licence-notice.js';
 import { describeError } from '../js/messages.js';
+import { breachText } from '../js/policy-rules.js';
 import { showSendProgress } from '../js/send-progress.js';
 import { SignInStep } from '../js/signin.js';
 import { deleteSend, listSends, saveSend, sameFile } from '../js/send-store.js';
@@ -384,7 +385,7 @@ $('#send-form').addEventListener('submit', async (event) => {
         password: choices.password,
         notify: false,
       },
-      { token: session.token, owner: session.email, onStatus: () => setStatus(t('progress.password')) },
+      { token: session.token, owner: session.email, policy, onStatus: () => setStatus(t('progress.password')) },
     );
   } catch (e) {
     show('compose');
@@ -637,6 +638,11 @@ function handleSendError(e, { creating }) {
     notice.error(t('error.signedOut'));
     return;
   }
+  if (code === 'policy') {
+    // Refused before anything was encrypted: every rule the package breaks.
+    notice.error(cause.breaches.map(breachText).join(' '));
+    return;
+  }
   if (code === 'not_allowed') {
     cannotSend = cause?.details ?? null;
     notice.error(cannotSendText(cause?.details));
@@ -649,6 +655,11 @@ function handleSendError(e, { creating }) {
     if (!creating) abandon();
     return;
   }
+  if (code === 'invalid' && cause?.code?.startsWith('policy_')) {
+    notice.error(breachText({ ...cause.details, message: cause.message }));
+    if (!creating) abandon();
+    return;
+  }
   if (code === 'invalid') {
     const messages = {
       invalid_recipient: t('send.badRecipientServer'),
@@ -657,8 +668,6 @@ function handleSendError(e, { creating }) {
       invalid_max_downloads: t('send.badMaxDownloads'),
       invalid_blobs: t('send.tooManyFiles'),
       too_many_recipients: t('send.tooManyRecipients'),
-      policy_verification: t('policy.verification'),
-      policy_password: t('policy.password'),
     };
     notice.error(messages[cause?.code] ?? t('error.generic', { message: cause?.message ?? '' }));
     if (!creating) abandon();

@@ -5,6 +5,7 @@ import { api, ApiError, isAbort } from './api.js';
 import { formatBytes, formatDate, t, tn, translate } from './i18n.js';
 import { cannotSendText, checkStanding, showBanner } from './licence-notice.js';
 import { describeError } from './messages.js';
+import { breachText } from './policy-rules.js';
 import { deleteSend, listSends, sameFile } from './send-store.js';
 import { SavedSession } from './session.js';
 import { codeMethods, SignInStep } from './signin.js';
@@ -41,6 +42,8 @@ let pendingFiles = [];
 let chosenForResume = [];
 /** Why this user cannot send now (`cannot_send` of GET /me: no seat, licence lapsed), or null. */
 let cannotSend = null;
+/** GET /policy: the organisation's rules, checked before encrypting (null: the server's answer says it). */
+let policy = null;
 
 function show(step) {
   showStep(steps[step]);
@@ -202,6 +205,7 @@ async function signedIn() {
   $('#account').hidden = false;
   $('#account-email').textContent = session.email;
   cannotSend = await checkStanding(session.token, $('#licence-banner'));
+  policy = await api('/policy', { token: session.token }).catch(() => null);
   const unfinished = await listSends(session.email).catch(() => []);
   if (unfinished.length) showResume(unfinished[0]);
   else showCompose();
@@ -452,6 +456,7 @@ $('#send-form').addEventListener('submit', async (event) => {
     record = await createPackage(options, {
       token: session.token,
       owner: session.email,
+      policy,
       onStatus: () => setStatus(t('progress.password')),
     });
   } catch (e) {
@@ -530,6 +535,11 @@ function handleSendError(e, { creating }) {
     notice.error(t('error.signedOut'));
     return;
   }
+  if (code === 'policy') {
+    // Refused before anything was encrypted: every rule the package breaks.
+    notice.error(cause.breaches.map(breachText).join(' '));
+    return;
+  }
   if (code === 'not_allowed') {
     cannotSend = cause?.details ?? null;
     notice.error(cannotSendText(cause?.details));
@@ -545,6 +555,11 @@ function handleSendError(e, { creating }) {
     if (!creating) abandon();
     return;
   }
+  if (code === 'invalid' && cause?.code?.startsWith('policy_')) {
+    notice.error(breachText({ ...cause.details, message: cause.message }));
+    if (!creating) abandon();
+    return;
+  }
   if (code === 'invalid') {
     const messages = {
       invalid_recipient: t('send.badRecipientServer'),
@@ -553,8 +568,6 @@ function handleSendError(e, { creating }) {
       invalid_max_downloads: t('send.badMaxDownloads'),
       invalid_blobs: t('send.tooManyFiles'),
       too_many_recipients: t('send.tooManyRecipients'),
-      policy_verification: t('policy.verification'),
-      policy_password: t('policy.password'),
     };
     notice.error(messages[cause?.code] ?? t('error.generic', { message: cause?.message ?? '' }));
     if (!creating) abandon();

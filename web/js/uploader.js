@@ -13,6 +13,7 @@
 // reads, hashes and encrypts.
 import { api, ApiError, backoffSeconds, isAbort, isTransient, MAX_ATTEMPTS, NetworkError, sameOrigin, waitBeforeRetry } from './api.js';
 import { startHashWorker } from './hashing.js';
+import { fileTypesOf, policyDocument } from './policy-rules.js';
 import { WorkerRpc } from './rpc.js';
 import { deleteSend, saveSend } from './send-store.js';
 import { loadWasm } from './wasm.js';
@@ -24,7 +25,7 @@ const BODY = 8 << 20;
 const MAX_BUSY_WAITS = 10;
 const TUS = { 'Tus-Resumable': '1.0.0' };
 
-/** A failure the page explains: code is one of signed_out, not_allowed (no seat, licence lapsed), too_large, network, file_changed, gone, invalid, server. */
+/** A failure the page explains: code is one of signed_out, not_allowed (no seat, licence lapsed), policy (cause.breaches), too_large, network, file_changed, gone, invalid, server. */
 export class SendError extends Error {
   constructor(code, cause) {
     super(cause?.message ?? code);
@@ -56,10 +57,27 @@ export async function stretchPassword(packageId, password) {
  * Creates the package on the server and returns the record to upload it
  * with (saved in IndexedDB). `options`: {files, recipients, subject,
  * message, expiresInDays, maxDownloads, verify, password, notify}.
+ * `policy` (GET /policy): a package that breaks its rules is refused here,
+ * before anything is encrypted, with SendError('policy', {breaches}).
  */
-export async function createPackage(options, { token, owner, onStatus = () => {} }) {
+export async function createPackage(options, { token, owner, policy = null, onStatus = () => {} }) {
   const wasm = await loadWasm();
   const { files } = options;
+  const fileTypes = await fileTypesOf(wasm, files);
+  const message = Boolean(options.message?.trim());
+  if (policy) {
+    const plan = {
+      recipients: options.recipients,
+      file_types: fileTypes,
+      bytes: files.reduce((sum, f) => sum + f.size, 0),
+      max_downloads: options.maxDownloads ?? null,
+      verification: options.verify === 'email',
+      password: Boolean(options.password),
+      message,
+    };
+    const breaches = wasm.checkPackage(policyDocument(policy), plan);
+    if (breaches.length) throw new SendError('policy', { breaches });
+  }
   const described = files.map((f) => ({ name: f.name, size: f.size, lastModified: f.lastModified, type: mediaType(f) }));
 
   // An X25519 header has a fixed length, and the manifest's length does not
@@ -84,6 +102,8 @@ export async function createPackage(options, { token, owner, onStatus = () => {}
         password: Boolean(options.password),
         notify_on_download: Boolean(options.notify),
         blobs: sizes.map((size) => ({ size })),
+        file_types: fileTypes,
+        message,
       },
     });
   } catch (e) {

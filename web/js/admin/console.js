@@ -16,6 +16,7 @@ import { adminApi, el, errorText, session } from './common.js';
 import { setupLicence } from './licence.js';
 import { setupOrganisation } from './organisation.js';
 import { setupPackages } from './packages.js';
+import { setupPolicy } from './policy.js';
 import { setupUsers } from './users.js';
 
 const TOKEN_KEY = 'kluis.token';
@@ -141,7 +142,7 @@ addEventListener('storage', (event) => {
 
 // ---------------------------------------------------------------- sections
 
-const SECTIONS = ['overview', 'users', 'packages', 'audit', 'organisation', 'licence'];
+const SECTIONS = ['overview', 'users', 'packages', 'audit', 'organisation', 'policy', 'licence'];
 const tabs = [...document.querySelectorAll('#admin-tabs [role=tab]')];
 
 const sections = {
@@ -149,6 +150,7 @@ const sections = {
   users: setupUsers({ notice, me: () => email }),
   packages: setupPackages({ notice }),
   audit: setupAudit({ notice }),
+  policy: setupPolicy({ notice }),
   licence: setupLicence({ notice, onView: (view) => showLicence(view) }),
   organisation: setupOrganisation({ notice, onName: (name) => ($('#admin-nav-title').textContent = name) }),
 };
