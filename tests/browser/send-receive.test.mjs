@@ -726,16 +726,29 @@ test('the send form shows every problem at once, next to its field, and each goe
   assert.ok(await page.locator('#files-error').isHidden());
 });
 
-test('the organisation\'s send rules are explained in plain words when the server enforces them', { timeout: 60_000 }, async (t) => {
+test('the organisation\'s send rules are explained in plain words before anything is encrypted, and by the server too', { timeout: 60_000 }, async (t) => {
   const { server, open } = await setup(t, { config: '[policy]\nrequire_password = true\n' });
   await server.addUser(ALICE);
   const page = await open();
   await signIn(page, server, ALICE);
   await page.setInputFiles('#files', [{ name: 'a.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') }]);
   await page.fill('#recipients', BOB);
+  const created = [];
+  page.on('request', (r) => r.method() === 'POST' && r.url().endsWith('/api/v1/packages') && created.push(r.url()));
   await page.click('#send-button');
-  await page.locator('#notice[role=alert]').getByText('Your organisation asks for a password on every package.').waitFor();
+  await page.locator('#notice[role=alert]').getByText('Your organisation requires a password on every package.').waitFor();
   assert.ok(await page.locator('#step-compose').isVisible(), 'the form stays, to add a password');
+  assert.deepEqual(created, [], 'refused on the page');
+
+  // A page that could not read the policy: the server refuses, in the same words.
+  await page.route('**/api/v1/policy', (route) => route.fulfill({ status: 503, body: '' }));
+  await page.reload();
+  await page.locator('#step-compose').waitFor({ state: 'visible' });
+  await page.setInputFiles('#files', [{ name: 'a.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') }]);
+  await page.fill('#recipients', BOB);
+  await page.click('#send-button');
+  await page.locator('#notice[role=alert]').getByText('Your organisation requires a password on every package.').waitFor();
+  assert.equal(created.length, 1, 'asked the server, which refused');
 });
 
 test('the upload worker restarts the ciphertext at any offset, also from a saved state (after a reload)', { timeout: 60_000 }, async (t) => {

@@ -169,6 +169,8 @@ function applyPolicy() {
     }),
   );
   $('#include-message').checked = send.include_message ?? true;
+  // "Always": the message goes in, and the sender cannot take it out.
+  $('#include-message').disabled = policy?.rules?.message === 'always';
   const verificationRequired = Boolean(send.require_verification);
   $('#verify-none-choice').hidden = verificationRequired;
   if (verificationRequired) $('#verify-email').checked = true;
