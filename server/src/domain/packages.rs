@@ -122,7 +122,7 @@ pub(crate) async fn create(domain: &Domain, caller: &Caller, req: Request) -> Do
     let total = total.filter(|&t| t <= max).ok_or_else(too_large)?;
     let sizes: Vec<i64> =
         req.blob_sizes.iter().map(|&s| i64::try_from(s).map_err(|_| too_large())).collect::<Result<_, _>>()?;
-    super::policy::check_package(domain, caller, &Request { recipients: recipients.clone(), ..req }, total).await?;
+    super::policy::check_package(domain, caller, &recipients, &req, total).await?;
     // The licence last: a request that breaks a rule takes no seat.
     super::licences::may_send(domain, caller).await?;
 

@@ -93,10 +93,17 @@ pub(crate) async fn view(domain: &Domain, caller: Option<&Caller>) -> DomainResu
 /// The rules of the caller's organisation a new package must meet, from
 /// what the server sees of it and what the client declares (file types,
 /// message): the first rule it breaks is the answer.
-pub(crate) async fn check_package(domain: &Domain, caller: &Caller, req: &Request, bytes: u64) -> DomainResult<()> {
+/// `recipients` are the request's, normalised; `bytes` the package's size.
+pub(crate) async fn check_package(
+    domain: &Domain,
+    caller: &Caller,
+    recipients: &[String],
+    req: &Request,
+    bytes: u64,
+) -> DomainResult<()> {
     let policy = in_force(domain, caller.user.org_id).await?;
     let plan = PackagePlan {
-        recipients: req.recipients.clone(),
+        recipients: recipients.to_vec(),
         file_types: req.file_types.clone().unwrap_or_default(),
         bytes,
         max_downloads: req.max_downloads.and_then(|m| u32::try_from(m).ok()),
