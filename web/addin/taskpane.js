@@ -13,8 +13,7 @@
 import { api, isAbort } from '../js/api.js';
 import { formatBytes, formatDate, t, tn, translate } from '../js/i18n.js';
 import { cannotSendText, checkStanding, showBanner } from '../js/licence-notice.js';
-import { describeError } from '../js/messages.js';
-import { breachText } from '../js/policy-rules.js';
+import { describeError, refusalText } from '../js/messages.js';
 import { showSendProgress } from '../js/send-progress.js';
 import { SignInStep } from '../js/signin.js';
 import { deleteSend, listSends, saveSend, sameFile } from '../js/send-store.js';
@@ -640,25 +639,17 @@ function handleSendError(e, { creating }) {
     notice.error(t('error.signedOut'));
     return;
   }
-  if (code === 'policy') {
-    // Refused before anything was encrypted: every rule the package breaks.
-    notice.error(cause.breaches.map(breachText).join(' '));
-    return;
-  }
-  if (code === 'not_allowed') {
-    cannotSend = cause?.details ?? null;
-    notice.error(cannotSendText(cause?.details));
-    if (!creating) abandon();
+  const refusal = refusalText(e);
+  if (refusal) {
+    // The organisation's policy or licence: said as such; refused on the page, nothing was made.
+    if (code === 'not_allowed') cannotSend = cause?.details ?? null;
+    notice.error(refusal);
+    if (!creating && code !== 'policy') abandon();
     return;
   }
   if (code === 'too_large') {
     const limit = cause?.code === 'too_large' ? Number(cause.details?.limit) : NaN;
     notice.error(e.size && limit > 0 ? t('error.tooLargeSizes', { size: formatBytes(e.size), limit: formatBytes(limit) }) : t('error.tooLarge'));
-    if (!creating) abandon();
-    return;
-  }
-  if (code === 'invalid' && cause?.code?.startsWith('policy_')) {
-    notice.error(breachText({ ...cause.details, message: cause.message }));
     if (!creating) abandon();
     return;
   }

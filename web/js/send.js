@@ -4,8 +4,7 @@
 import { api, ApiError, isAbort } from './api.js';
 import { formatBytes, formatDate, t, tn, translate } from './i18n.js';
 import { cannotSendText, checkStanding, showBanner } from './licence-notice.js';
-import { describeError } from './messages.js';
-import { breachText } from './policy-rules.js';
+import { describeError, refusalText } from './messages.js';
 import { deleteSend, listSends, sameFile } from './send-store.js';
 import { SavedSession } from './session.js';
 import { codeMethods, SignInStep } from './signin.js';
@@ -535,15 +534,12 @@ function handleSendError(e, { creating }) {
     notice.error(t('error.signedOut'));
     return;
   }
-  if (code === 'policy') {
-    // Refused before anything was encrypted: every rule the package breaks.
-    notice.error(cause.breaches.map(breachText).join(' '));
-    return;
-  }
-  if (code === 'not_allowed') {
-    cannotSend = cause?.details ?? null;
-    notice.error(cannotSendText(cause?.details));
-    if (!creating) abandon();
+  const refusal = refusalText(e);
+  if (refusal) {
+    // The organisation's policy or licence: said as such; refused on the page, nothing was made.
+    if (code === 'not_allowed') cannotSend = cause?.details ?? null;
+    notice.error(refusal);
+    if (!creating && code !== 'policy') abandon();
     return;
   }
   if (code === 'too_large') {
@@ -552,11 +548,6 @@ function handleSendError(e, { creating }) {
     notice.error(e.size && limit > 0
       ? t('error.tooLargeSizes', { size: formatBytes(e.size), limit: formatBytes(limit) })
       : t('error.tooLarge'));
-    if (!creating) abandon();
-    return;
-  }
-  if (code === 'invalid' && cause?.code?.startsWith('policy_')) {
-    notice.error(breachText({ ...cause.details, message: cause.message }));
     if (!creating) abandon();
     return;
   }
