@@ -1003,3 +1003,116 @@ pub(crate) async fn purge_deleted(domain: &Domain, at: i64) -> DomainResult<usiz
     }
     Ok(due.len())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::blobs::BlobStore;
+    use crate::blobs::memory::MemoryBlobStore;
+    use crate::store::{MetaStore, NewPackage, NewUser, PackageState};
+
+    fn domain(dir: &Path) -> Domain {
+        Domain {
+            meta: store::open(dir).unwrap(),
+            blobs: Arc::new(MemoryBlobStore::default()),
+            key: crate::secrets::ServerKey::load_or_create(&dir.join(SERVER_KEY)).unwrap(),
+            limits: Default::default(),
+            public_url: "http://kluis.test".into(),
+            policy: Default::default(),
+            licence: Default::default(),
+        }
+    }
+
+    async fn put_blob(d: &Domain, key: &str, bytes: &[u8]) {
+        let mut w = d.blobs.append("up", 0).await.unwrap();
+        w.write(bytes).await.unwrap();
+        w.checkpoint().await.unwrap();
+        drop(w);
+        d.blobs.commit("up", key).await.unwrap();
+    }
+
+    /// A live package whose blob was deleted between the snapshot and its
+    /// copy (it ended meanwhile) is ended in the backup too, with a chained
+    /// audit row; the other package's blobs are in the backup and its manifest.
+    #[actix_web::test]
+    async fn a_package_that_ends_while_the_backup_runs_is_ended_in_the_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        let d = domain(&data);
+        let org = d.meta.ensure_organisation("Org").await.unwrap();
+        let user = NewUser { org_id: org, email: "a@example.org".into(), name: None, role: None };
+        let user = d.meta.add_user(user).await.unwrap().unwrap();
+        for (id, blobs) in [("AAAAAAAAAAAAAAAAAAAAAA", 2), ("BBBBBBBBBBBBBBBBBBBBBB", 1)] {
+            let new = NewPackage {
+                id: id.into(),
+                org_id: org,
+                sender_id: user.id,
+                server_share: vec![1; 32],
+                created_at: now(),
+                expires_at: now() + 86_400,
+                max_downloads: None,
+                verify_email: false,
+                has_password: false,
+                notify_on_download: false,
+                recipients: vec![],
+                blob_sizes: vec![3; blobs],
+            };
+            let event = d.event(org, Event::Created, Actor::System, Some(id), None);
+            d.meta.create_package(new, Box::new(|_| Ok(())), event).await.unwrap();
+        }
+        // Every blob complete in the database; B's file is gone (its package ended after the snapshot).
+        let conn = rusqlite::Connection::open(data.join(store::DATABASE)).unwrap();
+        conn.execute("UPDATE blobs SET complete = 1", []).unwrap();
+        conn.execute("UPDATE packages SET state = 'ready'", []).unwrap();
+        put_blob(&d, "AAAAAAAAAAAAAAAAAAAAAA/0", b"abc").await;
+        put_blob(&d, "AAAAAAAAAAAAAAAAAAAAAA/1", b"def").await;
+
+        let dest = dir.path().join("backup");
+        let report = backup(&d, &data.join(SERVER_KEY), &dest).await.unwrap();
+        assert_eq!((report.blobs, report.bytes), (2, 6));
+        assert_eq!(report.ended, ["BBBBBBBBBBBBBBBBBBBBBB"]);
+        let manifest = std::fs::read_to_string(dest.join(MANIFEST)).unwrap();
+        assert!(
+            manifest.contains(&manifest_line(&hex::encode(Sha256::digest(b"def")), "blobs/AAAAAAAAAAAAAAAAAAAAAA/1"))
+        );
+        assert!(!dest.join("kluis.db-wal").exists(), "the database is one file");
+
+        // Restored, every file checked (opening the backup itself would change it: restore first);
+        // a second restore into it needs force.
+        let restored = dir.path().join("restored");
+        let r = restore(&dest, &restored, false).await.unwrap();
+        assert_eq!((r.files, r.previous), (5, None));
+        assert!(restore(&dest, &restored, false).await.unwrap_err().to_string().contains("--force"));
+
+        let copy = store::open(&restored).unwrap();
+        let a = copy.package("AAAAAAAAAAAAAAAAAAAAAA").await.unwrap().unwrap();
+        let b = copy.package("BBBBBBBBBBBBBBBBBBBBBB").await.unwrap().unwrap();
+        assert_eq!((a.state, a.server_share.is_some()), (PackageState::Ready, true));
+        assert_eq!((b.state, b.server_share), (PackageState::Expired, None));
+        let check = super::super::audit::verify(copy.as_ref()).await.unwrap();
+        assert!(check.intact(), "{check}");
+        let events = copy.events("BBBBBBBBBBBBBBBBBBBBBB", 0, 10).await.unwrap();
+        assert_eq!(events.last().map(|e| e.event.as_str()), Some("expired"));
+        assert_eq!(std::fs::read(restored.join("blobs/AAAAAAAAAAAAAAAAAAAAAA/1")).unwrap(), b"def");
+
+        // A backup changed afterwards (here: opened by a store, which writes) is refused whole.
+        let elsewhere = dir.path().join("elsewhere");
+        drop(store::open(&dest).unwrap());
+        let refused = restore(&dest, &elsewhere, false).await.unwrap_err().to_string();
+        assert!(refused.contains("kluis.db in the backup is damaged"), "{refused}");
+        assert!(!elsewhere.exists() && !dir.path().join("elsewhere.restoring").exists());
+    }
+
+    #[test]
+    fn manifests_name_only_files_inside_the_folder() {
+        let sum = "a".repeat(64);
+        assert_eq!(parse_manifest(&format!("{sum}  blobs/x/0\n")).unwrap()[0].1, PathBuf::from("blobs/x/0"));
+        for bad in ["../secret", "/etc/passwd", "blobs/../../x", "a\\b", ""] {
+            assert!(parse_manifest(&format!("{sum}  {bad}\n")).is_err(), "{bad:?}");
+        }
+        assert!(parse_manifest("xyz  kluis.db\n").is_err());
+    }
+}

@@ -175,19 +175,20 @@ export function setupOrganisation({ notice, onName }) {
     notice.clear();
     exportState.textContent = '';
     let writable = null;
-    let name = 'kluis-export.tar';
+    let name = `kluis-export-${new Date().toISOString().slice(0, 10)}.tar`;
+    // The picker first, while the click still counts as the admin's gesture.
+    if (typeof window.showSaveFilePicker === 'function') {
+      try {
+        const handle = await window.showSaveFilePicker({ suggestedName: name });
+        writable = await handle.createWritable();
+      } catch (e) {
+        if (e?.name === 'AbortError') return; // The admin closed the picker.
+        writable = null; // No picker here after all: a download.
+      }
+    }
     try {
       const response = await adminRaw('/export');
-      name = /filename="([^"]+)"/.exec(response.headers.get('Content-Disposition') ?? '')?.[1] ?? name;
-      if (typeof window.showSaveFilePicker === 'function') {
-        try {
-          const handle = await window.showSaveFilePicker({ suggestedName: name });
-          writable = await handle.createWritable();
-        } catch {
-          await response.body?.cancel();
-          return; // The admin closed the picker.
-        }
-      }
+      if (!writable) name = /filename="([^"]+)"/.exec(response.headers.get('Content-Disposition') ?? '')?.[1] ?? name;
       const parts = [];
       let size = 0;
       const reader = response.body.getReader();
