@@ -154,6 +154,26 @@ pub struct AdminPackageList {
     pub next: Option<String>,
 }
 
+/// A deleted package an admin may still restore (`GET /admin/packages/deleted`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeletedPackage {
+    /// The package as it was.
+    pub package: AdminPackage,
+    /// When it was deleted.
+    pub deleted_at: String,
+    /// Who deleted it (`user:…`).
+    pub deleted_by: String,
+    /// Until when it can be restored; then it is purged.
+    pub restorable_until: String,
+}
+
+/// The organisation's deleted packages, most recently deleted first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeletedPackageList {
+    /// The packages.
+    pub packages: Vec<DeletedPackage>,
+}
+
 /// One row of the audit log.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditEntry {

@@ -187,6 +187,9 @@ pub struct Limits {
     pub max_unfinished_packages_per_user: u32,
     /// Per user: uploads open at once.
     pub max_open_uploads_per_user: u32,
+    /// A package its sender or an admin deletes stays restorable by an admin
+    /// this many days (it cannot be opened meanwhile); then the janitor purges it.
+    pub restore_days: u32,
 }
 
 impl Default for Config {
@@ -240,6 +243,7 @@ impl Default for Limits {
             max_reserved_bytes_per_user: 200 << 30,
             max_unfinished_packages_per_user: 20,
             max_open_uploads_per_user: 100,
+            restore_days: 30,
         }
     }
 }

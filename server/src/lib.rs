@@ -20,6 +20,7 @@ mod net;
 mod oidc;
 mod secrets;
 mod store;
+mod tar;
 mod tls;
 mod web;
 
@@ -321,6 +322,13 @@ pub mod admin {
         Ok(warned)
     }
 
+    /// One round of the purge of deleted packages as if it were `at` (Unix
+    /// seconds): those deleted more than `limits.restore_days` before it go.
+    /// The janitor runs it with the present; tests with a later moment.
+    pub async fn purge_deleted(state: &State, at: i64) -> Result<usize> {
+        crate::domain::lifecycle::purge_deleted(&state.domain, at).await.map_err(|e| anyhow!("{}", describe(e)))
+    }
+
     /// Every organisation of the server (`kluis-server org list`).
     pub async fn organisations(state: &State) -> Result<Vec<OrganisationInfo>> {
         let all = organisations::list(&state.domain).await.map_err(|e| anyhow!("{}", describe(e)))?;
@@ -490,6 +498,113 @@ pub mod admin {
             lines.extend(check.heads.iter().map(ToString::to_string));
         }
         Ok(AuditVerdict { intact: check.intact(), report: lines.join("\n") })
+    }
+
+    /// `kluis-server backup DIR`: an online backup of the data directory the
+    /// server runs on (`domain::lifecycle::backup`); a report in words.
+    pub async fn backup(state: &State, dest: &std::path::Path) -> Result<String> {
+        if state.config.blob_store == "memory" {
+            bail!(
+                "this server keeps its blobs in memory (blob_store = \"memory\"): there is nothing on disk to back up"
+            );
+        }
+        let key = state.config.data_dir.join(crate::domain::lifecycle::SERVER_KEY);
+        let started = std::time::Instant::now();
+        let r = crate::domain::lifecycle::backup(&state.domain, &key, dest).await?;
+        let mut report = format!(
+            "backup written to {}: the database, the server key and {} blobs ({} bytes); {} files in {} ({:.1} s)",
+            dest.display(),
+            r.blobs,
+            r.bytes,
+            r.files,
+            crate::domain::lifecycle::MANIFEST,
+            started.elapsed().as_secs_f64()
+        );
+        if !r.ended.is_empty() {
+            report.push_str(&format!(
+                "\n{} package(s) ended while the backup ran (their files were deleted before they were copied); \
+                 they are ended in the backup too: {}",
+                r.ended.len(),
+                r.ended.join(", ")
+            ));
+        }
+        Ok(report)
+    }
+
+    /// `kluis-server restore DIR`: the backup in `src` becomes the data
+    /// directory of `config` (the server stopped); a report in words.
+    pub async fn restore(config: &Config, src: &std::path::Path, force: bool) -> Result<String> {
+        let data = std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
+        let r = crate::domain::lifecycle::restore(src, &data, force).await?;
+        let mut report = format!(
+            "restored {} files ({} bytes, every SHA-256 checked) from {} into {}",
+            r.files,
+            r.bytes,
+            src.display(),
+            data.display()
+        );
+        if let Some(previous) = r.previous {
+            report.push_str(&format!(
+                "\nthe data directory as it was is kept at {}: delete it once the restored server works",
+                previous.display()
+            ));
+        }
+        Ok(report)
+    }
+
+    /// `kluis-server export --organisation ORG DIR`: everything the organisation owns, into DIR.
+    pub async fn export(state: &State, org: &str, dest: &std::path::Path) -> Result<String> {
+        let org = named_organisation(state, org).await?;
+        let s = crate::domain::lifecycle::export_to_dir(&state.domain, org.id, dest).await?;
+        let mut report = format!(
+            "exported {} ({}) to {}: {} users, {} packages, {} audit rows, {} encrypted files ({} bytes); \
+             check it with `cd {} && sha256sum -c {}`",
+            org.name,
+            org.id,
+            dest.display(),
+            s.users,
+            s.packages,
+            s.audit_rows,
+            s.blobs,
+            s.bytes,
+            shell_word(&dest.display().to_string()),
+            crate::domain::lifecycle::MANIFEST
+        );
+        if s.vanished > 0 {
+            report.push_str(&format!(
+                "\n{} file(s) were deleted while the export ran (their packages ended)",
+                s.vanished
+            ));
+        }
+        Ok(report)
+    }
+
+    /// An organisation about to be deleted, in words (for the confirmation).
+    pub async fn describe_organisation(state: &State, org: &str) -> Result<(String, String)> {
+        let org = named_organisation(state, org).await?;
+        let stats = state.domain.meta.org_stats(org.id, 0).await.map_err(|e| anyhow!("{e}"))?;
+        let domains = if org.domains.is_empty() { "no mail domains".to_string() } else { org.domains.join(", ") };
+        let text = format!(
+            "organisation {} ({}; {domains}): {} users ({} disabled), {} packages since it began",
+            org.name, org.id, stats.active_users, stats.disabled_users, stats.packages_since
+        );
+        Ok((org.name, text))
+    }
+
+    /// `kluis-server delete-organisation ORG`: deletes everything it owns;
+    /// the signed certificate's text and a summary.
+    pub async fn delete_organisation(state: &State, org: &str) -> Result<(String, String)> {
+        let org = named_organisation(state, org).await?;
+        let outcome = crate::domain::lifecycle::delete_organisation(&state.domain, org.id).await?;
+        Ok((outcome.certificate, outcome.summary))
+    }
+
+    /// `kluis-server certificate verify FILE`: the certificate's record if its
+    /// signature holds, and whether this server (the data directory of
+    /// `config`, if it has a key) signed it.
+    pub fn verify_certificate(config: &Config, text: &str) -> Result<String> {
+        let key = crate::secrets::ServerKey::load(&config.data_dir.join(crate::domain::lifecycle::SERVER_KEY))?;
+        crate::domain::lifecycle::verify_certificate(text, key.as_ref())
     }
 
     fn describe(e: crate::domain::DomainError) -> String {

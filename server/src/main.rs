@@ -63,6 +63,57 @@ enum Command {
         #[command(subcommand)]
         command: AddinCommand,
     },
+    /// Back up the data directory while the server runs: a consistent copy of
+    /// the database, the blobs it refers to, the server key, and MANIFEST.sha256
+    Backup {
+        /// A new (or empty) folder for the backup
+        dir: PathBuf,
+    },
+    /// Restore a backup made by `backup` as the data directory (stop the server
+    /// first); every file is checked against the backup's MANIFEST.sha256
+    Restore {
+        /// The backup's folder
+        dir: PathBuf,
+        /// Replace a data directory that is not empty (it is kept beside, renamed)
+        #[arg(long)]
+        force: bool,
+    },
+    /// Export everything an organisation owns (users, packages' metadata, audit
+    /// log, settings, licence, the encrypted files) in open formats into DIR
+    Export {
+        /// The organisation, by id or name
+        #[arg(long, alias = "org", value_name = "ORG")]
+        organisation: String,
+        /// A new (or empty) folder for the export
+        dir: PathBuf,
+    },
+    /// Delete an organisation and everything it owns (end of contract), and
+    /// write a signed deletion certificate
+    DeleteOrganisation {
+        /// The organisation, by id or name
+        org: String,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+        /// Where to write the certificate (default: deletion-certificate-<id>-<date>.txt here)
+        #[arg(long, value_name = "FILE")]
+        certificate: Option<PathBuf>,
+    },
+    /// Deletion certificates
+    Certificate {
+        #[command(subcommand)]
+        command: CertificateCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CertificateCommand {
+    /// Check a deletion certificate's signature, print what it says, and
+    /// whether this server (its data directory's key) signed it; exit 1 if not valid
+    Verify {
+        /// The certificate (`-` for standard input)
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -232,6 +283,15 @@ fn main() -> ExitCode {
             Command::Audit { command: AuditCommand::Verify { init } } => return verify_audit(config, init),
             Command::Licence { command } => licence(config, command),
             Command::Addin { command: AddinCommand::Manifest { out } } => addin_manifest(&config, out),
+            Command::Backup { dir } => backup(config, &dir),
+            Command::Restore { dir, force } => restore(&config, &dir, force),
+            Command::Export { organisation, dir } => export(config, &organisation, &dir),
+            Command::DeleteOrganisation { org, yes, certificate } => {
+                delete_organisation(config, &org, yes, certificate)
+            }
+            Command::Certificate { command: CertificateCommand::Verify { file } } => {
+                return verify_certificate(&config, &file);
+            }
         };
         done.map(|()| ExitCode::SUCCESS)
     });
@@ -425,4 +485,94 @@ fn addin_manifest(config: &Config, out: Option<PathBuf>) -> Result<()> {
         None => std::io::Write::write_all(&mut std::io::stdout().lock(), xml.as_bytes())?,
     }
     Ok(())
+}
+
+fn backup(config: Config, dir: &std::path::Path) -> Result<()> {
+    let report = actix_web::rt::System::new().block_on(async {
+        let state = open_admin(config, false).await?;
+        kluis_server::admin::backup(&state, dir).await
+    })?;
+    println!("{report}");
+    Ok(())
+}
+
+/// Runs without opening the data directory: it is what gets replaced.
+fn restore(config: &Config, dir: &std::path::Path, force: bool) -> Result<()> {
+    let report =
+        actix_web::rt::System::new().block_on(async { kluis_server::admin::restore(config, dir, force).await })?;
+    println!("{report}");
+    Ok(())
+}
+
+fn export(config: Config, org: &str, dir: &std::path::Path) -> Result<()> {
+    let report = actix_web::rt::System::new().block_on(async {
+        let state = open_admin(config, false).await?;
+        kluis_server::admin::export(&state, org, dir).await
+    })?;
+    println!("{report}");
+    Ok(())
+}
+
+/// Asks (unless `yes`) for the organisation's name to be typed, then deletes
+/// and writes the certificate, which it never overwrites.
+fn delete_organisation(config: Config, org: &str, yes: bool, certificate: Option<PathBuf>) -> Result<()> {
+    let (certificate, summary, path) = actix_web::rt::System::new().block_on(async {
+        let state = open_admin(config, false).await?;
+        let (name, description) = kluis_server::admin::describe_organisation(&state, org).await?;
+        if !yes {
+            eprintln!("This deletes {description}, with its audit log and every encrypted file, for good.");
+            eprintln!("Export it first if it is wanted (kluis-server export --organisation ORG DIR).");
+            eprint!("Type the organisation's name ({name}) to delete it: ");
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            if line.trim() != name {
+                bail!("not confirmed: nothing was deleted");
+            }
+        }
+        let path = certificate.unwrap_or_else(|| {
+            let date = time::OffsetDateTime::now_utc()
+                .format(time::macros::format_description!("[year]-[month]-[day]"))
+                .unwrap_or_default();
+            PathBuf::from(format!(
+                "deletion-certificate-{}-{date}.txt",
+                org.replace(|c: char| !c.is_ascii_alphanumeric(), "-")
+            ))
+        });
+        if path.exists() {
+            bail!("{} exists: name another file for the certificate with --certificate", path.display());
+        }
+        let (certificate, summary) = kluis_server::admin::delete_organisation(&state, org).await?;
+        Ok::<_, anyhow::Error>((certificate, summary, path))
+    })?;
+    std::fs::write(&path, &certificate).with_context(|| {
+        format!(
+            "the organisation was deleted, but the certificate could not be written to {}; here it is:\n{certificate}",
+            path.display()
+        )
+    })?;
+    println!("{summary}");
+    println!(
+        "deletion certificate written to {} (check it with `kluis-server certificate verify FILE`)",
+        path.display()
+    );
+    Ok(())
+}
+
+/// Exit 0 when the signature holds, 1 when not.
+fn verify_certificate(config: &Config, file: &std::path::Path) -> Result<ExitCode> {
+    let text = if file == std::path::Path::new("-") {
+        std::io::read_to_string(std::io::stdin())?
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?
+    };
+    match kluis_server::admin::verify_certificate(config, &text) {
+        Ok(report) => {
+            println!("{report}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            println!("certificate NOT valid: {e:#}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }

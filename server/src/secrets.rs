@@ -75,6 +75,25 @@ impl ServerKey {
         Ok(ServerKey(std::sync::Arc::new(key)))
     }
 
+    /// The key at `path` if there is one (never makes one: for commands that
+    /// only compare, like `certificate verify`).
+    pub fn load(path: &Path) -> Result<Option<ServerKey>> {
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                let key: [u8; 32] = bytes.as_slice().try_into().context("secret.key is not 32 bytes")?;
+                Ok(Some(ServerKey(std::sync::Arc::new(Zeroizing::new(key)))))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+
+    /// An Ed25519 signing key for one purpose, its seed derived from the
+    /// server key: stable for this server, and nothing else signs with it.
+    pub fn signing_key(&self, purpose: &str) -> ring::signature::Ed25519KeyPair {
+        ring::signature::Ed25519KeyPair::from_seed_unchecked(&self.derive(purpose)[..]).expect("32-byte seed")
+    }
+
     /// HMAC-SHA-256 of `parts` joined by NUL, hex.
     pub fn mac_hex(&self, parts: &[&str]) -> String {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0[..]).expect("any key length");

@@ -98,6 +98,9 @@ impl Spec {
                     && ts.iter().zip(&segments).all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()))
             })
             .collect();
+        // A concrete path wins over a template (OpenAPI 3.1, "Paths Object"): /packages/deleted, /packages/{id}.
+        let concrete: Vec<&String> = matching.iter().copied().filter(|t| t.as_str() == path).collect();
+        let matching = if concrete.is_empty() { matching } else { concrete };
         assert_eq!(matching.len(), 1, "{path} matches {matching:?} in openapi.json");
         matching[0].clone()
     }
@@ -648,6 +651,8 @@ async fn the_schemas_accept_what_the_server_sends() {
     assert!(a.text().contains("Gebeurtenis"));
     let a = api.send(call(M::GET, "/api/v1/admin/audit/verify"), 200).await;
     assert_eq!(a.json()["intact"], true);
+    let a = api.send(call(M::GET, "/api/v1/admin/export"), 200).await;
+    assert!(a.body.len() >= 1024 && a.body.len() % 512 == 0, "a whole tar archive");
     api.send(call(M::GET, "/api/v1/admin/organisation"), 200).await;
     api.send(
         call(M::PUT, "/api/v1/admin/organisation").json(json!({"name": "Kluis", "domains": ["example.org"]})),
@@ -712,6 +717,15 @@ async fn the_schemas_accept_what_the_server_sends() {
     let a = api.send(create(json!({"blobs": [{"size": 100}], "verify": "none"})), 201).await;
     let rid = a.json()["id"].as_str().unwrap().to_string();
     api.send(call(M::POST, format!("/api/v1/admin/packages/{rid}/revoke")), 204).await;
+    // An admin deletes one (soft: it cannot be opened), finds it among the deleted ones, and restores it.
+    let a = api.send(create(json!({"blobs": [{"size": 100}], "verify": "none"})), 201).await;
+    let did = a.json()["id"].as_str().unwrap().to_string();
+    api.send(call(M::DELETE, format!("/api/v1/admin/packages/{did}")), 204).await;
+    api.error(call(M::DELETE, format!("/api/v1/admin/packages/{did}")), 404, "not_found").await;
+    let a = api.send(call(M::GET, "/api/v1/admin/packages/deleted"), 200).await;
+    assert_eq!(a.json()["packages"][0]["package"]["id"], did.as_str());
+    api.send(call(M::POST, format!("/api/v1/admin/packages/{did}/restore")), 204).await;
+    api.error(call(M::POST, format!("/api/v1/admin/packages/{did}/restore")), 404, "not_found").await;
 
     // Revoke and delete.
     let a = api.send(call(M::POST, format!("/api/v1/packages/{vid}/revoke")), 200).await;

@@ -162,7 +162,7 @@ test('an admin revokes a package (the link then says so), filters the audit log 
   await page.click('#confirm-yes');
   await page.locator('#notice', { hasText: `The package from ${CAROL} was revoked.` }).waitFor();
   assert.match(await row.textContent(), /Revoked/);
-  assert.equal(await row.getByRole('button').count(), 0, 'nothing more to revoke');
+  assert.equal(await row.getByRole('button', { name: /^Revoke/ }).count(), 0, 'nothing more to revoke');
 
   const recipient = await context.newPage();
   await recipient.goto(link);
@@ -211,6 +211,63 @@ test('an admin revokes a package (the link then says so), filters the audit log 
   await page.locator('#notice', { hasText: 'The organisation was saved.' }).waitFor();
   assert.equal(await page.textContent('#admin-nav-title'), 'Example Zorg');
   assert.equal(await page.locator('#org-domains-error').isVisible(), false);
+});
+
+/** The regular files of a tar archive: name → bytes. */
+function untar(bytes) {
+  const files = new Map();
+  for (let at = 0; at + 512 <= bytes.length;) {
+    const header = bytes.subarray(at, at + 512);
+    if (header.every((b) => b === 0)) break;
+    const name = header.subarray(0, 100).toString('utf8').replace(/\0.*$/s, '');
+    const size = parseInt(header.subarray(124, 135).toString('ascii'), 8);
+    files.set(name, bytes.subarray(at + 512, at + 512 + size));
+    at += 512 + Math.ceil(size / 512) * 512;
+  }
+  return files;
+}
+
+test('an admin deletes a package and restores it from the deleted ones, and downloads everything as an export', { timeout: 90_000 }, async (t) => {
+  const { server, page, dir } = await setup(t);
+  // No file picker in a test (it needs a person): the console saves the archive as a download.
+  await page.addInitScript(() => Object.defineProperty(globalThis, 'showSaveFilePicker', { value: undefined }));
+  const carolToken = await server.token(CAROL);
+  writeFileSync(join(dir, 'plan.pdf'), 'y'.repeat(5_000));
+  const sent = await server.kluis(['send', join(dir, 'plan.pdf'), '--server', server.url, '--token', carolToken, '--to', BOB, '--verify', 'none']);
+  assert.equal(sent.code, 0, sent.stderr);
+  const id = new URL(sent.stdout.trim()).pathname.split('/').pop();
+  const status = async () => (await fetch(`${server.url}/api/v1/p/${id}`)).status;
+  assert.equal(await status(), 200);
+
+  await signInAdmin(page, server, ANN);
+  await page.locator('#step-console').waitFor({ state: 'visible' });
+  await page.click('#tab-packages');
+  const row = page.locator('#packages-table tbody tr', { hasText: CAROL });
+  await row.waitFor();
+  assert.ok(await page.locator('#deleted-empty').isVisible(), 'nothing deleted yet');
+  await row.getByRole('button', { name: /^Delete: package from carol@example\.org/ }).click();
+  await page.click('#confirm-yes');
+  await page.locator('#notice', { hasText: `The package from ${CAROL} was deleted` }).waitFor();
+  assert.equal(await status(), 404, 'a deleted package cannot be opened');
+  const deleted = page.locator('#deleted-table tbody tr', { hasText: CAROL });
+  await deleted.waitFor();
+  assert.match(await deleted.textContent(), new RegExp(`by ${ANN.replace('.', '\\.')}`));
+  await deleted.getByRole('button', { name: /^Restore: package from carol@example\.org/ }).click();
+  await page.locator('#notice', { hasText: `The package from ${CAROL} was restored` }).waitFor();
+  await row.waitFor();
+  await page.locator('#deleted-empty').waitFor({ state: 'visible' });
+  assert.equal(await status(), 200, 'restored, it opens again');
+
+  // Everything, as one tar archive saved as a download.
+  await page.click('#tab-organisation');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-button')]);
+  assert.match(download.suggestedFilename(), /^kluis-export-\d+-\d{4}-\d{2}-\d{2}\.tar$/);
+  const files = untar(readFileSync(await download.path()));
+  const names = [...files.keys()].map((n) => n.slice(n.indexOf('/') + 1));
+  for (const name of ['README.txt', 'users.jsonl', 'users.csv', 'packages.jsonl', 'audit.jsonl', 'audit.csv', 'organisation.json', 'MANIFEST.sha256', `blobs/${id}/0.age`]) {
+    assert.ok(names.includes(name), `${name} in ${names}`);
+  }
+  await page.locator('#notice', { hasText: /^Saved kluis-export-.*\.tar/ }).waitFor();
 });
 
 test('an admin sets the organisation\'s expiry and retention, turns single sign-on on against a real provider, signs in through it, and turns it off', { timeout: 90_000 }, async (t) => {

@@ -49,6 +49,12 @@ pub(crate) async fn revoke(domain: &Domain, admin: &OrgAdmin, id: &str) -> Domai
     Ok(())
 }
 
+/// Deletes any package of the organisation: soft delete, restorable for a while (`lifecycle`).
+pub(crate) async fn delete(domain: &Domain, admin: &OrgAdmin, id: &str) -> DomainResult<()> {
+    org_package(domain, admin, id).await?;
+    super::lifecycle::soft_delete(domain, admin.org_id(), id, Actor::User(admin.email())).await
+}
+
 /// Filters of the audit log, as the console and the export take them.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct AuditFilter {
@@ -156,7 +162,7 @@ fn excel_time(unix: i64) -> String {
 }
 
 /// A cell Excel shows as text: one that would start a formula gets a leading `'`.
-fn inert(field: &str) -> String {
+pub(crate) fn inert(field: &str) -> String {
     if field.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{field}") } else { field.to_string() }
 }
 

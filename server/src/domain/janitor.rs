@@ -25,6 +25,10 @@ pub(crate) async fn sweep(domain: &Domain) -> DomainResult<()> {
         }
         domain.meta.delete_upload(&up.id).await?;
     }
+    let purged = super::lifecycle::purge_deleted(domain, now()).await?;
+    if purged > 0 {
+        tracing::info!(count = purged, "deleted packages purged after their restore window");
+    }
     domain.meta.sweep(now()).await?;
     prune_audit_logs(domain, now()).await?;
     Ok(())

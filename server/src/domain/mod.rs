@@ -10,9 +10,11 @@ pub(crate) mod accounts;
 pub(crate) mod address;
 pub(crate) mod admin;
 pub(crate) mod audit;
+pub(crate) mod certificate;
 pub(crate) mod codes;
 pub(crate) mod janitor;
 pub(crate) mod licences;
+pub(crate) mod lifecycle;
 pub(crate) mod mail;
 pub(crate) mod organisations;
 pub(crate) mod packages;
@@ -197,7 +199,7 @@ pub(crate) enum Actor<'a> {
 }
 
 impl Actor<'_> {
-    fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         match self {
             Actor::User(e) => format!("user:{e}"),
             Actor::Recipient(Some(e)) => format!("recipient:{e}"),

@@ -17,10 +17,20 @@ use async_trait::async_trait;
 
 use crate::domain::DomainError;
 
+/// The metadata store's file in a data directory (and in a backup).
+pub(crate) const DATABASE: &str = "kluis.db";
+
 /// Opens the metadata store of a data directory (SQLite, `kluis.db`), creating
 /// and migrating it as needed. The one place that chooses the backend.
 pub(crate) fn open(data_dir: &Path) -> anyhow::Result<Arc<dyn MetaStore>> {
-    Ok(Arc::new(sqlite::SqliteStore::open(&data_dir.join("kluis.db"))?))
+    Ok(Arc::new(sqlite::SqliteStore::open(&data_dir.join(DATABASE))?))
+}
+
+/// Makes the snapshot [`MetaStore::snapshot`] wrote into `dir` fit to be
+/// restored: uploads in progress forgotten, the packages in `ended` (whose
+/// blobs were deleted before the backup copied them) ended, with an audit row.
+pub(crate) fn seal_snapshot(dir: &Path, ended: &[String]) -> anyhow::Result<()> {
+    sqlite::seal_snapshot(&dir.join(DATABASE), ended)
 }
 
 /// Why a unit of work failed.
@@ -482,6 +492,48 @@ pub(crate) struct AuditHead {
     pub anchor: Option<Vec<u8>>,
 }
 
+/// A complete blob, as a backup, an export or a deletion goes through them.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredBlob {
+    pub package_id: String,
+    pub idx: i64,
+    pub size: i64,
+}
+
+/// A user of an organisation as its export lists them (removed users too).
+#[derive(Debug, Clone)]
+pub(crate) struct ExportUser {
+    pub id: i64,
+    pub email: String,
+    pub name: Option<String>,
+    pub role: Role,
+    pub disabled: bool,
+    pub removed_at: Option<i64>,
+    pub created_at: i64,
+    pub seat: bool,
+    pub last_active_at: Option<i64>,
+}
+
+/// A soft-deleted package (restorable by an admin until the purge).
+#[derive(Debug, Clone)]
+pub(crate) struct DeletedPackage {
+    pub package: OrgPackage,
+    pub deleted_at: i64,
+    /// Who deleted it, as the audit log names them.
+    pub deleted_by: String,
+}
+
+/// What deleting an organisation removed.
+#[derive(Debug, Clone)]
+pub(crate) struct Deleted {
+    /// Rows deleted per table.
+    pub rows: std::collections::BTreeMap<&'static str, u64>,
+    /// The hash of its audit chain's newest row: it commits to every row deleted.
+    pub audit_head: Option<Vec<u8>>,
+    /// Its unfinished uploads, whose parts the blob store still holds.
+    pub uploads: Vec<String>,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct QueuedMail {
     pub id: i64,
@@ -727,4 +779,35 @@ pub(crate) trait MetaStore: Send + Sync + 'static {
 
     /// Forgets what has run out: sessions, codes, send history, old counters, sent mail.
     async fn sweep(&self, now: i64) -> StoreResult<()>;
+
+    // Data lifecycle (backup, export, deletion).
+    /// Writes a consistent copy of the whole store into the directory `dir`
+    /// (as [`DATABASE`]) while the server goes on.
+    async fn snapshot(&self, dir: &Path) -> StoreResult<()>;
+    /// A page of complete blobs, of organisation `org_id` or of all, ordered by package and index.
+    async fn complete_blobs(
+        &self,
+        org_id: Option<i64>,
+        after: Option<(String, i64)>,
+        limit: i64,
+    ) -> StoreResult<Vec<StoredBlob>>;
+    /// Soft-deletes a package (S and blobs stay; nothing can open, list or count it), with `event`;
+    /// false if there is no such package not yet deleted.
+    async fn soft_delete_package(&self, id: &str, by: &str, event: NewEvent) -> StoreResult<bool>;
+    /// The organisation's soft-deleted packages, most recently deleted first.
+    async fn deleted_packages(&self, org_id: i64, limit: i64) -> StoreResult<Vec<DeletedPackage>>;
+    /// Undoes a soft delete of a package of `org_id`, with `event`; false if it is not one.
+    async fn restore_package(&self, org_id: i64, id: &str, event: NewEvent) -> StoreResult<bool>;
+    /// Soft-deleted packages deleted before `before`, with their organisation.
+    async fn deleted_before(&self, before: i64) -> StoreResult<Vec<(String, i64)>>;
+    /// A page of an organisation's users (removed ones too), by id after `after`.
+    async fn export_users(&self, org_id: i64, after: i64, limit: i64) -> StoreResult<Vec<ExportUser>>;
+    /// Deletes everything the organisation owns, its audit chain included, and
+    /// appends the event `tombstone` makes of what went (to the chain of rows
+    /// without an organisation), in one transaction. `None`: no such organisation.
+    async fn delete_organisation(
+        &self,
+        org_id: i64,
+        tombstone: Box<dyn for<'d> FnOnce(&'d Deleted) -> NewEvent + Send>,
+    ) -> StoreResult<Option<Deleted>>;
 }

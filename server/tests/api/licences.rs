@@ -41,7 +41,7 @@ fn licence(seats: u32, domains: &[&str], features: &[&str], from: i64, until: i6
 }
 
 /// A licence of Corp (corp.example) signed with the test key.
-fn signed(seats: u32, features: &[&str], from: i64, until: i64) -> String {
+pub(crate) fn signed(seats: u32, features: &[&str], from: i64, until: i64) -> String {
     test_key().sign(&licence(seats, &["corp.example"], features, from, until)).unwrap()
 }
 
@@ -216,7 +216,7 @@ fn every_bad_licence_is_refused_with_its_reason_and_only_admins_install() {
 }
 
 /// Writes a licence into the database as if installed earlier (install refuses ended ones).
-fn installed_earlier(server: &Server, text: &str) {
+pub(crate) fn installed_earlier(server: &Server, text: &str) {
     let conn = rusqlite::Connection::open(server.data_path("kluis.db")).unwrap();
     let org: i64 = conn.query_row("SELECT id FROM organisation WHERE name = 'Corp'", [], |r| r.get(0)).unwrap();
     conn.execute(

@@ -17,6 +17,7 @@ mod codes;
 mod enumeration;
 mod flow;
 mod licences;
+mod lifecycle;
 mod operator;
 mod organisations;
 mod packages;

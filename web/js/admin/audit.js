@@ -13,7 +13,7 @@ export const EVENTS = [
   'created', 'uploaded', 'finalized', 'accessed', 'access_denied', 'downloaded',
   'verification_sent', 'verification_failed', 'verification_locked',
   'revoked', 'expired', 'deleted', 'send_checked',
-  'user_added', 'user_updated', 'user_changed', 'user_removed', 'organisation_changed',
+  'user_added', 'user_updated', 'user_changed', 'user_removed', 'organisation_changed', 'exported', 'restored', 'purged',
 ];
 
 /** The event in words, with its name (what the filter and the CSV use). */

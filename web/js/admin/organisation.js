@@ -2,10 +2,12 @@
 // server's, how long the audit log is kept), and its single sign-on
 // (OpenID Connect): the redirect URI to register at the provider, the
 // provider's issuer, the client id and secret (which goes in, never comes
-// back), whether first sign-ins make users, and turning it off.
-import { formatDate, formatNumber, t } from '../i18n.js';
+// back), whether first sign-ins make users, and turning it off. And the
+// export of everything the organisation owns (GET /admin/export, a tar
+// archive made while it downloads; allowed even when the licence lapsed).
+import { formatBytes, formatDate, formatNumber, t } from '../i18n.js';
 import { $, busy, copyField, fieldError } from '../ui.js';
-import { adminApi, confirmAction, errorText } from './common.js';
+import { adminApi, adminRaw, confirmAction, errorText } from './common.js';
 
 /** The audit log is kept at most this many days (server/src/domain/organisations.rs). */
 const RETENTION_MAX = 36500;
@@ -157,6 +159,67 @@ export function setupOrganisation({ notice, onName }) {
       }
     });
   });
+
+  // ------------------------------------------------------------ export
+
+  const exportState = $('#export-state');
+  $('#export-button').addEventListener('click', () => busy($('#export-card'), downloadExport));
+
+  /**
+   * Streams the archive to a file the admin picks where the browser can
+   * (the File System Access API: memory stays flat for any size), else
+   * collects it and saves it as a download. An archive cut short is said to
+   * be incomplete (the server ends the stream without the end marker).
+   */
+  async function downloadExport() {
+    notice.clear();
+    exportState.textContent = '';
+    let writable = null;
+    let name = `kluis-export-${new Date().toISOString().slice(0, 10)}.tar`;
+    // The picker first, while the click still counts as the admin's gesture.
+    if (typeof window.showSaveFilePicker === 'function') {
+      try {
+        const handle = await window.showSaveFilePicker({ suggestedName: name });
+        writable = await handle.createWritable();
+      } catch (e) {
+        if (e?.name === 'AbortError') return; // The admin closed the picker.
+        writable = null; // No picker here after all: a download.
+      }
+    }
+    try {
+      const response = await adminRaw('/export');
+      if (!writable) name = /filename="([^"]+)"/.exec(response.headers.get('Content-Disposition') ?? '')?.[1] ?? name;
+      const parts = [];
+      let size = 0;
+      const reader = response.body.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        size += value.byteLength;
+        if (writable) await writable.write(value);
+        else parts.push(value);
+        exportState.textContent = t('admin.export.running', { size: formatBytes(size) });
+      }
+      if (writable) {
+        await writable.close();
+      } else {
+        const url = URL.createObjectURL(new Blob(parts, { type: 'application/x-tar' }));
+        const link = document.createElement('a');
+        link.href = url;
+        link.download = name;
+        document.body.append(link);
+        link.click();
+        link.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 60_000);
+      }
+      exportState.textContent = '';
+      notice.success(t('admin.export.done', { name, size: formatBytes(size) }));
+    } catch (e) {
+      exportState.textContent = '';
+      await writable?.abort().catch(() => {});
+      notice.error(e instanceof TypeError ? t('admin.export.failed') : errorText(e));
+    }
+  }
 
   return { show };
 }

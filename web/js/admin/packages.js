@@ -1,5 +1,6 @@
 // Packages: the organisation's packages (metadata only), newest first, a
-// page at a time; revoke one after a confirm.
+// page at a time; revoke or delete one after a confirm. Below them the
+// deleted packages, which an admin may restore until they are purged.
 import { formatBytes, formatNumber, t, tn } from '../i18n.js';
 import { adminApi, confirmAction, dateCell, el, errorText, PagedTable, query, rowButton, shortDate } from './common.js';
 
@@ -40,6 +41,7 @@ export function setupPackages({ notice }) {
       el('td', formatNumber(p.files), 'num'),
       el('td', formatBytes(p.bytes), 'num'),
     );
+    const what = t('admin.packages.fromTo', { sender: p.sender, date: shortDate(p.created_at) });
     if (p.state === 'ready' || p.state === 'uploading') {
       const text = t('admin.packages.revoke');
       state.append(rowButton(text, t('admin.actionFor', { action: text, what: t('admin.packages.fromTo', { sender: p.sender, date: shortDate(p.created_at) }) }), 'button-danger', async (b) => {
@@ -60,10 +62,78 @@ export function setupPackages({ notice }) {
         }
       }));
     }
+    const deleteText = t('admin.packages.delete');
+    state.append(rowButton(deleteText, t('admin.actionFor', { action: deleteText, what }), 'button-secondary', async (b) => {
+      const yes = await confirmAction({ title: t('admin.packages.deleteTitle'), text: t('admin.packages.deleteText', { sender: p.sender }), yes: deleteText });
+      if (!yes) return;
+      notice.clear();
+      b.disabled = true;
+      try {
+        await adminApi(`/packages/${encodeURIComponent(p.id)}`, { method: 'DELETE' });
+        tr.remove();
+        notice.success(t('admin.packages.deletedNow', { sender: p.sender }));
+        await showDeleted();
+      } catch (e) {
+        b.disabled = false;
+        notice.error(errorText(e));
+      }
+    }));
     return tr;
   }
 
-  return { show: () => table.reload() };
+  // ------------------------------------------------------------ deleted packages
+
+  const deletedBody = document.querySelector('#deleted-table tbody');
+  const deletedEmpty = document.querySelector('#deleted-empty');
+
+  async function showDeleted() {
+    let answer;
+    try {
+      answer = await adminApi('/packages/deleted');
+    } catch (e) {
+      notice.error(errorText(e));
+      return;
+    }
+    deletedBody.replaceChildren(...answer.packages.map(deletedRow));
+    deletedEmpty.hidden = answer.packages.length > 0;
+    document.querySelector('#deleted-table').hidden = answer.packages.length === 0;
+  }
+
+  function deletedRow(d) {
+    const p = d.package;
+    const tr = document.createElement('tr');
+    tr.dataset.id = p.id;
+    const sender = el('th', p.sender, 'admin-address');
+    sender.scope = 'row';
+    const deleted = dateCell(d.deleted_at);
+    deleted.append(el('div', t('admin.deleted.by', { who: d.deleted_by.replace(/^user:/, '') }), 'hint'));
+    const until = dateCell(d.restorable_until);
+    const text = t('admin.deleted.restore');
+    const what = t('admin.packages.fromTo', { sender: p.sender, date: shortDate(p.created_at) });
+    until.append(rowButton(text, t('admin.actionFor', { action: text, what }), 'button-secondary', async (b) => {
+      notice.clear();
+      b.disabled = true;
+      try {
+        await adminApi(`/packages/${encodeURIComponent(p.id)}/restore`, { method: 'POST' });
+        notice.success(t('admin.deleted.restored', { sender: p.sender }));
+        await Promise.all([showDeleted(), table.reload()]);
+      } catch (e) {
+        b.disabled = false;
+        notice.error(errorText(e));
+      }
+    }));
+    tr.append(
+      sender,
+      el('td', p.recipients.length ? p.recipients.join(', ') : t('admin.packages.anyone'), 'admin-address'),
+      dateCell(p.created_at),
+      deleted,
+      until,
+      el('td', formatNumber(p.files), 'num'),
+    );
+    return tr;
+  }
+
+  return { show: () => Promise.all([table.reload(), showDeleted()]) };
 }
 
 /** The state in words; the server's name when the console has none for it. */

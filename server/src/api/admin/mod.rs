@@ -4,6 +4,7 @@
 //! it calls take the `OrgAdmin` inside it and are scoped to its organisation.
 
 mod audit;
+mod export;
 mod licence;
 mod organisation;
 mod packages;
@@ -19,6 +20,7 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
             .configure(users::configure)
             .configure(packages::configure)
             .configure(audit::configure)
+            .configure(export::configure)
             .configure(organisation::configure)
             .configure(sso::configure)
             .configure(licence::configure)

@@ -1,8 +1,9 @@
-//! `/admin/packages`: the organisation's packages (metadata only) and revoking any of them.
+//! `/admin/packages`: the organisation's packages (metadata only), revoking or
+//! deleting any of them, and its deleted packages, which an admin may restore.
 
 use actix_web::{HttpResponse, web};
 use kluis_protocol::PackageId;
-use kluis_protocol::admin::{AdminPackage, AdminPackageList};
+use kluis_protocol::admin::{AdminPackage, AdminPackageList, DeletedPackage, DeletedPackageList};
 use serde::Deserialize;
 
 use crate::State;
@@ -11,11 +12,15 @@ use crate::api::guard::Admin;
 use crate::api::packages::{wire_state, wire_verify};
 use crate::api::{package_id, rfc3339};
 use crate::domain::packages::visible_state;
-use crate::domain::{admin, now};
+use crate::domain::{admin, lifecycle, now};
 use crate::store::OrgPackage;
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/packages", web::get().to(list)).route("/packages/{id}/revoke", web::post().to(revoke));
+    cfg.route("/packages", web::get().to(list))
+        .route("/packages/deleted", web::get().to(deleted))
+        .route("/packages/{id}", web::delete().to(delete))
+        .route("/packages/{id}/revoke", web::post().to(revoke))
+        .route("/packages/{id}/restore", web::post().to(restore));
 }
 
 fn view(p: OrgPackage) -> Result<AdminPackage, ApiError> {
@@ -53,5 +58,33 @@ async fn list(state: State, admin: Admin, query: web::Query<ListQuery>) -> ApiRe
 async fn revoke(state: State, admin: Admin, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let id = package_id(&path)?;
     admin::revoke(&state.domain, &admin.0, id.as_str()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn delete(state: State, admin: Admin, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let id = package_id(&path)?;
+    admin::delete(&state.domain, &admin.0, id.as_str()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn deleted(state: State, admin: Admin) -> ApiResult<HttpResponse> {
+    let rows = lifecycle::deleted_packages(&state.domain, &admin.0).await?;
+    let packages = rows
+        .into_iter()
+        .map(|d| {
+            Ok(DeletedPackage {
+                package: view(d.package)?,
+                deleted_at: rfc3339(d.deleted_at),
+                deleted_by: d.deleted_by,
+                restorable_until: rfc3339(lifecycle::purge_at(&state.domain, d.deleted_at)),
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok(HttpResponse::Ok().json(DeletedPackageList { packages }))
+}
+
+async fn restore(state: State, admin: Admin, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let id = package_id(&path)?;
+    lifecycle::restore_package(&state.domain, &admin.0, id.as_str()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -180,7 +180,7 @@ pub(super) fn stats(conn: &Connection, org_id: i64, since: i64, now: i64) -> rus
     )?;
     let live_packages = conn.query_row(
         "SELECT COUNT(*) FROM packages p JOIN users u ON u.id = p.sender_id
-         WHERE COALESCE(p.org_id, u.org_id) = ?1 AND p.state = 'ready' AND p.expires_at > ?2
+         WHERE COALESCE(p.org_id, u.org_id) = ?1 AND p.state = 'ready' AND p.expires_at > ?2 AND p.deleted_at IS NULL
            AND (p.max_downloads IS NULL OR p.downloads < p.max_downloads)",
         params![org_id, now],
         |r| r.get(0),

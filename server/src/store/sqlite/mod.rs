@@ -8,6 +8,7 @@ mod admin;
 mod chain;
 mod codes;
 mod licences;
+mod lifecycle;
 mod packages;
 mod policies;
 mod queue;
@@ -24,11 +25,11 @@ use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 use async_trait::async_trait;
 
 use super::{
-    ActivityRow, AuditHead, AuditQuery, AuditRow, Blob, ChainedRow, CodeKey, Counter, Finalized, Grant, Lease,
-    LicenceWarning, MetaStore, NewEvent, NewPackage, NewUser, OrgPackage, OrgSettings, OrgStats, Organisation, Package,
-    PackageCursor, PackageRecord, PackageState, QueuedMail, Rule, SeatClaim, SendHistory, StoreError, StoreResult,
-    StoredCode, StoredLicence, StoredPolicy, TokenRecord, Upload, Usage, User, UserChange, UserQuery, UserRecord,
-    Verifiers,
+    ActivityRow, AuditHead, AuditQuery, AuditRow, Blob, ChainedRow, CodeKey, Counter, Deleted, DeletedPackage,
+    ExportUser, Finalized, Grant, Lease, LicenceWarning, MetaStore, NewEvent, NewPackage, NewUser, OrgPackage,
+    OrgSettings, OrgStats, Organisation, Package, PackageCursor, PackageRecord, PackageState, QueuedMail, Rule,
+    SeatClaim, SendHistory, StoreError, StoreResult, StoredBlob, StoredCode, StoredLicence, StoredPolicy, TokenRecord,
+    Upload, Usage, User, UserChange, UserQuery, UserRecord, Verifiers,
 };
 
 /// Migrations in order; entry `i` takes the schema from version `i` to `i + 1`.
@@ -44,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0009_licences.sql"),
     include_str!("../../../migrations/sqlite/0010_licence_warnings.sql"),
     include_str!("../../../migrations/sqlite/0011_policies.sql"),
+    include_str!("../../../migrations/sqlite/0012_soft_delete.sql"),
 ];
 
 /// What a version needs beyond its SQL, run after it in the same transaction.
@@ -740,6 +742,73 @@ impl MetaStore for SqliteStore {
         })
         .await
     }
+
+    async fn snapshot(&self, dir: &Path) -> StoreResult<()> {
+        let dest = dir.join(super::DATABASE);
+        self.run(move |c| Ok(lifecycle::snapshot(c, &dest)?)).await
+    }
+    async fn complete_blobs(
+        &self,
+        org_id: Option<i64>,
+        after: Option<(String, i64)>,
+        limit: i64,
+    ) -> StoreResult<Vec<StoredBlob>> {
+        self.run(move |c| Ok(lifecycle::complete_blobs(c, org_id, after.as_ref(), limit)?)).await
+    }
+    async fn soft_delete_package(&self, id: &str, by: &str, event: NewEvent) -> StoreResult<bool> {
+        let (id, by) = (id.to_string(), by.to_string());
+        self.unit(move |c| {
+            let at = now();
+            let deleted = lifecycle::soft_delete(c, &id, at, &by)?;
+            if deleted {
+                audit(c, at, &event)?;
+            }
+            Ok(deleted)
+        })
+        .await
+    }
+    async fn deleted_packages(&self, org_id: i64, limit: i64) -> StoreResult<Vec<DeletedPackage>> {
+        self.run(move |c| Ok(lifecycle::deleted_packages(c, org_id, limit)?)).await
+    }
+    async fn restore_package(&self, org_id: i64, id: &str, event: NewEvent) -> StoreResult<bool> {
+        let id = id.to_string();
+        self.unit(move |c| {
+            let restored = lifecycle::restore(c, org_id, &id)?;
+            if restored {
+                audit(c, now(), &event)?;
+            }
+            Ok(restored)
+        })
+        .await
+    }
+    async fn deleted_before(&self, before: i64) -> StoreResult<Vec<(String, i64)>> {
+        self.run(move |c| Ok(lifecycle::deleted_before(c, before)?)).await
+    }
+    async fn export_users(&self, org_id: i64, after: i64, limit: i64) -> StoreResult<Vec<ExportUser>> {
+        self.run(move |c| Ok(lifecycle::export_users(c, org_id, after, limit)?)).await
+    }
+    async fn delete_organisation(
+        &self,
+        org_id: i64,
+        tombstone: Box<dyn for<'d> FnOnce(&'d Deleted) -> NewEvent + Send>,
+    ) -> StoreResult<Option<Deleted>> {
+        let deleted = self
+            .unit(move |c| {
+                let Some(deleted) = lifecycle::delete_organisation(c, org_id)? else { return Ok(None) };
+                audit(c, now(), &tombstone(&deleted))?;
+                Ok(Some(deleted))
+            })
+            .await?;
+        // The deleted rows are zeroed in the pages written (secure_delete);
+        // the old pages must not wait in the journal either: checkpoint now.
+        self.run(|c| Ok(c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?)).await?;
+        Ok(deleted)
+    }
+}
+
+/// See [`super::seal_snapshot`].
+pub(super) fn seal_snapshot(path: &Path, ended: &[String]) -> anyhow::Result<()> {
+    lifecycle::seal_snapshot(path, ended, now()).with_context(|| format!("cannot prepare {}", path.display()))
 }
 
 #[cfg(test)]

@@ -29,7 +29,10 @@ fn parse_state(s: &str) -> PackageState {
 pub(super) const COLUMNS: &str = "p.id, COALESCE(p.org_id, u.org_id), p.sender_id, p.server_share, p.access_verifier, p.state, p.created_at, \
      p.expires_at, p.max_downloads, p.downloads, p.verify, p.has_password, p.notify_on_download, p.verification_locked, \
      p.link_verifier";
-pub(super) const FROM: &str = "packages p JOIN users u ON u.id = p.sender_id";
+/// Packages with their sender. Soft-deleted packages (migration 0012) are not
+/// among them: every query built on this sees them as gone; only the admin's
+/// list of deleted packages and the purge (`lifecycle.rs`) read them.
+pub(super) const FROM: &str = "packages p JOIN users u ON u.id = p.sender_id AND p.deleted_at IS NULL";
 
 pub(super) fn from_row(r: &Row) -> rusqlite::Result<Package> {
     Ok(Package {
@@ -56,7 +59,7 @@ pub(super) fn usage(conn: &Connection, user_id: i64) -> rusqlite::Result<Usage> 
     // overflow" (packages of up to i64::MAX bytes each, with quotas configured that high).
     let (reserved_bytes, unfinished_packages) = conn.query_row(
         "SELECT CAST(TOTAL(b.size) AS INTEGER), COUNT(DISTINCT p.id) FROM packages p LEFT JOIN blobs b ON b.package_id = p.id
-         WHERE p.sender_id = ?1 AND p.state = 'uploading'",
+         WHERE p.sender_id = ?1 AND p.state = 'uploading' AND p.deleted_at IS NULL",
         [user_id],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
@@ -234,8 +237,9 @@ pub(super) fn end(conn: &Connection, id: &str, state: PackageState) -> rusqlite:
 }
 
 pub(super) fn overdue(conn: &Connection, now: i64) -> rusqlite::Result<Vec<String>> {
-    let mut stmt =
-        conn.prepare("SELECT id FROM packages WHERE state IN ('uploading', 'ready') AND expires_at <= ?1")?;
+    let mut stmt = conn.prepare(
+        "SELECT id FROM packages WHERE state IN ('uploading', 'ready') AND expires_at <= ?1 AND deleted_at IS NULL",
+    )?;
     stmt.query_map([now], |r| r.get(0))?.collect()
 }
 
