@@ -717,10 +717,10 @@ async fn the_schemas_accept_what_the_server_sends() {
     let a = api.send(create(json!({"blobs": [{"size": 100}], "verify": "none"})), 201).await;
     let rid = a.json()["id"].as_str().unwrap().to_string();
     api.send(call(M::POST, format!("/api/v1/admin/packages/{rid}/revoke")), 204).await;
-    // An admin deletes one (soft: it cannot be opened), finds it among the deleted ones, and restores it.
-    let a = api.send(create(json!({"blobs": [{"size": 100}], "verify": "none"})), 201).await;
-    let did = a.json()["id"].as_str().unwrap().to_string();
+    // An admin deletes a sent one (soft: it cannot be opened), finds it among the deleted ones, and restores it.
+    let did = id.clone();
     api.send(call(M::DELETE, format!("/api/v1/admin/packages/{did}")), 204).await;
+    api.error(call(M::GET, format!("/api/v1/p/{did}")), 404, "not_found").await;
     api.error(call(M::DELETE, format!("/api/v1/admin/packages/{did}")), 404, "not_found").await;
     let a = api.send(call(M::GET, "/api/v1/admin/packages/deleted"), 200).await;
     assert_eq!(a.json()["packages"][0]["package"]["id"], did.as_str());

@@ -49,10 +49,10 @@ pub(crate) async fn revoke(domain: &Domain, admin: &OrgAdmin, id: &str) -> Domai
     Ok(())
 }
 
-/// Deletes any package of the organisation: soft delete, restorable for a while (`lifecycle`).
+/// Deletes any package of the organisation (`lifecycle::delete`: a sent one stays restorable for a while).
 pub(crate) async fn delete(domain: &Domain, admin: &OrgAdmin, id: &str) -> DomainResult<()> {
-    org_package(domain, admin, id).await?;
-    super::lifecycle::soft_delete(domain, admin.org_id(), id, Actor::User(admin.email())).await
+    let record = org_package(domain, admin, id).await?;
+    super::lifecycle::delete(domain, &record.package, Actor::User(admin.email())).await
 }
 
 /// Filters of the audit log, as the console and the export take them.

@@ -225,7 +225,7 @@ pub(crate) async fn backup(domain: &Domain, key_file: &Path, dest: &Path) -> Res
         let snapshot = store::open(&work)?;
         let mut after = None;
         loop {
-            let page = snapshot.complete_blobs(None, after, PAGE).await.map_err(|e| anyhow!("{e}"))?;
+            let page = snapshot.complete_blobs(None, true, after, PAGE).await.map_err(|e| anyhow!("{e}"))?;
             let Some(last) = page.last() else { break };
             after = Some((last.package_id.clone(), last.idx));
             for blob in &page {
@@ -728,7 +728,7 @@ pub(crate) async fn export(
     // The encrypted files, as they are stored: age files.
     let mut after = None;
     loop {
-        let page = domain.meta.complete_blobs(Some(org_id), after, PAGE).await?;
+        let page = domain.meta.complete_blobs(Some(org_id), false, after, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = Some((last.package_id.clone(), last.idx));
         for blob in &page {
@@ -794,10 +794,11 @@ fn readme_text(name: &str, id: i64, at: &str, s: &ExportSummary) -> String {
          \x20                  ready, revoked, expired), times, download limits and counts, verification and\n\
          \x20                  password flags, and its files (index, size in bytes, and the age file here).\n\
          \x20                  Metadata only: subjects, messages and file names are inside the encrypted files.\n\
+         \x20                  Packages deleted (and still restorable by an admin) are not in an export.\n\
          audit.jsonl        The audit log, oldest first: id, at, event, actor, package_id, detail, and the\n\
          \x20                  hash chain (prev_hash, hash: SHA-256, hex; how it is computed is described in\n\
-         \x20                  the Kluis source, server/src/domain/audit.rs). The export itself is its newest\n\
-         \x20                  rows' neighbour: an 'exported' event.\n\
+         \x20                  the Kluis source, server/src/domain/audit.rs). This export is in it too, as\n\
+         \x20                  an 'exported' row near the end.\n\
          audit.csv          The same as CSV. In both CSV files a cell that a spreadsheet would run as a\n\
          \x20                  formula (starting with = + - @) starts with an apostrophe; the JSON Lines files\n\
          \x20                  hold every value exactly.\n\
@@ -862,7 +863,7 @@ pub(crate) async fn delete_organisation(domain: &Domain, org_id: i64) -> Result<
     let mut keys = Vec::new();
     let mut after = None;
     loop {
-        let page = domain.meta.complete_blobs(Some(org_id), after, PAGE).await.map_err(|e| anyhow!("{e}"))?;
+        let page = domain.meta.complete_blobs(Some(org_id), true, after, PAGE).await.map_err(|e| anyhow!("{e}"))?;
         let Some(last) = page.last() else { break };
         after = Some((last.package_id.clone(), last.idx));
         for blob in &page {
@@ -952,10 +953,31 @@ pub(crate) fn purge_at(domain: &Domain, deleted_at: i64) -> i64 {
     deleted_at + i64::from(domain.limits.restore_days) * 86_400
 }
 
-/// Soft-deletes package `id` of organisation `org_id` (its sender or an
-/// admin): from now on nothing opens, lists or counts it, but S and its
-/// blobs stay for `limits.restore_days`, in which an admin may restore it;
-/// then the janitor purges it ([`purge_deleted`]).
+/// Deletes a package (its sender or an admin). One never finalized (a send
+/// cancelled on the page: no link went out) goes at once; any other is
+/// soft-deleted ([`soft_delete`]), restorable for a while.
+pub(crate) async fn delete(domain: &Domain, package: &store::Package, actor: Actor<'_>) -> DomainResult<()> {
+    if package.state != store::PackageState::Uploading {
+        return soft_delete(domain, package.org_id, &package.id, actor).await;
+    }
+    let name = actor.name();
+    super::packages::end(domain, &package.id, store::PackageState::Revoked, actor).await?;
+    let detail = Some("never sent: deleted at once".to_string());
+    let event = store::NewEvent {
+        org_id: Some(package.org_id),
+        event: Event::Deleted.as_str(),
+        actor: name,
+        package_id: Some(package.id.clone()),
+        detail,
+    };
+    domain.meta.delete_package(&package.id, event).await?;
+    Ok(())
+}
+
+/// Soft-deletes package `id` of organisation `org_id`: from now on nothing
+/// opens, lists or counts it, but S and its blobs stay for
+/// `limits.restore_days`, in which an admin may restore it; then the janitor
+/// purges it ([`purge_deleted`]).
 pub(crate) async fn soft_delete(domain: &Domain, org_id: i64, id: &str, actor: Actor<'_>) -> DomainResult<()> {
     let by = actor.name();
     let until = rfc3339(purge_at(domain, now()));
@@ -1009,9 +1031,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::blobs::BlobStore;
     use crate::blobs::memory::MemoryBlobStore;
-    use crate::store::{MetaStore, NewPackage, NewUser, PackageState};
+    use crate::store::{NewPackage, NewUser, PackageState};
 
     fn domain(dir: &Path) -> Domain {
         Domain {

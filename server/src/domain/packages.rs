@@ -253,11 +253,11 @@ pub(crate) async fn revoke(domain: &Domain, caller: &Caller, id: &str) -> Domain
     Ok(())
 }
 
-/// The sender deletes a package: soft delete (`lifecycle::soft_delete`): it
-/// cannot be opened any more, and an admin may restore it for a while.
+/// The sender deletes a package (`lifecycle::delete`): a sent one cannot be
+/// opened any more, and an admin may restore it for a while.
 pub(crate) async fn delete(domain: &Domain, caller: &Caller, id: &str) -> DomainResult<()> {
     let record = owned(domain, caller, id).await?;
-    super::lifecycle::soft_delete(domain, record.package.org_id, id, Actor::User(&caller.user.email)).await
+    super::lifecycle::delete(domain, &record.package, Actor::User(&caller.user.email)).await
 }
 
 /// Expires every live package past its expiry; returns how many.

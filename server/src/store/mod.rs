@@ -784,10 +784,12 @@ pub(crate) trait MetaStore: Send + Sync + 'static {
     /// Writes a consistent copy of the whole store into the directory `dir`
     /// (as [`DATABASE`]) while the server goes on.
     async fn snapshot(&self, dir: &Path) -> StoreResult<()>;
-    /// A page of complete blobs, of organisation `org_id` or of all, ordered by package and index.
+    /// A page of complete blobs, of organisation `org_id` or of all, ordered by package and index;
+    /// those of soft-deleted packages too when `deleted` (a backup, a deletion; not an export).
     async fn complete_blobs(
         &self,
         org_id: Option<i64>,
+        deleted: bool,
         after: Option<(String, i64)>,
         limit: i64,
     ) -> StoreResult<Vec<StoredBlob>>;

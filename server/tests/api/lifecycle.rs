@@ -450,6 +450,9 @@ fn a_deleted_package_stays_restorable_by_an_admin_until_it_is_purged() {
     let listed = server.get("/api/v1/admin/packages").bearer(&t.bob).send().expect(200).json();
     assert!(listed["packages"].as_array().unwrap().is_empty(), "{listed}");
     assert!(data.join(format!("blobs/{}/0", sent.id)).is_file(), "the blobs stay while it is restorable");
+    // Deleted is deleted for an export too.
+    let export = untar(&server.get("/api/v1/admin/export").bearer(&t.bob).send().expect(200).body);
+    assert!(!export.keys().any(|k| k.contains(&sent.id)), "{:?}", export.keys());
 
     let deleted = server.get("/api/v1/admin/packages/deleted").bearer(&t.bob).send().expect(200).json();
     let row = &deleted["packages"][0];
@@ -476,6 +479,16 @@ fn a_deleted_package_stays_restorable_by_an_admin_until_it_is_purged() {
         .bearer(&t.dave_admin)
         .send()
         .expect_error(404, "not_found");
+
+    // A package never finalized (a cancelled send) is deleted at once: nothing to restore.
+    let unfinished = flow::create_package(server, &t.bob, &json!({ "verify": "none", "blobs": [{ "size": 1000 }] }))
+        .expect(201)
+        .json();
+    let unfinished = unfinished["id"].as_str().unwrap();
+    server.delete(&format!("/api/v1/packages/{unfinished}")).bearer(&t.bob).send().expect(204);
+    let deleted = server.get("/api/v1/admin/packages/deleted").bearer(&t.bob).send().expect(200).json();
+    assert_eq!(deleted["packages"].as_array().unwrap().len(), 1, "{deleted}");
+    assert_eq!(audit_events(server, &t.bob, unfinished).first().map(String::as_str), Some("deleted"));
 
     // Restored: it opens again, as it was.
     server.post(&format!("/api/v1/admin/packages/{}/restore", sent.id)).bearer(&t.bob).send().expect(204);

@@ -57,10 +57,12 @@ pub(super) fn seal_snapshot(path: &Path, ended: &[String], now: i64) -> rusqlite
     Ok(())
 }
 
-/// A page of complete blobs (of one organisation, or all), by package and index.
+/// A page of complete blobs (of one organisation, or all; of soft-deleted
+/// packages too when `deleted`), by package and index.
 pub(super) fn complete_blobs(
     conn: &Connection,
     org_id: Option<i64>,
+    deleted: bool,
     after: Option<&(String, i64)>,
     limit: i64,
 ) -> rusqlite::Result<Vec<StoredBlob>> {
@@ -68,11 +70,11 @@ pub(super) fn complete_blobs(
     conn.prepare_cached(
         "SELECT b.package_id, b.idx, b.size FROM blobs b
            JOIN packages p ON p.id = b.package_id JOIN users u ON u.id = p.sender_id
-         WHERE b.complete = 1 AND (?1 IS NULL OR COALESCE(p.org_id, u.org_id) = ?1)
+         WHERE b.complete = 1 AND (?1 IS NULL OR COALESCE(p.org_id, u.org_id) = ?1) AND (?5 OR p.deleted_at IS NULL)
            AND (?2 IS NULL OR b.package_id > ?2 OR (b.package_id = ?2 AND b.idx > ?3))
          ORDER BY b.package_id, b.idx LIMIT ?4",
     )?
-    .query_map(params![org_id, after_id, after_idx, limit], |r| {
+    .query_map(params![org_id, after_id, after_idx, limit, deleted], |r| {
         Ok(StoredBlob { package_id: r.get(0)?, idx: r.get(1)?, size: r.get(2)? })
     })?
     .collect()

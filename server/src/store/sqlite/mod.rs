@@ -750,10 +750,11 @@ impl MetaStore for SqliteStore {
     async fn complete_blobs(
         &self,
         org_id: Option<i64>,
+        deleted: bool,
         after: Option<(String, i64)>,
         limit: i64,
     ) -> StoreResult<Vec<StoredBlob>> {
-        self.run(move |c| Ok(lifecycle::complete_blobs(c, org_id, after.as_ref(), limit)?)).await
+        self.run(move |c| Ok(lifecycle::complete_blobs(c, org_id, deleted, after.as_ref(), limit)?)).await
     }
     async fn soft_delete_package(&self, id: &str, by: &str, event: NewEvent) -> StoreResult<bool> {
         let (id, by) = (id.to_string(), by.to_string());
