@@ -690,6 +690,23 @@ pub(crate) async fn export(
         file.write(l.text.as_bytes()).await?;
         lines.push(send_file(sink, "licence.txt", &file.finish().await?).await?);
     }
+    // Every version of its policy, oldest first: the document as saved, who saved it and when.
+    let mut versions = domain.meta.policy_versions(org_id, i64::MAX).await?;
+    versions.reverse();
+    if !versions.is_empty() {
+        let mut file = Spool::create(spool, "policies.jsonl").await?;
+        for v in &versions {
+            let document: serde_json::Value = serde_json::from_str(&v.document).unwrap_or(serde_json::Value::Null);
+            let line = serde_json::json!({
+                "version": v.version,
+                "saved_at": rfc3339(v.saved_at),
+                "saved_by": v.saved_by,
+                "policy": document,
+            });
+            file.write(format!("{line}\n").as_bytes()).await?;
+        }
+        lines.push(send_file(sink, "policies.jsonl", &file.finish().await?).await?);
+    }
     let s = org.settings;
     let organisation = serde_json::json!({
         "id": org.id,
@@ -787,6 +804,9 @@ fn readme_text(name: &str, id: i64, at: &str, s: &ExportSummary) -> String {
          organisation.json  The organisation: name, mail domains, settings, single sign-on (never its\n\
          \x20                  secret), the licence's file, when this export was made and by which server.\n\
          licence.txt        The licence as installed (the vendor's signed text), if there is one.\n\
+         policies.jsonl     Every saved version of the organisation's policy, oldest first (JSON): version,\n\
+         \x20                  saved_at, saved_by and the document (send rules and content check). Absent\n\
+         \x20                  when none was saved (the server's default applied).\n\
          users.jsonl        One user per line (JSON): id, email, name, role (user, admin), state (active,\n\
          \x20                  disabled, removed), seat, created_at, removed_at, last_active_at.\n\
          users.csv          The same as CSV (UTF-8, comma, header row).\n\

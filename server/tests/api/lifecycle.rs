@@ -241,6 +241,9 @@ fn two_organisations(data: &Path) -> TwoOrganisations {
     let dave_admin = server.admin_token("dave@west.example");
     let for_oost = flow::send(&server, &bob, json!({ "verify": "none", "recipients": ["x@elsewhere.example"] }));
     let for_west = flow::send(&server, &carol, json!({ "verify": "none" }));
+    // Oost has a policy of its own (exported; deleted with it).
+    let policy = json!({ "version": 0, "policy": { "send": { "blocked_domains": ["gmail.com"] } } });
+    server.request("PUT", "/api/v1/admin/policy").bearer(&bob).json(&policy).send().expect(200);
     TwoOrganisations { server, oost, bob, carol, dave_admin, for_oost, for_west }
 }
 
@@ -263,6 +266,7 @@ fn an_export_holds_everything_of_one_organisation_and_nothing_of_another() {
         "audit.jsonl",
         "organisation.json",
         "packages.jsonl",
+        "policies.jsonl",
         "users.csv",
         "users.jsonl",
         &blob(0),
@@ -280,6 +284,13 @@ fn an_export_holds_everything_of_one_organisation_and_nothing_of_another() {
     assert!(!all.contains("west.example") && !all.contains(&t.for_west.id), "West leaked into Oost's export");
     assert!(!export.join(format!("blobs/{}", t.for_west.id)).exists());
 
+    let policies = lines(&std::fs::read(export.join("policies.jsonl")).unwrap());
+    assert_eq!(policies.len(), 1);
+    assert_eq!(
+        (policies[0]["version"].as_u64(), policies[0]["saved_by"].as_str()),
+        (Some(1), Some("user:bob@oost.example"))
+    );
+    assert_eq!(policies[0]["policy"]["send"]["blocked_domains"], json!(["gmail.com"]));
     let users = lines(&std::fs::read(export.join("users.jsonl")).unwrap());
     assert_eq!(users.len(), 1);
     assert_eq!((users[0]["email"].as_str(), users[0]["role"].as_str()), (Some("bob@oost.example"), Some("admin")));

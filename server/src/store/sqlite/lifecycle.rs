@@ -172,6 +172,7 @@ pub(super) fn delete_organisation(conn: &Connection, org_id: i64) -> rusqlite::R
     delete("sso_flows", "DELETE FROM sso_flows WHERE org_id = ?1")?;
     delete("org_sso", "DELETE FROM org_sso WHERE org_id = ?1")?;
     delete("licences", "DELETE FROM licences WHERE org_id = ?1")?;
+    delete("policies", "DELETE FROM policies WHERE org_id = ?1")?;
     delete("org_domains", "DELETE FROM org_domains WHERE org_id = ?1")?;
     // The audit chain, whole: the trigger lets only rows before the anchor go.
     let last: Option<i64> = conn.query_row("SELECT MAX(id) FROM audit WHERE org_id = ?1", [org_id], |r| r.get(0))?;
