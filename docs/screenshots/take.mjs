@@ -107,6 +107,20 @@ try {
   await admin.fill('#org-retention', '2555');
   await admin.evaluate(() => document.activeElement.blur());
   await admin.screenshot({ path: join(OUT, 'admin-organisation.png'), fullPage: true });
+  // Its Policy section, after two changes: the form, then each version with what it changed.
+  const putPolicy = (version, policy) =>
+    fetch(`${server.url}/api/v1/admin/policy`, {
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${adminToken}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ version, policy }),
+    }).then((r) => r.json());
+  let policy = (await putPolicy(0, { send: { blocked_file_types: ['exe', 'bat', 'js'], verification: 'external' } })).policy;
+  policy.send.blocked_domains = ['gmail.com', 'hotmail.com'];
+  policy.content.mode = 'require';
+  await putPolicy(1, policy);
+  await admin.click('#tab-policy');
+  await admin.locator('#policy-versions > li').nth(1).waitFor();
+  await admin.screenshot({ path: join(OUT, 'admin-policy.png'), fullPage: true });
   await adminContext.close();
   await context.close();
 } finally {
