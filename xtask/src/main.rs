@@ -26,7 +26,8 @@ use std::time::{Duration, Instant};
 const WASM_BINDGEN_VERSION: &str = "0.2.130";
 /// The Rust target of the browser build.
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
-const FUZZ_TARGETS: &[&str] = &["decrypt", "armor", "link", "manifest", "range", "tus_metadata", "policy_scan"];
+const FUZZ_TARGETS: &[&str] =
+    &["decrypt", "armor", "link", "manifest", "range", "tus_metadata", "policy_scan", "policy_check"];
 
 type Result<T = ()> = std::result::Result<T, String>;
 
