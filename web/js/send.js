@@ -536,7 +536,7 @@ function handleSendError(e, { creating }) {
   }
   const refusal = refusalText(e);
   if (refusal) {
-    // The organisation's policy or licence: said as such; refused on the page, nothing was made.
+    // The organisation's policy or licence, on the page or at creation: nothing was made.
     if (code === 'not_allowed') cannotSend = cause?.details ?? null;
     notice.error(refusal);
     if (!creating && code !== 'policy') abandon();
