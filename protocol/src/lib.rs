@@ -7,11 +7,12 @@
 pub mod admin;
 pub mod api;
 pub mod dates;
+pub mod inbound;
 pub mod link;
 pub mod manifest;
 pub mod range;
 pub mod tus;
 
 pub use kluis_crypto::package::PackageId;
-pub use link::{Link, LinkError};
+pub use link::{Link, LinkError, RequestLink};
 pub use manifest::{FileEntry, Manifest, ManifestError, safe_file_name};

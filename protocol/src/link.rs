@@ -1,5 +1,6 @@
-//! Package links: `https://HOST/p/<package-id>#<L as base64url>`
-//! (docs/architecture.md §3). The link secret L lives only in the fragment,
+//! Package links, `https://HOST/p/<package-id>#<L as base64url>`, and upload
+//! request links, `https://HOST/r/<request-id>#<age1… recipient>`
+//! (docs/architecture.md §3). What follows `#` lives only in the fragment,
 //! which browsers never send to the server.
 
 use std::fmt;
@@ -47,18 +48,9 @@ impl Link {
     /// Parses a link as a user pasted it (surrounding white space is ignored).
     pub fn parse(text: &str) -> Result<Link, LinkError> {
         let text = text.trim();
-        if !(text.starts_with("https://") || text.starts_with("http://")) {
-            return Err(LinkError::NotALink);
-        }
-        let (url, fragment) = text.split_once('#').unwrap_or((text, ""));
-        let (server, rest) = url.rsplit_once("/p/").ok_or(LinkError::NotALink)?;
-        let id = PackageId::parse(rest.trim_end_matches('/')).map_err(|_| LinkError::NotALink)?;
-        // The server must keep a host once trailing slashes are gone (`https:///p/…` has none).
-        let server = server.trim_end_matches('/');
-        let host = server.split_once("://").map_or("", |(_, rest)| rest);
-        if host.is_empty() || host.starts_with('/') {
-            return Err(LinkError::NotALink);
-        }
+        let (server, rest) = split_server(text, "/p/")?;
+        let (id, fragment) = rest.split_once('#').unwrap_or((rest, ""));
+        let id = PackageId::parse(id.trim_end_matches('/')).map_err(|_| LinkError::NotALink)?;
         let link_secret = LinkSecret::from_base64url(fragment).map_err(|_| LinkError::BadSecret)?;
         Ok(Link::new(server, id, link_secret))
     }
@@ -73,6 +65,59 @@ impl fmt::Display for Link {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/p/{}#{}", self.server, self.package_id, self.link_secret.to_base64url().as_str())
     }
+}
+
+/// An upload request link: `https://HOST/r/<request-id>#<age1… recipient>`
+/// (docs/architecture.md §3, "Accounts and inbound files"). The fragment
+/// carries the requester's recipient so the uploader's page can check it
+/// against what the server says before encrypting anything to it.
+#[derive(Debug)]
+pub struct RequestLink {
+    /// The server's base URL.
+    pub server: String,
+    /// The request id (the package id grammar).
+    pub request_id: PackageId,
+    /// What uploads are encrypted to.
+    pub recipient: kluis_crypto::x25519::Recipient,
+}
+
+impl RequestLink {
+    /// A link to `request_id` on `server` (a trailing `/` is dropped).
+    pub fn new(server: &str, request_id: PackageId, recipient: kluis_crypto::x25519::Recipient) -> RequestLink {
+        RequestLink { server: server.trim_end_matches('/').to_string(), request_id, recipient }
+    }
+
+    /// Parses a request link as a user pasted it.
+    pub fn parse(text: &str) -> Result<RequestLink, LinkError> {
+        let text = text.trim();
+        let (server, rest) = split_server(text, "/r/")?;
+        let (id, fragment) = rest.split_once('#').unwrap_or((rest, ""));
+        let id = PackageId::parse(id.trim_end_matches('/')).map_err(|_| LinkError::NotALink)?;
+        let recipient = fragment.parse().map_err(|_| LinkError::BadSecret)?;
+        Ok(RequestLink::new(server, id, recipient))
+    }
+}
+
+impl fmt::Display for RequestLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/r/{}#{}", self.server, self.request_id, self.recipient)
+    }
+}
+
+/// Splits `https://HOST[/prefix]<marker>rest` into the server and the rest.
+fn split_server<'a>(text: &'a str, marker: &str) -> Result<(&'a str, &'a str), LinkError> {
+    if !(text.starts_with("https://") || text.starts_with("http://")) {
+        return Err(LinkError::NotALink);
+    }
+    let url = text.split_once('#').map_or(text, |(url, _)| url);
+    let at = url.rfind(marker).ok_or(LinkError::NotALink)?;
+    // The server must keep a host once trailing slashes are gone (`https:///p/…` has none).
+    let server = text[..at].trim_end_matches('/');
+    let host = server.split_once("://").map_or("", |(_, rest)| rest);
+    if host.is_empty() || host.starts_with('/') {
+        return Err(LinkError::NotALink);
+    }
+    Ok((server, &text[at + marker.len()..]))
 }
 
 #[cfg(test)]
@@ -101,5 +146,25 @@ mod tests {
             let text = format!("{server}/p/AAAAAAAAAAAAAAAAAAAAAA#{}", secret.as_str());
             assert_eq!(Link::parse(&text).unwrap_err(), LinkError::NotALink, "{text}");
         }
+    }
+
+    #[test]
+    fn request_links() {
+        let identity = kluis_crypto::x25519::Identity::generate().unwrap();
+        let id = PackageId::parse("AAAAAAAAAAAAAAAAAAAAAA").unwrap();
+        let link = RequestLink::new("https://kluis.example.org/", id, identity.to_public());
+        let text = link.to_string();
+        assert_eq!(text, format!("https://kluis.example.org/r/AAAAAAAAAAAAAAAAAAAAAA#{}", identity.to_public()));
+        let back = RequestLink::parse(&format!(" {text} ")).unwrap();
+        assert_eq!(back.server, "https://kluis.example.org");
+        assert_eq!(back.recipient, identity.to_public());
+        // A changed or missing recipient, and a package link, are refused.
+        assert_eq!(RequestLink::parse(&text[..text.len() - 1]).unwrap_err(), LinkError::BadSecret);
+        assert_eq!(RequestLink::parse(text.split('#').next().unwrap()).unwrap_err(), LinkError::BadSecret);
+        assert_eq!(RequestLink::parse(&text.replace("/r/", "/p/")).unwrap_err(), LinkError::NotALink);
+        assert_eq!(
+            RequestLink::parse(&text.replace("https://kluis.example.org", "https://")).unwrap_err(),
+            LinkError::NotALink
+        );
     }
 }

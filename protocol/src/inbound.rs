@@ -1,0 +1,278 @@
+//! Bringing files in (docs/architecture.md §3, "Accounts and inbound
+//! files"): the user's key, upload requests, the uploader's side of an
+//! upload link, and the inbox.
+//!
+//! Every user has an age X25519 identity made in their own client. The
+//! server keeps it only as an age file encrypted with a passphrase (scrypt),
+//! and, when the organisation turns recovery on, a second copy encrypted to
+//! the organisation's recovery recipient. Outsiders encrypt to the user's
+//! recipient (`age1…`), which the request link carries in its fragment.
+
+use serde::{Deserialize, Serialize};
+
+use crate::PackageId;
+use crate::api::{BlobSpec, BlobView, Verify};
+
+/// Longest wrapped identity the server keeps: an armored age file with one
+/// scrypt stanza around a 74-character identity is about 450 bytes.
+pub const MAX_WRAPPED_LEN: usize = 4096;
+
+/// `GET /key`: the caller's key, if made, and what a new one must be
+/// wrapped to besides the passphrase.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyState {
+    /// The key, once the user made one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<KeyView>,
+    /// The organisation's recovery recipient when recovery is on: every
+    /// key must then also be sent encrypted to it (`PutKey::recovery`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_recipient: Option<String>,
+}
+
+/// A user's key as the server keeps it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyView {
+    /// The public half (`age1…`), shown to the organisation's users.
+    pub recipient: String,
+    /// The identity as an armored age file encrypted with the passphrase.
+    pub wrapped: String,
+    /// Whether a copy encrypted to the organisation's recovery recipient is kept.
+    pub recoverable: bool,
+    /// The recovery recipient that copy is encrypted to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_recipient: Option<String>,
+    /// When the key was made.
+    pub created_at: String,
+    /// When it was last wrapped again (a new passphrase, a recovery).
+    pub updated_at: String,
+    /// Set when an admin recovered the key under a passphrase they chose:
+    /// the user should choose their own at the next unlock.
+    pub must_change_passphrase: bool,
+}
+
+/// `PUT /key`: a first key, the same key under a new passphrase, or (with
+/// `replace`) a new key that makes what was sent to the old one unreadable.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutKey {
+    /// The public half (`age1…`).
+    pub recipient: String,
+    /// The identity, an armored age file with exactly one scrypt stanza.
+    pub wrapped: String,
+    /// The identity encrypted to the organisation's recovery recipient
+    /// (an armored age file with one X25519 stanza); required while
+    /// recovery is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<String>,
+    /// A different recipient than the kept one: the user lost the
+    /// passphrase and starts again. Refused without this flag.
+    #[serde(default)]
+    pub replace: bool,
+}
+
+/// `GET /directory?email=`: a colleague's recipient.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DirectoryEntry {
+    /// Their address.
+    pub email: String,
+    /// Their recipient, if they made a key.
+    pub recipient: Option<String>,
+}
+
+/// `POST /requests`: ask someone to send files.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRequest {
+    /// Who may upload; empty: anyone with the link. Naming addresses
+    /// implies verification by code.
+    #[serde(default)]
+    pub emails: Vec<String>,
+    /// A note shown on the upload page. The server keeps it as it is: it is
+    /// for instructions, not for secrets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Days the link works (default and maximum set by the organisation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in_days: Option<u32>,
+    /// How many uploads it takes (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_uploads: Option<u32>,
+    /// Largest upload in bytes (default and maximum: the server's package limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<u64>,
+    /// Whether the uploader proves their address with a mailed code.
+    #[serde(default)]
+    pub verify: Verify,
+}
+
+/// Where an upload request is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestState {
+    /// Takes uploads.
+    Open,
+    /// Took as many uploads as it allows.
+    Used,
+    /// Closed by its owner.
+    Closed,
+    /// Past its expiry.
+    Expired,
+}
+
+/// An upload request as its owner sees it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RequestView {
+    /// Its id.
+    pub id: PackageId,
+    /// The link without its `#recipient` (the client adds that).
+    pub url: String,
+    /// The recipient uploads are encrypted to (the owner's, when made).
+    pub recipient: String,
+    /// Who may upload; empty: anyone with the link.
+    pub emails: Vec<String>,
+    /// The note on the upload page.
+    pub message: Option<String>,
+    /// How uploaders prove who they are.
+    pub verify: Verify,
+    /// Where it is in its life.
+    pub state: RequestState,
+    /// When it was made.
+    pub created_at: String,
+    /// When the link stops working.
+    pub expires_at: String,
+    /// Uploads it takes in all.
+    pub max_uploads: u32,
+    /// Uploads finished so far.
+    pub uploads: u32,
+    /// Largest upload in bytes.
+    pub max_bytes: u64,
+}
+
+/// `GET /requests`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RequestList {
+    /// The caller's requests, newest first.
+    pub requests: Vec<RequestView>,
+}
+
+/// `GET /r/{id}` (no sign-in): what the upload page shows before anything
+/// is asked. Unknown, closed, used and expired requests all answer 404.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RequestInfo {
+    /// Who asked (their address).
+    pub requester: String,
+    /// Their name, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requester_name: Option<String>,
+    /// Their organisation.
+    pub organisation: String,
+    /// The recipient the server has for this request: the page refuses a
+    /// link whose fragment differs before anything is uploaded.
+    pub recipient: String,
+    /// The requester's note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Whether the uploader must prove their address with a code.
+    pub verify: Verify,
+    /// Largest upload in bytes.
+    pub max_bytes: u64,
+    /// When the link stops working.
+    pub expires_at: String,
+    /// File types the organisation does not accept (lower-case extensions).
+    pub blocked_file_types: Vec<String>,
+}
+
+/// `POST /r/{id}/code`: mail the uploader a code.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploaderCodeRequest {
+    /// The uploader's address.
+    pub email: String,
+}
+
+/// `POST /r/{id}/session`: start uploading.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploaderSessionRequest {
+    /// The uploader's address.
+    pub email: String,
+    /// The mailed code, when the request asks for verification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+}
+
+/// A session for one uploader of one request: the bearer token for
+/// `POST /r/{id}/deliveries`, the tus uploads and finalize.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UploaderSession {
+    /// `kluis_up_…`; only its hash is stored.
+    pub token: String,
+    /// When it stops working.
+    pub expires_at: String,
+}
+
+/// `POST /r/{id}/deliveries`: declare an upload (blob 0 is the manifest).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDelivery {
+    /// The recipient the client encrypts to: must be the request's.
+    pub recipient: String,
+    /// The blobs, manifest first.
+    pub blobs: Vec<BlobSpec>,
+    /// The files' types (`kluis_policy::file_type::of`), for the policy.
+    #[serde(default)]
+    pub file_types: Vec<String>,
+}
+
+/// The answer to `POST /r/{id}/deliveries`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreatedDelivery {
+    /// The delivery's id (a package id): tus uploads name it.
+    pub id: PackageId,
+    /// The tus creation URL.
+    pub upload_url: String,
+}
+
+/// What came in: an upload through a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InboxKind {
+    /// Through an upload request.
+    Upload,
+}
+
+/// One item of the inbox (`GET /inbox`, `GET /inbox/{id}`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InboxItem {
+    /// Its id (a package id).
+    pub id: PackageId,
+    /// What it is.
+    pub kind: InboxKind,
+    /// Who uploaded it.
+    pub from: String,
+    /// Whether `from` was proven with a mailed code.
+    pub verified: bool,
+    /// The request it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<PackageId>,
+    /// When it arrived (finalized).
+    pub received_at: String,
+    /// When the server deletes it.
+    pub expires_at: String,
+    /// Encrypted bytes in all.
+    pub size: u64,
+    /// The blobs: 0 is the manifest (names, message), then one per file;
+    /// each is fetched from `GET /inbox/{id}/blobs/{index}`.
+    pub blobs: Vec<BlobView>,
+}
+
+/// `GET /inbox`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InboxPage {
+    /// Newest first.
+    pub items: Vec<InboxItem>,
+    /// The cursor of the next page, if there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
