@@ -689,6 +689,36 @@ pub fn format_link(server: &str, package_id: &str, link_secret: &str) -> Result<
     Ok(kluis_protocol::Link::new(server, id, secret).to_string())
 }
 
+/// Splits an upload request link (`https://HOST/r/<id>#age1…`) into
+/// `{server, requestId, recipient}` (the recipient in its canonical form).
+/// Errors carry a `kind`: `not_a_link`, or `bad_recipient` (the part after
+/// `#` is missing, cut short or changed).
+#[wasm_bindgen(js_name = parseRequestLink)]
+pub fn parse_request_link(text: &str) -> Result<JsValue, JsValue> {
+    let link = kluis_protocol::RequestLink::parse(text).map_err(|e| {
+        let kind = match e {
+            kluis_protocol::LinkError::NotALink => "not_a_link",
+            kluis_protocol::LinkError::BadSecret => "bad_recipient",
+        };
+        typed_err(kind, e)
+    })?;
+    let json = serde_json::json!({
+        "server": link.server,
+        "requestId": link.request_id.as_str(),
+        "recipient": link.recipient.to_string(),
+    });
+    js_sys::JSON::parse(&json.to_string()).map_err(|_| typed_err("not_a_link", "cannot convert the link"))
+}
+
+/// The link an uploader opens: `<server>/r/<id>#<recipient>`. Errors carry
+/// a `kind`: `invalid_id`, or `bad_recipient` (not an `age1…` recipient).
+#[wasm_bindgen(js_name = formatRequestLink)]
+pub fn format_request_link(server: &str, request_id: &str, recipient: &str) -> Result<String, JsValue> {
+    let id = self::package_id(request_id)?;
+    let recipient: x25519::Recipient = recipient.parse().map_err(|e| typed_err("bad_recipient", e))?;
+    Ok(kluis_protocol::RequestLink::new(server, id, recipient).to_string())
+}
+
 /// A file name that is safe to save under on any system.
 #[wasm_bindgen(js_name = safeFileName)]
 pub fn safe_file_name(name: &str) -> String {

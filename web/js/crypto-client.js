@@ -53,6 +53,39 @@ export class CryptoWorker {
     return (await done).stretched;
   }
 
+  #call(op, args) {
+    const id = this.#next++;
+    const done = new Promise((resolve, reject) => this.#pending.set(id, { resolve, reject }));
+    this.#worker.postMessage({ id, op, ...args });
+    return done;
+  }
+
+  /**
+   * A new key for the user (docs/inbound.md): `{identity, recipient,
+   * wrapped, recovery}`, the identity wrapped with `passphrase` (scrypt
+   * 2^18, armored) and, given a `recovery` recipient, encrypted to it too.
+   * Seconds and 256 MiB: end the worker afterwards.
+   */
+  async makeKey(passphrase, recovery) {
+    const { identity, recipient, wrapped, recovery: copy } = await this.#call('makeKey', { passphrase, recovery });
+    return { identity, recipient, wrapped, recovery: copy };
+  }
+
+  /** `{wrapped, recovery}`: `identity` wrapped with a new `passphrase` and to `recovery`, as makeKey. */
+  async wrapKey(identity, passphrase, recovery) {
+    const { wrapped, recovery: copy } = await this.#call('wrapKey', { identity, passphrase, recovery });
+    return { wrapped, recovery: copy };
+  }
+
+  /**
+   * `{identity, recipient}` out of a wrapped key; a wrong passphrase
+   * rejects with an error whose `kind` (crypto-errors.js) is no_match.
+   */
+  async unwrapKey(wrapped, passphrase) {
+    const { identity, recipient } = await this.#call('unwrapKey', { wrapped, passphrase });
+    return { identity, recipient };
+  }
+
   terminate() {
     this.#worker.terminate();
   }

@@ -1,13 +1,71 @@
 // Web Worker that runs age streams off the main thread. The page transfers a
 // ReadableStream (input) and a WritableStream (output); see crypto-client.js.
 // It also stretches package passwords (scrypt 2^17: about a second and
-// 128 MiB, which is why it runs here and the worker is ended afterwards).
+// 128 MiB, which is why it runs here and the worker is ended afterwards),
+// and makes, wraps and unwraps a user's own key (docs/inbound.md: scrypt
+// 2^18, 256 MiB), so the page never blocks and the memory goes with the
+// worker.
 import { decryptStream, encryptStream } from './age-stream.js';
+import { cryptoErrorKind } from './crypto-errors.js';
 import { loadWasm } from './wasm.js';
+
+/** Work factor (log2 N) of the passphrase that wraps a user's key; the server refuses less. */
+const KEY_WORK_FACTOR = 18;
+
+/** Runs `codec` (an Encryptor or Decryptor) over `input` and frees it; returns the output. */
+function runCodec(codec, input) {
+  try {
+    const pieces = [...codec.push(input), ...codec.finish()];
+    const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of pieces) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  } finally {
+    codec.free();
+  }
+}
+
+/**
+ * The identity as an armored age file encrypted with `passphrase`, and,
+ * given the organisation's `recovery` recipient, one encrypted to that.
+ */
+function wrap(wasm, identity, passphrase, recovery) {
+  const bytes = new TextEncoder().encode(identity);
+  const armored = (codec) => new TextDecoder().decode(runCodec(codec, bytes));
+  return {
+    wrapped: armored(wasm.Encryptor.withPassphrase(passphrase, KEY_WORK_FACTOR, true)),
+    recovery: recovery ? armored(new wasm.Encryptor([recovery], true)) : undefined,
+  };
+}
+
+const KEYS = {
+  /** A new identity, wrapped (wrap). */
+  makeKey(wasm, { passphrase, recovery }) {
+    const identity = wasm.generateIdentity();
+    return { identity, recipient: wasm.identityToRecipient(identity), ...wrap(wasm, identity, passphrase, recovery) };
+  },
+  /** The same identity under a new passphrase (wrap). */
+  wrapKey(wasm, { identity, passphrase, recovery }) {
+    return wrap(wasm, identity, passphrase, recovery);
+  },
+  /** The identity out of `wrapped`; a wrong passphrase fails with kind no_match. */
+  unwrapKey(wasm, { wrapped, passphrase }) {
+    const identity = new TextDecoder().decode(runCodec(wasm.Decryptor.withPassphrase(passphrase), new TextEncoder().encode(wrapped))).trim();
+    return { identity, recipient: wasm.identityToRecipient(identity) };
+  },
+};
 
 self.onmessage = async ({ data }) => {
   const { id, op, readable, writable, recipients, identities, armor } = data;
   try {
+    if (Object.hasOwn(KEYS, op)) {
+      const wasm = await loadWasm();
+      self.postMessage({ id, ok: true, ...KEYS[op](wasm, data) });
+      return;
+    }
     if (op === 'stretch') {
       const wasm = await loadWasm();
       const stretched = wasm.stretchPassword(data.packageId, data.password);
@@ -22,7 +80,8 @@ self.onmessage = async ({ data }) => {
     const wasm = await loadWasm();
     self.postMessage({ id, ok: true, wasmMemory: wasm.memoryBytes() });
   } catch (e) {
-    // `kind`: the typed category of a wasm key error (e.g. invalid_id), if any.
-    self.postMessage({ id, ok: false, error: String(e?.message ?? e), kind: e?.kind });
+    // `kind`: the typed category of a wasm key error (e.g. invalid_id), else of a crypto error (no_match, damaged).
+    const error = String(e?.message ?? e);
+    self.postMessage({ id, ok: false, error, kind: e?.kind ?? cryptoErrorKind(error) });
   }
 };

@@ -11,6 +11,12 @@
 // where each upload stopped (HEAD) and continues from there with
 // Encryptor.resumeAt. The network calls run on the page; the worker only
 // reads, hashes and encrypts.
+//
+// The same sender uploads a delivery through an upload request
+// (docs/inbound.md): createDelivery makes the record, whose `delivery`
+// names the request and the requester's recipient, and PackageSender then
+// talks to the request's endpoints (status, finalize) with the uploader's
+// token instead of the package's. Blobs, manifest, resume: the same.
 import { api, ApiError, backoffSeconds, isAbort, isTransient, MAX_ATTEMPTS, NetworkError, sameOrigin, waitBeforeRetry } from './api.js';
 import { startHashWorker } from './hashing.js';
 import { fileTypesOf, policyDocument } from './policy-rules.js';
@@ -25,7 +31,12 @@ const BODY = 8 << 20;
 const MAX_BUSY_WAITS = 10;
 const TUS = { 'Tus-Resumable': '1.0.0' };
 
-/** A failure the page explains: code is one of signed_out, not_allowed (no seat, licence lapsed), policy (cause.breaches), too_large, network, file_changed, gone, invalid, server. */
+/**
+ * A failure the page explains: code is one of signed_out, not_allowed (no
+ * seat, licence lapsed), policy (cause.breaches), too_large, network,
+ * file_changed, gone, invalid, server; for deliveries also blocked
+ * (cause.files) and wrong_recipient.
+ */
 export class SendError extends Error {
   constructor(code, cause) {
     super(cause?.message ?? code);
@@ -41,6 +52,25 @@ function mediaType(file) {
 
 function manifestEntries(files, hashes) {
   return files.map((f, i) => ({ name: f.name, size: f.size, type: f.type, sha256: hashes[i] }));
+}
+
+/** `files` as a record keeps them (the File objects cannot be stored). */
+function describe(files) {
+  return files.map((f) => ({ name: f.name, size: f.size, lastModified: f.lastModified, type: mediaType(f) }));
+}
+
+/**
+ * The exact size of every blob (manifest first) before anything is read:
+ * an X25519 header has a fixed length, and the manifest's length does not
+ * depend on the hashes in it.
+ */
+function blobSizes(wasm, subject, message, described) {
+  const probe = new wasm.Encryptor([wasm.identityToRecipient(wasm.generateIdentity())], false);
+  const placeholder = described.map(() => wasm.placeholderSha256());
+  const manifestLength = wasm.buildManifest(subject, message, manifestEntries(described, placeholder)).length;
+  const sizes = [probe.encryptedLength(manifestLength), ...described.map((f) => probe.encryptedLength(f.size))];
+  probe.free();
+  return sizes;
 }
 
 /** Stretches a package password with scrypt in a Web Worker (about a second, 128 MiB). */
@@ -78,15 +108,9 @@ export async function createPackage(options, { token, owner, policy = null, onSt
     const breaches = wasm.checkPackage(policyDocument(policy), plan);
     if (breaches.length) throw new SendError('policy', { breaches });
   }
-  const described = files.map((f) => ({ name: f.name, size: f.size, lastModified: f.lastModified, type: mediaType(f) }));
+  const described = describe(files);
 
-  // An X25519 header has a fixed length, and the manifest's length does not
-  // depend on the hashes in it: every blob's size is known before reading.
-  const probe = new wasm.Encryptor([wasm.identityToRecipient(wasm.generateIdentity())], false);
-  const placeholder = described.map(() => wasm.placeholderSha256());
-  const manifestLength = wasm.buildManifest(options.subject, options.message, manifestEntries(described, placeholder)).length;
-  const sizes = [probe.encryptedLength(manifestLength), ...described.map((f) => probe.encryptedLength(f.size))];
-  probe.free();
+  const sizes = blobSizes(wasm, options.subject, options.message, described);
 
   const linkSecret = wasm.generateLinkSecret();
   let created;
@@ -140,12 +164,66 @@ export async function createPackage(options, { token, owner, policy = null, onSt
   return record;
 }
 
+/**
+ * Creates a delivery through upload request `requestId` (docs/inbound.md)
+ * and returns the record to upload it with (kept in IndexedDB under the
+ * owner `request:<id>`, so the send page never lists it). `options`:
+ * {files, message}. `info`: the request's RequestInfo; `recipient`: the
+ * one the link's fragment names, which the page has already found equal to
+ * info.recipient; `token`: the uploader's session (`kluis_up_…`).
+ * Refused here, before anything is read beyond the first bytes or
+ * encrypted: a file of a type the request does not accept
+ * (SendError('blocked', {files: [{name, type}]})) and more than its
+ * max_bytes (SendError('too_large') with `size` and `limit`).
+ */
+export async function createDelivery(options, { requestId, info, recipient, token }) {
+  const wasm = await loadWasm();
+  const { files } = options;
+  const blocked = new Set((info.blocked_file_types ?? []).map((type) => type.toLowerCase()));
+  const refused = [];
+  for (const file of files) {
+    const type = (await fileTypesOf(wasm, [file])).find((found) => blocked.has(found));
+    if (type) refused.push({ name: file.name, type });
+  }
+  if (refused.length) throw new SendError('blocked', { files: refused });
+  const fileTypes = await fileTypesOf(wasm, files);
+  const described = describe(files);
+  const sizes = blobSizes(wasm, '', options.message, described);
+  const size = sizes.reduce((a, b) => a + b, 0);
+  if (size > info.max_bytes) throw Object.assign(new SendError('too_large'), { size, limit: info.max_bytes });
+  let created;
+  try {
+    created = await api(`/r/${encodeURIComponent(requestId)}/deliveries`, {
+      method: 'POST',
+      token,
+      body: { recipient, blobs: sizes.map((n) => ({ size: n })), file_types: fileTypes },
+    });
+  } catch (e) {
+    const error = explain(e);
+    if (error instanceof SendError && error.code === 'too_large') Object.assign(error, { size, limit: Number(e.details?.limit) || info.max_bytes });
+    throw error;
+  }
+  return {
+    id: created.id,
+    owner: `request:${requestId}`,
+    createdAt: Date.now(),
+    delivery: { requestId, recipient, uploadUrl: created.upload_url },
+    subject: '',
+    message: options.message,
+    recipients: [],
+    files: described,
+    sizes,
+    blobs: sizes.map(() => ({ uploadUrl: null, resumeState: null, done: false, sha256: null })),
+  };
+}
+
 /** Turns API failures into the SendErrors the page explains; others pass. */
 function explain(e) {
   if (e instanceof SendError || isAbort(e)) return e;
   if (e instanceof ApiError) {
     if (e.status === 401) return new SendError('signed_out', e);
     if (e.code === 'no_seat' || e.code === 'licence_lapsed') return new SendError('not_allowed', e);
+    if (e.code === 'wrong_recipient') return new SendError('wrong_recipient', e);
     if (e.status === 413 || e.code === 'too_large') return new SendError('too_large', e);
     if (e.status === 410 || e.status === 404 || e.code === 'not_uploading') return new SendError('gone', e);
     if (e.status === 400) return new SendError('invalid', e);
@@ -156,9 +234,13 @@ function explain(e) {
   return e;
 }
 
+/** States of a package or delivery that is complete: run() has nothing left to do. */
+const FINAL = ['ready', 'received', 'delivered', 'finalized'];
+
 /**
  * Uploads a package described by `record` from `files` (File objects in
- * the order of record.files). Events: 'progress' {done, total, file,
+ * the order of record.files), or a delivery through an upload request when
+ * the record has `delivery` (createDelivery). Events: 'progress' {done, total, file,
  * name}, 'status' {state: 'uploading' | 'retrying' | 'finalizing',
  * seconds, attempt}, 'warning' {code}.
  */
@@ -208,19 +290,34 @@ export class PackageSender extends EventTarget {
     return Boolean(this.#controller && !this.#controller.signal.aborted);
   }
 
+  /**
+   * Where this upload's API calls go: the package's, or for a delivery the
+   * upload request's (which has no delete: the server drops unfinished
+   * deliveries itself).
+   */
+  #paths() {
+    const { id, delivery } = this.record;
+    if (delivery) {
+      const base = `/r/${encodeURIComponent(delivery.requestId)}/deliveries/${encodeURIComponent(id)}`;
+      return { status: base, finalize: `${base}/finalize`, remove: null, uploads: delivery.uploadUrl || '/uploads' };
+    }
+    return { status: `/packages/${id}`, finalize: `/packages/${id}/finalize`, remove: `/packages/${id}`, uploads: '/uploads' };
+  }
+
   /** Stops, deletes the package on the server and forgets the saved state. */
   async cancel() {
     this.pause();
     this.dispose();
+    const { remove } = this.#paths();
     try {
-      await api(`/packages/${this.record.id}`, { method: 'DELETE', token: this.token });
+      if (remove) await api(remove, { method: 'DELETE', token: this.token });
     } catch {
       // Unfinished packages are cleaned up by the server anyway.
     }
     await deleteSend(this.record.id).catch(() => {});
   }
 
-  /** Uploads what is missing and finalizes; resolves with the link. */
+  /** Uploads what is missing and finalizes; resolves with the link (a delivery: its id). */
   async run() {
     this.#controller = new AbortController();
     const signal = this.#controller.signal;
@@ -243,12 +340,23 @@ export class PackageSender extends EventTarget {
   async #run(signal) {
     const wasm = await loadWasm();
     const { record } = this;
-    this.#recipient ??= wasm.packageRecipient(record.id, record.linkSecret, record.serverShare, record.stretched ?? undefined);
-    // SHA-256 of the access proof A (docs/architecture.md §3, access proof) and of the link
-    // proof A_L (§3, link proof: recipients see who sent it), registered at finalize:
-    // both depend on the package id, which the server makes at create.
-    const accessVerifier = wasm.accessVerifier(record.id, record.linkSecret, record.stretched ?? undefined);
-    const linkVerifier = wasm.linkVerifier(record.id, record.linkSecret);
+    const paths = this.#paths();
+    let finalizeBody = {};
+    let result = record.id;
+    if (record.delivery) {
+      // To the requester's own key (the link's fragment, checked against the server's).
+      this.#recipient = record.delivery.recipient;
+    } else {
+      this.#recipient ??= wasm.packageRecipient(record.id, record.linkSecret, record.serverShare, record.stretched ?? undefined);
+      // SHA-256 of the access proof A (docs/architecture.md §3, access proof) and of the link
+      // proof A_L (§3, link proof: recipients see who sent it), registered at finalize:
+      // both depend on the package id, which the server makes at create.
+      finalizeBody = {
+        access_verifier: wasm.accessVerifier(record.id, record.linkSecret, record.stretched ?? undefined),
+        link_verifier: wasm.linkVerifier(record.id, record.linkSecret),
+      };
+      result = wasm.formatLink(record.server, record.id, record.linkSecret);
+    }
     if (!this.#worker) {
       this.#worker = new WorkerRpc(new URL('./upload-worker.js', import.meta.url));
       this.#hasher = startHashWorker();
@@ -260,10 +368,9 @@ export class PackageSender extends EventTarget {
     this.#emit('status', { state: 'uploading' });
 
     // What the server has already (after a reload, or a finalize that got no answer).
-    const info = await this.#retrying(signal, () => api(`/packages/${record.id}`, { token: this.token, signal }));
-    if (info.state === 'revoked' || info.state === 'expired') throw new SendError('gone');
-    const link = wasm.formatLink(record.server, record.id, record.linkSecret);
-    if (info.state === 'ready') return link;
+    const info = await this.#retrying(signal, () => api(paths.status, { token: this.token, signal }));
+    if (FINAL.includes(info.state)) return result;
+    if (info.state !== 'uploading') throw new SendError('gone'); // revoked, expired
     for (const b of info.blobs) if (b.complete) record.blobs[b.index].done = true;
 
     for (let round = 0; ; round++) {
@@ -284,9 +391,9 @@ export class PackageSender extends EventTarget {
 
       this.#emit('status', { state: 'finalizing' });
       try {
-        await this.#retrying(signal, () => api(`/packages/${record.id}/finalize`, { method: 'POST', token: this.token, body: { access_verifier: accessVerifier, link_verifier: linkVerifier }, signal }));
+        await this.#retrying(signal, () => api(paths.finalize, { method: 'POST', token: this.token, body: finalizeBody, signal }));
         this.#progress(-1, 0);
-        return link;
+        return result;
       } catch (e) {
         if (!(e instanceof ApiError && e.code === 'upload_incomplete') || round > 0) throw e;
         // The server lost a blob we thought complete: send it again.
@@ -361,7 +468,7 @@ export class PackageSender extends EventTarget {
           }
           if (e.status === 404 || e.code === 'upload_expired') {
             // The upload is gone: completed (its row is deleted then), or expired.
-            const info = await this.#retrying(signal, () => api(`/packages/${record.id}`, { token: this.token, signal }));
+            const info = await this.#retrying(signal, () => api(this.#paths().status, { token: this.token, signal }));
             if (info.blobs.find((b) => b.index === index)?.complete) {
               blob.done = true;
               break;
@@ -405,7 +512,7 @@ export class PackageSender extends EventTarget {
   }
 
   async #create(index, size, signal) {
-    const response = await api('/uploads', {
+    const response = await api(this.#paths().uploads, {
       method: 'POST',
       token: this.token,
       signal,

@@ -86,9 +86,8 @@ fn build_wasm() -> Result {
     let wasm_bindgen = web_build_tools()?;
     step("build wasm-client (release, wasm32, simd128)");
     run(cargo().args(["build", "--release", "--package", "kluis-wasm", "--target", WASM_TARGET]))?;
-    let root = root();
-    let wasm = root.join("target/wasm32-unknown-unknown/release/kluis_wasm.wasm");
-    let out = root.join("web/pkg");
+    let wasm = target_dir().join("wasm32-unknown-unknown/release/kluis_wasm.wasm");
+    let out = root().join("web/pkg");
     run(Command::new(&wasm_bindgen).args(["--target", "web", "--no-typescript", "--out-dir"]).arg(&out).arg(&wasm))?;
     // binaryen from npm (Debian's 108 produces broken modules, docs/architecture.md §8).
     let bg = out.join("kluis_wasm_bg.wasm");
@@ -106,6 +105,12 @@ fn build_wasm() -> Result {
         .arg(&bg))?;
     eprintln!("wasm bindings written to {}", out.display());
     build_policy_js()
+}
+
+/// Where cargo builds: `CARGO_TARGET_DIR` when set (a worktree building
+/// beside the main checkout), else the workspace's `target/`.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
 }
 
 /// Makes sure the web build has what it needs, installing what is missing
@@ -211,7 +216,7 @@ fn build_policy_js() -> Result {
     step("build the content check as ES2016 JavaScript (wasm32 MVP, wasm2js)");
     let root = root();
     // Its own target directory: other flags than the simd128 build, and neither rebuilds the other.
-    let target = root.join("target/es2016");
+    let target = target_dir().join("es2016");
     run(cargo()
         .args(["build", "--release", "--package", "kluis-policy-js"])
         .args(["--target", "wasm32-unknown-unknown", "--target-dir"])
@@ -480,7 +485,7 @@ const API_TIMEOUT: Duration = Duration::from_secs(170);
 fn stage_api() -> Result {
     step("build kluis-server (as operators build it: without test-licence-key) and kluis-licence");
     run(cargo().args(["build", "--package", "kluis-server", "--package", "kluis-licence"]))?;
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+    let target = target_dir();
     let server = target.join("debug/kluis-server");
     let dir = std::env::temp_dir().join(format!("kluis-api-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -1,0 +1,833 @@
+// The inbox (inbox.html, served at /inbox; docs/inbound.md): the signed-in
+// user's own key, their upload requests, and what came in through them.
+//
+// The key is an age X25519 identity made in this browser. The server keeps
+// it only wrapped with the user's passphrase (scrypt 2^18, armored) and,
+// when the organisation turned recovery on, encrypted to the organisation's
+// recovery recipient. Making, wrapping and unwrapping run in a Web Worker
+// (crypto-client.js); the passphrase and the unwrapped identity never leave
+// the page, and the identity lives only in this page's memory (`identity`)
+// until it is locked or the page is left.
+//
+// Received items are opened with that identity: the manifest (blob 0) is
+// fetched and decrypted here, and each file is downloaded, decrypted and
+// checked by the recipient page's streaming code (downloader.js, sinks.js)
+// with the user's own token.
+import { api, ApiError } from './api.js';
+import { CryptoWorker } from './crypto-client.js';
+import { cryptoErrorKind } from './crypto-errors.js';
+import { downloadFile, DownloadError, fetchBlob } from './downloader.js';
+import { formatBytes, formatDate, formatDuration, t, tn, translate } from './i18n.js';
+import { describeError } from './messages.js';
+import { SavedSession } from './session.js';
+import { codeMethods, SignInStep } from './signin.js';
+import { canPickFiles, FileSink, MemorySink, registerDownloadWorker, ServiceWorkerSink } from './sinks.js';
+import { $, busy, copyField, EMAIL, fieldError, Notice, Rate, showStep } from './ui.js';
+import { loadWasm } from './wasm.js';
+
+const TOKEN_KEY = 'kluis.token';
+const PAGE = 20;
+/** Shortest passphrase accepted for a key. */
+const MIN_PASSPHRASE = 10;
+/** Largest encrypted manifest accepted (the manifest itself is at most 1 MiB). */
+const MAX_MANIFEST = 2 << 20;
+
+translate();
+document.body.classList.remove('loading');
+if (!canPickFiles) registerDownloadWorker();
+
+const notice = new Notice($('#notice'));
+const saved = new SavedSession(TOKEN_KEY);
+
+/** {token, email} once signed in. */
+let session = null;
+/** GET /key: {key?, recovery_recipient?}; null until loaded. */
+let keyState = null;
+/** The unlocked identity (AGE-SECRET-KEY-1…): in this page's memory only. */
+let identity = null;
+/** Making a key again after a forgotten passphrase (PUT /key with replace). */
+let replacing = false;
+/** Cursor of the next inbox page. */
+let next = null;
+/** Opened items: id → {manifest, rows}. */
+const opened = new Map();
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function button(text, className = 'button-secondary button-small') {
+  const b = el('button', className, text);
+  b.type = 'button';
+  return b;
+}
+
+// ---------------------------------------------------------------- sign-in
+
+const signin = new SignInStep({
+  notice,
+  methods: codeMethods(),
+  onSignedIn: async (signed) => {
+    session = signed;
+    saved.remember(session);
+    await signedIn();
+  },
+});
+
+function showSignIn() {
+  $('#account').hidden = true;
+  signin.show();
+  showStep($('#step-signin'));
+}
+
+/** Ends the sign-in on this page; the key is locked with it. */
+function signedOut(message = t('error.signedOutInbox')) {
+  session = null;
+  lockKey();
+  saved.forget();
+  showSignIn();
+  if (message) notice.error(message);
+}
+
+/** Handles a 401 from any call: true when it did. */
+function handleSignedOut(e) {
+  if (e instanceof ApiError && e.status === 401) {
+    signedOut();
+    return true;
+  }
+  return false;
+}
+
+$('#sign-out').addEventListener('click', () => {
+  const token = session?.token;
+  signedOut(null);
+  if (token) api('/auth/logout', { method: 'POST', token }).catch(() => {});
+  notice.info(t('signin.signedOut'));
+});
+
+addEventListener('storage', (event) => {
+  if (event.key === TOKEN_KEY && session && !saved.read()) signedOut(t('signin.signedOut'));
+});
+
+async function start() {
+  loadWasm().catch(() => {});
+  try {
+    session = await saved.check();
+  } catch (e) {
+    notice.error(describeError(e));
+    return;
+  }
+  if (session) await signedIn();
+  else showSignIn();
+}
+
+async function signedIn() {
+  $('#account').hidden = false;
+  $('#account-email').textContent = session.email;
+  notice.clear();
+  showStep($('#step-main'), { focus: false });
+  await Promise.all([loadKey(), loadRequests(), loadInbox(true)]);
+}
+
+// ---------------------------------------------------------------- the key
+
+async function loadKey() {
+  $('#key-loading').hidden = false;
+  for (const id of ['#key-new', '#key-locked', '#key-unlocked']) $(id).hidden = true;
+  try {
+    keyState = await api('/key', { token: session.token });
+  } catch (e) {
+    if (!handleSignedOut(e)) notice.error(describeError(e));
+    return;
+  } finally {
+    $('#key-loading').hidden = true;
+  }
+  renderKey();
+}
+
+function renderKey() {
+  const key = keyState?.key;
+  const making = !key || replacing;
+  $('#key-new').hidden = !making;
+  $('#key-locked').hidden = making || Boolean(identity);
+  $('#key-unlocked').hidden = making || !identity;
+  if (making) {
+    $('#key-new-intro').textContent = t(replacing ? 'key.replaceIntro' : 'key.newIntro');
+    $('#key-new-warning').textContent = t(keyState?.recovery_recipient ? 'key.warningRecovery' : 'key.warning');
+    $('#key-new-submit').textContent = t(replacing ? 'key.makeNew' : 'key.make');
+    $('#key-new-cancel').hidden = !replacing;
+  }
+  $('#key-facts').textContent = key && !making
+    ? t(key.recoverable ? 'key.factsRecoverable' : 'key.facts', { date: formatDate(key.created_at) })
+    : '';
+  renderReceivedHint();
+}
+
+/** `[passphrase, problem]` of a pair of fields that must agree. */
+function readPassphrase(first, second) {
+  const passphrase = first.value;
+  fieldError(first, '', { focus: false });
+  fieldError(second, '', { focus: false });
+  if (passphrase.length < MIN_PASSPHRASE) {
+    fieldError(first, t('key.tooShort', { n: MIN_PASSPHRASE }));
+    return null;
+  }
+  if (second.value !== passphrase) {
+    fieldError(second, t('key.mismatch'));
+    return null;
+  }
+  return passphrase;
+}
+
+/** Runs `work(worker)` in a fresh crypto worker and ends it (scrypt's 256 MiB go with it). */
+async function inWorker(work) {
+  const worker = new CryptoWorker();
+  try {
+    return await work(worker);
+  } finally {
+    worker.terminate();
+  }
+}
+
+/** Words for a refused PUT /key. */
+function keyRefusal(e) {
+  if (e instanceof ApiError) {
+    if (e.code === 'key_exists') return t('key.exists');
+    if (e.code === 'recovery_required') return t('key.recoveryRequired');
+    if (e.code === 'invalid_key') return t('key.invalid');
+  }
+  return describeError(e);
+}
+
+$('#key-new-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const passphrase = readPassphrase($('#new-passphrase'), $('#new-passphrase-again'));
+  if (!passphrase) return;
+  notice.clear();
+  await busy(event.currentTarget, async () => {
+    $('#key-new-status').textContent = t('key.making');
+    try {
+      const recovery = keyState?.recovery_recipient ?? undefined;
+      const made = await inWorker((w) => w.makeKey(passphrase, recovery));
+      const body = { recipient: made.recipient, wrapped: made.wrapped, replace: replacing };
+      if (made.recovery) body.recovery = made.recovery;
+      const view = await api('/key', { method: 'PUT', token: session.token, body });
+      keyState = { ...keyState, key: view };
+      identity = made.identity;
+      const wasReplacing = replacing;
+      replacing = false;
+      $('#new-passphrase').value = '';
+      $('#new-passphrase-again').value = '';
+      renderKey();
+      notice.success(t(wasReplacing ? 'key.replaced' : 'key.made'));
+      if (wasReplacing) closeAllItems();
+    } catch (e) {
+      if (handleSignedOut(e)) return;
+      notice.error(keyRefusal(e));
+      // Someone (another device) made a key meanwhile, or the organisation turned recovery on: ask again.
+      if (e instanceof ApiError && (e.code === 'key_exists' || e.code === 'recovery_required')) await loadKey();
+    } finally {
+      $('#key-new-status').textContent = '';
+    }
+  });
+});
+
+$('#key-new-cancel').addEventListener('click', () => {
+  replacing = false;
+  notice.clear();
+  renderKey();
+  $('#unlock-passphrase').focus();
+});
+
+$('#unlock-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const input = $('#unlock-passphrase');
+  if (!input.value) {
+    fieldError(input, t('key.passphraseMissing'));
+    return;
+  }
+  fieldError(input, '');
+  notice.clear();
+  const passphrase = input.value;
+  await busy(event.currentTarget, async () => {
+    $('#unlock-status').textContent = t('key.unlocking');
+    try {
+      const key = keyState.key;
+      const unwrapped = await inWorker((w) => w.unwrapKey(key.wrapped, passphrase));
+      if (unwrapped.recipient !== key.recipient) throw Object.assign(new Error('the key does not match its recipient'), { kind: 'mismatch' });
+      identity = unwrapped.identity;
+      input.value = '';
+      renderKey();
+      if (key.must_change_passphrase) {
+        openChange();
+        $('#change-intro').textContent = t('key.mustChange');
+      } else {
+        notice.success(t('key.unlocked'));
+      }
+      $('#lock').focus();
+    } catch (e) {
+      if (e?.kind === 'no_match') {
+        input.value = '';
+        fieldError(input, t('key.wrongPassphrase'));
+      } else if (e?.kind === 'mismatch' || e?.kind === 'damaged') {
+        notice.error(t('key.damaged'));
+      } else {
+        notice.error(describeError(e));
+      }
+    } finally {
+      $('#unlock-status').textContent = '';
+    }
+  });
+});
+
+/** Forgets the unlocked identity and hides everything it opened. */
+function lockKey() {
+  identity = null;
+  closeAllItems();
+  if (keyState) renderKey();
+}
+
+$('#lock').addEventListener('click', () => {
+  lockKey();
+  $('#change-form').hidden = true;
+  notice.info(t('key.locked'));
+  $('#unlock-passphrase').focus();
+});
+
+$('#forgot').addEventListener('click', () => {
+  if (!confirm(t('key.forgotConfirm'))) return;
+  replacing = true;
+  notice.clear();
+  renderKey();
+  $('#new-passphrase').focus();
+});
+
+function openChange() {
+  $('#change-intro').textContent = t('key.changeIntro');
+  $('#change-form').hidden = false;
+  $('#change-open').hidden = true;
+  $('#change-passphrase').focus();
+}
+
+function closeChange() {
+  $('#change-form').hidden = true;
+  $('#change-open').hidden = false;
+  $('#change-passphrase').value = '';
+  $('#change-passphrase-again').value = '';
+}
+
+$('#change-open').addEventListener('click', openChange);
+$('#change-cancel').addEventListener('click', () => {
+  closeChange();
+  $('#change-open').focus();
+});
+
+$('#change-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const passphrase = readPassphrase($('#change-passphrase'), $('#change-passphrase-again'));
+  if (!passphrase || !identity) return;
+  notice.clear();
+  await busy(event.currentTarget, async () => {
+    $('#change-status').textContent = t('key.making');
+    try {
+      const key = keyState.key;
+      const recovery = keyState.recovery_recipient ?? undefined;
+      const wrapped = await inWorker((w) => w.wrapKey(identity, passphrase, recovery));
+      const body = { recipient: key.recipient, wrapped: wrapped.wrapped, replace: false };
+      if (wrapped.recovery) body.recovery = wrapped.recovery;
+      keyState = { ...keyState, key: await api('/key', { method: 'PUT', token: session.token, body }) };
+      closeChange();
+      renderKey();
+      notice.success(t('key.changed'));
+    } catch (e) {
+      if (handleSignedOut(e)) return;
+      notice.error(keyRefusal(e));
+    } finally {
+      $('#change-status').textContent = '';
+    }
+  });
+});
+
+// ---------------------------------------------------------------- requests
+
+function parseEmails(text) {
+  return [...new Set(text.split(/[\s,;]+/).map((s) => s.trim()).filter(Boolean))];
+}
+
+// Naming addresses makes the code compulsory (docs/inbound.md): the box says so.
+$('#request-emails').addEventListener('input', () => {
+  const named = parseEmails($('#request-emails').value).length > 0;
+  $('#request-verify').disabled = named;
+  if (named) $('#request-verify').checked = true;
+});
+
+/** The link an uploader opens: the request's URL and the user's recipient after the #. */
+async function requestLink(view) {
+  const wasm = await loadWasm();
+  const server = view.url.slice(0, view.url.lastIndexOf('/r/'));
+  return wasm.formatRequestLink(server, view.id, view.recipient);
+}
+
+/** Whether a request encrypts to this user's own key (the page never hands out a link to another). */
+function ownKey(view) {
+  return Boolean(keyState?.key) && view.recipient === keyState.key.recipient;
+}
+
+$('#request-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  notice.clear();
+  const emailsInput = $('#request-emails');
+  const uploadsInput = $('#request-uploads');
+  const emails = parseEmails(emailsInput.value);
+  const bad = emails.find((e) => !EMAIL.test(e));
+  fieldError(emailsInput, bad ? t('send.badRecipient', { address: bad }) : '', { focus: Boolean(bad) });
+  const uploads = Number(uploadsInput.value);
+  const uploadsOk = Number.isInteger(uploads) && uploads >= 1 && uploads <= 1000;
+  fieldError(uploadsInput, uploadsOk ? '' : t('request.badUploads'), { focus: !bad && !uploadsOk });
+  if (bad || !uploadsOk) return;
+  if (!keyState?.key) {
+    notice.error(t('request.noKey'));
+    $('#new-passphrase').focus();
+    return;
+  }
+  const body = {
+    emails,
+    expires_in_days: Number($('#request-days').value),
+    max_uploads: uploads,
+    verify: emails.length || $('#request-verify').checked ? 'email' : 'none',
+  };
+  const note = $('#request-note').value.trim();
+  if (note) body.message = note;
+  if ($('#request-size').value) body.max_bytes = Number($('#request-size').value);
+  await busy(event.currentTarget, async () => {
+    try {
+      const view = await api('/requests', { method: 'POST', token: session.token, body });
+      if (!ownKey(view)) throw new Error(t('request.notOwnKey'));
+      await showRequestDone(view, await requestLink(view));
+      await loadRequests();
+    } catch (e) {
+      if (handleSignedOut(e)) return;
+      if (e instanceof ApiError && e.code === 'no_key') {
+        notice.error(t('request.noKey'));
+        await loadKey();
+        return;
+      }
+      if (e instanceof ApiError && e.code === 'invalid_email') {
+        fieldError(emailsInput, t('send.badRecipientServer'));
+        return;
+      }
+      notice.error(e instanceof ApiError || e?.name === 'NetworkError' ? describeError(e) : e.message);
+    }
+  });
+});
+
+async function showRequestDone(view, link) {
+  $('#request-link').value = link;
+  const query = new URLSearchParams({ subject: t('request.mailSubject'), body: `${t('request.mailBody')}\n\n${link}\n` });
+  $('#request-mail').href = `mailto:${view.emails.map(encodeURIComponent).join(',')}?${query.toString().replace(/\+/g, '%20')}`;
+  $('#request-copy-status').textContent = '';
+  $('#request-form').hidden = true;
+  $('#request-done').hidden = false;
+  $('#request-done-title').focus();
+}
+
+$('#request-copy').addEventListener('click', () => copyField($('#request-link'), $('#request-copy-status'), t('done.copied')));
+$('#request-link').addEventListener('focus', (event) => event.currentTarget.select());
+
+$('#request-another').addEventListener('click', () => {
+  $('#request-form').reset();
+  $('#request-verify').disabled = false;
+  $('#request-done').hidden = true;
+  $('#request-form').hidden = false;
+  $('#request-emails').focus();
+});
+
+function requestItem(view) {
+  const li = el('li', `card inbox-item request-${view.state}`);
+  li.dataset.id = view.id;
+  const headingId = `request-${view.id}`;
+  li.setAttribute('aria-labelledby', headingId);
+  const head = el('div', 'sent-head');
+  const who = view.emails.length ? view.emails.join(', ') : t('request.anyone');
+  const h = el('h4', 'sent-heading', t('request.heading', { date: formatDate(view.created_at), who }));
+  h.id = headingId;
+  head.append(h, el('span', `badge badge-${view.state}`, t(`request.state.${view.state}`)));
+  li.append(head);
+  const facts = el('p', 'sent-facts');
+  facts.append(
+    el('span', '', t('request.uploadsOf', { n: view.uploads, max: view.max_uploads })),
+    el('span', '', t(view.state === 'open' ? 'request.until' : 'request.untilWas', { date: formatDate(view.expires_at) })),
+    el('span', '', t('request.upTo', { size: formatBytes(view.max_bytes) })),
+    el('span', '', t(view.verify === 'email' ? 'request.withCode' : 'request.withoutCode')),
+  );
+  li.append(facts);
+  if (view.message) li.append(el('p', 'sent-note', view.message));
+  if (view.state === 'open') {
+    const actions = el('div', 'actions');
+    if (ownKey(view)) {
+      const copy = button(t('done.copy'));
+      copy.setAttribute('aria-label', t('request.copyLabel', { who }));
+      const status = el('span', 'hint');
+      status.setAttribute('role', 'status');
+      copy.addEventListener('click', async () => {
+        const link = await requestLink(view);
+        try {
+          await navigator.clipboard.writeText(link);
+          status.textContent = t('done.copied');
+        } catch {
+          status.textContent = link;
+        }
+      });
+      actions.append(copy, status);
+    }
+    const close = button(t('request.close'), 'button-danger button-small');
+    close.setAttribute('aria-label', t('request.closeLabel', { who }));
+    close.addEventListener('click', () => closeRequest(view, close));
+    actions.append(close);
+    li.append(actions);
+  }
+  return li;
+}
+
+async function closeRequest(view, control) {
+  if (!confirm(t('request.closeConfirm'))) return;
+  control.disabled = true;
+  try {
+    const fresh = await api(`/requests/${encodeURIComponent(view.id)}/close`, { method: 'POST', token: session.token, body: {} });
+    const li = requestItem(fresh);
+    $('#request-list').querySelector(`[data-id="${view.id}"]`)?.replaceWith(li);
+    notice.success(t('request.closed'));
+    li.querySelector('h4').setAttribute('tabindex', '-1');
+    li.querySelector('h4').focus();
+  } catch (e) {
+    control.disabled = false;
+    if (!handleSignedOut(e)) notice.error(describeError(e));
+  }
+}
+
+async function loadRequests() {
+  try {
+    const { requests } = await api('/requests', { token: session.token });
+    $('#request-list').replaceChildren(...requests.map(requestItem));
+    $('#request-empty').hidden = requests.length > 0;
+  } catch (e) {
+    if (!handleSignedOut(e)) notice.error(describeError(e));
+  }
+}
+
+// ---------------------------------------------------------------- received
+
+function renderReceivedHint() {
+  const count = $('#inbox-list').children.length;
+  $('#received-hint').textContent = !count ? '' : identity ? t('inbox.openHint') : keyState?.key ? t('inbox.lockedHint') : '';
+}
+
+function blobUrl(item, index) {
+  return `/api/v1/inbox/${encodeURIComponent(item.id)}/blobs/${index}`;
+}
+
+function blobOf(item, index) {
+  const blob = item.blobs.find((b) => b.index === index);
+  return blob && { url: blobUrl(item, index), size: blob.size };
+}
+
+function inboxItem(item) {
+  const li = el('li', 'card inbox-item');
+  li.dataset.id = item.id;
+  const headingId = `item-${item.id}`;
+  li.setAttribute('aria-labelledby', headingId);
+  const head = el('div', 'sent-head');
+  const h = el('h3', 'sent-heading', t('inbox.from', { from: item.from }));
+  h.id = headingId;
+  head.append(h, el('span', `badge ${item.verified ? 'badge-verified' : 'badge-unverified'}`, t(item.verified ? 'inbox.verified' : 'inbox.unverified')));
+  li.append(head);
+  const files = item.blobs.filter((b) => b.index >= 1).length;
+  const facts = el('p', 'sent-facts');
+  facts.append(
+    el('span', '', t('inbox.receivedAt', { date: formatDate(item.received_at) })),
+    el('span', '', `${tn('common.files', files)}, ${formatBytes(item.size)}`),
+    el('span', '', t('inbox.keptUntil', { date: formatDate(item.expires_at) })),
+  );
+  li.append(facts);
+  if (!item.verified) li.append(el('p', 'sent-note', t('inbox.unverifiedNote')));
+  const body = el('div', 'inbox-body');
+  body.hidden = true;
+  const actions = el('div', 'actions');
+  const open = button(t('inbox.open'), 'button button-small');
+  open.setAttribute('aria-label', t('inbox.openLabel', { from: item.from, date: formatDate(item.received_at) }));
+  open.setAttribute('aria-expanded', 'false');
+  open.addEventListener('click', () => toggleItem(item, li, open, body));
+  const remove = button(t('inbox.delete'), 'button-danger button-small');
+  remove.setAttribute('aria-label', t('inbox.deleteLabel', { from: item.from, date: formatDate(item.received_at) }));
+  remove.addEventListener('click', () => deleteItem(item, li, remove));
+  actions.append(open, remove);
+  li.append(actions, body);
+  return li;
+}
+
+function closeItem(li) {
+  const body = li.querySelector('.inbox-body');
+  for (const row of opened.get(li.dataset.id)?.rows ?? []) row.controller?.abort();
+  opened.delete(li.dataset.id);
+  body.replaceChildren();
+  body.hidden = true;
+  const open = li.querySelector('.actions .button');
+  open.textContent = t('inbox.open');
+  open.setAttribute('aria-expanded', 'false');
+}
+
+function closeAllItems() {
+  for (const li of $('#inbox-list').children) closeItem(li);
+}
+
+async function toggleItem(item, li, control, body) {
+  if (opened.has(item.id)) {
+    closeItem(li);
+    return;
+  }
+  notice.clear();
+  if (!identity) {
+    notice.error(t(keyState?.key ? 'inbox.unlockFirst' : 'inbox.noKey'));
+    (keyState?.key ? $('#unlock-passphrase') : $('#new-passphrase')).focus();
+    return;
+  }
+  const blob = blobOf(item, 0);
+  if (!blob || blob.size > MAX_MANIFEST) {
+    notice.error(t('inbox.damaged'));
+    return;
+  }
+  control.disabled = true;
+  let manifest;
+  try {
+    const wasm = await loadWasm();
+    const cipher = await fetchBlob(blob, session.token);
+    let plain;
+    try {
+      plain = decryptSmall(wasm, cipher, identity);
+    } catch (e) {
+      notice.error(t(cryptoErrorKind(e.message) === 'no_match' ? 'inbox.otherKey' : 'inbox.damaged'));
+      return;
+    }
+    try {
+      manifest = wasm.parseManifest(plain, item.blobs.length);
+    } catch (e) {
+      notice.error(t(/newer Kluis/.test(e.message) ? 'inbox.newer' : 'inbox.damaged'));
+      return;
+    }
+    showItem(wasm, item, manifest, body);
+  } catch (e) {
+    if (handleSignedOut(e)) return;
+    if (e instanceof ApiError && e.status === 404) {
+      notice.error(t('inbox.gone'));
+      li.remove();
+      return;
+    }
+    notice.error(describeError(e));
+    return;
+  } finally {
+    control.disabled = false;
+  }
+  control.textContent = t('inbox.hide');
+  control.setAttribute('aria-expanded', 'true');
+}
+
+function decryptSmall(wasm, bytes, key) {
+  const decryptor = new wasm.Decryptor([key]).binaryOnly();
+  try {
+    const pieces = [...decryptor.push(bytes), ...decryptor.finish()];
+    const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of pieces) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  } finally {
+    decryptor.free();
+  }
+}
+
+function showItem(wasm, item, manifest, body) {
+  const rows = [];
+  opened.set(item.id, { manifest, rows });
+  const parts = [];
+  if (manifest.message) {
+    parts.push(el('p', 'inbox-label', t('inbox.message')));
+    parts.push(el('p', 'message', manifest.message));
+  }
+  const list = el('ul', 'file-list file-list-download');
+  list.setAttribute('aria-label', t('inbox.filesOf', { from: item.from }));
+  manifest.files.forEach((file, i) => {
+    const name = wasm.safeFileName(file.name);
+    const li = el('li', 'download');
+    const head = el('div', 'download-head');
+    const save = button(t('receive.download'), 'button button-small');
+    save.setAttribute('aria-label', t('receive.downloadFile', { name }));
+    head.append(el('span', 'file-name', name), el('span', 'file-size', formatBytes(file.size)), save);
+    const progress = el('progress');
+    progress.max = 1000;
+    progress.value = 0;
+    progress.hidden = true;
+    progress.setAttribute('aria-label', t('receive.progressOf', { name }));
+    const stats = el('p', 'download-stats');
+    const state = el('p', 'download-state');
+    state.setAttribute('role', 'status');
+    state.setAttribute('aria-live', 'polite');
+    li.append(head, progress, stats, state);
+    list.append(li);
+    const row = { index: i + 1, name, file, button: save, progress, stats, state, controller: null, item: li };
+    rows.push(row);
+    save.addEventListener('click', () => {
+      if (row.controller) row.controller.abort();
+      else saveFile(item, row);
+    });
+  });
+  parts.push(list);
+  parts.push(el('p', 'hint', canPickFiles ? t('receive.saveHintPicker') : t('receive.saveHintDownloads')));
+  body.replaceChildren(...parts);
+  body.hidden = false;
+}
+
+/** Where a file goes: a save dialog, the browser's downloads, or memory as a last resort. */
+async function sinkFor(row) {
+  if (canPickFiles) return FileSink.pick(row.name); // first, while the click still counts as one
+  if (await ServiceWorkerSink.available()) return ServiceWorkerSink.open(row.name, row.file.size);
+  return new MemorySink(row.name);
+}
+
+async function saveFile(item, row) {
+  if (!identity) {
+    notice.error(t('inbox.unlockFirst'));
+    return;
+  }
+  let sink;
+  try {
+    sink = await sinkFor(row);
+  } catch (e) {
+    row.state.textContent = t('receive.cannotSave', { message: e.message });
+    row.state.className = 'download-state error';
+    return;
+  }
+  if (!sink) return; // the save dialog was cancelled
+  const blob = blobOf(item, row.index);
+  const controller = new AbortController();
+  row.controller = controller;
+  row.button.textContent = t('receive.stop');
+  row.button.setAttribute('aria-label', t('receive.stopFile', { name: row.name }));
+  row.progress.hidden = false;
+  row.progress.value = 0;
+  row.item.classList.remove('done', 'failed');
+  row.state.className = 'download-state';
+  row.state.textContent = t('receive.downloading');
+  const rate = new Rate(blob.size);
+  let ok = false;
+  try {
+    await downloadFile(blob, {
+      identity,
+      token: session.token,
+      sink,
+      expected: row.file,
+      signal: controller.signal,
+      onProgress(received) {
+        rate.update(received);
+        row.progress.value = Math.round((received / blob.size) * 1000);
+        row.stats.textContent = rate.describe();
+      },
+      onRetry(seconds) {
+        rate.reset();
+        row.stats.textContent = t('progress.retryIn', { time: formatDuration(seconds) });
+        row.state.textContent = t('progress.retrying');
+      },
+    });
+    ok = true;
+    row.progress.value = 1000;
+    row.stats.textContent = '';
+    row.state.textContent = canPickFiles ? t('receive.saved') : t('receive.savedDownloads');
+    row.state.className = 'download-state success';
+    row.item.classList.add('done');
+  } catch (e) {
+    row.item.classList.add('failed');
+    row.progress.hidden = true;
+    row.stats.textContent = '';
+    row.state.className = 'download-state error';
+    const code = e instanceof DownloadError ? e.code : 'server';
+    const messages = {
+      damaged: t('receive.damaged'),
+      network: t('receive.networkLost'),
+      session: t('error.signedOutInbox'),
+      gone: t('inbox.gone'),
+      cancelled: t('receive.stopped'),
+    };
+    row.state.textContent = messages[code] ?? describeError(e.cause ?? e);
+    if (code === 'damaged') notice.error(`${row.name}: ${row.state.textContent}`);
+  } finally {
+    row.controller = null;
+    row.button.textContent = ok ? t('receive.downloadAgain') : t('receive.download');
+    row.button.setAttribute('aria-label', t('receive.downloadFile', { name: row.name }));
+  }
+}
+
+async function deleteItem(item, li, control) {
+  if (!confirm(t('inbox.deleteConfirm', { from: item.from, date: formatDate(item.received_at) }))) return;
+  control.disabled = true;
+  try {
+    await api(`/inbox/${encodeURIComponent(item.id)}`, { method: 'DELETE', token: session.token });
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 404)) {
+      control.disabled = false;
+      if (!handleSignedOut(e)) notice.error(describeError(e));
+      return;
+    }
+  }
+  closeItem(li);
+  li.remove();
+  $('#inbox-empty').hidden = $('#inbox-list').children.length > 0;
+  renderReceivedHint();
+  notice.success(t('inbox.deleted'));
+  $('#received-title').setAttribute('tabindex', '-1');
+  $('#received-title').focus();
+}
+
+async function loadInbox(first = false) {
+  const more = $('#inbox-more');
+  const loading = $('#inbox-loading');
+  if (first) {
+    next = null;
+    closeAllItems();
+    $('#inbox-list').replaceChildren();
+  }
+  more.hidden = true;
+  loading.textContent = t('sent.loading');
+  try {
+    const query = new URLSearchParams({ limit: String(PAGE) });
+    if (next) query.set('cursor', next);
+    const page = await api(`/inbox?${query}`, { token: session.token });
+    for (const item of page.items) $('#inbox-list').append(inboxItem(item));
+    next = page.next ?? null;
+    more.hidden = !next;
+    $('#inbox-empty').hidden = $('#inbox-list').children.length > 0;
+    loading.textContent = first ? '' : tn('inbox.loaded', page.items.length);
+  } catch (e) {
+    loading.textContent = '';
+    more.hidden = !next;
+    if (!handleSignedOut(e)) notice.error(describeError(e));
+  }
+  renderReceivedHint();
+}
+
+$('#inbox-more').addEventListener('click', async () => {
+  const count = $('#inbox-list').children.length;
+  await loadInbox();
+  const heading = $('#inbox-list').children[count]?.querySelector('h3');
+  heading?.setAttribute('tabindex', '-1');
+  heading?.focus();
+});
+
+addEventListener('beforeunload', (event) => {
+  for (const { rows } of opened.values()) if (rows.some((row) => row.controller)) event.preventDefault();
+});
+
+start();

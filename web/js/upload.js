@@ -1,0 +1,649 @@
+// The uploader's page (upload.html, served at /r/<id>#age1…; docs/inbound.md):
+// someone who has no account sends files to a Kluis user who asked for
+// them. The link's fragment is the requester's recipient (age1…); the page
+// checks it against what the server says (GET /r/<id>) and refuses a link
+// that was changed before anything is read or uploaded. Then the
+// uploader's address (with a mailed code when the request asks for it)
+// buys an upload session, and the files and a message are encrypted on
+// this device to the requester's key alone and uploaded like a send
+// (uploader.js: createDelivery, PackageSender). Nothing the server could
+// read leaves the page: names and message are in the encrypted manifest.
+import { api, ApiError, isAbort } from './api.js';
+import { formatBytes, formatDate, lang, t, tn, translate } from './i18n.js';
+import { describeError } from './messages.js';
+import { deleteSend, listSends, sameFile } from './send-store.js';
+import { showSendProgress } from './send-progress.js';
+import { $, busy, Countdown, emailIn, fieldError, Notice, showStep, waitOf } from './ui.js';
+import { createDelivery, PackageSender, SendError } from './uploader.js';
+import { loadWasm } from './wasm.js';
+
+translate();
+document.body.classList.remove('loading');
+
+const notice = new Notice($('#notice'));
+const requestId = decodeURIComponent(location.pathname.split('/').filter(Boolean).pop() ?? '');
+const SESSION_KEY = `kluis.upload.${requestId}`;
+/** Where an unfinished upload through this request is kept (send-store.js); the send page never lists it. */
+const OWNER = `request:${requestId}`;
+/** The server mails at most one code a minute to an address (server/src/domain/codes.rs). */
+const RESEND_SECONDS = 60;
+
+let wasm;
+/** The recipient the link's fragment names (canonical), checked against the server's. */
+let recipient = null;
+/** GET /r/<id>: RequestInfo. */
+let info = null;
+let email = '';
+/** POST /r/<id>/session: {token, expires_at, email}. */
+let session = null;
+/** Files chosen in the form. */
+let chosen = [];
+/** The upload running (PackageSender), and an unfinished one offered after a reload. */
+let sender = null;
+let pending = null;
+let pendingFiles = [];
+
+function show(step, options) {
+  showStep($(`#step-${step}`), options);
+}
+
+// ---------------------------------------------------------------- the link
+
+function unavailable(kind) {
+  const keys = { not_found: 'upload.notFound', cut: 'upload.cut', changed: 'upload.changed', not_a_link: 'upload.notFound' };
+  const key = keys[kind] ?? 'upload.notFound';
+  $('#unavailable-title').textContent = t(`${key}Title`);
+  $('#unavailable-text').textContent = t(`${key}Text`);
+  $('#request-card').hidden = true;
+  notice.clear();
+  show('unavailable');
+  forgetSession();
+}
+
+/** "27 November 2026": the day only. */
+function formatDay(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return new Intl.DateTimeFormat(lang === 'en' ? 'en-GB' : lang, { dateStyle: 'long' }).format(date);
+}
+
+function requester() {
+  return info.requester_name ? `${info.requester_name} <${info.requester}>` : info.requester;
+}
+
+function showRequest() {
+  $('#request-who').textContent = t('upload.who', { requester: requester(), organisation: info.organisation });
+  const note = $('#request-note');
+  note.textContent = info.message ?? '';
+  note.hidden = !info.message;
+  $('#request-facts').textContent = t('upload.facts', { size: formatBytes(info.max_bytes), date: formatDay(info.expires_at) });
+  $('#drop-hint').textContent = t('upload.dropHint', { size: formatBytes(info.max_bytes) });
+  $('#message-hint').textContent = t('upload.encryptedHint', { requester: info.requester_name || info.requester });
+  $('#request-card').hidden = false;
+}
+
+async function start() {
+  wasm = await loadWasm();
+  // The link is /r/<id>#age1…: without the recipient nothing may be encrypted.
+  try {
+    recipient = wasm.parseRequestLink(`${location.origin}${location.pathname}${location.hash}`).recipient;
+  } catch (e) {
+    unavailable(e.kind === 'bad_recipient' ? 'cut' : 'not_found');
+    return;
+  }
+  try {
+    info = await api(`/r/${encodeURIComponent(requestId)}`);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) {
+      unavailable('not_found');
+      return;
+    }
+    showRetry(e);
+    return;
+  }
+  let expected = null;
+  try {
+    expected = wasm.parseRecipient(info.recipient);
+  } catch {
+    // not a recipient: refused below like a changed link
+  }
+  if (expected !== recipient) {
+    // Whoever changed the fragment would get the files: nothing is read or sent.
+    unavailable('changed');
+    return;
+  }
+  showRequest();
+  session = savedSession();
+  if (session) {
+    email = session.email;
+    await afterSession();
+    return;
+  }
+  showEmail();
+}
+
+function showRetry(e) {
+  $('#loading-title').textContent = t('upload.checkFailed');
+  notice.error(describeError(e));
+  const retry = document.createElement('button');
+  retry.type = 'button';
+  retry.className = 'button';
+  retry.textContent = t('common.tryAgain');
+  retry.addEventListener('click', () => location.reload());
+  $('#step-loading').append(retry);
+  retry.focus();
+}
+
+// ---------------------------------------------------------------- session
+
+function saveSession() {
+  try {
+    sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
+  } catch {
+    // no storage: a reload asks for the address again
+  }
+}
+
+function forgetSession() {
+  try {
+    sessionStorage.removeItem(SESSION_KEY);
+  } catch {
+    // nothing saved
+  }
+}
+
+function savedSession() {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(SESSION_KEY) ?? 'null');
+    if (saved?.token && new Date(saved.expires_at).getTime() > Date.now() + 60_000) return saved;
+  } catch {
+    // ignore
+  }
+  forgetSession();
+  return null;
+}
+
+/** The session ended (401): the address again, with what was chosen kept. */
+function sessionEnded() {
+  session = null;
+  forgetSession();
+  showEmail();
+  notice.error(t('upload.sessionEnded'));
+}
+
+// ---------------------------------------------------------------- address and code
+
+function showEmail() {
+  const code = info.verify === 'email';
+  $('#email-intro').textContent = t(code ? 'upload.emailIntroCode' : 'upload.emailIntro', { requester: info.requester_name || info.requester });
+  $('#email-submit').textContent = t(code ? 'signin.sendCode' : 'common.continue');
+  $('#email').value = email;
+  show('email');
+}
+
+const wait = new Countdown($('#code-wait'));
+
+function holdResend(seconds) {
+  wait.start(seconds, [$('#resend-code')], (clock) => t('signin.waitResend', { clock }));
+}
+
+/** Too many wrong codes: nothing works for this address until the server says so. */
+function locked(seconds) {
+  notice.error(t('upload.locked'));
+  const controls = [$('#code-submit'), $('#resend-code')];
+  if (seconds) wait.start(seconds, controls, (clock) => t('signin.waitLocked', { clock }), () => notice.clear());
+  else wait.start(null, controls, () => t('upload.lockedHint'));
+}
+
+/** Handles what any call of the uploader's can meet; returns whether it did. */
+function handleCommon(e) {
+  if (e instanceof ApiError && (e.code === 'request_not_found' || e.status === 404)) {
+    unavailable('not_found');
+    return true;
+  }
+  if (e instanceof ApiError && e.code === 'rate_limited') {
+    notice.error(describeError(e));
+    return true;
+  }
+  return false;
+}
+
+/** Asks for a code for `email`; shows the code step. */
+async function sendCode() {
+  notice.clear();
+  let sentence = t('upload.codeSent', { email });
+  try {
+    await api(`/r/${encodeURIComponent(requestId)}/code`, { method: 'POST', body: { email } });
+    holdResend(RESEND_SECONDS);
+  } catch (e) {
+    const seconds = waitOf(e);
+    if (e instanceof ApiError && e.code === 'rate_limited' && seconds) {
+      // A code went out a moment ago: it is the one to type.
+      sentence = t('signin.codeRecent', { email });
+      holdResend(seconds);
+    } else if (e instanceof ApiError && e.code === 'locked') {
+      showCode(sentence);
+      locked(seconds);
+      return;
+    } else if (e instanceof ApiError && e.code === 'invalid_email') {
+      fieldError($('#email'), t('signin.invalidEmail'));
+      return;
+    } else {
+      if (!handleCommon(e)) notice.error(describeError(e));
+      return;
+    }
+  }
+  showCode(sentence);
+}
+
+function showCode(sentence) {
+  $('#code-sent').textContent = sentence;
+  $('#code').value = '';
+  fieldError($('#code'), '');
+  show('code');
+}
+
+$('#email-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const value = emailIn($('#email'), t('signin.invalidEmail'));
+  if (!value) return;
+  if (value !== email) wait.stop();
+  email = value;
+  await busy(event.currentTarget, async () => {
+    if (info.verify === 'email') await sendCode();
+    else await startSession(null);
+  });
+});
+
+$('#resend-code').addEventListener('click', () => busy($('#code-form'), sendCode));
+
+$('#other-email').addEventListener('click', () => {
+  wait.stop();
+  notice.clear();
+  showEmail();
+});
+
+$('#code-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const code = $('#code').value.replace(/\s/g, '');
+  if (!/^\d{6}$/.test(code)) {
+    fieldError($('#code'), t('code.format'));
+    return;
+  }
+  fieldError($('#code'), '');
+  await busy(event.currentTarget, () => startSession(code));
+});
+
+/** Trades the address (and code) for an upload session. */
+async function startSession(code) {
+  notice.clear();
+  let answer;
+  try {
+    answer = await api(`/r/${encodeURIComponent(requestId)}/session`, { method: 'POST', body: code ? { email, code } : { email } });
+  } catch (e) {
+    const seconds = waitOf(e);
+    if (!(e instanceof ApiError)) {
+      notice.error(describeError(e));
+    } else if (e.code === 'wrong_code') {
+      fieldError($('#code'), tn('code.wrong', e.details.tries_left ?? 0));
+    } else if (e.code === 'locked') {
+      fieldError($('#code'), '');
+      locked(seconds);
+    } else if (e.code === 'code_expired' || e.code === 'no_code') {
+      fieldError($('#code'), t(e.code === 'code_expired' ? 'signin.codeExpired' : 'signin.noCode'), { focus: false });
+      if (!wait.running) $('#resend-code').focus();
+    } else if (e.code === 'invalid_email') {
+      showEmail();
+      fieldError($('#email'), t('signin.invalidEmail'));
+    } else if (e.code === 'rate_limited' && seconds) {
+      notice.error(t('common.tooManyRequests'));
+      wait.start(seconds, [$('#code-submit')], (clock) => t('common.waitRetry', { clock }), () => notice.clear());
+    } else if (!handleCommon(e)) {
+      notice.error(describeError(e));
+    }
+    return;
+  }
+  wait.stop();
+  session = { token: answer.token, expires_at: answer.expires_at, email };
+  saveSession();
+  await afterSession();
+}
+
+async function afterSession() {
+  const unfinished = await listSends(OWNER).catch(() => []);
+  if (unfinished.length) showResume(unfinished[0]);
+  else showCompose();
+}
+
+// ---------------------------------------------------------------- resume
+
+function showResume(record) {
+  pending = record;
+  pendingFiles = record.files.map(() => null);
+  const total = record.files.reduce((sum, f) => sum + f.size, 0);
+  $('#resume-summary').textContent = t('upload.resumeSummary', {
+    date: formatDate(new Date(record.createdAt).toISOString()),
+    files: tn('common.files', record.files.length),
+    size: formatBytes(total),
+  });
+  $('#resume-files').value = '';
+  renderResume();
+  show('resume');
+}
+
+function renderResume(mismatched = []) {
+  const list = $('#resume-list');
+  list.replaceChildren();
+  pending.files.forEach((described, i) => {
+    const item = document.createElement('li');
+    const name = document.createElement('span');
+    name.className = 'file-name';
+    name.textContent = described.name;
+    const state = document.createElement('span');
+    const ok = Boolean(pendingFiles[i]);
+    state.className = ok ? 'file-state ok' : 'file-state';
+    state.textContent = ok ? t('resume.matched') : mismatched.includes(i) ? t('resume.different') : t('resume.missing', { size: formatBytes(described.size) });
+    item.append(name, state);
+    list.append(item);
+  });
+  $('#resume-continue').disabled = !pendingFiles.every(Boolean);
+}
+
+$('#resume-files').addEventListener('change', (event) => {
+  const mismatched = [];
+  for (const file of event.currentTarget.files) {
+    const i = pending.files.findIndex((d, j) => !pendingFiles[j] && sameFile(file, d));
+    if (i >= 0) pendingFiles[i] = file;
+    else {
+      const sameName = pending.files.findIndex((d, j) => !pendingFiles[j] && d.name === file.name);
+      if (sameName >= 0) mismatched.push(sameName);
+    }
+  }
+  renderResume(mismatched);
+  if (!$('#resume-continue').disabled) $('#resume-continue').focus();
+});
+
+$('#resume-continue').addEventListener('click', () => {
+  sender = new PackageSender(pending, pendingFiles, session.token);
+  pending = null;
+  beginProgress();
+  runSender();
+});
+
+$('#resume-discard').addEventListener('click', async () => {
+  await deleteSend(pending.id).catch(() => {});
+  pending = null;
+  showCompose();
+});
+
+// ---------------------------------------------------------------- compose
+
+function showCompose() {
+  show('compose');
+}
+
+function addFiles(files) {
+  for (const file of files) {
+    if (!chosen.some((f) => sameFile(f, file))) chosen.push(file);
+  }
+  renderChosen();
+}
+
+function renderChosen() {
+  const list = $('#file-list');
+  list.replaceChildren();
+  chosen.forEach((file, i) => {
+    const item = document.createElement('li');
+    const name = document.createElement('span');
+    name.className = 'file-name';
+    name.textContent = file.name;
+    const size = document.createElement('span');
+    size.className = 'file-size';
+    size.textContent = formatBytes(file.size);
+    const remove = document.createElement('button');
+    remove.type = 'button';
+    remove.className = 'button-link';
+    remove.textContent = t('send.remove');
+    remove.setAttribute('aria-label', t('send.removeFile', { name: file.name }));
+    remove.addEventListener('click', () => {
+      chosen.splice(i, 1);
+      renderChosen();
+      $('#files').focus();
+    });
+    item.append(name, size, remove);
+    list.append(item);
+  });
+  const total = chosen.reduce((sum, f) => sum + f.size, 0);
+  $('#file-total').textContent = chosen.length ? t('send.total', { files: tn('common.files', chosen.length), size: formatBytes(total) }) : '';
+  if (chosen.length) fieldError($('#files'), '', { focus: false });
+}
+
+$('#files').addEventListener('change', (event) => {
+  addFiles(event.currentTarget.files);
+  event.currentTarget.value = '';
+});
+
+const dropzone = $('#dropzone');
+dropzone.addEventListener('dragover', (event) => {
+  event.preventDefault();
+  dropzone.classList.add('dragging');
+});
+dropzone.addEventListener('dragleave', () => dropzone.classList.remove('dragging'));
+dropzone.addEventListener('drop', (event) => {
+  event.preventDefault();
+  dropzone.classList.remove('dragging');
+  const items = [...(event.dataTransfer?.items ?? [])].filter((item) => item.kind === 'file');
+  const files = items.length
+    ? items.filter((item) => item.webkitGetAsEntry?.()?.isFile ?? true).map((item) => item.getAsFile()).filter(Boolean)
+    : [...(event.dataTransfer?.files ?? [])];
+  addFiles(files);
+});
+
+$('#upload-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  notice.clear();
+  if (!chosen.length) {
+    fieldError($('#files'), t('send.noFiles'));
+    return;
+  }
+  if (!session) {
+    showEmail();
+    return;
+  }
+  const files = [...chosen];
+  const message = $('#message').value;
+  let record;
+  await busy(event.currentTarget, async () => {
+    try {
+      record = await createDelivery({ files, message }, { requestId, info, recipient, token: session.token });
+    } catch (e) {
+      handleUploadError(e, { creating: true });
+    }
+  });
+  if (!record) return;
+  sender = new PackageSender(record, files, session.token);
+  beginProgress();
+  runSender();
+});
+
+// ---------------------------------------------------------------- progress
+
+function beginProgress() {
+  $('#progress-title').textContent = t('progress.title');
+  $('#progress-bar').value = 0;
+  $('#progress-stats').textContent = '';
+  $('#progress-file').textContent = '';
+  $('#progress-status').textContent = '';
+  show('progress');
+}
+
+async function runSender() {
+  const current = sender;
+  const stopShowing = showSendProgress(current);
+  const onWarning = () => notice.info(t('progress.notSaved'));
+  current.addEventListener('warning', onWarning);
+  $('#pause').hidden = false;
+  $('#resume').hidden = true;
+  $('#cancel').hidden = false;
+  $('#progress-title').textContent = t('progress.title');
+  try {
+    await current.run();
+    current.dispose();
+    if (sender === current) sender = null;
+    showDone(current.record);
+  } catch (e) {
+    if (sender !== current) return; // cancelled
+    if (isAbort(e)) {
+      $('#progress-title').textContent = t('progress.paused');
+      $('#progress-status').textContent = t('progress.pausedHint');
+      $('#progress-stats').textContent = '';
+      $('#pause').hidden = true;
+      $('#resume').hidden = false;
+      $('#resume').focus();
+      return;
+    }
+    handleUploadError(e, {});
+  } finally {
+    stopShowing();
+    current.removeEventListener('warning', onWarning);
+  }
+}
+
+/** Words for a refusal of the request's rules (a blocked file type) from the page or the server. */
+function blockedText(files) {
+  return files.map(({ name, type }) => t('upload.blocked', { name, type })).join(' ');
+}
+
+function handleUploadError(e, { creating }) {
+  const code = e instanceof SendError ? e.code : null;
+  const cause = e?.cause;
+  if (code === 'signed_out') {
+    sender?.pause();
+    sender?.dispose();
+    sender = null;
+    sessionEnded();
+    return;
+  }
+  if (code === 'blocked') {
+    notice.error(blockedText(cause.files));
+    return;
+  }
+  if (code === 'too_large') {
+    notice.error(e.size && e.limit ? t('upload.tooLargeSizes', { size: formatBytes(e.size), limit: formatBytes(e.limit) }) : t('upload.tooLarge'));
+    if (!creating) abandon();
+    return;
+  }
+  if (code === 'invalid' && cause?.code?.startsWith('policy_')) {
+    // The server's check of the same rules (a page that missed it).
+    const type = cause.details?.file_type ?? cause.details?.breaches?.[0]?.file_type;
+    notice.error(type ? t('upload.blockedType', { type }) : t('upload.policy', { message: cause.message }));
+    if (!creating) abandon();
+    return;
+  }
+  if (code === 'wrong_recipient') {
+    unavailable('changed');
+    abandon({ quiet: true });
+    return;
+  }
+  if (code === 'gone' || (e instanceof ApiError && e.status === 404)) {
+    if (creating || cause?.code === 'request_not_found') {
+      unavailable('not_found');
+      abandon({ quiet: true });
+      return;
+    }
+    notice.error(t('upload.gone'));
+    abandon();
+    return;
+  }
+  if (code === 'file_changed') {
+    notice.error(t('error.fileChanged'));
+    if (!creating) stalled();
+    return;
+  }
+  if (code === 'network') {
+    notice.error(creating ? t('error.network') : t('error.networkUpload'));
+    if (!creating) stalled();
+    return;
+  }
+  notice.error(describeError(cause ?? e));
+  if (!creating) stalled();
+}
+
+function stalled() {
+  $('#progress-title').textContent = t('progress.stopped');
+  $('#progress-status').textContent = '';
+  $('#progress-stats').textContent = '';
+  $('#pause').hidden = true;
+  $('#resume').hidden = false;
+  $('#resume').focus();
+}
+
+/** The upload cannot go on: forget it; back to the form unless the page says the link is dead. */
+async function abandon({ quiet = false } = {}) {
+  const current = sender;
+  sender = null;
+  if (current) await current.cancel();
+  if (!quiet) show('compose');
+}
+
+$('#pause').addEventListener('click', () => sender?.pause());
+
+$('#resume').addEventListener('click', () => {
+  if (!sender) return;
+  notice.clear();
+  runSender();
+  $('#pause').focus();
+});
+
+$('#cancel').addEventListener('click', async () => {
+  if (!sender || !confirm(t('upload.cancelConfirm'))) return;
+  const current = sender;
+  sender = null;
+  await current.cancel();
+  notice.info(t('upload.cancelled'));
+  show('compose');
+});
+
+addEventListener('beforeunload', (event) => {
+  if (sender?.running) event.preventDefault();
+});
+
+// ---------------------------------------------------------------- done
+
+function showDone(record) {
+  $('#done-text').textContent = t('upload.doneText', { requester: requester(), files: tn('common.files', record.files.length) });
+  const list = $('#done-list');
+  list.replaceChildren(
+    ...record.files.map((file) => {
+      const item = document.createElement('li');
+      const name = document.createElement('span');
+      name.className = 'file-name';
+      name.textContent = file.name;
+      const size = document.createElement('span');
+      size.className = 'file-size';
+      size.textContent = formatBytes(file.size);
+      item.append(name, size);
+      return item;
+    }),
+  );
+  chosen = [];
+  renderChosen();
+  $('#message').value = '';
+  notice.clear();
+  show('done');
+}
+
+$('#send-more').addEventListener('click', async () => {
+  // The request may take no more (used up): the server says so, and the page then too.
+  try {
+    info = await api(`/r/${encodeURIComponent(requestId)}`);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) {
+      unavailable('not_found');
+      return;
+    }
+  }
+  showCompose();
+});
+
+start().catch((e) => notice.error(describeError(e)));
