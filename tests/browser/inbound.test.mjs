@@ -1,0 +1,270 @@
+// Receiving files (docs/inbound.md) against a real kluis-server: a user
+// makes their key and an upload request on /inbox; an outsider, in a
+// browser of their own, opens the link, confirms their address with a
+// mailed code and uploads two files; the user unlocks the inbox with the
+// passphrase and saves them, byte for byte. A link whose fragment was
+// changed is refused before anything is sent, a blocked file type is
+// refused on the page, a wrong passphrase does not unlock, and nothing the
+// browsers sent (nor anything the server wrote) holds the passphrase, the
+// identity or the plaintext.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { launch } from './support/browser.mjs';
+import { KluisServer, sha256, testBytes } from './support/kluis.mjs';
+import { newPage, stubbedFile } from './support/pages.mjs';
+
+const ALICE = 'alice@example.org';
+const BOB = 'bob@outside.example';
+const ORGANISATION = '[organisation]\nname = "Example Org"\n';
+const PASSPHRASE = 'paard batterij nietje correct';
+
+let browser;
+
+before(async () => {
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+/** A server and browser contexts that are all closed after the test. */
+async function setup(t, options = { config: ORGANISATION }) {
+  const server = await KluisServer.start(options);
+  const contexts = [];
+  t.after(async () => {
+    for (const c of contexts) await c.close().catch(() => {});
+    await server.close();
+  });
+  /** A page in a fresh context; every request it sends is recorded in `page.sent` ({method, url, body}). */
+  const open = async (options) => {
+    const { context, page } = await newPage(browser, options);
+    contexts.push(context);
+    page.sent = [];
+    page.on('request', (r) => page.sent.push({ method: r.method(), url: r.url(), body: r.postDataBuffer() ?? Buffer.alloc(0) }));
+    return page;
+  };
+  return { server, open };
+}
+
+/** Signs in on /inbox with a code from the outbox. */
+async function signInInbox(page, server, email) {
+  await page.goto(`${server.url}/inbox`);
+  await page.fill('#signin-email', email);
+  await page.click('#signin-email-form button[type=submit]');
+  await page.fill('#signin-code', await server.code(email));
+  await page.click('#signin-code-form button[type=submit]');
+  await page.locator('#step-main').waitFor({ state: 'visible' });
+}
+
+/** Makes the key on /inbox (the page says what the passphrase protects first). */
+async function makeKey(page, passphrase = PASSPHRASE) {
+  await page.locator('#key-new').waitFor({ state: 'visible' });
+  assert.match(await page.locator('#key-new-warning').innerText(), /without it, files sent to you can never be opened/);
+  // Too short, then two that differ: said next to the fields, nothing made.
+  await page.fill('#new-passphrase', 'kort');
+  await page.fill('#new-passphrase-again', 'kort');
+  await page.click('#key-new-submit');
+  await page.locator('#new-passphrase-error').getByText('Use at least 10 characters.').waitFor();
+  await page.fill('#new-passphrase', passphrase);
+  await page.fill('#new-passphrase-again', `${passphrase}!`);
+  await page.click('#key-new-submit');
+  await page.locator('#new-passphrase-again-error').getByText('The two passphrases are not the same.').waitFor();
+  await page.fill('#new-passphrase-again', passphrase);
+  await page.click('#key-new-submit');
+  await page.locator('#key-unlocked').waitFor({ state: 'visible', timeout: 60_000 });
+}
+
+/** Makes an upload request on /inbox with the form's defaults (a code, 7 days, one upload) and returns its link. */
+async function makeRequest(page, { emails = '', note = '', uploads = 1 } = {}) {
+  await page.fill('#request-emails', emails);
+  await page.fill('#request-note', note);
+  await page.fill('#request-uploads', String(uploads));
+  await page.click('#request-submit');
+  await page.locator('#request-done').waitFor({ state: 'visible' });
+  return page.inputValue('#request-link');
+}
+
+/** The uploader's steps up to the form: the link, the address, the code. */
+async function openAsUploader(page, server, link, email) {
+  await page.goto(link);
+  await page.locator('#step-email').waitFor({ state: 'visible' });
+  await page.fill('#email', email);
+  await page.click('#email-submit');
+  await page.locator('#step-code').waitFor({ state: 'visible' });
+  return server.code(email);
+}
+
+/** Paths of the requests `page` sent that would read, make or upload anything for the request. */
+function uploadCalls(page) {
+  return page.sent.map((r) => `${r.method} ${new URL(r.url).pathname}`).filter((s) => /\/deliveries|\/uploads|\/session$|\/code$/.test(s));
+}
+
+test('a key and a request on /inbox; an outsider verifies and uploads two files; the unlocked inbox saves them identical; nothing secret leaves the browsers', { timeout: 240_000 }, async (t) => {
+  const { server, open } = await setup(t);
+  await server.addUser(ALICE);
+  const alice = await open({ picker: 'stub' });
+  await signInInbox(alice, server, ALICE);
+  assert.equal(await alice.locator('#account-email').innerText(), ALICE);
+  await makeKey(alice);
+  const link = await makeRequest(alice, { note: 'De jaarstukken graag.' });
+  assert.match(link, new RegExp(`^${server.url}/r/[A-Za-z0-9_-]{22}#age1[0-9a-z]{58}$`));
+  const mailto = new URL(await alice.getAttribute('#request-mail', 'href'));
+  assert.equal(mailto.protocol, 'mailto:');
+  assert.ok(mailto.searchParams.get('body').includes(link));
+  // The request is listed, open, with its uploads.
+  const listed = alice.locator('#request-list > li').first();
+  await listed.waitFor();
+  assert.match(await listed.innerText(), /Open/);
+  assert.match(await listed.innerText(), /0 of 1 uploads/);
+
+  // The outsider: who asks, then the address and the code (a wrong one first).
+  const bob = await open();
+  const code = await openAsUploader(bob, server, link, BOB);
+  assert.match(await bob.locator('#request-who').innerText(), new RegExp(`${ALICE.replace('.', '\\.')} of Example Org asks you to send files`));
+  assert.equal(await bob.locator('#request-note').innerText(), 'De jaarstukken graag.');
+  await bob.fill('#code', code === '000000' ? '111111' : '000000');
+  await bob.click('#code-submit');
+  await bob.locator('#code-error').getByText(/That code is not right\. You can try \d+ more times\./).waitFor();
+  await bob.fill('#code', code);
+  await bob.click('#code-submit');
+  await bob.locator('#step-compose').waitFor({ state: 'visible' });
+
+  const big = testBytes((6 << 20) + 4321, 81);
+  const small = testBytes(70_000, 82);
+  const message = 'Hierbij de jaarstukken van 2025.';
+  await bob.setInputFiles('#files', [
+    { name: 'jaarstukken 2025.pdf', mimeType: 'application/pdf', buffer: big },
+    { name: 'toelichting.txt', mimeType: 'text/plain', buffer: small },
+  ]);
+  await bob.locator('#file-list li').nth(1).waitFor();
+  await bob.fill('#message', message);
+  await bob.click('#upload-button');
+  await bob.locator('#step-done').waitFor({ state: 'visible', timeout: 120_000 });
+  assert.match(await bob.locator('#done-text').innerText(), /2 files/);
+
+  // The inbox, reloaded, is locked: a wrong passphrase does not open it, the right one does.
+  await alice.reload();
+  await alice.locator('#key-locked').waitFor({ state: 'visible' });
+  const item = alice.locator('#inbox-list > li').first();
+  await item.waitFor();
+  assert.match(await item.innerText(), new RegExp(`From ${BOB.replace(/\./g, '\\.')}`));
+  assert.match(await item.innerText(), /Address confirmed/);
+  // Opening while locked says to unlock first.
+  await item.getByRole('button', { name: /^Open what/ }).click();
+  await alice.locator('#notice[role=alert]').getByText('Unlock your key first').waitFor();
+  await alice.fill('#unlock-passphrase', `${PASSPHRASE} x`);
+  await alice.click('#unlock-submit');
+  await alice.locator('#unlock-passphrase-error').getByText('That passphrase does not unlock your key.', { exact: false }).waitFor({ timeout: 60_000 });
+  assert.ok(await alice.locator('#key-locked').isVisible(), 'still locked');
+  await alice.fill('#unlock-passphrase', PASSPHRASE);
+  await alice.click('#unlock-submit');
+  await alice.locator('#key-unlocked').waitFor({ state: 'visible', timeout: 60_000 });
+
+  await item.getByRole('button', { name: /^Open what/ }).click();
+  await item.locator('.inbox-body .message').waitFor();
+  assert.equal(await item.locator('.inbox-body .message').innerText(), message);
+  for (const [name, data] of [['jaarstukken 2025.pdf', big], ['toelichting.txt', small]]) {
+    const row = item.locator('.download', { has: alice.locator('.file-name', { hasText: name }) });
+    await row.getByRole('button', { name: `Download ${name}` }).click();
+    await row.getByText('Saved, and checked').waitFor({ timeout: 60_000 });
+    const saved = await stubbedFile(alice, name);
+    assert.equal(saved.closed, true);
+    assert.equal(sha256(saved.bytes), sha256(data), `${name} is identical`);
+  }
+
+  // Locking hides what was opened.
+  await alice.click('#lock');
+  await alice.locator('#key-locked').waitFor({ state: 'visible' });
+  assert.equal(await item.locator('.inbox-body').isHidden(), true);
+
+  // Leak check: no URL or body either browser sent, and nothing the server wrote, holds
+  // the passphrase, an identity, the file plaintext, the message or the file names.
+  const secrets = {
+    passphrase: Buffer.from(PASSPHRASE),
+    identity: Buffer.from('AGE-SECRET-KEY-1'),
+    'identity (lower case)': Buffer.from('age-secret-key-1'),
+    'big file plaintext': big.subarray(3 << 20, (3 << 20) + 64),
+    'small file plaintext': small.subarray(1000, 1064),
+    message: Buffer.from(message),
+    'file name': Buffer.from('jaarstukken 2025'),
+  };
+  const sent = [...alice.sent, ...bob.sent];
+  assert.ok(sent.some((r) => r.method === 'PATCH'), 'the uploads were recorded');
+  for (const [what, needle] of Object.entries(secrets)) {
+    for (const r of sent) {
+      assert.ok(!r.url.includes(needle.toString()) && !r.body.includes(needle), `${r.method} ${r.url} carried the ${what}`);
+    }
+  }
+  const written = [...server.files(), Buffer.from(server.log.join(''))];
+  for (const [what, needle] of Object.entries(secrets)) {
+    assert.ok(!written.some((bytes) => bytes.includes(needle)), `the server wrote the ${what}`);
+  }
+});
+
+test('a link whose fragment was changed or cut is refused before anything is asked or uploaded', { timeout: 120_000 }, async (t) => {
+  const { server, open } = await setup(t);
+  await server.addUser(ALICE);
+  const alice = await open();
+  await signInInbox(alice, server, ALICE);
+  await makeKey(alice);
+  const link = await makeRequest(alice);
+  const other = await alice.evaluate(async () => {
+    const { loadWasm } = await import('/js/wasm.js');
+    const wasm = await loadWasm();
+    return wasm.identityToRecipient(wasm.generateIdentity());
+  });
+
+  const changed = await open();
+  await changed.goto(`${link.split('#')[0]}#${other}`);
+  await changed.locator('#unavailable-title').getByText('This link was changed').waitFor();
+  assert.ok(await changed.locator('#request-card').isHidden(), 'nothing is offered to the changed link');
+  assert.deepEqual(uploadCalls(changed), [], 'no code, session, delivery or upload was asked for');
+
+  const cut = await open({ locale: 'nl-NL' });
+  await cut.goto(link.slice(0, -5));
+  await cut.locator('#unavailable-title').getByText('Deze link is onvolledig').waitFor();
+  assert.deepEqual(uploadCalls(cut), []);
+
+  // The whole link still works.
+  const whole = await open();
+  await whole.goto(link);
+  await whole.locator('#step-email').waitFor({ state: 'visible' });
+});
+
+test('a file type the organisation blocks is refused on the upload page before anything is uploaded', { timeout: 120_000 }, async (t) => {
+  const { server, open } = await setup(t);
+  await server.admin('user', 'add', 'ann@example.org', '--admin');
+  await server.addUser(ALICE);
+  const ann = await server.token('ann@example.org');
+  const saved = await fetch(`${server.url}/api/v1/admin/policy`, {
+    method: 'PUT',
+    headers: { Authorization: `Bearer ${ann}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ version: 0, policy: { send: { blocked_file_types: ['exe'] } } }),
+  });
+  assert.equal(saved.status, 200);
+  const alice = await open();
+  await signInInbox(alice, server, ALICE);
+  await makeKey(alice);
+  const link = await makeRequest(alice);
+
+  const bob = await open();
+  const code = await openAsUploader(bob, server, link, BOB);
+  await bob.fill('#code', code);
+  await bob.click('#code-submit');
+  await bob.locator('#step-compose').waitFor({ state: 'visible' });
+  await bob.setInputFiles('#files', [
+    { name: 'brief.txt', mimeType: 'text/plain', buffer: Buffer.from('hallo') },
+    { name: 'setup.exe', mimeType: 'application/octet-stream', buffer: testBytes(5000, 7) },
+  ]);
+  await bob.click('#upload-button');
+  await bob.locator('#notice[role=alert]').getByText('setup.exe cannot be sent: files of type exe are not accepted.').waitFor();
+  assert.ok(await bob.locator('#step-compose').isVisible(), 'the form stays, to remove the file');
+  assert.deepEqual(uploadCalls(bob).filter((s) => /deliveries|uploads/.test(s)), [], 'nothing declared or uploaded');
+
+  // Without it, the rest goes.
+  await bob.locator('#file-list li', { hasText: 'setup.exe' }).getByRole('button').click();
+  await bob.click('#upload-button');
+  await bob.locator('#step-done').waitFor({ state: 'visible', timeout: 60_000 });
+});
