@@ -319,7 +319,8 @@ async function afterSession() {
 
 function showResume(record) {
   pending = record;
-  pendingFiles = record.files.map(() => null);
+  // Files still in memory (the same page, after the session was renewed) need no new choice.
+  pendingFiles = record.files.map((d) => chosen.find((f) => sameFile(f, d)) ?? null);
   const total = record.files.reduce((sum, f) => sum + f.size, 0);
   $('#resume-summary').textContent = t('upload.resumeSummary', {
     date: formatDate(new Date(record.createdAt).toISOString()),
