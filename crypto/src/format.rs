@@ -204,6 +204,36 @@ impl Header {
     }
 }
 
+/// The recipient stanzas of an age file (binary, or ASCII-armored as
+/// c2sp.org/age "ASCII armor" describes), read without any identity: what the
+/// file is encrypted to, by recipient type. The header MAC is not checked
+/// (that needs the file key), so this tells the shape of a file, not that it
+/// is intact. The payload is not read beyond the header.
+pub fn read_stanzas(file: &[u8]) -> crate::Result<Vec<Stanza>> {
+    let trimmed = file.trim_ascii_start();
+    let binary;
+    let bytes = if trimmed.starts_with(b"-----BEGIN") {
+        let mut decoder = crate::armor::ArmorDecoder::new();
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at < file.len() {
+            let taken = decoder.decode(&file[at..], &mut out, file.len())?;
+            if taken == 0 {
+                break;
+            }
+            at += taken;
+        }
+        decoder.finish()?;
+        binary = out;
+        &binary[..]
+    } else {
+        file
+    };
+    let mut scanner = HeaderScanner::default();
+    let len = scanner.scan(bytes)?.ok_or(HeaderError::Truncated)?;
+    Ok(Header::parse(&bytes[..len])?.stanzas)
+}
+
 /// Finds where a header ends in a stream of bytes without parsing it twice:
 /// the first line after the version line that starts with `---` is the MAC
 /// line (stanza lines start with `->`, body lines are base64, which has no `-`).
@@ -280,5 +310,21 @@ mod tests {
         let mut buf = V1_LINE.to_vec();
         buf.extend(std::iter::repeat_n(b'A', MAX_HEADER_LEN));
         assert_eq!(HeaderScanner::default().scan(&buf), Err(HeaderError::TooLarge(MAX_HEADER_LEN)));
+    }
+
+    #[test]
+    fn stanzas_of_a_file_without_an_identity() {
+        let identity = crate::x25519::Identity::generate().unwrap();
+        let binary = crate::encrypt(&[&identity.to_public()], b"secret").unwrap();
+        let stanzas = read_stanzas(&binary).unwrap();
+        assert_eq!(stanzas.len(), 1);
+        assert_eq!(stanzas[0].tag, "X25519");
+        let passphrase = crate::scrypt::Recipient::new("pass".to_string().into()).with_work_factor(2).unwrap();
+        let armored = crate::encrypt_armored(&[&passphrase], b"secret").unwrap();
+        let stanzas = read_stanzas(format!("\n{armored}").as_bytes()).unwrap();
+        assert_eq!((stanzas.len(), stanzas[0].tag.as_str(), stanzas[0].args[1].as_str()), (1, "scrypt", "2"));
+        assert!(read_stanzas(b"not age").is_err());
+        assert!(read_stanzas(&binary[..20]).is_err());
+        assert!(read_stanzas(armored.replace("BEGIN AGE", "BEGIN XYZ").as_bytes()).is_err());
     }
 }

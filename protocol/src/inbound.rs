@@ -276,3 +276,48 @@ pub struct InboxPage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
 }
+
+/// `GET/PUT /admin/recovery`: the organisation's key recovery.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecoverySettings {
+    /// The recovery recipient (`age1…`) whose identity the admin keeps
+    /// offline; absent: recovery is off.
+    #[serde(default)]
+    pub recipient: Option<String>,
+}
+
+/// `GET /admin/users/{id}/key`: what an admin needs to recover a user's key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecoveryCopy {
+    /// The user's recipient.
+    pub recipient: String,
+    /// The identity encrypted to the recovery recipient (armored age file),
+    /// if the key has a copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<String>,
+    /// The recovery recipient that copy is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_recipient: Option<String>,
+}
+
+/// `PUT /admin/users/{id}/key`: the user's own identity, decrypted from the
+/// recovery copy offline and wrapped under a passphrase the admin hands the
+/// user; they are asked to choose their own at the next unlock.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecoveredKey {
+    /// The identity, an armored age file with one scrypt stanza.
+    pub wrapped: String,
+}
+
+/// `GET /r/{id}/deliveries/{delivery}`: how far a delivery got.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeliveryView {
+    /// Its id.
+    pub id: PackageId,
+    /// `uploading` or `ready`.
+    pub state: crate::api::PackageState,
+    /// The blobs.
+    pub blobs: Vec<BlobView>,
+}

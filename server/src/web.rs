@@ -185,15 +185,21 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, config: &Config) {
         let page = receive.clone();
         async move { NamedFile::open_async(page).await.map(|f| f.into_response(&req)) }
     };
-    let sent = dir.join("sent.html");
-    let sent_page = move |req: HttpRequest| {
-        let page = sent.clone();
-        async move { NamedFile::open_async(page).await.map(|f| f.into_response(&req)) }
+    let page = |name: &str| {
+        let file = dir.join(name);
+        move |req: HttpRequest| {
+            let file = file.clone();
+            async move { NamedFile::open_async(file).await.map(|f| f.into_response(&req)) }
+        }
     };
+    let sent_page = page("sent.html");
     let send_check = dir.join("pkg/kluis-commands.js");
     cfg.route("/p/{id}", web::get().to(recipient_page.clone()))
         // The sender's sent items (headers of the site tree, like the send page).
         .route("/sent", web::get().to(sent_page))
+        // The signed-in user's inbox, and the uploader's page of an upload request (/r/<id>#<recipient>).
+        .route("/inbox", web::get().to(page("inbox.html")))
+        .route("/r/{id}", web::get().to(page("upload.html")))
         // The same recipient page under /addin/, where Outlook may frame it ("Open with Kluis").
         .route("/addin/p/{id}", web::get().to(recipient_page))
         // The admin console lives at /admin/ (its index.html); without the slash (any method), go there.

@@ -8,6 +8,8 @@ use futures_util::future::LocalBoxFuture;
 use super::error::ApiError;
 use crate::State;
 use crate::domain::accounts::{self, Caller};
+use crate::domain::requests;
+use crate::domain::uploads::Writer;
 
 /// The bearer token of a request, if any.
 pub(crate) fn bearer(req: &HttpRequest) -> Option<String> {
@@ -46,5 +48,47 @@ impl FromRequest for Admin {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let signed_in = SignedIn::from_request(req, payload);
         Box::pin(async move { Ok(Admin(accounts::as_admin(signed_in.await?.0)?)) })
+    }
+}
+
+/// Who may write blobs (the tus endpoints): a signed-in sender, or an
+/// outsider with an uploader session (`kluis_up_…`) of an upload request.
+pub(crate) struct BlobWriter(pub Writer);
+
+impl FromRequest for BlobWriter {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<State>().cloned();
+        let token = bearer(req);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::internal("no application state"))?;
+            let token = token.ok_or_else(ApiError::unauthorized)?;
+            let writer = if token.starts_with(requests::UPLOADER_PREFIX) {
+                Writer::Uploader(requests::uploader(&state.domain, &token).await?)
+            } else {
+                Writer::Sender(accounts::authenticate(&state.domain, &token).await?)
+            };
+            Ok(BlobWriter(writer))
+        })
+    }
+}
+
+/// An outsider with an uploader session of an upload request.
+pub(crate) struct Uploader(pub crate::store::UploaderSession);
+
+impl FromRequest for Uploader {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<State>().cloned();
+        let token = bearer(req);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::internal("no application state"))?;
+            let token = token.ok_or_else(ApiError::unauthorized)?;
+            Ok(Uploader(requests::uploader(&state.domain, &token).await?))
+        })
     }
 }

@@ -8,10 +8,13 @@ mod auth;
 pub(crate) mod error;
 mod guard;
 mod health;
+mod inbox;
+pub(crate) mod keys;
 pub(crate) mod limit;
 pub(crate) mod packages;
 mod policy;
 mod recipients;
+mod requests;
 mod sso;
 mod tokens;
 mod uploads;
@@ -40,6 +43,9 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(policy::configure)
                 .configure(uploads::configure)
                 .configure(recipients::configure)
+                .configure(keys::configure)
+                .configure(requests::configure)
+                .configure(inbox::configure)
                 .route("/openapi.json", web::get().to(openapi))
                 .default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::not_found("API endpoint")) })),
         );

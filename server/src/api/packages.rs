@@ -70,6 +70,11 @@ fn view(domain: &Domain, r: PackageRecord) -> ApiResult<PackageView> {
     })
 }
 
+/// Blobs as the API shows them.
+pub(super) fn blob_views(blobs: &[crate::store::Blob]) -> Vec<BlobView> {
+    blobs.iter().map(|b| BlobView { index: b.idx as u32, size: b.size as u64, complete: b.complete }).collect()
+}
+
 fn time(unix: Option<i64>) -> Option<String> {
     unix.map(rfc3339)
 }

@@ -117,26 +117,39 @@ async fn download(state: State, req: HttpRequest, path: web::Path<(String, u32)>
     let token = bearer(&req);
     let (blob, email) =
         access::authorize_download(&state.domain, id.as_str(), i64::from(idx), token.as_deref()).await?;
-    let len = blob.size as u64;
+    let (response, to_end) = blob_response(&state, &req, id.as_str(), idx, blob.size as u64).await?;
+    if let Some((start, end)) = to_end {
+        let detail = format!("blob {idx}, bytes {start}-{}", end.saturating_sub(1));
+        access::downloaded(&state.domain, id.as_str(), email.as_deref(), detail).await?;
+    }
+    Ok(response)
+}
+
+/// Blob `idx` of package `id` (`len` bytes), as much as the `Range` header
+/// asks, streamed; and the range when it reaches the blob's end (a download
+/// to count).
+pub(super) async fn blob_response(
+    state: &State,
+    req: &HttpRequest,
+    id: &str,
+    idx: u32,
+    len: u64,
+) -> ApiResult<(HttpResponse, Option<(u64, u64)>)> {
     let (start, end, status) = match parse_range(req.headers().get("Range").and_then(|v| v.to_str().ok()), len) {
         ByteRange::Whole => (0, len, StatusCode::OK),
         ByteRange::Part { start, end } => (start, end, StatusCode::PARTIAL_CONTENT),
         ByteRange::Unsatisfiable => {
-            return Ok(HttpResponse::RangeNotSatisfiable()
-                .insert_header((CONTENT_RANGE, format!("bytes */{len}")))
-                .finish());
+            let response =
+                HttpResponse::RangeNotSatisfiable().insert_header((CONTENT_RANGE, format!("bytes */{len}"))).finish();
+            return Ok((response, None));
         }
     };
     let body = state
         .domain
         .blobs
-        .read(&blob_key(id.as_str(), i64::from(idx)), start..end)
+        .read(&blob_key(id, i64::from(idx)), start..end)
         .await
         .map_err(|e| ApiError::internal(format!("blob store: {e}")))?;
-    if end == len {
-        let detail = format!("blob {idx}, bytes {start}-{}", end.saturating_sub(1));
-        access::downloaded(&state.domain, id.as_str(), email.as_deref(), detail).await?;
-    }
     let mut response = HttpResponse::build(status);
     response
         .insert_header((CONTENT_TYPE, "application/octet-stream"))
@@ -146,5 +159,5 @@ async fn download(state: State, req: HttpRequest, path: web::Path<(String, u32)>
     if status == StatusCode::PARTIAL_CONTENT {
         response.insert_header((CONTENT_RANGE, content_range(start, end, len)));
     }
-    Ok(response.streaming(body))
+    Ok((response.streaming(body), (end == len).then_some((start, end))))
 }

@@ -15,7 +15,7 @@ use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use kluis_protocol::tus::parse_metadata;
 
 use super::error::{ApiError, ApiResult};
-use super::guard::SignedIn;
+use super::guard::BlobWriter;
 use super::package_id;
 use crate::State;
 use crate::domain::uploads;
@@ -69,7 +69,7 @@ async fn options(state: State) -> HttpResponse {
         .finish()
 }
 
-async fn create(state: State, auth: SignedIn, req: HttpRequest) -> ApiResult<HttpResponse> {
+async fn create(state: State, auth: BlobWriter, req: HttpRequest) -> ApiResult<HttpResponse> {
     check_version(&req)?;
     if header(&req, "Upload-Defer-Length").is_some() {
         return Err(ApiError::bad_request(
@@ -97,7 +97,7 @@ async fn create(state: State, auth: SignedIn, req: HttpRequest) -> ApiResult<Htt
         .finish())
 }
 
-async fn head(state: State, auth: SignedIn, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn head(state: State, auth: BlobWriter, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
     check_version(&req)?;
     let up = uploads::load(&state.domain, &auth.0, &path).await?;
     Ok(tus(StatusCode::OK)
@@ -110,7 +110,7 @@ async fn head(state: State, auth: SignedIn, req: HttpRequest, path: web::Path<St
 
 async fn patch(
     state: State,
-    auth: SignedIn,
+    auth: BlobWriter,
     req: HttpRequest,
     path: web::Path<String>,
     body: web::Payload,
@@ -130,7 +130,12 @@ async fn patch(
     Ok(tus(StatusCode::NO_CONTENT).insert_header(("Upload-Offset", durable.to_string())).finish())
 }
 
-async fn terminate(state: State, auth: SignedIn, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
+async fn terminate(
+    state: State,
+    auth: BlobWriter,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     check_version(&req)?;
     uploads::terminate(&state.domain, &auth.0, &path).await?;
     Ok(tus(StatusCode::NO_CONTENT).finish())

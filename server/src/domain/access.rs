@@ -24,9 +24,11 @@ pub(crate) const SESSION_PREFIX: &str = "kdl_";
 /// Wrong access proofs per password package per hour (a wrong password is one).
 pub(crate) const PROOF_BUDGET: i64 = 30;
 
-/// A package a recipient may open now.
+/// A package a recipient may open now. Deliveries (files that came in) are
+/// no package anyone opens with a link: only their owner reads them (`inbox`).
 pub(crate) async fn open(domain: &Domain, id: &str) -> DomainResult<Package> {
-    let package = domain.meta.package(id).await?.ok_or(DomainError::NotFound("package"))?;
+    let package = domain.meta.package(id).await?.filter(|p| p.inbound.is_none());
+    let package = package.ok_or(DomainError::NotFound("package"))?;
     availability(&package, now()).map_err(|u| match u {
         Unavailable::NotReady => DomainError::NotFound("package"),
         other => DomainError::Unavailable(other),

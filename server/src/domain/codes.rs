@@ -33,7 +33,13 @@ const HOUR: i64 = 3_600;
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Purpose<'a> {
     SignIn,
-    Verify { package_id: &'a str },
+    Verify {
+        package_id: &'a str,
+    },
+    /// An outsider proving their address to upload through a request.
+    Upload {
+        request_id: &'a str,
+    },
 }
 
 /// A counter of one budget: the key, its window, and its limit.
@@ -59,6 +65,9 @@ impl Purpose<'_> {
             Purpose::Verify { package_id } => {
                 CodeKey { purpose: "verify", scope: (*package_id).into(), email: email.into() }
             }
+            Purpose::Upload { request_id } => {
+                CodeKey { purpose: "upload", scope: (*request_id).into(), email: email.into() }
+            }
         }
     }
 
@@ -68,6 +77,11 @@ impl Purpose<'_> {
             Purpose::Verify { package_id } => vec![
                 lifetime(format!("verify:{package_id}:{email}"), ADDRESS_BUDGET),
                 lifetime(format!("verify:{package_id}"), PACKAGE_BUDGET),
+            ],
+            // The same budgets as a package's: per address and per request, for its life.
+            Purpose::Upload { request_id } => vec![
+                lifetime(format!("upload:{request_id}:{email}"), ADDRESS_BUDGET),
+                lifetime(format!("upload:{request_id}"), PACKAGE_BUDGET),
             ],
         };
         budgets.push(windowed(format!("client:{client}"), HOUR, CLIENT_BUDGET, at));

@@ -133,6 +133,44 @@ pub(crate) fn verification_code(to: &str, code: &str, sender: &str, organisation
     }
 }
 
+/// The code an uploader asked for to send files through a request.
+pub(crate) fn uploader_code(to: &str, code: &str, requester: &str, organisation: &str) -> Mail {
+    Mail {
+        to: to.into(),
+        subject: format!("{code} is your code to send files to {requester} / je code"),
+        body: format!(
+            "{requester} ({organisation}) asked you for files through Kluis. Your code to send them is:\n\n    {code}\n\n\
+             It is valid for 10 minutes. If you did not ask for it, ignore this message.\n\n\
+             {requester} ({organisation}) heeft je via Kluis om bestanden gevraagd. Je code om ze te sturen is:\n\n    {code}\n\n\
+             De code is 10 minuten geldig. Heb je er niet om gevraagd, negeer dit bericht dan.\n"
+        ),
+    }
+}
+
+/// To a requester: files came in (who sent how many; never names, the server has none).
+pub(crate) fn files_received(to: &str, from: &str, verified: bool, files: usize) -> Mail {
+    let (what_en, what_nl) = if files == 1 {
+        ("a file".to_string(), "een bestand".to_string())
+    } else {
+        (format!("{files} files"), format!("{files} bestanden"))
+    };
+    let (proof_en, proof_nl) = if verified {
+        ("who proved this address with a code", "die dit adres met een code heeft bevestigd")
+    } else {
+        ("whose address was not checked", "van wie het adres niet is gecontroleerd")
+    };
+    Mail {
+        to: to.into(),
+        subject: format!("{from} sent you files / bestanden ontvangen"),
+        body: format!(
+            "{from} ({proof_en}) sent you {what_en} through your Kluis upload link. \
+             Open your Kluis inbox to read them; only your key opens them.\n\n\
+             {from} ({proof_nl}) heeft je {what_nl} gestuurd via je Kluis-uploadlink. \
+             Open je Kluis-inbox om ze te lezen; alleen jouw sleutel opent ze.\n"
+        ),
+    }
+}
+
 /// To the sender: too many wrong codes, the package no longer opens with one.
 pub(crate) fn verification_locked(to: &str, about: &About) -> Mail {
     let (en, nl) = (about.en(), about.nl());

@@ -12,13 +12,16 @@ pub(crate) mod admin;
 pub(crate) mod audit;
 pub(crate) mod certificate;
 pub(crate) mod codes;
+pub(crate) mod inbox;
 pub(crate) mod janitor;
+pub(crate) mod keys;
 pub(crate) mod licences;
 pub(crate) mod lifecycle;
 pub(crate) mod mail;
 pub(crate) mod organisations;
 pub(crate) mod packages;
 pub(crate) mod policy;
+pub(crate) mod requests;
 pub(crate) mod sent;
 pub(crate) mod sso;
 pub(crate) mod uploads;
@@ -195,6 +198,8 @@ pub(crate) enum Actor<'a> {
     Recipient(Option<&'a str>),
     /// An unauthenticated caller known only by its network address.
     Client(&'a str),
+    /// An outsider uploading through a request: their address (proven by a code or not).
+    Uploader(&'a str),
     System,
 }
 
@@ -205,6 +210,7 @@ impl Actor<'_> {
             Actor::Recipient(Some(e)) => format!("recipient:{e}"),
             Actor::Recipient(None) => "recipient".into(),
             Actor::Client(ip) => format!("client:{ip}"),
+            Actor::Uploader(e) => format!("uploader:{e}"),
             Actor::System => "system".into(),
         }
     }
@@ -234,6 +240,9 @@ pub(crate) enum Event {
     Admin(&'static str),
     /// Rows past the organisation's retention were deleted.
     AuditPruned,
+    /// Receiving files: `key_made`, `key_rewrapped`, `key_replaced`,
+    /// `request_created`, `request_closed`, `received`.
+    Inbound(&'static str),
 }
 
 impl Event {
@@ -257,6 +266,7 @@ impl Event {
             Event::SendChecked => "send_checked",
             Event::Admin(what) => what,
             Event::AuditPruned => "audit_pruned",
+            Event::Inbound(what) => what,
         }
     }
 }

@@ -154,7 +154,9 @@ pub(crate) async fn create(domain: &Domain, caller: &Caller, req: Request) -> Do
 /// A package of the caller (anyone else's is "not found").
 pub(crate) async fn owned(domain: &Domain, caller: &Caller, id: &str) -> DomainResult<PackageRecord> {
     let record = domain.meta.package_record(id).await?.ok_or(DomainError::NotFound("package"))?;
-    if record.package.sender_id != caller.user.id || record.package.org_id != caller.user.org_id {
+    // A delivery is its owner's too, but it is read and deleted through the inbox.
+    let sent = record.package.inbound.is_none();
+    if !sent || record.package.sender_id != caller.user.id || record.package.org_id != caller.user.org_id {
         return Err(DomainError::NotFound("package"));
     }
     Ok(record)
@@ -233,7 +235,7 @@ pub(crate) async fn finalize(
     }
     let event = domain.event(record.package.org_id, Event::Finalized, Actor::User(&caller.user.email), Some(id), None);
     match domain.meta.finalize(id, verifiers, event).await? {
-        Finalized::Done(record) => Ok(record),
+        Finalized::Done(record) => Ok(*record),
         Finalized::Missing(missing) => Err(DomainError::UploadIncomplete(missing)),
     }
 }

@@ -118,6 +118,32 @@ pub(crate) async fn check_package(
     }
 }
 
+/// The rules of organisation `org_id` that apply to files coming in: its
+/// blocked file types and its largest package (the others are about sending:
+/// recipients, downloads, passwords, the message).
+pub(crate) async fn check_inbound(domain: &Domain, org_id: i64, file_types: &[String], bytes: u64) -> DomainResult<()> {
+    let policy = in_force(domain, org_id).await?;
+    let plan = PackagePlan {
+        recipients: Vec::new(),
+        file_types: file_types.to_vec(),
+        bytes,
+        max_downloads: Some(1),
+        verification: true,
+        password: true,
+        message: true,
+    };
+    let inbound = |b: &Breach| matches!(b, Breach::FileTypeBlocked { .. } | Breach::TooLarge { .. });
+    match kluis_policy::check(&policy, &plan).into_iter().find(inbound) {
+        Some(breach) => Err(DomainError::Policy(breach)),
+        None => Ok(()),
+    }
+}
+
+/// The file types organisation `org_id` does not take, for the upload page.
+pub(crate) async fn blocked_file_types(domain: &Domain, org_id: i64) -> DomainResult<Vec<String>> {
+    Ok(in_force(domain, org_id).await?.send.blocked_file_types)
+}
+
 /// The policy as its admins edit it.
 pub(crate) async fn for_admin(domain: &Domain, admin: &OrgAdmin) -> DomainResult<(Policy, Option<StoredPolicy>)> {
     current(domain, admin.org_id()).await

@@ -155,6 +155,7 @@ mod tests {
                 notify_on_download: false,
                 verification_locked: false,
                 link_verifier: None,
+                inbound: None,
             },
             recipients: recipients.iter().map(|s| s.to_string()).collect(),
             blobs: (0..=files).map(|idx| Blob { idx, size: 100, complete: true }).collect(),

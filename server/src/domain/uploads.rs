@@ -16,6 +16,7 @@ use super::{Actor, Domain, DomainError, DomainResult, Event, now};
 use crate::blobs::blob_key;
 use crate::secrets::random_id;
 use crate::store::{Lease, PackageState, Upload};
+use crate::store::{Package, UploaderSession};
 
 /// Checkpoint interval while writing: at most this much is sent again after a crash.
 const CHECKPOINT: u64 = 16 << 20;
@@ -35,21 +36,45 @@ impl Domain {
     }
 }
 
-/// Creates an upload for blob `blob_idx` of one of the caller's uploading
+/// Who writes blobs: a signed-in sender into their own packages, or an
+/// outsider into the delivery their uploader session made.
+pub(crate) enum Writer {
+    Sender(Caller),
+    Uploader(UploaderSession),
+}
+
+impl Writer {
+    fn may_write(&self, p: &Package) -> bool {
+        match self {
+            Writer::Sender(c) => p.inbound.is_none() && p.sender_id == c.user.id && p.org_id == c.user.org_id,
+            Writer::Uploader(s) => p.inbound.as_ref().is_some_and(|i| i.session == s.hash),
+        }
+    }
+
+    fn actor(&self) -> Actor<'_> {
+        match self {
+            Writer::Sender(c) => Actor::User(&c.user.email),
+            Writer::Uploader(s) => Actor::Uploader(&s.email),
+        }
+    }
+}
+
+/// A package the writer may write to.
+async fn writable(domain: &Domain, writer: &Writer, package_id: &str) -> DomainResult<Package> {
+    let package = domain.meta.package(package_id).await?.filter(|p| writer.may_write(p));
+    package.ok_or(DomainError::NotFound("package"))
+}
+
+/// Creates an upload for blob `blob_idx` of one of the writer's uploading
 /// packages; returns its id and expiry.
 pub(crate) async fn create(
     domain: &Domain,
-    caller: &Caller,
+    writer: &Writer,
     package_id: &str,
     blob_idx: i64,
     length: u64,
 ) -> DomainResult<(String, i64)> {
-    let package = domain
-        .meta
-        .package(package_id)
-        .await?
-        .filter(|p| p.sender_id == caller.user.id && p.org_id == caller.user.org_id);
-    let package = package.ok_or(DomainError::NotFound("package"))?;
+    let package = writable(domain, writer, package_id).await?;
     if package.state != PackageState::Uploading || now() >= package.expires_at {
         return Err(DomainError::NotUploading);
     }
@@ -70,7 +95,8 @@ pub(crate) async fn create(
         id: random_id(),
         package_id: package_id.to_string(),
         blob_idx,
-        user_id: caller.user.id,
+        // Uploads count against the quotas of the package's owner (a delivery's requester).
+        user_id: package.sender_id,
         length: blob.size,
         offset: 0,
         expires_at: domain.upload_expiry(),
@@ -81,30 +107,31 @@ pub(crate) async fn create(
     Ok((upload.id, upload.expires_at))
 }
 
-/// The caller's live upload, its offset what the blob store really kept.
-pub(crate) async fn load(domain: &Domain, caller: &Caller, id: &str) -> DomainResult<Upload> {
-    match domain.meta.upload(id).await? {
-        Some(mut u) if u.user_id == caller.user.id && now() < u.expires_at => {
-            // After a power cut the store may hold less than was recorded.
-            let stored = domain.blobs.part_len(&u.id).await? as i64;
-            u.offset = u.offset.min(stored);
-            Ok(u)
-        }
-        Some(u) if u.user_id == caller.user.id => Err(DomainError::UploadExpired),
-        _ => Err(DomainError::NotFound("upload")),
+/// The writer's live upload, its offset what the blob store really kept.
+pub(crate) async fn load(domain: &Domain, writer: &Writer, id: &str) -> DomainResult<Upload> {
+    let Some(mut u) = domain.meta.upload(id).await? else { return Err(DomainError::NotFound("upload")) };
+    if writable(domain, writer, &u.package_id).await.is_err() {
+        return Err(DomainError::NotFound("upload"));
     }
+    if now() >= u.expires_at {
+        return Err(DomainError::UploadExpired);
+    }
+    // After a power cut the store may hold less than was recorded.
+    let stored = domain.blobs.part_len(&u.id).await? as i64;
+    u.offset = u.offset.min(stored);
+    Ok(u)
 }
 
 /// Appends `body` at `offset` under the upload's lease. The body ends
 /// early when the client goes away or stalls (the HTTP layer ends idle
 /// bodies): what arrived is kept and the lease released. Returns the
 /// durable offset.
-pub(crate) async fn append<S, E>(domain: &Domain, caller: &Caller, id: &str, offset: u64, body: S) -> DomainResult<u64>
+pub(crate) async fn append<S, E>(domain: &Domain, writer: &Writer, id: &str, offset: u64, body: S) -> DomainResult<u64>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
-    load(domain, caller, id).await?;
+    load(domain, writer, id).await?;
     let owner = random_id();
     let at = now();
     let upload = match domain.meta.acquire_lease(id, &owner, at + domain.lease_seconds(), at).await? {
@@ -118,13 +145,8 @@ where
     if durable == upload.length as u64 {
         domain.blobs.commit(&upload.id, &blob_key(&upload.package_id, upload.blob_idx)).await?;
         let detail = format!("blob {}, {} bytes", upload.blob_idx, upload.length);
-        let event = domain.event(
-            caller.user.org_id,
-            Event::Uploaded,
-            Actor::User(&caller.user.email),
-            Some(&upload.package_id),
-            Some(detail),
-        );
+        let org_id = writable(domain, writer, &upload.package_id).await?.org_id;
+        let event = domain.event(org_id, Event::Uploaded, writer.actor(), Some(&upload.package_id), Some(detail));
         domain.meta.complete_upload(&upload.id, event).await?;
     }
     Ok(durable)
@@ -187,8 +209,8 @@ async fn record(domain: &Domain, upload: &Upload, owner: &str, offset: u64) -> D
 }
 
 /// Drops an unfinished upload (tus termination).
-pub(crate) async fn terminate(domain: &Domain, caller: &Caller, id: &str) -> DomainResult<()> {
-    load(domain, caller, id).await?;
+pub(crate) async fn terminate(domain: &Domain, writer: &Writer, id: &str) -> DomainResult<()> {
+    load(domain, writer, id).await?;
     let owner = random_id();
     let at = now();
     match domain.meta.acquire_lease(id, &owner, at + domain.lease_seconds(), at).await? {

@@ -267,6 +267,82 @@ pub(crate) struct Package {
     pub verification_locked: bool,
     /// `SHA-256(A_L)`, set at finalize; none for packages finalized before it existed.
     pub link_verifier: Option<Vec<u8>>,
+    /// Set for a delivery: files an outsider uploaded for the owner (`sender_id`).
+    pub inbound: Option<Inbound>,
+}
+
+/// What makes a package a delivery (migration 0013): it came in through an
+/// upload request, encrypted to its owner's recipient; it has no S.
+#[derive(Debug, Clone)]
+pub(crate) struct Inbound {
+    pub request_id: String,
+    /// The uploader's address, proven by a code when `verified`.
+    pub uploader_email: String,
+    pub verified: bool,
+    /// SHA-256 of the uploader session that may write it.
+    pub session: String,
+    /// When it was finalized.
+    pub received_at: Option<i64>,
+}
+
+/// A user's key as the server keeps it: never the identity in the clear.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredKey {
+    pub user_id: i64,
+    /// `age1…`
+    pub recipient: String,
+    /// The identity as an armored age file encrypted with the passphrase.
+    pub wrapped: String,
+    /// The identity encrypted to `recovery_recipient`.
+    pub recovery: Option<String>,
+    pub recovery_recipient: Option<String>,
+    /// An admin recovered it under a passphrase they chose.
+    pub must_change: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// An upload request, with its uploads counted.
+#[derive(Debug, Clone)]
+pub(crate) struct UploadRequest {
+    pub id: String,
+    pub org_id: i64,
+    pub user_id: i64,
+    pub recipient: String,
+    pub message: Option<String>,
+    pub verify_email: bool,
+    pub max_uploads: i64,
+    pub max_bytes: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub closed_at: Option<i64>,
+    /// Who may upload; empty: anyone with the link.
+    pub emails: Vec<String>,
+    /// Deliveries finalized.
+    pub uploads: i64,
+    /// Deliveries still uploading (they hold a place until they end).
+    pub pending: i64,
+}
+
+/// An uploader's live session.
+#[derive(Debug, Clone)]
+pub(crate) struct UploaderSession {
+    pub hash: String,
+    pub request_id: String,
+    pub email: String,
+    pub verified: bool,
+}
+
+/// A delivery to create: a package of `owner_id` without S.
+#[derive(Debug, Clone)]
+pub(crate) struct NewDelivery {
+    pub id: String,
+    pub org_id: i64,
+    pub owner_id: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub blob_sizes: Vec<i64>,
+    pub inbound: Inbound,
 }
 
 /// What the sender registers at finalize (docs/architecture.md §3): the
@@ -319,7 +395,7 @@ pub(crate) struct Usage {
 }
 
 pub(crate) enum Finalized {
-    Done(PackageRecord),
+    Done(Box<PackageRecord>),
     Missing(Vec<i64>),
 }
 
@@ -804,6 +880,43 @@ pub(crate) trait MetaStore: Send + Sync + 'static {
     async fn deleted_before(&self, before: i64) -> StoreResult<Vec<(String, i64)>>;
     /// A page of an organisation's users (removed ones too), by id after `after`.
     async fn export_users(&self, org_id: i64, after: i64, limit: i64) -> StoreResult<Vec<ExportUser>>;
+    // Receiving files (docs/inbound.md): users' keys, upload requests, deliveries, the inbox.
+    async fn user_key(&self, user_id: i64) -> StoreResult<Option<StoredKey>>;
+    /// Stores a user's key if `rule` accepts the one kept now (if any), with `event`.
+    async fn put_user_key(&self, key: StoredKey, rule: Rule<Option<StoredKey>>, event: NewEvent) -> StoreResult<()>;
+    /// The organisation's recovery recipient, if recovery is on.
+    async fn recovery_recipient(&self, org_id: i64) -> StoreResult<Option<String>>;
+    async fn set_recovery_recipient(&self, org_id: i64, recipient: Option<String>, event: NewEvent) -> StoreResult<()>;
+    /// An active user of `org_id` by address and their recipient, if they made a key.
+    async fn colleague(&self, org_id: i64, email: &str) -> StoreResult<Option<(User, Option<String>)>>;
+    async fn create_request(&self, request: UploadRequest, event: NewEvent) -> StoreResult<()>;
+    async fn request(&self, id: &str, now: i64) -> StoreResult<Option<UploadRequest>>;
+    /// A user's newest requests.
+    async fn requests(&self, user_id: i64, now: i64, limit: i64) -> StoreResult<Vec<UploadRequest>>;
+    /// Closes an open request; false if it was closed already.
+    async fn close_request(&self, id: &str, at: i64, event: NewEvent) -> StoreResult<bool>;
+    async fn create_uploader_session(&self, session: UploaderSession, expires_at: i64) -> StoreResult<()>;
+    async fn uploader_session(&self, hash: &str, now: i64) -> StoreResult<Option<UploaderSession>>;
+    /// Creates a delivery if `rule` accepts its request as it is now (its
+    /// uploads counted in the same transaction) and `quota` the owner's usage.
+    async fn create_delivery(
+        &self,
+        new: NewDelivery,
+        rule: Rule<UploadRequest>,
+        quota: Rule<Usage>,
+        event: NewEvent,
+    ) -> StoreResult<()>;
+    /// Makes an uploading delivery ready, kept until `keep_until`, once every blob is complete.
+    async fn finalize_delivery(&self, id: &str, at: i64, keep_until: i64, event: NewEvent) -> StoreResult<Finalized>;
+    /// A page of what came in for `owner_id`, newest first, after `(received_at, id)`.
+    async fn inbox_page(
+        &self,
+        owner_id: i64,
+        org_id: i64,
+        after: Option<PackageCursor>,
+        limit: i64,
+    ) -> StoreResult<Vec<PackageRecord>>;
+
     /// Deletes everything the organisation owns, its audit chain included, and
     /// appends the event `tombstone` makes of what went (to the chain of rows
     /// without an organisation), in one transaction. `None`: no such organisation.

@@ -16,6 +16,7 @@ mod audit;
 mod codes;
 mod enumeration;
 mod flow;
+mod inbound;
 mod licences;
 mod lifecycle;
 mod operator;

@@ -9,6 +9,7 @@ mod licence;
 mod organisation;
 mod packages;
 mod policy;
+mod recovery;
 mod sso;
 mod users;
 
@@ -24,7 +25,8 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
             .configure(organisation::configure)
             .configure(sso::configure)
             .configure(licence::configure)
-            .configure(policy::configure),
+            .configure(policy::configure)
+            .configure(recovery::configure),
     );
 }
 

@@ -122,7 +122,7 @@ pub(super) fn packages(
 ) -> rusqlite::Result<Vec<OrgPackage>> {
     let (at, id) = before.map_or((None, None), |c| (Some(c.created_at), Some(c.id.as_str())));
     let sql = format!(
-        "SELECT {}, u.email FROM {} WHERE COALESCE(p.org_id, u.org_id) = ?1
+        "SELECT {}, u.email FROM {} WHERE COALESCE(p.org_id, u.org_id) = ?1 AND p.request_id IS NULL
            AND (?2 IS NULL OR p.created_at < ?2 OR (p.created_at = ?2 AND p.id < ?3))
          ORDER BY p.created_at DESC, p.id DESC LIMIT ?4",
         packages::COLUMNS,
@@ -130,7 +130,7 @@ pub(super) fn packages(
     );
     let rows: Vec<(crate::store::Package, String)> = conn
         .prepare(&sql)?
-        .query_map(params![org_id, at, id, limit], |r| Ok((packages::from_row(r)?, r.get(15)?)))?
+        .query_map(params![org_id, at, id, limit], |r| Ok((packages::from_row(r)?, r.get(packages::COLUMN_COUNT)?)))?
         .collect::<Result<_, _>>()?;
     rows.into_iter()
         .map(|(package, sender)| Ok(OrgPackage { record: packages::record(conn, package)?, sender }))
@@ -181,6 +181,7 @@ pub(super) fn stats(conn: &Connection, org_id: i64, since: i64, now: i64) -> rus
     let live_packages = conn.query_row(
         "SELECT COUNT(*) FROM packages p JOIN users u ON u.id = p.sender_id
          WHERE COALESCE(p.org_id, u.org_id) = ?1 AND p.state = 'ready' AND p.expires_at > ?2 AND p.deleted_at IS NULL
+           AND p.request_id IS NULL
            AND (p.max_downloads IS NULL OR p.downloads < p.max_downloads)",
         params![org_id, now],
         |r| r.get(0),

@@ -166,6 +166,13 @@ pub(super) fn delete_organisation(conn: &Connection, org_id: i64) -> rusqlite::R
     // Mail to its users (codes, notices), sent or not.
     delete("mail_queue", "DELETE FROM mail_queue WHERE to_addr IN (SELECT email FROM temp.doomed_users)")?;
     delete("packages", "DELETE FROM packages WHERE id IN (SELECT id FROM temp.doomed_packages)")?;
+    // Upload requests (their addresses and uploader sessions cascade) and users' keys.
+    delete(
+        "codes",
+        "DELETE FROM codes WHERE purpose = 'upload' AND scope IN (SELECT id FROM upload_requests WHERE org_id = ?1)",
+    )?;
+    delete("upload_requests", "DELETE FROM upload_requests WHERE org_id = ?1")?;
+    delete("user_keys", "DELETE FROM user_keys WHERE user_id IN (SELECT id FROM temp.doomed_users)")?;
     delete("sso_handoffs", "DELETE FROM sso_handoffs WHERE user_id IN (SELECT id FROM temp.doomed_users)")?;
     delete("api_tokens", "DELETE FROM api_tokens WHERE user_id IN (SELECT id FROM temp.doomed_users)")?;
     delete("users", "DELETE FROM users WHERE org_id = ?1")?;
@@ -210,7 +217,10 @@ pub(super) fn deleted_packages(conn: &Connection, org_id: i64, limit: i64) -> ru
     );
     let rows: Vec<(crate::store::Package, String, i64, Option<String>)> = conn
         .prepare(&sql)?
-        .query_map(params![org_id, limit], |r| Ok((super::packages::from_row(r)?, r.get(15)?, r.get(16)?, r.get(17)?)))?
+        .query_map(params![org_id, limit], |r| {
+            let n = super::packages::COLUMN_COUNT;
+            Ok((super::packages::from_row(r)?, r.get(n)?, r.get(n + 1)?, r.get(n + 2)?))
+        })?
         .collect::<Result<_, _>>()?;
     rows.into_iter()
         .map(|(package, sender, deleted_at, deleted_by)| {

@@ -7,6 +7,7 @@ mod accounts;
 mod admin;
 mod chain;
 mod codes;
+mod inbound;
 mod licences;
 mod lifecycle;
 mod packages;
@@ -26,10 +27,11 @@ use async_trait::async_trait;
 
 use super::{
     ActivityRow, AuditHead, AuditQuery, AuditRow, Blob, ChainedRow, CodeKey, Counter, Deleted, DeletedPackage,
-    ExportUser, Finalized, Grant, Lease, LicenceWarning, MetaStore, NewEvent, NewPackage, NewUser, OrgPackage,
-    OrgSettings, OrgStats, Organisation, Package, PackageCursor, PackageRecord, PackageState, QueuedMail, Rule,
-    SeatClaim, SendHistory, StoreError, StoreResult, StoredBlob, StoredCode, StoredLicence, StoredPolicy, TokenRecord,
-    Upload, Usage, User, UserChange, UserQuery, UserRecord, Verifiers,
+    ExportUser, Finalized, Grant, Lease, LicenceWarning, MetaStore, NewDelivery, NewEvent, NewPackage, NewUser,
+    OrgPackage, OrgSettings, OrgStats, Organisation, Package, PackageCursor, PackageRecord, PackageState, QueuedMail,
+    Rule, SeatClaim, SendHistory, StoreError, StoreResult, StoredBlob, StoredCode, StoredKey, StoredLicence,
+    StoredPolicy, TokenRecord, Upload, UploadRequest, UploaderSession, Usage, User, UserChange, UserQuery, UserRecord,
+    Verifiers,
 };
 
 /// Migrations in order; entry `i` takes the schema from version `i` to `i + 1`.
@@ -46,6 +48,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0010_licence_warnings.sql"),
     include_str!("../../../migrations/sqlite/0011_policies.sql"),
     include_str!("../../../migrations/sqlite/0012_soft_delete.sql"),
+    include_str!("../../../migrations/sqlite/0013_inbound.sql"),
 ];
 
 /// What a version needs beyond its SQL, run after it in the same transaction.
@@ -503,7 +506,7 @@ impl MetaStore for SqliteStore {
                 audit(c, now(), &event)?;
             }
             let package = packages::get(c, &id)?.ok_or_else(|| StoreError::Backend("package vanished".into()))?;
-            Ok(Finalized::Done(packages::record(c, package)?))
+            Ok(Finalized::Done(Box::new(packages::record(c, package)?)))
         })
         .await
     }
@@ -731,6 +734,7 @@ impl MetaStore for SqliteStore {
     async fn sweep(&self, now: i64) -> StoreResult<()> {
         self.unit(move |c| {
             c.execute("DELETE FROM download_sessions WHERE expires_at <= ?1", [now])?;
+            c.execute("DELETE FROM uploader_sessions WHERE expires_at <= ?1", [now])?;
             c.execute("DELETE FROM code_sends WHERE sent_at < ?1", [now - 86_400])?;
             c.execute("DELETE FROM codes WHERE expires_at < ?1", [now])?;
             // Windowed counters end with their window (at most a day); lifetime ones with their package.
@@ -787,6 +791,114 @@ impl MetaStore for SqliteStore {
     }
     async fn export_users(&self, org_id: i64, after: i64, limit: i64) -> StoreResult<Vec<ExportUser>> {
         self.run(move |c| Ok(lifecycle::export_users(c, org_id, after, limit)?)).await
+    }
+    async fn user_key(&self, user_id: i64) -> StoreResult<Option<StoredKey>> {
+        self.run(move |c| Ok(inbound::key(c, user_id)?)).await
+    }
+    async fn put_user_key(&self, key: StoredKey, rule: Rule<Option<StoredKey>>, event: NewEvent) -> StoreResult<()> {
+        self.unit(move |c| {
+            let kept = inbound::key(c, key.user_id)?;
+            rule(&kept).map_err(|e| StoreError::Refused(Box::new(e)))?;
+            inbound::put_key(c, &key)?;
+            audit(c, now(), &event)?;
+            Ok(())
+        })
+        .await
+    }
+    async fn recovery_recipient(&self, org_id: i64) -> StoreResult<Option<String>> {
+        self.run(move |c| Ok(inbound::recovery_recipient(c, org_id)?)).await
+    }
+    async fn set_recovery_recipient(&self, org_id: i64, recipient: Option<String>, event: NewEvent) -> StoreResult<()> {
+        self.unit(move |c| {
+            inbound::set_recovery_recipient(c, org_id, recipient.as_deref())?;
+            audit(c, now(), &event)?;
+            Ok(())
+        })
+        .await
+    }
+    async fn colleague(&self, org_id: i64, email: &str) -> StoreResult<Option<(User, Option<String>)>> {
+        let email = email.to_string();
+        self.run(move |c| Ok(inbound::colleague(c, org_id, &email)?)).await
+    }
+    async fn create_request(&self, request: UploadRequest, event: NewEvent) -> StoreResult<()> {
+        self.unit(move |c| {
+            inbound::create_request(c, &request)?;
+            audit(c, now(), &event)?;
+            Ok(())
+        })
+        .await
+    }
+    async fn request(&self, id: &str, now: i64) -> StoreResult<Option<UploadRequest>> {
+        let id = id.to_string();
+        self.run(move |c| Ok(inbound::request(c, &id, now)?)).await
+    }
+    async fn requests(&self, user_id: i64, now: i64, limit: i64) -> StoreResult<Vec<UploadRequest>> {
+        self.run(move |c| Ok(inbound::requests(c, user_id, now, limit)?)).await
+    }
+    async fn close_request(&self, id: &str, at: i64, event: NewEvent) -> StoreResult<bool> {
+        let id = id.to_string();
+        self.unit(move |c| {
+            let closed = inbound::close_request(c, &id, at)?;
+            if closed {
+                audit(c, at, &event)?;
+            }
+            Ok(closed)
+        })
+        .await
+    }
+    async fn create_uploader_session(&self, session: UploaderSession, expires_at: i64) -> StoreResult<()> {
+        self.unit(move |c| Ok(inbound::create_session(c, &session, expires_at)?)).await
+    }
+    async fn uploader_session(&self, hash: &str, now: i64) -> StoreResult<Option<UploaderSession>> {
+        let hash = hash.to_string();
+        self.run(move |c| Ok(inbound::session(c, &hash, now)?)).await
+    }
+    async fn create_delivery(
+        &self,
+        new: NewDelivery,
+        rule: Rule<UploadRequest>,
+        quota: Rule<Usage>,
+        event: NewEvent,
+    ) -> StoreResult<()> {
+        self.unit(move |c| {
+            // Counted inside the transaction: two uploaders racing for the last place.
+            let request = inbound::request(c, &new.inbound.request_id, new.created_at)?
+                .ok_or_else(|| StoreError::Backend("request vanished".into()))?;
+            rule(&request).map_err(|e| StoreError::Refused(Box::new(e)))?;
+            let mut usage = packages::usage(c, new.owner_id)?;
+            usage.unfinished_packages += 1;
+            usage.reserved_bytes = usage.reserved_bytes.saturating_add(new.blob_sizes.iter().sum::<i64>());
+            quota(&usage).map_err(|e| StoreError::Refused(Box::new(e)))?;
+            inbound::create_delivery(c, &new)?;
+            audit(c, new.created_at, &event)?;
+            Ok(())
+        })
+        .await
+    }
+    async fn finalize_delivery(&self, id: &str, at: i64, keep_until: i64, event: NewEvent) -> StoreResult<Finalized> {
+        let id = id.to_string();
+        self.unit(move |c| {
+            let blobs = packages::blobs(c, &id)?;
+            let missing: Vec<i64> = blobs.iter().filter(|b| !b.complete).map(|b| b.idx).collect();
+            if !missing.is_empty() {
+                return Ok(Finalized::Missing(missing));
+            }
+            if inbound::set_received(c, &id, at, keep_until)? {
+                audit(c, at, &event)?;
+            }
+            let package = packages::get(c, &id)?.ok_or_else(|| StoreError::Backend("delivery vanished".into()))?;
+            Ok(Finalized::Done(Box::new(packages::record(c, package)?)))
+        })
+        .await
+    }
+    async fn inbox_page(
+        &self,
+        owner_id: i64,
+        org_id: i64,
+        after: Option<PackageCursor>,
+        limit: i64,
+    ) -> StoreResult<Vec<PackageRecord>> {
+        self.run(move |c| Ok(inbound::inbox(c, owner_id, org_id, after.as_ref(), limit)?)).await
     }
     async fn delete_organisation(
         &self,

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use crate::store::{
-    ActivityRow, Blob, NewPackage, Package, PackageCursor, PackageRecord, PackageState, Usage, Verifiers,
+    ActivityRow, Blob, Inbound, NewPackage, Package, PackageCursor, PackageRecord, PackageState, Usage, Verifiers,
 };
 
 fn state_str(s: PackageState) -> &'static str {
@@ -28,7 +28,9 @@ fn parse_state(s: &str) -> PackageState {
 
 pub(super) const COLUMNS: &str = "p.id, COALESCE(p.org_id, u.org_id), p.sender_id, p.server_share, p.access_verifier, p.state, p.created_at, \
      p.expires_at, p.max_downloads, p.downloads, p.verify, p.has_password, p.notify_on_download, p.verification_locked, \
-     p.link_verifier";
+     p.link_verifier, p.request_id, p.uploader_email, p.uploader_verified, p.uploader_session, p.received_at";
+/// How many columns [`COLUMNS`] has: what a query selects after them starts here.
+pub(super) const COLUMN_COUNT: usize = 20;
 /// Packages with their sender. Soft-deleted packages (migration 0012) are not
 /// among them: every query built on this sees them as gone; only the admin's
 /// list of deleted packages and the purge (`lifecycle.rs`) read them.
@@ -51,6 +53,16 @@ pub(super) fn from_row(r: &Row) -> rusqlite::Result<Package> {
         notify_on_download: r.get(12)?,
         verification_locked: r.get(13)?,
         link_verifier: r.get(14)?,
+        inbound: match r.get::<_, Option<String>>(15)? {
+            Some(request_id) => Some(Inbound {
+                request_id,
+                uploader_email: r.get::<_, Option<String>>(16)?.unwrap_or_default(),
+                verified: r.get::<_, Option<bool>>(17)?.unwrap_or(false),
+                session: r.get::<_, Option<String>>(18)?.unwrap_or_default(),
+                received_at: r.get(19)?,
+            }),
+            None => None,
+        },
     })
 }
 
@@ -122,7 +134,7 @@ pub(super) fn sent_page(
 ) -> rusqlite::Result<Vec<PackageRecord>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {COLUMNS} FROM {FROM} WHERE p.sender_id = ?1 AND COALESCE(p.org_id, u.org_id) = ?2
-         AND (?3 IS NULL OR p.created_at < ?3 OR (p.created_at = ?3 AND p.id < ?4))
+         AND p.request_id IS NULL AND (?3 IS NULL OR p.created_at < ?3 OR (p.created_at = ?3 AND p.id < ?4))
          ORDER BY p.created_at DESC, p.id DESC LIMIT ?5"
     ))?;
     let (at, id) = after.map(|c| (Some(c.created_at), Some(c.id.as_str()))).unwrap_or_default();

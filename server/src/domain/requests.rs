@@ -1,0 +1,372 @@
+//! Upload requests (docs/inbound.md): a user asks outsiders for files with
+//! a link `https://HOST/r/<id>#<recipient>`; an uploader proves their
+//! address when asked, gets a session, declares a delivery and uploads it
+//! encrypted to the requester's recipient. The server checks that the
+//! declared recipient is the request's, so a page given a changed link is
+//! refused before anything is uploaded; it never holds anything that opens
+//! the files.
+
+use kluis_protocol::api::Verify;
+use kluis_protocol::inbound::{CreateDelivery, CreateRequest, RequestState};
+
+use super::accounts::Caller;
+use super::codes::{self, Outcome, Purpose};
+use super::packages::{MIN_BLOB_SIZE, upload_quota};
+use super::{Actor, Domain, DomainError, DomainResult, Event, address, invalid, mail, now, organisations};
+use crate::secrets::{random_id, random_token, sha256_hex};
+use crate::store::{Finalized, Inbound, NewDelivery, PackageRecord, UploadRequest, UploaderSession, User};
+
+/// Prefix of uploader session tokens.
+pub(crate) const UPLOADER_PREFIX: &str = "kluis_up_";
+/// Most addresses one request names.
+pub(crate) const MAX_EMAILS: usize = 50;
+/// Longest note on the upload page, in characters.
+pub(crate) const MAX_MESSAGE: usize = 2000;
+/// Most uploads one request takes.
+pub(crate) const MAX_UPLOADS: u32 = 100;
+/// How long an uploader's session lasts: long enough for a large upload to resume.
+const SESSION_SECONDS: i64 = 24 * 3600;
+/// Requests listed at most.
+const LIST_LIMIT: i64 = 200;
+
+/// Where a request is at `at`.
+pub(crate) fn state(r: &UploadRequest, at: i64) -> RequestState {
+    if r.closed_at.is_some() {
+        RequestState::Closed
+    } else if at >= r.expires_at {
+        RequestState::Expired
+    } else if r.uploads >= r.max_uploads {
+        RequestState::Used
+    } else {
+        RequestState::Open
+    }
+}
+
+/// Makes an upload request of the caller, to the recipient of their key.
+pub(crate) async fn create(domain: &Domain, caller: &Caller, req: CreateRequest) -> DomainResult<UploadRequest> {
+    if req.emails.len() > MAX_EMAILS {
+        return Err(invalid("too_many_emails", format!("A request names at most {MAX_EMAILS} addresses.")));
+    }
+    let mut emails: Vec<String> = Vec::with_capacity(req.emails.len());
+    for raw in &req.emails {
+        let email = address::normalize(raw).map_err(|e| invalid("invalid_email", format!("{e}.")))?;
+        if !emails.contains(&email) {
+            emails.push(email);
+        }
+    }
+    let message = req
+        .message
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(|m| m.chars().filter(|c| !c.is_control() || *c == '\n').take(MAX_MESSAGE).collect::<String>());
+    let org = domain.meta.organisation(caller.user.org_id).await?;
+    let (default_days, max_days) = organisations::expiry(domain, org.as_ref());
+    let days = req.expires_in_days.unwrap_or(default_days);
+    if days == 0 || days > max_days {
+        return Err(invalid("invalid_expiry", format!("expires_in_days must be between 1 and {max_days}.")));
+    }
+    let max_uploads = req.max_uploads.unwrap_or(1);
+    if !(1..=MAX_UPLOADS).contains(&max_uploads) {
+        return Err(invalid("invalid_max_uploads", format!("max_uploads must be between 1 and {MAX_UPLOADS}.")));
+    }
+    let limit = domain.limits.max_package_bytes.min(i64::MAX as u64);
+    let max_bytes = req.max_bytes.unwrap_or(limit);
+    if max_bytes < MIN_BLOB_SIZE * 2 || max_bytes > limit {
+        return Err(invalid("invalid_max_bytes", format!("max_bytes must be between 200 and {limit}.")));
+    }
+    let key = domain.meta.user_key(caller.user.id).await?.ok_or_else(|| DomainError::Conflict {
+        code: "no_key",
+        message: "Make your key first: uploads are encrypted to it.".into(),
+    })?;
+    super::licences::may_send(domain, caller).await?;
+    let at = now();
+    let request = UploadRequest {
+        id: random_id(),
+        org_id: caller.user.org_id,
+        user_id: caller.user.id,
+        recipient: key.recipient,
+        message,
+        // Naming who may upload means nothing unless they prove it.
+        verify_email: req.verify == Verify::Email || !emails.is_empty(),
+        max_uploads: i64::from(max_uploads),
+        max_bytes: max_bytes as i64,
+        created_at: at,
+        expires_at: at + i64::from(days) * 86_400,
+        closed_at: None,
+        emails,
+        uploads: 0,
+        pending: 0,
+    };
+    let detail = Some(format!(
+        "{} addresses, {} uploads of at most {} bytes, verification {}",
+        request.emails.len(),
+        max_uploads,
+        max_bytes,
+        if request.verify_email { "by code" } else { "none" }
+    ));
+    let event = domain.event(
+        caller.user.org_id,
+        Event::Inbound("request_created"),
+        Actor::User(&caller.user.email),
+        Some(&request.id),
+        detail,
+    );
+    domain.meta.create_request(request.clone(), event).await?;
+    Ok(request)
+}
+
+/// The caller's requests, newest first.
+pub(crate) async fn list(domain: &Domain, caller: &Caller) -> DomainResult<Vec<UploadRequest>> {
+    Ok(domain.meta.requests(caller.user.id, now(), LIST_LIMIT).await?)
+}
+
+/// A request of the caller (anyone else's is "not found").
+async fn owned(domain: &Domain, caller: &Caller, id: &str) -> DomainResult<UploadRequest> {
+    let request = domain.meta.request(id, now()).await?;
+    request
+        .filter(|r| r.user_id == caller.user.id && r.org_id == caller.user.org_id)
+        .ok_or(DomainError::NotFound("request"))
+}
+
+/// Closes one of the caller's requests: it takes no more uploads.
+pub(crate) async fn close(domain: &Domain, caller: &Caller, id: &str) -> DomainResult<UploadRequest> {
+    owned(domain, caller, id).await?;
+    let at = now();
+    let event = domain.event(
+        caller.user.org_id,
+        Event::Inbound("request_closed"),
+        Actor::User(&caller.user.email),
+        Some(id),
+        None,
+    );
+    domain.meta.close_request(id, at, event).await?;
+    owned(domain, caller, id).await
+}
+
+/// What the upload page shows before asking anything.
+pub(crate) struct RequestCard {
+    pub request: UploadRequest,
+    pub requester: User,
+    pub organisation: String,
+    pub blocked_file_types: Vec<String>,
+}
+
+/// A request that takes uploads now, of a requester who may still receive.
+/// Unknown, closed, used-up and expired requests are all "not found".
+async fn open(domain: &Domain, id: &str) -> DomainResult<(UploadRequest, User)> {
+    let request = domain.meta.request(id, now()).await?.ok_or(DomainError::NotFound("request"))?;
+    if state(&request, now()) != RequestState::Open || request.uploads + request.pending >= request.max_uploads {
+        return Err(DomainError::NotFound("request"));
+    }
+    // A disabled or removed requester receives nothing more.
+    let requester = domain.meta.user(request.user_id).await?.ok_or(DomainError::NotFound("request"))?;
+    Ok((request, requester))
+}
+
+pub(crate) async fn card(domain: &Domain, id: &str) -> DomainResult<RequestCard> {
+    let (request, requester) = open(domain, id).await?;
+    Ok(RequestCard {
+        organisation: organisations::get(domain, request.org_id).await?.name,
+        blocked_file_types: super::policy::blocked_file_types(domain, request.org_id).await?,
+        request,
+        requester,
+    })
+}
+
+fn uploader_email(raw: &str) -> DomainResult<String> {
+    address::normalize(raw).map_err(|e| invalid("invalid_email", format!("{e}.")))
+}
+
+/// Mails the uploader a code if the request asks for one and the address
+/// may upload. Every address gets the same answer and the same limits.
+pub(crate) async fn request_code(domain: &Domain, id: &str, raw: &str, client: &str) -> DomainResult<()> {
+    let (request, requester) = open(domain, id).await?;
+    if !request.verify_email {
+        return Err(DomainError::NoVerification);
+    }
+    let email = uploader_email(raw)?;
+    let invited = request.emails.is_empty() || request.emails.contains(&email);
+    if let Some(code) = codes::issue(domain, Purpose::Upload { request_id: id }, &email, client, invited).await? {
+        let organisation = organisations::get(domain, request.org_id).await?.name;
+        mail::enqueue(domain, mail::uploader_code(&email, &code, &requester.email, &organisation)).await?;
+    }
+    Ok(())
+}
+
+/// Starts an uploader's session: with the mailed code when the request asks
+/// for one (an address not invited never has one). Returns the token, shown
+/// once, and when it ends.
+pub(crate) async fn start(
+    domain: &Domain,
+    id: &str,
+    raw: &str,
+    code: Option<&str>,
+    client: &str,
+) -> DomainResult<(String, i64)> {
+    let (request, _) = open(domain, id).await?;
+    let email = uploader_email(raw)?;
+    let verified = if request.verify_email {
+        let code = code.ok_or(DomainError::VerificationRequired)?;
+        match codes::check(domain, Purpose::Upload { request_id: id }, &email, code, client).await? {
+            Outcome::Valid => true,
+            Outcome::Rejected { rejection, first, .. } => {
+                if first {
+                    let detail = Some("wrong code (further ones for this address are counted, not logged)".into());
+                    let event = domain.event(
+                        request.org_id,
+                        Event::VerificationFailed,
+                        Actor::Uploader(&email),
+                        Some(id),
+                        detail,
+                    );
+                    domain.meta.record(event).await?;
+                }
+                return Err(DomainError::Code(rejection));
+            }
+        }
+    } else {
+        false
+    };
+    let token = random_token(UPLOADER_PREFIX);
+    let expires_at = now() + SESSION_SECONDS;
+    let session = UploaderSession { hash: sha256_hex(token.as_bytes()), request_id: request.id, email, verified };
+    domain.meta.create_uploader_session(session, expires_at).await?;
+    Ok((token, expires_at))
+}
+
+/// The live uploader session of `token`.
+pub(crate) async fn uploader(domain: &Domain, token: &str) -> DomainResult<UploaderSession> {
+    if !token.starts_with(UPLOADER_PREFIX) || token.len() > 128 {
+        return Err(DomainError::Unauthorized);
+    }
+    domain.meta.uploader_session(&sha256_hex(token.as_bytes()), now()).await?.ok_or(DomainError::Unauthorized)
+}
+
+/// Declares a delivery for the session's request: the recipient must be
+/// the request's, the size within the request's and the policy's limits,
+/// the file types not blocked, and the request must still have a place.
+pub(crate) async fn create_delivery(
+    domain: &Domain,
+    session: &UploaderSession,
+    request_id: &str,
+    body: CreateDelivery,
+) -> DomainResult<PackageRecord> {
+    if session.request_id != request_id {
+        return Err(DomainError::NotFound("request"));
+    }
+    let (request, _) = open(domain, request_id).await?;
+    if super::keys::parse_recipient(&body.recipient).ok().as_deref() != Some(request.recipient.as_str()) {
+        return Err(invalid(
+            "wrong_recipient",
+            "The link's key is not the requester's: the link was changed. Ask the requester for it again.",
+        ));
+    }
+    let limits = &domain.limits;
+    if body.blobs.is_empty() || body.blobs.len() > limits.max_blobs as usize {
+        let message = format!("An upload has 1 to {} blobs (the manifest and the files).", limits.max_blobs);
+        return Err(invalid("invalid_blobs", message));
+    }
+    if body.blobs.iter().any(|b| b.size < MIN_BLOB_SIZE) {
+        return Err(invalid("invalid_blob_size", "Every blob is an age file of at least 100 bytes."));
+    }
+    let max = request.max_bytes as u64;
+    let too_large = || DomainError::TooLarge {
+        message: format!("The upload is larger than the limit of {max} bytes."),
+        limit: max,
+    };
+    let total = body.blobs.iter().try_fold(0u64, |sum, b| sum.checked_add(b.size)).filter(|&t| t <= max);
+    let total = total.ok_or_else(too_large)?;
+    if body.file_types.len() > limits.max_blobs as usize {
+        return Err(invalid("invalid_file_types", "More file types than files."));
+    }
+    super::policy::check_inbound(domain, request.org_id, &body.file_types, total).await?;
+
+    let at = now();
+    let id = random_id();
+    let new = NewDelivery {
+        id: id.clone(),
+        org_id: request.org_id,
+        owner_id: request.user_id,
+        created_at: at,
+        // Until finalized, only as long as its uploader's session can write it.
+        expires_at: at + SESSION_SECONDS + 3600,
+        blob_sizes: body.blobs.iter().map(|b| b.size as i64).collect(),
+        inbound: Inbound {
+            request_id: request.id.clone(),
+            uploader_email: session.email.clone(),
+            verified: session.verified,
+            session: session.hash.clone(),
+            received_at: None,
+        },
+    };
+    let rule = Box::new(move |r: &UploadRequest| {
+        if state(r, now()) == RequestState::Open && r.uploads + r.pending < r.max_uploads {
+            Ok(())
+        } else {
+            Err(DomainError::NotFound("request"))
+        }
+    });
+    let detail = Some(format!("delivery for request {request_id}: {} blobs, {total} bytes", new.blob_sizes.len()));
+    let event = domain.event(request.org_id, Event::Created, Actor::Uploader(&session.email), Some(&id), detail);
+    domain.meta.create_delivery(new, rule, upload_quota(domain), event).await?;
+    domain.meta.package_record(&id).await?.ok_or(DomainError::NotFound("delivery"))
+}
+
+/// A delivery the session made.
+pub(crate) async fn delivery(
+    domain: &Domain,
+    session: &UploaderSession,
+    request_id: &str,
+    id: &str,
+) -> DomainResult<PackageRecord> {
+    let record = domain.meta.package_record(id).await?;
+    let mine = |r: &PackageRecord| {
+        r.package.inbound.as_ref().is_some_and(|i| i.session == session.hash && i.request_id == request_id)
+    };
+    record.filter(mine).ok_or(DomainError::NotFound("delivery"))
+}
+
+/// Finalizes a delivery once every blob is uploaded; the requester is told
+/// (who sent how many files; never names).
+pub(crate) async fn finalize(
+    domain: &Domain,
+    session: &UploaderSession,
+    request_id: &str,
+    id: &str,
+) -> DomainResult<()> {
+    let record = delivery(domain, session, request_id, id).await?;
+    if record.package.state == crate::store::PackageState::Ready {
+        return Ok(());
+    }
+    if record.package.state != crate::store::PackageState::Uploading || now() >= record.package.expires_at {
+        return Err(DomainError::NotUploading);
+    }
+    let files = record.blobs.len().saturating_sub(1);
+    let detail = Some(format!(
+        "from {} ({}), {files} files",
+        session.email,
+        if session.verified { "address verified by code" } else { "address not verified" }
+    ));
+    let event = domain.event(
+        record.package.org_id,
+        Event::Inbound("received"),
+        Actor::Uploader(&session.email),
+        Some(id),
+        detail,
+    );
+    // Kept, once received, as long as the organisation's longest package.
+    let org = domain.meta.organisation(record.package.org_id).await?;
+    let (_, keep_days) = organisations::expiry(domain, org.as_ref());
+    let at = now();
+    match domain.meta.finalize_delivery(id, at, at + i64::from(keep_days) * 86_400, event).await? {
+        Finalized::Missing(missing) => Err(DomainError::UploadIncomplete(missing)),
+        Finalized::Done(_) => {
+            if let Some(owner) = domain.meta.user(record.package.sender_id).await? {
+                mail::enqueue(domain, mail::files_received(&owner.email, &session.email, session.verified, files))
+                    .await?;
+            }
+            Ok(())
+        }
+    }
+}

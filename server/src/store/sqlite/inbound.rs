@@ -1,0 +1,233 @@
+//! Users' keys, upload requests, uploader sessions and deliveries (migration 0013).
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::packages;
+use crate::store::{NewDelivery, PackageCursor, PackageRecord, StoredKey, UploadRequest, UploaderSession, User};
+
+const KEY_COLUMNS: &str =
+    "user_id, recipient, wrapped, recovery, recovery_recipient, must_change, created_at, updated_at";
+
+fn key_from_row(r: &Row) -> rusqlite::Result<StoredKey> {
+    Ok(StoredKey {
+        user_id: r.get(0)?,
+        recipient: r.get(1)?,
+        wrapped: r.get(2)?,
+        recovery: r.get(3)?,
+        recovery_recipient: r.get(4)?,
+        must_change: r.get(5)?,
+        created_at: r.get(6)?,
+        updated_at: r.get(7)?,
+    })
+}
+
+pub(super) fn key(conn: &Connection, user_id: i64) -> rusqlite::Result<Option<StoredKey>> {
+    conn.query_row(&format!("SELECT {KEY_COLUMNS} FROM user_keys WHERE user_id = ?1"), [user_id], key_from_row)
+        .optional()
+}
+
+pub(super) fn put_key(conn: &Connection, k: &StoredKey) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO user_keys (user_id, recipient, wrapped, recovery, recovery_recipient, must_change, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (user_id) DO UPDATE SET recipient = ?2, wrapped = ?3, recovery = ?4, recovery_recipient = ?5,
+             must_change = ?6, created_at = ?7, updated_at = ?8",
+        params![
+            k.user_id,
+            k.recipient,
+            k.wrapped,
+            k.recovery,
+            k.recovery_recipient,
+            k.must_change,
+            k.created_at,
+            k.updated_at
+        ],
+    )?;
+    Ok(())
+}
+
+pub(super) fn recovery_recipient(conn: &Connection, org_id: i64) -> rusqlite::Result<Option<String>> {
+    Ok(conn
+        .query_row("SELECT recovery_recipient FROM organisation WHERE id = ?1", [org_id], |r| r.get(0))
+        .optional()?
+        .flatten())
+}
+
+pub(super) fn set_recovery_recipient(conn: &Connection, org_id: i64, recipient: Option<&str>) -> rusqlite::Result<()> {
+    conn.execute("UPDATE organisation SET recovery_recipient = ?2 WHERE id = ?1", params![org_id, recipient])?;
+    Ok(())
+}
+
+pub(super) fn colleague(
+    conn: &Connection,
+    org_id: i64,
+    email: &str,
+) -> rusqlite::Result<Option<(User, Option<String>)>> {
+    let user = super::accounts::user_by_email(conn, email)?.filter(|u| u.org_id == org_id);
+    let Some(user) = user else { return Ok(None) };
+    let recipient = key(conn, user.id)?.map(|k| k.recipient);
+    Ok(Some((user, recipient)))
+}
+
+/// A request's columns with its uploads counted; `now` names the parameter
+/// holding the time that decides which unfinished deliveries still hold a
+/// place: those whose uploader's session can still finish them.
+fn request_columns(now: &str) -> String {
+    format!(
+        "r.id, r.org_id, r.user_id, r.recipient, r.message, r.verify, r.max_uploads, r.max_bytes, r.created_at, \
+         r.expires_at, r.closed_at,
+         (SELECT COUNT(*) FROM packages p WHERE p.request_id = r.id AND p.state = 'ready'),
+         (SELECT COUNT(*) FROM packages p WHERE p.request_id = r.id AND p.state = 'uploading' AND p.expires_at > {now}
+            AND EXISTS (SELECT 1 FROM uploader_sessions s WHERE s.token_hash = p.uploader_session AND s.expires_at > {now}))"
+    )
+}
+
+fn request_from_row(r: &Row) -> rusqlite::Result<UploadRequest> {
+    Ok(UploadRequest {
+        id: r.get(0)?,
+        org_id: r.get(1)?,
+        user_id: r.get(2)?,
+        recipient: r.get(3)?,
+        message: r.get(4)?,
+        verify_email: r.get::<_, String>(5)? == "email",
+        max_uploads: r.get(6)?,
+        max_bytes: r.get(7)?,
+        created_at: r.get(8)?,
+        expires_at: r.get(9)?,
+        closed_at: r.get(10)?,
+        emails: Vec::new(),
+        uploads: r.get(11)?,
+        pending: r.get(12)?,
+    })
+}
+
+fn with_emails(conn: &Connection, mut request: UploadRequest) -> rusqlite::Result<UploadRequest> {
+    let mut stmt = conn.prepare("SELECT email FROM upload_request_emails WHERE request_id = ?1 ORDER BY email")?;
+    request.emails = stmt.query_map([&request.id], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    Ok(request)
+}
+
+pub(super) fn create_request(conn: &Connection, r: &UploadRequest) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO upload_requests (id, org_id, user_id, recipient, message, verify, max_uploads, max_bytes, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            r.id,
+            r.org_id,
+            r.user_id,
+            r.recipient,
+            r.message,
+            if r.verify_email { "email" } else { "none" },
+            r.max_uploads,
+            r.max_bytes,
+            r.created_at,
+            r.expires_at
+        ],
+    )?;
+    for email in &r.emails {
+        conn.execute(
+            "INSERT OR IGNORE INTO upload_request_emails (request_id, email) VALUES (?1, ?2)",
+            params![r.id, email],
+        )?;
+    }
+    Ok(())
+}
+
+/// The request `id`; `now` decides which unfinished deliveries still hold a place.
+pub(super) fn request(conn: &Connection, id: &str, now: i64) -> rusqlite::Result<Option<UploadRequest>> {
+    let sql = format!("SELECT {} FROM upload_requests r WHERE r.id = ?1", request_columns("?2"));
+    let found = conn.query_row(&sql, params![id, now], request_from_row).optional()?;
+    found.map(|r| with_emails(conn, r)).transpose()
+}
+
+pub(super) fn requests(conn: &Connection, user_id: i64, now: i64, limit: i64) -> rusqlite::Result<Vec<UploadRequest>> {
+    let sql = format!(
+        "SELECT {} FROM upload_requests r WHERE r.user_id = ?1 ORDER BY r.created_at DESC, r.id DESC LIMIT ?3",
+        request_columns("?2")
+    );
+    let rows: Vec<UploadRequest> = conn
+        .prepare(&sql)?
+        .query_map(params![user_id, now, limit], request_from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    rows.into_iter().map(|r| with_emails(conn, r)).collect()
+}
+
+pub(super) fn close_request(conn: &Connection, id: &str, at: i64) -> rusqlite::Result<bool> {
+    let n =
+        conn.execute("UPDATE upload_requests SET closed_at = ?2 WHERE id = ?1 AND closed_at IS NULL", params![id, at])?;
+    Ok(n == 1)
+}
+
+pub(super) fn create_session(conn: &Connection, s: &UploaderSession, expires_at: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO uploader_sessions (token_hash, request_id, email, verified, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![s.hash, s.request_id, s.email, s.verified, expires_at],
+    )?;
+    Ok(())
+}
+
+pub(super) fn session(conn: &Connection, hash: &str, now: i64) -> rusqlite::Result<Option<UploaderSession>> {
+    conn.query_row(
+        "SELECT token_hash, request_id, email, verified FROM uploader_sessions WHERE token_hash = ?1 AND expires_at > ?2",
+        params![hash, now],
+        |r| Ok(UploaderSession { hash: r.get(0)?, request_id: r.get(1)?, email: r.get(2)?, verified: r.get(3)? }),
+    )
+    .optional()
+}
+
+pub(super) fn create_delivery(conn: &Connection, d: &NewDelivery) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO packages (id, org_id, sender_id, server_share, state, created_at, expires_at, max_downloads, verify,
+             has_password, notify_on_download, request_id, uploader_email, uploader_verified, uploader_session)
+         VALUES (?1, ?2, ?3, NULL, 'uploading', ?4, ?5, NULL, 'none', 0, 0, ?6, ?7, ?8, ?9)",
+        params![
+            d.id,
+            d.org_id,
+            d.owner_id,
+            d.created_at,
+            d.expires_at,
+            d.inbound.request_id,
+            d.inbound.uploader_email,
+            d.inbound.verified,
+            d.inbound.session
+        ],
+    )?;
+    for (idx, size) in d.blob_sizes.iter().enumerate() {
+        conn.execute("INSERT INTO blobs (package_id, idx, size) VALUES (?1, ?2, ?3)", params![d.id, idx as i64, size])?;
+    }
+    Ok(())
+}
+
+/// Makes an uploading delivery ready, kept until `keep_until`; false if it was not uploading.
+pub(super) fn set_received(conn: &Connection, id: &str, at: i64, keep_until: i64) -> rusqlite::Result<bool> {
+    let n = conn.execute(
+        "UPDATE packages SET state = 'ready', received_at = ?2, expires_at = ?3
+         WHERE id = ?1 AND state = 'uploading' AND request_id IS NOT NULL",
+        params![id, at, keep_until],
+    )?;
+    Ok(n == 1)
+}
+
+/// A page of the deliveries `owner_id` received, newest first.
+pub(super) fn inbox(
+    conn: &Connection,
+    owner_id: i64,
+    org_id: i64,
+    after: Option<&PackageCursor>,
+    limit: i64,
+) -> rusqlite::Result<Vec<PackageRecord>> {
+    let sql = format!(
+        "SELECT {} FROM {} WHERE p.sender_id = ?1 AND COALESCE(p.org_id, u.org_id) = ?2
+           AND p.request_id IS NOT NULL AND p.received_at IS NOT NULL AND p.state = 'ready'
+           AND (?3 IS NULL OR p.received_at < ?3 OR (p.received_at = ?3 AND p.id < ?4))
+         ORDER BY p.received_at DESC, p.id DESC LIMIT ?5",
+        packages::COLUMNS,
+        packages::FROM
+    );
+    let (at, id) = after.map(|c| (Some(c.created_at), Some(c.id.as_str()))).unwrap_or_default();
+    let found: Vec<_> = conn
+        .prepare(&sql)?
+        .query_map(params![owner_id, org_id, at, id, limit], packages::from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    found.into_iter().map(|p| packages::record(conn, p)).collect()
+}

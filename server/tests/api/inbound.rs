@@ -1,0 +1,381 @@
+//! Receiving files (docs/inbound.md): users' keys kept only wrapped, key
+//! recovery, upload requests fulfilled by an outsider with a code, the inbox,
+//! and who may touch what.
+
+use kluis_crypto::{scrypt, x25519};
+use serde_json::{Value, json};
+
+use crate::support::{Server, flow};
+
+const PASSPHRASE: &str = "correct horse battery staple";
+
+/// A user's key as their client makes it: the identity and what goes to the server.
+struct Key {
+    identity: x25519::Identity,
+    recipient: String,
+}
+
+impl Key {
+    fn new() -> Key {
+        let identity = x25519::Identity::generate().unwrap();
+        let recipient = identity.to_public().to_string();
+        Key { identity, recipient }
+    }
+
+    fn wrapped(&self, passphrase: &str, work_factor: u8) -> String {
+        let to = scrypt::Recipient::new(passphrase.to_string().into()).with_work_factor(work_factor).unwrap();
+        kluis_crypto::encrypt_armored(&[&to], self.identity.to_secret_string().as_bytes()).unwrap()
+    }
+
+    fn put(&self, replace: bool) -> Value {
+        json!({ "recipient": self.recipient, "wrapped": self.wrapped(PASSPHRASE, 18), "replace": replace })
+    }
+}
+
+/// The identity inside an armored wrapped file, with this passphrase.
+fn unwrap(wrapped: &str, passphrase: &str) -> String {
+    let identity = scrypt::Identity::new(passphrase.to_string().into());
+    String::from_utf8(kluis_crypto::decrypt(&[&identity], wrapped.as_bytes()).unwrap()).unwrap()
+}
+
+fn put_key(server: &Server, token: &str, body: &Value) -> crate::support::Response {
+    server.request("PUT", "/api/v1/key").bearer(token).json(body).send()
+}
+
+#[test]
+fn a_key_is_kept_only_wrapped_and_replaced_only_when_asked() {
+    let server = Server::start(|_| {});
+    let alice = server.token("alice@example.org");
+    let state = server.get("/api/v1/key").bearer(&alice).send().expect(200).json();
+    assert!(state.get("key").is_none(), "{state}");
+
+    let key = Key::new();
+    // The identity in the clear, a weak work factor, or a file to a key are refused.
+    let clear = json!({ "recipient": key.recipient, "wrapped": key.identity.to_secret_string().as_str() });
+    put_key(&server, &alice, &clear).expect_error(400, "invalid_key");
+    let weak = json!({ "recipient": key.recipient, "wrapped": key.wrapped(PASSPHRASE, 12) });
+    put_key(&server, &alice, &weak).expect_error(400, "invalid_key");
+    let to_key = kluis_crypto::encrypt_armored(&[&key.identity.to_public()], b"x").unwrap();
+    put_key(&server, &alice, &json!({ "recipient": key.recipient, "wrapped": to_key }))
+        .expect_error(400, "invalid_key");
+
+    let made = put_key(&server, &alice, &key.put(false)).expect(200).json();
+    assert_eq!(made["recipient"], key.recipient.as_str());
+    assert_eq!(made["must_change_passphrase"], false);
+    let kept = server.get("/api/v1/key").bearer(&alice).send().expect(200).json();
+    let wrapped = kept["key"]["wrapped"].as_str().unwrap();
+    assert_eq!(unwrap(wrapped, PASSPHRASE), key.identity.to_secret_string().as_str());
+
+    // A new passphrase: the same recipient, wrapped again.
+    let rewrapped = json!({ "recipient": key.recipient, "wrapped": key.wrapped("another passphrase", 18) });
+    put_key(&server, &alice, &rewrapped).expect(200);
+    let kept = server.get("/api/v1/key").bearer(&alice).send().expect(200).json();
+    assert_eq!(
+        unwrap(kept["key"]["wrapped"].as_str().unwrap(), "another passphrase"),
+        key.identity.to_secret_string().as_str()
+    );
+
+    // Another key only with replace.
+    let other = Key::new();
+    put_key(&server, &alice, &other.put(false)).expect_error(409, "key_exists");
+    put_key(&server, &alice, &other.put(true)).expect(200);
+    let kept = server.get("/api/v1/key").bearer(&alice).send().expect(200).json();
+    assert_eq!(kept["key"]["recipient"], other.recipient.as_str());
+
+    // Colleagues see the recipient; nobody sees it across organisations.
+    let bob = server.token("bob@example.org");
+    let entry = server.get("/api/v1/directory?email=Alice@Example.org").bearer(&bob).send().expect(200).json();
+    assert_eq!(entry, json!({ "email": "alice@example.org", "recipient": other.recipient }));
+    server.organisation("Other", &["other.example"]);
+    let eve = server.token("eve@other.example");
+    server.get("/api/v1/directory?email=alice@example.org").bearer(&eve).send().expect_error(404, "not_found");
+}
+
+#[test]
+fn with_recovery_on_every_key_has_a_copy_and_an_admin_can_hand_a_key_back() {
+    let server = Server::start(|_| {});
+    let ada = server.admin_token("ada@example.org");
+    let alice = server.token("alice@example.org");
+    let recovery = x25519::Identity::generate().unwrap();
+    let off = server.get("/api/v1/admin/recovery").bearer(&ada).send().expect(200).json();
+    assert_eq!(off, json!({ "recipient": null }));
+    server
+        .request("PUT", "/api/v1/admin/recovery")
+        .bearer(&alice)
+        .json(&json!({ "recipient": null }))
+        .send()
+        .expect(403);
+    let on = json!({ "recipient": recovery.to_public().to_string() });
+    server.request("PUT", "/api/v1/admin/recovery").bearer(&ada).json(&on).send().expect(200);
+    let state = server.get("/api/v1/key").bearer(&alice).send().expect(200).json();
+    assert_eq!(state["recovery_recipient"], recovery.to_public().to_string().as_str());
+
+    let key = Key::new();
+    put_key(&server, &alice, &key.put(false)).expect_error(400, "recovery_required");
+    let copy =
+        kluis_crypto::encrypt_armored(&[&recovery.to_public()], key.identity.to_secret_string().as_bytes()).unwrap();
+    let mut body = key.put(false);
+    body["recovery"] = json!(copy);
+    assert_eq!(put_key(&server, &alice, &body).expect(200).json()["recoverable"], true);
+
+    // Alice forgot her passphrase: the admin decrypts the copy offline and hands the key back.
+    let users = server.get("/api/v1/admin/users?q=alice").bearer(&ada).send().expect(200).json();
+    let alice_id = users["users"][0]["id"].as_i64().unwrap();
+    let fetched = server.get(&format!("/api/v1/admin/users/{alice_id}/key")).bearer(&ada).send().expect(200).json();
+    let identity = kluis_crypto::decrypt(&[&recovery], fetched["recovery"].as_str().unwrap().as_bytes()).unwrap();
+    assert_eq!(identity, key.identity.to_secret_string().as_bytes());
+    let temporary = scrypt::Recipient::new("temporary passphrase".to_string().into());
+    let handed = kluis_crypto::encrypt_armored(&[&temporary], &identity).unwrap();
+    server
+        .request("PUT", &format!("/api/v1/admin/users/{alice_id}/key"))
+        .bearer(&ada)
+        .json(&json!({ "wrapped": handed }))
+        .send()
+        .expect(200);
+    let kept = server.get("/api/v1/key").bearer(&alice).send().expect(200).json();
+    assert_eq!(kept["key"]["must_change_passphrase"], true);
+    assert_eq!(
+        unwrap(kept["key"]["wrapped"].as_str().unwrap(), "temporary passphrase"),
+        key.identity.to_secret_string().as_str()
+    );
+
+    // Another organisation's admin finds no such user.
+    server.organisation("Other", &["other.example"]);
+    let otto = server.admin_token("otto@other.example");
+    server.get(&format!("/api/v1/admin/users/{alice_id}/key")).bearer(&otto).send().expect(404);
+}
+
+/// An age file of `plaintext` to `recipient`.
+fn sealed(recipient: &str, plaintext: &[u8]) -> Vec<u8> {
+    let recipient: x25519::Recipient = recipient.parse().unwrap();
+    kluis_crypto::encrypt(&[&recipient], plaintext).unwrap()
+}
+
+fn create_request(server: &Server, token: &str, body: Value) -> crate::support::Response {
+    server.post("/api/v1/requests").bearer(token).json(&body).send()
+}
+
+/// An uploader's session on request `id` with the code mailed to `email` (the `n`-th).
+fn session(server: &Server, id: &str, email: &str, n: usize) -> String {
+    server.post(&format!("/api/v1/r/{id}/code")).json(&json!({ "email": email })).send().expect(202);
+    let code = server.wait_for_code(email, n);
+    let started = server
+        .post(&format!("/api/v1/r/{id}/session"))
+        .json(&json!({ "email": email, "code": code }))
+        .send()
+        .expect(200);
+    started.json()["token"].as_str().unwrap().to_string()
+}
+
+/// Declares, uploads and finalizes a delivery of these blobs; returns its id.
+fn deliver(server: &Server, id: &str, uploader: &str, recipient: &str, blobs: &[Vec<u8>]) -> String {
+    let spec = json!({ "recipient": recipient, "blobs": blobs.iter().map(|b| json!({ "size": b.len() })).collect::<Vec<_>>(), "file_types": ["pdf"] });
+    let created =
+        server.post(&format!("/api/v1/r/{id}/deliveries")).bearer(uploader).json(&spec).send().expect(201).json();
+    let delivery = created["id"].as_str().unwrap().to_string();
+    for (idx, blob) in blobs.iter().enumerate() {
+        flow::upload_blob(server, uploader, &delivery, idx as u32, blob);
+    }
+    server.post(&format!("/api/v1/r/{id}/deliveries/{delivery}/finalize")).bearer(uploader).send().expect(204);
+    delivery
+}
+
+#[test]
+fn an_outsider_uploads_through_a_request_and_only_the_requester_reads_it() {
+    let server = Server::start(|_| {});
+    let alice = server.token("alice@example.org");
+    create_request(&server, &alice, json!({})).expect_error(409, "no_key");
+    let key = Key::new();
+    put_key(&server, &alice, &key.put(false)).expect(200);
+    let request = create_request(
+        &server,
+        &alice,
+        json!({ "emails": ["Jan@Klant.nl"], "message": "Your tax return, please", "max_uploads": 1, "verify": "none" }),
+    )
+    .expect(201)
+    .json();
+    let id = request["id"].as_str().unwrap();
+    // Naming addresses means verifying them.
+    assert_eq!((request["verify"].as_str(), request["state"].as_str()), (Some("email"), Some("open")));
+    assert_eq!(request["url"].as_str().unwrap(), format!("{}/r/{id}", server.url));
+    assert_eq!(request["recipient"], key.recipient.as_str());
+
+    // The page's first look needs nothing and shows the recipient to check the link against.
+    let info = server.get(&format!("/api/v1/r/{id}")).send().expect(200).json();
+    assert_eq!(info["requester"], "alice@example.org");
+    assert_eq!(info["recipient"], key.recipient.as_str());
+    assert_eq!(info["message"], "Your tax return, please");
+    server.get("/api/v1/r/AAAAAAAAAAAAAAAAAAAAAA").send().expect_error(404, "request_not_found");
+
+    // No code, a stranger's code request (answered alike, nothing mailed), a wrong code.
+    server
+        .post(&format!("/api/v1/r/{id}/session"))
+        .json(&json!({ "email": "jan@klant.nl" }))
+        .send()
+        .expect_error(401, "verification_required");
+    server.post(&format!("/api/v1/r/{id}/code")).json(&json!({ "email": "piet@klant.nl" })).send().expect(202);
+    let wrong = json!({ "email": "piet@klant.nl", "code": "123456" });
+    server.post(&format!("/api/v1/r/{id}/session")).json(&wrong).send().expect_error(401, "wrong_code");
+    let jan = session(&server, id, "jan@klant.nl", 1);
+    assert!(server.mail_to("piet@klant.nl").is_empty());
+    assert!(jan.starts_with("kluis_up_"));
+
+    // A changed link's recipient is refused before anything is stored.
+    let other = Key::new();
+    let wrong_spec = json!({ "recipient": other.recipient, "blobs": [{ "size": 200 }] });
+    server
+        .post(&format!("/api/v1/r/{id}/deliveries"))
+        .bearer(&jan)
+        .json(&wrong_spec)
+        .send()
+        .expect_error(400, "wrong_recipient");
+    // Too large for the request.
+    let small = create_request(&server, &alice, json!({ "max_bytes": 1000, "verify": "none" })).expect(201).json();
+    let small_id = small["id"].as_str().unwrap();
+    let anyone = server
+        .post(&format!("/api/v1/r/{small_id}/session"))
+        .json(&json!({ "email": "x@y.example" }))
+        .send()
+        .expect(200);
+    let anyone = anyone.json()["token"].as_str().unwrap().to_string();
+    let big = json!({ "recipient": key.recipient, "blobs": [{ "size": 600 }, { "size": 600 }] });
+    server
+        .post(&format!("/api/v1/r/{small_id}/deliveries"))
+        .bearer(&anyone)
+        .json(&big)
+        .send()
+        .expect_error(413, "too_large");
+
+    let manifest = sealed(&key.recipient, b"{\"files\":[\"return.pdf\"]}");
+    let file = sealed(&key.recipient, &flow::bytes(100_000, 7));
+    let delivery = deliver(&server, id, &jan, &key.recipient, &[manifest.clone(), file.clone()]);
+    let told = server.wait_for_mail("alice@example.org", "sent you files");
+    assert!(told.text.contains("jan@klant.nl") && told.text.contains("proved this address"), "{}", told.text);
+
+    // Used up: the link has ended for everyone.
+    server.get(&format!("/api/v1/r/{id}")).send().expect_error(404, "request_not_found");
+    let listed = server.get("/api/v1/requests").bearer(&alice).send().expect(200).json();
+    let mine = listed["requests"].as_array().unwrap().iter().find(|r| r["id"] == id).unwrap().clone();
+    assert_eq!((mine["state"].as_str(), mine["uploads"].as_u64()), (Some("used"), Some(1)));
+
+    // The inbox: the item, its ciphertext, which the identity opens.
+    let inbox = server.get("/api/v1/inbox").bearer(&alice).send().expect(200).json();
+    let item = &inbox["items"][0];
+    assert_eq!(
+        (item["id"].as_str(), item["from"].as_str(), item["verified"].as_bool()),
+        (Some(delivery.as_str()), Some("jan@klant.nl"), Some(true))
+    );
+    assert_eq!(item["request"], id);
+    let fetched = server.get(&format!("/api/v1/inbox/{delivery}/blobs/1")).bearer(&alice).send().expect(200);
+    assert_eq!(fetched.body, file);
+    assert_eq!(kluis_crypto::decrypt(&[&key.identity], &fetched.body).unwrap(), flow::bytes(100_000, 7));
+    let part = server
+        .get(&format!("/api/v1/inbox/{delivery}/blobs/1"))
+        .bearer(&alice)
+        .header("Range", "bytes=10-19")
+        .send()
+        .expect(206);
+    assert_eq!(part.body, file[10..20]);
+
+    // Nobody else reads it: not a colleague, not the uploader, not through the recipient's routes.
+    let bob = server.token("bob@example.org");
+    server.get(&format!("/api/v1/inbox/{delivery}")).bearer(&bob).send().expect(404);
+    server.get(&format!("/api/v1/inbox/{delivery}/blobs/1")).bearer(&bob).send().expect(404);
+    server.get("/api/v1/inbox").bearer(&jan).send().expect(401);
+    server.get(&format!("/api/v1/p/{delivery}")).send().expect(404);
+    server.get(&format!("/api/v1/packages/{delivery}")).bearer(&alice).send().expect(404);
+    let sent = server.get("/api/v1/sent").bearer(&alice).send().expect(200).json();
+    assert!(!sent.to_string().contains(&delivery), "a delivery is not a sent item: {sent}");
+
+    // Deleting it takes it out of the inbox.
+    server.delete(&format!("/api/v1/inbox/{delivery}")).bearer(&alice).send().expect(204);
+    let inbox = server.get("/api/v1/inbox").bearer(&alice).send().expect(200).json();
+    assert_eq!(inbox["items"], json!([]));
+}
+
+#[test]
+fn an_uploader_writes_only_its_own_delivery_and_closed_or_full_requests_take_nothing() {
+    let server = Server::start(|_| {});
+    let alice = server.token("alice@example.org");
+    let key = Key::new();
+    put_key(&server, &alice, &key.put(false)).expect(200);
+    let request = create_request(&server, &alice, json!({ "max_uploads": 2, "verify": "none" })).expect(201).json();
+    let id = request["id"].as_str().unwrap();
+    let start = |email: &str| {
+        let s = server.post(&format!("/api/v1/r/{id}/session")).json(&json!({ "email": email })).send().expect(200);
+        s.json()["token"].as_str().unwrap().to_string()
+    };
+    let (one, two) = (start("one@x.example"), start("two@x.example"));
+    let spec = json!({ "recipient": key.recipient, "blobs": [{ "size": 200 }] });
+    let created = server.post(&format!("/api/v1/r/{id}/deliveries")).bearer(&one).json(&spec).send().expect(201).json();
+    let delivery = created["id"].as_str().unwrap();
+    // Another uploader's session cannot write, read or finalize it; nor a sender's package.
+    flow::create_upload(&server, &two, delivery, 0, 200).expect(404);
+    server.get(&format!("/api/v1/r/{id}/deliveries/{delivery}")).bearer(&two).send().expect(404);
+    server.post(&format!("/api/v1/r/{id}/deliveries/{delivery}/finalize")).bearer(&two).send().expect(404);
+    let package = flow::create_package(&server, &alice, &json!({ "verify": "none", "blobs": [{ "size": 200 }] }))
+        .expect(201)
+        .json();
+    flow::create_upload(&server, &one, package["id"].as_str().unwrap(), 0, 200).expect(404);
+    // Unfinished, it cannot be finalized.
+    server
+        .post(&format!("/api/v1/r/{id}/deliveries/{delivery}/finalize"))
+        .bearer(&one)
+        .send()
+        .expect_error(409, "upload_incomplete");
+
+    // The second place is taken by two's delivery; a third uploader finds no place.
+    server.post(&format!("/api/v1/r/{id}/deliveries")).bearer(&two).json(&spec).send().expect(201);
+    let three = start_or_gone(&server, id, "three@x.example");
+    assert!(three.is_none(), "a full request starts no session");
+
+    // Closed by its owner: it takes nothing more.
+    let other = create_request(&server, &alice, json!({ "verify": "none" })).expect(201).json();
+    let other_id = other["id"].as_str().unwrap();
+    let late = server
+        .post(&format!("/api/v1/r/{other_id}/session"))
+        .json(&json!({ "email": "l@x.example" }))
+        .send()
+        .expect(200);
+    let late = late.json()["token"].as_str().unwrap().to_string();
+    let closed = server.post(&format!("/api/v1/requests/{other_id}/close")).bearer(&alice).send().expect(200).json();
+    assert_eq!(closed["state"], "closed");
+    server
+        .post(&format!("/api/v1/r/{other_id}/deliveries"))
+        .bearer(&late)
+        .json(&spec)
+        .send()
+        .expect_error(404, "request_not_found");
+    // Someone else's request cannot be closed.
+    let bob = server.token("bob@example.org");
+    server.post(&format!("/api/v1/requests/{id}/close")).bearer(&bob).send().expect(404);
+}
+
+fn start_or_gone(server: &Server, id: &str, email: &str) -> Option<String> {
+    let answer = server.post(&format!("/api/v1/r/{id}/session")).json(&json!({ "email": email })).send();
+    (answer.status == 200).then(|| answer.json()["token"].as_str().unwrap().to_string())
+}
+
+#[test]
+fn the_organisations_blocked_file_types_are_refused_for_uploads_too() {
+    let server = Server::start(|_| {});
+    let ada = server.admin_token("ada@example.org");
+    let policy = json!({ "version": 0, "policy": { "send": { "blocked_file_types": ["exe"] } } });
+    server.request("PUT", "/api/v1/admin/policy").bearer(&ada).json(&policy).send().expect(200);
+    let alice = server.token("alice@example.org");
+    let key = Key::new();
+    put_key(&server, &alice, &key.put(false)).expect(200);
+    let request = create_request(&server, &alice, json!({ "verify": "none" })).expect(201).json();
+    let id = request["id"].as_str().unwrap();
+    let info = server.get(&format!("/api/v1/r/{id}")).send().expect(200).json();
+    assert_eq!(info["blocked_file_types"], json!(["exe"]));
+    let token = start_or_gone(&server, id, "x@y.example").unwrap();
+    let spec =
+        json!({ "recipient": key.recipient, "blobs": [{ "size": 200 }, { "size": 200 }], "file_types": ["exe"] });
+    server
+        .post(&format!("/api/v1/r/{id}/deliveries"))
+        .bearer(&token)
+        .json(&spec)
+        .send()
+        .expect_error(400, "policy_file_type");
+}
