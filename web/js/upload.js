@@ -535,9 +535,11 @@ function handleUploadError(e, { creating }) {
     return;
   }
   if (code === 'invalid' && cause?.code?.startsWith('policy_')) {
-    // The server's check of the same rules (a page that missed it).
-    const type = cause.details?.file_type ?? cause.details?.breaches?.[0]?.file_type;
-    notice.error(type ? t('upload.blockedType', { type }) : t('upload.policy', { message: cause.message }));
+    // The server's check of the organisation's rules (a file type the page did not see, the largest package).
+    const type = cause.details?.file_type;
+    if (type) notice.error(t('upload.blockedType', { type }));
+    else if (cause.code === 'policy_too_large' && e.size && cause.details?.limit) notice.error(t('upload.tooLargeSizes', { size: formatBytes(e.size), limit: formatBytes(Number(cause.details.limit)) }));
+    else notice.error(t('upload.policy', { message: cause.message }));
     if (!creating) abandon();
     return;
   }

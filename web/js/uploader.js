@@ -200,7 +200,8 @@ export async function createDelivery(options, { requestId, info, recipient, toke
     });
   } catch (e) {
     const error = explain(e);
-    if (error instanceof SendError && error.code === 'too_large') Object.assign(error, { size, limit: Number(e.details?.limit) || info.max_bytes });
+    // The page says how large the upload is, and the limit the server named (413 too_large, policy_too_large).
+    if (error instanceof SendError) Object.assign(error, { size, limit: Number(e.details?.limit) || info.max_bytes });
     throw error;
   }
   return {
