@@ -201,6 +201,20 @@ test('a key and a request on /inbox; an outsider verifies and uploads two files;
   for (const [what, needle] of Object.entries(secrets)) {
     assert.ok(!written.some((bytes) => bytes.includes(needle)), `the server wrote the ${what}`);
   }
+
+  // Delete, after a confirmation (declined once).
+  alice.once('dialog', (dialog) => dialog.dismiss());
+  await item.getByRole('button', { name: /^Delete what/ }).click();
+  assert.equal(await alice.locator('#inbox-list > li').count(), 1);
+  alice.once('dialog', (dialog) => {
+    assert.match(dialog.message(), /deleted from the server for good/);
+    dialog.accept();
+  });
+  await item.getByRole('button', { name: /^Delete what/ }).click();
+  await alice.locator('#inbox-empty').waitFor({ state: 'visible' });
+  const token = await server.token(ALICE);
+  const inbox = await (await fetch(`${server.url}/api/v1/inbox`, { headers: { Authorization: `Bearer ${token}` } })).json();
+  assert.deepEqual(inbox.items, []);
 });
 
 test('a link whose fragment was changed or cut is refused before anything is asked or uploaded', { timeout: 120_000 }, async (t) => {
@@ -227,10 +241,16 @@ test('a link whose fragment was changed or cut is refused before anything is ask
   await cut.locator('#unavailable-title').getByText('Deze link is onvolledig').waitFor();
   assert.deepEqual(uploadCalls(cut), []);
 
-  // The whole link still works.
+  // The whole link works, until its owner closes it.
   const whole = await open();
   await whole.goto(link);
   await whole.locator('#step-email').waitFor({ state: 'visible' });
+  const listed = alice.locator('#request-list > li').first();
+  alice.once('dialog', (dialog) => dialog.accept());
+  await listed.getByRole('button', { name: /^Close the link for anyone with the link$/ }).click();
+  await alice.locator('#request-list > li .badge', { hasText: 'Closed' }).waitFor();
+  await whole.reload();
+  await whole.locator('#unavailable-title').getByText('This link does not take files').waitFor();
 });
 
 test('a file type the organisation blocks is refused on the upload page before anything is uploaded', { timeout: 120_000 }, async (t) => {
@@ -267,4 +287,88 @@ test('a file type the organisation blocks is refused on the upload page before a
   await bob.locator('#file-list li', { hasText: 'setup.exe' }).getByRole('button').click();
   await bob.click('#upload-button');
   await bob.locator('#step-done').waitFor({ state: 'visible', timeout: 60_000 });
+});
+
+test('the uploader pauses and resumes; the user changes the passphrase, and after "I forgot my passphrase" what came to the old key says it cannot be opened', { timeout: 240_000 }, async (t) => {
+  const { server, open } = await setup(t);
+  await server.addUser(ALICE);
+  const alice = await open({ picker: 'stub' });
+  await signInInbox(alice, server, ALICE);
+  await makeKey(alice);
+  const link = await makeRequest(alice, { emails: BOB });
+  // Naming an address makes the code compulsory.
+  assert.match(await alice.locator('#request-list > li').first().innerText(), /with a code/);
+
+  const bob = await open();
+  const code = await openAsUploader(bob, server, link, BOB);
+  await bob.fill('#code', code);
+  await bob.click('#code-submit');
+  await bob.locator('#step-compose').waitFor({ state: 'visible' });
+  const data = testBytes((12 << 20) + 99, 91);
+  await bob.setInputFiles('#files', [{ name: 'scan.tiff', mimeType: 'image/tiff', buffer: data }]);
+  // Hold the second body until the upload is paused; then it breaks.
+  let release;
+  const held = new Promise((resolve) => {
+    release = resolve;
+  });
+  let patches = 0;
+  await bob.route('**/api/v1/uploads/*', async (route) => {
+    if (route.request().method() === 'PATCH' && ++patches === 2) {
+      await held;
+      await route.abort('connectionreset').catch(() => {});
+      return;
+    }
+    await route.continue().catch(() => {});
+  });
+  await bob.click('#upload-button');
+  await bob.waitForFunction(() => document.querySelector('#progress-bar').value > 100, null, { timeout: 60_000 });
+  while (patches < 2) await new Promise((resolve) => setTimeout(resolve, 50));
+  await bob.click('#pause');
+  await bob.locator('#progress-title').getByText('Paused').waitFor();
+  release();
+  await bob.unroute('**/api/v1/uploads/*');
+  await bob.click('#resume');
+  await bob.locator('#step-done').waitFor({ state: 'visible', timeout: 120_000 });
+
+  // A new passphrase for the same key: the old one no longer unlocks, the new one does.
+  await alice.click('#change-open');
+  await alice.fill('#change-passphrase', 'een heel nieuwe zin');
+  await alice.fill('#change-passphrase-again', 'een heel nieuwe zin');
+  await alice.click('#change-form button[type=submit]');
+  await alice.locator('#notice').getByText('Your passphrase is changed.').waitFor({ timeout: 60_000 });
+  await alice.click('#lock');
+  await alice.fill('#unlock-passphrase', PASSPHRASE);
+  await alice.click('#unlock-submit');
+  await alice.locator('#unlock-passphrase-error').waitFor({ timeout: 60_000 });
+  await alice.fill('#unlock-passphrase', 'een heel nieuwe zin');
+  await alice.click('#unlock-submit');
+  await alice.locator('#key-unlocked').waitFor({ state: 'visible', timeout: 60_000 });
+  await alice.reload();
+  await alice.fill('#unlock-passphrase', 'een heel nieuwe zin');
+  await alice.click('#unlock-submit');
+  await alice.locator('#key-unlocked').waitFor({ state: 'visible', timeout: 60_000 });
+  const item = alice.locator('#inbox-list > li').first();
+  await item.getByRole('button', { name: /^Open what/ }).click();
+  const row = item.locator('.download', { has: alice.locator('.file-name', { hasText: 'scan.tiff' }) });
+  await row.getByRole('button', { name: 'Download scan.tiff' }).click();
+  await row.getByText('Saved, and checked').waitFor({ timeout: 60_000 });
+  assert.equal(sha256((await stubbedFile(alice, 'scan.tiff')).bytes), sha256(data), 'the paused and resumed upload arrives identical');
+
+  // Forgotten: the confirmation says what is lost; a new key (replace) cannot open what came before.
+  const before = JSON.parse(await (await fetch(`${server.url}/api/v1/key`, { headers: { Authorization: `Bearer ${await server.token(ALICE)}` } })).text()).key.recipient;
+  await alice.click('#lock');
+  alice.once('dialog', (dialog) => {
+    assert.match(dialog.message(), /can then never be opened/);
+    dialog.accept();
+  });
+  await alice.click('#forgot');
+  await alice.fill('#new-passphrase', 'derde sleutel zin');
+  await alice.fill('#new-passphrase-again', 'derde sleutel zin');
+  await alice.click('#key-new-submit');
+  await alice.locator('#key-unlocked').waitFor({ state: 'visible', timeout: 60_000 });
+  assert.match(await alice.locator('#notice').innerText(), /cannot be opened/);
+  const after = JSON.parse(await (await fetch(`${server.url}/api/v1/key`, { headers: { Authorization: `Bearer ${await server.token(ALICE)}` } })).text()).key.recipient;
+  assert.notEqual(after, before, 'a new key');
+  await item.getByRole('button', { name: /^Open what/ }).click();
+  await alice.locator('#notice[role=alert]').getByText('encrypted to a key you no longer have', { exact: false }).waitFor();
 });
