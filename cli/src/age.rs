@@ -98,11 +98,7 @@ fn keygen(args: KeygenArgs) -> Result<()> {
     }
     let identity = x25519::Identity::generate()?;
     let public = identity.to_public();
-    let text = Zeroizing::new(format!(
-        "# created: {}\n# public key: {public}\n{}\n",
-        rfc3339_now(),
-        identity.to_secret_string().as_str()
-    ));
+    let text = identity_file_text(&identity);
     match &args.output {
         Some(path) if path.as_os_str() != "-" => {
             if path.exists() {
@@ -116,6 +112,16 @@ fn keygen(args: KeygenArgs) -> Result<()> {
     }
     eprintln!("Public key: {public}");
     Ok(())
+}
+
+/// An age identity file holding `identity`, as `age-keygen` writes one.
+pub(crate) fn identity_file_text(identity: &x25519::Identity) -> Zeroizing<String> {
+    Zeroizing::new(format!(
+        "# created: {}\n# public key: {}\n{}\n",
+        rfc3339_now(),
+        identity.to_public(),
+        identity.to_secret_string().as_str()
+    ))
 }
 
 fn encrypt(args: EncryptArgs) -> Result<()> {
@@ -214,7 +220,7 @@ fn read_recipients_file(path: &Path) -> Result<Vec<x25519::Recipient>> {
 
 /// Reads an identity file; an age-encrypted one is first decrypted with a
 /// passphrase (from `passphrase_file`, or typed).
-fn read_identity_file(path: &Path, passphrase_file: Option<&Path>) -> Result<Vec<x25519::Identity>> {
+pub(crate) fn read_identity_file(path: &Path, passphrase_file: Option<&Path>) -> Result<Vec<x25519::Identity>> {
     let mut bytes = Zeroizing::new(Vec::new());
     open_input(Some(path))?.read_to_end(&mut bytes)?;
     let trimmed = bytes.trim_ascii_start();

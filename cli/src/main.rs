@@ -2,6 +2,8 @@
 
 mod age;
 mod client;
+mod inbound;
+mod key;
 mod output;
 mod overlap;
 mod passphrase;
@@ -26,6 +28,10 @@ Kluis server, which never sees their contents, names or the link's secret. It pr
 a link: send it in your own e-mail (Kluis does not mail it). Recipients open it in a
 browser or with `kluis receive`, after proving their address with a mailed code.
 
+To receive files, make your key once (`kluis key init`), then `kluis request` prints
+an upload link to send to whoever has the files; what they upload is encrypted to
+your key and shows in `kluis inbox`; `kluis fetch ID` decrypts it here.
+
 Sending needs the server's address and an API token (from your Kluis administrator:
 `kluis-server token create EMAIL`), given with --server and --token or in the
 environment as KLUIS_SERVER and KLUIS_TOKEN. Receiving needs only the link.";
@@ -39,6 +45,10 @@ Examples:
   kluis revoke 'https://kluis.example.org/p/...#...'
   kluis list
   kluis status 'https://kluis.example.org/p/...#...'
+  kluis key init
+  kluis request --to jan@example.com --message \"Your tax return, please\"
+  kluis inbox
+  kluis fetch ID -o downloads/
   kluis token list
   kluis age encrypt -p -o secret.age secret.txt
 
@@ -70,6 +80,17 @@ enum Command {
     List(sent::ListArgs),
     /// One package you sent in detail: each recipient's status and every event
     Status(sent::StatusArgs),
+    /// Your key for receiving files: make it, show it, or unlock it on another computer
+    Key {
+        #[command(subcommand)]
+        command: key::Command,
+    },
+    /// Ask someone to send you files: print an upload link for them
+    Request(inbound::RequestArgs),
+    /// List the files people sent you through your upload links, newest first
+    Inbox(inbound::InboxArgs),
+    /// Download and decrypt an item of your inbox with your identity file
+    Fetch(inbound::FetchArgs),
     /// List or revoke your API tokens
     Token {
         #[command(subcommand)]
@@ -92,6 +113,10 @@ fn main() -> ExitCode {
         Command::Revoke(args) => send::revoke(args),
         Command::List(args) => sent::list(args),
         Command::Status(args) => sent::status(args),
+        Command::Key { command } => key::run(command),
+        Command::Request(args) => inbound::request(args),
+        Command::Inbox(args) => inbound::inbox(args),
+        Command::Fetch(args) => inbound::fetch(args),
         Command::Token { command } => token::run(command),
         Command::Age { command } => age::run(command),
     };

@@ -190,14 +190,7 @@ pub fn receive(args: ReceiveArgs) -> Result<()> {
     let client = client.with_token(&access.download_token);
 
     let (manifest_ref, files) = access.blobs.split_first().context("the package has no blobs")?;
-    if manifest_ref.size > MAX_MANIFEST_BYTES {
-        bail!(
-            "the package's file list is {} bytes, more than a file list can be: refusing to read it",
-            manifest_ref.size
-        );
-    }
-    let mut manifest_file = Vec::new();
-    fetch(&client, manifest_ref, &mut manifest_file)?;
+    let manifest_file = fetch_manifest(&client, manifest_ref)?;
     let stretched = password.as_ref().map(|p| stretch_password(id, p));
     let identity = package_identity(id, &link.link_secret, &share, stretched.as_ref());
     let manifest_bytes = match kluis_crypto::decrypt(&[&identity], &manifest_file) {
@@ -208,27 +201,54 @@ pub fn receive(args: ReceiveArgs) -> Result<()> {
         Err(e) => return Err(e.into()),
     };
     let manifest = Manifest::parse(&manifest_bytes, access.blobs.len())?;
-    // The sender wrote these: nothing in them may drive the terminal.
+    show_words(&manifest);
+    save_files(&client, &identity, &manifest, files, &args.output)
+}
+
+/// Downloads blob 0, the encrypted manifest, refusing one too large to be a file list.
+pub(crate) fn fetch_manifest(client: &Client, blob: &DownloadBlob) -> Result<Vec<u8>> {
+    if blob.size > MAX_MANIFEST_BYTES {
+        bail!("the package's file list is {} bytes, more than a file list can be: refusing to read it", blob.size);
+    }
+    let mut manifest_file = Vec::new();
+    fetch(client, blob, &mut manifest_file)?;
+    Ok(manifest_file)
+}
+
+/// Shows the subject and message of a manifest on stderr. The sender
+/// wrote these: nothing in them may drive the terminal.
+pub(crate) fn show_words(manifest: &Manifest) {
     if !manifest.subject.is_empty() {
         eprintln!("Subject: {}", printable(&manifest.subject, false));
     }
     if !manifest.message.is_empty() {
         eprintln!("Message:\n{}\n", printable(&manifest.message, true));
     }
+}
 
-    fs::create_dir_all(&args.output).with_context(|| format!("cannot create {}", args.output.display()))?;
+/// Downloads and decrypts the files of `manifest` (blobs `files`, in
+/// order) with `identity` into `dir`, under safe names that never replace
+/// a file, each checked against its size and SHA-256 in the manifest
+/// before it gets its name. The saved paths go to stdout, one per line.
+pub(crate) fn save_files(
+    client: &Client,
+    identity: &x25519::Identity,
+    manifest: &Manifest,
+    files: &[DownloadBlob],
+    dir: &Path,
+) -> Result<()> {
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     // The bar counts the bytes saved (the sizes the sender's files have).
     let names: Vec<String> = manifest.files.iter().map(|f| printable(&f.name, false)).collect();
     let progress = Bar::new(manifest.files.iter().map(|f| f.size).sum(), names.iter().map(String::as_str));
     for ((entry, blob), name) in manifest.files.iter().zip(files).zip(&names) {
         progress.file(name);
-        let target = free_name(&args.output, &safe_file_name(&entry.name));
-        let temp =
-            args.output.join(format!(".{}.kluis-partial", target.file_name().unwrap_or_default().to_string_lossy()));
+        let target = free_name(dir, &safe_file_name(&entry.name));
+        let temp = dir.join(format!(".{}.kluis-partial", target.file_name().unwrap_or_default().to_string_lossy()));
         let result = (|| -> Result<()> {
             let progress = progress.bar.clone();
             let mut out = HashingWriter { file: File::create(&temp)?, hash: Sha256::new(), len: 0, progress };
-            download(&client, blob, &identity, &mut out)?;
+            download(client, blob, identity, &mut out)?;
             out.file.sync_all()?;
             if out.len != entry.size || hex::encode(out.hash.finalize()) != entry.sha256.to_lowercase() {
                 bail!(

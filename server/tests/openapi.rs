@@ -745,6 +745,72 @@ async fn the_schemas_accept_what_the_server_sends() {
     let a = api.send(call(M::GET, "/api/v1/auth/sso?email=alice@example.org").bearer(""), 200).await;
     assert_eq!(a.json()["sso"], false);
 
+    // Receiving files (docs/inbound.md): recovery on, a key with its recovery copy, an
+    // upload request, an outsider's delivery over tus with its session, the inbox, and
+    // the admin handing the key back under a passphrase of theirs.
+    let recovery = kluis_crypto::x25519::Identity::generate().unwrap();
+    let on = json!({ "recipient": recovery.to_public().to_string() });
+    api.send(call(M::PUT, "/api/v1/admin/recovery").json(on), 200).await;
+    api.send(call(M::GET, "/api/v1/admin/recovery"), 200).await;
+    api.error(call(M::POST, "/api/v1/requests").json(json!({})), 409, "no_key").await;
+    let identity = kluis_crypto::x25519::Identity::generate().unwrap();
+    let recipient = identity.to_public().to_string();
+    let secret = identity.to_secret_string();
+    let wrap = |passphrase: &str| {
+        let to = kluis_crypto::scrypt::Recipient::new(passphrase.to_string().into());
+        kluis_crypto::encrypt_armored(&[&to], secret.as_bytes()).unwrap()
+    };
+    let copy = kluis_crypto::encrypt_armored(&[&recovery.to_public()], secret.as_bytes()).unwrap();
+    let bare = json!({ "recipient": recipient, "wrapped": wrap("a passphrase") });
+    api.error(call(M::PUT, "/api/v1/key").json(bare), 400, "recovery_required").await;
+    let key = json!({ "recipient": recipient, "wrapped": wrap("a passphrase"), "recovery": copy });
+    api.send(call(M::PUT, "/api/v1/key").json(key), 200).await;
+    api.send(call(M::GET, "/api/v1/key"), 200).await;
+    api.send(call(M::GET, "/api/v1/directory?email=alice@example.org"), 200).await;
+    let a =
+        api.send(call(M::POST, "/api/v1/requests").json(json!({ "verify": "none", "message": "Please" })), 201).await;
+    let rq = a.json()["id"].as_str().unwrap().to_string();
+    api.send(call(M::GET, "/api/v1/requests"), 200).await;
+    api.send(call(M::GET, format!("/api/v1/r/{rq}")).bearer(""), 200).await;
+    let code = call(M::POST, format!("/api/v1/r/{rq}/code")).bearer("").json(json!({ "email": "jan@klant.nl" }));
+    api.error(code, 400, "no_verification").await;
+    let a = api.send(call(M::POST, "/api/v1/requests").json(json!({ "emails": ["jan@klant.nl"] })), 201).await;
+    let verified = a.json()["id"].as_str().unwrap().to_string();
+    let code = call(M::POST, format!("/api/v1/r/{verified}/code")).bearer("").json(json!({ "email": "jan@klant.nl" }));
+    api.send(code, 202).await;
+    let start = call(M::POST, format!("/api/v1/r/{rq}/session")).bearer("").json(json!({ "email": "jan@klant.nl" }));
+    let up = api.send(start, 200).await.json()["token"].as_str().unwrap().to_string();
+    let sealed = kluis_crypto::encrypt(&[&identity.to_public()], b"the files").unwrap();
+    let spec = json!({ "recipient": recipient, "blobs": [{ "size": sealed.len() }] });
+    let a = api.send(call(M::POST, format!("/api/v1/r/{rq}/deliveries")).bearer(&up).json(spec), 201).await;
+    let dl = a.json()["id"].as_str().unwrap().to_string();
+    let metadata = encode_metadata(&[("package", dl.as_bytes()), ("blob", b"0")]);
+    let create = call(M::POST, "/api/v1/uploads")
+        .tus()
+        .bearer(&up)
+        .header("Upload-Length", sealed.len())
+        .header("Upload-Metadata", metadata);
+    let a = api.send(create, 201).await;
+    let upload = a.header("location").strip_prefix(PUBLIC_URL).unwrap().to_string();
+    let body = call(M::PATCH, upload).tus().bearer(&up).header("Upload-Offset", 0);
+    api.send(body.raw("application/offset+octet-stream", sealed.clone()), 204).await;
+    api.send(call(M::GET, format!("/api/v1/r/{rq}/deliveries/{dl}")).bearer(&up), 200).await;
+    api.send(call(M::POST, format!("/api/v1/r/{rq}/deliveries/{dl}/finalize")).bearer(&up), 204).await;
+    api.error(call(M::GET, format!("/api/v1/r/{rq}")).bearer(""), 404, "request_not_found").await;
+    api.send(call(M::GET, "/api/v1/inbox"), 200).await;
+    api.send(call(M::GET, format!("/api/v1/inbox/{dl}")), 200).await;
+    let a = api.send(call(M::GET, format!("/api/v1/inbox/{dl}/blobs/0")), 200).await;
+    assert_eq!(a.body, sealed);
+    api.send(call(M::GET, format!("/api/v1/inbox/{dl}/blobs/0")).header("Range", "bytes=0-9"), 206).await;
+    api.send(call(M::DELETE, format!("/api/v1/inbox/{dl}")), 204).await;
+    api.send(call(M::POST, format!("/api/v1/requests/{rq}/close")), 200).await;
+    let a = api.send(call(M::GET, "/api/v1/admin/users?q=alice"), 200).await;
+    let uid = a.json()["users"][0]["id"].as_i64().unwrap();
+    api.send(call(M::GET, format!("/api/v1/admin/users/{uid}/key")), 200).await;
+    let handed = json!({ "wrapped": wrap("a temporary passphrase") });
+    api.send(call(M::PUT, format!("/api/v1/admin/users/{uid}/key")).json(handed), 200).await;
+    api.send(call(M::PUT, "/api/v1/admin/recovery").json(json!({ "recipient": null })), 200).await;
+
     // Every operation answered with success at least once, but for signing
     // in with a mailed code or a single sign-on handoff, and turning single
     // sign-on on (this test reads no mail and runs no provider).

@@ -13,6 +13,7 @@ mod support;
 mod age_errors;
 mod age_interop;
 mod command_line;
+mod inbound;
 mod policy;
 mod receive;
 mod revoke;

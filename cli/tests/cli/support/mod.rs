@@ -299,7 +299,7 @@ impl Drop for Server {
 /// `kluis` with no KLUIS_* variables from the caller's environment and no stdin.
 pub fn kluis_command() -> Command {
     let mut cmd = Command::new(KLUIS);
-    for var in ["KLUIS_SERVER", "KLUIS_TOKEN", "KLUIS_EMAIL"] {
+    for var in ["KLUIS_SERVER", "KLUIS_TOKEN", "KLUIS_EMAIL", "KLUIS_IDENTITY", "KLUIS_CONFIG_DIR"] {
         cmd.env_remove(var);
     }
     cmd.stdin(Stdio::null());

@@ -1,0 +1,192 @@
+//! Receiving files on the command line (docs/inbound.md): `kluis key`
+//! makes the user's key, `kluis request` an upload link; an outsider
+//! uploads through it over HTTP as the upload page would (a mailed code, a
+//! delivery, tus, finalize); `kluis inbox` lists it and `kluis fetch`
+//! decrypts it with the identity file.
+
+use std::path::Path;
+use std::process::Output;
+
+use kluis_crypto::x25519;
+use kluis_protocol::inbound::{CreatedDelivery, InboxItem, UploaderSession};
+use kluis_protocol::{FileEntry, Manifest, RequestLink};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::support::{ALICE, Server, data, ok, stderr, stdout, write};
+
+const JAN: &str = "jan@klant.nl";
+const PASSPHRASE: &str = "correct horse battery staple";
+const TUS: (&str, &str) = ("Tus-Resumable", "1.0.0");
+
+fn b64(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+/// A command that must fail; returns its stderr.
+fn fails(out: Output) -> String {
+    assert_eq!(out.status.code(), Some(1), "expected a failure: {}\n{}", stdout(&out), stderr(&out));
+    let err = stderr(&out);
+    assert!(err.starts_with("error: "), "{err}");
+    err
+}
+
+/// What an outsider does with a request link: a code mailed to `email`, a
+/// session, a delivery of `files` (name, bytes) with `message` encrypted to
+/// the link's recipient, each blob uploaded over tus, finalize. Returns
+/// the delivery id.
+fn upload_through(server: &Server, link: &str, email: &str, message: &str, files: &[(&str, Vec<u8>)]) -> String {
+    let api = server.api();
+    let link = RequestLink::parse(link).unwrap();
+    let id = link.request_id.as_str();
+    let info: serde_json::Value = api.get(&format!("/r/{id}"), "").json();
+    assert_eq!(info["recipient"], link.recipient.to_string().as_str(), "the page checks the link first");
+
+    let mark = server.mark();
+    assert_eq!(api.post(&format!("/r/{id}/code"), "", &json!({ "email": email })).status, 202);
+    let code = server.new_code(&mark, email);
+    let session: UploaderSession =
+        api.post(&format!("/r/{id}/session"), "", &json!({ "email": email, "code": code })).json();
+
+    let entries = files
+        .iter()
+        .map(|(name, bytes)| FileEntry {
+            name: name.to_string(),
+            size: bytes.len() as u64,
+            media_type: "application/octet-stream".into(),
+            sha256: hex::encode(Sha256::digest(bytes)),
+        })
+        .collect();
+    let manifest = Manifest::new("", message, entries).to_bytes();
+    let mut blobs = vec![kluis_crypto::encrypt(&[&link.recipient], &manifest).unwrap()];
+    blobs.extend(files.iter().map(|(_, bytes)| kluis_crypto::encrypt(&[&link.recipient], bytes).unwrap()));
+    let spec = json!({
+        "recipient": link.recipient.to_string(),
+        "blobs": blobs.iter().map(|b| json!({ "size": b.len() })).collect::<Vec<_>>(),
+        "file_types": ["pdf", "txt"],
+    });
+    let delivery: CreatedDelivery = api.post(&format!("/r/{id}/deliveries"), &session.token, &spec).json();
+    for (index, blob) in blobs.iter().enumerate() {
+        let metadata = format!("package {},blob {}", b64(delivery.id.as_str()), b64(&index.to_string()));
+        let length = blob.len().to_string();
+        let headers = [TUS, ("Upload-Length", length.as_str()), ("Upload-Metadata", metadata.as_str())];
+        let made = api.send("POST", &delivery.upload_url, &session.token, &headers, b"");
+        assert_eq!(made.status, 201, "{}", made.text());
+        let location = made.header("Location").unwrap().to_string();
+        let location = if location.starts_with("http") { location } else { format!("{}{location}", server.url) };
+        let patch = [TUS, ("Upload-Offset", "0"), ("Content-Type", "application/offset+octet-stream")];
+        let done = api.send("PATCH", &location, &session.token, &patch, blob);
+        assert_eq!(done.status, 204, "{}", done.text());
+    }
+    let finalized = api.post(&format!("/r/{id}/deliveries/{}/finalize", delivery.id), &session.token, &json!({}));
+    assert_eq!(finalized.status, 204, "{}", finalized.text());
+    delivery.id.as_str().to_string()
+}
+
+/// The mode bits of a file.
+fn mode(path: &Path) -> u32 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        0o600
+    }
+}
+
+#[test]
+fn a_request_link_brings_files_that_only_the_key_opens() {
+    let server = Server::start();
+    let alice = server.token(ALICE);
+    let work = tempfile::tempdir().unwrap();
+    let config = work.path().join("config");
+    let pass = write(work.path(), "pass", format!("{PASSPHRASE}\n").as_bytes());
+    let kluis = |args: &[&str]| server.command_as(&alice).env("KLUIS_CONFIG_DIR", &config).args(args).output().unwrap();
+
+    // No key yet: a request says what to do.
+    let err = fails(kluis(&["request", "--to", JAN]));
+    assert!(err.contains("run `kluis key init` first"), "{err}");
+    assert!(stderr(&kluis(&["key", "show"])).contains("no key yet"));
+
+    // A passphrase under 10 characters is refused before anything is kept.
+    let short = write(work.path(), "short", b"too short\n");
+    let err = fails(kluis(&["key", "init", "--passphrase-file", &short]));
+    assert!(err.contains("too short"), "{err}");
+    assert!(!config.join("identity.txt").exists());
+
+    // The key: an identity file (0600) in the configuration folder, its recipient on stdout.
+    let recipient = ok(kluis(&["key", "init", "--passphrase-file", &pass]));
+    assert!(recipient.starts_with("age1"), "{recipient}");
+    let identity_file = config.join("identity.txt");
+    let identity_text = std::fs::read_to_string(&identity_file).unwrap();
+    let identity: x25519::Identity = identity_text.lines().find(|l| !l.starts_with('#')).unwrap().parse().unwrap();
+    assert_eq!(identity.to_public().to_string(), recipient);
+    assert_eq!(mode(&identity_file), 0o600);
+    let shown = ok(kluis(&["key", "show"]));
+    assert!(shown.contains(&recipient) && shown.contains("recoverable  no"), "{shown}");
+    // A second key only with --replace; the file is never overwritten.
+    let err = fails(kluis(&["key", "init", "--passphrase-file", &pass]));
+    assert!(err.contains("already have a key") && err.contains("--replace"), "{err}");
+
+    // The request link carries the key's recipient.
+    let link = ok(kluis(&["request", "--to", JAN, "--message", "Your tax return, please", "--uploads", "2"]));
+    assert!(link.starts_with(&format!("{}/r/", server.public_url)), "{link}");
+    assert_eq!(RequestLink::parse(&link).unwrap().recipient.to_string(), recipient);
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(kluis(&["request", "--verify", "none", "--max-size", "1MB", "--json"]))).unwrap();
+    assert_eq!((json["max_bytes"].as_u64(), json["verify"].as_str()), (Some(1_000_000), Some("none")));
+    assert!(json["link"].as_str().unwrap().ends_with(&format!("#{recipient}")), "{json}");
+
+    // Nothing in yet; then Jan uploads two files.
+    assert!(stderr(&kluis(&["inbox"])).contains("nothing received yet"));
+    let report = data(300_000, 5);
+    let files = [("return.pdf", report.clone()), ("notes.txt", b"see page 2".to_vec())];
+    let delivery = upload_through(&server, &link, JAN, "Here you are", &files);
+
+    let inbox = ok(kluis(&["inbox"]));
+    let line = inbox.lines().find(|l| l.starts_with(&delivery)).unwrap_or_else(|| panic!("{delivery} in\n{inbox}"));
+    assert!(line.contains(JAN) && !line.contains("not verified"), "{line}");
+    assert_eq!(line.split_whitespace().nth(3), Some("2"), "two files: {line}");
+    let items: Vec<InboxItem> = serde_json::from_str(&ok(kluis(&["inbox", "--json"]))).unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!((items[0].id.as_str(), items[0].from.as_str(), items[0].verified), (delivery.as_str(), JAN, true));
+
+    // Fetch with the identity file in the configuration folder: the same bytes, and the message.
+    let dest = work.path().join("in");
+    let out = kluis(&["fetch", &delivery, "--out", dest.to_str().unwrap()]);
+    let saved = ok(out.clone());
+    assert_eq!(std::fs::read(dest.join("return.pdf")).unwrap(), report);
+    assert_eq!(std::fs::read(dest.join("notes.txt")).unwrap(), b"see page 2");
+    assert_eq!(saved.lines().count(), 2, "{saved}");
+    let told = stderr(&out);
+    assert!(told.contains(&format!("from {JAN} (address verified)")) && told.contains("Here you are"), "{told}");
+    // Again: nothing is overwritten.
+    ok(kluis(&["fetch", &delivery, "--out", dest.to_str().unwrap()]));
+    assert_eq!(std::fs::read(dest.join("return (1).pdf")).unwrap(), report);
+
+    // Another identity does not open it, and says so.
+    let stranger =
+        write(work.path(), "stranger.txt", x25519::Identity::generate().unwrap().to_secret_string().as_bytes());
+    let err = fails(kluis(&["fetch", &delivery, "--identity", &stranger, "--out", dest.to_str().unwrap()]));
+    assert!(err.contains("not for your key") && err.contains("kluis key unlock"), "{err}");
+    let err = fails(kluis(&["fetch", "AAAAAAAAAAAAAAAAAAAAAA", "--out", dest.to_str().unwrap()]));
+    assert!(err.contains("no item"), "{err}");
+
+    // A second computer: the identity back from the server's copy, with the passphrase only.
+    let second = work.path().join("second.txt");
+    let wrong = write(work.path(), "wrong", b"not the passphrase\n");
+    let err = fails(kluis(&["key", "unlock", "--identity", second.to_str().unwrap(), "--passphrase-file", &wrong]));
+    assert!(err.contains("does not unlock"), "{err}");
+    assert!(!second.exists());
+    let unlocked = ok(kluis(&["key", "unlock", "--identity", second.to_str().unwrap(), "--passphrase-file", &pass]));
+    assert_eq!(unlocked, recipient);
+    let again: Vec<String> = std::fs::read_to_string(&second).unwrap().lines().map(String::from).collect();
+    assert_eq!(again.last().unwrap().as_str(), identity.to_secret_string().as_str());
+    assert_eq!(mode(&second), 0o600);
+    let err = fails(kluis(&["key", "unlock", "--identity", second.to_str().unwrap(), "--passphrase-file", &pass]));
+    assert!(err.contains("already exists"), "{err}");
+}
