@@ -9,6 +9,9 @@
 // identity or the plaintext.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import { launch } from './support/browser.mjs';
 import { KluisServer, sha256, testBytes } from './support/kluis.mjs';
@@ -371,4 +374,64 @@ test('the uploader pauses and resumes; the user changes the passphrase, and afte
   assert.notEqual(after, before, 'a new key');
   await item.getByRole('button', { name: /^Open what/ }).click();
   await alice.locator('#notice[role=alert]').getByText('encrypted to a key you no longer have', { exact: false }).waitFor();
+});
+
+test('an upload interrupted by a reload continues where the server stopped, once the same file is chosen again', { timeout: 180_000 }, async (t) => {
+  const { server, open } = await setup(t);
+  await server.addUser(ALICE);
+  const alice = await open();
+  await signInInbox(alice, server, ALICE);
+  await makeKey(alice);
+  const link = await makeRequest(alice);
+  // A real file: choosing it again gives the same name, size and modification time.
+  const dir = mkdtempSync(join(tmpdir(), 'kluis-inbound-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'video.mp4');
+  writeFileSync(path, testBytes((20 << 20) + 7, 95));
+
+  const bob = await open();
+  const code = await openAsUploader(bob, server, link, BOB);
+  await bob.fill('#code', code);
+  await bob.click('#code-submit');
+  await bob.locator('#step-compose').waitFor({ state: 'visible' });
+  await bob.setInputFiles('#files', path);
+  let release;
+  const held = new Promise((resolve) => {
+    release = resolve;
+  });
+  let patches = 0;
+  await bob.route('**/api/v1/uploads/*', async (route) => {
+    if (route.request().method() === 'PATCH' && ++patches === 2) {
+      await held;
+      await route.abort('connectionreset').catch(() => {});
+      return;
+    }
+    await route.continue().catch(() => {});
+  });
+  await bob.click('#upload-button');
+  while (patches < 2) await new Promise((resolve) => setTimeout(resolve, 50));
+  await bob.click('#pause');
+  await bob.locator('#progress-title').getByText('Paused').waitFor();
+  release();
+  await bob.unroute('**/api/v1/uploads/*');
+
+  const offsets = [];
+  bob.on('request', (r) => r.method() === 'PATCH' && offsets.push(Number(r.headers()['upload-offset'])));
+  bob.once('dialog', (dialog) => dialog.accept());
+  await bob.reload();
+  // The session is kept for this tab: no new code; the page asks for the same file.
+  await bob.locator('#step-resume').waitFor({ state: 'visible' });
+  assert.ok(await bob.locator('#resume-continue').isDisabled());
+  await bob.setInputFiles('#resume-files', path);
+  await bob.locator('#resume-list').getByText('Ready').waitFor();
+  await bob.click('#resume-continue');
+  await bob.locator('#step-done').waitFor({ state: 'visible', timeout: 120_000 });
+  assert.ok(offsets[0] > 0, `continued where the server stopped (first offset ${offsets[0]}), not from 0`);
+  const owner = `request:${new URL(link).pathname.split('/').pop()}`;
+  const left = await bob.evaluate(async (owner) => (await import('/js/send-store.js')).listSends(owner), owner);
+  assert.deepEqual(left, [], 'nothing is left in IndexedDB');
+  const token = await server.token(ALICE);
+  const inbox = await (await fetch(`${server.url}/api/v1/inbox`, { headers: { Authorization: `Bearer ${token}` } })).json();
+  assert.equal(inbox.items.length, 1);
+  assert.equal(inbox.items[0].blobs.length, 2);
 });

@@ -240,3 +240,24 @@ fn manifests_and_links() {
     assert_eq!(kind(parse_link("ftp://k.example.org/p/AAAAAAAAAAAAAAAAAAAAAA#x").unwrap_err()), "not_a_link");
     assert_eq!(safe_file_name("../x/y.txt"), "y.txt");
 }
+
+#[wasm_bindgen_test]
+fn request_links() {
+    let recipient = identity_to_recipient(&generate_identity().unwrap()).unwrap();
+    let link = format_request_link("https://k.example.org/", "AAAAAAAAAAAAAAAAAAAAAA", &recipient).unwrap();
+    assert_eq!(link, format!("https://k.example.org/r/AAAAAAAAAAAAAAAAAAAAAA#{recipient}"));
+    let back = parse_request_link(&link).unwrap();
+    let get = |name: &str| js_sys::Reflect::get(&back, &name.into()).unwrap().as_string().unwrap();
+    assert_eq!(get("recipient"), recipient);
+    assert_eq!(get("requestId"), "AAAAAAAAAAAAAAAAAAAAAA");
+    assert_eq!(get("server"), "https://k.example.org");
+    // A cut or missing recipient, a package link, and a bad recipient to format.
+    assert_eq!(kind(parse_request_link(&link[..link.len() - 1]).unwrap_err()), "bad_recipient");
+    assert_eq!(kind(parse_request_link(link.split('#').next().unwrap()).unwrap_err()), "bad_recipient");
+    assert_eq!(kind(parse_request_link(&link.replace("/r/", "/p/")).unwrap_err()), "not_a_link");
+    assert_eq!(
+        kind(format_request_link("https://k.example.org", "AAAAAAAAAAAAAAAAAAAAAA", "age1nope").unwrap_err()),
+        "bad_recipient"
+    );
+    assert_eq!(kind(format_request_link("https://k.example.org", "no/id", &recipient).unwrap_err()), "invalid_id");
+}

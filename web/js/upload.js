@@ -34,7 +34,7 @@ let recipient = null;
 /** GET /r/<id>: RequestInfo. */
 let info = null;
 let email = '';
-/** POST /r/<id>/session: {token, expires_at, email}. */
+/** POST /r/<id>/session: {token, expires_at, email}, and the RequestInfo it was started for. */
 let session = null;
 /** Files chosen in the form. */
 let chosen = [];
@@ -91,15 +91,23 @@ async function start() {
     unavailable(e.kind === 'bad_recipient' ? 'cut' : 'not_found');
     return;
   }
+  const saved = savedSession();
   try {
     info = await api(`/r/${encodeURIComponent(requestId)}`);
   } catch (e) {
-    if (e instanceof ApiError && e.status === 404) {
+    if (!(e instanceof ApiError && e.status === 404)) {
+      showRetry(e);
+      return;
+    }
+    // The server counts an unfinished upload as taking its place, so a request with one place
+    // left answers 404 to the page that holds that upload: with its session and the upload kept
+    // in this tab, the page continues with what it was told before (checked against the link below).
+    const unfinished = saved?.info ? await listSends(OWNER).catch(() => []) : [];
+    if (!unfinished.length) {
       unavailable('not_found');
       return;
     }
-    showRetry(e);
-    return;
+    info = saved.info;
   }
   let expected = null;
   try {
@@ -113,7 +121,7 @@ async function start() {
     return;
   }
   showRequest();
-  session = savedSession();
+  session = saved;
   if (session) {
     email = session.email;
     await afterSession();
@@ -304,7 +312,7 @@ async function startSession(code) {
     return;
   }
   wait.stop();
-  session = { token: answer.token, expires_at: answer.expires_at, email };
+  session = { token: answer.token, expires_at: answer.expires_at, email, info };
   saveSession();
   await afterSession();
 }
