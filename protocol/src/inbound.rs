@@ -234,12 +234,14 @@ pub struct CreatedDelivery {
     pub upload_url: String,
 }
 
-/// What came in: an upload through a request.
+/// What came in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InboxKind {
     /// Through an upload request.
     Upload,
+    /// A recipient's secure reply to a package the user sent.
+    Reply,
 }
 
 /// One item of the inbox (`GET /inbox`, `GET /inbox/{id}`).
@@ -256,6 +258,9 @@ pub struct InboxItem {
     /// The request it answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<PackageId>,
+    /// A reply: the package it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<PackageId>,
     /// When it arrived (finalized).
     pub received_at: String,
     /// When the server deletes it.
@@ -320,4 +325,17 @@ pub struct DeliveryView {
     pub state: crate::api::PackageState,
     /// The blobs.
     pub blobs: Vec<BlobView>,
+}
+
+/// `POST /p/{id}/reply` (with the recipient's download session): where a
+/// secure reply goes and the session to upload it with, through the same
+/// `/r/{request}/deliveries` calls as an upload request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReplyStarted {
+    /// The request behind replies to this package.
+    pub request: PackageId,
+    /// What the page shows (the requester is the package's sender).
+    pub info: RequestInfo,
+    /// The uploader's session.
+    pub session: UploaderSession,
 }

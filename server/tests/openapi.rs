@@ -803,6 +803,20 @@ async fn the_schemas_accept_what_the_server_sends() {
     assert_eq!(a.body, sealed);
     api.send(call(M::GET, format!("/api/v1/inbox/{dl}/blobs/0")).header("Range", "bytes=0-9"), 206).await;
     api.send(call(M::DELETE, format!("/api/v1/inbox/{dl}")), 204).await;
+    // A recipient of a package of Alice's (who has a key now) replies securely.
+    let a = api
+        .send(call(M::POST, "/api/v1/packages").json(json!({"blobs": [{"size": 120}], "verify": "none"})), 201)
+        .await;
+    let pid = a.json()["id"].as_str().unwrap().to_string();
+    api.upload(&pid, 0, &[7u8; 120]).await;
+    let (pproof, pverifier) = proof(&pid, 9);
+    let finalize = json!({"access_verifier": pverifier, "link_verifier": link(&pid, 9).1});
+    api.send(call(M::POST, format!("/api/v1/packages/{pid}/finalize")).json(finalize), 200).await;
+    api.error(call(M::POST, format!("/api/v1/p/{pid}/reply")).bearer(""), 401, "session_required").await;
+    let access = call(M::POST, format!("/api/v1/p/{pid}/access")).json(json!({ "access_proof": pproof })).bearer("");
+    let session = api.send(access, 200).await.json()["download_token"].as_str().unwrap().to_string();
+    let a = api.send(call(M::POST, format!("/api/v1/p/{pid}/reply")).bearer(&session), 200).await;
+    assert_eq!(a.json()["info"]["recipient"], recipient.as_str());
     api.send(call(M::POST, format!("/api/v1/requests/{rq}/close")), 200).await;
     let a = api.send(call(M::GET, "/api/v1/admin/users?q=alice"), 200).await;
     let uid = a.json()["users"][0]["id"].as_i64().unwrap();

@@ -20,13 +20,20 @@ CREATE INDEX user_keys_by_recipient ON user_keys (recipient);
 -- The organisation's recovery recipient (age1…); its identity stays offline
 -- with the admin. NULL: recovery is off.
 ALTER TABLE organisation ADD COLUMN recovery_recipient TEXT;
+-- Whether recipients may reply securely to what its users send. NULL: yes.
+ALTER TABLE organisation ADD COLUMN allow_replies INTEGER;
 
 -- Upload requests: a link https://HOST/r/<id>#<recipient> a user sends to
--- outsiders, who upload files encrypted to that recipient.
+-- outsiders, who upload files encrypted to that recipient ('request'); the
+-- same for a recipient replying to a package ('reply', made when they first
+-- reply; package_id is the package answered).
 CREATE TABLE upload_requests (
     id           TEXT PRIMARY KEY,
     org_id       INTEGER NOT NULL REFERENCES organisation(id),
+    -- Who made it (a reply's: the package's sender); their quotas count its uploads.
     user_id      INTEGER NOT NULL REFERENCES users(id),
+    kind         TEXT NOT NULL DEFAULT 'request' CHECK (kind IN ('request', 'reply')),
+    package_id   TEXT UNIQUE,
     recipient    TEXT NOT NULL,
     message      TEXT,
     verify       TEXT NOT NULL CHECK (verify IN ('email', 'none')),

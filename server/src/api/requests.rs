@@ -86,10 +86,8 @@ fn request_id(raw: &str) -> ApiResult<kluis_protocol::PackageId> {
     package_id(raw).map_err(|_| gone(DomainError::NotFound("request")))
 }
 
-async fn info(state: State, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    let id = request_id(&path)?;
-    let card = requests::card(&state.domain, id.as_str()).await.map_err(gone)?;
-    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(RequestInfo {
+pub(super) fn info_of(card: requests::RequestCard) -> RequestInfo {
+    RequestInfo {
         requester: card.requester.email,
         requester_name: card.requester.name,
         organisation: card.organisation,
@@ -99,7 +97,13 @@ async fn info(state: State, path: web::Path<String>) -> ApiResult<HttpResponse> 
         max_bytes: card.request.max_bytes as u64,
         expires_at: rfc3339(card.request.expires_at),
         blocked_file_types: card.blocked_file_types,
-    }))
+    }
+}
+
+async fn info(state: State, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let id = request_id(&path)?;
+    let card = requests::card(&state.domain, id.as_str()).await.map_err(gone)?;
+    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(info_of(card)))
 }
 
 async fn request_code(

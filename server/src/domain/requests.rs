@@ -24,6 +24,8 @@ pub(crate) const MAX_EMAILS: usize = 50;
 pub(crate) const MAX_MESSAGE: usize = 2000;
 /// Most uploads one request takes.
 pub(crate) const MAX_UPLOADS: u32 = 100;
+/// Most replies to one package.
+pub(crate) const MAX_REPLIES: i64 = 20;
 /// How long an uploader's session lasts: long enough for a large upload to resume.
 const SESSION_SECONDS: i64 = 24 * 3600;
 /// Requests listed at most.
@@ -85,6 +87,7 @@ pub(crate) async fn create(domain: &Domain, caller: &Caller, req: CreateRequest)
         id: random_id(),
         org_id: caller.user.org_id,
         user_id: caller.user.id,
+        reply_to: None,
         recipient: key.recipient,
         message,
         // Naming who may upload means nothing unless they prove it.
@@ -298,6 +301,7 @@ pub(crate) async fn create_delivery(
             verified: session.verified,
             session: session.hash.clone(),
             received_at: None,
+            reply_to: request.reply_to.clone(),
         },
     };
     let rule = Box::new(move |r: &UploadRequest| {
@@ -363,10 +367,87 @@ pub(crate) async fn finalize(
         Finalized::Missing(missing) => Err(DomainError::UploadIncomplete(missing)),
         Finalized::Done(_) => {
             if let Some(owner) = domain.meta.user(record.package.sender_id).await? {
-                mail::enqueue(domain, mail::files_received(&owner.email, &session.email, session.verified, files))
-                    .await?;
+                let answered = match record.package.inbound.as_ref().and_then(|i| i.reply_to.as_deref()) {
+                    Some(package_id) => domain.meta.package_record(package_id).await?,
+                    None => None,
+                };
+                let from = if session.email.is_empty() { None } else { Some(session.email.as_str()) };
+                let mail = match &answered {
+                    Some(r) => {
+                        let about = mail::About {
+                            files: r.blobs.len().saturating_sub(1),
+                            recipients: &r.recipients,
+                            sent_at: r.package.created_at,
+                        };
+                        mail::reply_received(&owner.email, from, files, &about)
+                    }
+                    None => mail::files_received(&owner.email, &session.email, session.verified, files),
+                };
+                mail::enqueue(domain, mail).await?;
             }
             Ok(())
         }
     }
+}
+
+/// A recipient's start of a secure reply: the request behind replies to the
+/// package (made at the first reply, to the sender's recipient) and an
+/// uploader session on it; the reply then goes up like any delivery.
+pub(crate) struct ReplyStart {
+    pub card: RequestCard,
+    pub token: String,
+    pub expires_at: i64,
+}
+
+/// Starts a reply to package `package_id` for the holder of a live download
+/// session of it (`token`): the sender's organisation must allow replies and
+/// the sender must have a key. The reply is from the session's verified
+/// address, or from an unverified recipient.
+pub(crate) async fn reply(domain: &Domain, package_id: &str, token: Option<&str>) -> DomainResult<ReplyStart> {
+    let (package, email) = super::access::in_session(domain, package_id, token).await?;
+    let org = organisations::get(domain, package.org_id).await?;
+    if org.settings.replies == Some(false) {
+        return Err(DomainError::Refused {
+            code: "replies_off",
+            message: format!("{} does not take secure replies.", org.name),
+        });
+    }
+    let sender = domain.meta.user(package.sender_id).await?.ok_or(DomainError::NotFound("package"))?;
+    let key = domain.meta.user_key(sender.id).await?.ok_or_else(|| DomainError::Conflict {
+        code: "no_key",
+        message: format!("{} cannot receive a secure reply yet.", sender.email),
+    })?;
+    let at = now();
+    let make = UploadRequest {
+        id: random_id(),
+        org_id: package.org_id,
+        user_id: sender.id,
+        reply_to: Some(package.id.clone()),
+        recipient: key.recipient,
+        message: None,
+        // The recipient proved what the package asked already.
+        verify_email: false,
+        max_uploads: MAX_REPLIES,
+        max_bytes: domain.limits.max_package_bytes.min(i64::MAX as u64) as i64,
+        created_at: at,
+        // Replies are taken while the package lives.
+        expires_at: package.expires_at,
+        closed_at: None,
+        emails: Vec::new(),
+        uploads: 0,
+        pending: 0,
+    };
+    let request = domain.meta.reply_request(&package.id, make, at).await?;
+    let (request, _) = open(domain, &request.id).await?;
+    let token = random_token(UPLOADER_PREFIX);
+    let expires_at = at + SESSION_SECONDS;
+    let verified = email.is_some();
+    let session = UploaderSession {
+        hash: sha256_hex(token.as_bytes()),
+        request_id: request.id.clone(),
+        email: email.unwrap_or_default(),
+        verified,
+    };
+    domain.meta.create_uploader_session(session, expires_at).await?;
+    Ok(ReplyStart { card: card(domain, &request.id).await?, token, expires_at })
 }

@@ -379,3 +379,55 @@ fn the_organisations_blocked_file_types_are_refused_for_uploads_too() {
         .send()
         .expect_error(400, "policy_file_type");
 }
+
+#[test]
+fn a_recipient_replies_securely_to_the_sender() {
+    let server = Server::start(|_| {});
+    let ada = server.admin_token("ada@example.org");
+    let alice = server.token("alice@example.org");
+    let sent = flow::send(&server, &alice, json!({ "recipients": ["bob@klant.nl"], "verify": "email" }));
+    flow::request_code(&server, &sent.id, &sent.proof(), "bob@klant.nl").send().expect(202);
+    let code = server.wait_for_code("bob@klant.nl", 1);
+    let granted = flow::access(&server, &sent.id, &sent.proof(), Some("bob@klant.nl"), Some(&code)).send().expect(200);
+    let session = granted.json()["download_token"].as_str().unwrap().to_string();
+    let reply = |token: Option<&str>| {
+        let r = server.post(&format!("/api/v1/p/{}/reply", sent.id));
+        match token {
+            Some(t) => r.bearer(t).send(),
+            None => r.send(),
+        }
+    };
+    reply(None).expect_error(401, "session_required");
+    // The sender has no key yet: nothing can be encrypted to them.
+    reply(Some(&session)).expect_error(409, "no_key");
+    let key = Key::new();
+    put_key(&server, &alice, &key.put(false)).expect(200);
+    // The organisation can turn replies off.
+    let off = json!({ "name": "Example", "domains": ["example.org"], "settings": { "replies": false } });
+    server.request("PUT", "/api/v1/admin/organisation").bearer(&ada).json(&off).send().expect(200);
+    reply(Some(&session)).expect_error(403, "replies_off");
+    let on = json!({ "name": "Example", "domains": ["example.org"], "settings": { "replies": true } });
+    server.request("PUT", "/api/v1/admin/organisation").bearer(&ada).json(&on).send().expect(200);
+
+    let started = reply(Some(&session)).expect(200).json();
+    assert_eq!(started["info"]["recipient"], key.recipient.as_str());
+    assert_eq!(started["info"]["requester"], "alice@example.org");
+    let request = started["request"].as_str().unwrap();
+    let token = started["session"]["token"].as_str().unwrap();
+    let manifest = sealed(&key.recipient, b"{\"message\":\"Thanks, signed copy attached\"}");
+    let file = sealed(&key.recipient, &flow::bytes(5000, 3));
+    let delivery = deliver(&server, request, token, &key.recipient, &[manifest, file]);
+    let told = server.wait_for_mail("alice@example.org", "secure reply");
+    assert!(told.text.contains("bob@klant.nl replied to the file you sent to bob@klant.nl"), "{}", told.text);
+
+    let inbox = server.get("/api/v1/inbox").bearer(&alice).send().expect(200).json();
+    let item = &inbox["items"][0];
+    assert_eq!((item["id"].as_str(), item["kind"].as_str()), (Some(delivery.as_str()), Some("reply")));
+    assert_eq!((item["reply_to"].as_str(), item["from"].as_str()), (Some(sent.id.as_str()), Some("bob@klant.nl")));
+    assert_eq!(item["verified"], true);
+    // A second reply goes to the same request; a reply request is not among the user's requests.
+    let again = reply(Some(&session)).expect(200).json();
+    assert_eq!(again["request"], request);
+    let listed = server.get("/api/v1/requests").bearer(&alice).send().expect(200).json();
+    assert_eq!(listed["requests"], json!([]));
+}

@@ -75,7 +75,7 @@ pub(super) fn colleague(
 fn request_columns(now: &str) -> String {
     format!(
         "r.id, r.org_id, r.user_id, r.recipient, r.message, r.verify, r.max_uploads, r.max_bytes, r.created_at, \
-         r.expires_at, r.closed_at,
+         r.expires_at, r.closed_at, r.package_id,
          (SELECT COUNT(*) FROM packages p WHERE p.request_id = r.id AND p.state = 'ready'),
          (SELECT COUNT(*) FROM packages p WHERE p.request_id = r.id AND p.state = 'uploading' AND p.expires_at > {now}
             AND EXISTS (SELECT 1 FROM uploader_sessions s WHERE s.token_hash = p.uploader_session AND s.expires_at > {now}))"
@@ -96,8 +96,9 @@ fn request_from_row(r: &Row) -> rusqlite::Result<UploadRequest> {
         expires_at: r.get(9)?,
         closed_at: r.get(10)?,
         emails: Vec::new(),
-        uploads: r.get(11)?,
-        pending: r.get(12)?,
+        reply_to: r.get(11)?,
+        uploads: r.get(12)?,
+        pending: r.get(13)?,
     })
 }
 
@@ -109,8 +110,9 @@ fn with_emails(conn: &Connection, mut request: UploadRequest) -> rusqlite::Resul
 
 pub(super) fn create_request(conn: &Connection, r: &UploadRequest) -> rusqlite::Result<()> {
     conn.execute(
-        "INSERT INTO upload_requests (id, org_id, user_id, recipient, message, verify, max_uploads, max_bytes, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO upload_requests (id, org_id, user_id, recipient, message, verify, max_uploads, max_bytes, created_at,
+             expires_at, kind, package_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         params![
             r.id,
             r.org_id,
@@ -121,7 +123,9 @@ pub(super) fn create_request(conn: &Connection, r: &UploadRequest) -> rusqlite::
             r.max_uploads,
             r.max_bytes,
             r.created_at,
-            r.expires_at
+            r.expires_at,
+            if r.reply_to.is_some() { "reply" } else { "request" },
+            r.reply_to
         ],
     )?;
     for email in &r.emails {
@@ -140,9 +144,17 @@ pub(super) fn request(conn: &Connection, id: &str, now: i64) -> rusqlite::Result
     found.map(|r| with_emails(conn, r)).transpose()
 }
 
+/// The request behind replies to `package_id`.
+pub(super) fn reply_request(conn: &Connection, package_id: &str, now: i64) -> rusqlite::Result<Option<UploadRequest>> {
+    let sql = format!("SELECT {} FROM upload_requests r WHERE r.package_id = ?1", request_columns("?2"));
+    let found = conn.query_row(&sql, params![package_id, now], request_from_row).optional()?;
+    found.map(|r| with_emails(conn, r)).transpose()
+}
+
 pub(super) fn requests(conn: &Connection, user_id: i64, now: i64, limit: i64) -> rusqlite::Result<Vec<UploadRequest>> {
     let sql = format!(
-        "SELECT {} FROM upload_requests r WHERE r.user_id = ?1 ORDER BY r.created_at DESC, r.id DESC LIMIT ?3",
+        "SELECT {} FROM upload_requests r WHERE r.user_id = ?1 AND r.kind = 'request'
+         ORDER BY r.created_at DESC, r.id DESC LIMIT ?3",
         request_columns("?2")
     );
     let rows: Vec<UploadRequest> = conn

@@ -832,6 +832,18 @@ impl MetaStore for SqliteStore {
         let id = id.to_string();
         self.run(move |c| Ok(inbound::request(c, &id, now)?)).await
     }
+    async fn reply_request(&self, package_id: &str, make: UploadRequest, now: i64) -> StoreResult<UploadRequest> {
+        let package_id = package_id.to_string();
+        self.unit(move |c| {
+            if let Some(kept) = inbound::reply_request(c, &package_id, now)? {
+                return Ok(kept);
+            }
+            inbound::create_request(c, &make)?;
+            inbound::reply_request(c, &package_id, now)?
+                .ok_or_else(|| StoreError::Backend("reply request vanished".into()))
+        })
+        .await
+    }
     async fn requests(&self, user_id: i64, now: i64, limit: i64) -> StoreResult<Vec<UploadRequest>> {
         self.run(move |c| Ok(inbound::requests(c, user_id, now, limit)?)).await
     }
