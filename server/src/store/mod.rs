@@ -314,6 +314,13 @@ pub(crate) struct UploadRequest {
     pub user_id: i64,
     /// Set for the request behind replies to a package: that package's id.
     pub reply_to: Option<String>,
+    /// Set for an organisation's upload portal: its name (`/upload/<name>`).
+    pub portal: Option<String>,
+    /// Who receives what comes in (the inbox lists it for them).
+    pub receivers: Vec<i64>,
+    /// What uploads are encrypted to: `recipient`, or for a portal every
+    /// receiver's recipient (of those with a key), sorted.
+    pub recipients: Vec<String>,
     pub recipient: String,
     pub message: Option<String>,
     pub verify_email: bool,
@@ -899,6 +906,10 @@ pub(crate) trait MetaStore: Send + Sync + 'static {
     async fn request(&self, id: &str, now: i64) -> StoreResult<Option<UploadRequest>>;
     /// The request behind replies to package `package_id`, made by `make` if there is none yet.
     async fn reply_request(&self, package_id: &str, make: UploadRequest, now: i64) -> StoreResult<UploadRequest>;
+    /// The open or closed portal `name`.
+    async fn portal(&self, name: &str, now: i64) -> StoreResult<Option<UploadRequest>>;
+    /// An organisation's portals, newest first.
+    async fn portals(&self, org_id: i64, now: i64) -> StoreResult<Vec<UploadRequest>>;
     /// A user's newest requests.
     async fn requests(&self, user_id: i64, now: i64, limit: i64) -> StoreResult<Vec<UploadRequest>>;
     /// Closes an open request; false if it was closed already.

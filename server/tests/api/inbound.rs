@@ -431,3 +431,76 @@ fn a_recipient_replies_securely_to_the_sender() {
     let listed = server.get("/api/v1/requests").bearer(&alice).send().expect(200).json();
     assert_eq!(listed["requests"], json!([]));
 }
+
+#[test]
+fn a_portal_takes_uploads_for_all_its_receivers_and_refuses_blocked_types() {
+    let server = Server::start(|_| {});
+    let ada = server.admin_token("ada@example.org");
+    let (alice, bob, carol) =
+        (server.token("alice@example.org"), server.token("bob@example.org"), server.token("carol@example.org"));
+    let (alice_key, bob_key) = (Key::new(), Key::new());
+    put_key(&server, &alice, &alice_key.put(false)).expect(200);
+    let portal = |body: Value| server.post("/api/v1/admin/portals").bearer(&ada).json(&body).send();
+    let spec = |name: &str| json!({ "name": name, "message": "Send us your documents", "receivers": ["alice@example.org", "bob@example.org"], "verify": "none" });
+    // Every receiver needs a key; names are plain; only admins publish.
+    portal(spec("intake")).expect_error(400, "invalid_receivers");
+    put_key(&server, &bob, &bob_key.put(false)).expect(200);
+    portal(spec("In Take!")).expect_error(400, "invalid_name");
+    server.post("/api/v1/admin/portals").bearer(&alice).json(&spec("intake")).send().expect(403);
+    let made = portal(spec("intake")).expect(201).json();
+    assert_eq!(made["url"].as_str().unwrap(), format!("{}/upload/intake", server.url));
+    portal(spec("intake")).expect_error(409, "name_taken");
+    let policy = json!({ "version": 0, "policy": { "send": { "blocked_file_types": ["exe"] } } });
+    server.request("PUT", "/api/v1/admin/policy").bearer(&ada).json(&policy).send().expect(200);
+
+    let page = server.get("/api/v1/upload/InTake").send().expect(200).json();
+    let request = page["request"].as_str().unwrap();
+    let mut both = vec![alice_key.recipient.clone(), bob_key.recipient.clone()];
+    both.sort();
+    assert_eq!(page["info"]["recipients"], json!(both));
+    assert_eq!(page["info"]["blocked_file_types"], json!(["exe"]));
+    let token = start_or_gone(&server, request, "client@klant.nl").unwrap();
+    let one = json!({ "recipient": alice_key.recipient, "blobs": [{ "size": 200 }] });
+    server
+        .post(&format!("/api/v1/r/{request}/deliveries"))
+        .bearer(&token)
+        .json(&one)
+        .send()
+        .expect_error(400, "wrong_recipient");
+    let exe = json!({ "recipient": both[0], "recipients": both, "blobs": [{ "size": 200 }, { "size": 200 }], "file_types": ["exe"] });
+    server
+        .post(&format!("/api/v1/r/{request}/deliveries"))
+        .bearer(&token)
+        .json(&exe)
+        .send()
+        .expect_error(400, "policy_file_type");
+
+    let to_both: Vec<x25519::Recipient> = both.iter().map(|r| r.parse().unwrap()).collect();
+    let refs: Vec<&dyn kluis_crypto::Recipient> = to_both.iter().map(|r| r as &dyn kluis_crypto::Recipient).collect();
+    let blob = kluis_crypto::encrypt(&refs, b"the documents").unwrap();
+    let body = json!({ "recipient": both[1], "recipients": both, "blobs": [{ "size": blob.len() }] });
+    let created =
+        server.post(&format!("/api/v1/r/{request}/deliveries")).bearer(&token).json(&body).send().expect(201).json();
+    let delivery = created["id"].as_str().unwrap();
+    flow::upload_blob(&server, &token, delivery, 0, &blob);
+    server.post(&format!("/api/v1/r/{request}/deliveries/{delivery}/finalize")).bearer(&token).send().expect(204);
+
+    // Both receivers read it with their own key; nobody else sees it.
+    for (token, key) in [(&alice, &alice_key), (&bob, &bob_key)] {
+        let inbox = server.get("/api/v1/inbox").bearer(token).send().expect(200).json();
+        assert_eq!(inbox["items"][0]["id"], delivery);
+        let got = server.get(&format!("/api/v1/inbox/{delivery}/blobs/0")).bearer(token).send().expect(200);
+        assert_eq!(kluis_crypto::decrypt(&[&key.identity], &got.body).unwrap(), b"the documents");
+    }
+    assert_eq!(server.get("/api/v1/inbox").bearer(&carol).send().expect(200).json()["items"], json!([]));
+    server.get(&format!("/api/v1/inbox/{delivery}")).bearer(&carol).send().expect(404);
+
+    let listed = server.get("/api/v1/admin/portals").bearer(&ada).send().expect(200).json();
+    assert_eq!(
+        (listed["portals"][0]["uploads"].as_u64(), listed["portals"][0]["state"].as_str()),
+        (Some(1), Some("open"))
+    );
+    let id = made["id"].as_str().unwrap();
+    server.post(&format!("/api/v1/admin/portals/{id}/close")).bearer(&ada).send().expect(200);
+    server.get("/api/v1/upload/intake").send().expect_error(404, "request_not_found");
+}

@@ -844,6 +844,13 @@ impl MetaStore for SqliteStore {
         })
         .await
     }
+    async fn portal(&self, name: &str, now: i64) -> StoreResult<Option<UploadRequest>> {
+        let name = name.to_string();
+        self.run(move |c| Ok(inbound::portal(c, &name, now)?)).await
+    }
+    async fn portals(&self, org_id: i64, now: i64) -> StoreResult<Vec<UploadRequest>> {
+        self.run(move |c| Ok(inbound::portals(c, org_id, now)?)).await
+    }
     async fn requests(&self, user_id: i64, now: i64, limit: i64) -> StoreResult<Vec<UploadRequest>> {
         self.run(move |c| Ok(inbound::requests(c, user_id, now, limit)?)).await
     }
