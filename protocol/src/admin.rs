@@ -249,6 +249,9 @@ pub struct OrganisationSettings {
     pub max_expiry_days: Option<u32>,
     /// Audit rows older than this many days are deleted (the deletion is itself a row).
     pub audit_retention_days: Option<u32>,
+    /// Whether recipients may reply securely to what users send (absent: yes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replies: Option<bool>,
 }
 
 /// `PUT /admin/organisation`: its name and mail domains.

@@ -170,6 +170,10 @@ pub struct RequestInfo {
     /// The recipient the server has for this request: the page refuses a
     /// link whose fragment differs before anything is uploaded.
     pub recipient: String,
+    /// Every recipient uploads are encrypted to: `[recipient]`, or for a
+    /// portal each receiver's (a portal link has no fragment to check them by).
+    #[serde(default)]
+    pub recipients: Vec<String>,
     /// The requester's note.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -218,6 +222,10 @@ pub struct UploaderSession {
 pub struct CreateDelivery {
     /// The recipient the client encrypts to: must be the request's.
     pub recipient: String,
+    /// For a request with several recipients (a portal): all of them,
+    /// `recipient` included; they must be exactly the request's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<String>,
     /// The blobs, manifest first.
     pub blobs: Vec<BlobSpec>,
     /// The files' types (`kluis_policy::file_type::of`), for the policy.
@@ -234,12 +242,14 @@ pub struct CreatedDelivery {
     pub upload_url: String,
 }
 
-/// What came in: an upload through a request.
+/// What came in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InboxKind {
     /// Through an upload request.
     Upload,
+    /// A recipient's secure reply to a package the user sent.
+    Reply,
 }
 
 /// One item of the inbox (`GET /inbox`, `GET /inbox/{id}`).
@@ -256,6 +266,9 @@ pub struct InboxItem {
     /// The request it answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<PackageId>,
+    /// A reply: the package it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<PackageId>,
     /// When it arrived (finalized).
     pub received_at: String,
     /// When the server deletes it.
@@ -320,4 +333,81 @@ pub struct DeliveryView {
     pub state: crate::api::PackageState,
     /// The blobs.
     pub blobs: Vec<BlobView>,
+}
+
+/// `POST /p/{id}/reply` (with the recipient's download session): where a
+/// secure reply goes and the session to upload it with, through the same
+/// `/r/{request}/deliveries` calls as an upload request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReplyStarted {
+    /// The request behind replies to this package.
+    pub request: PackageId,
+    /// What the page shows (the requester is the package's sender).
+    pub info: RequestInfo,
+    /// The uploader's session.
+    pub session: UploaderSession,
+}
+
+/// `POST /admin/portals`: publish an upload page for the organisation at
+/// `/upload/<name>`; what comes in is encrypted to every receiver.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePortal {
+    /// The page's name in its address: 2 to 40 of a-z, 0-9 and `-`.
+    pub name: String,
+    /// The text on the page (instructions, not secrets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Users of the organisation who receive (each must have a key).
+    pub receivers: Vec<String>,
+    /// Whether uploaders prove their address with a mailed code.
+    #[serde(default)]
+    pub verify: Verify,
+    /// Largest upload in bytes (default and maximum: the server's package limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<u64>,
+}
+
+/// A portal as its admins see it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PortalView {
+    /// The request id behind it.
+    pub id: PackageId,
+    /// Its name.
+    pub name: String,
+    /// Its address.
+    pub url: String,
+    /// The text on the page.
+    pub message: Option<String>,
+    /// Who receives.
+    pub receivers: Vec<String>,
+    /// Receivers who have no key yet (they receive nothing until they make one).
+    pub without_key: Vec<String>,
+    /// How uploaders prove who they are.
+    pub verify: Verify,
+    /// Largest upload in bytes.
+    pub max_bytes: u64,
+    /// `open` or `closed`.
+    pub state: RequestState,
+    /// Uploads so far.
+    pub uploads: u64,
+    /// When it was published.
+    pub created_at: String,
+}
+
+/// `GET /admin/portals`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PortalList {
+    /// Newest first.
+    pub portals: Vec<PortalView>,
+}
+
+/// `GET /upload/{name}` (no sign-in): the request behind a portal and what
+/// its page shows; then the same `/r/{request}/…` calls as any request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PortalInfo {
+    /// The request behind the portal.
+    pub request: PackageId,
+    /// What the page shows.
+    pub info: RequestInfo,
 }

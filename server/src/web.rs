@@ -200,6 +200,8 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, config: &Config) {
         // The signed-in user's inbox, and the uploader's page of an upload request (/r/<id>#<recipient>).
         .route("/inbox", web::get().to(page("inbox.html")))
         .route("/r/{id}", web::get().to(page("upload.html")))
+        // An organisation's upload portal: the same page.
+        .route("/upload/{name}", web::get().to(page("upload.html")))
         // The same recipient page under /addin/, where Outlook may frame it ("Open with Kluis").
         .route("/addin/p/{id}", web::get().to(recipient_page))
         // The admin console lives at /admin/ (its index.html); without the slash (any method), go there.

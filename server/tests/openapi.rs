@@ -675,7 +675,7 @@ async fn the_schemas_accept_what_the_server_sends() {
         licensee: "Example".into(),
         domains: vec!["example.org".into()],
         seats: 100,
-        features: vec!["single-sign-on".into()],
+        features: vec!["single-sign-on".into(), "upload-portal".into()],
         valid_from: "2000-01-01".into(),
         valid_until: "2999-12-31".into(),
         issued_at: "2026-11-27T12:00:00Z".into(),
@@ -803,6 +803,20 @@ async fn the_schemas_accept_what_the_server_sends() {
     assert_eq!(a.body, sealed);
     api.send(call(M::GET, format!("/api/v1/inbox/{dl}/blobs/0")).header("Range", "bytes=0-9"), 206).await;
     api.send(call(M::DELETE, format!("/api/v1/inbox/{dl}")), 204).await;
+    // A recipient of a package of Alice's (who has a key now) replies securely.
+    let a = api
+        .send(call(M::POST, "/api/v1/packages").json(json!({"blobs": [{"size": 120}], "verify": "none"})), 201)
+        .await;
+    let pid = a.json()["id"].as_str().unwrap().to_string();
+    api.upload(&pid, 0, &[7u8; 120]).await;
+    let (pproof, pverifier) = proof(&pid, 9);
+    let finalize = json!({"access_verifier": pverifier, "link_verifier": link(&pid, 9).1});
+    api.send(call(M::POST, format!("/api/v1/packages/{pid}/finalize")).json(finalize), 200).await;
+    api.error(call(M::POST, format!("/api/v1/p/{pid}/reply")).bearer(""), 401, "session_required").await;
+    let access = call(M::POST, format!("/api/v1/p/{pid}/access")).json(json!({ "access_proof": pproof })).bearer("");
+    let session = api.send(access, 200).await.json()["download_token"].as_str().unwrap().to_string();
+    let a = api.send(call(M::POST, format!("/api/v1/p/{pid}/reply")).bearer(&session), 200).await;
+    assert_eq!(a.json()["info"]["recipient"], recipient.as_str());
     api.send(call(M::POST, format!("/api/v1/requests/{rq}/close")), 200).await;
     let a = api.send(call(M::GET, "/api/v1/admin/users?q=alice"), 200).await;
     let uid = a.json()["users"][0]["id"].as_i64().unwrap();
@@ -810,6 +824,16 @@ async fn the_schemas_accept_what_the_server_sends() {
     let handed = json!({ "wrapped": wrap("a temporary passphrase") });
     api.send(call(M::PUT, format!("/api/v1/admin/users/{uid}/key")).json(handed), 200).await;
     api.send(call(M::PUT, "/api/v1/admin/recovery").json(json!({ "recipient": null })), 200).await;
+    // An upload portal for the organisation, received by Alice.
+    let portal = json!({ "name": "intake", "receivers": ["alice@example.org"], "verify": "none" });
+    let a = api.send(call(M::POST, "/api/v1/admin/portals").json(portal.clone()), 201).await;
+    let portal_id = a.json()["id"].as_str().unwrap().to_string();
+    api.error(call(M::POST, "/api/v1/admin/portals").json(portal), 409, "name_taken").await;
+    api.send(call(M::GET, "/api/v1/admin/portals"), 200).await;
+    let a = api.send(call(M::GET, "/api/v1/upload/intake").bearer(""), 200).await;
+    assert_eq!(a.json()["info"]["recipients"], json!([recipient]));
+    api.send(call(M::POST, format!("/api/v1/admin/portals/{portal_id}/close")), 200).await;
+    api.error(call(M::GET, "/api/v1/upload/intake").bearer(""), 404, "request_not_found").await;
 
     // Every operation answered with success at least once, but for signing
     // in with a mailed code or a single sign-on handoff, and turning single

@@ -190,3 +190,41 @@ fn a_request_link_brings_files_that_only_the_key_opens() {
     let err = fails(kluis(&["key", "unlock", "--identity", second.to_str().unwrap(), "--passphrase-file", &pass]));
     assert!(err.contains("already exists"), "{err}");
 }
+
+#[test]
+fn with_recovery_on_the_key_gets_a_copy_and_replace_says_what_is_lost() {
+    let server = Server::start();
+    let ada = server.admin_token("ada@example.org");
+    let alice = server.token(ALICE);
+    let api = server.api();
+    let recovery = x25519::Identity::generate().unwrap();
+    let on = json!({ "recipient": recovery.to_public().to_string() });
+    let set =
+        api.send("PUT", "/admin/recovery", &ada, &[("Content-Type", "application/json")], on.to_string().as_bytes());
+    assert_eq!(set.status, 200, "{}", set.text());
+    let work = tempfile::tempdir().unwrap();
+    let pass = write(work.path(), "pass", PASSPHRASE.as_bytes());
+    let first = work.path().join("first.txt");
+    let kluis = |args: &[&str]| server.kluis(&alice, args);
+
+    let recipient = ok(kluis(&["key", "init", "--identity", first.to_str().unwrap(), "--passphrase-file", &pass]));
+    assert!(ok(kluis(&["key", "show"])).contains("recoverable  yes"));
+    // The organisation's copy holds this identity.
+    let state: serde_json::Value = api.get("/key", &alice).json();
+    assert_eq!(state["key"]["recipient"], recipient.as_str());
+    let users: serde_json::Value = api.get("/admin/users?q=alice", &ada).json();
+    let copy: serde_json::Value = api.get(&format!("/admin/users/{}/key", users["users"][0]["id"]), &ada).json();
+    let identity = kluis_crypto::decrypt(&[&recovery], copy["recovery"].as_str().unwrap().as_bytes()).unwrap();
+    let first_text = std::fs::read_to_string(&first).unwrap();
+    assert_eq!(first_text.lines().last().unwrap().as_bytes(), identity.as_slice());
+
+    // A new key only with --replace, which says what the old one keeps.
+    let second = work.path().join("second.txt");
+    let out = kluis(&["key", "init", "--identity", second.to_str().unwrap(), "--passphrase-file", &pass, "--replace"]);
+    let replaced = ok(out.clone());
+    assert_ne!(replaced, recipient);
+    assert!(stderr(&out).contains(&format!("Replacing your key {recipient}")), "{}", stderr(&out));
+    assert!(ok(kluis(&["key", "show"])).contains(&replaced));
+    let link = ok(kluis(&["request", "--verify", "none"]));
+    assert!(link.ends_with(&format!("#{replaced}")), "{link}");
+}

@@ -20,13 +20,23 @@ CREATE INDEX user_keys_by_recipient ON user_keys (recipient);
 -- The organisation's recovery recipient (age1…); its identity stays offline
 -- with the admin. NULL: recovery is off.
 ALTER TABLE organisation ADD COLUMN recovery_recipient TEXT;
+-- Whether recipients may reply securely to what its users send. NULL: yes.
+ALTER TABLE organisation ADD COLUMN allow_replies INTEGER;
 
 -- Upload requests: a link https://HOST/r/<id>#<recipient> a user sends to
--- outsiders, who upload files encrypted to that recipient.
+-- outsiders, who upload files encrypted to that recipient ('request'); the
+-- same for a recipient replying to a package ('reply', made when they first
+-- reply; package_id is the package answered); and an organisation's
+-- permanent upload page https://HOST/upload/<name> ('portal', made by an
+-- admin), whose uploads are encrypted to every one of its receivers.
 CREATE TABLE upload_requests (
     id           TEXT PRIMARY KEY,
     org_id       INTEGER NOT NULL REFERENCES organisation(id),
+    -- Who made it (a reply's: the package's sender); their quotas count its uploads.
     user_id      INTEGER NOT NULL REFERENCES users(id),
+    kind         TEXT NOT NULL DEFAULT 'request' CHECK (kind IN ('request', 'reply', 'portal')),
+    package_id   TEXT UNIQUE,
+    name         TEXT UNIQUE COLLATE NOCASE,
     recipient    TEXT NOT NULL,
     message      TEXT,
     verify       TEXT NOT NULL CHECK (verify IN ('email', 'none')),
@@ -37,6 +47,15 @@ CREATE TABLE upload_requests (
     closed_at    INTEGER
 );
 CREATE INDEX upload_requests_by_user ON upload_requests (user_id, created_at);
+
+-- Who receives what comes in through a request: its maker, a package's
+-- sender, or a portal's receivers. The inbox lists what came in for them.
+CREATE TABLE request_receivers (
+    request_id  TEXT NOT NULL REFERENCES upload_requests(id) ON DELETE CASCADE,
+    user_id     INTEGER NOT NULL REFERENCES users(id),
+    PRIMARY KEY (request_id, user_id)
+);
+CREATE INDEX request_receivers_by_user ON request_receivers (user_id);
 
 -- Who may upload through a request; none: anyone with the link.
 CREATE TABLE upload_request_emails (

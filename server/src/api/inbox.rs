@@ -25,7 +25,8 @@ fn item(r: PackageRecord) -> Option<InboxItem> {
     let inbound = r.package.inbound?;
     Some(InboxItem {
         id: package_id(&r.package.id).ok()?,
-        kind: InboxKind::Upload,
+        kind: if inbound.reply_to.is_some() { InboxKind::Reply } else { InboxKind::Upload },
+        reply_to: inbound.reply_to.as_deref().and_then(|p| package_id(p).ok()),
         from: inbound.uploader_email,
         verified: inbound.verified,
         request: package_id(&inbound.request_id).ok(),

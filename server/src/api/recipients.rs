@@ -13,6 +13,7 @@ use kluis_protocol::api::{
     AccessGranted, AccessRequest, CodeAccepted, DownloadBlob, PackageSender, PackageStatus, RecipientCodeRequest,
     Sender, SenderRequest,
 };
+use kluis_protocol::inbound::{ReplyStarted, UploaderSession};
 use kluis_protocol::range::{ByteRange, content_range, parse_range};
 
 use super::error::{ApiError, ApiResult};
@@ -34,7 +35,8 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
             .route("", web::get().to(status))
             .route("/sender", web::post().to(sender))
             .route("/code", web::post().to(request_code))
-            .route("/access", web::post().to(access)),
+            .route("/access", web::post().to(access))
+            .route("/reply", web::post().to(reply)),
     );
 }
 
@@ -160,4 +162,17 @@ pub(super) async fn blob_response(
         response.insert_header((CONTENT_RANGE, content_range(start, end, len)));
     }
     Ok((response.streaming(body), (end == len).then_some((start, end))))
+}
+
+/// Starts a secure reply (the download session proves the caller opened the package).
+async fn reply(state: State, req: HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let id = package_id(&path)?;
+    let token = bearer(&req);
+    let started = crate::domain::requests::reply(&state.domain, id.as_str(), token.as_deref()).await?;
+    let request = package_id(&started.card.request.id)?;
+    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(ReplyStarted {
+        request,
+        info: super::requests::info_of(started.card),
+        session: UploaderSession { token: started.token, expires_at: rfc3339(started.expires_at) },
+    }))
 }

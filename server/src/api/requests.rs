@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use kluis_protocol::api::CodeAccepted;
 use kluis_protocol::inbound::{
-    CreateDelivery, CreateRequest, CreatedDelivery, DeliveryView, RequestInfo, RequestList, RequestView,
+    CreateDelivery, CreateRequest, CreatedDelivery, DeliveryView, PortalInfo, RequestInfo, RequestList, RequestView,
     UploaderCodeRequest, UploaderSession, UploaderSessionRequest,
 };
 
@@ -19,20 +19,24 @@ use crate::domain::{DomainError, now, requests};
 use crate::store::UploadRequest;
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/requests", web::post().to(create))
-        .route("/requests", web::get().to(list))
-        .route("/requests/{id}/close", web::post().to(close))
-        .service(
-            web::scope("/r/{id}")
-                .wrap(actix_web::middleware::from_fn(super::limit::unauthenticated))
-                .app_data(super::json_config(64 * 1024))
-                .route("", web::get().to(info))
-                .route("/code", web::post().to(request_code))
-                .route("/session", web::post().to(start))
-                .route("/deliveries", web::post().to(create_delivery))
-                .route("/deliveries/{delivery}", web::get().to(delivery))
-                .route("/deliveries/{delivery}/finalize", web::post().to(finalize)),
-        );
+    cfg.route(
+        "/upload/{name}",
+        web::get().to(portal).wrap(actix_web::middleware::from_fn(super::limit::unauthenticated)),
+    )
+    .route("/requests", web::post().to(create))
+    .route("/requests", web::get().to(list))
+    .route("/requests/{id}/close", web::post().to(close))
+    .service(
+        web::scope("/r/{id}")
+            .wrap(actix_web::middleware::from_fn(super::limit::unauthenticated))
+            .app_data(super::json_config(64 * 1024))
+            .route("", web::get().to(info))
+            .route("/code", web::post().to(request_code))
+            .route("/session", web::post().to(start))
+            .route("/deliveries", web::post().to(create_delivery))
+            .route("/deliveries/{delivery}", web::get().to(delivery))
+            .route("/deliveries/{delivery}/finalize", web::post().to(finalize)),
+    );
 }
 
 /// Unknown, closed, used-up and expired requests get one answer.
@@ -86,20 +90,34 @@ fn request_id(raw: &str) -> ApiResult<kluis_protocol::PackageId> {
     package_id(raw).map_err(|_| gone(DomainError::NotFound("request")))
 }
 
-async fn info(state: State, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    let id = request_id(&path)?;
-    let card = requests::card(&state.domain, id.as_str()).await.map_err(gone)?;
-    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(RequestInfo {
+pub(super) fn info_of(card: requests::RequestCard) -> RequestInfo {
+    RequestInfo {
         requester: card.requester.email,
         requester_name: card.requester.name,
         organisation: card.organisation,
-        recipient: card.request.recipient,
+        recipient: card.request.recipients.first().cloned().unwrap_or_default(),
+        recipients: card.request.recipients,
         message: card.request.message,
         verify: wire_verify(card.request.verify_email),
         max_bytes: card.request.max_bytes as u64,
         expires_at: rfc3339(card.request.expires_at),
         blocked_file_types: card.blocked_file_types,
-    }))
+    }
+}
+
+async fn info(state: State, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let id = request_id(&path)?;
+    let card = requests::card(&state.domain, id.as_str()).await.map_err(gone)?;
+    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(info_of(card)))
+}
+
+/// An organisation's upload portal: the request behind it and its page.
+async fn portal(state: State, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let card = requests::portal_card(&state.domain, &path).await.map_err(gone)?;
+    let request = package_id(&card.request.id)?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(PortalInfo { request, info: info_of(card) }))
 }
 
 async fn request_code(

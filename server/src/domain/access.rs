@@ -284,6 +284,19 @@ pub(crate) async fn authorize_download(
     idx: i64,
     token: Option<&str>,
 ) -> DomainResult<(Blob, Option<String>)> {
+    let (_, email) = in_session(domain, id, token).await?;
+    let blob = domain.meta.blobs(id).await?.into_iter().find(|b| b.idx == idx).ok_or(DomainError::NotFound("blob"))?;
+    Ok((blob, email))
+}
+
+/// The package of a live download session, while it has not ended (an open
+/// session may finish its downloads after the last one was counted), and
+/// the session's verified address, if any.
+pub(crate) async fn in_session(
+    domain: &Domain,
+    id: &str,
+    token: Option<&str>,
+) -> DomainResult<(Package, Option<String>)> {
     let token = token.ok_or(DomainError::SessionRequired)?;
     if !token.starts_with(SESSION_PREFIX) || token.len() > 128 {
         return Err(DomainError::SessionExpired);
@@ -291,13 +304,10 @@ pub(crate) async fn authorize_download(
     let email =
         domain.meta.session(&sha256_hex(token.as_bytes()), id, now()).await?.ok_or(DomainError::SessionExpired)?;
     let package = domain.meta.package(id).await?.ok_or(DomainError::NotFound("package"))?;
-    // An open session may finish its downloads, unless the package has ended.
     match availability(&package, now()) {
-        Ok(()) | Err(Unavailable::LimitReached) => {}
-        Err(reason) => return Err(DomainError::Unavailable(reason)),
+        Ok(()) | Err(Unavailable::LimitReached) => Ok((package, email)),
+        Err(reason) => Err(DomainError::Unavailable(reason)),
     }
-    let blob = domain.meta.blobs(id).await?.into_iter().find(|b| b.idx == idx).ok_or(DomainError::NotFound("blob"))?;
-    Ok((blob, email))
 }
 
 /// A blob was read to its end.

@@ -212,12 +212,13 @@ pub(crate) async fn update_organisation(
     let days = |d: Option<u32>| d.map_or("server's".to_string(), |d| d.to_string());
     let s = org.settings;
     let detail = format!(
-        "name {:?}, domains {}, expiry {}/{} days, audit kept {}",
+        "name {:?}, domains {}, expiry {}/{} days, audit kept {}, replies {}",
         org.name,
         org.domains.join(","),
         days(s.default_expiry_days),
         days(s.max_expiry_days),
-        s.audit_retention_days.map_or("for ever".to_string(), |d| format!("{d} days"))
+        s.audit_retention_days.map_or("for ever".to_string(), |d| format!("{d} days")),
+        if s.replies == Some(false) { "off" } else { "on" }
     );
     let event =
         domain.event(org.id, Event::Admin("organisation_changed"), Actor::User(admin.email()), None, Some(detail));

@@ -31,14 +31,18 @@ pub(crate) async fn list(
 
 /// An item of the caller's inbox (anything else is "not found").
 pub(crate) async fn item(domain: &Domain, caller: &Caller, id: &str) -> DomainResult<PackageRecord> {
-    let record = domain.meta.package_record(id).await?;
-    let mine = |r: &PackageRecord| {
-        r.package.inbound.as_ref().is_some_and(|i| i.received_at.is_some())
-            && r.package.state == PackageState::Ready
-            && r.package.sender_id == caller.user.id
-            && r.package.org_id == caller.user.org_id
-    };
-    record.filter(mine).ok_or(DomainError::NotFound("item"))
+    let not_found = || DomainError::NotFound("item");
+    let record = domain.meta.package_record(id).await?.ok_or_else(not_found)?;
+    let inbound = record.package.inbound.as_ref().filter(|i| i.received_at.is_some()).ok_or_else(not_found)?;
+    if record.package.state != PackageState::Ready || record.package.org_id != caller.user.org_id {
+        return Err(not_found());
+    }
+    // Its request's receivers: the requester, a package's sender, a portal's receivers.
+    let request = domain.meta.request(&inbound.request_id, super::now()).await?.ok_or_else(not_found)?;
+    if !request.receivers.contains(&caller.user.id) {
+        return Err(not_found());
+    }
+    Ok(record)
 }
 
 /// A blob of an item of the caller's inbox.

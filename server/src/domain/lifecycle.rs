@@ -717,6 +717,7 @@ pub(crate) async fn export(
             "default_expiry_days": s.default_expiry_days,
             "max_expiry_days": s.max_expiry_days,
             "audit_retention_days": s.audit_retention_days,
+            "replies": s.replies.unwrap_or(true),
         },
         "single_sign_on": sso.map(|s| serde_json::json!({
             "issuer": s.issuer,

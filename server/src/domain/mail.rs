@@ -171,6 +171,31 @@ pub(crate) fn files_received(to: &str, from: &str, verified: bool, files: usize)
     }
 }
 
+/// To a sender: a recipient replied securely to a package.
+pub(crate) fn reply_received(to: &str, from: Option<&str>, files: usize, about: &About) -> Mail {
+    let (who_en, who_nl) = match from {
+        Some(email) => (email.to_string(), email.to_string()),
+        None => {
+            ("A recipient (address not checked)".to_string(), "Een ontvanger (adres niet gecontroleerd)".to_string())
+        }
+    };
+    let (what_en, what_nl) = match files {
+        0 => ("a message".to_string(), "een bericht".to_string()),
+        1 => ("a message and a file".to_string(), "een bericht en een bestand".to_string()),
+        n => (format!("a message and {n} files"), format!("een bericht en {n} bestanden")),
+    };
+    Mail {
+        to: to.into(),
+        subject: "A secure reply to your files / beveiligd antwoord".into(),
+        body: format!(
+            "{who_en} replied to {} with {what_en}. Open your Kluis inbox to read it; only your key opens it.\n\n\
+             {who_nl} heeft geantwoord op {} met {what_nl}. Open je Kluis-inbox om het te lezen; alleen jouw sleutel opent het.\n",
+            about.en(),
+            about.nl()
+        ),
+    }
+}
+
 /// To the sender: too many wrong codes, the package no longer opens with one.
 pub(crate) fn verification_locked(to: &str, about: &About) -> Mail {
     let (en, nl) = (about.en(), about.nl());

@@ -10,11 +10,13 @@ use kluis_protocol::api::Verify;
 use kluis_protocol::inbound::{CreateDelivery, CreateRequest, RequestState};
 
 use super::accounts::Caller;
+use super::accounts::OrgAdmin;
 use super::codes::{self, Outcome, Purpose};
 use super::packages::{MIN_BLOB_SIZE, upload_quota};
 use super::{Actor, Domain, DomainError, DomainResult, Event, address, invalid, mail, now, organisations};
 use crate::secrets::{random_id, random_token, sha256_hex};
 use crate::store::{Finalized, Inbound, NewDelivery, PackageRecord, UploadRequest, UploaderSession, User};
+use kluis_licence::Feature;
 
 /// Prefix of uploader session tokens.
 pub(crate) const UPLOADER_PREFIX: &str = "kluis_up_";
@@ -24,6 +26,8 @@ pub(crate) const MAX_EMAILS: usize = 50;
 pub(crate) const MAX_MESSAGE: usize = 2000;
 /// Most uploads one request takes.
 pub(crate) const MAX_UPLOADS: u32 = 100;
+/// Most replies to one package.
+pub(crate) const MAX_REPLIES: i64 = 20;
 /// How long an uploader's session lasts: long enough for a large upload to resume.
 const SESSION_SECONDS: i64 = 24 * 3600;
 /// Requests listed at most.
@@ -80,11 +84,16 @@ pub(crate) async fn create(domain: &Domain, caller: &Caller, req: CreateRequest)
         message: "Make your key first: uploads are encrypted to it.".into(),
     })?;
     super::licences::may_send(domain, caller).await?;
+    super::licences::require(domain, caller.user.org_id, Feature::UploadPortal).await?;
     let at = now();
     let request = UploadRequest {
         id: random_id(),
         org_id: caller.user.org_id,
         user_id: caller.user.id,
+        reply_to: None,
+        portal: None,
+        receivers: vec![caller.user.id],
+        recipients: vec![key.recipient.clone()],
         recipient: key.recipient,
         message,
         // Naming who may upload means nothing unless they prove it.
@@ -156,11 +165,23 @@ pub(crate) struct RequestCard {
 /// Unknown, closed, used-up and expired requests are all "not found".
 async fn open(domain: &Domain, id: &str) -> DomainResult<(UploadRequest, User)> {
     let request = domain.meta.request(id, now()).await?.ok_or(DomainError::NotFound("request"))?;
-    if state(&request, now()) != RequestState::Open || request.uploads + request.pending >= request.max_uploads {
+    if state(&request, now()) != RequestState::Open
+        || request.uploads + request.pending >= request.max_uploads
+        || request.recipients.is_empty()
+    {
         return Err(DomainError::NotFound("request"));
     }
-    // A disabled or removed requester receives nothing more.
-    let requester = domain.meta.user(request.user_id).await?.ok_or(DomainError::NotFound("request"))?;
+    super::licences::require(domain, request.org_id, Feature::UploadPortal).await?;
+    // A disabled or removed requester receives nothing more; a portal
+    // answers for its organisation as long as one receiver can receive.
+    let requester = match domain.meta.user(request.user_id).await? {
+        Some(user) => user,
+        None if request.portal.is_some() => {
+            let first = request.receivers.first().copied().unwrap_or_default();
+            domain.meta.user(first).await?.ok_or(DomainError::NotFound("request"))?
+        }
+        None => return Err(DomainError::NotFound("request")),
+    };
     Ok((request, requester))
 }
 
@@ -256,7 +277,15 @@ pub(crate) async fn create_delivery(
         return Err(DomainError::NotFound("request"));
     }
     let (request, _) = open(domain, request_id).await?;
-    if super::keys::parse_recipient(&body.recipient).ok().as_deref() != Some(request.recipient.as_str()) {
+    let mut declared: Vec<String> = std::iter::once(&body.recipient)
+        .chain(&body.recipients)
+        .map(|r| super::keys::parse_recipient(r).unwrap_or_default())
+        .collect();
+    declared.sort();
+    declared.dedup();
+    let mut expected = request.recipients.clone();
+    expected.sort();
+    if declared != expected {
         return Err(invalid(
             "wrong_recipient",
             "The link's key is not the requester's: the link was changed. Ask the requester for it again.",
@@ -298,6 +327,7 @@ pub(crate) async fn create_delivery(
             verified: session.verified,
             session: session.hash.clone(),
             received_at: None,
+            reply_to: request.reply_to.clone(),
         },
     };
     let rule = Box::new(move |r: &UploadRequest| {
@@ -363,10 +393,238 @@ pub(crate) async fn finalize(
         Finalized::Missing(missing) => Err(DomainError::UploadIncomplete(missing)),
         Finalized::Done(_) => {
             if let Some(owner) = domain.meta.user(record.package.sender_id).await? {
-                mail::enqueue(domain, mail::files_received(&owner.email, &session.email, session.verified, files))
-                    .await?;
+                let answered = match record.package.inbound.as_ref().and_then(|i| i.reply_to.as_deref()) {
+                    Some(package_id) => domain.meta.package_record(package_id).await?,
+                    None => None,
+                };
+                let from = if session.email.is_empty() { None } else { Some(session.email.as_str()) };
+                let mail = match &answered {
+                    Some(r) => {
+                        let about = mail::About {
+                            files: r.blobs.len().saturating_sub(1),
+                            recipients: &r.recipients,
+                            sent_at: r.package.created_at,
+                        };
+                        mail::reply_received(&owner.email, from, files, &about)
+                    }
+                    None => mail::files_received(&owner.email, &session.email, session.verified, files),
+                };
+                mail::enqueue(domain, mail).await?;
             }
             Ok(())
         }
     }
+}
+
+/// A recipient's start of a secure reply: the request behind replies to the
+/// package (made at the first reply, to the sender's recipient) and an
+/// uploader session on it; the reply then goes up like any delivery.
+pub(crate) struct ReplyStart {
+    pub card: RequestCard,
+    pub token: String,
+    pub expires_at: i64,
+}
+
+/// Starts a reply to package `package_id` for the holder of a live download
+/// session of it (`token`): the sender's organisation must allow replies and
+/// the sender must have a key. The reply is from the session's verified
+/// address, or from an unverified recipient.
+pub(crate) async fn reply(domain: &Domain, package_id: &str, token: Option<&str>) -> DomainResult<ReplyStart> {
+    let (package, email) = super::access::in_session(domain, package_id, token).await?;
+    let org = organisations::get(domain, package.org_id).await?;
+    if org.settings.replies == Some(false) {
+        return Err(DomainError::Refused {
+            code: "replies_off",
+            message: format!("{} does not take secure replies.", org.name),
+        });
+    }
+    let sender = domain.meta.user(package.sender_id).await?.ok_or(DomainError::NotFound("package"))?;
+    let key = domain.meta.user_key(sender.id).await?.ok_or_else(|| DomainError::Conflict {
+        code: "no_key",
+        message: format!("{} cannot receive a secure reply yet.", sender.email),
+    })?;
+    let at = now();
+    let make = UploadRequest {
+        id: random_id(),
+        org_id: package.org_id,
+        user_id: sender.id,
+        reply_to: Some(package.id.clone()),
+        portal: None,
+        receivers: vec![sender.id],
+        recipients: vec![key.recipient.clone()],
+        recipient: key.recipient,
+        message: None,
+        // The recipient proved what the package asked already.
+        verify_email: false,
+        max_uploads: MAX_REPLIES,
+        max_bytes: domain.limits.max_package_bytes.min(i64::MAX as u64) as i64,
+        created_at: at,
+        // Replies are taken while the package lives.
+        expires_at: package.expires_at,
+        closed_at: None,
+        emails: Vec::new(),
+        uploads: 0,
+        pending: 0,
+    };
+    let request = domain.meta.reply_request(&package.id, make, at).await?;
+    let (request, _) = open(domain, &request.id).await?;
+    let token = random_token(UPLOADER_PREFIX);
+    let expires_at = at + SESSION_SECONDS;
+    let verified = email.is_some();
+    let session = UploaderSession {
+        hash: sha256_hex(token.as_bytes()),
+        request_id: request.id.clone(),
+        email: email.unwrap_or_default(),
+        verified,
+    };
+    domain.meta.create_uploader_session(session, expires_at).await?;
+    Ok(ReplyStart { card: card(domain, &request.id).await?, token, expires_at })
+}
+
+/// Longest a portal's name is.
+const MAX_PORTAL_NAME: usize = 40;
+
+/// A portal's name: 2 to 40 of a-z, 0-9 and `-`, not at either end.
+fn portal_name(raw: &str) -> DomainResult<String> {
+    let name = raw.trim().to_ascii_lowercase();
+    let ok = (2..=MAX_PORTAL_NAME).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if ok {
+        Ok(name)
+    } else {
+        Err(invalid("invalid_name", "A portal's name is 2 to 40 of a-z, 0-9 and -, like tax-returns."))
+    }
+}
+
+/// What an admin asks for when publishing a portal.
+pub(crate) struct NewPortal {
+    pub name: String,
+    pub message: Option<String>,
+    pub receivers: Vec<String>,
+    pub verify_email: bool,
+    pub max_bytes: Option<u64>,
+}
+
+/// Publishes a permanent upload page for the admin's organisation; what
+/// comes in is encrypted to every receiver (each must have a key).
+pub(crate) async fn create_portal(domain: &Domain, admin: &OrgAdmin, new: NewPortal) -> DomainResult<UploadRequest> {
+    let name = portal_name(&new.name)?;
+    if new.receivers.is_empty() || new.receivers.len() > MAX_EMAILS {
+        return Err(invalid("invalid_receivers", format!("A portal has 1 to {MAX_EMAILS} receivers.")));
+    }
+    let mut receivers = Vec::new();
+    for raw in &new.receivers {
+        let email = address::normalize(raw).map_err(|e| invalid("invalid_email", format!("{e}.")))?;
+        let (user, key) = domain
+            .meta
+            .colleague(admin.org_id(), &email)
+            .await?
+            .ok_or_else(|| invalid("invalid_receivers", format!("{email} is not a user of your organisation.")))?;
+        if key.is_none() {
+            return Err(invalid(
+                "invalid_receivers",
+                format!("{email} has no key yet: they make one on their inbox page."),
+            ));
+        }
+        if !receivers.contains(&user.id) {
+            receivers.push(user.id);
+        }
+    }
+    let limit = domain.limits.max_package_bytes.min(i64::MAX as u64);
+    let max_bytes = new.max_bytes.unwrap_or(limit);
+    if max_bytes < MIN_BLOB_SIZE * 2 || max_bytes > limit {
+        return Err(invalid("invalid_max_bytes", format!("max_bytes must be between 200 and {limit}.")));
+    }
+    super::licences::require(domain, admin.org_id(), Feature::UploadPortal).await?;
+    if domain.meta.portal(&name, now()).await?.is_some() {
+        return Err(DomainError::Conflict {
+            code: "name_taken",
+            message: format!("There is a portal called {name} already."),
+        });
+    }
+    let message = new
+        .message
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(|m| m.chars().filter(|c| !c.is_control() || *c == '\n').take(MAX_MESSAGE).collect::<String>());
+    let at = now();
+    let request = UploadRequest {
+        id: random_id(),
+        org_id: admin.org_id(),
+        user_id: admin.user_id(),
+        reply_to: None,
+        portal: Some(name.clone()),
+        receivers,
+        recipients: Vec::new(),
+        recipient: String::new(),
+        message,
+        verify_email: new.verify_email,
+        max_uploads: i64::from(u32::MAX),
+        max_bytes: max_bytes as i64,
+        created_at: at,
+        // A portal is permanent until an admin closes it.
+        expires_at: i64::from(u32::MAX) * 2,
+        closed_at: None,
+        emails: Vec::new(),
+        uploads: 0,
+        pending: 0,
+    };
+    let detail = Some(format!("portal {name}, {} receivers", request.receivers.len()));
+    let event = domain.event(
+        admin.org_id(),
+        Event::Admin("portal_created"),
+        Actor::User(admin.email()),
+        Some(&request.id),
+        detail,
+    );
+    domain.meta.create_request(request.clone(), event).await?;
+    domain.meta.request(&request.id, now()).await?.ok_or(DomainError::NotFound("portal"))
+}
+
+/// The admin's organisation's portals, newest first.
+pub(crate) async fn portals(domain: &Domain, admin: &OrgAdmin) -> DomainResult<Vec<UploadRequest>> {
+    Ok(domain.meta.portals(admin.org_id(), now()).await?)
+}
+
+/// Closes a portal of the admin's organisation: its page takes nothing more.
+pub(crate) async fn close_portal(domain: &Domain, admin: &OrgAdmin, id: &str) -> DomainResult<UploadRequest> {
+    let portal = domain.meta.request(id, now()).await?;
+    let portal =
+        portal.filter(|r| r.portal.is_some() && r.org_id == admin.org_id()).ok_or(DomainError::NotFound("portal"))?;
+    let event = domain.event(
+        admin.org_id(),
+        Event::Admin("portal_closed"),
+        Actor::User(admin.email()),
+        Some(id),
+        portal.portal.clone(),
+    );
+    domain.meta.close_request(id, now(), event).await?;
+    domain.meta.request(id, now()).await?.ok_or(DomainError::NotFound("portal"))
+}
+
+/// The open portal `name` and what its page shows.
+pub(crate) async fn portal_card(domain: &Domain, name: &str) -> DomainResult<RequestCard> {
+    let name = portal_name(name).map_err(|_| DomainError::NotFound("request"))?;
+    let portal = domain.meta.portal(&name, now()).await?.ok_or(DomainError::NotFound("request"))?;
+    card(domain, &portal.id).await
+}
+
+/// A portal's receivers' addresses, and those of them without a key.
+pub(crate) async fn portal_receivers(
+    domain: &Domain,
+    admin: &OrgAdmin,
+    portal: &UploadRequest,
+) -> DomainResult<(Vec<String>, Vec<String>)> {
+    let (mut receivers, mut without_key) = (Vec::new(), Vec::new());
+    for id in &portal.receivers {
+        let Some(user) = domain.meta.org_user(admin.org_id(), *id).await? else { continue };
+        if domain.meta.user_key(*id).await?.is_none() {
+            without_key.push(user.user.email.clone());
+        }
+        receivers.push(user.user.email);
+    }
+    Ok((receivers, without_key))
 }

@@ -196,6 +196,8 @@ pub(crate) struct OrgSettings {
     pub default_expiry_days: Option<u32>,
     pub max_expiry_days: Option<u32>,
     pub audit_retention_days: Option<u32>,
+    /// Whether recipients may reply securely; `None`: yes.
+    pub replies: Option<bool>,
 }
 
 /// An organisation's single sign-on (OpenID Connect) settings.
@@ -283,6 +285,8 @@ pub(crate) struct Inbound {
     pub session: String,
     /// When it was finalized.
     pub received_at: Option<i64>,
+    /// A reply: the package it answers.
+    pub reply_to: Option<String>,
 }
 
 /// A user's key as the server keeps it: never the identity in the clear.
@@ -308,6 +312,15 @@ pub(crate) struct UploadRequest {
     pub id: String,
     pub org_id: i64,
     pub user_id: i64,
+    /// Set for the request behind replies to a package: that package's id.
+    pub reply_to: Option<String>,
+    /// Set for an organisation's upload portal: its name (`/upload/<name>`).
+    pub portal: Option<String>,
+    /// Who receives what comes in (the inbox lists it for them).
+    pub receivers: Vec<i64>,
+    /// What uploads are encrypted to: `recipient`, or for a portal every
+    /// receiver's recipient (of those with a key), sorted.
+    pub recipients: Vec<String>,
     pub recipient: String,
     pub message: Option<String>,
     pub verify_email: bool,
@@ -891,6 +904,12 @@ pub(crate) trait MetaStore: Send + Sync + 'static {
     async fn colleague(&self, org_id: i64, email: &str) -> StoreResult<Option<(User, Option<String>)>>;
     async fn create_request(&self, request: UploadRequest, event: NewEvent) -> StoreResult<()>;
     async fn request(&self, id: &str, now: i64) -> StoreResult<Option<UploadRequest>>;
+    /// The request behind replies to package `package_id`, made by `make` if there is none yet.
+    async fn reply_request(&self, package_id: &str, make: UploadRequest, now: i64) -> StoreResult<UploadRequest>;
+    /// The open or closed portal `name`.
+    async fn portal(&self, name: &str, now: i64) -> StoreResult<Option<UploadRequest>>;
+    /// An organisation's portals, newest first.
+    async fn portals(&self, org_id: i64, now: i64) -> StoreResult<Vec<UploadRequest>>;
     /// A user's newest requests.
     async fn requests(&self, user_id: i64, now: i64, limit: i64) -> StoreResult<Vec<UploadRequest>>;
     /// Closes an open request; false if it was closed already.

@@ -379,3 +379,128 @@ fn the_organisations_blocked_file_types_are_refused_for_uploads_too() {
         .send()
         .expect_error(400, "policy_file_type");
 }
+
+#[test]
+fn a_recipient_replies_securely_to_the_sender() {
+    let server = Server::start(|_| {});
+    let ada = server.admin_token("ada@example.org");
+    let alice = server.token("alice@example.org");
+    let sent = flow::send(&server, &alice, json!({ "recipients": ["bob@klant.nl"], "verify": "email" }));
+    flow::request_code(&server, &sent.id, &sent.proof(), "bob@klant.nl").send().expect(202);
+    let code = server.wait_for_code("bob@klant.nl", 1);
+    let granted = flow::access(&server, &sent.id, &sent.proof(), Some("bob@klant.nl"), Some(&code)).send().expect(200);
+    let session = granted.json()["download_token"].as_str().unwrap().to_string();
+    let reply = |token: Option<&str>| {
+        let r = server.post(&format!("/api/v1/p/{}/reply", sent.id));
+        match token {
+            Some(t) => r.bearer(t).send(),
+            None => r.send(),
+        }
+    };
+    reply(None).expect_error(401, "session_required");
+    // The sender has no key yet: nothing can be encrypted to them.
+    reply(Some(&session)).expect_error(409, "no_key");
+    let key = Key::new();
+    put_key(&server, &alice, &key.put(false)).expect(200);
+    // The organisation can turn replies off.
+    let off = json!({ "name": "Example", "domains": ["example.org"], "settings": { "replies": false } });
+    server.request("PUT", "/api/v1/admin/organisation").bearer(&ada).json(&off).send().expect(200);
+    reply(Some(&session)).expect_error(403, "replies_off");
+    let on = json!({ "name": "Example", "domains": ["example.org"], "settings": { "replies": true } });
+    server.request("PUT", "/api/v1/admin/organisation").bearer(&ada).json(&on).send().expect(200);
+
+    let started = reply(Some(&session)).expect(200).json();
+    assert_eq!(started["info"]["recipient"], key.recipient.as_str());
+    assert_eq!(started["info"]["requester"], "alice@example.org");
+    let request = started["request"].as_str().unwrap();
+    let token = started["session"]["token"].as_str().unwrap();
+    let manifest = sealed(&key.recipient, b"{\"message\":\"Thanks, signed copy attached\"}");
+    let file = sealed(&key.recipient, &flow::bytes(5000, 3));
+    let delivery = deliver(&server, request, token, &key.recipient, &[manifest, file]);
+    let told = server.wait_for_mail("alice@example.org", "secure reply");
+    assert!(told.text.contains("bob@klant.nl replied to the file you sent to bob@klant.nl"), "{}", told.text);
+
+    let inbox = server.get("/api/v1/inbox").bearer(&alice).send().expect(200).json();
+    let item = &inbox["items"][0];
+    assert_eq!((item["id"].as_str(), item["kind"].as_str()), (Some(delivery.as_str()), Some("reply")));
+    assert_eq!((item["reply_to"].as_str(), item["from"].as_str()), (Some(sent.id.as_str()), Some("bob@klant.nl")));
+    assert_eq!(item["verified"], true);
+    // A second reply goes to the same request; a reply request is not among the user's requests.
+    let again = reply(Some(&session)).expect(200).json();
+    assert_eq!(again["request"], request);
+    let listed = server.get("/api/v1/requests").bearer(&alice).send().expect(200).json();
+    assert_eq!(listed["requests"], json!([]));
+}
+
+#[test]
+fn a_portal_takes_uploads_for_all_its_receivers_and_refuses_blocked_types() {
+    let server = Server::start(|_| {});
+    let ada = server.admin_token("ada@example.org");
+    let (alice, bob, carol) =
+        (server.token("alice@example.org"), server.token("bob@example.org"), server.token("carol@example.org"));
+    let (alice_key, bob_key) = (Key::new(), Key::new());
+    put_key(&server, &alice, &alice_key.put(false)).expect(200);
+    let portal = |body: Value| server.post("/api/v1/admin/portals").bearer(&ada).json(&body).send();
+    let spec = |name: &str| json!({ "name": name, "message": "Send us your documents", "receivers": ["alice@example.org", "bob@example.org"], "verify": "none" });
+    // Every receiver needs a key; names are plain; only admins publish.
+    portal(spec("intake")).expect_error(400, "invalid_receivers");
+    put_key(&server, &bob, &bob_key.put(false)).expect(200);
+    portal(spec("In Take!")).expect_error(400, "invalid_name");
+    server.post("/api/v1/admin/portals").bearer(&alice).json(&spec("intake")).send().expect(403);
+    let made = portal(spec("intake")).expect(201).json();
+    assert_eq!(made["url"].as_str().unwrap(), format!("{}/upload/intake", server.url));
+    portal(spec("intake")).expect_error(409, "name_taken");
+    let policy = json!({ "version": 0, "policy": { "send": { "blocked_file_types": ["exe"] } } });
+    server.request("PUT", "/api/v1/admin/policy").bearer(&ada).json(&policy).send().expect(200);
+
+    let page = server.get("/api/v1/upload/InTake").send().expect(200).json();
+    let request = page["request"].as_str().unwrap();
+    let mut both = vec![alice_key.recipient.clone(), bob_key.recipient.clone()];
+    both.sort();
+    assert_eq!(page["info"]["recipients"], json!(both));
+    assert_eq!(page["info"]["blocked_file_types"], json!(["exe"]));
+    let token = start_or_gone(&server, request, "client@klant.nl").unwrap();
+    let one = json!({ "recipient": alice_key.recipient, "blobs": [{ "size": 200 }] });
+    server
+        .post(&format!("/api/v1/r/{request}/deliveries"))
+        .bearer(&token)
+        .json(&one)
+        .send()
+        .expect_error(400, "wrong_recipient");
+    let exe = json!({ "recipient": both[0], "recipients": both, "blobs": [{ "size": 200 }, { "size": 200 }], "file_types": ["exe"] });
+    server
+        .post(&format!("/api/v1/r/{request}/deliveries"))
+        .bearer(&token)
+        .json(&exe)
+        .send()
+        .expect_error(400, "policy_file_type");
+
+    let to_both: Vec<x25519::Recipient> = both.iter().map(|r| r.parse().unwrap()).collect();
+    let refs: Vec<&dyn kluis_crypto::Recipient> = to_both.iter().map(|r| r as &dyn kluis_crypto::Recipient).collect();
+    let blob = kluis_crypto::encrypt(&refs, b"the documents").unwrap();
+    let body = json!({ "recipient": both[1], "recipients": both, "blobs": [{ "size": blob.len() }] });
+    let created =
+        server.post(&format!("/api/v1/r/{request}/deliveries")).bearer(&token).json(&body).send().expect(201).json();
+    let delivery = created["id"].as_str().unwrap();
+    flow::upload_blob(&server, &token, delivery, 0, &blob);
+    server.post(&format!("/api/v1/r/{request}/deliveries/{delivery}/finalize")).bearer(&token).send().expect(204);
+
+    // Both receivers read it with their own key; nobody else sees it.
+    for (token, key) in [(&alice, &alice_key), (&bob, &bob_key)] {
+        let inbox = server.get("/api/v1/inbox").bearer(token).send().expect(200).json();
+        assert_eq!(inbox["items"][0]["id"], delivery);
+        let got = server.get(&format!("/api/v1/inbox/{delivery}/blobs/0")).bearer(token).send().expect(200);
+        assert_eq!(kluis_crypto::decrypt(&[&key.identity], &got.body).unwrap(), b"the documents");
+    }
+    assert_eq!(server.get("/api/v1/inbox").bearer(&carol).send().expect(200).json()["items"], json!([]));
+    server.get(&format!("/api/v1/inbox/{delivery}")).bearer(&carol).send().expect(404);
+
+    let listed = server.get("/api/v1/admin/portals").bearer(&ada).send().expect(200).json();
+    assert_eq!(
+        (listed["portals"][0]["uploads"].as_u64(), listed["portals"][0]["state"].as_str()),
+        (Some(1), Some("open"))
+    );
+    let id = made["id"].as_str().unwrap();
+    server.post(&format!("/api/v1/admin/portals/{id}/close")).bearer(&ada).send().expect(200);
+    server.get("/api/v1/upload/intake").send().expect_error(404, "request_not_found");
+}

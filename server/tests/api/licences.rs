@@ -320,6 +320,21 @@ fn a_feature_the_licence_lacks_is_refused_with_a_message() {
     let sso = json!({ "issuer": "https://login.example", "client_id": "kluis", "client_secret": "s" });
     let refused = admin(&s.server, "PUT", &s.ada, "/sso", Some(sso)).expect_error(403, "feature_not_licensed");
     assert!(refused.text().contains("does not include single-sign-on"), "{}", refused.text());
+    // Upload requests and portals are the upload-portal feature.
+    let portal = json!({ "name": "intake", "receivers": ["ada@corp.example"] });
+    admin(&s.server, "POST", &s.ada, "/portals", Some(portal)).expect_error(400, "invalid_receivers");
+    let request = s.server.post("/api/v1/requests").bearer(&s.ada).json(&json!({})).send();
+    request.expect_error(409, "no_key");
+    let identity = kluis_crypto::x25519::Identity::generate().unwrap();
+    let wrap = kluis_crypto::scrypt::Recipient::new("a long passphrase".to_string().into());
+    let wrapped = kluis_crypto::encrypt_armored(&[&wrap], identity.to_secret_string().as_bytes()).unwrap();
+    let key = json!({ "recipient": identity.to_public().to_string(), "wrapped": wrapped });
+    s.server.request("PUT", "/api/v1/key").bearer(&s.ada).json(&key).send().expect(200);
+    let request = s.server.post("/api/v1/requests").bearer(&s.ada).json(&json!({})).send();
+    let refused = request.expect_error(403, "feature_not_licensed");
+    assert!(refused.text().contains("does not include upload-portal"), "{}", refused.text());
+    let portal = json!({ "name": "intake", "receivers": ["ada@corp.example"] });
+    admin(&s.server, "POST", &s.ada, "/portals", Some(portal)).expect_error(403, "feature_not_licensed");
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod licence;
 mod organisation;
 mod packages;
 mod policy;
+mod portals;
 mod recovery;
 mod sso;
 mod users;
@@ -26,7 +27,8 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
             .configure(sso::configure)
             .configure(licence::configure)
             .configure(policy::configure)
-            .configure(recovery::configure),
+            .configure(recovery::configure)
+            .configure(portals::configure),
     );
 }
 

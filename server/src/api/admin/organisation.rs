@@ -28,6 +28,7 @@ fn view(state: &State, o: Organisation) -> OrganisationView {
             default_expiry_days: s.default_expiry_days,
             max_expiry_days: s.max_expiry_days,
             audit_retention_days: s.audit_retention_days,
+            replies: s.replies,
         },
         server_limits: ServerLimits {
             default_expiry_days: limits.default_expiry_days,
@@ -45,6 +46,7 @@ async fn update(state: State, admin: Admin, body: web::Json<OrganisationChange>)
         default_expiry_days: s.default_expiry_days,
         max_expiry_days: s.max_expiry_days,
         audit_retention_days: s.audit_retention_days,
+        replies: s.replies,
     });
     let org = admin::update_organisation(&state.domain, &admin.0, &body.name, &body.domains, settings).await?;
     Ok(HttpResponse::Ok().json(view(&state, org)))

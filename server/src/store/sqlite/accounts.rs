@@ -54,7 +54,7 @@ fn domains_of(conn: &Connection, org_id: i64) -> rusqlite::Result<Vec<String>> {
 pub(super) fn organisation(conn: &Connection, id: i64) -> rusqlite::Result<Option<Organisation>> {
     let found = conn
         .query_row(
-            "SELECT name, created_at, default_expiry_days, max_expiry_days, audit_retention_days
+            "SELECT name, created_at, default_expiry_days, max_expiry_days, audit_retention_days, allow_replies
              FROM organisation WHERE id = ?1",
             [id],
             |r| {
@@ -62,6 +62,7 @@ pub(super) fn organisation(conn: &Connection, id: i64) -> rusqlite::Result<Optio
                     default_expiry_days: r.get(2)?,
                     max_expiry_days: r.get(3)?,
                     audit_retention_days: r.get(4)?,
+                    replies: r.get(5)?,
                 };
                 Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, settings))
             },
@@ -73,8 +74,9 @@ pub(super) fn organisation(conn: &Connection, id: i64) -> rusqlite::Result<Optio
 
 pub(super) fn set_settings(conn: &Connection, id: i64, s: &OrgSettings) -> rusqlite::Result<()> {
     conn.execute(
-        "UPDATE organisation SET default_expiry_days = ?2, max_expiry_days = ?3, audit_retention_days = ?4 WHERE id = ?1",
-        params![id, s.default_expiry_days, s.max_expiry_days, s.audit_retention_days],
+        "UPDATE organisation SET default_expiry_days = ?2, max_expiry_days = ?3, audit_retention_days = ?4,
+             allow_replies = ?5 WHERE id = ?1",
+        params![id, s.default_expiry_days, s.max_expiry_days, s.audit_retention_days, s.replies],
     )?;
     Ok(())
 }

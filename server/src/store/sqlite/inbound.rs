@@ -75,7 +75,7 @@ pub(super) fn colleague(
 fn request_columns(now: &str) -> String {
     format!(
         "r.id, r.org_id, r.user_id, r.recipient, r.message, r.verify, r.max_uploads, r.max_bytes, r.created_at, \
-         r.expires_at, r.closed_at,
+         r.expires_at, r.closed_at, r.package_id, r.name,
          (SELECT COUNT(*) FROM packages p WHERE p.request_id = r.id AND p.state = 'ready'),
          (SELECT COUNT(*) FROM packages p WHERE p.request_id = r.id AND p.state = 'uploading' AND p.expires_at > {now}
             AND EXISTS (SELECT 1 FROM uploader_sessions s WHERE s.token_hash = p.uploader_session AND s.expires_at > {now}))"
@@ -96,21 +96,40 @@ fn request_from_row(r: &Row) -> rusqlite::Result<UploadRequest> {
         expires_at: r.get(9)?,
         closed_at: r.get(10)?,
         emails: Vec::new(),
-        uploads: r.get(11)?,
-        pending: r.get(12)?,
+        reply_to: r.get(11)?,
+        portal: r.get(12)?,
+        receivers: Vec::new(),
+        recipients: Vec::new(),
+        uploads: r.get(13)?,
+        pending: r.get(14)?,
     })
 }
 
+/// Fills in who may upload, who receives, and what uploads are encrypted to.
 fn with_emails(conn: &Connection, mut request: UploadRequest) -> rusqlite::Result<UploadRequest> {
     let mut stmt = conn.prepare("SELECT email FROM upload_request_emails WHERE request_id = ?1 ORDER BY email")?;
     request.emails = stmt.query_map([&request.id], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    let mut stmt = conn.prepare("SELECT user_id FROM request_receivers WHERE request_id = ?1 ORDER BY user_id")?;
+    request.receivers = stmt.query_map([&request.id], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    request.recipients = if request.portal.is_some() {
+        // Receivers who can still receive: active, with a key.
+        let mut stmt = conn.prepare(
+            "SELECT DISTINCT k.recipient FROM request_receivers rr JOIN users u ON u.id = rr.user_id
+             JOIN user_keys k ON k.user_id = u.id
+             WHERE rr.request_id = ?1 AND u.disabled = 0 AND u.removed_at IS NULL ORDER BY k.recipient",
+        )?;
+        stmt.query_map([&request.id], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
+    } else {
+        vec![request.recipient.clone()]
+    };
     Ok(request)
 }
 
 pub(super) fn create_request(conn: &Connection, r: &UploadRequest) -> rusqlite::Result<()> {
     conn.execute(
-        "INSERT INTO upload_requests (id, org_id, user_id, recipient, message, verify, max_uploads, max_bytes, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO upload_requests (id, org_id, user_id, recipient, message, verify, max_uploads, max_bytes, created_at,
+             expires_at, kind, package_id, name)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         params![
             r.id,
             r.org_id,
@@ -121,9 +140,24 @@ pub(super) fn create_request(conn: &Connection, r: &UploadRequest) -> rusqlite::
             r.max_uploads,
             r.max_bytes,
             r.created_at,
-            r.expires_at
+            r.expires_at,
+            if r.reply_to.is_some() {
+                "reply"
+            } else if r.portal.is_some() {
+                "portal"
+            } else {
+                "request"
+            },
+            r.reply_to,
+            r.portal
         ],
     )?;
+    for user_id in &r.receivers {
+        conn.execute(
+            "INSERT OR IGNORE INTO request_receivers (request_id, user_id) VALUES (?1, ?2)",
+            params![r.id, user_id],
+        )?;
+    }
     for email in &r.emails {
         conn.execute(
             "INSERT OR IGNORE INTO upload_request_emails (request_id, email) VALUES (?1, ?2)",
@@ -140,9 +174,34 @@ pub(super) fn request(conn: &Connection, id: &str, now: i64) -> rusqlite::Result
     found.map(|r| with_emails(conn, r)).transpose()
 }
 
+/// The request behind replies to `package_id`.
+pub(super) fn reply_request(conn: &Connection, package_id: &str, now: i64) -> rusqlite::Result<Option<UploadRequest>> {
+    let sql = format!("SELECT {} FROM upload_requests r WHERE r.package_id = ?1", request_columns("?2"));
+    let found = conn.query_row(&sql, params![package_id, now], request_from_row).optional()?;
+    found.map(|r| with_emails(conn, r)).transpose()
+}
+
+pub(super) fn portal(conn: &Connection, name: &str, now: i64) -> rusqlite::Result<Option<UploadRequest>> {
+    let sql =
+        format!("SELECT {} FROM upload_requests r WHERE r.name = ?1 AND r.kind = 'portal'", request_columns("?2"));
+    let found = conn.query_row(&sql, params![name, now], request_from_row).optional()?;
+    found.map(|r| with_emails(conn, r)).transpose()
+}
+
+pub(super) fn portals(conn: &Connection, org_id: i64, now: i64) -> rusqlite::Result<Vec<UploadRequest>> {
+    let sql = format!(
+        "SELECT {} FROM upload_requests r WHERE r.org_id = ?1 AND r.kind = 'portal' ORDER BY r.created_at DESC, r.id DESC",
+        request_columns("?2")
+    );
+    let rows: Vec<UploadRequest> =
+        conn.prepare(&sql)?.query_map(params![org_id, now], request_from_row)?.collect::<rusqlite::Result<_>>()?;
+    rows.into_iter().map(|r| with_emails(conn, r)).collect()
+}
+
 pub(super) fn requests(conn: &Connection, user_id: i64, now: i64, limit: i64) -> rusqlite::Result<Vec<UploadRequest>> {
     let sql = format!(
-        "SELECT {} FROM upload_requests r WHERE r.user_id = ?1 ORDER BY r.created_at DESC, r.id DESC LIMIT ?3",
+        "SELECT {} FROM upload_requests r WHERE r.user_id = ?1 AND r.kind = 'request'
+         ORDER BY r.created_at DESC, r.id DESC LIMIT ?3",
         request_columns("?2")
     );
     let rows: Vec<UploadRequest> = conn
@@ -217,8 +276,8 @@ pub(super) fn inbox(
     limit: i64,
 ) -> rusqlite::Result<Vec<PackageRecord>> {
     let sql = format!(
-        "SELECT {} FROM {} WHERE p.sender_id = ?1 AND COALESCE(p.org_id, u.org_id) = ?2
-           AND p.request_id IS NOT NULL AND p.received_at IS NOT NULL AND p.state = 'ready'
+        "SELECT {} FROM {} WHERE p.request_id IN (SELECT request_id FROM request_receivers WHERE user_id = ?1)
+           AND COALESCE(p.org_id, u.org_id) = ?2 AND p.received_at IS NOT NULL AND p.state = 'ready'
            AND (?3 IS NULL OR p.received_at < ?3 OR (p.received_at = ?3 AND p.id < ?4))
          ORDER BY p.received_at DESC, p.id DESC LIMIT ?5",
         packages::COLUMNS,

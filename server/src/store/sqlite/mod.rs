@@ -832,6 +832,25 @@ impl MetaStore for SqliteStore {
         let id = id.to_string();
         self.run(move |c| Ok(inbound::request(c, &id, now)?)).await
     }
+    async fn reply_request(&self, package_id: &str, make: UploadRequest, now: i64) -> StoreResult<UploadRequest> {
+        let package_id = package_id.to_string();
+        self.unit(move |c| {
+            if let Some(kept) = inbound::reply_request(c, &package_id, now)? {
+                return Ok(kept);
+            }
+            inbound::create_request(c, &make)?;
+            inbound::reply_request(c, &package_id, now)?
+                .ok_or_else(|| StoreError::Backend("reply request vanished".into()))
+        })
+        .await
+    }
+    async fn portal(&self, name: &str, now: i64) -> StoreResult<Option<UploadRequest>> {
+        let name = name.to_string();
+        self.run(move |c| Ok(inbound::portal(c, &name, now)?)).await
+    }
+    async fn portals(&self, org_id: i64, now: i64) -> StoreResult<Vec<UploadRequest>> {
+        self.run(move |c| Ok(inbound::portals(c, org_id, now)?)).await
+    }
     async fn requests(&self, user_id: i64, now: i64, limit: i64) -> StoreResult<Vec<UploadRequest>> {
         self.run(move |c| Ok(inbound::requests(c, user_id, now, limit)?)).await
     }

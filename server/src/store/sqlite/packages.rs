@@ -28,9 +28,10 @@ fn parse_state(s: &str) -> PackageState {
 
 pub(super) const COLUMNS: &str = "p.id, COALESCE(p.org_id, u.org_id), p.sender_id, p.server_share, p.access_verifier, p.state, p.created_at, \
      p.expires_at, p.max_downloads, p.downloads, p.verify, p.has_password, p.notify_on_download, p.verification_locked, \
-     p.link_verifier, p.request_id, p.uploader_email, p.uploader_verified, p.uploader_session, p.received_at";
+     p.link_verifier, p.request_id, p.uploader_email, p.uploader_verified, p.uploader_session, p.received_at, \
+     (SELECT r.package_id FROM upload_requests r WHERE r.id = p.request_id)";
 /// How many columns [`COLUMNS`] has: what a query selects after them starts here.
-pub(super) const COLUMN_COUNT: usize = 20;
+pub(super) const COLUMN_COUNT: usize = 21;
 /// Packages with their sender. Soft-deleted packages (migration 0012) are not
 /// among them: every query built on this sees them as gone; only the admin's
 /// list of deleted packages and the purge (`lifecycle.rs`) read them.
@@ -60,6 +61,7 @@ pub(super) fn from_row(r: &Row) -> rusqlite::Result<Package> {
                 verified: r.get::<_, Option<bool>>(17)?.unwrap_or(false),
                 session: r.get::<_, Option<String>>(18)?.unwrap_or_default(),
                 received_at: r.get(19)?,
+                reply_to: r.get(20)?,
             }),
             None => None,
         },
