@@ -496,3 +496,55 @@ test('with the organisation\'s key recovery on, the key is also encrypted to the
   assert.equal(key.must_change_passphrase, false);
   assert.equal(key.recoverable, true, 'the new wrapping kept a recovery copy');
 });
+
+test('an organisation\'s upload portal (/upload/<name>): the files are encrypted to every receiver, and each opens them in their own inbox', { timeout: 240_000 }, async (t) => {
+  const { server, open } = await setup(t);
+  const CAROL = 'carol@example.org';
+  await server.admin('user', 'add', 'ann@example.org', '--admin');
+  await server.addUser(ALICE);
+  await server.addUser(CAROL);
+  const receivers = {};
+  for (const email of [ALICE, CAROL]) {
+    const page = await open({ picker: 'stub' });
+    await signInInbox(page, server, email);
+    await makeKey(page);
+    receivers[email] = page;
+  }
+  const ann = await server.token('ann@example.org');
+  const made = await fetch(`${server.url}/api/v1/admin/portals`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${ann}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name: 'intake', message: 'Stukken voor de afdeling.', receivers: [ALICE, CAROL], verify: 'none' }),
+  });
+  assert.equal(made.status, 201, await made.clone().text());
+  const portal = await made.json();
+  assert.equal(new URL(portal.url).pathname, '/upload/intake');
+
+  const bob = await open();
+  await bob.goto(`${server.url}/upload/intake`);
+  await bob.locator('#step-email').waitFor({ state: 'visible' });
+  assert.equal(await bob.locator('#request-who').innerText(), 'Send files to Example Org.');
+  assert.equal(await bob.locator('#request-note').innerText(), 'Stukken voor de afdeling.');
+  await bob.fill('#email', BOB);
+  await bob.click('#email-submit');
+  await bob.locator('#step-compose').waitFor({ state: 'visible' });
+  const data = testBytes(300_000, 97);
+  await bob.setInputFiles('#files', [{ name: 'aanvraag.pdf', mimeType: 'application/pdf', buffer: data }]);
+  await bob.click('#upload-button');
+  await bob.locator('#step-done').waitFor({ state: 'visible', timeout: 60_000 });
+
+  for (const [email, page] of Object.entries(receivers)) {
+    await page.reload();
+    await page.fill('#unlock-passphrase', PASSPHRASE);
+    await page.click('#unlock-submit');
+    await page.locator('#key-unlocked').waitFor({ state: 'visible', timeout: 60_000 });
+    const item = page.locator('#inbox-list > li').first();
+    await item.waitFor();
+    assert.match(await item.innerText(), /Address not confirmed/);
+    await item.getByRole('button', { name: /^Open what/ }).click();
+    const row = item.locator('.download', { has: page.locator('.file-name', { hasText: 'aanvraag.pdf' }) });
+    await row.getByRole('button', { name: 'Download aanvraag.pdf' }).click();
+    await row.getByText('Saved, and checked').waitFor({ timeout: 60_000 });
+    assert.equal(sha256((await stubbedFile(page, 'aanvraag.pdf')).bytes), sha256(data), `${email} opens it with their own key`);
+  }
+});

@@ -419,6 +419,10 @@ $('#request-form').addEventListener('submit', async (event) => {
         fieldError(emailsInput, t('send.badRecipientServer'));
         return;
       }
+      if (e instanceof ApiError && e.code === 'feature_not_licensed') {
+        notice.error(t('request.notLicensed'));
+        return;
+      }
       notice.error(e instanceof ApiError || e?.name === 'NetworkError' ? describeError(e) : e.message);
     }
   });
@@ -540,7 +544,7 @@ function inboxItem(item) {
   const headingId = `item-${item.id}`;
   li.setAttribute('aria-labelledby', headingId);
   const head = el('div', 'sent-head');
-  const h = el('h3', 'sent-heading', t('inbox.from', { from: item.from }));
+  const h = el('h3', 'sent-heading', t(item.kind === 'reply' ? 'inbox.replyFrom' : 'inbox.from', { from: item.from }));
   h.id = headingId;
   head.append(h, el('span', `badge ${item.verified ? 'badge-verified' : 'badge-unverified'}`, t(item.verified ? 'inbox.verified' : 'inbox.unverified')));
   li.append(head);
@@ -552,6 +556,7 @@ function inboxItem(item) {
     el('span', '', t('inbox.keptUntil', { date: formatDate(item.expires_at) })),
   );
   li.append(facts);
+  if (item.kind === 'reply') li.append(el('p', 'sent-note', t('inbox.replyNote')));
   if (!item.verified) li.append(el('p', 'sent-note', t('inbox.unverifiedNote')));
   const body = el('div', 'inbox-body');
   body.hidden = true;

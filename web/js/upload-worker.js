@@ -7,7 +7,7 @@
 // read again after a resume are not hashed twice.
 //
 // Operations (rpc.js): connect {port} (to the hash worker); open {source,
-// size, recipient | resumeState} → {resumeState}; seek {offset} →
+// size, recipients (or one recipient) | resumeState} → {resumeState}; seek {offset} →
 // {plaintextOffset}; fill {buffer, target} → {buffer, length, end};
 // digest → {sha256}; bound → {extra}; close.
 import { cryptoErrorKind } from './crypto-errors.js';
@@ -61,13 +61,13 @@ serveRpc(
       hasher = new HashPort(port);
     },
 
-    async open({ source: file, size: length, recipient, resumeState }) {
+    async open({ source: file, size: length, recipients, recipient, resumeState }) {
       wasm ??= await loadWasm();
       free();
       source = file;
       size = length;
       if (source.size !== size) throw new Error('file_changed');
-      encryptor = resumeState ? wasm.Encryptor.fromResumeState(new Uint8Array(resumeState)) : new wasm.Encryptor([recipient], false);
+      encryptor = resumeState ? wasm.Encryptor.fromResumeState(new Uint8Array(resumeState)) : new wasm.Encryptor(recipients ?? [recipient], false);
       hasher.reset();
       hashed = 0;
       pos = 0;

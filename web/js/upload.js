@@ -2,7 +2,10 @@
 // someone who has no account sends files to a Kluis user who asked for
 // them. The link's fragment is the requester's recipient (age1…); the page
 // checks it against what the server says (GET /r/<id>) and refuses a link
-// that was changed before anything is read or uploaded. Then the
+// that was changed before anything is read or uploaded. The same page
+// serves an organisation's upload portal (/upload/<name>): its address has
+// no fragment, and the files go to every receiver the server names
+// (GET /upload/<name>). Then the
 // uploader's address (with a mailed code when the request asks for it)
 // buys an upload session, and the files and a message are encrypted on
 // this device to the requester's key alone and uploaded like a send
@@ -21,16 +24,24 @@ translate();
 document.body.classList.remove('loading');
 
 const notice = new Notice($('#notice'));
-const requestId = decodeURIComponent(location.pathname.split('/').filter(Boolean).pop() ?? '');
-const SESSION_KEY = `kluis.upload.${requestId}`;
-/** Where an unfinished upload through this request is kept (send-store.js); the send page never lists it. */
-const OWNER = `request:${requestId}`;
+const [route, slug = ''] = location.pathname.split('/').filter(Boolean);
+/** An organisation's upload portal (/upload/<name>), or null for a request link (/r/<id>). */
+const portal = route === 'upload' ? decodeURIComponent(slug) : null;
+/** The request the uploads go through (a portal's: once GET /upload/<name> said which). */
+let requestId = portal ? null : decodeURIComponent(slug);
+const PLACE = portal ? `portal:${portal}` : `request:${requestId}`;
+const SESSION_KEY = `kluis.upload.${PLACE}`;
+/** Where an unfinished upload through this page is kept (send-store.js); the send page never lists it. */
+const OWNER = PLACE;
 /** The server mails at most one code a minute to an address (server/src/domain/codes.rs). */
 const RESEND_SECONDS = 60;
 
 let wasm;
-/** The recipient the link's fragment names (canonical), checked against the server's. */
-let recipient = null;
+/**
+ * What the files are encrypted to: the recipient the link's fragment names
+ * (canonical, checked against the server's), or a portal's receivers.
+ */
+let recipients = [];
 /** GET /r/<id>: RequestInfo. */
 let info = null;
 let email = '';
@@ -67,31 +78,75 @@ function formatDay(iso) {
   return new Intl.DateTimeFormat(lang === 'en' ? 'en-GB' : lang, { dateStyle: 'long' }).format(date);
 }
 
+/** Who gets the files, for the page's sentences: the requester, or a portal's organisation. */
 function requester() {
+  if (portal) return info.organisation;
   return info.requester_name ? `${info.requester_name} <${info.requester}>` : info.requester;
 }
 
 function showRequest() {
-  $('#request-who').textContent = t('upload.who', { requester: requester(), organisation: info.organisation });
+  $('#request-who').textContent = portal
+    ? t('upload.whoPortal', { organisation: info.organisation })
+    : t('upload.who', { requester: requester(), organisation: info.organisation });
   const note = $('#request-note');
   note.textContent = info.message ?? '';
   note.hidden = !info.message;
-  $('#request-facts').textContent = t('upload.facts', { size: formatBytes(info.max_bytes), date: formatDay(info.expires_at) });
+  $('#request-facts').textContent = portal
+    ? t('upload.factsPortal', { size: formatBytes(info.max_bytes) })
+    : t('upload.facts', { size: formatBytes(info.max_bytes), date: formatDay(info.expires_at) });
   $('#drop-hint').textContent = t('upload.dropHint', { size: formatBytes(info.max_bytes) });
-  $('#message-hint').textContent = t('upload.encryptedHint', { requester: info.requester_name || info.requester });
+  $('#message-hint').textContent = portal
+    ? t('upload.encryptedHintPortal', { organisation: info.organisation })
+    : t('upload.encryptedHint', { requester: info.requester_name || info.requester });
   $('#request-card').hidden = false;
+}
+
+/** A portal's page: the request behind it and its receivers, as the server names them. */
+async function startPortal(saved) {
+  try {
+    const answer = await api(`/upload/${encodeURIComponent(portal)}`);
+    requestId = answer.request;
+    info = answer.info;
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 404)) {
+      showRetry(e);
+      return false;
+    }
+    const unfinished = saved?.info ? await listSends(OWNER).catch(() => []) : [];
+    if (!unfinished.length) {
+      unavailable('not_found');
+      return false;
+    }
+    ({ requestId, info } = saved);
+  }
+  try {
+    recipients = [...new Set((info.recipients ?? []).map((r) => wasm.parseRecipient(r)))];
+  } catch {
+    recipients = [];
+  }
+  if (!recipients.length) {
+    unavailable('not_found');
+    return false;
+  }
+  return true;
 }
 
 async function start() {
   wasm = await loadWasm();
+  const saved = savedSession();
+  if (portal) {
+    if (!(await startPortal(saved))) return;
+    await afterCard(saved);
+    return;
+  }
   // The link is /r/<id>#age1…: without the recipient nothing may be encrypted.
+  let recipient;
   try {
     recipient = wasm.parseRequestLink(`${location.origin}${location.pathname}${location.hash}`).recipient;
   } catch (e) {
     unavailable(e.kind === 'bad_recipient' ? 'cut' : 'not_found');
     return;
   }
-  const saved = savedSession();
   try {
     info = await api(`/r/${encodeURIComponent(requestId)}`);
   } catch (e) {
@@ -120,6 +175,12 @@ async function start() {
     unavailable('changed');
     return;
   }
+  recipients = [recipient];
+  await afterCard(saved);
+}
+
+/** The link checks out: who asks, then the session kept in this tab or the address. */
+async function afterCard(saved) {
   showRequest();
   session = saved;
   if (session) {
@@ -211,6 +272,10 @@ function handleCommon(e) {
   }
   if (e instanceof ApiError && e.code === 'rate_limited') {
     notice.error(describeError(e));
+    return true;
+  }
+  if (e instanceof ApiError && e.code === 'feature_not_licensed') {
+    notice.error(t('upload.notLicensed'));
     return true;
   }
   return false;
@@ -312,7 +377,7 @@ async function startSession(code) {
     return;
   }
   wait.stop();
-  session = { token: answer.token, expires_at: answer.expires_at, email, info };
+  session = { token: answer.token, expires_at: answer.expires_at, email, info, requestId };
   saveSession();
   await afterSession();
 }
@@ -464,7 +529,7 @@ $('#upload-form').addEventListener('submit', async (event) => {
   let record;
   await busy(event.currentTarget, async () => {
     try {
-      record = await createDelivery({ files, message }, { requestId, info, recipient, token: session.token });
+      record = await createDelivery({ files, message }, { requestId, info, recipients, token: session.token, owner: OWNER });
     } catch (e) {
       handleUploadError(e, { creating: true });
     }
@@ -535,6 +600,11 @@ function handleUploadError(e, { creating }) {
   }
   if (code === 'blocked') {
     notice.error(blockedText(cause.files));
+    return;
+  }
+  if (cause?.code === 'feature_not_licensed') {
+    notice.error(t('upload.notLicensed'));
+    if (!creating) abandon();
     return;
   }
   if (code === 'too_large') {

@@ -64,8 +64,10 @@ function describe(files) {
  * an X25519 header has a fixed length, and the manifest's length does not
  * depend on the hashes in it.
  */
-function blobSizes(wasm, subject, message, described) {
-  const probe = new wasm.Encryptor([wasm.identityToRecipient(wasm.generateIdentity())], false);
+function blobSizes(wasm, subject, message, described, recipients = 1) {
+  // One X25519 stanza per recipient: the header's length depends on how many.
+  const probes = Array.from({ length: recipients }, () => wasm.identityToRecipient(wasm.generateIdentity()));
+  const probe = new wasm.Encryptor(probes, false);
   const placeholder = described.map(() => wasm.placeholderSha256());
   const manifestLength = wasm.buildManifest(subject, message, manifestEntries(described, placeholder)).length;
   const sizes = [probe.encryptedLength(manifestLength), ...described.map((f) => probe.encryptedLength(f.size))];
@@ -167,16 +169,18 @@ export async function createPackage(options, { token, owner, policy = null, onSt
 /**
  * Creates a delivery through upload request `requestId` (docs/inbound.md)
  * and returns the record to upload it with (kept in IndexedDB under the
- * owner `request:<id>`, so the send page never lists it). `options`:
- * {files, message}. `info`: the request's RequestInfo; `recipient`: the
- * one the link's fragment names, which the page has already found equal to
- * info.recipient; `token`: the uploader's session (`kluis_up_…`).
+ * owner `owner`, e.g. `request:<id>`, so the send page never lists it).
+ * `options`: {files, message}. `info`: the request's RequestInfo;
+ * `recipients`: what the files are encrypted to — the one the link's
+ * fragment names, which the page has already found equal to
+ * info.recipient, or for a portal every receiver's (info.recipients);
+ * `token`: the uploader's session (`kluis_up_…`).
  * Refused here, before anything is read beyond the first bytes or
  * encrypted: a file of a type the request does not accept
  * (SendError('blocked', {files: [{name, type}]})) and more than its
  * max_bytes (SendError('too_large') with `size` and `limit`).
  */
-export async function createDelivery(options, { requestId, info, recipient, token }) {
+export async function createDelivery(options, { requestId, info, recipients, token, owner = `request:${requestId}` }) {
   const wasm = await loadWasm();
   const { files } = options;
   const blocked = new Set((info.blocked_file_types ?? []).map((type) => type.toLowerCase()));
@@ -188,7 +192,7 @@ export async function createDelivery(options, { requestId, info, recipient, toke
   if (refused.length) throw new SendError('blocked', { files: refused });
   const fileTypes = await fileTypesOf(wasm, files);
   const described = describe(files);
-  const sizes = blobSizes(wasm, '', options.message, described);
+  const sizes = blobSizes(wasm, '', options.message, described, recipients.length);
   const size = sizes.reduce((a, b) => a + b, 0);
   if (size > info.max_bytes) throw Object.assign(new SendError('too_large'), { size, limit: info.max_bytes });
   let created;
@@ -196,7 +200,12 @@ export async function createDelivery(options, { requestId, info, recipient, toke
     created = await api(`/r/${encodeURIComponent(requestId)}/deliveries`, {
       method: 'POST',
       token,
-      body: { recipient, blobs: sizes.map((n) => ({ size: n })), file_types: fileTypes },
+      body: {
+        recipient: recipients[0],
+        ...(recipients.length > 1 ? { recipients } : {}),
+        blobs: sizes.map((n) => ({ size: n })),
+        file_types: fileTypes,
+      },
     });
   } catch (e) {
     const error = explain(e);
@@ -206,9 +215,9 @@ export async function createDelivery(options, { requestId, info, recipient, toke
   }
   return {
     id: created.id,
-    owner: `request:${requestId}`,
+    owner,
     createdAt: Date.now(),
-    delivery: { requestId, recipient, uploadUrl: created.upload_url },
+    delivery: { requestId, recipients, uploadUrl: created.upload_url },
     subject: '',
     message: options.message,
     recipients: [],
@@ -251,7 +260,8 @@ export class PackageSender extends EventTarget {
   #hasher = null;
   #bufferSize = 0;
   #doneBytes = 0;
-  #recipient = null;
+  /** What the blobs are encrypted to: age1… recipients. */
+  #recipients = null;
   #persistWarned = false;
 
   /**
@@ -345,10 +355,10 @@ export class PackageSender extends EventTarget {
     let finalizeBody = {};
     let result = record.id;
     if (record.delivery) {
-      // To the requester's own key (the link's fragment, checked against the server's).
-      this.#recipient = record.delivery.recipient;
+      // To the requester's own key (the link's fragment, checked against the server's), or a portal's receivers.
+      this.#recipients = record.delivery.recipients ?? [record.delivery.recipient];
     } else {
-      this.#recipient ??= wasm.packageRecipient(record.id, record.linkSecret, record.serverShare, record.stretched ?? undefined);
+      this.#recipients ??= [wasm.packageRecipient(record.id, record.linkSecret, record.serverShare, record.stretched ?? undefined)];
       // SHA-256 of the access proof A (docs/architecture.md §3, access proof) and of the link
       // proof A_L (§3, link proof: recipients see who sent it), registered at finalize:
       // both depend on the package id, which the server makes at create.
@@ -435,7 +445,7 @@ export class PackageSender extends EventTarget {
     const opened = await this.#worker.call('open', {
       source,
       size: index > 0 ? record.files[index - 1].size : source.size,
-      recipient: this.#recipient,
+      recipients: this.#recipients,
       resumeState: blob.resumeState ? blob.resumeState.slice().buffer : undefined,
     });
     if (!blob.resumeState) {
