@@ -162,13 +162,13 @@ pub(crate) struct RequestCard {
 }
 
 /// A request that takes uploads now, of a requester who may still receive.
-/// Unknown, closed, used-up and expired requests are all "not found".
+/// Unknown, closed, used-up and expired requests are all "not found". One
+/// whose last places are held by unfinished uploads is still open: those
+/// uploaders continue (after a reload too), and a new delivery is refused
+/// with `request_full` until a place frees up ([`create_delivery`]).
 async fn open(domain: &Domain, id: &str) -> DomainResult<(UploadRequest, User)> {
     let request = domain.meta.request(id, now()).await?.ok_or(DomainError::NotFound("request"))?;
-    if state(&request, now()) != RequestState::Open
-        || request.uploads + request.pending >= request.max_uploads
-        || request.recipients.is_empty()
-    {
+    if state(&request, now()) != RequestState::Open || request.recipients.is_empty() {
         return Err(DomainError::NotFound("request"));
     }
     super::licences::require(domain, request.org_id, Feature::UploadPortal).await?;
@@ -330,12 +330,15 @@ pub(crate) async fn create_delivery(
             reply_to: request.reply_to.clone(),
         },
     };
-    let rule = Box::new(move |r: &UploadRequest| {
-        if state(r, now()) == RequestState::Open && r.uploads + r.pending < r.max_uploads {
-            Ok(())
-        } else {
-            Err(DomainError::NotFound("request"))
-        }
+    let rule = Box::new(move |r: &UploadRequest| match state(r, now()) {
+        RequestState::Open if r.uploads + r.pending < r.max_uploads => Ok(()),
+        RequestState::Open => Err(DomainError::Conflict {
+            code: "request_full",
+            message:
+                "Every upload this link takes is under way. Try again later: a place frees up if one is not finished."
+                    .into(),
+        }),
+        _ => Err(DomainError::NotFound("request")),
     });
     let detail = Some(format!("delivery for request {request_id}: {} blobs, {total} bytes", new.blob_sizes.len()));
     let event = domain.event(request.org_id, Event::Created, Actor::Uploader(&session.email), Some(&id), detail);

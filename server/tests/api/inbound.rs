@@ -326,8 +326,16 @@ fn an_uploader_writes_only_its_own_delivery_and_closed_or_full_requests_take_not
 
     // The second place is taken by two's delivery; a third uploader finds no place.
     server.post(&format!("/api/v1/r/{id}/deliveries")).bearer(&two).json(&spec).send().expect(201);
-    let three = start_or_gone(&server, id, "three@x.example");
-    assert!(three.is_none(), "a full request starts no session");
+    // The link still answers (the two may reload and go on), but a third delivery finds no place.
+    server.get(&format!("/api/v1/r/{id}")).send().expect(200);
+    let three = start_or_gone(&server, id, "three@x.example").unwrap();
+    server
+        .post(&format!("/api/v1/r/{id}/deliveries"))
+        .bearer(&three)
+        .json(&spec)
+        .send()
+        .expect_error(409, "request_full");
+    server.get(&format!("/api/v1/r/{id}/deliveries/{delivery}")).bearer(&one).send().expect(200);
 
     // Closed by its owner: it takes nothing more.
     let other = create_request(&server, &alice, json!({ "verify": "none" })).expect(201).json();
