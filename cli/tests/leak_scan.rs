@@ -2,9 +2,10 @@
 //! passwords, keys, access proofs or bearer tokens. After a full round of
 //! every flow — sign-in with a mailed code, `kluis token list`, `kluis
 //! send` with subject, message and password, a wrong password, a mailed
-//! verification code, `kluis receive`, and the access call that releases S
-//! — scan every byte the server wrote (database and its WAL, blobs,
-//! uploads, outbox, log) for them.
+//! verification code, `kluis receive`, the access call that releases S,
+//! `kluis key init`, `kluis request`, an outsider's upload through the link
+//! and `kluis fetch` — scan every byte the server wrote (database and its
+//! WAL, blobs, uploads, outbox, log) for them.
 //!
 //! This is the one test that reads the server's data directory, and it may
 //! because it made it: it creates the directory, hands it to the server
@@ -134,6 +135,30 @@ fn server_never_sees_plaintext_link_secrets_passwords_keys_or_tokens() {
         hex::encode(sha2::Sha256::digest(&content))
     };
     let link_raw = parsed.link_secret.expose().to_vec();
+    // Receiving files: Alice's key (its passphrase and identity stay with her),
+    // a request, an outsider's upload through it, and `kluis fetch`.
+    let config = work.path().join("config");
+    let passphrase = format!("secret-passphrase-{}", random_hex(8));
+    let pass_file = work.path().join("passphrase");
+    std::fs::write(&pass_file, format!("{passphrase}\n")).unwrap();
+    let receiving =
+        |args: &[&str]| server.command_as(&token).env("KLUIS_CONFIG_DIR", &config).args(args).output().unwrap();
+    ok(receiving(&["key", "init", "--passphrase-file", pass_file.to_str().unwrap()]));
+    let identity_text = std::fs::read_to_string(config.join("identity.txt")).unwrap();
+    let own_identity = identity_text.lines().find(|l| l.starts_with("AGE-SECRET-KEY-1")).unwrap().to_string();
+    let request_link = ok(receiving(&["request", "--to", "jan@klant.nl"])).trim().to_string();
+    let inbound_marker = format!("INBOUND-PLAINTEXT-{}", random_hex(16));
+    let inbound_name = format!("inbound-name-{}.txt", random_hex(8));
+    let inbound_message = format!("inbound-message-{}", random_hex(8));
+    let mut inbound_content = inbound_marker.clone().into_bytes();
+    inbound_content.extend(support::data(50_000, 9));
+    let files = [(inbound_name.as_str(), inbound_content.clone())];
+    let delivery = support::outsider::upload_through(&server, &request_link, "jan@klant.nl", &inbound_message, &files);
+    let fetched = work.path().join("fetched");
+    std::fs::create_dir_all(&fetched).unwrap();
+    ok(receiving(&["fetch", &delivery, "--out", fetched.to_str().unwrap()]));
+    assert_eq!(std::fs::read(fetched.join(&inbound_name)).unwrap(), inbound_content, "the round was real");
+
     let secrets: Vec<(&str, Vec<u8>)> = vec![
         ("plaintext", marker.into_bytes()),
         ("file name", name.into_bytes()),
@@ -152,6 +177,11 @@ fn server_never_sees_plaintext_link_secrets_passwords_keys_or_tokens() {
         ("API token (admin)", admin_token.into_bytes()),
         ("API token (signed in)", token.into_bytes()),
         ("download token", granted.download_token.into_bytes()),
+        ("passphrase of the user's key", passphrase.into_bytes()),
+        ("the user's identity", own_identity.into_bytes()),
+        ("uploaded plaintext", inbound_marker.into_bytes()),
+        ("uploaded file name", inbound_name.into_bytes()),
+        ("uploader's message", inbound_message.into_bytes()),
     ];
     // Codes are mailed, so the outbox holds them; nothing else may.
     let codes: Vec<(&str, String)> = vec![

@@ -15,6 +15,7 @@
 pub mod api;
 pub mod fake;
 pub mod mail;
+pub mod outsider;
 pub mod proxy;
 pub mod terminal;
 
