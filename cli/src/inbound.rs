@@ -223,15 +223,36 @@ pub fn fetch(args: FetchArgs) -> Result<()> {
         );
     }
     let identities = crate::age::read_identity_file(&path, None)?;
-    let item: InboxItem = client.get(&format!("/inbox/{id}")).map_err(|e| match server_code(&e) {
-        Some("not_found") => anyhow!("there is no item {id} in your inbox (see `kluis inbox`)"),
-        _ => e,
-    })?;
-    let blobs: Vec<DownloadBlob> = item
-        .blobs
-        .iter()
-        .map(|b| DownloadBlob { index: b.index, size: b.size, url: format!("/inbox/{id}/blobs/{}", b.index) })
-        .collect();
+    // An item of the inbox, or a package the user sent (encrypted to their own key too).
+    let (item, blobs) = match client.get::<InboxItem>(&format!("/inbox/{id}")) {
+        Ok(item) => {
+            let blobs = item
+                .blobs
+                .iter()
+                .map(|b| DownloadBlob { index: b.index, size: b.size, url: format!("/inbox/{id}/blobs/{}", b.index) })
+                .collect::<Vec<_>>();
+            (Some(item), blobs)
+        }
+        Err(e) if server_code(&e) == Some("not_found") => {
+            let sent: api::PackageView = client.get(&format!("/packages/{id}")).map_err(|e| match server_code(&e) {
+                Some("not_found") => anyhow!(
+                    "there is no item {id} in your inbox nor among what you sent (see `kluis inbox`, `kluis list`)"
+                ),
+                _ => e,
+            })?;
+            let blobs = sent
+                .blobs
+                .iter()
+                .map(|b| DownloadBlob {
+                    index: b.index,
+                    size: b.size,
+                    url: format!("/packages/{id}/blobs/{}", b.index),
+                })
+                .collect::<Vec<_>>();
+            (None, blobs)
+        }
+        Err(e) => return Err(e),
+    };
     let (manifest_ref, files) = blobs.split_first().context("the item has no blobs")?;
     let manifest_file = fetch_manifest(&client, manifest_ref)?;
     let mut opened = None;
@@ -251,8 +272,17 @@ pub fn fetch(args: FetchArgs) -> Result<()> {
     let manifest = Manifest::parse(&manifest_bytes, blobs.len())?;
     let files_word =
         if manifest.files.len() == 1 { "1 file".to_string() } else { format!("{} files", manifest.files.len()) };
-    let proven = if item.verified { "address verified" } else { "address not verified" };
-    eprintln!("from {} ({proven}) · {files_word} · received {}", printable(&item.from, false), when(&item.received_at));
+    match &item {
+        Some(item) => {
+            let proven = if item.verified { "address verified" } else { "address not verified" };
+            eprintln!(
+                "from {} ({proven}) · {files_word} · received {}",
+                printable(&item.from, false),
+                when(&item.received_at)
+            );
+        }
+        None => eprintln!("sent by you · {files_word}"),
+    }
     show_words(&manifest);
     save_files(&client, identity, &manifest, files, &args.out)
 }

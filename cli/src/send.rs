@@ -25,6 +25,7 @@ use kluis_crypto::{Encryptor, x25519};
 use kluis_protocol::api::{
     self, BlobSpec, CreatePackage, CreatedPackage, FinalizeRequest, PackageView, PolicyView, Revoked,
 };
+use kluis_protocol::inbound::KeyState;
 use kluis_protocol::manifest::PLACEHOLDER_SHA256;
 use kluis_protocol::{FileEntry, Link, Manifest};
 use sha2::{Digest, Sha256};
@@ -183,7 +184,19 @@ pub fn send(args: SendArgs) -> Result<()> {
     };
     let placeholder =
         Manifest::new(&args.subject, &args.message, entries(&vec![PLACEHOLDER_SHA256.into(); inputs.len()]));
-    let probe = Encryptor::with_recipients(&[&x25519::Identity::generate()?.to_public()])?;
+    // Every blob is also encrypted to the sender's own key, when they made one,
+    // so they can open what they sent later (`kluis fetch`).
+    let own: Option<x25519::Recipient> = client
+        .get::<KeyState>("/key")
+        .ok()
+        .and_then(|state| state.key)
+        .map(|key| key.recipient.parse())
+        .transpose()
+        .context("the server sent an invalid recipient for your key")?;
+    let probe_key = x25519::Identity::generate()?.to_public();
+    let probe_to: Vec<&dyn kluis_crypto::Recipient> =
+        std::iter::once(&probe_key as &dyn kluis_crypto::Recipient).chain(own.as_ref().map(|r| r as _)).collect();
+    let probe = Encryptor::with_recipients(&probe_to)?;
     let mut sizes = vec![probe.encrypted_len(placeholder.to_bytes().len() as u64)];
     sizes.extend(inputs.iter().map(|i| probe.encrypted_len(i.size)));
 
@@ -211,7 +224,8 @@ pub fn send(args: SendArgs) -> Result<()> {
     let share =
         ServerShare::from_base64url(&created.server_share).context("the server sent an invalid server share")?;
     let stretched = password.as_ref().map(|p| stretch_password(&id, p));
-    let recipient = package_identity(&id, &link_secret, &share, stretched.as_ref()).to_public();
+    let package_recipient = package_identity(&id, &link_secret, &share, stretched.as_ref()).to_public();
+    let recipients: Vec<x25519::Recipient> = std::iter::once(package_recipient).chain(own).collect();
 
     // The bar counts the files' own bytes (what the user knows), not ciphertext.
     let progress = Bar::new(inputs.iter().map(|i| i.size).sum(), inputs.iter().map(|i| i.name.as_str()));
@@ -219,7 +233,7 @@ pub fn send(args: SendArgs) -> Result<()> {
     for (i, input) in inputs.iter().enumerate() {
         progress.file(&input.name);
         let mut source = FileSource { file: File::open(&input.path)?, hash: Sha256::new(), hashed: 0 };
-        upload(&client, &id, i + 1, (sizes[i + 1], input.size), &recipient, &mut source, &progress.bar)
+        upload(&client, &id, i + 1, (sizes[i + 1], input.size), &recipients, &mut source, &progress.bar)
             .with_context(|| format!("cannot upload {}", input.path.display()))?;
         if source.hashed != input.size {
             bail!("{} changed while it was being sent", input.path.display());
@@ -229,7 +243,7 @@ pub fn send(args: SendArgs) -> Result<()> {
     let manifest = Manifest::new(&args.subject, &args.message, entries(&hashes)).to_bytes();
     let manifest_len = manifest.len() as u64;
     let source = &mut MemorySource(io::Cursor::new(manifest));
-    upload(&client, &id, 0, (sizes[0], manifest_len), &recipient, source, &ProgressBar::hidden())
+    upload(&client, &id, 0, (sizes[0], manifest_len), &recipients, source, &ProgressBar::hidden())
         .context("cannot upload the file list")?;
     // The server keeps SHA-256(A): recipients prove they hold the link (and
     // password) with A. And SHA-256(A_L): with A_L, from the link alone, they
@@ -408,11 +422,12 @@ fn upload(
     package: &PackageId,
     index: usize,
     (size, plain_size): (u64, u64),
-    recipient: &x25519::Recipient,
+    recipients: &[x25519::Recipient],
     source: &mut dyn Source,
     progress: &ProgressBar,
 ) -> Result<()> {
-    let mut encryptor = Encryptor::with_recipients(&[recipient])?;
+    let to: Vec<&dyn kluis_crypto::Recipient> = recipients.iter().map(|r| r as _).collect();
+    let mut encryptor = Encryptor::with_recipients(&to)?;
     let metadata = format!("package {},blob {}", STANDARD.encode(package.as_str()), STANDARD.encode(index.to_string()));
     let mut created = client
         .request("POST", "/uploads")

@@ -816,6 +816,9 @@ async fn the_schemas_accept_what_the_server_sends() {
     let access = call(M::POST, format!("/api/v1/p/{pid}/access")).json(json!({ "access_proof": pproof })).bearer("");
     let session = api.send(access, 200).await.json()["download_token"].as_str().unwrap().to_string();
     let a = api.send(call(M::POST, format!("/api/v1/p/{pid}/reply")).bearer(&session), 200).await;
+    // The sender reads a blob of their own package back (it is encrypted to their key too).
+    let own = api.send(call(M::GET, format!("/api/v1/packages/{pid}/blobs/0")), 200).await;
+    assert_eq!(own.body.as_ref(), [7u8; 120].as_slice());
     assert_eq!(a.json()["info"]["recipient"], recipient.as_str());
     api.send(call(M::POST, format!("/api/v1/requests/{rq}/close")), 200).await;
     let a = api.send(call(M::GET, "/api/v1/admin/users?q=alice"), 200).await;

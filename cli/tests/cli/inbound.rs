@@ -131,6 +131,20 @@ fn a_request_link_brings_files_that_only_the_key_opens() {
     assert_eq!(mode(&second), 0o600);
     let err = fails(kluis(&["key", "unlock", "--identity", second.to_str().unwrap(), "--passphrase-file", &pass]));
     assert!(err.contains("already exists"), "{err}");
+
+    // What Alice sends now is encrypted to her own key too: she reopens it
+    // with `kluis fetch`, and the recipient's link still opens it.
+    let letter = write(work.path(), "letter.txt", b"a copy for me");
+    let link = ok(kluis(&["send", &letter, "--to", JAN, "--verify", "none", "--subject", "Copy"]));
+    let package = kluis_protocol::Link::parse(&link).unwrap().package_id.as_str().to_string();
+    let mine = work.path().join("mine");
+    let out = kluis(&["fetch", &package, "--out", mine.to_str().unwrap()]);
+    ok(out.clone());
+    assert!(stderr(&out).contains("sent by you"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(mine.join("letter.txt")).unwrap(), b"a copy for me");
+    let theirs = work.path().join("theirs");
+    ok(server.kluis("", &["receive", &link, "-o", theirs.to_str().unwrap()]));
+    assert_eq!(std::fs::read(theirs.join("letter.txt")).unwrap(), b"a copy for me");
 }
 
 #[test]

@@ -28,6 +28,7 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/packages/{id}", web::get().to(show))
         .route("/packages/{id}", web::delete().to(delete))
         .route("/packages/{id}/events", web::get().to(events))
+        .route("/packages/{id}/blobs/{idx}", web::get().to(blob))
         .route("/packages/{id}/finalize", web::post().to(finalize))
         .route("/packages/{id}/revoke", web::post().to(revoke))
         .route("/sent", web::get().to(sent_list));
@@ -209,4 +210,20 @@ async fn delete(state: State, auth: SignedIn, path: web::Path<String>) -> ApiRes
     let id = package_id(&path)?;
     packages::delete(&state.domain, &auth.0, id.as_str()).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// A blob of one of the caller's packages (ciphertext, with `Range`): the
+/// sender reopens what they sent with their own key, which every blob is
+/// also encrypted to once they have one.
+async fn blob(
+    state: State,
+    auth: SignedIn,
+    req: actix_web::HttpRequest,
+    path: web::Path<(String, u32)>,
+) -> ApiResult<HttpResponse> {
+    let (raw, idx) = path.into_inner();
+    let id = package_id(&raw)?;
+    let found = packages::own_blob(&state.domain, &auth.0, id.as_str(), i64::from(idx)).await?;
+    let (response, _) = super::recipients::blob_response(&state, &req, id.as_str(), idx, found.size as u64).await?;
+    Ok(response)
 }

@@ -162,6 +162,17 @@ pub(crate) async fn owned(domain: &Domain, caller: &Caller, id: &str) -> DomainR
     Ok(record)
 }
 
+/// A complete blob of one of the caller's live packages (not revoked or expired: their blobs are gone).
+pub(crate) async fn own_blob(domain: &Domain, caller: &Caller, id: &str, idx: i64) -> DomainResult<crate::store::Blob> {
+    let record = owned(domain, caller, id).await?;
+    match visible_state(&record.package, now()) {
+        PackageState::Revoked => return Err(DomainError::Unavailable(Unavailable::Revoked)),
+        PackageState::Expired => return Err(DomainError::Unavailable(Unavailable::Expired)),
+        _ => {}
+    }
+    record.blobs.into_iter().find(|b| b.idx == idx && b.complete).ok_or(DomainError::NotFound("blob"))
+}
+
 /// The cursor of the page after `record` in a list of packages (newest first): `created_at.id`.
 pub(crate) fn cursor_of(record: &PackageRecord) -> String {
     format!("{}.{}", record.package.created_at, record.package.id)
