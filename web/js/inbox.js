@@ -262,12 +262,15 @@ $('#unlock-form').addEventListener('submit', async (event) => {
       input.value = '';
       renderKey();
       if (key.must_change_passphrase) {
+        // An admin recovered the key under a passphrase they know: the user's own, right away.
         openChange();
+        // The intro says why; the field names it (aria-describedby), so it is read with the focus.
         $('#change-intro').textContent = t('key.mustChange');
+        $('#change-passphrase').focus();
       } else {
         notice.success(t('key.unlocked'));
+        $('#lock').focus();
       }
-      $('#lock').focus();
     } catch (e) {
       if (e?.kind === 'no_match') {
         input.value = '';

@@ -751,7 +751,7 @@ async function startReply() {
   } catch (e) {
     const code = e instanceof ApiError ? e.code : null;
     if (code === 'no_key') notice.error(t('reply.noKey', { sender: replyName() }));
-    else if (code === 'replies_off') notice.error(t('reply.off'));
+    else if (code === 'replies_off') notice.error(sender?.organisation ? t('reply.offNamed', { organisation: sender.organisation }) : t('reply.off'));
     else if (code === 'feature_not_licensed') notice.error(t('reply.notLicensed'));
     else if (e instanceof ApiError && e.status === 401) {
       forgetSession();
