@@ -22,6 +22,7 @@ import { DeliveryForm } from './delivery-form.js';
 import { downloadFile, DownloadError, fetchBlob } from './downloader.js';
 import { formatBytes, formatDate, formatDuration, lang, t, tn, translate } from './i18n.js';
 import { describeError } from './messages.js';
+import { deleteSend, listSends } from './send-store.js';
 import { canPickFiles, canPickFolder, FileSink, FolderTarget, MemorySink, registerDownloadWorker, ServiceWorkerSink } from './sinks.js';
 import { $, busy, Countdown, emailIn, fieldError, Notice, Rate, showStep, waitOf } from './ui.js';
 import { loadWasm } from './wasm.js';
@@ -710,6 +711,8 @@ addEventListener('beforeunload', (event) => {
 let reply = null;
 /** What the reply is encrypted to: the sender's recipient(s) as the server names them. */
 let replyRecipients = [];
+/** Where an unfinished reply is kept (send-store.js); the send page never lists it. */
+const REPLY_OWNER = `reply:${packageId}`;
 
 /** Who sent the package, for the reply's sentences. */
 function replyName() {
@@ -725,7 +728,7 @@ function showReplyCard() {
 const replyForm = new DeliveryForm({
   notice,
   show: (step) => showStep($(`#step-${step}`)),
-  owner: `reply:${packageId}`,
+  owner: REPLY_OWNER,
   requireFiles: false,
   target: () => (reply ? { requestId: reply.request, info: reply.info, recipients: replyRecipients, token: reply.session.token } : null),
   onSessionEnded() {
@@ -772,6 +775,8 @@ async function startReply() {
   }
   reply = started;
   replyRecipients = recipients;
+  // A reply left unfinished by an earlier visit cannot be continued (its session was this page's): forget it.
+  for (const record of await listSends(REPLY_OWNER).catch(() => [])) await deleteSend(record.id).catch(() => {});
   const who = reply.info.requester_name ? `${reply.info.requester_name} <${reply.info.requester}>` : reply.info.requester;
   $('#reply-to').textContent = t('reply.to', { sender: who });
   $('#drop-hint').textContent = t('upload.dropHint', { size: formatBytes(reply.info.max_bytes) });
