@@ -262,12 +262,15 @@ $('#unlock-form').addEventListener('submit', async (event) => {
       input.value = '';
       renderKey();
       if (key.must_change_passphrase) {
+        // An admin recovered the key under a passphrase they know: the user's own, right away.
         openChange();
+        // The intro says why; the field names it (aria-describedby), so it is read with the focus.
         $('#change-intro').textContent = t('key.mustChange');
+        $('#change-passphrase').focus();
       } else {
         notice.success(t('key.unlocked'));
+        $('#lock').focus();
       }
-      $('#lock').focus();
     } catch (e) {
       if (e?.kind === 'no_match') {
         input.value = '';
@@ -556,7 +559,7 @@ function inboxItem(item) {
     el('span', '', t('inbox.keptUntil', { date: formatDate(item.expires_at) })),
   );
   li.append(facts);
-  if (item.kind === 'reply') li.append(el('p', 'sent-note', t('inbox.replyNote')));
+  if (item.kind === 'reply') li.append(replyNote(item));
   if (!item.verified) li.append(el('p', 'sent-note', t('inbox.unverifiedNote')));
   const body = el('div', 'inbox-body');
   body.hidden = true;
@@ -568,9 +571,35 @@ function inboxItem(item) {
   const remove = button(t('inbox.delete'), 'button-danger button-small');
   remove.setAttribute('aria-label', t('inbox.deleteLabel', { from: item.from, date: formatDate(item.received_at) }));
   remove.addEventListener('click', () => deleteItem(item, li, remove));
-  actions.append(open, remove);
+  actions.append(open);
+  // Answering goes through the send page with the address filled in (send.js reads ?to=).
+  if (EMAIL.test(item.from)) {
+    const answer = el('a', 'button-secondary button-small', t('inbox.reply'));
+    answer.href = `/?to=${encodeURIComponent(item.from)}`;
+    answer.setAttribute('aria-label', t('inbox.replyLabel', { from: item.from }));
+    actions.append(answer);
+  }
+  actions.append(remove);
   li.append(actions, body);
   return li;
+}
+
+/**
+ * A reply's note: "Reply to the files you sent on <date>" once the package
+ * it answers is known (GET /packages/<id>, the user's own), else in general.
+ */
+function replyNote(item) {
+  const note = el('p', 'sent-note', t('inbox.replyNote'));
+  if (item.reply_to) {
+    api(`/packages/${encodeURIComponent(item.reply_to)}`, { token: session.token })
+      .then((sent) => {
+        if (sent?.created_at) note.textContent = t('inbox.replyTo', { date: formatDate(sent.created_at) });
+      })
+      .catch(() => {
+        // deleted or expired meanwhile: the general note stays
+      });
+  }
+  return note;
 }
 
 function closeItem(li) {

@@ -10,13 +10,19 @@
 // S and the stretched password, decrypt the small manifest (should a
 // wrong password still get this far, it is retried on it without another
 // access), then download and decrypt each file straight to disk
-// (downloader.js, sinks.js).
+// (downloader.js, sinks.js). Once the files are open, the recipient can
+// reply securely (docs/inbound.md): POST /p/<id>/reply with the download
+// session names the sender's key and an uploader session, and the reply
+// (a message, files) is encrypted on this page to that key and sent like
+// an upload through a request (delivery-form.js).
 import { api, ApiError } from './api.js';
 import { CryptoWorker } from './crypto-client.js';
 import { cryptoErrorKind } from './crypto-errors.js';
+import { DeliveryForm } from './delivery-form.js';
 import { downloadFile, DownloadError, fetchBlob } from './downloader.js';
 import { formatBytes, formatDate, formatDuration, lang, t, tn, translate } from './i18n.js';
 import { describeError } from './messages.js';
+import { deleteSend, listSends } from './send-store.js';
 import { canPickFiles, canPickFolder, FileSink, FolderTarget, MemorySink, registerDownloadWorker, ServiceWorkerSink } from './sinks.js';
 import { $, busy, Countdown, emailIn, fieldError, Notice, Rate, showStep, waitOf } from './ui.js';
 import { loadWasm } from './wasm.js';
@@ -591,6 +597,7 @@ function showFiles() {
   // Without a folder picker, a browser with save dialogs would need one dialog per file.
   $('#download-all-row').hidden = manifest.files.length < 2 || (canPickFiles && !canPickFolder);
   $('#save-hint').textContent = canPickFiles ? t('receive.saveHintPicker') : t('receive.saveHintDownloads');
+  showReplyCard();
   notice.clear();
   showStep($('#step-files'), { focus: false });
   $('#files-title').setAttribute('tabindex', '-1');
@@ -697,6 +704,125 @@ addEventListener('beforeunload', (event) => {
   // Leaving the page stops the downloads that are running.
   if (rows.some((row) => row.controller)) event.preventDefault();
 });
+
+// ---------------------------------------------------------------- reply
+
+/** POST /p/<id>/reply: {request, info (RequestInfo: the sender's), session}, once asked for. */
+let reply = null;
+/** What the reply is encrypted to: the sender's recipient(s) as the server names them. */
+let replyRecipients = [];
+/** Where an unfinished reply is kept (send-store.js); the send page never lists it. */
+const REPLY_OWNER = `reply:${packageId}`;
+
+/** Who sent the package, for the reply's sentences. */
+function replyName() {
+  if (reply) return reply.info.requester_name || reply.info.requester;
+  if (sender) return sender.sender.name || sender.sender.email;
+  return t('reply.theSender');
+}
+
+function showReplyCard() {
+  $('#reply-intro').textContent = t('reply.intro', { sender: replyName() });
+}
+
+const replyForm = new DeliveryForm({
+  notice,
+  show: (step) => showStep($(`#step-${step}`)),
+  owner: REPLY_OWNER,
+  requireFiles: false,
+  target: () => (reply ? { requestId: reply.request, info: reply.info, recipients: replyRecipients, token: reply.session.token } : null),
+  onSessionEnded() {
+    // The reply's session ran out: asked for again with the next click; the files chosen stay.
+    reply = null;
+    showStep($('#step-files'));
+    notice.error(t('reply.sessionEnded'));
+  },
+  onUnavailable() {
+    reply = null;
+    showStep($('#step-files'));
+    notice.error(t('reply.unavailable', { sender: replyName() }));
+  },
+  onDone: showReplyDone,
+});
+
+/** Asks the server where a reply goes (only when the person wants to reply). */
+async function startReply() {
+  notice.clear();
+  let started;
+  try {
+    started = await api(`/p/${encodeURIComponent(packageId)}/reply`, { method: 'POST', token: access.download_token });
+  } catch (e) {
+    const code = e instanceof ApiError ? e.code : null;
+    if (code === 'no_key') notice.error(t('reply.noKey', { sender: replyName() }));
+    else if (code === 'replies_off') notice.error(sender?.organisation ? t('reply.offNamed', { organisation: sender.organisation }) : t('reply.off'));
+    else if (code === 'feature_not_licensed') notice.error(t('reply.notLicensed'));
+    else if (e instanceof ApiError && e.status === 401) {
+      forgetSession();
+      notice.error(t('reply.downloadSessionEnded'));
+    } else if (!handleGone(e)) notice.error(describeError(e));
+    return;
+  }
+  let recipients;
+  try {
+    const named = started.info.recipients?.length ? started.info.recipients : [started.info.recipient];
+    recipients = [...new Set(named.map((r) => wasm.parseRecipient(r)))];
+  } catch {
+    recipients = [];
+  }
+  if (!recipients.length) {
+    notice.error(t('reply.noKey', { sender: replyName() }));
+    return;
+  }
+  reply = started;
+  replyRecipients = recipients;
+  // A reply left unfinished by an earlier visit cannot be continued (its session was this page's): forget it.
+  for (const record of await listSends(REPLY_OWNER).catch(() => [])) await deleteSend(record.id).catch(() => {});
+  const who = reply.info.requester_name ? `${reply.info.requester_name} <${reply.info.requester}>` : reply.info.requester;
+  $('#reply-to').textContent = t('reply.to', { sender: who });
+  $('#drop-hint').textContent = t('upload.dropHint', { size: formatBytes(reply.info.max_bytes) });
+  $('#message-hint').textContent = t('upload.encryptedHint', { requester: replyName() });
+  showStep($('#step-compose'));
+}
+
+$('#reply-start').addEventListener('click', () => {
+  if (reply) {
+    notice.clear();
+    showStep($('#step-compose'));
+    return;
+  }
+  busy($('#reply-card'), startReply);
+});
+
+function backToFiles() {
+  notice.clear();
+  showStep($('#step-files'), { focus: false });
+  $('#reply-start').focus();
+}
+
+$('#reply-back').addEventListener('click', backToFiles);
+$('#reply-done-back').addEventListener('click', backToFiles);
+
+function showReplyDone(record) {
+  const parts = [t('reply.doneText', { sender: replyName() })];
+  if (record.files.length) parts.push(t('reply.doneFiles', { files: tn('common.files', record.files.length) }));
+  $('#reply-done-text').textContent = parts.join(' ');
+  $('#reply-done-list').replaceChildren(
+    ...record.files.map((file) => {
+      const item = document.createElement('li');
+      const name = document.createElement('span');
+      name.className = 'file-name';
+      name.textContent = file.name;
+      const size = document.createElement('span');
+      size.className = 'file-size';
+      size.textContent = formatBytes(file.size);
+      item.append(name, size);
+      return item;
+    }),
+  );
+  replyForm.reset();
+  notice.clear();
+  showStep($('#step-reply-done'));
+}
 
 start().catch((e) => notice.error(describeError(e)));
 

@@ -376,6 +376,17 @@ for (const id of ['expires', 'verify-email', 'verify-none', 'password', 'max-dow
 $('#send-form').addEventListener('reset', () => setTimeout(summarizeOptions));
 summarizeOptions();
 
+/**
+ * `/?to=<address>` (the inbox's "Reply securely"): the recipient filled in.
+ * Only one plain address is taken (EMAIL, at most 254 characters), and it
+ * only goes into the field's value; anything else is ignored.
+ */
+function prefillRecipient() {
+  const to = new URLSearchParams(location.search).get('to')?.trim() ?? '';
+  if (to.length <= 254 && EMAIL.test(to) && !$('#recipients').value) $('#recipients').value = to;
+}
+prefillRecipient();
+
 function parseRecipients(text) {
   return [...new Set(text.split(/[\s,;]+/).map((s) => s.trim()).filter(Boolean))];
 }

@@ -11,13 +11,12 @@
 // this device to the requester's key alone and uploaded like a send
 // (uploader.js: createDelivery, PackageSender). Nothing the server could
 // read leaves the page: names and message are in the encrypted manifest.
-import { api, ApiError, isAbort } from './api.js';
+import { api, ApiError } from './api.js';
 import { formatBytes, formatDate, lang, t, tn, translate } from './i18n.js';
 import { describeError } from './messages.js';
 import { deleteSend, listSends, sameFile } from './send-store.js';
-import { showSendProgress } from './send-progress.js';
+import { DeliveryForm } from './delivery-form.js';
 import { $, busy, Countdown, emailIn, fieldError, Notice, showStep, waitOf } from './ui.js';
-import { createDelivery, PackageSender, SendError } from './uploader.js';
 import { loadWasm } from './wasm.js';
 
 translate();
@@ -47,10 +46,7 @@ let info = null;
 let email = '';
 /** POST /r/<id>/session: {token, expires_at, email}, and the RequestInfo it was started for. */
 let session = null;
-/** Files chosen in the form. */
-let chosen = [];
-/** The upload running (PackageSender), and an unfinished one offered after a reload. */
-let sender = null;
+/** An unfinished upload offered after a reload, and the files chosen again for it. */
 let pending = null;
 let pendingFiles = [];
 
@@ -393,7 +389,7 @@ async function afterSession() {
 function showResume(record) {
   pending = record;
   // Files still in memory (the same page, after the session was renewed) need no new choice.
-  pendingFiles = record.files.map((d) => chosen.find((f) => sameFile(f, d)) ?? null);
+  pendingFiles = record.files.map((d) => form.chosen.find((f) => sameFile(f, d)) ?? null);
   const total = record.files.reduce((sum, f) => sum + f.size, 0);
   $('#resume-summary').textContent = t('upload.resumeSummary', {
     date: formatDate(new Date(record.createdAt).toISOString()),
@@ -438,10 +434,9 @@ $('#resume-files').addEventListener('change', (event) => {
 });
 
 $('#resume-continue').addEventListener('click', () => {
-  sender = new PackageSender(pending, pendingFiles, session.token);
+  const record = pending;
   pending = null;
-  beginProgress();
-  runSender();
+  form.start(record, pendingFiles, session.token);
 });
 
 $('#resume-discard').addEventListener('click', async () => {
@@ -450,244 +445,22 @@ $('#resume-discard').addEventListener('click', async () => {
   showCompose();
 });
 
-// ---------------------------------------------------------------- compose
+// ---------------------------------------------------------------- compose and progress
+
+/** The form, the upload and its failures (delivery-form.js, shared with the secure reply). */
+const form = new DeliveryForm({
+  notice,
+  show,
+  owner: OWNER,
+  target: () => (session ? { requestId, info, recipients, token: session.token } : null),
+  onSessionEnded: () => (session ? sessionEnded() : showEmail()),
+  onUnavailable: unavailable,
+  onDone: showDone,
+});
 
 function showCompose() {
   show('compose');
 }
-
-function addFiles(files) {
-  for (const file of files) {
-    if (!chosen.some((f) => sameFile(f, file))) chosen.push(file);
-  }
-  renderChosen();
-}
-
-function renderChosen() {
-  const list = $('#file-list');
-  list.replaceChildren();
-  chosen.forEach((file, i) => {
-    const item = document.createElement('li');
-    const name = document.createElement('span');
-    name.className = 'file-name';
-    name.textContent = file.name;
-    const size = document.createElement('span');
-    size.className = 'file-size';
-    size.textContent = formatBytes(file.size);
-    const remove = document.createElement('button');
-    remove.type = 'button';
-    remove.className = 'button-link';
-    remove.textContent = t('send.remove');
-    remove.setAttribute('aria-label', t('send.removeFile', { name: file.name }));
-    remove.addEventListener('click', () => {
-      chosen.splice(i, 1);
-      renderChosen();
-      $('#files').focus();
-    });
-    item.append(name, size, remove);
-    list.append(item);
-  });
-  const total = chosen.reduce((sum, f) => sum + f.size, 0);
-  $('#file-total').textContent = chosen.length ? t('send.total', { files: tn('common.files', chosen.length), size: formatBytes(total) }) : '';
-  if (chosen.length) fieldError($('#files'), '', { focus: false });
-}
-
-$('#files').addEventListener('change', (event) => {
-  addFiles(event.currentTarget.files);
-  event.currentTarget.value = '';
-});
-
-const dropzone = $('#dropzone');
-dropzone.addEventListener('dragover', (event) => {
-  event.preventDefault();
-  dropzone.classList.add('dragging');
-});
-dropzone.addEventListener('dragleave', () => dropzone.classList.remove('dragging'));
-dropzone.addEventListener('drop', (event) => {
-  event.preventDefault();
-  dropzone.classList.remove('dragging');
-  const items = [...(event.dataTransfer?.items ?? [])].filter((item) => item.kind === 'file');
-  const files = items.length
-    ? items.filter((item) => item.webkitGetAsEntry?.()?.isFile ?? true).map((item) => item.getAsFile()).filter(Boolean)
-    : [...(event.dataTransfer?.files ?? [])];
-  addFiles(files);
-});
-
-$('#upload-form').addEventListener('submit', async (event) => {
-  event.preventDefault();
-  notice.clear();
-  if (!chosen.length) {
-    fieldError($('#files'), t('send.noFiles'));
-    return;
-  }
-  if (!session) {
-    showEmail();
-    return;
-  }
-  const files = [...chosen];
-  const message = $('#message').value;
-  let record;
-  await busy(event.currentTarget, async () => {
-    try {
-      record = await createDelivery({ files, message }, { requestId, info, recipients, token: session.token, owner: OWNER });
-    } catch (e) {
-      handleUploadError(e, { creating: true });
-    }
-  });
-  if (!record) return;
-  sender = new PackageSender(record, files, session.token);
-  beginProgress();
-  runSender();
-});
-
-// ---------------------------------------------------------------- progress
-
-function beginProgress() {
-  $('#progress-title').textContent = t('progress.title');
-  $('#progress-bar').value = 0;
-  $('#progress-stats').textContent = '';
-  $('#progress-file').textContent = '';
-  $('#progress-status').textContent = '';
-  show('progress');
-}
-
-async function runSender() {
-  const current = sender;
-  const stopShowing = showSendProgress(current);
-  const onWarning = () => notice.info(t('progress.notSaved'));
-  current.addEventListener('warning', onWarning);
-  $('#pause').hidden = false;
-  $('#resume').hidden = true;
-  $('#cancel').hidden = false;
-  $('#progress-title').textContent = t('progress.title');
-  try {
-    await current.run();
-    current.dispose();
-    if (sender === current) sender = null;
-    showDone(current.record);
-  } catch (e) {
-    if (sender !== current) return; // cancelled
-    if (isAbort(e)) {
-      $('#progress-title').textContent = t('progress.paused');
-      $('#progress-status').textContent = t('progress.pausedHint');
-      $('#progress-stats').textContent = '';
-      $('#pause').hidden = true;
-      $('#resume').hidden = false;
-      $('#resume').focus();
-      return;
-    }
-    handleUploadError(e, {});
-  } finally {
-    stopShowing();
-    current.removeEventListener('warning', onWarning);
-  }
-}
-
-/** Words for a refusal of the request's rules (a blocked file type) from the page or the server. */
-function blockedText(files) {
-  return files.map(({ name, type }) => t('upload.blocked', { name, type })).join(' ');
-}
-
-function handleUploadError(e, { creating }) {
-  const code = e instanceof SendError ? e.code : null;
-  const cause = e?.cause;
-  if (code === 'signed_out') {
-    sender?.pause();
-    sender?.dispose();
-    sender = null;
-    sessionEnded();
-    return;
-  }
-  if (code === 'blocked') {
-    notice.error(blockedText(cause.files));
-    return;
-  }
-  if (cause?.code === 'feature_not_licensed') {
-    notice.error(t('upload.notLicensed'));
-    if (!creating) abandon();
-    return;
-  }
-  if (code === 'too_large') {
-    notice.error(e.size && e.limit ? t('upload.tooLargeSizes', { size: formatBytes(e.size), limit: formatBytes(e.limit) }) : t('upload.tooLarge'));
-    if (!creating) abandon();
-    return;
-  }
-  if (code === 'invalid' && cause?.code?.startsWith('policy_')) {
-    // The server's check of the organisation's rules (a file type the page did not see, the largest package).
-    const type = cause.details?.file_type;
-    if (type) notice.error(t('upload.blockedType', { type }));
-    else if (cause.code === 'policy_too_large' && e.size && cause.details?.limit) notice.error(t('upload.tooLargeSizes', { size: formatBytes(e.size), limit: formatBytes(Number(cause.details.limit)) }));
-    else notice.error(t('upload.policy', { message: cause.message }));
-    if (!creating) abandon();
-    return;
-  }
-  if (code === 'wrong_recipient') {
-    unavailable('changed');
-    abandon({ quiet: true });
-    return;
-  }
-  if (code === 'gone' || (e instanceof ApiError && e.status === 404)) {
-    if (creating || cause?.code === 'request_not_found') {
-      unavailable('not_found');
-      abandon({ quiet: true });
-      return;
-    }
-    notice.error(t('upload.gone'));
-    abandon();
-    return;
-  }
-  if (code === 'file_changed') {
-    notice.error(t('error.fileChanged'));
-    if (!creating) stalled();
-    return;
-  }
-  if (code === 'network') {
-    notice.error(creating ? t('error.network') : t('error.networkUpload'));
-    if (!creating) stalled();
-    return;
-  }
-  notice.error(describeError(cause ?? e));
-  if (!creating) stalled();
-}
-
-function stalled() {
-  $('#progress-title').textContent = t('progress.stopped');
-  $('#progress-status').textContent = '';
-  $('#progress-stats').textContent = '';
-  $('#pause').hidden = true;
-  $('#resume').hidden = false;
-  $('#resume').focus();
-}
-
-/** The upload cannot go on: forget it; back to the form unless the page says the link is dead. */
-async function abandon({ quiet = false } = {}) {
-  const current = sender;
-  sender = null;
-  if (current) await current.cancel();
-  if (!quiet) show('compose');
-}
-
-$('#pause').addEventListener('click', () => sender?.pause());
-
-$('#resume').addEventListener('click', () => {
-  if (!sender) return;
-  notice.clear();
-  runSender();
-  $('#pause').focus();
-});
-
-$('#cancel').addEventListener('click', async () => {
-  if (!sender || !confirm(t('upload.cancelConfirm'))) return;
-  const current = sender;
-  sender = null;
-  await current.cancel();
-  notice.info(t('upload.cancelled'));
-  show('compose');
-});
-
-addEventListener('beforeunload', (event) => {
-  if (sender?.running) event.preventDefault();
-});
 
 // ---------------------------------------------------------------- done
 
@@ -707,9 +480,7 @@ function showDone(record) {
       return item;
     }),
   );
-  chosen = [];
-  renderChosen();
-  $('#message').value = '';
+  form.reset();
   notice.clear();
   show('done');
 }

@@ -200,6 +200,26 @@ export class KluisServer {
     throw new Error(`no code mailed to ${email} within ${timeout} ms`);
   }
 
+  /** Waits for a mail to `email` whose text (decoded) matches `pattern` and returns that text. */
+  async mail(email, pattern, { timeout = 10_000 } = {}) {
+    const deadline = Date.now() + timeout;
+    while (Date.now() < deadline) {
+      let names = [];
+      try {
+        names = readdirSync(this.outbox).filter((n) => n.endsWith('.eml')).sort();
+      } catch {
+        // no outbox yet
+      }
+      for (const name of names) {
+        const text = decodeQuotedPrintable(readFileSync(join(this.outbox, name), 'utf8'));
+        const to = text.match(/^To:\s*(.*)$/im)?.[1] ?? '';
+        if (to.toLowerCase().includes(email.toLowerCase()) && pattern.test(text)) return text;
+      }
+      await sleep(100);
+    }
+    throw new Error(`no mail to ${email} matching ${pattern} within ${timeout} ms`);
+  }
+
   /** How many mails to `email` are in the outbox (read or not). The queue sends them
    * in the background: a mail asked for a moment ago may not be here yet. */
   mailCount(email) {
