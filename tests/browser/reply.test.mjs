@@ -8,7 +8,7 @@
 // identity. A sender without a key cannot be replied to, and says so.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -245,4 +245,41 @@ test('a sender without a key cannot be replied to, and the page says so; once th
   await item.getByRole('button', { name: /^Open what/ }).click();
   await item.locator('.inbox-body .message').waitFor();
   assert.equal(await item.locator('.inbox-body .message').innerText(), 'Dank je, ontvangen.');
+});
+
+test('what Alice sends from the send page once she has a key is encrypted to her key too, so she can open it later', { timeout: 120_000 }, async (t) => {
+  const { server, open } = await setup(t);
+  const token = await server.token(ALICE); // makes Alice a user
+  const alice = await open();
+  await signInInbox(alice, server, ALICE);
+  await makeKey(alice);
+  const recipient = (await (await fetch(`${server.url}/api/v1/key`, { headers: { Authorization: `Bearer ${token}` } })).json()).key.recipient;
+
+  // The same sign-in on the send page.
+  await alice.goto(`${server.url}/`);
+  await alice.setInputFiles('#files', [{ name: 'brief.txt', mimeType: 'text/plain', buffer: Buffer.from('a letter for Bob') }]);
+  await alice.locator('#file-list li').first().waitFor();
+  await alice.fill('#recipients', BOB);
+  await alice.click('#send-button');
+  await alice.locator('#step-done').waitFor({ state: 'visible', timeout: 60_000 });
+  const link = await alice.inputValue('#link');
+  const id = new URL(link).pathname.split('/').pop();
+
+  // Its file's age header has two X25519 stanzas: the package key and Alice's own.
+  const response = await fetch(`${server.url}/api/v1/packages/${id}/blobs/1`, { headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(response.status, 200);
+  const header = Buffer.from(await response.arrayBuffer()).toString('latin1').split('\n---')[0];
+  assert.equal(header.split('\n').filter((l) => l.startsWith('-> X25519 ')).length, 2, header);
+  // Bob's link still opens it; Alice's identity (unlocked with her passphrase by the CLI) does too.
+  const dir = mkdtempSync(join(tmpdir(), 'kluis-own-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'pass'), `${PASSPHRASE}\n`);
+  const identity = join(dir, 'identity.txt');
+  const unlocked = await server.kluis(['key', 'unlock', '--identity', identity, '--passphrase-file', join(dir, 'pass'), '--server', server.url, '--token', token]);
+  assert.equal(unlocked.code, 0, unlocked.stderr);
+  assert.equal(unlocked.stdout.trim(), recipient);
+  const fetched = await server.kluis(['fetch', id, '--identity', identity, '--out', join(dir, 'out'), '--server', server.url, '--token', token]);
+  assert.equal(fetched.code, 0, fetched.stderr);
+  assert.match(fetched.stderr, /sent by you/);
+  assert.equal(readFileSync(join(dir, 'out', 'brief.txt'), 'utf8'), 'a letter for Bob');
 });

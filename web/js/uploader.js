@@ -112,7 +112,12 @@ export async function createPackage(options, { token, owner, policy = null, onSt
   }
   const described = describe(files);
 
-  const sizes = blobSizes(wasm, options.subject, options.message, described);
+  // Every blob is also encrypted to the sender's own key, when they made one
+  // (docs/architecture.md §3), so they can open what they sent later.
+  const ownRecipient = await api('/key', { token })
+    .then((state) => state.key?.recipient ?? null)
+    .catch(() => null);
+  const sizes = blobSizes(wasm, options.subject, options.message, described, ownRecipient ? 2 : 1);
 
   const linkSecret = wasm.generateLinkSecret();
   let created;
@@ -159,6 +164,7 @@ export async function createPackage(options, { token, owner, policy = null, onSt
     subject: options.subject,
     message: options.message,
     recipients: options.recipients,
+    ownRecipient,
     files: described,
     sizes,
     blobs: sizes.map(() => ({ uploadUrl: null, resumeState: null, done: false, sha256: null })),
@@ -358,7 +364,8 @@ export class PackageSender extends EventTarget {
       // To the requester's own key (the link's fragment, checked against the server's), or a portal's receivers.
       this.#recipients = record.delivery.recipients ?? [record.delivery.recipient];
     } else {
-      this.#recipients ??= [wasm.packageRecipient(record.id, record.linkSecret, record.serverShare, record.stretched ?? undefined)];
+      const packageKey = wasm.packageRecipient(record.id, record.linkSecret, record.serverShare, record.stretched ?? undefined);
+      this.#recipients ??= record.ownRecipient ? [packageKey, record.ownRecipient] : [packageKey];
       // SHA-256 of the access proof A (docs/architecture.md §3, access proof) and of the link
       // proof A_L (§3, link proof: recipients see who sent it), registered at finalize:
       // both depend on the package id, which the server makes at create.
