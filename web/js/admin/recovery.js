@@ -78,23 +78,27 @@ export function setupRecovery({ notice, organisation }) {
     }
   }
 
-  $('#recovery-on').addEventListener('click', () =>
-    busy(card, async () => {
-      notice.clear();
+  $('#recovery-on').addEventListener('click', async () => {
+    notice.clear();
+    // busy() gives the controls back as they were: the steps are set after it.
+    const made = await busy(card, async () => {
       const worker = new CryptoWorker();
       try {
-        pending = await worker.newIdentity();
+        return await worker.newIdentity();
       } catch (e) {
         notice.error(errorText(e));
-        return;
+        return null;
       } finally {
         worker.terminate();
       }
-      $('#recovery-on').hidden = true;
-      $('#recovery-setup').hidden = false;
-      $('#recovery-save').focus();
-    }),
-  );
+    });
+    if (!made) return;
+    resetSetup();
+    pending = made;
+    $('#recovery-on').hidden = true;
+    $('#recovery-setup').hidden = false;
+    $('#recovery-save').focus();
+  });
 
   $('#recovery-save').addEventListener('click', () => {
     if (!pending) return;
@@ -122,22 +126,24 @@ export function setupRecovery({ notice, organisation }) {
     $('#recovery-on').focus();
   });
 
-  $('#recovery-confirm').addEventListener('click', () => {
+  $('#recovery-confirm').addEventListener('click', async () => {
     if (!pending || !$('#recovery-stored').checked) return;
     const recipient = pending.recipient;
-    busy(card, async () => {
-      notice.clear();
+    notice.clear();
+    const settings = await busy(card, async () => {
       try {
         // Only the public half: the identity stays with the admin.
-        const settings = await adminApi('/recovery', { method: 'PUT', body: { recipient } });
-        resetSetup();
-        fill(settings);
-        notice.success(t('admin.recovery.turnedOn'));
-        $('#recovery-off').focus();
+        return await adminApi('/recovery', { method: 'PUT', body: { recipient } });
       } catch (e) {
         notice.error(errorText(e));
+        return null;
       }
     });
+    if (!settings) return;
+    resetSetup();
+    fill(settings);
+    notice.success(t('admin.recovery.turnedOn'));
+    $('#recovery-off').focus();
   });
 
   $('#recovery-off').addEventListener('click', async () => {
