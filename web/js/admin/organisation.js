@@ -91,7 +91,8 @@ export function setupOrganisation({ notice, onName }) {
       default_expiry_days: number($('#org-default-expiry')),
       max_expiry_days: number($('#org-max-expiry')),
       audit_retention_days: number($('#org-retention')),
-      replies: $('#org-replies').checked,
+      // Absent is on (the settings are replaced whole): only "off" is written down.
+      ...($('#org-replies').checked ? {} : { replies: false }),
     };
     const longest = settings.max_expiry_days ?? limits.max_expiry_days;
     // The first wrong field gets the focus; the server checks all of this again.
