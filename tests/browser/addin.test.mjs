@@ -422,3 +422,42 @@ test('Open with Kluis: the read pane finds the link in the mail and decrypts the
   assert.match(await page.locator('#files-message').innerText(), /Voor de vergadering/);
   assert.equal(sha256(await save(page, 'jaarstukken.xlsx')), sha256(data));
 });
+
+test('Request files without a key says so and links to the inbox; once the key is made, the form takes the draft\'s To', { timeout: 120_000 }, async (t) => {
+  const { server, pane } = await setup(t);
+  await server.addUser(ALICE);
+  const page = await pane({ user: { email: ALICE, name: 'Alice Jansen' }, to: [BOB, 'dirk@client.example'], bodyType: 'text', body: 'Hallo' }, '/addin/taskpane.html?mode=request');
+  await page.locator('#step-signin').waitFor({ state: 'visible' });
+  await page.click('#signin-email-form button[type=submit]');
+  await page.fill('#signin-code', await server.code(ALICE));
+  await page.click('#signin-code-form button[type=submit]');
+  await page.locator('#step-request-nokey').waitFor({ state: 'visible' });
+  assert.equal(await page.getAttribute('#request-inbox-link', 'href'), `${server.url}/inbox`);
+  assert.ok(await page.locator('#step-compose').isHidden(), 'not the Send securely form');
+
+  // The key, made elsewhere (as /inbox does): then "check again" shows the form.
+  const token = await server.token(ALICE);
+  const key = await page.evaluate(async () => {
+    const { CryptoWorker } = await import('/js/crypto-client.js');
+    const worker = new CryptoWorker();
+    try {
+      const made = await worker.makeKey('een lange wachtzin hier');
+      return { recipient: made.recipient, wrapped: made.wrapped };
+    } finally {
+      worker.terminate();
+    }
+  });
+  const put = await fetch(`${server.url}/api/v1/key`, { method: 'PUT', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify(key) });
+  assert.equal(put.status, 200);
+  await page.click('#request-check-again');
+  await page.locator('#step-request').waitFor({ state: 'visible' });
+  assert.equal(await page.inputValue('#request-emails'), `${BOB}\ndirk@client.example`);
+  await page.click('#request-submit');
+  await page.locator('#step-request-done').waitFor({ state: 'visible' });
+  const body = (await draftOf(page)).body;
+  assert.match(body, new RegExp(`Upload your files securely: ${server.url.replace(/\./g, '\\.')}/r/[A-Za-z0-9_-]{22}#${key.recipient}`));
+  assert.match(body, /Hallo$/, 'the text stays under the link');
+  const requests = await (await fetch(`${server.url}/api/v1/requests`, { headers: { Authorization: `Bearer ${token}` } })).json();
+  assert.deepEqual(requests.requests[0].emails.sort(), [BOB, 'dirk@client.example'].sort());
+  assert.equal(requests.requests[0].verify, 'email');
+});

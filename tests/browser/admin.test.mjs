@@ -13,7 +13,7 @@ import { join } from 'node:path';
 
 import { startProvider } from '../support/oidc-provider.mjs';
 import { launch } from './support/browser.mjs';
-import { KluisServer, ROOT, run } from './support/kluis.mjs';
+import { KluisServer, LICENCE_BIN, ROOT, run } from './support/kluis.mjs';
 import { newPage, signIn } from './support/pages.mjs';
 
 const ANN = 'ann@example.org'; // the admin
@@ -346,7 +346,7 @@ test('an admin installs the licence the vendor sent, sees its seats, and gives a
   const { server, page, dir } = await setup(t);
   // Signed with the test vendor key, which this test server trusts (test-licence-key).
   const licence = join(dir, 'example.licence');
-  const signed = await run(join(ROOT, 'target/debug/kluis-licence'), [
+  const signed = await run(LICENCE_BIN, [
     'sign', '--key', join(ROOT, 'licence/testdata/test-vendor.key'), '--licensee', 'Example Zorg', '--domain', 'example.org',
     '--seats', '2', '--feature', 'single-sign-on', '--from', '2000-01-01', '--until', '2999-12-31', '--id', 'L-browser', '--out', licence,
   ]);

@@ -77,13 +77,19 @@ test('the manifest converts to a unified manifest that validates against Microso
   const controls = extension.ribbons.flatMap((r) => r.tabs.flatMap((t) => t.groups.flatMap((g) => g.controls)));
   assert.ok(controls.some((c) => c.id === 'kluisSendSecurelyButton' && c.label === 'Send securely'));
   assert.ok(controls.some((c) => c.id === 'kluisOpenWithKluisButton' && c.label === 'Open with Kluis'));
+  const request = controls.find((c) => c.id === 'kluisRequestFilesButton');
+  assert.equal(request?.label, 'Request files');
+  const requestAction = extension.runtimes.flatMap((r) => r.actions).find((a) => a.id === request.actionId);
+  assert.ok(requestAction, 'Request files opens a task pane');
+  const requestPage = extension.runtimes.find((r) => r.actions.includes(requestAction)).code.page;
+  assert.equal(requestPage, `${server.url}/addin/taskpane.html?mode=request`);
   assert.ok(controls.every((c) => c.icons.length === 8), 'eight icon sizes on every button');
   assert.deepEqual(manifest.validDomains, [server.url]);
 
   // Dutch beside English: every localised key names a string of the manifest.
   const dutch = JSON.parse(readFileSync(join(output, 'nl-nl.json'), 'utf8'));
   const labels = Object.entries(dutch).filter(([key]) => key.endsWith('.label')).map(([, v]) => v);
-  assert.ok(labels.includes('Veilig versturen') && labels.includes('Openen met Kluis'), JSON.stringify(dutch));
+  assert.ok(labels.includes('Veilig versturen') && labels.includes('Openen met Kluis') && labels.includes('Bestanden opvragen'), JSON.stringify(dutch));
   for (const key of Object.keys(dutch).filter((k) => k !== '$schema')) {
     const value = key.split(/\.(?![^[]*\])/).reduce((node, part) => {
       const [, name, index] = part.match(/^([^[]+)(?:\[(\d+)\])?$/);
@@ -110,7 +116,7 @@ test('every URL the manifest names is served, with the right content type', asyn
     const [, type] = expected.find(([pattern]) => pattern.test(path)) ?? [null, /^text\/html/];
     assert.match(answer.headers['content-type'] ?? '', type, `content type of ${url}`);
   }
-  for (const needed of ['/addin/taskpane.html', '/addin/read.html', '/addin/commands.html', '/addin/icons/icon-80.png']) {
+  for (const needed of ['/addin/taskpane.html', '/addin/taskpane.html?mode=request', '/addin/read.html', '/addin/commands.html', '/addin/icons/icon-80.png']) {
     assert.ok(urls.includes(`${server.url}${needed}`), `${needed} is not in the manifest`);
   }
 });

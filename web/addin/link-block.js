@@ -72,3 +72,27 @@ export function linkBlock(facts) {
     '</div>';
   return { html, text };
 }
+
+/**
+ * The block "Request files" puts into the mail: the upload link
+ * (`https://HOST/r/<id>#age1…`) with a line in Dutch and English.
+ * `facts`: {link, sender (name or address)}. Returns {html, text}.
+ */
+export function requestBlock({ link, sender }) {
+  const nl = `${sender} vraagt u bestanden te sturen via Kluis. Ze worden in uw browser versleuteld, zodat alleen de aanvrager ze kan openen.`;
+  const en = `${sender} asks you to send files through Kluis. They are encrypted in your browser, so that only the requester can open them.`;
+  const lineNl = 'Upload uw bestanden beveiligd:';
+  const lineEn = 'Upload your files securely:';
+  const text = [`— ${NL.title} / ${EN.title} —`, nl, `${lineNl} ${link}`, '', en, `${lineEn} ${link}`, ''].join('\n');
+  const p = (s) => `<p style="margin:0 0 8px">${escapeHtml(s)}</p>`;
+  const a = `<a href="${escapeHtml(link)}" style="color:#0f6cbd;font-weight:600">${escapeHtml(link)}</a>`;
+  const html =
+    '<div data-kluis="request-block" style="border:1px solid #0f6cbd;border-radius:4px;padding:12px 16px;margin:0 0 16px;font-family:Segoe UI,Arial,sans-serif;font-size:14px;color:#242424">' +
+    `<p style="margin:0 0 8px;font-weight:600">${escapeHtml(`${NL.title} / ${EN.title}`)}</p>` +
+    p(nl) +
+    `<p style="margin:0 0 12px">${escapeHtml(lineNl)} ${a}</p>` +
+    p(en) +
+    `<p style="margin:0">${escapeHtml(lineEn)} ${a}</p>` +
+    '</div>';
+  return { html, text };
+}

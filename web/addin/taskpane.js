@@ -10,6 +10,9 @@
 // `kluis.send` the id of an upload whose link is not yet in the mail (its
 // record stays in IndexedDB until it is, so a pane closed at any moment
 // continues where it stopped), `kluis.secured` {package, message, at} once done.
+//
+// Opened as taskpane.html?mode=request ("Request files"), the pane signs in
+// the same way and then asks for files instead (request.js).
 import { api, isAbort } from '../js/api.js';
 import { formatBytes, formatDate, t, tn, translate } from '../js/i18n.js';
 import { cannotSendText, checkStanding, showBanner } from '../js/licence-notice.js';
@@ -23,6 +26,7 @@ import { loadWasm } from '../js/wasm.js';
 import * as auth from './auth.js';
 import { linkBlock } from './link-block.js';
 import * as outlook from './mailbox.js';
+import { requestMode, setupRequest } from './request.js';
 
 const SEND_KEY = 'kluis.send';
 const SECURED_KEY = 'kluis.secured';
@@ -133,6 +137,10 @@ async function signedIn() {
     policy = null; // the server checks again; the form keeps its defaults
   }
   applyPolicy();
+  if (requestMode()) {
+    await request.show();
+    return;
+  }
   const state = outlook.sessionData();
   const secured = await state?.get(SECURED_KEY);
   const unfinishedId = await state?.get(SEND_KEY);
@@ -149,6 +157,8 @@ async function signedIn() {
     await showCompose();
   }
 }
+
+const request = setupRequest({ notice, session: () => session, policy: () => policy });
 
 // ---------------------------------------------------------------- policy
 

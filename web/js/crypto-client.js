@@ -86,6 +86,23 @@ export class CryptoWorker {
     return { identity, recipient };
   }
 
+  /** `{identity, recipient}`: a new identity, not wrapped (the organisation's recovery identity). */
+  async newIdentity() {
+    const { identity, recipient } = await this.#call('newIdentity', {});
+    return { identity, recipient };
+  }
+
+  /**
+   * `{recipient, wrapped}`: the user's identity out of their recovery copy
+   * `armored` (decrypted with the recovery `identity`), wrapped with the
+   * temporary `passphrase` as makeKey wraps. The identity itself stays in
+   * the worker. A wrong recovery identity rejects with kind no_match.
+   */
+  async recoverKey(armored, identity, passphrase) {
+    const { recipient, wrapped } = await this.#call('recoverKey', { armored, identity, passphrase });
+    return { recipient, wrapped };
+  }
+
   terminate() {
     this.#worker.terminate();
   }

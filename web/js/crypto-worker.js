@@ -56,6 +56,21 @@ const KEYS = {
     const identity = new TextDecoder().decode(runCodec(wasm.Decryptor.withPassphrase(passphrase), new TextEncoder().encode(wrapped))).trim();
     return { identity, recipient: wasm.identityToRecipient(identity) };
   },
+  /** A new identity and its recipient, unwrapped (the organisation's recovery identity, which the admin saves offline). */
+  newIdentity(wasm) {
+    const identity = wasm.generateIdentity();
+    return { identity, recipient: wasm.identityToRecipient(identity) };
+  },
+  /**
+   * A user's identity out of their recovery copy (`armored`, to the
+   * organisation's recovery `identity`), wrapped again with `passphrase`
+   * (scrypt 2^18, armored). A wrong recovery identity fails with kind no_match.
+   */
+  recoverKey(wasm, { armored, identity, passphrase }) {
+    const recovered = new TextDecoder().decode(runCodec(new wasm.Decryptor([identity]), new TextEncoder().encode(armored))).trim();
+    const recipient = wasm.identityToRecipient(recovered);
+    return { recipient, wrapped: wrap(wasm, recovered, passphrase).wrapped };
+  },
 };
 
 self.onmessage = async ({ data }) => {

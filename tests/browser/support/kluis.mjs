@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const SERVER_BIN = process.env.KLUIS_SERVER_BIN ?? join(ROOT, 'target/debug/kluis-server');
 export const KLUIS_BIN = process.env.KLUIS_BIN ?? join(ROOT, 'target/debug/kluis');
+export const LICENCE_BIN = process.env.KLUIS_LICENCE_BIN ?? join(ROOT, 'target/debug/kluis-licence');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

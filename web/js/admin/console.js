@@ -1,6 +1,6 @@
 // The admin console (/admin/): an organisation's admins see its figures
 // and the audit chain's state, run its users, packages, audit log and
-// settings and single sign-on. Signed in with the send page's sign-in (the
+// settings, single sign-on, key recovery and upload portals. Signed in with the send page's sign-in (the
 // same saved session, and single sign-on that comes back here); a user who
 // is not an admin is told so.
 import { api, ApiError } from '../api.js';
@@ -17,6 +17,7 @@ import { setupLicence } from './licence.js';
 import { setupOrganisation } from './organisation.js';
 import { setupPackages } from './packages.js';
 import { setupPolicy } from './policy.js';
+import { setupPortals } from './portals.js';
 import { setupUsers } from './users.js';
 
 const TOKEN_KEY = 'kluis.token';
@@ -142,7 +143,7 @@ addEventListener('storage', (event) => {
 
 // ---------------------------------------------------------------- sections
 
-const SECTIONS = ['overview', 'users', 'packages', 'audit', 'organisation', 'policy', 'licence'];
+const SECTIONS = ['overview', 'users', 'packages', 'audit', 'portals', 'organisation', 'policy', 'licence'];
 const tabs = [...document.querySelectorAll('#admin-tabs [role=tab]')];
 
 const sections = {
@@ -150,6 +151,7 @@ const sections = {
   users: setupUsers({ notice, me: () => email }),
   packages: setupPackages({ notice }),
   audit: setupAudit({ notice }),
+  portals: setupPortals({ notice }),
   policy: setupPolicy({ notice }),
   licence: setupLicence({ notice, onView: (view) => showLicence(view) }),
   organisation: setupOrganisation({ notice, onName: (name) => ($('#admin-nav-title').textContent = name) }),

@@ -2,12 +2,14 @@
 // server's, how long the audit log is kept), and its single sign-on
 // (OpenID Connect): the redirect URI to register at the provider, the
 // provider's issuer, the client id and secret (which goes in, never comes
-// back), whether first sign-ins make users, and turning it off. And the
+// back), whether first sign-ins make users, and turning it off. Whether
+// recipients may reply securely, and key recovery (recovery.js). And the
 // export of everything the organisation owns (GET /admin/export, a tar
 // archive made while it downloads; allowed even when the licence lapsed).
 import { formatBytes, formatDate, formatNumber, t } from '../i18n.js';
 import { $, busy, copyField, fieldError } from '../ui.js';
 import { adminApi, adminRaw, confirmAction, errorText } from './common.js';
+import { setupRecovery } from './recovery.js';
 
 /** The audit log is kept at most this many days (server/src/domain/organisations.rs). */
 const RETENTION_MAX = 36500;
@@ -34,6 +36,8 @@ export function setupOrganisation({ notice, onName }) {
     $('#org-default-expiry').value = s.default_expiry_days ?? '';
     $('#org-max-expiry').value = s.max_expiry_days ?? '';
     $('#org-retention').value = s.audit_retention_days ?? '';
+    // Absent: on.
+    $('#org-replies').checked = s.replies !== false;
     $('#org-max-expiry').max = limits.max_expiry_days;
     $('#org-default-expiry').max = s.max_expiry_days ?? limits.max_expiry_days;
     $('#org-default-expiry-hint').textContent = t('admin.org.defaultExpiryHint', { days: days(limits.default_expiry_days) });
@@ -58,6 +62,8 @@ export function setupOrganisation({ notice, onName }) {
     $('#sso-off').hidden = !sso.enabled;
   }
 
+  const recovery = setupRecovery({ notice, organisation: () => $('#org-name').value.trim() || $('#admin-nav-title').textContent });
+
   async function show() {
     let org;
     let sso;
@@ -69,6 +75,7 @@ export function setupOrganisation({ notice, onName }) {
     }
     fillOrganisation(org);
     fillSso(sso);
+    await recovery.show();
   }
 
   // ------------------------------------------------------------ name, domains, settings
@@ -84,6 +91,8 @@ export function setupOrganisation({ notice, onName }) {
       default_expiry_days: number($('#org-default-expiry')),
       max_expiry_days: number($('#org-max-expiry')),
       audit_retention_days: number($('#org-retention')),
+      // Absent is on (the settings are replaced whole): only "off" is written down.
+      ...($('#org-replies').checked ? {} : { replies: false }),
     };
     const longest = settings.max_expiry_days ?? limits.max_expiry_days;
     // The first wrong field gets the focus; the server checks all of this again.

@@ -1,8 +1,10 @@
 // Users: search, filter by state, a page at a time; add one; per row make
-// admin / user, disable / enable, remove; import a CSV file with a report.
+// admin / user, disable / enable, remove, recover their key (recovery.js);
+// import a CSV file with a report.
 import { t, tn } from '../i18n.js';
 import { $, busy, emailIn, fieldError } from '../ui.js';
 import { adminApi, adminRaw, confirmAction, el, errorText, known, PagedTable, query, rowButton, shortDate } from './common.js';
+import { recoverKey } from './recovery.js';
 
 const PAGE = 50;
 
@@ -61,6 +63,9 @@ export function setupUsers({ notice, me }) {
     } else {
       actions.append(el('span', t('admin.users.you'), 'hint'));
     }
+    // A user who forgot their passphrase: their own key back, from the recovery copy.
+    const recoverText = t('admin.users.recoverKey');
+    actions.append(rowButton(recoverText, named(recoverText), 'button-secondary', () => recoverKey({ notice, user })));
     tr.append(actions);
     return tr;
   }
