@@ -258,6 +258,11 @@ export class DeliveryForm {
       this.#abandon();
       return;
     }
+    if (cause?.code === 'request_full') {
+      // Every upload the link takes is under way elsewhere; a place frees up if one is not finished.
+      notice.error(t('upload.full'));
+      return;
+    }
     if (code === 'file_changed') {
       notice.error(t('error.fileChanged'));
       if (!creating) this.#stalled();
