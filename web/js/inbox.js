@@ -16,13 +16,14 @@
 import { api, ApiError } from './api.js';
 import { CryptoWorker } from './crypto-client.js';
 import { cryptoErrorKind } from './crypto-errors.js';
-import { downloadFile, DownloadError, fetchBlob } from './downloader.js';
-import { formatBytes, formatDate, formatDuration, t, tn, translate } from './i18n.js';
+import { fetchBlob } from './downloader.js';
+import { formatBytes, formatDate, t, tn, translate } from './i18n.js';
 import { describeError } from './messages.js';
 import { SavedSession } from './session.js';
 import { codeMethods, SignInStep } from './signin.js';
-import { canPickFiles, FileSink, MemorySink, registerDownloadWorker, ServiceWorkerSink } from './sinks.js';
-import { $, busy, copyField, EMAIL, fieldError, Notice, Rate, showStep } from './ui.js';
+import { saveRow } from './save-file.js';
+import { canPickFiles, registerDownloadWorker } from './sinks.js';
+import { $, busy, copyField, EMAIL, fieldError, Notice, showStep } from './ui.js';
 import { loadWasm } from './wasm.js';
 
 const TOKEN_KEY = 'kluis.token';
@@ -725,83 +726,18 @@ function showItem(wasm, item, manifest, body) {
   body.hidden = false;
 }
 
-/** Where a file goes: a save dialog, the browser's downloads, or memory as a last resort. */
-async function sinkFor(row) {
-  if (canPickFiles) return FileSink.pick(row.name); // first, while the click still counts as one
-  if (await ServiceWorkerSink.available()) return ServiceWorkerSink.open(row.name, row.file.size);
-  return new MemorySink(row.name);
-}
-
 async function saveFile(item, row) {
   if (!identity) {
     notice.error(t('inbox.unlockFirst'));
     return;
   }
-  let sink;
-  try {
-    sink = await sinkFor(row);
-  } catch (e) {
-    row.state.textContent = t('receive.cannotSave', { message: e.message });
-    row.state.className = 'download-state error';
-    return;
-  }
-  if (!sink) return; // the save dialog was cancelled
-  const blob = blobOf(item, row.index);
-  const controller = new AbortController();
-  row.controller = controller;
-  row.button.textContent = t('receive.stop');
-  row.button.setAttribute('aria-label', t('receive.stopFile', { name: row.name }));
-  row.progress.hidden = false;
-  row.progress.value = 0;
-  row.item.classList.remove('done', 'failed');
-  row.state.className = 'download-state';
-  row.state.textContent = t('receive.downloading');
-  const rate = new Rate(blob.size);
-  let ok = false;
-  try {
-    await downloadFile(blob, {
-      identity,
-      token: session.token,
-      sink,
-      expected: row.file,
-      signal: controller.signal,
-      onProgress(received) {
-        rate.update(received);
-        row.progress.value = Math.round((received / blob.size) * 1000);
-        row.stats.textContent = rate.describe();
-      },
-      onRetry(seconds) {
-        rate.reset();
-        row.stats.textContent = t('progress.retryIn', { time: formatDuration(seconds) });
-        row.state.textContent = t('progress.retrying');
-      },
-    });
-    ok = true;
-    row.progress.value = 1000;
-    row.stats.textContent = '';
-    row.state.textContent = canPickFiles ? t('receive.saved') : t('receive.savedDownloads');
-    row.state.className = 'download-state success';
-    row.item.classList.add('done');
-  } catch (e) {
-    row.item.classList.add('failed');
-    row.progress.hidden = true;
-    row.stats.textContent = '';
-    row.state.className = 'download-state error';
-    const code = e instanceof DownloadError ? e.code : 'server';
-    const messages = {
-      damaged: t('receive.damaged'),
-      network: t('receive.networkLost'),
-      session: t('error.signedOutInbox'),
-      gone: t('inbox.gone'),
-      cancelled: t('receive.stopped'),
-    };
-    row.state.textContent = messages[code] ?? describeError(e.cause ?? e);
-    if (code === 'damaged') notice.error(`${row.name}: ${row.state.textContent}`);
-  } finally {
-    row.controller = null;
-    row.button.textContent = ok ? t('receive.downloadAgain') : t('receive.download');
-    row.button.setAttribute('aria-label', t('receive.downloadFile', { name: row.name }));
-  }
+  await saveRow(row, {
+    blob: blobOf(item, row.index),
+    identity,
+    token: session.token,
+    messages: { session: t('error.signedOutInbox'), gone: t('inbox.gone') },
+    onDamaged: (text) => notice.error(text),
+  });
 }
 
 async function deleteItem(item, li, control) {

@@ -19,12 +19,13 @@ import { api, ApiError } from './api.js';
 import { CryptoWorker } from './crypto-client.js';
 import { cryptoErrorKind } from './crypto-errors.js';
 import { DeliveryForm } from './delivery-form.js';
-import { downloadFile, DownloadError, fetchBlob } from './downloader.js';
-import { formatBytes, formatDate, formatDuration, lang, t, tn, translate } from './i18n.js';
+import { fetchBlob } from './downloader.js';
+import { formatBytes, formatDate, lang, t, tn, translate } from './i18n.js';
 import { describeError } from './messages.js';
 import { deleteSend, listSends } from './send-store.js';
-import { canPickFiles, canPickFolder, FileSink, FolderTarget, MemorySink, registerDownloadWorker, ServiceWorkerSink } from './sinks.js';
-import { $, busy, Countdown, emailIn, fieldError, Notice, Rate, showStep, waitOf } from './ui.js';
+import { saveRow } from './save-file.js';
+import { canPickFiles, canPickFolder, FolderTarget, registerDownloadWorker } from './sinks.js';
+import { $, busy, Countdown, emailIn, fieldError, Notice, showStep, waitOf } from './ui.js';
 import { loadWasm } from './wasm.js';
 
 /** Largest encrypted manifest accepted (the manifest itself is at most 1 MiB). */
@@ -604,82 +605,17 @@ function showFiles() {
   $('#files-title').focus();
 }
 
-/** Where a file goes: the folder picked for "download all", a save dialog, or the browser's downloads. */
-async function sinkFor(row, folder) {
-  if (folder) return folder.sink(row.name);
-  if (canPickFiles) return FileSink.pick(row.name); // first, while the click still counts as one
-  if (await ServiceWorkerSink.available()) return ServiceWorkerSink.open(row.name, row.file.size);
-  return new MemorySink(row.name);
-}
-
 async function download(row, folder = null) {
-  let sink;
-  try {
-    sink = await sinkFor(row, folder);
-  } catch (e) {
-    row.state.textContent = t('receive.cannotSave', { message: e.message });
-    row.state.className = 'download-state error';
-    return false;
-  }
-  if (!sink) return false; // the save dialog was cancelled
   const blob = access.blobs.find((b) => b.index === row.index + 1);
-  const controller = new AbortController();
-  row.controller = controller;
-  row.button.textContent = t('receive.stop');
-  row.button.setAttribute('aria-label', t('receive.stopFile', { name: row.name }));
-  row.progress.hidden = false;
-  row.progress.value = 0;
-  row.item.classList.remove('done', 'failed');
-  row.state.className = 'download-state';
-  row.state.textContent = t('receive.downloading');
-  const rate = new Rate(blob.size);
-  let ok = false;
-  try {
-    await downloadFile(blob, {
-      identity,
-      token: access.download_token,
-      sink,
-      expected: row.file,
-      signal: controller.signal,
-      onProgress(received) {
-        rate.update(received);
-        row.progress.value = Math.round((received / blob.size) * 1000);
-        row.stats.textContent = rate.describe();
-      },
-      onRetry(seconds) {
-        rate.reset();
-        row.stats.textContent = t('progress.retryIn', { time: formatDuration(seconds) });
-        if (row.state.textContent !== t('progress.retrying')) row.state.textContent = t('progress.retrying');
-      },
-    });
-    ok = true;
-    row.progress.value = 1000;
-    row.stats.textContent = '';
-    row.state.textContent = canPickFiles || folder ? t('receive.saved') : t('receive.savedDownloads');
-    row.state.className = 'download-state success';
-    row.item.classList.add('done');
-  } catch (e) {
-    row.item.classList.add('failed');
-    row.progress.hidden = true;
-    row.stats.textContent = '';
-    row.state.className = 'download-state error';
-    const code = e instanceof DownloadError ? e.code : 'server';
-    const messages = {
-      damaged: t('receive.damaged'),
-      network: t('receive.networkLost'),
-      session: t('receive.sessionEnded'),
-      gone: t('receive.goneNow'),
-      cancelled: t('receive.stopped'),
-    };
-    const text = messages[code] ?? describeError(e.cause ?? e);
-    row.state.textContent = text;
-    if (code === 'damaged') notice.error(`${row.name}: ${text}`);
-    if (code === 'session') forgetSession();
-  } finally {
-    row.controller = null;
-    row.button.textContent = ok ? t('receive.downloadAgain') : t('receive.download');
-    row.button.setAttribute('aria-label', t('receive.downloadFile', { name: row.name }));
-  }
+  const { ok, code } = await saveRow(row, {
+    blob,
+    identity,
+    token: access.download_token,
+    folder,
+    messages: { session: t('receive.sessionEnded'), gone: t('receive.goneNow') },
+    onDamaged: (text) => notice.error(text),
+  });
+  if (code === 'session') forgetSession();
   return ok;
 }
 
