@@ -18,6 +18,23 @@ pub(crate) fn bearer(req: &HttpRequest) -> Option<String> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
 }
 
+/// Checks the request's bearer token with `check` (no token: unauthorized):
+/// the one shape of every extractor here.
+fn with_bearer<T, F, Fut>(req: &HttpRequest, check: F) -> LocalBoxFuture<'static, Result<T, ApiError>>
+where
+    F: FnOnce(State, String) -> Fut + 'static,
+    Fut: Future<Output = Result<T, ApiError>> + 'static,
+    T: 'static,
+{
+    let state = req.app_data::<State>().cloned();
+    let token = bearer(req);
+    Box::pin(async move {
+        let state = state.ok_or_else(|| ApiError::internal("no application state"))?;
+        let token = token.ok_or_else(ApiError::unauthorized)?;
+        check(state, token).await
+    })
+}
+
 /// A signed-in user (the sender side of the API).
 pub(crate) struct SignedIn(pub Caller);
 
@@ -26,13 +43,10 @@ impl FromRequest for SignedIn {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<State>().cloned();
-        let token = bearer(req);
-        Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::internal("no application state"))?;
-            let token = token.ok_or_else(ApiError::unauthorized)?;
-            Ok(SignedIn(accounts::authenticate(&state.domain, &token).await?))
-        })
+        with_bearer(
+            req,
+            |state, token| async move { Ok(SignedIn(accounts::authenticate(&state.domain, &token).await?)) },
+        )
     }
 }
 
@@ -60,11 +74,7 @@ impl FromRequest for BlobWriter {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<State>().cloned();
-        let token = bearer(req);
-        Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::internal("no application state"))?;
-            let token = token.ok_or_else(ApiError::unauthorized)?;
+        with_bearer(req, |state, token| async move {
             let writer = if token.starts_with(requests::UPLOADER_PREFIX) {
                 Writer::Uploader(requests::uploader(&state.domain, &token).await?)
             } else {
@@ -83,12 +93,6 @@ impl FromRequest for Uploader {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<State>().cloned();
-        let token = bearer(req);
-        Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::internal("no application state"))?;
-            let token = token.ok_or_else(ApiError::unauthorized)?;
-            Ok(Uploader(requests::uploader(&state.domain, &token).await?))
-        })
+        with_bearer(req, |state, token| async move { Ok(Uploader(requests::uploader(&state.domain, &token).await?)) })
     }
 }
