@@ -4,34 +4,29 @@
 // The key is an age X25519 identity made in this browser. The server keeps
 // it only wrapped with the user's passphrase (scrypt 2^18, armored) and,
 // when the organisation turned recovery on, encrypted to the organisation's
-// recovery recipient. Making, wrapping and unwrapping run in a Web Worker
-// (crypto-client.js); the passphrase and the unwrapped identity never leave
-// the page, and the identity lives only in this page's memory (`identity`)
-// until it is locked or the page is left.
+// recovery recipient. Making and wrapping run in a Web Worker here;
+// unlocking, and the identity held only in this page's memory until it is
+// locked or the page is left, are user-key.js's (shared with the Sent page
+// and the Outlook task pane).
 //
-// Received items are opened with that identity: the manifest (blob 0) is
-// fetched and decrypted here, and each file is downloaded, decrypted and
-// checked by the recipient page's streaming code (downloader.js, sinks.js)
-// with the user's own token.
+// Received items are opened with that identity by item-viewer.js: the
+// manifest (blob 0) is decrypted, and each file is downloaded, decrypted and
+// checked by the recipient page's streaming code (save-file.js) with the
+// user's own token.
 import { api, ApiError } from './api.js';
-import { CryptoWorker } from './crypto-client.js';
-import { cryptoErrorKind } from './crypto-errors.js';
-import { fetchBlob } from './downloader.js';
 import { formatBytes, formatDate, t, tn, translate } from './i18n.js';
+import { ItemBlobs, ItemError, OpenItems, readManifest, showItem } from './item-viewer.js';
 import { describeError } from './messages.js';
 import { SavedSession } from './session.js';
 import { codeMethods, SignInStep } from './signin.js';
 import { saveRow } from './save-file.js';
 import { canPickFiles, registerDownloadWorker } from './sinks.js';
 import { $, busy, copyField, EMAIL, fieldError, Notice, showStep } from './ui.js';
+import { inWorker, MIN_PASSPHRASE, UnlockForm, UserKey } from './user-key.js';
 import { loadWasm } from './wasm.js';
 
 const TOKEN_KEY = 'kluis.token';
 const PAGE = 20;
-/** Shortest passphrase accepted for a key. */
-const MIN_PASSPHRASE = 10;
-/** Largest encrypted manifest accepted (the manifest itself is at most 1 MiB). */
-const MAX_MANIFEST = 2 << 20;
 
 translate();
 document.body.classList.remove('loading');
@@ -42,16 +37,14 @@ const saved = new SavedSession(TOKEN_KEY);
 
 /** {token, email} once signed in. */
 let session = null;
-/** GET /key: {key?, recovery_recipient?}; null until loaded. */
-let keyState = null;
-/** The unlocked identity (AGE-SECRET-KEY-1…): in this page's memory only. */
-let identity = null;
+/** GET /key and, once unlocked, the identity (in this page's memory only). */
+const userKey = new UserKey({ onChange: () => renderKey() });
 /** Making a key again after a forgotten passphrase (PUT /key with replace). */
 let replacing = false;
 /** Cursor of the next inbox page. */
 let next = null;
-/** Opened items: id → {manifest, rows}. */
-const opened = new Map();
+/** Opened items: id → their file rows. */
+const opened = new OpenItems();
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -139,25 +132,25 @@ async function loadKey() {
   $('#key-loading').hidden = false;
   for (const id of ['#key-new', '#key-locked', '#key-unlocked']) $(id).hidden = true;
   try {
-    keyState = await api('/key', { token: session.token });
+    await userKey.load(session.token);
   } catch (e) {
     if (!handleSignedOut(e)) notice.error(describeError(e));
-    return;
   } finally {
     $('#key-loading').hidden = true;
   }
-  renderKey();
 }
 
 function renderKey() {
-  const key = keyState?.key;
+  if (!userKey.state) return;
+  const key = userKey.key;
+  const identity = userKey.identity;
   const making = !key || replacing;
   $('#key-new').hidden = !making;
   $('#key-locked').hidden = making || Boolean(identity);
   $('#key-unlocked').hidden = making || !identity;
   if (making) {
     $('#key-new-intro').textContent = t(replacing ? 'key.replaceIntro' : 'key.newIntro');
-    $('#key-new-warning').textContent = t(keyState?.recovery_recipient ? 'key.warningRecovery' : 'key.warning');
+    $('#key-new-warning').textContent = t(userKey.state.recovery_recipient ? 'key.warningRecovery' : 'key.warning');
     $('#key-new-submit').textContent = t(replacing ? 'key.makeNew' : 'key.make');
     $('#key-new-cancel').hidden = !replacing;
   }
@@ -183,16 +176,6 @@ function readPassphrase(first, second) {
   return passphrase;
 }
 
-/** Runs `work(worker)` in a fresh crypto worker and ends it (scrypt's 256 MiB go with it). */
-async function inWorker(work) {
-  const worker = new CryptoWorker();
-  try {
-    return await work(worker);
-  } finally {
-    worker.terminate();
-  }
-}
-
 /** Words for a refused PUT /key. */
 function keyRefusal(e) {
   if (e instanceof ApiError) {
@@ -211,18 +194,16 @@ $('#key-new-form').addEventListener('submit', async (event) => {
   await busy(event.currentTarget, async () => {
     $('#key-new-status').textContent = t('key.making');
     try {
-      const recovery = keyState?.recovery_recipient ?? undefined;
+      const recovery = userKey.state?.recovery_recipient ?? undefined;
       const made = await inWorker((w) => w.makeKey(passphrase, recovery));
       const body = { recipient: made.recipient, wrapped: made.wrapped, replace: replacing };
       if (made.recovery) body.recovery = made.recovery;
       const view = await api('/key', { method: 'PUT', token: session.token, body });
-      keyState = { ...keyState, key: view };
-      identity = made.identity;
       const wasReplacing = replacing;
       replacing = false;
       $('#new-passphrase').value = '';
       $('#new-passphrase-again').value = '';
-      renderKey();
+      userKey.update({ ...userKey.state, key: view }, made.identity);
       notice.success(t(wasReplacing ? 'key.replaced' : 'key.made'));
       if (wasReplacing) closeAllItems();
     } catch (e) {
@@ -243,55 +224,27 @@ $('#key-new-cancel').addEventListener('click', () => {
   $('#unlock-passphrase').focus();
 });
 
-$('#unlock-form').addEventListener('submit', async (event) => {
-  event.preventDefault();
-  const input = $('#unlock-passphrase');
-  if (!input.value) {
-    fieldError(input, t('key.passphraseMissing'));
-    return;
-  }
-  fieldError(input, '');
-  notice.clear();
-  const passphrase = input.value;
-  await busy(event.currentTarget, async () => {
-    $('#unlock-status').textContent = t('key.unlocking');
-    try {
-      const key = keyState.key;
-      const unwrapped = await inWorker((w) => w.unwrapKey(key.wrapped, passphrase));
-      if (unwrapped.recipient !== key.recipient) throw Object.assign(new Error('the key does not match its recipient'), { kind: 'mismatch' });
-      identity = unwrapped.identity;
-      input.value = '';
-      renderKey();
-      if (key.must_change_passphrase) {
-        // An admin recovered the key under a passphrase they know: the user's own, right away.
-        openChange();
-        // The intro says why; the field names it (aria-describedby), so it is read with the focus.
-        $('#change-intro').textContent = t('key.mustChange');
-        $('#change-passphrase').focus();
-      } else {
-        notice.success(t('key.unlocked'));
-        $('#lock').focus();
-      }
-    } catch (e) {
-      if (e?.kind === 'no_match') {
-        input.value = '';
-        fieldError(input, t('key.wrongPassphrase'));
-      } else if (e?.kind === 'mismatch' || e?.kind === 'damaged') {
-        notice.error(t('key.damaged'));
-      } else {
-        notice.error(describeError(e));
-      }
-    } finally {
-      $('#unlock-status').textContent = '';
+new UnlockForm({
+  userKey,
+  notice,
+  onUnlocked: (key) => {
+    if (key.must_change_passphrase) {
+      // An admin recovered the key under a passphrase they know: the user's own, right away.
+      openChange();
+      // The intro says why; the field names it (aria-describedby), so it is read with the focus.
+      $('#change-intro').textContent = t('key.mustChange');
+      $('#change-passphrase').focus();
+    } else {
+      notice.success(t('key.unlocked'));
+      $('#lock').focus();
     }
-  });
+  },
 });
 
 /** Forgets the unlocked identity and hides everything it opened. */
 function lockKey() {
-  identity = null;
   closeAllItems();
-  if (keyState) renderKey();
+  userKey.lock();
 }
 
 $('#lock').addEventListener('click', () => {
@@ -332,19 +285,19 @@ $('#change-cancel').addEventListener('click', () => {
 $('#change-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   const passphrase = readPassphrase($('#change-passphrase'), $('#change-passphrase-again'));
-  if (!passphrase || !identity) return;
+  if (!passphrase || !userKey.identity) return;
   notice.clear();
   await busy(event.currentTarget, async () => {
     $('#change-status').textContent = t('key.making');
     try {
-      const key = keyState.key;
-      const recovery = keyState.recovery_recipient ?? undefined;
-      const wrapped = await inWorker((w) => w.wrapKey(identity, passphrase, recovery));
+      const key = userKey.key;
+      const recovery = userKey.state.recovery_recipient ?? undefined;
+      const wrapped = await inWorker((w) => w.wrapKey(userKey.identity, passphrase, recovery));
       const body = { recipient: key.recipient, wrapped: wrapped.wrapped, replace: false };
       if (wrapped.recovery) body.recovery = wrapped.recovery;
-      keyState = { ...keyState, key: await api('/key', { method: 'PUT', token: session.token, body }) };
+      const view = await api('/key', { method: 'PUT', token: session.token, body });
       closeChange();
-      renderKey();
+      userKey.update({ ...userKey.state, key: view });
       notice.success(t('key.changed'));
     } catch (e) {
       if (handleSignedOut(e)) return;
@@ -377,7 +330,7 @@ async function requestLink(view) {
 
 /** Whether a request encrypts to this user's own key (the page never hands out a link to another). */
 function ownKey(view) {
-  return Boolean(keyState?.key) && view.recipient === keyState.key.recipient;
+  return Boolean(userKey.key) && view.recipient === userKey.key.recipient;
 }
 
 $('#request-form').addEventListener('submit', async (event) => {
@@ -392,7 +345,7 @@ $('#request-form').addEventListener('submit', async (event) => {
   const uploadsOk = Number.isInteger(uploads) && uploads >= 1 && uploads <= 1000;
   fieldError(uploadsInput, uploadsOk ? '' : t('request.badUploads'), { focus: !bad && !uploadsOk });
   if (bad || !uploadsOk) return;
-  if (!keyState?.key) {
+  if (!userKey.key) {
     notice.error(t('request.noKey'));
     $('#new-passphrase').focus();
     return;
@@ -530,16 +483,11 @@ async function loadRequests() {
 
 function renderReceivedHint() {
   const count = $('#inbox-list').children.length;
-  $('#received-hint').textContent = !count ? '' : identity ? t('inbox.openHint') : keyState?.key ? t('inbox.lockedHint') : '';
+  $('#received-hint').textContent = !count ? '' : userKey.identity ? t('inbox.openHint') : userKey.key ? t('inbox.lockedHint') : '';
 }
 
-function blobUrl(item, index) {
-  return `/api/v1/inbox/${encodeURIComponent(item.id)}/blobs/${index}`;
-}
-
-function blobOf(item, index) {
-  const blob = item.blobs.find((b) => b.index === index);
-  return blob && { url: blobUrl(item, index), size: blob.size };
+function blobsOf(item) {
+  return new ItemBlobs(`/api/v1/inbox/${encodeURIComponent(item.id)}/blobs`, item.blobs);
 }
 
 function inboxItem(item) {
@@ -605,8 +553,7 @@ function replyNote(item) {
 
 function closeItem(li) {
   const body = li.querySelector('.inbox-body');
-  for (const row of opened.get(li.dataset.id)?.rows ?? []) row.controller?.abort();
-  opened.delete(li.dataset.id);
+  opened.close(li.dataset.id);
   body.replaceChildren();
   body.hidden = true;
   const open = li.querySelector('.actions .button');
@@ -618,42 +565,35 @@ function closeAllItems() {
   for (const li of $('#inbox-list').children) closeItem(li);
 }
 
+/** Words for an ItemError's kind. */
+const UNOPENABLE = { other_key: 'inbox.otherKey', damaged: 'inbox.damaged', newer: 'inbox.newer' };
+
 async function toggleItem(item, li, control, body) {
   if (opened.has(item.id)) {
     closeItem(li);
     return;
   }
   notice.clear();
-  if (!identity) {
-    notice.error(t(keyState?.key ? 'inbox.unlockFirst' : 'inbox.noKey'));
-    (keyState?.key ? $('#unlock-passphrase') : $('#new-passphrase')).focus();
-    return;
-  }
-  const blob = blobOf(item, 0);
-  if (!blob || blob.size > MAX_MANIFEST) {
-    notice.error(t('inbox.damaged'));
+  if (!userKey.identity) {
+    notice.error(t(userKey.key ? 'inbox.unlockFirst' : 'inbox.noKey'));
+    (userKey.key ? $('#unlock-passphrase') : $('#new-passphrase')).focus();
     return;
   }
   control.disabled = true;
-  let manifest;
   try {
-    const wasm = await loadWasm();
-    const cipher = await fetchBlob(blob, session.token);
-    let plain;
-    try {
-      plain = decryptSmall(wasm, cipher, identity);
-    } catch (e) {
-      notice.error(t(cryptoErrorKind(e.message) === 'no_match' ? 'inbox.otherKey' : 'inbox.damaged'));
-      return;
-    }
-    try {
-      manifest = wasm.parseManifest(plain, item.blobs.length);
-    } catch (e) {
-      notice.error(t(/newer Kluis/.test(e.message) ? 'inbox.newer' : 'inbox.damaged'));
-      return;
-    }
-    showItem(wasm, item, manifest, body);
+    const manifest = await readManifest(blobsOf(item), { identity: userKey.identity, token: session.token });
+    const rows = await showItem(body, {
+      manifest,
+      texts: [[t('inbox.message'), manifest.message]],
+      filesLabel: t('inbox.filesOf', { from: item.from }),
+      onSave: (row) => saveFile(item, row),
+    });
+    opened.set(item.id, rows);
   } catch (e) {
+    if (e instanceof ItemError) {
+      notice.error(t(UNOPENABLE[e.kind]));
+      return;
+    }
     if (handleSignedOut(e)) return;
     if (e instanceof ApiError && e.status === 404) {
       notice.error(t('inbox.gone'));
@@ -669,71 +609,14 @@ async function toggleItem(item, li, control, body) {
   control.setAttribute('aria-expanded', 'true');
 }
 
-function decryptSmall(wasm, bytes, key) {
-  const decryptor = new wasm.Decryptor([key]).binaryOnly();
-  try {
-    const pieces = [...decryptor.push(bytes), ...decryptor.finish()];
-    const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of pieces) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
-  } finally {
-    decryptor.free();
-  }
-}
-
-function showItem(wasm, item, manifest, body) {
-  const rows = [];
-  opened.set(item.id, { manifest, rows });
-  const parts = [];
-  if (manifest.message) {
-    parts.push(el('p', 'inbox-label', t('inbox.message')));
-    parts.push(el('p', 'message', manifest.message));
-  }
-  const list = el('ul', 'file-list file-list-download');
-  list.setAttribute('aria-label', t('inbox.filesOf', { from: item.from }));
-  manifest.files.forEach((file, i) => {
-    const name = wasm.safeFileName(file.name);
-    const li = el('li', 'download');
-    const head = el('div', 'download-head');
-    const save = button(t('receive.download'), 'button button-small');
-    save.setAttribute('aria-label', t('receive.downloadFile', { name }));
-    head.append(el('span', 'file-name', name), el('span', 'file-size', formatBytes(file.size)), save);
-    const progress = el('progress');
-    progress.max = 1000;
-    progress.value = 0;
-    progress.hidden = true;
-    progress.setAttribute('aria-label', t('receive.progressOf', { name }));
-    const stats = el('p', 'download-stats');
-    const state = el('p', 'download-state');
-    state.setAttribute('role', 'status');
-    state.setAttribute('aria-live', 'polite');
-    li.append(head, progress, stats, state);
-    list.append(li);
-    const row = { index: i + 1, name, file, button: save, progress, stats, state, controller: null, item: li };
-    rows.push(row);
-    save.addEventListener('click', () => {
-      if (row.controller) row.controller.abort();
-      else saveFile(item, row);
-    });
-  });
-  parts.push(list);
-  parts.push(el('p', 'hint', canPickFiles ? t('receive.saveHintPicker') : t('receive.saveHintDownloads')));
-  body.replaceChildren(...parts);
-  body.hidden = false;
-}
-
 async function saveFile(item, row) {
-  if (!identity) {
+  if (!userKey.identity) {
     notice.error(t('inbox.unlockFirst'));
     return;
   }
   await saveRow(row, {
-    blob: blobOf(item, row.index),
-    identity,
+    blob: blobsOf(item).at(row.index),
+    identity: userKey.identity,
     token: session.token,
     messages: { session: t('error.signedOutInbox'), gone: t('inbox.gone') },
     onDamaged: (text) => notice.error(text),
@@ -794,10 +677,6 @@ $('#inbox-more').addEventListener('click', async () => {
   const heading = $('#inbox-list').children[count]?.querySelector('h3');
   heading?.setAttribute('tabindex', '-1');
   heading?.focus();
-});
-
-addEventListener('beforeunload', (event) => {
-  for (const { rows } of opened.values()) if (rows.some((row) => row.controller)) event.preventDefault();
 });
 
 start();

@@ -2,7 +2,8 @@
 // row of the file list: where it goes (a folder picked for "download all",
 // a save dialog, the browser's downloads, memory as a last resort), the
 // streaming decrypt of downloader.js, progress, retries and what a failure
-// means. Shared by the recipient page and the inbox.
+// means. Shared by the recipient page, the inbox, the Sent page and the
+// Outlook task pane (which saves in memory: see saveRow's `inMemory`).
 import { DownloadError, downloadFile } from './downloader.js';
 import { formatDuration, t } from './i18n.js';
 import { describeError } from './messages.js';
@@ -10,7 +11,8 @@ import { canPickFiles, FileSink, MemorySink, ServiceWorkerSink } from './sinks.j
 import { Rate } from './ui.js';
 
 /** Where a file goes: the folder picked for "download all", a save dialog, or the browser's downloads. */
-async function sinkFor(row, folder) {
+async function sinkFor(row, folder, inMemory) {
+  if (inMemory) return new MemorySink(row.name);
   if (folder) return folder.sink(row.name);
   if (canPickFiles) return FileSink.pick(row.name); // first, while the click still counts as one
   if (await ServiceWorkerSink.available()) return ServiceWorkerSink.open(row.name, row.file.size);
@@ -20,13 +22,16 @@ async function sinkFor(row, folder) {
 /**
  * Saves `blob` (a ciphertext to fetch with `token` and decrypt with
  * `identity`) as the file of `row`. `messages`: the page's words for the
- * failures `session` and `gone`. Resolves with {ok, code}: code is the
- * DownloadError's when it failed, null when the save dialog was cancelled.
+ * failures `session` and `gone`. `inMemory`: the file is collected in
+ * memory and handed to the browser as a download at the end (for webviews
+ * that can neither pick files nor stream downloads; mind the size).
+ * Resolves with {ok, code}: code is the DownloadError's when it failed,
+ * null when the save dialog was cancelled.
  */
-export async function saveRow(row, { blob, identity, token, folder = null, messages, onDamaged = () => {} }) {
+export async function saveRow(row, { blob, identity, token, folder = null, inMemory = false, messages, onDamaged = () => {} }) {
   let sink;
   try {
-    sink = await sinkFor(row, folder);
+    sink = await sinkFor(row, folder, inMemory);
   } catch (e) {
     row.state.textContent = t('receive.cannotSave', { message: e.message });
     row.state.className = 'download-state error';
@@ -66,7 +71,7 @@ export async function saveRow(row, { blob, identity, token, folder = null, messa
     ok = true;
     row.progress.value = 1000;
     row.stats.textContent = '';
-    row.state.textContent = canPickFiles || folder ? t('receive.saved') : t('receive.savedDownloads');
+    row.state.textContent = !inMemory && (canPickFiles || folder) ? t('receive.saved') : t('receive.savedDownloads');
     row.state.className = 'download-state success';
     row.item.classList.add('done');
   } catch (e) {

@@ -5,18 +5,30 @@
 // is named by what the server knows: when, to whom, how many files, how big.
 // An unfinished upload this browser still holds (send-store.js) adds its
 // file names, and the send page continues it.
-import { api } from './api.js';
+//
+// Every package is also encrypted to the sender's own key when they had one
+// (uploader.js), so with that key unlocked (user-key.js: the passphrase, in
+// a worker; the identity only in this page's memory) a package opens here
+// as an inbox item does (item-viewer.js: subject, message, files saved to
+// disk with the recipient page's streaming code). Packages older than the
+// key were not encrypted to it, and say so.
+import { api, ApiError } from './api.js';
 import { formatBytes, formatDate, t, tn, translate } from './i18n.js';
+import { ItemBlobs, ItemError, OpenItems, readManifest, showItem } from './item-viewer.js';
 import { describeError } from './messages.js';
+import { saveRow } from './save-file.js';
 import { listSends } from './send-store.js';
 import { SavedSession } from './session.js';
+import { canPickFiles, registerDownloadWorker } from './sinks.js';
 import { $, Notice, showStep } from './ui.js';
+import { UnlockForm, UserKey } from './user-key.js';
 
 const TOKEN_KEY = 'kluis.token';
 const PAGE = 20;
 
 translate();
 document.body.classList.remove('loading');
+if (!canPickFiles) registerDownloadWorker();
 
 const notice = new Notice($('#notice'));
 const saved = new SavedSession(TOKEN_KEY);
@@ -30,6 +42,10 @@ let session = null;
 let next = null;
 /** Unfinished sends of this browser by package id: {files: [{name}]}. */
 let unfinished = new Map();
+/** GET /key and, once unlocked, the identity (in this page's memory only). */
+const userKey = new UserKey({ onChange: () => renderKey() });
+/** Opened packages: id → their file rows. */
+const opened = new OpenItems();
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -138,20 +154,148 @@ function render(item) {
   li.append(people);
   if (pkg.verify !== 'email') li.append(el('p', 'sent-note', t('sent.noVerification')));
 
+  // Only a finished package still has its files; only one sent since the key was made is encrypted to it.
+  const openable = pkg.state === 'ready' && pkg.blobs.length > 0;
+  if (openable && userKey.key && !userKey.existedAt(pkg.created_at)) li.append(el('p', 'sent-note', t('sent.item.beforeKey')));
   if (pkg.state === 'ready' || pkg.state === 'uploading') {
     const actions = el('div', 'actions');
+    const to = pkg.recipients.length ? pkg.recipients.join(', ') : t('sent.anyone');
+    const body = el('div', 'inbox-body');
+    body.hidden = true;
+    if (openable && userKey.existedAt(pkg.created_at)) {
+      const open = el('button', 'button button-small sent-open', t('sent.item.open'));
+      open.type = 'button';
+      open.setAttribute('aria-label', t('sent.item.openLabel', { date: sentAt, to }));
+      open.setAttribute('aria-expanded', 'false');
+      open.addEventListener('click', () => togglePackage(item, li, open, body));
+      actions.append(open);
+    }
     const revoke = el('button', 'button-danger button-small', t('sent.revoke'));
     revoke.type = 'button';
-    const to = pkg.recipients.length ? pkg.recipients.join(', ') : t('sent.anyone');
     revoke.setAttribute('aria-label', t('sent.revokeLabel', { date: sentAt, to }));
     revoke.addEventListener('click', () => revokePackage(item, revoke));
     actions.append(revoke);
     if (pkg.state === 'uploading' && local) {
       actions.append(Object.assign(el('a', 'button-link', t('sent.continue')), { href: '/' }));
     }
-    li.append(actions);
+    li.append(actions, body);
   }
   return li;
+}
+
+// ---------------------------------------------------------------- the key and opened packages
+
+function renderKey() {
+  const key = userKey.key;
+  $('#key-card').hidden = !userKey.state;
+  $('#key-none').hidden = Boolean(key);
+  $('#key-locked').hidden = !key || Boolean(userKey.identity);
+  $('#key-unlocked').hidden = !key || !userKey.identity;
+}
+
+async function loadKey() {
+  try {
+    await userKey.load(session.token);
+  } catch (e) {
+    if (e?.status === 401) return signedOut();
+    // Without the key's state the list still shows; nothing offers to open.
+    notice.error(describeError(e));
+  }
+}
+
+new UnlockForm({
+  userKey,
+  notice,
+  onUnlocked: (key) => {
+    // The inbox asks for the user's own passphrase after a recovery; here it is only said.
+    notice.success(key.must_change_passphrase ? t('sent.key.mustChange') : t('key.unlocked'));
+    $('#lock').focus();
+  },
+});
+
+/** Hides every opened package and stops its saves. */
+function closeAll() {
+  for (const li of list.children) closePackage(li);
+}
+
+function lockKey() {
+  closeAll();
+  userKey.lock();
+}
+
+$('#lock').addEventListener('click', () => {
+  lockKey();
+  notice.info(t('key.locked'));
+  $('#unlock-passphrase').focus();
+});
+
+function blobsOf(pkg) {
+  return new ItemBlobs(`/api/v1/packages/${encodeURIComponent(pkg.id)}/blobs`, pkg.blobs);
+}
+
+function closePackage(li) {
+  opened.close(li.dataset.id);
+  const body = li.querySelector('.inbox-body');
+  if (body) {
+    body.replaceChildren();
+    body.hidden = true;
+  }
+  const open = li.querySelector('.sent-open');
+  if (open) {
+    open.textContent = t('sent.item.open');
+    open.setAttribute('aria-expanded', 'false');
+  }
+}
+
+/** Words for an ItemError's kind. */
+const UNOPENABLE = { other_key: 'sent.item.otherKey', damaged: 'sent.item.damaged', newer: 'inbox.newer' };
+
+async function togglePackage(pkg, li, control, body) {
+  if (opened.has(pkg.id)) {
+    closePackage(li);
+    return;
+  }
+  notice.clear();
+  if (!userKey.identity) {
+    notice.error(t('inbox.unlockFirst'));
+    $('#unlock-passphrase').focus();
+    return;
+  }
+  control.disabled = true;
+  try {
+    const manifest = await readManifest(blobsOf(pkg), { identity: userKey.identity, token: session.token });
+    const rows = await showItem(body, {
+      manifest,
+      texts: [[t('sent.item.subject'), manifest.subject], [t('inbox.message'), manifest.message]],
+      filesLabel: t('sent.item.filesOf', { date: formatDate(pkg.created_at) }),
+      onSave: (row) => saveFile(pkg, row),
+    });
+    opened.set(pkg.id, rows);
+  } catch (e) {
+    if (e instanceof ItemError) notice.error(t(UNOPENABLE[e.kind]));
+    else if (e?.status === 401) signedOut();
+    else if (e instanceof ApiError && e.status === 404) notice.error(t('sent.item.gone'));
+    else notice.error(describeError(e));
+    return;
+  } finally {
+    control.disabled = false;
+  }
+  control.textContent = t('sent.item.hide');
+  control.setAttribute('aria-expanded', 'true');
+}
+
+async function saveFile(pkg, row) {
+  if (!userKey.identity) {
+    notice.error(t('inbox.unlockFirst'));
+    return;
+  }
+  await saveRow(row, {
+    blob: blobsOf(pkg).at(row.index),
+    identity: userKey.identity,
+    token: session.token,
+    messages: { session: t('error.signedOutInbox'), gone: t('sent.item.gone') },
+    onDamaged: (text) => notice.error(text),
+  });
 }
 
 async function revokePackage(item, button) {
@@ -163,6 +307,7 @@ async function revokePackage(item, button) {
     const fresh = await api(`/packages/${item.id}`, { token: session.token });
     const updated = { ...item, ...fresh, activity: fresh.activity };
     const old = list.querySelector(`[data-id="${item.id}"]`);
+    closePackage(old);
     const li = render(updated);
     old.replaceWith(li);
     notice.success(t('sent.revoked'));
@@ -199,6 +344,7 @@ async function loadPage() {
 
 function signedOut() {
   session = null;
+  lockKey();
   saved.forget();
   $('#account').hidden = true;
   showStep($('#step-signin'));
@@ -222,7 +368,8 @@ async function start() {
   if (!session) return signedOut();
   $('#account-email').textContent = session.email;
   $('#account').hidden = false;
-  const sends = await listSends(session.email).catch(() => []);
+  const [sends] = await Promise.all([listSends(session.email).catch(() => []), loadKey()]);
+  if (!session) return; // signed out meanwhile
   unfinished = new Map(sends.map((s) => [s.id, s]));
   showStep($('#step-list'), { focus: false });
   await loadPage();
