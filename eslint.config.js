@@ -44,7 +44,7 @@ export default [
   // Callbacks handed to Playwright's page.evaluate / addInitScript / waitForFunction
   // run in the page, not in Node: only the page globals they use, only where they do.
   { files: ['tests/browser/send-receive.test.mjs', 'tests/browser/signin.test.mjs', 'tests/browser/admin.test.mjs', 'tests/browser/inbound.test.mjs'], languageOptions: { globals: { document: 'readonly' } } },
-  { files: ['tests/browser/addin.test.mjs'], languageOptions: { globals: { window: 'readonly', document: 'readonly' } } },
+  { files: ['tests/browser/addin.test.mjs', 'tests/browser/addin-inbox.test.mjs'], languageOptions: { globals: { window: 'readonly', document: 'readonly', localStorage: 'readonly' } } },
   { files: ['tests/browser/support/pages.mjs', 'tests/browser/portal.test.mjs'], languageOptions: { globals: { window: 'readonly' } } },
   { files: ['tests/browser/support/inbound.mjs'], languageOptions: { globals: { window: 'readonly', localStorage: 'readonly' } } },
   { files: ['tests/bench/wasm.mjs'], languageOptions: { globals: { Worker: 'readonly' } } },

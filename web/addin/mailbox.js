@@ -51,6 +51,17 @@ export function supports(version) {
   return Boolean(globalThis.Office?.context?.requirements?.isSetSupported?.('Mailbox', version));
 }
 
+/**
+ * Opens `url` in the user's browser, outside Outlook: with Office's own
+ * call where the host has it (OpenBrowserWindowApi: Outlook on Windows and
+ * Mac, whose webviews cannot do everything a browser can, such as
+ * downloads), else as a new window (Outlook on the web is a browser).
+ */
+export function openInBrowser(url) {
+  if (globalThis.Office?.context?.requirements?.isSetSupported?.('OpenBrowserWindowApi', '1.1')) Office.context.ui.openBrowserWindow(url);
+  else window.open(url, '_blank', 'noopener');
+}
+
 export function mailbox() {
   return Office.context.mailbox;
 }

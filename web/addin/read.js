@@ -43,11 +43,6 @@ function openHere(link) {
   location.assign(`/addin/p/${encodeURIComponent(link.packageId)}${hash}`);
 }
 
-function openInBrowser(link) {
-  if (Office.context.ui?.openBrowserWindow) Office.context.ui.openBrowserWindow(link.url);
-  else window.open(link.url, '_blank', 'noopener');
-}
-
 async function start() {
   const host = await outlook.officeReady();
   translate();
@@ -79,7 +74,7 @@ async function start() {
       button.type = 'button';
       button.className = local ? 'button' : 'button-secondary';
       button.textContent = local ? t('read.open') : t('read.openBrowser');
-      button.addEventListener('click', () => (local ? openHere(link) : openInBrowser(link)));
+      button.addEventListener('click', () => (local ? openHere(link) : outlook.openInBrowser(link.url)));
       const where = document.createElement('p');
       where.className = 'hint';
       where.textContent = local ? link.packageId : t('read.otherServer', { server: new URL(link.server).host });

@@ -12,7 +12,8 @@
 // continues where it stopped), `kluis.secured` {package, message, at} once done.
 //
 // Opened as taskpane.html?mode=request ("Request files"), the pane signs in
-// the same way and then asks for files instead (request.js).
+// the same way and then asks for files instead (request.js). "Inbox" in the
+// header shows what came in, in either mode (inbox-pane.js).
 import { api, isAbort } from '../js/api.js';
 import { formatBytes, formatDate, t, tn, translate } from '../js/i18n.js';
 import { cannotSendText, checkStanding, showBanner } from '../js/licence-notice.js';
@@ -24,6 +25,7 @@ import { $, EMAIL, fieldError, focusInto, Notice, showStep } from '../js/ui.js';
 import { createPackage, PackageSender, SendError } from '../js/uploader.js';
 import { loadWasm } from '../js/wasm.js';
 import * as auth from './auth.js';
+import { setupInbox } from './inbox-pane.js';
 import { linkBlock } from './link-block.js';
 import * as outlook from './mailbox.js';
 import { requestMode, setupRequest } from './request.js';
@@ -107,6 +109,8 @@ const signin = new SignInStep({
 });
 
 function showSignIn() {
+  // Signed out: the key and what it opened are forgotten with the sign-in.
+  inbox.reset();
   $('#account').hidden = true;
   showBanner($('#licence-banner'), null);
   signin.show($('#signin-email').value || outlook.userProfile().email);
@@ -126,6 +130,19 @@ $('#sign-out').addEventListener('click', () => {
   notice.info(t('signin.signedOut'));
   showSignIn();
 });
+
+const inbox = setupInbox({
+  notice,
+  session: () => session,
+  onSignedOut: () => {
+    auth.forget();
+    session = null;
+    showSignIn();
+    notice.error(t('error.signedOutInbox'));
+  },
+});
+
+$('#inbox-open').addEventListener('click', () => inbox.show());
 
 async function signedIn() {
   $('#account').hidden = false;

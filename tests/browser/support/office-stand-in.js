@@ -10,6 +10,8 @@
 // as in Outlook on the web, and closing the window is event 12006.
 //
 // Fixture: {mode: 'compose' | 'read', mailbox: '1.14', language, user: {email, name},
+// platform ('PC', 'Mac', 'OfficeOnline': Office.context.diagnostics.platform, and
+// OpenBrowserWindowApi on PC and Mac as in Outlook; absent: no diagnostics),
 // to, cc, bcc (addresses), subject, bodyType: 'html' | 'text', body,
 // attachments: [{id, name, contentType, base64, isInline, attachmentType}],
 // fail: {removeAttachment, setBody, prependBody} (error messages), silent: [method names that never answer]}
@@ -161,7 +163,10 @@
     context: {
       displayLanguage: fixture.language ?? 'en-US',
       partitionKey: fixture.partitionKey,
-      requirements: { isSetSupported: (name, v) => name === 'Mailbox' && atLeast(v) },
+      requirements: {
+        isSetSupported: (name, v) => (name === 'Mailbox' && atLeast(v)) || (name === 'OpenBrowserWindowApi' && ['PC', 'Mac'].includes(fixture.platform)),
+      },
+      diagnostics: fixture.platform ? { platform: fixture.platform } : undefined,
       ui: {
         openBrowserWindow: (url) => calls.push(`openBrowserWindow ${url}`),
         displayDialogAsync,
