@@ -437,6 +437,58 @@ test('an upload interrupted by a reload continues where the server stopped, once
   assert.equal(inbox.items[0].blobs.length, 2);
 });
 
+test('an upload left unfinished in a closed tab cannot go on under a new session: the page says so and it is sent anew', { timeout: 180_000 }, async (t) => {
+  const { server, open } = await setup(t);
+  await server.addUser(ALICE);
+  const alice = await open();
+  await signInInbox(alice, server, ALICE);
+  await makeKey(alice);
+  // Two places: the unfinished upload holds one until its session and an hour have passed.
+  // Without codes (the server mails one a minute to an address).
+  await alice.uncheck('#request-verify');
+  const link = await makeRequest(alice, { uploads: 2 });
+  /** The uploader's steps without a code: the link, the address. */
+  const toForm = async (page) => {
+    await page.goto(link);
+    await page.fill('#email', BOB);
+    await page.click('#email-submit');
+    await page.locator('#step-compose').waitFor({ state: 'visible' });
+  };
+
+  const bob = await open();
+  await toForm(bob);
+  const data = testBytes((9 << 20) + 1, 101);
+  await bob.fill('#message', 'De stukken voor de aangifte.');
+  await bob.setInputFiles('#files', [{ name: 'aangifte.pdf', mimeType: 'application/pdf', buffer: data }]);
+  let patches = 0;
+  await bob.route('**/api/v1/uploads/*', async (route) => {
+    if (route.request().method() === 'PATCH' && ++patches >= 2) return; // never answered
+    await route.continue().catch(() => {});
+  });
+  await bob.click('#upload-button');
+  while (patches < 2) await new Promise((resolve) => setTimeout(resolve, 50));
+  await bob.click('#pause');
+  await bob.locator('#progress-title').getByText('Paused').waitFor();
+  const owner = `request:${new URL(link).pathname.split('/').pop()}`;
+  const listed = (page) => page.evaluate(async (owner) => (await import('/js/send-store.js')).listSends(owner), owner);
+  assert.equal((await listed(bob)).length, 1, 'an unfinished upload is kept');
+
+  // A new tab of the same browser (the session was the closed tab's): the address again, a new session.
+  const again = await bob.context().newPage();
+  await bob.close();
+  await toForm(again);
+  await again.locator('#notice').getByText('Your unfinished upload could not be continued: its session had ended. Send aangifte.pdf again.').waitFor();
+  assert.equal(await again.inputValue('#message'), 'De stukken voor de aangifte.');
+  assert.deepEqual(await listed(again), [], 'the one that cannot go on is forgotten');
+  await again.setInputFiles('#files', [{ name: 'aangifte.pdf', mimeType: 'application/pdf', buffer: data }]);
+  await again.click('#upload-button');
+  await again.locator('#step-done').waitFor({ state: 'visible', timeout: 120_000 });
+  const token = await server.token(ALICE);
+  const inbox = await (await fetch(`${server.url}/api/v1/inbox`, { headers: { Authorization: `Bearer ${token}` } })).json();
+  assert.equal(inbox.items.length, 1);
+  assert.equal(inbox.items[0].blobs.length, 2);
+});
+
 test('a request that takes one upload, held by an unfinished one: a second uploader is told every upload is under way; the first still finishes', { timeout: 180_000 }, async (t) => {
   const { server, open } = await setup(t);
   await server.addUser(ALICE);

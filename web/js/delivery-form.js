@@ -186,8 +186,7 @@ export class DeliveryForm {
    */
   offerResume(record) {
     this.#pending = record;
-    // Files still in memory (the same page, after its session was renewed) need no new choice.
-    this.#pendingFiles = record.files.map((d) => this.chosen.find((f) => sameFile(f, d)) ?? null);
+    this.#pendingFiles = record.files.map(() => null);
     const date = formatDate(new Date(record.createdAt).toISOString());
     const total = record.files.reduce((sum, f) => sum + f.size, 0);
     $('#resume-summary').textContent = record.files.length

@@ -14,7 +14,7 @@
 import { api, ApiError } from './api.js';
 import { formatBytes, lang, t, tn, translate } from './i18n.js';
 import { describeError } from './messages.js';
-import { listSends } from './send-store.js';
+import { deleteSend, listSends } from './send-store.js';
 import { DeliveryForm } from './delivery-form.js';
 import { $, busy, Countdown, emailIn, fieldError, Notice, showStep, waitOf } from './ui.js';
 import { loadWasm } from './wasm.js';
@@ -372,13 +372,30 @@ async function startSession(code) {
   wait.stop();
   session = { token: answer.token, expires_at: answer.expires_at, email, info, requestId };
   saveSession();
-  await afterSession();
+  await forgetUnfinished();
+  showCompose();
 }
 
+/** With the session kept for this tab (a reload): an unfinished upload of this session is offered to continue. */
 async function afterSession() {
   const unfinished = await listSends(OWNER).catch(() => []);
   if (unfinished.length) form.offerResume(unfinished[0]);
   else showCompose();
+}
+
+/**
+ * A new session cannot continue an upload left unfinished under an earlier
+ * one (a delivery is its session's: the server answers 404): it is
+ * forgotten and the page says so. The form keeps what it still holds; the
+ * message comes back from the record.
+ */
+async function forgetUnfinished() {
+  const unfinished = await listSends(OWNER).catch(() => []);
+  for (const record of unfinished) await deleteSend(record.id).catch(() => {});
+  const [latest] = unfinished;
+  if (!latest) return;
+  if (!$('#message').value) $('#message').value = latest.message ?? '';
+  notice.info(t('upload.resumeEnded', { names: latest.files.map((f) => f.name).join(', ') }));
 }
 
 // ---------------------------------------------------------------- compose and progress
