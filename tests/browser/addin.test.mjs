@@ -457,7 +457,7 @@ test('Request files without a key says so and links to the inbox; once the key i
   const verify = page.locator('#request-verify');
   const forced = page.locator('#request-verify-forced');
   assert.ok((await verify.isChecked()) && (await verify.isDisabled()), 'checked and disabled with the draft\'s To');
-  assert.equal(await forced.innerText(), 'Always on when you name who may upload: they confirm their address with a code.');
+  assert.equal(await forced.innerText(), 'Always on when addresses are filled in: they confirm their address with a code.');
   assert.equal(await verify.getAttribute('aria-describedby'), 'request-verify-forced');
   await page.fill('#request-emails', '');
   assert.ok(await verify.isEnabled());

@@ -499,7 +499,7 @@ test('a request that takes one upload, held by an unfinished one: a second uploa
   const verify = alice.locator('#request-verify');
   await alice.locator('#request-emails').pressSequentially(BOB);
   assert.ok((await verify.isChecked()) && (await verify.isDisabled()));
-  await alice.locator('#request-verify-forced').getByText('Always on when you name who may upload').waitFor();
+  await alice.locator('#request-verify-forced').getByText('Always on when addresses are filled in').waitFor();
   await alice.fill('#request-emails', '');
   assert.ok(await verify.isEnabled());
   assert.ok(await alice.locator('#request-verify-forced').isHidden());

@@ -18,7 +18,7 @@ export function namesAddresses(text) {
 export function bindVerifyToAddresses(addresses, checkbox) {
   const reason = document.createElement('p');
   reason.id = `${checkbox.id}-forced`;
-  reason.className = 'hint';
+  reason.className = 'hint choice-hint';
   reason.textContent = t('request.verifyForced');
   reason.hidden = true;
   (checkbox.closest('.choice') ?? checkbox).after(reason);
