@@ -420,3 +420,32 @@ test('a reply whose session ended cannot go on: the page says so after the reloa
   assert.equal(items[0].kind, 'reply');
   assert.equal(items[0].blobs.length, 2);
 });
+
+test('a reply whose session ends during the upload starts afresh with what was written and chosen; Alice gets one reply', { timeout: 120_000 }, async (t) => {
+  const { server, dir, open } = await setup(t);
+  await server.addUser(ALICE);
+  await aliceKey(server, dir);
+  const link = await sendToBob(server, dir, 'planning.txt', testBytes(2000, 102));
+
+  const bob = await open();
+  await openAsBob(bob, server, link);
+  await bob.click('#reply-start');
+  await bob.locator('#step-compose').waitFor({ state: 'visible' });
+  await bob.fill('#message', 'Akkoord met de planning.');
+  await bob.setInputFiles('#files', [{ name: 'planning-getekend.pdf', mimeType: 'application/pdf', buffer: testBytes(60_000, 103) }]);
+  // The server no longer knows the session (as when it ran out): once, where the upload starts.
+  await bob.route('**/api/v1/uploads', (route) =>
+    route.fulfill({ status: 401, contentType: 'application/json', body: JSON.stringify({ error: { code: 'unauthorized', message: 'Sign in again.' } }) }),
+  { times: 1 });
+  await bob.click('#upload-button');
+  await bob.locator('#notice').getByText('Your reply’s session had ended, so a new reply is started: what you wrote and chose is kept. Send it again.').waitFor({ timeout: 30_000 });
+  assert.ok(await bob.locator('#step-compose').isVisible());
+  assert.equal(await bob.inputValue('#message'), 'Akkoord met de planning.');
+  assert.match(await bob.locator('#file-list').innerText(), /planning-getekend\.pdf/);
+  assert.equal(pathsOf(bob, /\/reply$/).length, 2, 'a fresh reply session');
+  await bob.click('#upload-button');
+  await bob.locator('#step-reply-done').waitFor({ state: 'visible', timeout: 60_000 });
+  const items = await inboxOf(server);
+  assert.equal(items.length, 1);
+  assert.equal(items[0].blobs.length, 2);
+});
