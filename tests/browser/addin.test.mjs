@@ -452,6 +452,25 @@ test('Request files without a key says so and links to the inbox; once the key i
   await page.click('#request-check-again');
   await page.locator('#step-request').waitFor({ state: 'visible' });
   assert.equal(await page.inputValue('#request-emails'), `${BOB}\ndirk@client.example`);
+  // Addresses named: the code is compulsory, so the box is checked, greyed out and says why;
+  // emptied, it is the user's choice again (and stays theirs when they type an address and remove it).
+  const verify = page.locator('#request-verify');
+  const forced = page.locator('#request-verify-forced');
+  assert.ok((await verify.isChecked()) && (await verify.isDisabled()), 'checked and disabled with the draft\'s To');
+  assert.equal(await forced.innerText(), 'Always on when addresses are filled in: they confirm their address with a code.');
+  assert.equal(await verify.getAttribute('aria-describedby'), 'request-verify-forced');
+  await page.fill('#request-emails', '');
+  assert.ok(await verify.isEnabled());
+  assert.ok(await forced.isHidden());
+  await verify.uncheck();
+  await page.locator('#request-emails').pressSequentially('d');
+  assert.ok((await verify.isChecked()) && (await verify.isDisabled()), 'typing an address checks and disables it');
+  assert.ok(await forced.isVisible());
+  await page.fill('#request-emails', ' \n');
+  assert.ok(!(await verify.isChecked()) && (await verify.isEnabled()), 'blank again: the user\'s own choice');
+  assert.equal(await verify.getAttribute('aria-describedby'), null);
+  await page.fill('#request-emails', `${BOB}\ndirk@client.example`);
+  assert.ok((await verify.isChecked()) && (await verify.isDisabled()));
   await page.click('#request-submit');
   await page.locator('#step-request-done').waitFor({ state: 'visible' });
   const body = (await draftOf(page)).body;

@@ -19,6 +19,7 @@ import { newPage, stubbedFile } from './support/pages.mjs';
 
 const ALICE = 'alice@example.org';
 const BOB = 'bob@outside.example';
+const CAROL = 'carol@elsewhere.example';
 const ORGANISATION = '[organisation]\nname = "Example Org"\n';
 const PASSPHRASE = 'paard batterij nietje correct';
 
@@ -434,6 +435,126 @@ test('an upload interrupted by a reload continues where the server stopped, once
   const inbox = await (await fetch(`${server.url}/api/v1/inbox`, { headers: { Authorization: `Bearer ${token}` } })).json();
   assert.equal(inbox.items.length, 1);
   assert.equal(inbox.items[0].blobs.length, 2);
+});
+
+test('an upload left unfinished in a closed tab cannot go on under a new session: the page says so and it is sent anew', { timeout: 180_000 }, async (t) => {
+  const { server, open } = await setup(t);
+  await server.addUser(ALICE);
+  const alice = await open();
+  await signInInbox(alice, server, ALICE);
+  await makeKey(alice);
+  // Two places: the unfinished upload holds one until its session and an hour have passed.
+  // Without codes (the server mails one a minute to an address).
+  await alice.uncheck('#request-verify');
+  const link = await makeRequest(alice, { uploads: 2 });
+  /** The uploader's steps without a code: the link, the address. */
+  const toForm = async (page) => {
+    await page.goto(link);
+    await page.fill('#email', BOB);
+    await page.click('#email-submit');
+    await page.locator('#step-compose').waitFor({ state: 'visible' });
+  };
+
+  const bob = await open();
+  await toForm(bob);
+  const data = testBytes((9 << 20) + 1, 101);
+  await bob.fill('#message', 'De stukken voor de aangifte.');
+  await bob.setInputFiles('#files', [{ name: 'aangifte.pdf', mimeType: 'application/pdf', buffer: data }]);
+  let patches = 0;
+  await bob.route('**/api/v1/uploads/*', async (route) => {
+    if (route.request().method() === 'PATCH' && ++patches >= 2) return; // never answered
+    await route.continue().catch(() => {});
+  });
+  await bob.click('#upload-button');
+  while (patches < 2) await new Promise((resolve) => setTimeout(resolve, 50));
+  await bob.click('#pause');
+  await bob.locator('#progress-title').getByText('Paused').waitFor();
+  const owner = `request:${new URL(link).pathname.split('/').pop()}`;
+  const listed = (page) => page.evaluate(async (owner) => (await import('/js/send-store.js')).listSends(owner), owner);
+  assert.equal((await listed(bob)).length, 1, 'an unfinished upload is kept');
+
+  // A new tab of the same browser (the session was the closed tab's): the address again, a new session.
+  const again = await bob.context().newPage();
+  await bob.close();
+  await toForm(again);
+  await again.locator('#notice').getByText('Your unfinished upload could not be continued: its session had ended. Send aangifte.pdf again.').waitFor();
+  assert.equal(await again.inputValue('#message'), 'De stukken voor de aangifte.');
+  assert.deepEqual(await listed(again), [], 'the one that cannot go on is forgotten');
+  await again.setInputFiles('#files', [{ name: 'aangifte.pdf', mimeType: 'application/pdf', buffer: data }]);
+  await again.click('#upload-button');
+  await again.locator('#step-done').waitFor({ state: 'visible', timeout: 120_000 });
+  const token = await server.token(ALICE);
+  const inbox = await (await fetch(`${server.url}/api/v1/inbox`, { headers: { Authorization: `Bearer ${token}` } })).json();
+  assert.equal(inbox.items.length, 1);
+  assert.equal(inbox.items[0].blobs.length, 2);
+});
+
+test('a request that takes one upload, held by an unfinished one: a second uploader is told every upload is under way; the first still finishes', { timeout: 180_000 }, async (t) => {
+  const { server, open } = await setup(t);
+  await server.addUser(ALICE);
+  const alice = await open();
+  await signInInbox(alice, server, ALICE);
+  await makeKey(alice);
+  // Naming addresses makes the code compulsory: the box is checked and greyed out, and says why, until emptied.
+  const verify = alice.locator('#request-verify');
+  await alice.locator('#request-emails').pressSequentially(BOB);
+  assert.ok((await verify.isChecked()) && (await verify.isDisabled()));
+  await alice.locator('#request-verify-forced').getByText('Always on when addresses are filled in').waitFor();
+  await alice.fill('#request-emails', '');
+  assert.ok(await verify.isEnabled());
+  assert.ok(await alice.locator('#request-verify-forced').isHidden());
+  const link = await makeRequest(alice, { uploads: 1 });
+
+  // Bob starts an upload and leaves it unfinished: it holds the one place.
+  const bob = await open();
+  await bob.fill('#code', await openAsUploader(bob, server, link, BOB));
+  await bob.click('#code-submit');
+  await bob.locator('#step-compose').waitFor({ state: 'visible' });
+  const data = testBytes((9 << 20) + 3, 99);
+  await bob.setInputFiles('#files', [{ name: 'jaarrekening.pdf', mimeType: 'application/pdf', buffer: data }]);
+  let release;
+  const held = new Promise((resolve) => {
+    release = resolve;
+  });
+  let patches = 0;
+  await bob.route('**/api/v1/uploads/*', async (route) => {
+    if (route.request().method() === 'PATCH' && ++patches === 2) {
+      await held;
+      await route.abort('connectionreset').catch(() => {});
+      return;
+    }
+    await route.continue().catch(() => {});
+  });
+  await bob.click('#upload-button');
+  while (patches < 2) await new Promise((resolve) => setTimeout(resolve, 50));
+  await bob.click('#pause');
+  await bob.locator('#progress-title').getByText('Paused').waitFor();
+  release();
+  await bob.unroute('**/api/v1/uploads/*');
+
+  // Carol, in another browser, still finds the link, but her upload is refused in words; nothing of hers goes up.
+  const carol = await open({ locale: 'en-US' });
+  await carol.fill('#code', await openAsUploader(carol, server, link, CAROL));
+  await carol.click('#code-submit');
+  await carol.locator('#step-compose').waitFor({ state: 'visible' });
+  await carol.setInputFiles('#files', [{ name: 'offerte.pdf', mimeType: 'application/pdf', buffer: testBytes(4000, 100) }]);
+  await carol.locator('#file-list li').first().waitFor();
+  await carol.click('#upload-button');
+  await carol.locator('#notice[role=alert]').getByText('Every upload this link takes is under way right now. Try again later: a place frees up if one of them is not finished.').waitFor();
+  assert.ok(await carol.locator('#step-compose').isVisible(), 'the form stays, with her file');
+  assert.equal(await carol.locator('#file-list li').count(), 1);
+  assert.deepEqual(uploadCalls(carol).filter((c) => !/\/session$|\/code$/.test(c)), [`POST /api/v1/r/${new URL(link).pathname.split('/').pop()}/deliveries`]);
+
+  // Bob goes on and finishes; the request is used up then, which Carol's next try is told.
+  await bob.click('#resume');
+  await bob.locator('#step-done').waitFor({ state: 'visible', timeout: 120_000 });
+  const token = await server.token(ALICE);
+  const inbox = await (await fetch(`${server.url}/api/v1/inbox`, { headers: { Authorization: `Bearer ${token}` } })).json();
+  assert.equal(inbox.items.length, 1);
+  assert.equal(inbox.items[0].from, BOB);
+  assert.equal(inbox.items[0].blobs.length, 2);
+  await carol.click('#upload-button');
+  await carol.locator('#unavailable-title').getByText('This link does not take files').waitFor();
 });
 
 test('with the organisation\'s key recovery on, the key is also encrypted to the recovery recipient; an admin hands it back under a passphrase the user then replaces', { timeout: 180_000 }, async (t) => {

@@ -283,3 +283,169 @@ test('what Alice sends from the send page once she has a key is encrypted to her
   assert.match(fetched.stderr, /sent by you/);
   assert.equal(readFileSync(join(dir, 'out', 'brief.txt'), 'utf8'), 'a letter for Bob');
 });
+
+/** Alice's key made with the CLI (an identity file here, to open what comes in); returns its path. */
+async function aliceKey(server, dir) {
+  writeFileSync(join(dir, 'pass'), `${PASSPHRASE}\n`);
+  const identity = join(dir, 'identity.txt');
+  const made = await server.kluis(['key', 'init', '--identity', identity, '--passphrase-file', join(dir, 'pass'), '--server', server.url, '--token', await server.token(ALICE)]);
+  assert.equal(made.code, 0, made.stderr);
+  return identity;
+}
+
+/** Alice's inbox as the API lists it. */
+async function inboxOf(server) {
+  const token = await server.token(ALICE);
+  return (await (await fetch(`${server.url}/api/v1/inbox`, { headers: { Authorization: `Bearer ${token}` } })).json()).items;
+}
+
+/** Starts the reply upload of what the form holds, holds its second body, pauses: an unfinished reply is left. */
+async function replyUntilPaused(bob) {
+  let release;
+  const held = new Promise((resolve) => {
+    release = resolve;
+  });
+  let patches = 0;
+  await bob.route('**/api/v1/uploads/*', async (route) => {
+    if (route.request().method() === 'PATCH' && ++patches === 2) {
+      await held;
+      await route.abort('connectionreset').catch(() => {});
+      return;
+    }
+    await route.continue().catch(() => {});
+  });
+  await bob.click('#upload-button');
+  while (patches < 2) await new Promise((resolve) => setTimeout(resolve, 50));
+  await bob.click('#pause');
+  await bob.locator('#progress-title').getByText('Paused').waitFor();
+  release();
+  await bob.unroute('**/api/v1/uploads/*');
+}
+
+const pathsOf = (page, pattern) => page.sent.filter((r) => r.method === 'POST' && pattern.test(new URL(r.url).pathname));
+
+test('a reply interrupted by a reload goes on once the package is open again and the same file is chosen; Alice gets it once, identical', { timeout: 240_000 }, async (t) => {
+  const { server, dir, open } = await setup(t);
+  await server.addUser(ALICE);
+  const identity = await aliceKey(server, dir);
+  const link = await sendToBob(server, dir, 'contract.pdf', testBytes(5000, 94));
+
+  const bob = await open();
+  await openAsBob(bob, server, link);
+  await bob.click('#reply-start');
+  await bob.locator('#step-compose').waitFor({ state: 'visible' });
+  // A real file: choosing it again gives the same name, size and modification time.
+  const path = join(dir, 'bijlage.bin');
+  const data = testBytes((20 << 20) + 11, 96);
+  writeFileSync(path, data);
+  const message = 'Hierbij de bijlage, in één keer.';
+  await bob.fill('#message', message);
+  await bob.setInputFiles('#files', path);
+  await bob.locator('#file-list li').first().waitFor();
+  await replyUntilPaused(bob);
+
+  const offsets = [];
+  bob.on('request', (r) => r.method() === 'PATCH' && offsets.push(Number(r.headers()['upload-offset'])));
+  bob.once('dialog', (dialog) => dialog.accept());
+  await bob.reload();
+  // The package opens again (its download session is kept for this tab) and the reply is offered.
+  await bob.locator('#step-resume').waitFor({ state: 'visible', timeout: 30_000 });
+  assert.match(await bob.locator('#resume-summary').innerText(), /^Started .+: 1 file, .+\.$/);
+  assert.ok(await bob.locator('#resume-continue').isDisabled(), 'the file must be chosen again');
+  // Back to the files and "Reply securely" again: the unfinished reply is offered, not a second one.
+  await bob.click('#resume-back');
+  await bob.locator('#step-files').waitFor({ state: 'visible' });
+  await bob.click('#reply-start');
+  await bob.locator('#step-resume').waitFor({ state: 'visible' });
+  await bob.setInputFiles('#resume-files', path);
+  await bob.locator('#resume-list').getByText('Ready').waitFor();
+  await bob.click('#resume-continue');
+  await bob.locator('#step-reply-done').waitFor({ state: 'visible', timeout: 120_000 });
+  assert.match(await bob.locator('#reply-done-list').innerText(), /bijlage\.bin/);
+  assert.ok(offsets[0] > 0, `continued where the server stopped (first offset ${offsets[0]}), not from 0`);
+  assert.equal(pathsOf(bob, /\/reply$/).length, 1, 'one reply session, kept over the reload');
+  assert.equal(pathsOf(bob, /\/deliveries$/).length, 1, 'one delivery');
+  const left = await bob.evaluate(async (owner) => (await import('/js/send-store.js')).listSends(owner), `reply:${new URL(link).pathname.split('/').pop()}`);
+  assert.deepEqual(left, [], 'nothing is left in IndexedDB');
+
+  // Alice has exactly one reply, with Bob's message and the file byte for byte.
+  const items = await inboxOf(server);
+  assert.equal(items.length, 1, JSON.stringify(items));
+  assert.equal(items[0].kind, 'reply');
+  assert.equal(items[0].blobs.length, 2);
+  const out = join(dir, 'out');
+  const fetched = await server.kluis(['fetch', items[0].id, '--identity', identity, '--out', out, '--server', server.url, '--token', await server.token(ALICE)]);
+  assert.equal(fetched.code, 0, fetched.stderr);
+  assert.ok(`${fetched.stdout}${fetched.stderr}`.includes(message), `the message is shown: ${fetched.stdout}${fetched.stderr}`);
+  assert.equal(sha256(readFileSync(join(out, 'bijlage.bin'))), sha256(data), 'the reply\'s file is identical');
+});
+
+test('a reply whose session ended cannot go on: the page says so after the reload and starts a fresh one with the message; Alice gets that one only', { timeout: 180_000 }, async (t) => {
+  const { server, dir, open } = await setup(t);
+  await server.addUser(ALICE);
+  await aliceKey(server, dir);
+  const link = await sendToBob(server, dir, 'notulen.txt', testBytes(3000, 97));
+
+  const bob = await open();
+  await openAsBob(bob, server, link);
+  await bob.click('#reply-start');
+  await bob.locator('#step-compose').waitFor({ state: 'visible' });
+  const path = join(dir, 'scan.bin');
+  writeFileSync(path, testBytes((9 << 20) + 5, 98));
+  await bob.fill('#message', 'De scan, zoals gevraagd.');
+  await bob.setInputFiles('#files', path);
+  await bob.locator('#file-list li').first().waitFor();
+  await replyUntilPaused(bob);
+
+  // The session kept for the tab has run out (it lasts a day): as if the reload came that much later.
+  const key = `kluis.reply.${new URL(link).pathname.split('/').pop()}`;
+  await bob.evaluate((key) => {
+    const saved = JSON.parse(sessionStorage.getItem(key));
+    sessionStorage.setItem(key, JSON.stringify({ ...saved, expires_at: new Date(Date.now() - 1000).toISOString() }));
+  }, key);
+  bob.once('dialog', (dialog) => dialog.accept());
+  await bob.reload();
+  await bob.locator('#step-compose').waitFor({ state: 'visible', timeout: 30_000 });
+  await bob.locator('#notice').getByText('Your unfinished reply could not be continued: its session had ended. A new reply is started with your message: choose the files again (scan.bin), then send it.').waitFor();
+  assert.equal(await bob.inputValue('#message'), 'De scan, zoals gevraagd.');
+  assert.equal(await bob.locator('#file-list li').count(), 0);
+  assert.equal(pathsOf(bob, /\/reply$/).length, 2, 'a fresh reply session');
+  await bob.setInputFiles('#files', path);
+  await bob.locator('#file-list li').first().waitFor();
+  await bob.click('#upload-button');
+  await bob.locator('#step-reply-done').waitFor({ state: 'visible', timeout: 120_000 });
+
+  const items = await inboxOf(server);
+  assert.equal(items.length, 1, 'the unfinished one never arrives');
+  assert.equal(items[0].kind, 'reply');
+  assert.equal(items[0].blobs.length, 2);
+});
+
+test('a reply whose session ends during the upload starts afresh with what was written and chosen; Alice gets one reply', { timeout: 120_000 }, async (t) => {
+  const { server, dir, open } = await setup(t);
+  await server.addUser(ALICE);
+  await aliceKey(server, dir);
+  const link = await sendToBob(server, dir, 'planning.txt', testBytes(2000, 102));
+
+  const bob = await open();
+  await openAsBob(bob, server, link);
+  await bob.click('#reply-start');
+  await bob.locator('#step-compose').waitFor({ state: 'visible' });
+  await bob.fill('#message', 'Akkoord met de planning.');
+  await bob.setInputFiles('#files', [{ name: 'planning-getekend.pdf', mimeType: 'application/pdf', buffer: testBytes(60_000, 103) }]);
+  // The server no longer knows the session (as when it ran out): once, where the upload starts.
+  await bob.route('**/api/v1/uploads', (route) =>
+    route.fulfill({ status: 401, contentType: 'application/json', body: JSON.stringify({ error: { code: 'unauthorized', message: 'Sign in again.' } }) }),
+  { times: 1 });
+  await bob.click('#upload-button');
+  await bob.locator('#notice').getByText('Your reply’s session had ended, so a new reply is started: what you wrote and chose is kept. Send it again.').waitFor({ timeout: 30_000 });
+  assert.ok(await bob.locator('#step-compose').isVisible());
+  assert.equal(await bob.inputValue('#message'), 'Akkoord met de planning.');
+  assert.match(await bob.locator('#file-list').innerText(), /planning-getekend\.pdf/);
+  assert.equal(pathsOf(bob, /\/reply$/).length, 2, 'a fresh reply session');
+  await bob.click('#upload-button');
+  await bob.locator('#step-reply-done').waitFor({ state: 'visible', timeout: 60_000 });
+  const items = await inboxOf(server);
+  assert.equal(items.length, 1);
+  assert.equal(items[0].blobs.length, 2);
+});

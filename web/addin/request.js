@@ -9,6 +9,7 @@ import { api } from '../js/api.js';
 import { describeError } from '../js/messages.js';
 import { t, tn } from '../js/i18n.js';
 import { $, busy, copyField, EMAIL, fieldError, focusInto, showStep } from '../js/ui.js';
+import { bindVerifyToAddresses } from '../js/verify-choice.js';
 import { requestBlock } from './link-block.js';
 import * as outlook from './mailbox.js';
 
@@ -21,6 +22,8 @@ export function requestMode() {
 export function setupRequest({ notice, session, policy }) {
   /** The user's recipient, once known. */
   let recipient = null;
+  // Naming addresses makes the code compulsory (docs/inbound.md): the box says so.
+  const updateVerify = bindVerifyToAddresses($('#request-emails'), $('#request-verify'));
 
   function fillDays() {
     const send = policy()?.send ?? {};
@@ -63,6 +66,7 @@ export function setupRequest({ notice, session, policy }) {
       to = [];
     }
     $('#request-emails').value = to.map((a) => a.trim()).filter(Boolean).join('\n');
+    updateVerify();
     showStep($('#step-request'), { focus: false });
     focusInto($('#request-title'));
   }

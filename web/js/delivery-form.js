@@ -1,20 +1,22 @@
 // Composing and sending a delivery through an upload request
 // (docs/inbound.md): the form with the files and a message, the upload's
-// progress with pause, resume and cancel, and what its failures mean. The
-// uploader's page (upload.js) and a secure reply on the recipient page
+// progress with pause, resume and cancel, what its failures mean, and an
+// unfinished upload continued after a reload (the same files chosen again).
+// The uploader's page (upload.js) and a secure reply on the recipient page
 // (receive.js) share it; each page keeps its own steps around it (who asks,
-// the address, the done screen). The files and the message are encrypted
-// on this device (uploader.js: createDelivery, PackageSender).
+// the address or the package, the done screen). The files and the message
+// are encrypted on this device (uploader.js: createDelivery, PackageSender).
 //
 // The page holds these elements: #upload-form, #files, #dropzone,
 // #files-error, #file-list, #file-total, #message and #upload-button (the
 // step "compose"), #progress-title, #progress-bar, #progress-stats,
 // #progress-file, #progress-status, #pause, #resume and #cancel (the step
-// "progress"; send-progress.js).
+// "progress"; send-progress.js), #resume-summary, #resume-files,
+// #resume-list, #resume-continue and #resume-discard (the step "resume").
 import { ApiError, isAbort } from './api.js';
-import { formatBytes, t, tn } from './i18n.js';
+import { formatBytes, formatDate, t, tn } from './i18n.js';
 import { describeError } from './messages.js';
-import { sameFile } from './send-store.js';
+import { deleteSend, sameFile } from './send-store.js';
 import { showSendProgress } from './send-progress.js';
 import { $, busy, fieldError } from './ui.js';
 import { createDelivery, PackageSender, SendError } from './uploader.js';
@@ -29,6 +31,9 @@ export class DeliveryForm {
   chosen = [];
   /** The upload running (PackageSender). */
   sender = null;
+  /** An unfinished upload offered on the step "resume", and the files matched to it so far. */
+  #pending = null;
+  #pendingFiles = [];
 
   /**
    * `notice`: the page's Notice; `show(step)`: shows the step 'compose' or
@@ -86,6 +91,14 @@ export class DeliveryForm {
     });
     addEventListener('beforeunload', (event) => {
       if (this.sender?.running) event.preventDefault();
+    });
+    $('#resume-files').addEventListener('change', (event) => this.#matchResume(event.currentTarget.files));
+    $('#resume-continue').addEventListener('click', () => this.#continueResume());
+    $('#resume-discard').addEventListener('click', async () => {
+      const record = this.#pending;
+      this.#pending = null;
+      await deleteSend(record.id).catch(() => {});
+      this.show('compose');
     });
   }
 
@@ -161,6 +174,79 @@ export class DeliveryForm {
       }
     });
     if (record) this.start(record, files, target.token);
+  }
+
+  // -------------------------------------------------------------- resume
+
+  /**
+   * Offers to continue `record`, an unfinished upload of this.owner kept
+   * by send-store.js (after a reload): the same files are chosen again,
+   * matched by name, size and modification time, and what the server has
+   * already is not sent again.
+   */
+  offerResume(record) {
+    this.#pending = record;
+    this.#pendingFiles = record.files.map(() => null);
+    const date = formatDate(new Date(record.createdAt).toISOString());
+    const total = record.files.reduce((sum, f) => sum + f.size, 0);
+    $('#resume-summary').textContent = record.files.length
+      ? t('upload.resumeSummary', { date, files: tn('common.files', record.files.length), size: formatBytes(total) })
+      : t('upload.resumeSummaryMessage', { date });
+    $('#resume-files').value = '';
+    $('#resume-files').closest('.field').hidden = !record.files.length;
+    this.#renderResume();
+    this.show('resume');
+  }
+
+  #renderResume(mismatched = []) {
+    const list = $('#resume-list');
+    list.replaceChildren();
+    this.#pending.files.forEach((described, i) => {
+      const item = document.createElement('li');
+      const name = document.createElement('span');
+      name.className = 'file-name';
+      name.textContent = described.name;
+      const state = document.createElement('span');
+      const ok = Boolean(this.#pendingFiles[i]);
+      state.className = ok ? 'file-state ok' : 'file-state';
+      state.textContent = ok ? t('resume.matched') : mismatched.includes(i) ? t('resume.different') : t('resume.missing', { size: formatBytes(described.size) });
+      item.append(name, state);
+      list.append(item);
+    });
+    $('#resume-continue').disabled = !this.#pendingFiles.every(Boolean);
+  }
+
+  #matchResume(files) {
+    const pending = this.#pending.files;
+    const matched = this.#pendingFiles;
+    const mismatched = [];
+    for (const file of files) {
+      const i = pending.findIndex((d, j) => !matched[j] && sameFile(file, d));
+      if (i >= 0) matched[i] = file;
+      else {
+        const sameName = pending.findIndex((d, j) => !matched[j] && d.name === file.name);
+        if (sameName >= 0) mismatched.push(sameName);
+      }
+    }
+    this.#renderResume(mismatched);
+    if (!$('#resume-continue').disabled) $('#resume-continue').focus();
+  }
+
+  #continueResume() {
+    const record = this.#pending;
+    const files = [...this.#pendingFiles];
+    const target = this.target();
+    if (!target) {
+      this.onSessionEnded();
+      return;
+    }
+    this.#pending = null;
+    // The form holds what goes on, as after a submit: should the session end on the
+    // way, the page can send it anew without asking for it again.
+    this.chosen = [...files];
+    this.render();
+    $('#message').value = record.message ?? '';
+    this.start(record, files, target.token);
   }
 
   // -------------------------------------------------------------- progress

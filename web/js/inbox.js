@@ -23,6 +23,7 @@ import { saveRow } from './save-file.js';
 import { canPickFiles, registerDownloadWorker } from './sinks.js';
 import { $, busy, copyField, EMAIL, fieldError, Notice, showStep } from './ui.js';
 import { inWorker, MIN_PASSPHRASE, UnlockForm, UserKey } from './user-key.js';
+import { bindVerifyToAddresses } from './verify-choice.js';
 import { loadWasm } from './wasm.js';
 
 const TOKEN_KEY = 'kluis.token';
@@ -315,11 +316,7 @@ function parseEmails(text) {
 }
 
 // Naming addresses makes the code compulsory (docs/inbound.md): the box says so.
-$('#request-emails').addEventListener('input', () => {
-  const named = parseEmails($('#request-emails').value).length > 0;
-  $('#request-verify').disabled = named;
-  if (named) $('#request-verify').checked = true;
-});
+bindVerifyToAddresses($('#request-emails'), $('#request-verify'));
 
 /** The link an uploader opens: the request's URL and the user's recipient after the #. */
 async function requestLink(view) {
@@ -400,7 +397,6 @@ $('#request-link').addEventListener('focus', (event) => event.currentTarget.sele
 
 $('#request-another').addEventListener('click', () => {
   $('#request-form').reset();
-  $('#request-verify').disabled = false;
   $('#request-done').hidden = true;
   $('#request-form').hidden = false;
   $('#request-emails').focus();

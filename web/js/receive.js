@@ -541,6 +541,7 @@ async function openManifest() {
   }
   identity = key;
   showFiles();
+  await offerUnfinishedReply();
 }
 
 // ---------------------------------------------------------------- files
@@ -643,12 +644,18 @@ addEventListener('beforeunload', (event) => {
 
 // ---------------------------------------------------------------- reply
 
-/** POST /p/<id>/reply: {request, info (RequestInfo: the sender's), session}, once asked for. */
+/**
+ * The reply's uploader session, once asked for (POST /p/<id>/reply):
+ * {token, expires_at, requestId, info (RequestInfo: the sender's)}. Kept
+ * for this tab as the upload page keeps its own (upload.js), so a reply
+ * interrupted by a reload goes on: the delivery is this session's.
+ */
 let reply = null;
 /** What the reply is encrypted to: the sender's recipient(s) as the server names them. */
 let replyRecipients = [];
 /** Where an unfinished reply is kept (send-store.js); the send page never lists it. */
 const REPLY_OWNER = `reply:${packageId}`;
+const REPLY_SESSION_KEY = `kluis.reply.${packageId}`;
 
 /** Who sent the package, for the reply's sentences. */
 function replyName() {
@@ -661,27 +668,81 @@ function showReplyCard() {
   $('#reply-intro').textContent = t('reply.intro', { sender: replyName() });
 }
 
+function saveReply() {
+  try {
+    sessionStorage.setItem(REPLY_SESSION_KEY, JSON.stringify(reply));
+  } catch {
+    // no storage: a reply interrupted by a reload starts again
+  }
+}
+
+function forgetReply() {
+  reply = null;
+  try {
+    sessionStorage.removeItem(REPLY_SESSION_KEY);
+  } catch {
+    // nothing saved
+  }
+}
+
+/** The reply session kept for this tab, if it lasts a while yet. */
+function savedReply() {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(REPLY_SESSION_KEY) ?? 'null');
+    if (saved?.token && new Date(saved.expires_at).getTime() > Date.now() + 60_000) return saved;
+  } catch {
+    // ignore
+  }
+  forgetReply();
+  return null;
+}
+
+/** The sender's recipients as `info` names them, canonical; none if any is not a recipient. */
+function recipientsOf(info) {
+  try {
+    const named = info.recipients?.length ? info.recipients : [info.recipient];
+    return [...new Set(named.map((r) => wasm.parseRecipient(r)))];
+  } catch {
+    return [];
+  }
+}
+
+/** Makes `session` the reply's and fills the compose step in for it; false if it names no recipient. */
+function useReply(session) {
+  const recipients = recipientsOf(session.info);
+  if (!recipients.length) return false;
+  reply = session;
+  replyRecipients = recipients;
+  const { info } = reply;
+  $('#reply-to').textContent = t('reply.to', { sender: info.requester_name ? `${info.requester_name} <${info.requester}>` : info.requester });
+  $('#drop-hint').textContent = t('upload.dropHint', { size: formatBytes(info.max_bytes) });
+  $('#message-hint').textContent = t('upload.encryptedHint', { requester: replyName() });
+  return true;
+}
+
 const replyForm = new DeliveryForm({
   notice,
   show: (step) => showStep($(`#step-${step}`)),
   owner: REPLY_OWNER,
   requireFiles: false,
-  target: () => (reply ? { requestId: reply.request, info: reply.info, recipients: replyRecipients, token: reply.session.token } : null),
+  target: () => (reply ? { requestId: reply.requestId, info: reply.info, recipients: replyRecipients, token: reply.token } : null),
   onSessionEnded() {
-    // The reply's session ran out: asked for again with the next click; the files chosen stay.
-    reply = null;
-    showStep($('#step-files'));
-    notice.error(t('reply.sessionEnded'));
+    // The reply's session ran out, and its delivery with it: a fresh reply, with what was written and chosen.
+    forgetReply();
+    showStep($('#step-files'), { focus: false });
+    busy($('#reply-card'), async () => {
+      if (await startReply()) notice.info(t('reply.sessionEnded'));
+    });
   },
   onUnavailable() {
-    reply = null;
+    forgetReply();
     showStep($('#step-files'));
     notice.error(t('reply.unavailable', { sender: replyName() }));
   },
   onDone: showReplyDone,
 });
 
-/** Asks the server where a reply goes (only when the person wants to reply). */
+/** Asks the server where a reply goes (only when the person wants to reply); shows the form. Returns whether it did. */
 async function startReply() {
   notice.clear();
   let started;
@@ -696,38 +757,60 @@ async function startReply() {
       forgetSession();
       notice.error(t('reply.downloadSessionEnded'));
     } else if (!handleGone(e)) notice.error(describeError(e));
-    return;
+    return false;
   }
-  let recipients;
-  try {
-    const named = started.info.recipients?.length ? started.info.recipients : [started.info.recipient];
-    recipients = [...new Set(named.map((r) => wasm.parseRecipient(r)))];
-  } catch {
-    recipients = [];
-  }
-  if (!recipients.length) {
+  const session = { token: started.session.token, expires_at: started.session.expires_at, requestId: started.request, info: started.info };
+  if (!useReply(session)) {
     notice.error(t('reply.noKey', { sender: replyName() }));
-    return;
+    return false;
   }
-  reply = started;
-  replyRecipients = recipients;
-  // A reply left unfinished by an earlier visit cannot be continued (its session was this page's): forget it.
-  for (const record of await listSends(REPLY_OWNER).catch(() => [])) await deleteSend(record.id).catch(() => {});
-  const who = reply.info.requester_name ? `${reply.info.requester_name} <${reply.info.requester}>` : reply.info.requester;
-  $('#reply-to').textContent = t('reply.to', { sender: who });
-  $('#drop-hint').textContent = t('upload.dropHint', { size: formatBytes(reply.info.max_bytes) });
-  $('#message-hint').textContent = t('upload.encryptedHint', { requester: replyName() });
+  saveReply();
+  // A reply left unfinished under another session cannot go on (its delivery is that session's): forget it.
+  await forgetUnfinishedReplies();
   showStep($('#step-compose'));
+  return true;
 }
 
-$('#reply-start').addEventListener('click', () => {
+async function forgetUnfinishedReplies() {
+  for (const record of await listSends(REPLY_OWNER).catch(() => [])) await deleteSend(record.id).catch(() => {});
+}
+
+/**
+ * Once the files are open: a reply this tab left unfinished (a reload, the
+ * tab restored) is offered to continue with its session, the same files
+ * chosen again. When that session has ended the reply cannot go on: the
+ * page says so and starts a fresh reply with its message.
+ */
+async function offerUnfinishedReply() {
+  const saved = savedReply();
+  if (saved && !useReply(saved)) forgetReply();
+  const [unfinished] = await listSends(REPLY_OWNER).catch(() => []);
+  if (!unfinished) return;
   if (reply) {
-    notice.clear();
-    showStep($('#step-compose'));
+    replyForm.offerResume(unfinished);
     return;
   }
-  busy($('#reply-card'), startReply);
-});
+  await forgetUnfinishedReplies();
+  $('#message').value = unfinished.message ?? '';
+  const names = unfinished.files.map((f) => f.name).join(', ');
+  await busy($('#reply-card'), async () => {
+    if (await startReply()) notice.info(names ? t('reply.resumeEndedFiles', { names }) : t('reply.resumeEnded'));
+  });
+}
+
+$('#reply-start').addEventListener('click', () =>
+  busy($('#reply-card'), async () => {
+    if (!reply) {
+      await startReply();
+      return;
+    }
+    notice.clear();
+    // One left unfinished (its offer was put aside with "Back to the files") comes first: no second delivery.
+    const [unfinished] = await listSends(REPLY_OWNER).catch(() => []);
+    if (unfinished) replyForm.offerResume(unfinished);
+    else showStep($('#step-compose'));
+  }),
+);
 
 function backToFiles() {
   notice.clear();
@@ -736,6 +819,7 @@ function backToFiles() {
 }
 
 $('#reply-back').addEventListener('click', backToFiles);
+$('#resume-back').addEventListener('click', backToFiles);
 $('#reply-done-back').addEventListener('click', backToFiles);
 
 function showReplyDone(record) {

@@ -12,9 +12,9 @@
 // (uploader.js: createDelivery, PackageSender). Nothing the server could
 // read leaves the page: names and message are in the encrypted manifest.
 import { api, ApiError } from './api.js';
-import { formatBytes, formatDate, lang, t, tn, translate } from './i18n.js';
+import { formatBytes, lang, t, tn, translate } from './i18n.js';
 import { describeError } from './messages.js';
-import { deleteSend, listSends, sameFile } from './send-store.js';
+import { deleteSend, listSends } from './send-store.js';
 import { DeliveryForm } from './delivery-form.js';
 import { $, busy, Countdown, emailIn, fieldError, Notice, showStep, waitOf } from './ui.js';
 import { loadWasm } from './wasm.js';
@@ -46,9 +46,6 @@ let info = null;
 let email = '';
 /** POST /r/<id>/session: {token, expires_at, email}, and the RequestInfo it was started for. */
 let session = null;
-/** An unfinished upload offered after a reload, and the files chosen again for it. */
-let pending = null;
-let pendingFiles = [];
 
 function show(step, options) {
   showStep($(`#step-${step}`), options);
@@ -375,79 +372,35 @@ async function startSession(code) {
   wait.stop();
   session = { token: answer.token, expires_at: answer.expires_at, email, info, requestId };
   saveSession();
-  await afterSession();
+  await forgetUnfinished();
+  showCompose();
 }
 
+/** With the session kept for this tab (a reload): an unfinished upload of this session is offered to continue. */
 async function afterSession() {
   const unfinished = await listSends(OWNER).catch(() => []);
-  if (unfinished.length) showResume(unfinished[0]);
+  if (unfinished.length) form.offerResume(unfinished[0]);
   else showCompose();
 }
 
-// ---------------------------------------------------------------- resume
-
-function showResume(record) {
-  pending = record;
-  // Files still in memory (the same page, after the session was renewed) need no new choice.
-  pendingFiles = record.files.map((d) => form.chosen.find((f) => sameFile(f, d)) ?? null);
-  const total = record.files.reduce((sum, f) => sum + f.size, 0);
-  $('#resume-summary').textContent = t('upload.resumeSummary', {
-    date: formatDate(new Date(record.createdAt).toISOString()),
-    files: tn('common.files', record.files.length),
-    size: formatBytes(total),
-  });
-  $('#resume-files').value = '';
-  renderResume();
-  show('resume');
+/**
+ * A new session cannot continue an upload left unfinished under an earlier
+ * one (a delivery is its session's: the server answers 404): it is
+ * forgotten and the page says so. The form keeps what it still holds; the
+ * message comes back from the record.
+ */
+async function forgetUnfinished() {
+  const unfinished = await listSends(OWNER).catch(() => []);
+  for (const record of unfinished) await deleteSend(record.id).catch(() => {});
+  const [latest] = unfinished;
+  if (!latest) return;
+  if (!$('#message').value) $('#message').value = latest.message ?? '';
+  notice.info(t('upload.resumeEnded', { names: latest.files.map((f) => f.name).join(', ') }));
 }
-
-function renderResume(mismatched = []) {
-  const list = $('#resume-list');
-  list.replaceChildren();
-  pending.files.forEach((described, i) => {
-    const item = document.createElement('li');
-    const name = document.createElement('span');
-    name.className = 'file-name';
-    name.textContent = described.name;
-    const state = document.createElement('span');
-    const ok = Boolean(pendingFiles[i]);
-    state.className = ok ? 'file-state ok' : 'file-state';
-    state.textContent = ok ? t('resume.matched') : mismatched.includes(i) ? t('resume.different') : t('resume.missing', { size: formatBytes(described.size) });
-    item.append(name, state);
-    list.append(item);
-  });
-  $('#resume-continue').disabled = !pendingFiles.every(Boolean);
-}
-
-$('#resume-files').addEventListener('change', (event) => {
-  const mismatched = [];
-  for (const file of event.currentTarget.files) {
-    const i = pending.files.findIndex((d, j) => !pendingFiles[j] && sameFile(file, d));
-    if (i >= 0) pendingFiles[i] = file;
-    else {
-      const sameName = pending.files.findIndex((d, j) => !pendingFiles[j] && d.name === file.name);
-      if (sameName >= 0) mismatched.push(sameName);
-    }
-  }
-  renderResume(mismatched);
-  if (!$('#resume-continue').disabled) $('#resume-continue').focus();
-});
-
-$('#resume-continue').addEventListener('click', () => {
-  const record = pending;
-  pending = null;
-  form.start(record, pendingFiles, session.token);
-});
-
-$('#resume-discard').addEventListener('click', async () => {
-  await deleteSend(pending.id).catch(() => {});
-  pending = null;
-  showCompose();
-});
 
 // ---------------------------------------------------------------- compose and progress
 
-/** The form, the upload and its failures (delivery-form.js, shared with the secure reply). */
+/** The form, the upload, its failures and its resume (delivery-form.js, shared with the secure reply). */
 const form = new DeliveryForm({
   notice,
   show,
