@@ -3,6 +3,9 @@
 // and `cargo build -p kluis-server -p kluis-cli`. The add-in's task pane is
 // shown with the Office.js stand-in the browser tests use; the admin
 // console's Users and Organisation sections as an admin of the organisation.
+// Receiving: Alice's inbox (her key, a request, an upload opened), the
+// outsider's upload page, a secure reply on the recipient page, and the
+// console's upload portals.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -12,6 +15,7 @@ import { KluisServer, ROOT, testBytes } from '../../tests/browser/support/kluis.
 const OUT = join(ROOT, 'docs/screenshots');
 const STAND_IN = readFileSync(join(ROOT, 'tests/browser/support/office-stand-in.js'), 'utf8');
 const ALICE = 'alice@example.org';
+const PASSPHRASE = 'paard batterij nietje correct';
 
 const server = await KluisServer.start({ config: '[organisation]\nname = "Zorggroep Noord"\n' });
 const browser = await launch();
@@ -20,12 +24,20 @@ try {
   const context = await browser.newContext({ locale: 'en-US', viewport: { width: 960, height: 900 } });
   const page = await context.newPage();
 
+  // Alice makes her key first (on /inbox), so what she sends can be answered securely.
+  const inbox = await context.newPage();
+  await inbox.goto(`${server.url}/inbox`);
+  await inbox.evaluate((t) => localStorage.setItem('kluis.token', JSON.stringify({ token: t, email: 'alice@example.org' })), await server.token(ALICE));
+  await inbox.reload();
+  await inbox.locator('#key-new').waitFor({ state: 'visible' });
+  await inbox.fill('#new-passphrase', PASSPHRASE);
+  await inbox.fill('#new-passphrase-again', PASSPHRASE);
+  await inbox.click('#key-new-submit');
+  await inbox.locator('#key-unlocked').waitFor({ state: 'visible', timeout: 60_000 });
+
   // The send page, filled in.
+  // (Signed in already: the inbox keeps the same session.)
   await page.goto(`${server.url}/`);
-  await page.fill('#signin-email', ALICE);
-  await page.click('#signin-email-form button[type=submit]');
-  await page.fill('#signin-code', await server.code(ALICE));
-  await page.click('#signin-code-form button[type=submit]');
   await page.locator('#step-compose').waitFor();
   await page.setInputFiles('#files', [
     { name: 'Jaarverslag 2026.pdf', mimeType: 'application/pdf', buffer: testBytes(2_400_000, 1) },
@@ -55,10 +67,52 @@ try {
   await recipient.locator('#step-files').waitFor({ timeout: 30_000 });
   await recipient.screenshot({ path: join(OUT, 'receive.png'), fullPage: true });
 
+  // Bob replies securely from the same page.
+  await recipient.click('#reply-start');
+  await recipient.locator('#reply-to').waitFor({ state: 'visible', timeout: 30_000 });
+  await recipient.fill('#message', 'Thank you. The signed form is attached.');
+  await recipient.setInputFiles('#files', [{ name: 'Signed form.pdf', mimeType: 'application/pdf', buffer: testBytes(320_000, 3) }]);
+  await recipient.screenshot({ path: join(OUT, 'reply.png'), fullPage: true });
+
   // Sent items: the package just sent, opened by Bob after his code.
   await page.goto(`${server.url}/sent.html`);
   await page.locator('#sent-list li').first().waitFor({ timeout: 30_000 });
   await page.screenshot({ path: join(OUT, 'sent-items.png'), fullPage: true });
+
+  // A request from Alice's inbox, and the outsider's upload page with files chosen.
+  await inbox.fill('#request-emails', 'notaris@kantoor.example');
+  await inbox.fill('#request-note', 'Please send the signed deed and the land registry extract.');
+  await inbox.click('#request-submit');
+  await inbox.locator('#request-done').waitFor({ state: 'visible' });
+  const requestLink = await inbox.inputValue('#request-link');
+  const outsider = await (await browser.newContext({ locale: 'en-US', viewport: { width: 960, height: 900 } })).newPage();
+  await outsider.goto(requestLink);
+  await outsider.locator('#step-email').waitFor({ state: 'visible' });
+  await outsider.fill('#email', 'notaris@kantoor.example');
+  await outsider.click('#email-submit');
+  await outsider.fill('#code', await server.code('notaris@kantoor.example'));
+  await outsider.click('#code-submit');
+  await outsider.locator('#step-compose').waitFor({ state: 'visible' });
+  await outsider.setInputFiles('#files', [
+    { name: 'Deed of transfer (signed).pdf', mimeType: 'application/pdf', buffer: testBytes(1_800_000, 4) },
+    { name: 'Land registry extract.pdf', mimeType: 'application/pdf', buffer: testBytes(260_000, 5) },
+  ]);
+  await outsider.locator('#file-list li').nth(1).waitFor();
+  await outsider.fill('#message', 'Dear Ms Jansen, here are the documents.');
+  await outsider.screenshot({ path: join(OUT, 'upload.png'), fullPage: true });
+  await outsider.click('#upload-button');
+  await outsider.locator('#step-done').waitFor({ state: 'visible', timeout: 120_000 });
+  await outsider.context().close();
+
+  // Alice's inbox: unlocked, the upload opened.
+  await inbox.reload();
+  await inbox.fill('#unlock-passphrase', PASSPHRASE);
+  await inbox.click('#unlock-submit');
+  await inbox.locator('#key-unlocked').waitFor({ state: 'visible', timeout: 60_000 });
+  const upload = inbox.locator('#inbox-list > li', { hasText: 'notaris@kantoor.example' }).first();
+  await upload.getByRole('button', { name: /^Open what/ }).click();
+  await upload.locator('.inbox-body .message').waitFor();
+  await inbox.screenshot({ path: join(OUT, 'inbox.png'), fullPage: true });
 
   // The Outlook task pane, 340 px wide as in Outlook on the web.
   const outlook = await browser.newContext({ locale: 'en-US', viewport: { width: 340, height: 900 } });
@@ -121,6 +175,14 @@ try {
   await admin.click('#tab-policy');
   await admin.locator('#policy-versions > li').nth(1).waitFor();
   await admin.screenshot({ path: join(OUT, 'admin-policy.png'), fullPage: true });
+  // Its Upload portals section, with one portal for Alice's department.
+  await admin.click('#tab-portals');
+  await admin.fill('#portal-name', 'intake');
+  await admin.fill('#portal-receivers', ALICE);
+  await admin.fill('#portal-message', 'Send us your documents for the intake interview.');
+  await admin.click('#portal-form button[type=submit]');
+  await admin.locator('#portal-list > li[data-name=intake]').waitFor();
+  await admin.screenshot({ path: join(OUT, 'admin-portals.png'), fullPage: true });
   await adminContext.close();
   await context.close();
 } finally {
