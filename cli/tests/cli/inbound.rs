@@ -196,19 +196,24 @@ fn a_package_to_a_colleague_is_in_their_inbox_and_opens_with_their_key() {
     let work = tempfile::tempdir().unwrap();
     let pass = write(work.path(), "pass", format!("{PASSPHRASE}\n").as_bytes());
     let bob_config = work.path().join("bob");
-    let as_bob = |args: &[&str]| server.command_as(&bob).env("KLUIS_CONFIG_DIR", &bob_config).args(args).output().unwrap();
+    let as_bob =
+        |args: &[&str]| server.command_as(&bob).env("KLUIS_CONFIG_DIR", &bob_config).args(args).output().unwrap();
     ok(as_bob(&["key", "init", "--passphrase-file", &pass]));
 
     let report = data(200_000, 9);
     let file = write(work.path(), "report.pdf", &report);
-    let out = server.command_as(&alice).args(["send", &file, "--to", BOB, "--to", JAN, "--verify", "none"]).output().unwrap();
+    let out =
+        server.command_as(&alice).args(["send", &file, "--to", BOB, "--to", JAN, "--verify", "none"]).output().unwrap();
     let link = ok(out.clone());
     assert!(stderr(&out).contains(&format!("inbox of {BOB}")), "{}", stderr(&out));
     let package = kluis_protocol::Link::parse(&link).unwrap().package_id.as_str().to_string();
 
     let items: Vec<InboxItem> = serde_json::from_str(&ok(as_bob(&["inbox", "--json"]))).unwrap();
     assert_eq!(items.len(), 1);
-    assert_eq!((items[0].id.as_str(), items[0].kind, items[0].from.as_str()), (package.as_str(), InboxKind::Package, ALICE));
+    assert_eq!(
+        (items[0].id.as_str(), items[0].kind, items[0].from.as_str()),
+        (package.as_str(), InboxKind::Package, ALICE)
+    );
     let listed = ok(as_bob(&["inbox"]));
     assert!(listed.contains(&package) && listed.contains("a colleague's package"), "{listed}");
 

@@ -514,7 +514,12 @@ fn a_portal_takes_uploads_for_all_its_receivers_and_refuses_blocked_types() {
 }
 
 /// `POST /packages` declaring these colleagues, with two small blobs.
-fn create_to_colleagues(server: &Server, token: &str, recipients: &[&str], colleagues: Value) -> crate::support::Response {
+fn create_to_colleagues(
+    server: &Server,
+    token: &str,
+    recipients: &[&str],
+    colleagues: Value,
+) -> crate::support::Response {
     let spec = json!({
         "recipients": recipients, "verify": "none", "colleagues": colleagues,
         "blobs": [{ "size": 150 }, { "size": 300 }],

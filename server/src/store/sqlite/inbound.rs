@@ -71,7 +71,11 @@ pub(super) fn colleague(
 
 /// The colleagues among `emails` who made a key, in the order of `emails`
 /// (a transaction: one consistent view of the keys).
-pub(super) fn colleague_keys(conn: &Connection, org_id: i64, emails: &[String]) -> rusqlite::Result<Vec<(User, String)>> {
+pub(super) fn colleague_keys(
+    conn: &Connection,
+    org_id: i64,
+    emails: &[String],
+) -> rusqlite::Result<Vec<(User, String)>> {
     let mut found = Vec::new();
     for email in emails {
         if let Some((user, Some(recipient))) = colleague(conn, org_id, email)? {

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use crate::store::{
-    ActivityRow, Blob, Direct, Inbound, NewPackage, Package, PackageCursor, PackageRecord, PackageState, Usage, Verifiers,
+    ActivityRow, Blob, Direct, Inbound, NewPackage, Package, PackageCursor, PackageRecord, PackageState, Usage,
+    Verifiers,
 };
 
 fn state_str(s: PackageState) -> &'static str {
