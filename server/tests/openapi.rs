@@ -820,7 +820,14 @@ async fn the_schemas_accept_what_the_server_sends() {
     let own = api.send(call(M::GET, format!("/api/v1/packages/{pid}/blobs/0")), 200).await;
     assert_eq!(own.body.as_ref(), [7u8; 120].as_slice());
     assert_eq!(a.json()["info"]["recipient"], recipient.as_str());
-    // A package to Bob, a colleague with a key: in his inbox, read there, not his to delete.
+    api.send(call(M::POST, format!("/api/v1/requests/{rq}/close")), 200).await;
+    let a = api.send(call(M::GET, "/api/v1/admin/users?q=alice"), 200).await;
+    let uid = a.json()["users"][0]["id"].as_i64().unwrap();
+    api.send(call(M::GET, format!("/api/v1/admin/users/{uid}/key")), 200).await;
+    let handed = json!({ "wrapped": wrap("a temporary passphrase") });
+    api.send(call(M::PUT, format!("/api/v1/admin/users/{uid}/key")).json(handed), 200).await;
+    api.send(call(M::PUT, "/api/v1/admin/recovery").json(json!({ "recipient": null })), 200).await;
+    // (Recovery off.) A package to Bob, a colleague with a key: in his inbox, read there, not his to delete.
     let bob_spec = kluis_server::admin::UserSpec::default();
     kluis_server::admin::add_user_as(&state, "bob@example.org", &bob_spec).await.unwrap();
     let bob = kluis_server::admin::create_token(&state, "bob@example.org", "openapi test").await.unwrap();
@@ -856,13 +863,6 @@ async fn the_schemas_accept_what_the_server_sends() {
     let a = api.send(call(M::GET, format!("/api/v1/inbox/{cid}/blobs/0")).bearer(&bob), 200).await;
     assert_eq!(a.body.as_ref(), [8u8; 120].as_slice());
     api.error(call(M::DELETE, format!("/api/v1/inbox/{cid}")).bearer(&bob), 409, "not_yours").await;
-    api.send(call(M::POST, format!("/api/v1/requests/{rq}/close")), 200).await;
-    let a = api.send(call(M::GET, "/api/v1/admin/users?q=alice"), 200).await;
-    let uid = a.json()["users"][0]["id"].as_i64().unwrap();
-    api.send(call(M::GET, format!("/api/v1/admin/users/{uid}/key")), 200).await;
-    let handed = json!({ "wrapped": wrap("a temporary passphrase") });
-    api.send(call(M::PUT, format!("/api/v1/admin/users/{uid}/key")).json(handed), 200).await;
-    api.send(call(M::PUT, "/api/v1/admin/recovery").json(json!({ "recipient": null })), 200).await;
     // An upload portal for the organisation, received by Alice.
     let portal = json!({ "name": "intake", "receivers": ["alice@example.org"], "verify": "none" });
     let a = api.send(call(M::POST, "/api/v1/admin/portals").json(portal.clone()), 201).await;
