@@ -9,7 +9,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, ValueEnum};
 use kluis_crypto::{Error as AgeError, x25519};
 use kluis_protocol::api::{self, DownloadBlob};
-use kluis_protocol::inbound::{CreateRequest, InboxItem, InboxPage, RequestView};
+use kluis_protocol::inbound::{CreateRequest, InboxItem, InboxKind, InboxPage, RequestView};
 use kluis_protocol::{Manifest, PackageId, RequestLink};
 
 use crate::client::{Client, server_code};
@@ -198,7 +198,11 @@ pub fn inbox(args: InboxArgs) -> Result<()> {
     }
     println!("{:<22}  {:<16}  {:>5}  {:>9}  from", "id", "received", "files", "size");
     for item in &items {
-        let verified = if item.verified { "" } else { " (address not verified)" };
+        let verified = match (item.kind, item.verified) {
+            (InboxKind::Package, _) => " (a colleague's package)",
+            (_, true) => "",
+            (_, false) => " (address not verified)",
+        };
         println!(
             "{:<22}  {:<16}  {:>5}  {:>9}  {}{verified}",
             item.id.as_str(),
@@ -274,7 +278,11 @@ pub fn fetch(args: FetchArgs) -> Result<()> {
         if manifest.files.len() == 1 { "1 file".to_string() } else { format!("{} files", manifest.files.len()) };
     match &item {
         Some(item) => {
-            let proven = if item.verified { "address verified" } else { "address not verified" };
+            let proven = match (item.kind, item.verified) {
+                (InboxKind::Package, _) => "a colleague, sent to your key",
+                (_, true) => "address verified",
+                (_, false) => "address not verified",
+            };
             eprintln!(
                 "from {} ({proven}) · {files_word} · received {}",
                 printable(&item.from, false),

@@ -6,6 +6,8 @@
 //! identity from L, S and the optional password; encrypt each file to it
 //! while uploading; upload the manifest (names, sizes, types, SHA-256) last;
 //! finalize. The server sees only ciphertext, sizes and recipient addresses.
+//! Recipients who are colleagues with a key get every blob encrypted to
+//! their key too, and the package in their inbox (docs/inbound.md).
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -25,7 +27,7 @@ use kluis_crypto::{Encryptor, x25519};
 use kluis_protocol::api::{
     self, BlobSpec, CreatePackage, CreatedPackage, FinalizeRequest, PackageView, PolicyView, Revoked,
 };
-use kluis_protocol::inbound::KeyState;
+use kluis_protocol::inbound::{ColleagueKey, Colleagues, DirectoryLookup, KeyState};
 use kluis_protocol::manifest::PLACEHOLDER_SHA256;
 use kluis_protocol::{FileEntry, Link, Manifest};
 use sha2::{Digest, Sha256};
@@ -193,9 +195,16 @@ pub fn send(args: SendArgs) -> Result<()> {
         .map(|key| key.recipient.parse())
         .transpose()
         .context("the server sent an invalid recipient for your key")?;
+    let colleagues = colleague_keys(&client, &args.to)?;
+    let colleague_recipients: Vec<x25519::Recipient> = colleagues
+        .iter()
+        .map(|c| c.recipient.parse().with_context(|| format!("the server sent an invalid recipient for {}", c.email)))
+        .collect::<Result<_>>()?;
     let probe_key = x25519::Identity::generate()?.to_public();
-    let probe_to: Vec<&dyn kluis_crypto::Recipient> =
-        std::iter::once(&probe_key as &dyn kluis_crypto::Recipient).chain(own.as_ref().map(|r| r as _)).collect();
+    let probe_to: Vec<&dyn kluis_crypto::Recipient> = std::iter::once(&probe_key as &dyn kluis_crypto::Recipient)
+        .chain(own.as_ref().map(|r| r as _))
+        .chain(colleague_recipients.iter().map(|r| r as _))
+        .collect();
     let probe = Encryptor::with_recipients(&probe_to)?;
     let mut sizes = vec![probe.encrypted_len(placeholder.to_bytes().len() as u64)];
     sizes.extend(inputs.iter().map(|i| probe.encrypted_len(i.size)));
@@ -217,6 +226,7 @@ pub fn send(args: SendArgs) -> Result<()> {
                 blobs: sizes.iter().map(|&size| BlobSpec { size }).collect(),
                 file_types: Some(file_types),
                 message: Some(!args.message.is_empty()),
+                colleagues: colleagues.clone(),
             },
         )
         .map_err(|e| explain_refusal(e, &client, &args.expires))?;
@@ -225,7 +235,8 @@ pub fn send(args: SendArgs) -> Result<()> {
         ServerShare::from_base64url(&created.server_share).context("the server sent an invalid server share")?;
     let stretched = password.as_ref().map(|p| stretch_password(&id, p));
     let package_recipient = package_identity(&id, &link_secret, &share, stretched.as_ref()).to_public();
-    let recipients: Vec<x25519::Recipient> = std::iter::once(package_recipient).chain(own).collect();
+    let recipients: Vec<x25519::Recipient> =
+        std::iter::once(package_recipient).chain(own).chain(colleague_recipients).collect();
 
     // The bar counts the files' own bytes (what the user knows), not ciphertext.
     let progress = Bar::new(inputs.iter().map(|i| i.size).sum(), inputs.iter().map(|i| i.name.as_str()));
@@ -258,8 +269,29 @@ pub fn send(args: SendArgs) -> Result<()> {
 
     let url = &created.package.url;
     let server = url.rsplit_once("/p/").map(|(s, _)| s).unwrap_or(url);
+    if !colleagues.is_empty() {
+        let names: Vec<&str> = colleagues.iter().map(|c| c.email.as_str()).collect();
+        eprintln!("Also in the Kluis inbox of {} (encrypted to their key).", names.join(", "));
+    }
     println!("{}", Link::new(server, id, link_secret));
     Ok(())
+}
+
+/// The recipients who are colleagues with a key (`POST /directory`): every
+/// blob is encrypted to them too, and the package is in their inbox. A
+/// server without the lookup sends as before.
+fn colleague_keys(client: &Client, to: &[String]) -> Result<Vec<ColleagueKey>> {
+    if to.is_empty() {
+        return Ok(Vec::new());
+    }
+    match client.post::<Colleagues, _>("/directory", &DirectoryLookup { emails: to.to_vec() }) {
+        Ok(found) => Ok(found.colleagues),
+        // An older server has no lookup (404, 405): the package goes by link only.
+        Err(e) if matches!(client::server_code(&e), Some("not_found" | "http_error" | "method_not_allowed")) => {
+            Ok(Vec::new())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Every file's types: its extension and what its first bytes show (`kluis_policy::file_type`).
@@ -321,6 +353,7 @@ fn explain_refusal(e: anyhow::Error, client: &Client, expires: &str) -> anyhow::
         },
         "invalid_max_downloads" => anyhow!("{}", refusal.to_string().replace("max_downloads", "--max-downloads")),
         "invalid_recipient" => anyhow!("--to: {refusal}"),
+        "wrong_recipient" => anyhow!("nothing was sent: {refusal} (a colleague's key changed meanwhile: send again)"),
         "no_recipients" => anyhow!("--verify email needs at least one --to address"),
         "policy_verification" => {
             anyhow!(

@@ -4,7 +4,8 @@
 //! send` with subject, message and password, a wrong password, a mailed
 //! verification code, `kluis receive`, the access call that releases S,
 //! `kluis key init`, `kluis request`, an outsider's upload through the link
-//! and `kluis fetch` — scan every byte the server wrote (database and its
+//! and `kluis fetch`, a package to a colleague's key fetched from their
+//! inbox — scan every byte the server wrote (database and its
 //! WAL, blobs, uploads, outbox, log) for them.
 //!
 //! This is the one test that reads the server's data directory, and it may
@@ -159,6 +160,31 @@ fn server_never_sees_plaintext_link_secrets_passwords_keys_or_tokens() {
     ok(receiving(&["fetch", &delivery, "--out", fetched.to_str().unwrap()]));
     assert_eq!(std::fs::read(fetched.join(&inbound_name)).unwrap(), inbound_content, "the round was real");
 
+    // A package to Bob, a colleague with a key: in his inbox, fetched with his identity.
+    let bob_token = server.token(BOB);
+    let bob_config = work.path().join("bob-config");
+    let bob_passphrase = format!("secret-bob-passphrase-{}", random_hex(8));
+    let bob_pass_file = work.path().join("bob-passphrase");
+    std::fs::write(&bob_pass_file, format!("{bob_passphrase}\n")).unwrap();
+    let as_bob =
+        |args: &[&str]| server.command_as(&bob_token).env("KLUIS_CONFIG_DIR", &bob_config).args(args).output().unwrap();
+    ok(as_bob(&["key", "init", "--passphrase-file", bob_pass_file.to_str().unwrap()]));
+    let bob_identity_text = std::fs::read_to_string(bob_config.join("identity.txt")).unwrap();
+    let bob_identity = bob_identity_text.lines().find(|l| l.starts_with("AGE-SECRET-KEY-1")).unwrap().to_string();
+    let colleague_marker = format!("COLLEAGUE-PLAINTEXT-{}", random_hex(16));
+    let colleague_name = format!("colleague-name-{}.txt", random_hex(8));
+    let mut colleague_content = colleague_marker.clone().into_bytes();
+    colleague_content.extend(support::data(40_000, 13));
+    let colleague_file = work.path().join(&colleague_name);
+    std::fs::write(&colleague_file, &colleague_content).unwrap();
+    let colleague_link =
+        ok(server.kluis(&token, &["send", colleague_file.to_str().unwrap(), "--to", BOB, "--verify", "none"]));
+    let colleague_package = Link::parse(&colleague_link).unwrap().package_id.as_str().to_string();
+    let bob_fetched = work.path().join("bob-fetched");
+    ok(as_bob(&["fetch", &colleague_package, "--out", bob_fetched.to_str().unwrap()]));
+    assert_eq!(std::fs::read(bob_fetched.join(&colleague_name)).unwrap(), colleague_content, "the round was real");
+    let colleague_link_secret = Link::parse(&colleague_link).unwrap().link_secret.to_base64url().to_string();
+
     let secrets: Vec<(&str, Vec<u8>)> = vec![
         ("plaintext", marker.into_bytes()),
         ("file name", name.into_bytes()),
@@ -182,6 +208,12 @@ fn server_never_sees_plaintext_link_secrets_passwords_keys_or_tokens() {
         ("uploaded plaintext", inbound_marker.into_bytes()),
         ("uploaded file name", inbound_name.into_bytes()),
         ("uploader's message", inbound_message.into_bytes()),
+        ("API token (colleague)", bob_token.into_bytes()),
+        ("passphrase of the colleague's key", bob_passphrase.into_bytes()),
+        ("the colleague's identity", bob_identity.into_bytes()),
+        ("plaintext sent to a colleague", colleague_marker.into_bytes()),
+        ("file name sent to a colleague", colleague_name.into_bytes()),
+        ("link secret of the colleague's package", colleague_link_secret.into_bytes()),
     ];
     // Codes are mailed, so the outbox holds them; nothing else may.
     let codes: Vec<(&str, String)> = vec![

@@ -178,6 +178,12 @@ pub struct CreatePackage {
     /// policy's message rule; absent: not declared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<bool>,
+    /// Recipients who are colleagues with a key (`POST /directory`) whose
+    /// recipient every blob is also encrypted to: the package appears in
+    /// their inboxes. Each must be among `recipients` and name that
+    /// colleague's current key; absent: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub colleagues: Vec<crate::inbound::ColleagueKey>,
 }
 
 /// Where a package is in its life.

@@ -80,6 +80,36 @@ pub struct DirectoryEntry {
     pub recipient: Option<String>,
 }
 
+/// Most addresses one `POST /directory` looks up: a package's most recipients.
+pub const MAX_DIRECTORY_LOOKUP: usize = 100;
+
+/// `POST /directory`: which of these addresses are colleagues with a key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryLookup {
+    /// At most [`MAX_DIRECTORY_LOOKUP`] addresses.
+    pub emails: Vec<String>,
+}
+
+/// A colleague's address and current recipient.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColleagueKey {
+    /// Their address.
+    pub email: String,
+    /// Their recipient (`age1…`).
+    pub recipient: String,
+}
+
+/// `POST /directory`: the colleagues among the addresses asked for who have
+/// a key, in the order asked. Unknown addresses, outsiders, colleagues
+/// without a key and the caller themselves are left out alike.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Colleagues {
+    /// Colleagues with a key.
+    pub colleagues: Vec<ColleagueKey>,
+}
+
 /// `POST /requests`: ask someone to send files.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -250,6 +280,8 @@ pub enum InboxKind {
     Upload,
     /// A recipient's secure reply to a package the user sent.
     Reply,
+    /// A package a colleague sent to the user, encrypted to their key too.
+    Package,
 }
 
 /// One item of the inbox (`GET /inbox`, `GET /inbox/{id}`).
@@ -259,9 +291,10 @@ pub struct InboxItem {
     pub id: PackageId,
     /// What it is.
     pub kind: InboxKind,
-    /// Who uploaded it.
+    /// Who uploaded it (a colleague's package: who sent it).
     pub from: String,
-    /// Whether `from` was proven with a mailed code.
+    /// Whether `from` was proven with a mailed code (a colleague's package:
+    /// always, they signed in).
     pub verified: bool,
     /// The request it answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -827,6 +827,42 @@ async fn the_schemas_accept_what_the_server_sends() {
     let handed = json!({ "wrapped": wrap("a temporary passphrase") });
     api.send(call(M::PUT, format!("/api/v1/admin/users/{uid}/key")).json(handed), 200).await;
     api.send(call(M::PUT, "/api/v1/admin/recovery").json(json!({ "recipient": null })), 200).await;
+    // (Recovery off.) A package to Bob, a colleague with a key: in his inbox, read there, not his to delete.
+    let bob_spec = kluis_server::admin::UserSpec::default();
+    kluis_server::admin::add_user_as(&state, "bob@example.org", &bob_spec).await.unwrap();
+    let bob = kluis_server::admin::create_token(&state, "bob@example.org", "openapi test").await.unwrap();
+    let bob_identity = kluis_crypto::x25519::Identity::generate().unwrap();
+    let bob_recipient = bob_identity.to_public().to_string();
+    let bob_wrapped = {
+        let to = kluis_crypto::scrypt::Recipient::new("bob's passphrase".to_string().into());
+        kluis_crypto::encrypt_armored(&[&to], bob_identity.to_secret_string().as_bytes()).unwrap()
+    };
+    let bob_key = json!({ "recipient": bob_recipient, "wrapped": bob_wrapped });
+    api.send(call(M::PUT, "/api/v1/key").bearer(&bob).json(bob_key), 200).await;
+    let asked = json!({ "emails": ["bob@example.org", "nobody@example.org"] });
+    let a = api.send(call(M::POST, "/api/v1/directory").json(asked), 200).await;
+    assert_eq!(a.json()["colleagues"][0]["recipient"], bob_recipient.as_str());
+    let too_many = json!({ "emails": vec!["x@example.org"; 101] });
+    api.error(call(M::POST, "/api/v1/directory").json(too_many), 400, "too_many_emails").await;
+    let to_bob = |colleague: &str, recipient: &str| {
+        let colleagues = json!([{ "email": colleague, "recipient": recipient }]);
+        json!({"recipients": ["bob@example.org"], "verify": "none", "blobs": [{"size": 120}], "colleagues": colleagues})
+    };
+    let stale = to_bob("bob@example.org", &recipient);
+    api.error(call(M::POST, "/api/v1/packages").json(stale), 400, "wrong_recipient").await;
+    let elsewhere = to_bob("carol@example.org", &bob_recipient);
+    api.error(call(M::POST, "/api/v1/packages").json(elsewhere), 400, "colleague_not_recipient").await;
+    let a = api.send(call(M::POST, "/api/v1/packages").json(to_bob("bob@example.org", &bob_recipient)), 201).await;
+    let cid = a.json()["id"].as_str().unwrap().to_string();
+    api.upload(&cid, 0, &[8u8; 120]).await;
+    let finalize = json!({"access_verifier": proof(&cid, 10).1, "link_verifier": link(&cid, 10).1});
+    api.send(call(M::POST, format!("/api/v1/packages/{cid}/finalize")).json(finalize), 200).await;
+    let a = api.send(call(M::GET, "/api/v1/inbox").bearer(&bob), 200).await;
+    assert_eq!(a.json()["items"][0]["kind"], "package");
+    api.send(call(M::GET, format!("/api/v1/inbox/{cid}")).bearer(&bob), 200).await;
+    let a = api.send(call(M::GET, format!("/api/v1/inbox/{cid}/blobs/0")).bearer(&bob), 200).await;
+    assert_eq!(a.body.as_ref(), [8u8; 120].as_slice());
+    api.error(call(M::DELETE, format!("/api/v1/inbox/{cid}")).bearer(&bob), 409, "not_yours").await;
     // An upload portal for the organisation, received by Alice.
     let portal = json!({ "name": "intake", "receivers": ["alice@example.org"], "verify": "none" });
     let a = api.send(call(M::POST, "/api/v1/admin/portals").json(portal.clone()), 201).await;

@@ -492,7 +492,8 @@ function inboxItem(item) {
   const headingId = `item-${item.id}`;
   li.setAttribute('aria-labelledby', headingId);
   const head = el('div', 'sent-head');
-  const h = el('h3', 'sent-heading', t(item.kind === 'reply' ? 'inbox.replyFrom' : 'inbox.from', { from: item.from }));
+  const heading = { reply: 'inbox.replyFrom', package: 'inbox.packageFrom' }[item.kind] ?? 'inbox.from';
+  const h = el('h3', 'sent-heading', t(heading, { from: item.from }));
   h.id = headingId;
   head.append(h, el('span', `badge ${item.verified ? 'badge-verified' : 'badge-unverified'}`, t(item.verified ? 'inbox.verified' : 'inbox.unverified')));
   li.append(head);
@@ -505,6 +506,8 @@ function inboxItem(item) {
   );
   li.append(facts);
   if (item.kind === 'reply') li.append(replyNote(item));
+  // A colleague's package is theirs to revoke: it leaves this inbox with it.
+  if (item.kind === 'package') li.append(el('p', 'sent-note', t('inbox.packageNote')));
   if (!item.verified) li.append(el('p', 'sent-note', t('inbox.unverifiedNote')));
   const body = el('div', 'inbox-body');
   body.hidden = true;
@@ -524,7 +527,7 @@ function inboxItem(item) {
     answer.setAttribute('aria-label', t('inbox.replyLabel', { from: item.from }));
     actions.append(answer);
   }
-  actions.append(remove);
+  if (item.kind !== 'package') actions.append(remove);
   li.append(actions, body);
   return li;
 }

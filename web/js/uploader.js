@@ -12,6 +12,10 @@
 // Encryptor.resumeAt. The network calls run on the page; the worker only
 // reads, hashes and encrypts.
 //
+// Recipients who are colleagues with a key (POST /directory) get every blob
+// encrypted to their key too; the package is declared to them at create
+// and appears in their inbox (docs/inbound.md, "Packages to colleagues").
+//
 // The same sender uploads a delivery through an upload request
 // (docs/inbound.md): createDelivery makes the record, whose `delivery`
 // names the request and the requester's recipient, and PackageSender then
@@ -117,7 +121,9 @@ export async function createPackage(options, { token, owner, policy = null, onSt
   const ownRecipient = await api('/key', { token })
     .then((state) => state.key?.recipient ?? null)
     .catch(() => null);
-  const sizes = blobSizes(wasm, options.subject, options.message, described, ownRecipient ? 2 : 1);
+  const colleagues = await colleagueKeys(options.recipients, token);
+  const keys = 1 + (ownRecipient ? 1 : 0) + colleagues.length;
+  const sizes = blobSizes(wasm, options.subject, options.message, described, keys);
 
   const linkSecret = wasm.generateLinkSecret();
   let created;
@@ -135,6 +141,7 @@ export async function createPackage(options, { token, owner, policy = null, onSt
         blobs: sizes.map((size) => ({ size })),
         file_types: fileTypes,
         message,
+        ...(colleagues.length ? { colleagues } : {}),
       },
     });
   } catch (e) {
@@ -165,11 +172,28 @@ export async function createPackage(options, { token, owner, policy = null, onSt
     message: options.message,
     recipients: options.recipients,
     ownRecipient,
+    colleagues,
     files: described,
     sizes,
     blobs: sizes.map(() => ({ uploadUrl: null, resumeState: null, done: false, sha256: null })),
   };
   return record;
+}
+
+/**
+ * The recipients who are colleagues with a key, [{email, recipient}]
+ * (POST /directory): the package goes to their inbox too. Without an
+ * answer (an older server, a network hiccup) the package goes by link only.
+ */
+async function colleagueKeys(recipients, token) {
+  if (!recipients?.length) return [];
+  try {
+    const found = await api('/directory', { method: 'POST', token, body: { emails: recipients } });
+    return found.colleagues ?? [];
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) throw new SendError('signed_out', e);
+    return [];
+  }
 }
 
 /**
@@ -365,7 +389,9 @@ export class PackageSender extends EventTarget {
       this.#recipients = record.delivery.recipients ?? [record.delivery.recipient];
     } else {
       const packageKey = wasm.packageRecipient(record.id, record.linkSecret, record.serverShare, record.stretched ?? undefined);
-      this.#recipients ??= record.ownRecipient ? [packageKey, record.ownRecipient] : [packageKey];
+      // The sender's own key and colleagues' keys besides the package's (saved records may lack them).
+      const colleagues = (record.colleagues ?? []).map((c) => c.recipient);
+      this.#recipients ??= [packageKey, ...(record.ownRecipient ? [record.ownRecipient] : []), ...colleagues];
       // SHA-256 of the access proof A (docs/architecture.md §3, access proof) and of the link
       // proof A_L (§3, link proof: recipients see who sent it), registered at finalize:
       // both depend on the package id, which the server makes at create.

@@ -9,11 +9,11 @@ use std::process::Output;
 
 use kluis_crypto::x25519;
 use kluis_protocol::RequestLink;
-use kluis_protocol::inbound::InboxItem;
+use kluis_protocol::inbound::{InboxItem, InboxKind};
 use serde_json::json;
 
 use crate::support::outsider::upload_through;
-use crate::support::{ALICE, Server, data, ok, stderr, stdout, write};
+use crate::support::{ALICE, BOB, Server, data, ok, stderr, stdout, write};
 
 const JAN: &str = "jan@klant.nl";
 const PASSPHRASE: &str = "correct horse battery staple";
@@ -183,4 +183,52 @@ fn with_recovery_on_the_key_gets_a_copy_and_replace_says_what_is_lost() {
     assert!(ok(kluis(&["key", "show"])).contains(&replaced));
     let link = ok(kluis(&["request", "--verify", "none"]));
     assert!(link.ends_with(&format!("#{replaced}")), "{link}");
+}
+
+/// Alice sends to Bob, a colleague with a key: the package is also
+/// encrypted to his key and in his inbox, where `kluis fetch` opens it with
+/// his identity file, without the link; the link still opens it too.
+#[test]
+fn a_package_to_a_colleague_is_in_their_inbox_and_opens_with_their_key() {
+    let server = Server::start();
+    let alice = server.token(ALICE);
+    let bob = server.token(BOB);
+    let work = tempfile::tempdir().unwrap();
+    let pass = write(work.path(), "pass", format!("{PASSPHRASE}\n").as_bytes());
+    let bob_config = work.path().join("bob");
+    let as_bob =
+        |args: &[&str]| server.command_as(&bob).env("KLUIS_CONFIG_DIR", &bob_config).args(args).output().unwrap();
+    ok(as_bob(&["key", "init", "--passphrase-file", &pass]));
+
+    let report = data(200_000, 9);
+    let file = write(work.path(), "report.pdf", &report);
+    let out =
+        server.command_as(&alice).args(["send", &file, "--to", BOB, "--to", JAN, "--verify", "none"]).output().unwrap();
+    let link = ok(out.clone());
+    assert!(stderr(&out).contains(&format!("inbox of {BOB}")), "{}", stderr(&out));
+    let package = kluis_protocol::Link::parse(&link).unwrap().package_id.as_str().to_string();
+
+    let items: Vec<InboxItem> = serde_json::from_str(&ok(as_bob(&["inbox", "--json"]))).unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(
+        (items[0].id.as_str(), items[0].kind, items[0].from.as_str()),
+        (package.as_str(), InboxKind::Package, ALICE)
+    );
+    let listed = ok(as_bob(&["inbox"]));
+    assert!(listed.contains(&package) && listed.contains("a colleague's package"), "{listed}");
+
+    let dest = work.path().join("bob-in");
+    let out = as_bob(&["fetch", &package, "--out", dest.to_str().unwrap()]);
+    ok(out.clone());
+    assert!(stderr(&out).contains(&format!("from {ALICE} (a colleague")), "{}", stderr(&out));
+    assert_eq!(std::fs::read(dest.join("report.pdf")).unwrap(), report);
+
+    // The link works as before.
+    let theirs = work.path().join("theirs");
+    ok(server.kluis("", &["receive", &link, "-o", theirs.to_str().unwrap()]));
+    assert_eq!(std::fs::read(theirs.join("report.pdf")).unwrap(), report);
+
+    // Revoked: gone from Bob's inbox.
+    ok(server.kluis(&alice, &["revoke", &link]));
+    assert!(stderr(&as_bob(&["inbox"])).contains("nothing received yet"));
 }

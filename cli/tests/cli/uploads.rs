@@ -48,6 +48,7 @@ fn tuspy_uploads_a_blob() {
         blobs: vec![BlobSpec { size: manifest.len() as u64 }, BlobSpec { size: blob.len() as u64 }],
         file_types: None,
         message: None,
+        colleagues: Vec::new(),
     };
     let created: CreatedPackage = api.post("/packages", &token, &create).json();
     let id = created.package.id.clone();

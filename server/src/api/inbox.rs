@@ -22,6 +22,9 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 fn item(r: PackageRecord) -> Option<InboxItem> {
+    if r.package.inbound.is_none() {
+        return colleague_item(r);
+    }
     let inbound = r.package.inbound?;
     Some(InboxItem {
         id: package_id(&r.package.id).ok()?,
@@ -31,6 +34,24 @@ fn item(r: PackageRecord) -> Option<InboxItem> {
         verified: inbound.verified,
         request: package_id(&inbound.request_id).ok(),
         received_at: rfc3339(inbound.received_at.unwrap_or(r.package.created_at)),
+        expires_at: rfc3339(r.package.expires_at),
+        size: r.blobs.iter().map(|b| b.size as u64).sum(),
+        blobs: blob_views(&r.blobs),
+    })
+}
+
+/// A package a colleague sent to the caller's key.
+fn colleague_item(r: PackageRecord) -> Option<InboxItem> {
+    let direct = r.package.direct?;
+    Some(InboxItem {
+        id: package_id(&r.package.id).ok()?,
+        kind: InboxKind::Package,
+        reply_to: None,
+        from: direct.sender_email,
+        // They signed in to send it.
+        verified: true,
+        request: None,
+        received_at: rfc3339(direct.received_at),
         expires_at: rfc3339(r.package.expires_at),
         size: r.blobs.iter().map(|b| b.size as u64).sum(),
         blobs: blob_views(&r.blobs),

@@ -120,6 +120,7 @@ async fn create(state: State, auth: SignedIn, body: web::Json<CreatePackage>) ->
         blob_sizes: req.blobs.iter().map(|b| b.size).collect(),
         file_types: req.file_types,
         message: req.message,
+        colleagues: req.colleagues,
     };
     let (record, share) = packages::create(&state.domain, &auth.0, request).await?;
     Ok(HttpResponse::Created().json(CreatedPackage {

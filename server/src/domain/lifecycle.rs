@@ -1101,6 +1101,7 @@ mod tests {
                 notify_on_download: false,
                 recipients: vec![],
                 blob_sizes: vec![3; blobs],
+                receivers: vec![],
             };
             let event = d.event(org, Event::Created, Actor::System, Some(id), None);
             d.meta.create_package(new, Box::new(|_| Ok(())), event).await.unwrap();

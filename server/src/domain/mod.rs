@@ -12,6 +12,7 @@ pub(crate) mod admin;
 pub(crate) mod audit;
 pub(crate) mod certificate;
 pub(crate) mod codes;
+pub(crate) mod colleagues;
 pub(crate) mod inbox;
 pub(crate) mod janitor;
 pub(crate) mod keys;

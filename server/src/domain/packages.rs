@@ -32,6 +32,8 @@ pub(crate) struct Request {
     /// Declared by the client for the policy (absent: not declared).
     pub file_types: Option<Vec<String>>,
     pub message: Option<bool>,
+    /// Colleagues the client declares it encrypted every blob to as well.
+    pub colleagues: Vec<kluis_protocol::inbound::ColleagueKey>,
 }
 
 /// What a recipient may do with the package at `at`.
@@ -122,6 +124,7 @@ pub(crate) async fn create(domain: &Domain, caller: &Caller, req: Request) -> Do
     let total = total.filter(|&t| t <= max).ok_or_else(too_large)?;
     let sizes: Vec<i64> =
         req.blob_sizes.iter().map(|&s| i64::try_from(s).map_err(|_| too_large())).collect::<Result<_, _>>()?;
+    let receivers = super::colleagues::receivers(domain, caller, &recipients, &req.colleagues).await?;
     super::policy::check_package(domain, caller, &recipients, &req, total).await?;
     // The licence last: a request that breaks a rule takes no seat.
     super::licences::may_send(domain, caller).await?;
@@ -129,7 +132,10 @@ pub(crate) async fn create(domain: &Domain, caller: &Caller, req: Request) -> Do
     let id = random_id();
     let share = random_bytes::<32>();
     let at = now();
-    let detail = format!("{} blobs, {total} bytes, {} recipients", sizes.len(), recipients.len());
+    let mut detail = format!("{} blobs, {total} bytes, {} recipients", sizes.len(), recipients.len());
+    if !receivers.is_empty() {
+        detail.push_str(&format!(", {} to colleagues' keys", receivers.len()));
+    }
     let new = NewPackage {
         id: id.clone(),
         org_id: caller.user.org_id,
@@ -143,6 +149,7 @@ pub(crate) async fn create(domain: &Domain, caller: &Caller, req: Request) -> Do
         notify_on_download: req.notify_on_download,
         recipients,
         blob_sizes: sizes,
+        receivers,
     };
     let event =
         domain.event(caller.user.org_id, Event::Created, Actor::User(&caller.user.email), Some(&id), Some(detail));

@@ -156,6 +156,7 @@ mod tests {
                 verification_locked: false,
                 link_verifier: None,
                 inbound: None,
+                direct: None,
             },
             recipients: recipients.iter().map(|s| s.to_string()).collect(),
             blobs: (0..=files).map(|idx| Blob { idx, size: 100, complete: true }).collect(),

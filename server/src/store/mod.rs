@@ -271,6 +271,24 @@ pub(crate) struct Package {
     pub link_verifier: Option<Vec<u8>>,
     /// Set for a delivery: files an outsider uploaded for the owner (`sender_id`).
     pub inbound: Option<Inbound>,
+    /// Set for a finalized package sent to colleagues' keys too.
+    pub direct: Option<Direct>,
+}
+
+/// What makes a package an item of colleagues' inboxes (migration 0014):
+/// the sender also encrypted it to their keys ([`PackageReceiver`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Direct {
+    pub sender_email: String,
+    /// When it was finalized.
+    pub received_at: i64,
+}
+
+/// A colleague a package is also encrypted to, and the key it is encrypted to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PackageReceiver {
+    pub user_id: i64,
+    pub recipient: String,
 }
 
 /// What makes a package a delivery (migration 0013): it came in through an
@@ -394,6 +412,8 @@ pub(crate) struct NewPackage {
     pub notify_on_download: bool,
     pub recipients: Vec<String>,
     pub blob_sizes: Vec<i64>,
+    /// Colleagues it is also encrypted to: it is in their inboxes once finalized.
+    pub receivers: Vec<PackageReceiver>,
 }
 
 /// What a user holds open, for quotas.
@@ -902,6 +922,11 @@ pub(crate) trait MetaStore: Send + Sync + 'static {
     async fn set_recovery_recipient(&self, org_id: i64, recipient: Option<String>, event: NewEvent) -> StoreResult<()>;
     /// An active user of `org_id` by address and their recipient, if they made a key.
     async fn colleague(&self, org_id: i64, email: &str) -> StoreResult<Option<(User, Option<String>)>>;
+    /// The active users of `org_id` among `emails` who made a key, with
+    /// their recipient, in the order of `emails`.
+    async fn colleague_keys(&self, org_id: i64, emails: Vec<String>) -> StoreResult<Vec<(User, String)>>;
+    /// Whether `user_id` is among the colleagues package `package_id` is encrypted to.
+    async fn is_package_receiver(&self, package_id: &str, user_id: i64) -> StoreResult<bool>;
     async fn create_request(&self, request: UploadRequest, event: NewEvent) -> StoreResult<()>;
     async fn request(&self, id: &str, now: i64) -> StoreResult<Option<UploadRequest>>;
     /// The request behind replies to package `package_id`, made by `make` if there is none yet.
@@ -927,7 +952,9 @@ pub(crate) trait MetaStore: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// Makes an uploading delivery ready, kept until `keep_until`, once every blob is complete.
     async fn finalize_delivery(&self, id: &str, at: i64, keep_until: i64, event: NewEvent) -> StoreResult<Finalized>;
-    /// A page of what came in for `owner_id`, newest first, after `(received_at, id)`.
+    /// A page of what came in for `owner_id`, newest first, after `(received_at, id)`:
+    /// deliveries of requests they receive for, and live packages colleagues
+    /// sent to their key.
     async fn inbox_page(
         &self,
         owner_id: i64,

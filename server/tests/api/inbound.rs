@@ -512,3 +512,79 @@ fn a_portal_takes_uploads_for_all_its_receivers_and_refuses_blocked_types() {
     server.post(&format!("/api/v1/admin/portals/{id}/close")).bearer(&ada).send().expect(200);
     server.get("/api/v1/upload/intake").send().expect_error(404, "request_not_found");
 }
+
+/// `POST /packages` declaring these colleagues, with two small blobs.
+fn create_to_colleagues(
+    server: &Server,
+    token: &str,
+    recipients: &[&str],
+    colleagues: Value,
+) -> crate::support::Response {
+    let spec = json!({
+        "recipients": recipients, "verify": "none", "colleagues": colleagues,
+        "blobs": [{ "size": 150 }, { "size": 300 }],
+    });
+    flow::create_package(server, token, &spec)
+}
+
+#[test]
+fn a_package_to_a_colleague_with_a_key_is_in_their_inbox_while_it_lives() {
+    let server = Server::start(|_| {});
+    let alice = server.token("alice@example.org");
+    let bob = server.token("bob@example.org");
+    let carol = server.token("carol@example.org");
+    let bob_key = Key::new();
+    put_key(&server, &bob, &bob_key.put(false)).expect(200);
+    server.organisation("Other", &["other.example"]);
+    let eve = server.token("eve@other.example");
+    put_key(&server, &eve, &Key::new().put(false)).expect(200);
+
+    // The lookup names colleagues with a key only; everyone else is left out alike.
+    let asked = json!({ "emails": ["Bob@Example.org", "carol@example.org", "eve@other.example", "nobody@example.org",
+        "not an address", "alice@example.org"] });
+    let found = server.post("/api/v1/directory").bearer(&alice).json(&asked).send().expect(200).json();
+    assert_eq!(found, json!({ "colleagues": [{ "email": "bob@example.org", "recipient": bob_key.recipient }] }));
+    let many = json!({ "emails": vec!["x@example.org"; 101] });
+    server.post("/api/v1/directory").bearer(&alice).json(&many).send().expect_error(400, "too_many_emails");
+
+    // Every declaration is held against the colleague's current key, among the package's recipients.
+    let bob_entry = |recipient: &str| json!([{ "email": "bob@example.org", "recipient": recipient }]);
+    let stale = Key::new().recipient;
+    create_to_colleagues(&server, &alice, &["bob@example.org"], bob_entry(&stale)).expect_error(400, "wrong_recipient");
+    create_to_colleagues(&server, &alice, &["jan@klant.nl"], bob_entry(&bob_key.recipient))
+        .expect_error(400, "colleague_not_recipient");
+    let carol_entry = json!([{ "email": "carol@example.org", "recipient": bob_key.recipient }]);
+    create_to_colleagues(&server, &alice, &["carol@example.org"], carol_entry).expect_error(400, "not_a_colleague");
+    let eve_entry = json!([{ "email": "eve@other.example", "recipient": bob_key.recipient }]);
+    create_to_colleagues(&server, &alice, &["eve@other.example"], eve_entry).expect_error(400, "not_a_colleague");
+
+    // Declared right: once finalized, in Bob's inbox with the sender's address; the blobs read as sent.
+    let sealed_blobs = vec![sealed(&bob_key.recipient, b"manifest"), sealed(&bob_key.recipient, &flow::bytes(1000, 3))];
+    let spec = json!({ "recipients": ["Bob@Example.org", "jan@klant.nl"], "verify": "none",
+        "colleagues": [{ "email": "BOB@example.org", "recipient": bob_key.recipient }] });
+    let sent = flow::send_blobs(&server, &alice, spec, sealed_blobs.clone());
+    let inbox = server.get("/api/v1/inbox").bearer(&bob).send().expect(200).json();
+    let item = &inbox["items"][0];
+    assert_eq!(
+        (item["id"].as_str(), item["kind"].as_str(), item["from"].as_str(), item["verified"].as_bool()),
+        (Some(sent.id.as_str()), Some("package"), Some("alice@example.org"), Some(true))
+    );
+    assert_eq!(item["size"].as_u64(), Some(sealed_blobs.iter().map(|b| b.len() as u64).sum()));
+    let got = server.get(&format!("/api/v1/inbox/{}/blobs/1", sent.id)).bearer(&bob).send().expect(200);
+    assert_eq!(kluis_crypto::decrypt(&[&bob_key.identity], &got.body).unwrap(), flow::bytes(1000, 3));
+    server.get(&format!("/api/v1/inbox/{}", sent.id)).bearer(&bob).send().expect(200);
+    // Bob cannot delete Alice's package; it is not in Alice's inbox, nor anyone else's.
+    server.delete(&format!("/api/v1/inbox/{}", sent.id)).bearer(&bob).send().expect_error(409, "not_yours");
+    for outsider in [&alice, &carol, &eve] {
+        assert_eq!(server.get("/api/v1/inbox").bearer(outsider).send().expect(200).json()["items"], json!([]));
+        server.get(&format!("/api/v1/inbox/{}/blobs/1", sent.id)).bearer(outsider).send().expect(404);
+    }
+    // The link still opens it for everyone.
+    flow::access(&server, &sent.id, &sent.proof(), None, None).send().expect(200);
+
+    // Revoked: gone from Bob's inbox, its blobs with it.
+    server.post(&format!("/api/v1/packages/{}/revoke", sent.id)).bearer(&alice).send().expect(200);
+    assert_eq!(server.get("/api/v1/inbox").bearer(&bob).send().expect(200).json()["items"], json!([]));
+    server.get(&format!("/api/v1/inbox/{}", sent.id)).bearer(&bob).send().expect(404);
+    server.get(&format!("/api/v1/inbox/{}/blobs/1", sent.id)).bearer(&bob).send().expect(404);
+}

@@ -69,6 +69,22 @@ pub(super) fn colleague(
     Ok(Some((user, recipient)))
 }
 
+/// The colleagues among `emails` who made a key, in the order of `emails`
+/// (a transaction: one consistent view of the keys).
+pub(super) fn colleague_keys(
+    conn: &Connection,
+    org_id: i64,
+    emails: &[String],
+) -> rusqlite::Result<Vec<(User, String)>> {
+    let mut found = Vec::new();
+    for email in emails {
+        if let Some((user, Some(recipient))) = colleague(conn, org_id, email)? {
+            found.push((user, recipient));
+        }
+    }
+    Ok(found)
+}
+
 /// A request's columns with its uploads counted; `now` names the parameter
 /// holding the time that decides which unfinished deliveries still hold a
 /// place: those whose uploader's session can still finish them.
@@ -267,7 +283,8 @@ pub(super) fn set_received(conn: &Connection, id: &str, at: i64, keep_until: i64
     Ok(n == 1)
 }
 
-/// A page of the deliveries `owner_id` received, newest first.
+/// A page of what `owner_id` received, newest first: deliveries of the
+/// requests they receive for, and packages colleagues sent to their key.
 pub(super) fn inbox(
     conn: &Connection,
     owner_id: i64,
@@ -276,7 +293,8 @@ pub(super) fn inbox(
     limit: i64,
 ) -> rusqlite::Result<Vec<PackageRecord>> {
     let sql = format!(
-        "SELECT {} FROM {} WHERE p.request_id IN (SELECT request_id FROM request_receivers WHERE user_id = ?1)
+        "SELECT {} FROM {} WHERE (p.request_id IN (SELECT request_id FROM request_receivers WHERE user_id = ?1)
+             OR p.id IN (SELECT package_id FROM package_receivers WHERE user_id = ?1))
            AND COALESCE(p.org_id, u.org_id) = ?2 AND p.received_at IS NOT NULL AND p.state = 'ready'
            AND (?3 IS NULL OR p.received_at < ?3 OR (p.received_at = ?3 AND p.id < ?4))
          ORDER BY p.received_at DESC, p.id DESC LIMIT ?5",

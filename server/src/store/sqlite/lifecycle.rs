@@ -149,6 +149,10 @@ pub(super) fn delete_organisation(conn: &Connection, org_id: i64) -> rusqlite::R
     delete("uploads", "DELETE FROM uploads WHERE package_id IN (SELECT id FROM temp.doomed_packages)")?;
     delete("blobs", "DELETE FROM blobs WHERE package_id IN (SELECT id FROM temp.doomed_packages)")?;
     delete(
+        "package_receivers",
+        "DELETE FROM package_receivers WHERE package_id IN (SELECT id FROM temp.doomed_packages)",
+    )?;
+    delete(
         "package_recipients",
         "DELETE FROM package_recipients WHERE package_id IN (SELECT id FROM temp.doomed_packages)",
     )?;

@@ -49,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0011_policies.sql"),
     include_str!("../../../migrations/sqlite/0012_soft_delete.sql"),
     include_str!("../../../migrations/sqlite/0013_inbound.sql"),
+    include_str!("../../../migrations/sqlite/0014_colleagues.sql"),
 ];
 
 /// What a version needs beyond its SQL, run after it in the same transaction.
@@ -501,9 +502,10 @@ impl MetaStore for SqliteStore {
             if !missing.is_empty() {
                 return Ok(Finalized::Missing(missing));
             }
-            let first_time = packages::set_ready(c, &id, &verifiers)?;
+            let at = now();
+            let first_time = packages::set_ready(c, &id, &verifiers, at)?;
             if first_time {
-                audit(c, now(), &event)?;
+                audit(c, at, &event)?;
             }
             let package = packages::get(c, &id)?.ok_or_else(|| StoreError::Backend("package vanished".into()))?;
             Ok(Finalized::Done(Box::new(packages::record(c, package)?)))
@@ -819,6 +821,13 @@ impl MetaStore for SqliteStore {
     async fn colleague(&self, org_id: i64, email: &str) -> StoreResult<Option<(User, Option<String>)>> {
         let email = email.to_string();
         self.run(move |c| Ok(inbound::colleague(c, org_id, &email)?)).await
+    }
+    async fn colleague_keys(&self, org_id: i64, emails: Vec<String>) -> StoreResult<Vec<(User, String)>> {
+        self.run(move |c| Ok(inbound::colleague_keys(c, org_id, &emails)?)).await
+    }
+    async fn is_package_receiver(&self, package_id: &str, user_id: i64) -> StoreResult<bool> {
+        let id = package_id.to_string();
+        self.run(move |c| Ok(packages::is_receiver(c, &id, user_id)?)).await
     }
     async fn create_request(&self, request: UploadRequest, event: NewEvent) -> StoreResult<()> {
         self.unit(move |c| {

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use crate::store::{
-    ActivityRow, Blob, Inbound, NewPackage, Package, PackageCursor, PackageRecord, PackageState, Usage, Verifiers,
+    ActivityRow, Blob, Direct, Inbound, NewPackage, Package, PackageCursor, PackageRecord, PackageState, Usage,
+    Verifiers,
 };
 
 fn state_str(s: PackageState) -> &'static str {
@@ -29,9 +30,9 @@ fn parse_state(s: &str) -> PackageState {
 pub(super) const COLUMNS: &str = "p.id, COALESCE(p.org_id, u.org_id), p.sender_id, p.server_share, p.access_verifier, p.state, p.created_at, \
      p.expires_at, p.max_downloads, p.downloads, p.verify, p.has_password, p.notify_on_download, p.verification_locked, \
      p.link_verifier, p.request_id, p.uploader_email, p.uploader_verified, p.uploader_session, p.received_at, \
-     (SELECT r.package_id FROM upload_requests r WHERE r.id = p.request_id)";
+     (SELECT r.package_id FROM upload_requests r WHERE r.id = p.request_id), u.email";
 /// How many columns [`COLUMNS`] has: what a query selects after them starts here.
-pub(super) const COLUMN_COUNT: usize = 21;
+pub(super) const COLUMN_COUNT: usize = 22;
 /// Packages with their sender. Soft-deleted packages (migration 0012) are not
 /// among them: every query built on this sees them as gone; only the admin's
 /// list of deleted packages and the purge (`lifecycle.rs`) read them.
@@ -64,6 +65,11 @@ pub(super) fn from_row(r: &Row) -> rusqlite::Result<Package> {
                 reply_to: r.get(20)?,
             }),
             None => None,
+        },
+        // A package with receivers is received (in their inboxes) at finalize.
+        direct: match (r.get::<_, Option<String>>(15)?, r.get::<_, Option<i64>>(19)?) {
+            (None, Some(received_at)) => Some(Direct { sender_email: r.get(21)?, received_at }),
+            _ => None,
         },
     })
 }
@@ -107,7 +113,23 @@ pub(super) fn create(conn: &Connection, p: &NewPackage) -> rusqlite::Result<()> 
     for (idx, size) in p.blob_sizes.iter().enumerate() {
         conn.execute("INSERT INTO blobs (package_id, idx, size) VALUES (?1, ?2, ?3)", params![p.id, idx as i64, size])?;
     }
+    for receiver in &p.receivers {
+        conn.execute(
+            "INSERT OR IGNORE INTO package_receivers (package_id, user_id, recipient) VALUES (?1, ?2, ?3)",
+            params![p.id, receiver.user_id, receiver.recipient],
+        )?;
+    }
     Ok(())
+}
+
+pub(super) fn is_receiver(conn: &Connection, id: &str, user_id: i64) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT 1 FROM package_receivers WHERE package_id = ?1 AND user_id = ?2",
+        params![id, user_id],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|r| r.is_some())
 }
 
 pub(super) fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<Package>> {
@@ -226,10 +248,13 @@ pub(super) fn blobs(conn: &Connection, id: &str) -> rusqlite::Result<Vec<Blob>> 
     stmt.query_map([id], |r| Ok(Blob { idx: r.get(0)?, size: r.get(1)?, complete: r.get(2)? }))?.collect()
 }
 
-pub(super) fn set_ready(conn: &Connection, id: &str, verifiers: &Verifiers) -> rusqlite::Result<bool> {
+/// Makes an uploading package ready; one with receivers arrives in their inboxes `at` this moment.
+pub(super) fn set_ready(conn: &Connection, id: &str, verifiers: &Verifiers, at: i64) -> rusqlite::Result<bool> {
     let n = conn.execute(
-        "UPDATE packages SET state = 'ready', access_verifier = ?2, link_verifier = ?3 WHERE id = ?1 AND state = 'uploading'",
-        params![id, verifiers.access.as_slice(), verifiers.link.as_slice()],
+        "UPDATE packages SET state = 'ready', access_verifier = ?2, link_verifier = ?3,
+             received_at = CASE WHEN EXISTS (SELECT 1 FROM package_receivers WHERE package_id = ?1) THEN ?4 END
+         WHERE id = ?1 AND state = 'uploading' AND request_id IS NULL",
+        params![id, verifiers.access.as_slice(), verifiers.link.as_slice(), at],
     )?;
     Ok(n == 1)
 }
