@@ -134,7 +134,8 @@ export function setupInbox({ notice, session, onSignedOut }) {
     const headingId = `item-${item.id}`;
     li.setAttribute('aria-labelledby', headingId);
     const head = el('div', 'sent-head');
-    const h = el('h2', 'sent-heading', t(item.kind === 'reply' ? 'inbox.replyFrom' : 'inbox.from', { from: item.from }));
+    const heading = { reply: 'inbox.replyFrom', package: 'inbox.packageFrom' }[item.kind] ?? 'inbox.from';
+    const h = el('h2', 'sent-heading', t(heading, { from: item.from }));
     h.id = headingId;
     head.append(h, el('span', `badge ${item.verified ? 'badge-verified' : 'badge-unverified'}`, t(item.verified ? 'inbox.verified' : 'inbox.unverified')));
     const files = item.blobs.filter((b) => b.index >= 1).length;
