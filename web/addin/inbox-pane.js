@@ -12,7 +12,7 @@
 // web inbox (/inbox), where any size streams to disk.
 import { api, ApiError } from '../js/api.js';
 import { formatBytes, formatDate, t, tn } from '../js/i18n.js';
-import { ItemBlobs, ItemError, OpenItems, readManifest, showItem } from '../js/item-viewer.js';
+import { ItemBlobs, ItemError, itemHeading, OpenItems, readManifest, showItem } from '../js/item-viewer.js';
 import { describeError } from '../js/messages.js';
 import { saveRow } from '../js/save-file.js';
 import { $, showStep } from '../js/ui.js';
@@ -134,8 +134,7 @@ export function setupInbox({ notice, session, onSignedOut }) {
     const headingId = `item-${item.id}`;
     li.setAttribute('aria-labelledby', headingId);
     const head = el('div', 'sent-head');
-    const heading = { reply: 'inbox.replyFrom', package: 'inbox.packageFrom' }[item.kind] ?? 'inbox.from';
-    const h = el('h2', 'sent-heading', t(heading, { from: item.from }));
+    const h = el('h2', 'sent-heading', itemHeading(item));
     h.id = headingId;
     head.append(h, el('span', `badge ${item.verified ? 'badge-verified' : 'badge-unverified'}`, t(item.verified ? 'inbox.verified' : 'inbox.unverified')));
     const files = item.blobs.filter((b) => b.index >= 1).length;

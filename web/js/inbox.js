@@ -15,7 +15,7 @@
 // user's own token.
 import { api, ApiError } from './api.js';
 import { formatBytes, formatDate, t, tn, translate } from './i18n.js';
-import { ItemBlobs, ItemError, OpenItems, readManifest, showItem } from './item-viewer.js';
+import { ItemBlobs, ItemError, itemHeading, OpenItems, readManifest, showItem } from './item-viewer.js';
 import { describeError } from './messages.js';
 import { SavedSession } from './session.js';
 import { codeMethods, SignInStep } from './signin.js';
@@ -492,8 +492,7 @@ function inboxItem(item) {
   const headingId = `item-${item.id}`;
   li.setAttribute('aria-labelledby', headingId);
   const head = el('div', 'sent-head');
-  const heading = { reply: 'inbox.replyFrom', package: 'inbox.packageFrom' }[item.kind] ?? 'inbox.from';
-  const h = el('h3', 'sent-heading', t(heading, { from: item.from }));
+  const h = el('h3', 'sent-heading', itemHeading(item));
   h.id = headingId;
   head.append(h, el('span', `badge ${item.verified ? 'badge-verified' : 'badge-unverified'}`, t(item.verified ? 'inbox.verified' : 'inbox.unverified')));
   li.append(head);

@@ -19,6 +19,12 @@ const MAX_MANIFEST = 2 << 20;
  * the user does not hold: an old one, or none of theirs), `damaged`, or
  * `newer` (made by a newer Kluis than this page).
  */
+/** The heading of an inbox item (InboxItem): who it is from, and what kind of item it is. */
+export function itemHeading(item) {
+  const key = { reply: 'inbox.replyFrom', package: 'inbox.packageFrom' }[item.kind] ?? 'inbox.from';
+  return t(key, { from: item.from });
+}
+
 export class ItemError extends Error {
   constructor(kind) {
     super(kind);
