@@ -34,6 +34,7 @@ mod hpke;
 pub mod io;
 mod keys;
 pub mod mlkem768x25519;
+pub mod native;
 pub mod package;
 mod primitives;
 mod recipient;
