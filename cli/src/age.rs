@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
-use kluis_crypto::{Decryptor, Encryptor, Error, Identity, Recipient, scrypt, x25519};
+use kluis_crypto::{Decryptor, Encryptor, Error, Identity, Recipient, native, scrypt};
 use zeroize::Zeroizing;
 
 use crate::output::Output;
@@ -32,11 +32,14 @@ pub struct KeygenArgs {
     /// Instead, print the recipients of the identities in INPUT (or stdin)
     #[arg(short = 'y', value_name = "INPUT", num_args = 0..=1, default_missing_value = "-")]
     convert: Option<PathBuf>,
+    /// Make a post-quantum identity (ML-KEM-768 + X25519; recipient age1pq1…)
+    #[arg(long, conflicts_with = "convert")]
+    pq: bool,
 }
 
 #[derive(Args)]
 pub struct EncryptArgs {
-    /// Encrypt to RECIPIENT (age1…); repeatable
+    /// Encrypt to RECIPIENT (age1… or post-quantum age1pq1…); repeatable
     #[arg(short, long = "recipient", value_name = "RECIPIENT")]
     recipients: Vec<String>,
     /// Encrypt to the recipients listed in FILE, one per line; repeatable
@@ -96,7 +99,7 @@ fn keygen(args: KeygenArgs) -> Result<()> {
         }
         return out.commit();
     }
-    let identity = x25519::Identity::generate()?;
+    let identity = native::Identity::generate(args.pq)?;
     let public = identity.to_public();
     let text = identity_file_text(&identity);
     match &args.output {
@@ -115,7 +118,7 @@ fn keygen(args: KeygenArgs) -> Result<()> {
 }
 
 /// An age identity file holding `identity`, as `age-keygen` writes one.
-pub(crate) fn identity_file_text(identity: &x25519::Identity) -> Zeroizing<String> {
+pub(crate) fn identity_file_text(identity: &native::Identity) -> Zeroizing<String> {
     Zeroizing::new(format!(
         "# created: {}\n# public key: {}\n{}\n",
         rfc3339_now(),
@@ -156,7 +159,13 @@ fn encrypt(args: EncryptArgs) -> Result<()> {
         bail!("no recipients: use -r, -R, -i or -p");
     }
     let refs: Vec<&dyn Recipient> = recipients.iter().map(|r| r.as_ref()).collect();
-    let mut encryptor = Encryptor::with_recipients(&refs)?;
+    let mut encryptor = Encryptor::with_recipients(&refs).map_err(|e| match e {
+        Error::Encrypt(kluis_crypto::EncryptError::MixedPostQuantum) => anyhow!(
+            "post-quantum (age1pq1…) and classic (age1…) recipients cannot share a file: the classic key would let a \
+             future quantum computer read it; encrypt to post-quantum recipients only, or make one file for each kind"
+        ),
+        e => e.into(),
+    })?;
     if args.armor {
         encryptor = encryptor.armored();
     }
@@ -192,14 +201,11 @@ fn decrypt(args: DecryptArgs) -> Result<()> {
     }
 }
 
-fn parse_recipient(s: &str) -> Result<x25519::Recipient> {
+fn parse_recipient(s: &str) -> Result<native::Recipient> {
     if s.starts_with("ssh-") {
-        bail!("SSH keys are not supported; use an age1… recipient");
+        bail!("SSH keys are not supported; use an age1… or age1pq1… recipient");
     }
-    if s.starts_with("age1pq1") {
-        bail!("post-quantum recipients are not supported yet");
-    }
-    Ok(s.parse::<x25519::Recipient>()?)
+    Ok(s.parse::<native::Recipient>()?)
 }
 
 /// Lines that are neither blank nor `#` comments, with their line numbers.
@@ -207,7 +213,7 @@ fn key_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
     text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())).filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
 }
 
-fn read_recipients_file(path: &Path) -> Result<Vec<x25519::Recipient>> {
+fn read_recipients_file(path: &Path) -> Result<Vec<native::Recipient>> {
     let text = read_text(path)?;
     let recipients = key_lines(&text)
         .map(|(n, line)| parse_recipient(line).with_context(|| format!("{}:{n}: invalid recipient", path.display())))
@@ -220,7 +226,7 @@ fn read_recipients_file(path: &Path) -> Result<Vec<x25519::Recipient>> {
 
 /// Reads an identity file; an age-encrypted one is first decrypted with a
 /// passphrase (from `passphrase_file`, or typed).
-pub(crate) fn read_identity_file(path: &Path, passphrase_file: Option<&Path>) -> Result<Vec<x25519::Identity>> {
+pub(crate) fn read_identity_file(path: &Path, passphrase_file: Option<&Path>) -> Result<Vec<native::Identity>> {
     let mut bytes = Zeroizing::new(Vec::new());
     open_input(Some(path))?.read_to_end(&mut bytes)?;
     let trimmed = bytes.trim_ascii_start();
@@ -239,7 +245,7 @@ pub(crate) fn read_identity_file(path: &Path, passphrase_file: Option<&Path>) ->
     );
     let identities = key_lines(&text)
         .map(|(n, line)| {
-            line.parse::<x25519::Identity>().map_err(|e| anyhow!("{}:{n}: not an age identity: {e}", path.display()))
+            line.parse::<native::Identity>().map_err(|e| anyhow!("{}:{n}: not an age identity: {e}", path.display()))
         })
         .collect::<Result<Vec<_>>>()?;
     if identities.is_empty() {

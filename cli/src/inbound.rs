@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, ValueEnum};
-use kluis_crypto::{Error as AgeError, x25519};
+use kluis_crypto::{Error as AgeError, native};
 use kluis_protocol::api::{self, DownloadBlob};
 use kluis_protocol::inbound::{CreateRequest, InboxItem, InboxKind, InboxPage, RequestView};
 use kluis_protocol::{Manifest, PackageId, RequestLink};
@@ -296,7 +296,7 @@ pub fn fetch(args: FetchArgs) -> Result<()> {
 }
 
 /// Why the identity file does not open an item, in words the user can act on.
-fn wrong_identity(client: &Client, path: &std::path::Path, identities: &[x25519::Identity]) -> anyhow::Error {
+fn wrong_identity(client: &Client, path: &std::path::Path, identities: &[native::Identity]) -> anyhow::Error {
     let have: Vec<String> = identities.iter().map(|i| i.to_public().to_string()).collect();
     let current = key_state(client).ok().and_then(|s| s.key).map(|k| k.recipient);
     match current {

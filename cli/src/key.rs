@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
-use kluis_crypto::{Error as AgeError, scrypt, x25519};
+use kluis_crypto::{Error as AgeError, native, scrypt, x25519};
 use kluis_protocol::inbound::{KeyState, KeyView, PutKey};
 use zeroize::Zeroizing;
 
@@ -126,7 +126,7 @@ fn refuse_existing(path: &Path) -> Result<()> {
 }
 
 /// Writes `identity` to `path` with mode 0600, creating the folder (0700).
-fn write_identity(path: &Path, identity: &x25519::Identity) -> Result<()> {
+fn write_identity(path: &Path, identity: &native::Identity) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
         let mut builder = std::fs::DirBuilder::new();
         builder.recursive(true);
@@ -186,7 +186,7 @@ fn init(args: InitArgs) -> Result<()> {
     };
     let pass = new_passphrase(args.passphrase_file.as_deref())?;
 
-    let identity = x25519::Identity::generate()?;
+    let identity = native::Identity::generate(false)?;
     let secret = identity.to_secret_string();
     let lock = scrypt::Recipient::new(pass).with_work_factor(WORK_FACTOR)?;
     let wrapped = kluis_crypto::encrypt_armored(&[&lock], secret.as_bytes())?;
@@ -257,7 +257,7 @@ fn unlock(args: UnlockArgs) -> Result<()> {
     };
     let identity = std::str::from_utf8(&secret)
         .ok()
-        .and_then(|s| s.trim().parse::<x25519::Identity>().ok())
+        .and_then(|s| s.trim().parse::<native::Identity>().ok())
         .context("the server's copy of your key does not hold an age identity")?;
     if identity.to_public().to_string() != key.recipient {
         bail!("the server's copy of your key does not match its recipient {}", key.recipient);

@@ -17,7 +17,7 @@ use clap::Args;
 use indicatif::ProgressBar;
 use kluis_crypto::io::CodecReader;
 use kluis_crypto::package::{ServerShare, access_proof, link_proof, package_identity, stretch_password};
-use kluis_crypto::{Decryptor, Error as AgeError, x25519};
+use kluis_crypto::{Decryptor, Error as AgeError, native};
 use kluis_protocol::api::{
     AccessGranted, AccessRequest, CodeAccepted, DownloadBlob, PackageSender, PackageStatus, RecipientCodeRequest,
     SenderRequest, Verify,
@@ -192,7 +192,7 @@ pub fn receive(args: ReceiveArgs) -> Result<()> {
     let (manifest_ref, files) = access.blobs.split_first().context("the package has no blobs")?;
     let manifest_file = fetch_manifest(&client, manifest_ref)?;
     let stretched = password.as_ref().map(|p| stretch_password(id, p));
-    let identity = package_identity(id, &link.link_secret, &share, stretched.as_ref());
+    let identity = native::Identity::X25519(package_identity(id, &link.link_secret, &share, stretched.as_ref()));
     let manifest_bytes = match kluis_crypto::decrypt(&[&identity], &manifest_file) {
         Ok(bytes) => bytes,
         Err(AgeError::NoMatch) => {
@@ -232,7 +232,7 @@ pub(crate) fn show_words(manifest: &Manifest) {
 /// before it gets its name. The saved paths go to stdout, one per line.
 pub(crate) fn save_files(
     client: &Client,
-    identity: &x25519::Identity,
+    identity: &native::Identity,
     manifest: &Manifest,
     files: &[DownloadBlob],
     dir: &Path,
@@ -347,7 +347,7 @@ const MAX_ATTEMPTS: u32 = 8;
 fn download(
     client: &Client,
     blob: &DownloadBlob,
-    identity: &x25519::Identity,
+    identity: &native::Identity,
     out: &mut (dyn Write + Send),
 ) -> Result<()> {
     // Three stages on their own threads: receive; decrypt (on every core);

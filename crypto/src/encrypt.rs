@@ -74,6 +74,9 @@ impl Encryptor {
         if recipients.len() > 1 && recipients.iter().any(|r| r.must_be_alone()) {
             return Err(EncryptError::ScryptNotAlone.into());
         }
+        if recipients.iter().any(|r| r.is_post_quantum()) && !recipients.iter().all(|r| r.is_post_quantum()) {
+            return Err(EncryptError::MixedPostQuantum.into());
+        }
         let file_key = FileKey::generate()?;
         let mut stanzas = Vec::new();
         for recipient in recipients {

@@ -120,6 +120,9 @@ pub enum EncryptError {
     NoRecipients,
     /// A passphrase must be the only recipient of a file.
     ScryptNotAlone,
+    /// Post-quantum and classic recipients in one file: the classic one
+    /// would undo the quantum resistance.
+    MixedPostQuantum,
     /// The scrypt work factor is outside 1..=30.
     InvalidWorkFactor(u8),
     /// The recipient's public key is a low-order point (a malicious key).
@@ -227,6 +230,9 @@ impl fmt::Display for EncryptError {
         match self {
             EncryptError::NoRecipients => f.write_str("no recipients given"),
             EncryptError::ScryptNotAlone => f.write_str("a passphrase cannot be combined with other recipients"),
+            EncryptError::MixedPostQuantum => f.write_str(
+                "post-quantum (age1pq1…) and classic recipients cannot share a file: the classic one would undo the quantum resistance",
+            ),
             EncryptError::InvalidWorkFactor(n) => {
                 write!(f, "scrypt work factor {n} is outside 1..=30")
             }

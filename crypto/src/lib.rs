@@ -8,7 +8,8 @@
 //! one-shot helpers [`encrypt`], [`encrypt_armored`] and [`decrypt`].
 //!
 //! Modules follow the spec: [`format`] (header), [`stream`] (STREAM payload),
-//! [`armor`] (ASCII armor), [`x25519`] and [`scrypt`] (recipient types), and
+//! [`armor`] (ASCII armor), [`mlkem768x25519`], [`x25519`] and [`scrypt`]
+//! (recipient types), and
 //! [`package`] (Kluis keys on top of age).
 //!
 //! ```
@@ -24,12 +25,16 @@
 
 mod aead;
 pub mod armor;
+mod bech32_keys;
 mod decrypt;
 mod encrypt;
 mod error;
 pub mod format;
+mod hpke;
 pub mod io;
 mod keys;
+pub mod mlkem768x25519;
+pub mod native;
 pub mod package;
 mod primitives;
 mod recipient;

@@ -16,6 +16,15 @@ pub trait Recipient {
     fn must_be_alone(&self) -> bool {
         false
     }
+
+    /// True for a post-quantum recipient. A file is encrypted either to
+    /// post-quantum recipients only or to none: mixing in a classic one would
+    /// let a quantum computer read it anyway (c2sp.org/age: "the same file
+    /// SHOULD NOT be encrypted to both this recipient type and to other
+    /// non-quantum-resistant recipient types").
+    fn is_post_quantum(&self) -> bool {
+        false
+    }
 }
 
 /// Something that can decrypt files encrypted to its recipient.
@@ -40,6 +49,9 @@ impl<T: Recipient + ?Sized> Recipient for Box<T> {
     }
     fn must_be_alone(&self) -> bool {
         (**self).must_be_alone()
+    }
+    fn is_post_quantum(&self) -> bool {
+        (**self).is_post_quantum()
     }
 }
 

@@ -6,12 +6,11 @@
 use std::fmt;
 use std::str::FromStr;
 
-use bech32::primitives::decode::CheckedHrpstring;
-use bech32::{Bech32, Hrp};
 use subtle::ConstantTimeEq;
 use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::Zeroizing;
 
+use crate::bech32_keys::{decode, encode};
 use crate::error::{EncryptError, Error, HeaderError, Result};
 use crate::format::{Stanza, decode_b64, encode_b64};
 use crate::keys::FileKey;
@@ -33,8 +32,11 @@ pub enum ParseKeyError {
         /// What was expected, e.g. `age1`.
         expected: &'static str,
     },
-    /// The key is not 32 bytes.
+    /// The key has the wrong length.
     Length,
+    /// The right length, but not a valid key (an ML-KEM key whose
+    /// coefficients are not reduced, as FIPS 203's input check requires).
+    Invalid,
 }
 
 impl fmt::Display for ParseKeyError {
@@ -45,33 +47,11 @@ impl fmt::Display for ParseKeyError {
                 write!(f, "not a valid key: expected one starting with \"{expected}\"")
             }
             ParseKeyError::Length => f.write_str("not a valid key: wrong length"),
+            ParseKeyError::Invalid => f.write_str("not a valid key: its public key is malformed"),
         }
     }
 }
 impl std::error::Error for ParseKeyError {}
-
-/// Decodes Bech32 (not Bech32m) with the given HRP into 32 bytes, accepting
-/// only the canonical encoding (so each key has exactly one spelling per case).
-fn decode_key(s: &str, hrp: &str, expected: &'static str) -> Result<Zeroizing<[u8; 32]>, ParseKeyError> {
-    let parsed = CheckedHrpstring::new::<Bech32>(s).map_err(|_| ParseKeyError::Encoding)?;
-    if !parsed.hrp().as_str().eq_ignore_ascii_case(hrp) {
-        return Err(ParseKeyError::WrongPrefix { expected });
-    }
-    let bytes = Zeroizing::new(parsed.byte_iter().collect::<Vec<u8>>());
-    let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| ParseKeyError::Length)?;
-    let key = Zeroizing::new(key);
-    // Reject non-zero padding bits: the canonical re-encoding must match.
-    let canonical = Zeroizing::new(encode_key(hrp, &key));
-    if !canonical.eq_ignore_ascii_case(s) {
-        return Err(ParseKeyError::Encoding);
-    }
-    Ok(key)
-}
-
-fn encode_key(hrp: &str, key: &[u8; 32]) -> String {
-    let hrp = Hrp::parse(hrp).expect("constant HRP is valid");
-    bech32::encode::<Bech32>(hrp, key).expect("32 bytes fit in Bech32")
-}
 
 /// An X25519 public key: what a file is encrypted to (`age1…`).
 #[derive(Clone, PartialEq, Eq)]
@@ -87,14 +67,14 @@ impl Recipient {
 impl FromStr for Recipient {
     type Err = ParseKeyError;
     fn from_str(s: &str) -> Result<Self, ParseKeyError> {
-        let key = decode_key(s, RECIPIENT_HRP, "age1")?;
+        let key = decode::<32>(s, RECIPIENT_HRP, "age1")?;
         Ok(Recipient(PublicKey::from(*key)))
     }
 }
 
 impl fmt::Display for Recipient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&encode_key(RECIPIENT_HRP, self.0.as_bytes()))
+        f.write_str(&encode(RECIPIENT_HRP, self.0.as_bytes()))
     }
 }
 
@@ -148,14 +128,14 @@ impl Identity {
     /// The Bech32 encoding, upper case as age-keygen writes it.
     pub fn to_secret_string(&self) -> Zeroizing<String> {
         let bytes = Zeroizing::new(self.0.to_bytes());
-        Zeroizing::new(encode_key(IDENTITY_HRP, &bytes).to_ascii_uppercase())
+        Zeroizing::new(encode(IDENTITY_HRP, bytes.as_ref()).to_ascii_uppercase())
     }
 }
 
 impl FromStr for Identity {
     type Err = ParseKeyError;
     fn from_str(s: &str) -> Result<Self, ParseKeyError> {
-        let key = decode_key(s, IDENTITY_HRP, "AGE-SECRET-KEY-1")?;
+        let key = decode::<32>(s, IDENTITY_HRP, "AGE-SECRET-KEY-1")?;
         Ok(Identity(StaticSecret::from(*key)))
     }
 }

@@ -1,13 +1,12 @@
 //! Runs every age test vector in `tests/data/age-testkit/` (a verbatim copy of
 //! the official vectors; format in its README) through the streaming decryptor and checks the expected
 //! category and the SHA-256 of the plaintext released before any failure.
-//! Vectors that need post-quantum identities are counted as skipped.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use kluis_crypto::io::CodecReader;
-use kluis_crypto::{Decryptor, Error, Identity, InputFormat, scrypt, x25519};
+use kluis_crypto::{Decryptor, Error, Identity, InputFormat, mlkem768x25519, scrypt, x25519};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
@@ -76,8 +75,12 @@ fn parse(name: &str, bytes: &[u8]) -> Vector {
 /// byte released before the first error.
 fn run(v: &Vector, step: usize, batch: usize) -> (Vec<u8>, Result<(), Error>) {
     let mut identities: Vec<Box<dyn Identity>> = Vec::new();
-    for s in v.identities.iter().filter(|i| !i.starts_with(PQ_PREFIX)) {
-        identities.push(Box::new(s.parse::<x25519::Identity>().expect("vector identity parses")));
+    for s in &v.identities {
+        identities.push(if s.starts_with(PQ_PREFIX) {
+            Box::new(s.parse::<mlkem768x25519::Identity>().expect("vector identity parses"))
+        } else {
+            Box::new(s.parse::<x25519::Identity>().expect("vector identity parses"))
+        });
     }
     for p in &v.passphrases {
         identities.push(Box::new(scrypt::Identity::new(Zeroizing::new(p.clone()))));
@@ -113,13 +116,6 @@ impl Read for SlowReader<'_> {
 
 const PQ_PREFIX: &str = "AGE-SECRET-KEY-PQ-";
 
-/// A vector needs post-quantum support when its only key material is a
-/// post-quantum identity. (`hybrid_x25519_arg` also lists an X25519 identity,
-/// which must reject it on its own.)
-fn needs_post_quantum(v: &Vector) -> bool {
-    v.passphrases.is_empty() && !v.identities.is_empty() && v.identities.iter().all(|i| i.starts_with(PQ_PREFIX))
-}
-
 #[test]
 fn age_testkit() {
     let mut entries: Vec<_> = std::fs::read_dir(testkit_dir()).unwrap().map(|e| e.unwrap().path()).collect();
@@ -133,10 +129,6 @@ fn age_testkit() {
         let v = parse(&name, &std::fs::read(&path).unwrap());
         if let Some(key) = &v.unknown_key {
             skipped.push(format!("{name} (unknown key {key})"));
-            continue;
-        }
-        if needs_post_quantum(&v) {
-            skipped.push(name);
             continue;
         }
         // One byte at a time catches state-machine bugs; big steps and
@@ -167,11 +159,11 @@ fn age_testkit() {
         }
         passed += 1;
     }
-    println!("age testkit: {passed} vectors passed, {} skipped (post-quantum, not implemented):", skipped.len());
+    println!("age testkit: {passed} vectors passed, {} skipped:", skipped.len());
     for s in &skipped {
         println!("  skipped {s}");
     }
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
-    assert_eq!(passed, 125, "every X25519 and scrypt vector must run");
-    assert_eq!(skipped.len(), 18, "exactly the post-quantum vectors are skipped");
+    assert_eq!(passed, 143, "every vector must run");
+    assert!(skipped.is_empty(), "no vector may be skipped");
 }

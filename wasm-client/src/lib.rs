@@ -16,7 +16,7 @@ use js_sys::{Array, Uint8Array};
 use kluis_crypto::package::{
     self, AccessProof, LinkProof, LinkSecret, PackageError, PackageId, ServerShare, StretchedPassword,
 };
-use kluis_crypto::{Codec, InputFormat, scrypt, x25519};
+use kluis_crypto::{Codec, InputFormat, native, scrypt, x25519};
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
@@ -27,22 +27,25 @@ fn js_err(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
 }
 
-/// A new X25519 identity (`AGE-SECRET-KEY-1…`).
+/// A new identity: X25519 (`AGE-SECRET-KEY-1…`), or post-quantum
+/// (`AGE-SECRET-KEY-PQ-1…`, ML-KEM-768 + X25519) when `post_quantum`.
 #[wasm_bindgen(js_name = generateIdentity)]
-pub fn generate_identity() -> Result<String, JsError> {
-    Ok(x25519::Identity::generate().map_err(js_err)?.to_secret_string().to_string())
+pub fn generate_identity(post_quantum: Option<bool>) -> Result<String, JsError> {
+    let identity = native::Identity::generate(post_quantum.unwrap_or(false)).map_err(js_err)?;
+    Ok(identity.to_secret_string().to_string())
 }
 
-/// The recipient (`age1…`) of an identity.
+/// The recipient (`age1…` or `age1pq1…`) of an identity.
 #[wasm_bindgen(js_name = identityToRecipient)]
 pub fn identity_to_recipient(identity: &str) -> Result<String, JsError> {
-    Ok(identity.trim().parse::<x25519::Identity>().map_err(js_err)?.to_public().to_string())
+    Ok(identity.trim().parse::<native::Identity>().map_err(js_err)?.to_public().to_string())
 }
 
-/// Checks a recipient and returns its canonical (lower-case) form.
+/// Checks a recipient (`age1…` or `age1pq1…`) and returns its canonical
+/// (lower-case) form.
 #[wasm_bindgen(js_name = parseRecipient)]
 pub fn parse_recipient(recipient: &str) -> Result<String, JsError> {
-    Ok(recipient.trim().parse::<x25519::Recipient>().map_err(js_err)?.to_string())
+    Ok(recipient.trim().parse::<native::Recipient>().map_err(js_err)?.to_string())
 }
 
 /// A new link secret `L` (base64url), made by the sender's client.
@@ -321,15 +324,22 @@ const HELD_BACK: usize = 2 * kluis_crypto::stream::ENCRYPTED_CHUNK_SIZE;
 
 #[wasm_bindgen]
 impl Encryptor {
-    /// Encrypts to the given `age1…` recipients; `armor` writes ASCII armor.
+    /// Encrypts to the given `age1…` or `age1pq1…` recipients; `armor`
+    /// writes ASCII armor. Errors carry a `kind`: `bad_recipient`, or
+    /// `mixed_post_quantum` (post-quantum and classic recipients together).
     #[wasm_bindgen(constructor)]
-    pub fn new(recipients: Vec<String>, armor: bool) -> Result<Encryptor, JsError> {
+    pub fn new(recipients: Vec<String>, armor: bool) -> Result<Encryptor, JsValue> {
         let parsed = recipients
             .iter()
-            .map(|r| r.trim().parse::<x25519::Recipient>().map_err(|e| JsError::new(&format!("{r}: {e}"))))
+            .map(|r| r.trim().parse::<native::Recipient>().map_err(|e| typed_err("bad_recipient", format!("{r}: {e}"))))
             .collect::<Result<Vec<_>, _>>()?;
         let refs: Vec<&dyn kluis_crypto::Recipient> = parsed.iter().map(|r| r as _).collect();
-        let inner = kluis_crypto::Encryptor::with_recipients(&refs).map_err(js_err)?;
+        let inner = kluis_crypto::Encryptor::with_recipients(&refs).map_err(|e| match e {
+            kluis_crypto::Error::Encrypt(kluis_crypto::EncryptError::MixedPostQuantum) => {
+                typed_err("mixed_post_quantum", e)
+            }
+            e => JsValue::from(js_err(e)),
+        })?;
         Ok(Encryptor { inner: Driver::new(if armor { inner.armored() } else { inner }), armor })
     }
 
@@ -442,14 +452,14 @@ pub struct Decryptor {
 
 #[wasm_bindgen]
 impl Decryptor {
-    /// Decrypts with the given `AGE-SECRET-KEY-1…` identities.
+    /// Decrypts with the given `AGE-SECRET-KEY-1…` or `AGE-SECRET-KEY-PQ-1…` identities.
     #[wasm_bindgen(constructor)]
     pub fn new(identities: Vec<String>) -> Result<Decryptor, JsError> {
         let parsed = identities
             .iter()
             .map(|i| {
                 i.trim()
-                    .parse::<x25519::Identity>()
+                    .parse::<native::Identity>()
                     .map(|i| Box::new(i) as Box<dyn kluis_crypto::Identity>)
                     .map_err(js_err)
             })
@@ -523,7 +533,7 @@ impl Header {
     pub fn unlock(start: &[u8], identities: Vec<String>) -> Result<Option<Header>, JsError> {
         let parsed = identities
             .iter()
-            .map(|i| i.trim().parse::<x25519::Identity>().map_err(js_err))
+            .map(|i| i.trim().parse::<native::Identity>().map_err(js_err))
             .collect::<Result<Vec<_>, _>>()?;
         let refs: Vec<&dyn kluis_crypto::Identity> = parsed.iter().map(|i| i as _).collect();
         Ok(kluis_crypto::UnlockedHeader::parse(start, &refs).map_err(js_err)?.map(|inner| Header { inner }))
@@ -740,7 +750,7 @@ mod tests {
     // Exercised through wasm-bindgen-test in tests/; nothing native here.
     #[test]
     fn identity_round_trip_natively() {
-        let id = super::generate_identity().unwrap();
+        let id = super::generate_identity(None).unwrap();
         assert!(super::identity_to_recipient(&id).unwrap().starts_with("age1"));
     }
 }

@@ -41,7 +41,7 @@ fn decrypt_in_pieces(mut dec: Decryptor, data: &[u8], piece: usize) -> Result<Ve
 
 #[wasm_bindgen_test]
 fn round_trips_in_any_piece_size() {
-    let identity = generate_identity().unwrap();
+    let identity = generate_identity(None).unwrap();
     let recipient = identity_to_recipient(&identity).unwrap();
     for len in [0, 1, 65_535, 65_536, 65_537, 300_000] {
         let data = pattern(len);
@@ -57,14 +57,14 @@ fn round_trips_in_any_piece_size() {
 
 #[wasm_bindgen_test]
 fn tampering_is_an_error() {
-    let identity = generate_identity().unwrap();
+    let identity = generate_identity(None).unwrap();
     let recipient = identity_to_recipient(&identity).unwrap();
     let mut ct = encrypt_in_pieces(Encryptor::new(vec![recipient], false).unwrap(), &pattern(200_000), 1 << 20);
     let n = ct.len();
     ct[n - 10] ^= 0x80;
     let err = decrypt_in_pieces(Decryptor::new(vec![identity.clone()]).unwrap(), &ct, 50_000).unwrap_err();
     assert!(err.contains("failed authentication"), "{err}");
-    let other = generate_identity().unwrap();
+    let other = generate_identity(None).unwrap();
     let err = decrypt_in_pieces(Decryptor::new(vec![other]).unwrap(), &ct, 50_000).unwrap_err();
     assert!(err.contains("no identity matched"), "{err}");
 }
@@ -79,7 +79,7 @@ fn passphrases() {
 
 #[wasm_bindgen_test]
 fn random_access_from_the_header() {
-    let identity = generate_identity().unwrap();
+    let identity = generate_identity(None).unwrap();
     let recipient = identity_to_recipient(&identity).unwrap();
     let data = pattern(5 * 65_536 + 777);
     let ct = encrypt_in_pieces(Encryptor::new(vec![recipient], false).unwrap(), &data, 1 << 20);
@@ -163,6 +163,22 @@ fn sha256_known_answer() {
 }
 
 #[wasm_bindgen_test]
+fn post_quantum_keys() {
+    let identity = generate_identity(Some(true)).unwrap();
+    assert!(identity.starts_with("AGE-SECRET-KEY-PQ-1"));
+    let recipient = identity_to_recipient(&identity).unwrap();
+    assert!(recipient.starts_with("age1pq1"));
+    assert_eq!(parse_recipient(&recipient.to_uppercase()).unwrap(), recipient);
+    let data = pattern(150_000);
+    let ct = encrypt_in_pieces(Encryptor::new(vec![recipient.clone()], false).unwrap(), &data, 1 << 16);
+    assert_eq!(decrypt_in_pieces(Decryptor::new(vec![identity]).unwrap(), &ct, 4096).unwrap(), data);
+    // Post-quantum and classic recipients never share a file.
+    let classic = identity_to_recipient(&generate_identity(None).unwrap()).unwrap();
+    let Err(mixed) = Encryptor::new(vec![recipient, classic], false) else { panic!("mixed recipients accepted") };
+    assert_eq!(kind(mixed), "mixed_post_quantum");
+}
+
+#[wasm_bindgen_test]
 fn bad_keys_are_errors() {
     assert!(parse_recipient("age1nope").is_err());
     assert!(Encryptor::new(vec![], false).is_err());
@@ -172,7 +188,7 @@ fn bad_keys_are_errors() {
 
 #[wasm_bindgen_test]
 fn push_into_reused_buffers_matches_push() {
-    let identity = generate_identity().unwrap();
+    let identity = generate_identity(None).unwrap();
     let recipient = identity_to_recipient(&identity).unwrap();
     let data = pattern(400_000);
     for armor in [false, true] {
@@ -206,7 +222,7 @@ fn push_into_reused_buffers_matches_push() {
 
 #[wasm_bindgen_test]
 fn resume_state_survives_a_reload() {
-    let identity = generate_identity().unwrap();
+    let identity = generate_identity(None).unwrap();
     let recipient = identity_to_recipient(&identity).unwrap();
     let data = pattern(200_000);
     let enc = Encryptor::new(vec![recipient], false).unwrap();
@@ -243,7 +259,7 @@ fn manifests_and_links() {
 
 #[wasm_bindgen_test]
 fn request_links() {
-    let recipient = identity_to_recipient(&generate_identity().unwrap()).unwrap();
+    let recipient = identity_to_recipient(&generate_identity(None).unwrap()).unwrap();
     let link = format_request_link("https://k.example.org/", "AAAAAAAAAAAAAAAAAAAAAA", &recipient).unwrap();
     assert_eq!(link, format!("https://k.example.org/r/AAAAAAAAAAAAAAAAAAAAAA#{recipient}"));
     let back = parse_request_link(&link).unwrap();

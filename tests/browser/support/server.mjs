@@ -1,4 +1,5 @@
-// A static file server for browser tests: web/ at "/", test pages at "/test/".
+// A static file server for browser tests: web/ at "/", test pages at "/test/",
+// npm packages (for pages that run other implementations) at "/test/npm/".
 // Listens on 127.0.0.1 on a free port.
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
@@ -7,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const MOUNTS = [
+  ['/test/npm/', join(ROOT, 'node_modules')],
   ['/test/', join(ROOT, 'tests/browser/pages')],
   ['/', join(ROOT, 'web')],
 ];
