@@ -95,9 +95,12 @@ mod kem {
         Zeroizing::new(libcrux_sha3::sha256(&input))
     }
 
+    /// A shared secret and the `enc` that carries it to the recipient.
+    pub(super) type Encapsulation = (Zeroizing<[u8; 32]>, Box<[u8; ENC_LEN]>);
+
     /// `Encap(pk)`: the shared secret and `enc = ct_M || ct_X`. `None` if
     /// the X25519 part is a low-order point (an all-zero X25519 secret).
-    pub(super) fn encapsulate(public: &Recipient) -> Result<Option<(Zeroizing<[u8; 32]>, Box<[u8; ENC_LEN]>)>> {
+    pub(super) fn encapsulate(public: &Recipient) -> Result<Option<Encapsulation>> {
         let ephemeral = StaticSecret::from(*random_secret::<32>()?);
         let ct_x = PublicKey::from(&ephemeral);
         let pk_x = PublicKey::from(public.x25519_bytes());
@@ -134,7 +137,8 @@ mod kem {
 /// A post-quantum recipient (`age1pq1…`).
 #[derive(Clone)]
 pub struct Recipient {
-    mlkem: MlKem768PublicKey,
+    // Boxed: 1184 bytes would make every value holding a recipient that large.
+    mlkem: Box<MlKem768PublicKey>,
     x25519: [u8; 32],
 }
 
@@ -142,7 +146,7 @@ impl Recipient {
     fn from_bytes(bytes: &[u8; PUBLIC_KEY_LEN]) -> Option<Self> {
         let mut mlkem = [0u8; MLKEM_PUBLIC_LEN];
         mlkem.copy_from_slice(&bytes[..MLKEM_PUBLIC_LEN]);
-        let mlkem = MlKem768PublicKey::from(mlkem);
+        let mlkem = Box::new(MlKem768PublicKey::from(mlkem));
         // FIPS 203 §7.2 input check: every coefficient reduced mod q.
         if !mlkem768::validate_public_key(&mlkem) {
             return None;
