@@ -16,7 +16,7 @@ use super::packages::{MIN_BLOB_SIZE, purge_blobs, upload_quota};
 use super::{Actor, Domain, DomainError, DomainResult, Event, address, invalid, mail, now, organisations};
 use crate::secrets::{random_id, random_token, sha256_hex};
 use crate::store::{
-    Finalized, Inbound, NewDelivery, NewEvent, PackageRecord, PackageState, UploadRequest, UploaderSession, User,
+    EventOf, Finalized, Inbound, NewDelivery, NewEvent, PackageRecord, PackageState, UploadRequest, UploaderSession, User,
 };
 use kluis_licence::Feature;
 
@@ -266,16 +266,15 @@ pub(crate) async fn start(
 /// until their sessions end. An address that is only typed in proves
 /// nothing, so it never ends anyone's upload.
 async fn new_session(domain: &Domain, org_id: i64, session: UploaderSession, expires_at: i64) -> DomainResult<()> {
-    let supersede: Option<crate::store::EventOf> = (session.verified && !session.email.is_empty()).then(|| {
+    let supersede = (session.verified && !session.email.is_empty()).then(|| {
         let actor = Actor::Uploader(&session.email).name();
-        let event: crate::store::EventOf = Box::new(move |id: &str| NewEvent {
+        Box::new(move |id: &str| NewEvent {
             org_id: Some(org_id),
             event: Event::Inbound("abandoned").as_str(),
             actor: actor.clone(),
             package_id: Some(id.to_string()),
             detail: Some("unfinished; its uploader proved their address again in a new session".into()),
-        });
-        event
+        }) as EventOf
     });
     for id in domain.meta.create_uploader_session(session, expires_at, supersede).await? {
         purge_blobs(domain, &id).await;
