@@ -572,13 +572,14 @@ fn an_address_that_is_only_typed_in_never_ends_anyones_upload() {
         s.json()["token"].as_str().unwrap().to_string()
     };
     let a = start("jan@klant.nl");
-    let created = declare(&server, &id, &a, &key.recipient, &[200]).expect(201).json();
+    let blob = sealed(&key.recipient, &flow::bytes(100, 2));
+    let created = declare(&server, &id, &a, &key.recipient, &[blob.len()]).expect(201).json();
     let held = created["id"].as_str().unwrap().to_string();
     // Anyone can type Jan's address: that frees nothing.
     let b = start("jan@klant.nl");
-    declare(&server, &id, &b, &key.recipient, &[200]).expect_error(409, "request_full");
+    declare(&server, &id, &b, &key.recipient, &[blob.len()]).expect_error(409, "request_full");
     server.get(&format!("/api/v1/r/{id}/deliveries/{held}")).bearer(&a).send().expect(200);
-    flow::upload_blob(&server, &a, &held, 0, &sealed(&key.recipient, &flow::bytes(100, 2)));
+    flow::upload_blob(&server, &a, &held, 0, &blob);
     server.post(&format!("/api/v1/r/{id}/deliveries/{held}/finalize")).bearer(&a).send().expect(204);
 }
 
