@@ -173,20 +173,6 @@ export async function createPackage(options, { token, owner, policy = null, onSt
 }
 
 /**
- * Creates a delivery through upload request `requestId` (docs/inbound.md)
- * and returns the record to upload it with (kept in IndexedDB under the
- * owner `owner`, e.g. `request:<id>`, so the send page never lists it).
- * `options`: {files, message}. `info`: the request's RequestInfo;
- * `recipients`: what the files are encrypted to — the one the link's
- * fragment names, which the page has already found equal to
- * info.recipient, or for a portal every receiver's (info.recipients);
- * `token`: the uploader's session (`kluis_up_…`).
- * Refused here, before anything is read beyond the first bytes or
- * encrypted: a file of a type the request does not accept
- * (SendError('blocked', {files: [{name, type}]})) and more than its
- * max_bytes (SendError('too_large') with `size` and `limit`).
- */
-/**
  * Where an upload's API calls go: the package's, or for a delivery the
  * upload request's (`remove` gives the delivery up: its place in the
  * request is free at once).
@@ -219,6 +205,20 @@ export async function discardUnfinished(record, token) {
   await deleteSend(record.id).catch(() => {});
 }
 
+/**
+ * Creates a delivery through upload request `requestId` (docs/inbound.md)
+ * and returns the record to upload it with (kept in IndexedDB under the
+ * owner `owner`, e.g. `request:<id>`, so the send page never lists it).
+ * `options`: {files, message}. `info`: the request's RequestInfo;
+ * `recipients`: what the files are encrypted to — the one the link's
+ * fragment names, which the page has already found equal to
+ * info.recipient, or for a portal every receiver's (info.recipients);
+ * `token`: the uploader's session (`kluis_up_…`).
+ * Refused here, before anything is read beyond the first bytes or
+ * encrypted: a file of a type the request does not accept
+ * (SendError('blocked', {files: [{name, type}]})) and more than its
+ * max_bytes (SendError('too_large') with `size` and `limit`).
+ */
 export async function createDelivery(options, { requestId, info, recipients, token, owner = `request:${requestId}` }) {
   const wasm = await loadWasm();
   const { files } = options;
