@@ -16,7 +16,8 @@ use super::packages::{MIN_BLOB_SIZE, purge_blobs, upload_quota};
 use super::{Actor, Domain, DomainError, DomainResult, Event, address, invalid, mail, now, organisations};
 use crate::secrets::{random_id, random_token, sha256_hex};
 use crate::store::{
-    EventOf, Finalized, Inbound, NewDelivery, NewEvent, PackageRecord, PackageState, UploadRequest, UploaderSession, User,
+    EventOf, Finalized, Inbound, NewDelivery, NewEvent, PackageRecord, PackageState, UploadRequest, UploaderSession,
+    User,
 };
 use kluis_licence::Feature;
 
@@ -391,7 +392,12 @@ pub(crate) async fn delivery(
 /// again" on the page): it ends at once, its place is free for the next
 /// upload, and its blobs go the way of any ended package's. Any other
 /// delivery (another session's, finished, unknown) is "not found".
-pub(crate) async fn abandon(domain: &Domain, session: &UploaderSession, request_id: &str, id: &str) -> DomainResult<()> {
+pub(crate) async fn abandon(
+    domain: &Domain,
+    session: &UploaderSession,
+    request_id: &str,
+    id: &str,
+) -> DomainResult<()> {
     let record = delivery(domain, session, request_id, id).await?;
     if record.package.state != PackageState::Uploading {
         return Err(DomainError::NotFound("delivery"));

@@ -26,8 +26,8 @@ use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 use async_trait::async_trait;
 
 use super::{
-    ActivityRow, AuditHead, AuditQuery, AuditRow, Blob, ChainedRow, CodeKey, Counter, Deleted, DeletedPackage,
-    EventOf, ExportUser, Finalized, Grant, Lease, LicenceWarning, MetaStore, NewDelivery, NewEvent, NewPackage, NewUser,
+    ActivityRow, AuditHead, AuditQuery, AuditRow, Blob, ChainedRow, CodeKey, Counter, Deleted, DeletedPackage, EventOf,
+    ExportUser, Finalized, Grant, Lease, LicenceWarning, MetaStore, NewDelivery, NewEvent, NewPackage, NewUser,
     OrgPackage, OrgSettings, OrgStats, Organisation, Package, PackageCursor, PackageRecord, PackageState, QueuedMail,
     Rule, SeatClaim, SendHistory, StoreError, StoreResult, StoredBlob, StoredCode, StoredKey, StoredLicence,
     StoredPolicy, TokenRecord, Upload, UploadRequest, UploaderSession, Usage, User, UserChange, UserQuery, UserRecord,
