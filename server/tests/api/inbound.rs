@@ -529,6 +529,14 @@ fn declare(server: &Server, id: &str, uploader: &str, recipient: &str, sizes: &[
     server.post(&format!("/api/v1/r/{id}/deliveries")).bearer(uploader).json(&spec).send()
 }
 
+/// Who gave up delivery `id`, as the organisation's audit log says (each `abandoned` row's actor).
+fn abandoned(server: &Server, id: &str) -> Vec<String> {
+    let ada = server.admin_token("ada@example.org");
+    let page = server.get(&format!("/api/v1/admin/audit?package={id}&limit=200")).bearer(&ada).send();
+    let entries = page.expect(200).json()["entries"].as_array().unwrap().clone();
+    entries.iter().filter(|e| e["event"] == "abandoned").map(|e| e["actor"].as_str().unwrap().to_string()).collect()
+}
+
 #[test]
 fn a_new_verified_session_gives_up_the_same_addresss_unfinished_upload_and_frees_its_place() {
     let server = Server::start(|c| c.blob_store = "fs".into());
@@ -562,6 +570,7 @@ fn a_new_verified_session_gives_up_the_same_addresss_unfinished_upload_and_frees
     assert!(!server.data_path(format!("blobs/{left}/0")).exists(), "the abandoned delivery's blob was deleted");
     let parts = std::fs::read_dir(server.data_path("uploads")).map(|d| d.count()).unwrap_or(0);
     assert_eq!(parts, 0, "the abandoned delivery's partial upload was deleted");
+    assert_eq!(abandoned(&server, &left), vec!["uploader:jan@klant.nl".to_string()]);
     // One upload was received; the request is used up.
     let alice = server.token("alice@example.org");
     let inbox = server.get("/api/v1/inbox").bearer(&alice).send().expect(200).json();
@@ -613,6 +622,7 @@ fn an_uploader_gives_up_an_unfinished_delivery_and_its_place_is_free_at_once() {
 
     // Jan presses "Cancel": the place is free, the blob gone, the delivery too.
     server.delete(&format!("/api/v1/r/{id}/deliveries/{first}")).bearer(&a).send().expect(204);
+    assert_eq!(abandoned(&server, &first), vec!["uploader:jan@klant.nl".to_string()]);
     assert!(!server.data_path(format!("blobs/{first}/0")).exists(), "the given-up delivery's blob was deleted");
     server.get(&format!("/api/v1/r/{id}/deliveries/{first}")).bearer(&a).send().expect(404);
     let again = server.delete(&format!("/api/v1/r/{id}/deliveries/{first}")).bearer(&a).send().expect(404);
