@@ -627,7 +627,7 @@ fn an_uploader_gives_up_an_unfinished_delivery_and_its_place_is_free_at_once() {
     server.get(&format!("/api/v1/r/{id}/deliveries/{first}")).bearer(&a).send().expect(404);
     let again = server.delete(&format!("/api/v1/r/{id}/deliveries/{first}")).bearer(&a).send().expect(404);
     assert_eq!(again.body, unknown.body);
-    let done = deliver(&server, &id, &b, &key.recipient, &[blob.clone()]);
+    let done = deliver(&server, &id, &b, &key.recipient, std::slice::from_ref(&blob));
 
     // A finished delivery cannot be given up.
     let finished = server.delete(&format!("/api/v1/r/{id}/deliveries/{done}")).bearer(&b).send().expect(404);
