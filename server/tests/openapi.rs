@@ -782,6 +782,11 @@ async fn the_schemas_accept_what_the_server_sends() {
     let up = api.send(start, 200).await.json()["token"].as_str().unwrap().to_string();
     let sealed = kluis_crypto::encrypt(&[&identity.to_public()], b"the files").unwrap();
     let spec = json!({ "recipient": recipient, "blobs": [{ "size": sealed.len() }] });
+    // The request takes one upload: one given up ("Cancel" on the page) frees its place at once.
+    let a = api.send(call(M::POST, format!("/api/v1/r/{rq}/deliveries")).bearer(&up).json(spec.clone()), 201).await;
+    let given_up = a.json()["id"].as_str().unwrap().to_string();
+    api.send(call(M::DELETE, format!("/api/v1/r/{rq}/deliveries/{given_up}")).bearer(&up), 204).await;
+    api.error(call(M::DELETE, format!("/api/v1/r/{rq}/deliveries/{given_up}")).bearer(&up), 404, "not_found").await;
     let a = api.send(call(M::POST, format!("/api/v1/r/{rq}/deliveries")).bearer(&up).json(spec), 201).await;
     let dl = a.json()["id"].as_str().unwrap().to_string();
     let metadata = encode_metadata(&[("package", dl.as_bytes()), ("blob", b"0")]);

@@ -557,6 +557,62 @@ test('a request that takes one upload, held by an unfinished one: a second uploa
   await carol.locator('#unavailable-title').getByText('This link does not take files').waitFor();
 });
 
+test('"Start again" on an unfinished upload gives its place back at once: the same person uploads again through a link that takes one upload', { timeout: 180_000 }, async (t) => {
+  const { server, open } = await setup(t);
+  await server.addUser(ALICE);
+  const alice = await open();
+  await signInInbox(alice, server, ALICE);
+  await makeKey(alice);
+  await alice.uncheck('#request-verify');
+  const link = await makeRequest(alice, { uploads: 1 });
+  const requestId = new URL(link).pathname.split('/').pop();
+
+  const bob = await open();
+  await bob.goto(link);
+  await bob.fill('#email', BOB);
+  await bob.click('#email-submit');
+  await bob.locator('#step-compose').waitFor({ state: 'visible' });
+  await bob.setInputFiles('#files', [{ name: 'concept.pdf', mimeType: 'application/pdf', buffer: testBytes((9 << 20) + 5, 102) }]);
+  let release;
+  const held = new Promise((resolve) => {
+    release = resolve;
+  });
+  let patches = 0;
+  await bob.route('**/api/v1/uploads/*', async (route) => {
+    if (route.request().method() === 'PATCH' && ++patches === 2) {
+      await held;
+      await route.abort('connectionreset').catch(() => {});
+      return;
+    }
+    await route.continue().catch(() => {});
+  });
+  await bob.click('#upload-button');
+  while (patches < 2) await new Promise((resolve) => setTimeout(resolve, 50));
+  await bob.click('#pause');
+  await bob.locator('#progress-title').getByText('Paused').waitFor();
+  release();
+  await bob.unroute('**/api/v1/uploads/*');
+
+  // Reloaded, Bob would rather send another file: "Start again" gives the unfinished one up on the server.
+  bob.once('dialog', (dialog) => dialog.accept());
+  await bob.reload();
+  await bob.locator('#step-resume').waitFor({ state: 'visible' });
+  await bob.click('#resume-discard');
+  await bob.locator('#step-compose').waitFor({ state: 'visible' });
+  assert.ok(
+    bob.sent.some((r) => r.method === 'DELETE' && new URL(r.url).pathname.startsWith(`/api/v1/r/${requestId}/deliveries/`)),
+    'the unfinished delivery was given up',
+  );
+  // The link's one place is his again straight away (no "every upload is under way").
+  await bob.setInputFiles('#files', [{ name: 'definitief.pdf', mimeType: 'application/pdf', buffer: testBytes(5000, 103) }]);
+  await bob.click('#upload-button');
+  await bob.locator('#step-done').waitFor({ state: 'visible', timeout: 120_000 });
+  const token = await server.token(ALICE);
+  const inbox = await (await fetch(`${server.url}/api/v1/inbox`, { headers: { Authorization: `Bearer ${token}` } })).json();
+  assert.equal(inbox.items.length, 1);
+  assert.equal(inbox.items[0].from, BOB);
+});
+
 test('with the organisation\'s key recovery on, the key is also encrypted to the recovery recipient; an admin hands it back under a passphrase the user then replaces', { timeout: 180_000 }, async (t) => {
   const { server, open } = await setup(t);
   await server.admin('user', 'add', 'ann@example.org', '--admin');

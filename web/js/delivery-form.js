@@ -16,10 +16,10 @@
 import { ApiError, isAbort } from './api.js';
 import { formatBytes, formatDate, t, tn } from './i18n.js';
 import { describeError } from './messages.js';
-import { deleteSend, sameFile } from './send-store.js';
+import { sameFile } from './send-store.js';
 import { showSendProgress } from './send-progress.js';
 import { $, busy, fieldError } from './ui.js';
-import { createDelivery, PackageSender, SendError } from './uploader.js';
+import { createDelivery, discardUnfinished, PackageSender, SendError } from './uploader.js';
 
 /** Words for a refusal of the request's rules (a blocked file type) from the page or the server. */
 function blockedText(files) {
@@ -97,7 +97,8 @@ export class DeliveryForm {
     $('#resume-discard').addEventListener('click', async () => {
       const record = this.#pending;
       this.#pending = null;
-      await deleteSend(record.id).catch(() => {});
+      // Given up on the server too, so its place in the request is free for the fresh upload.
+      await discardUnfinished(record, this.target()?.token);
       this.show('compose');
     });
   }

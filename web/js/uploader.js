@@ -197,6 +197,39 @@ async function colleagueKeys(recipients, token) {
 }
 
 /**
+ * Where an upload's API calls go: the package's, or for a delivery the
+ * upload request's (`remove` gives the delivery up: its place in the
+ * request is free at once).
+ */
+function uploadPaths(record) {
+  const { id, delivery } = record;
+  if (delivery) {
+    const base = `/r/${encodeURIComponent(delivery.requestId)}/deliveries/${encodeURIComponent(id)}`;
+    return { status: base, finalize: `${base}/finalize`, remove: base, uploads: delivery.uploadUrl || '/uploads' };
+  }
+  return { status: `/packages/${id}`, finalize: `/packages/${id}/finalize`, remove: `/packages/${id}`, uploads: '/uploads' };
+}
+
+/** How long a cancel waits for the server to delete what it holds. */
+const DISCARD_WAIT_MS = 10_000;
+
+/**
+ * Deletes an unfinished upload on the server with `token` (a package; a
+ * delivery, given up so its place in the request is free for the next
+ * upload) and forgets its saved state. A failure holds nobody up: the
+ * server ends unfinished uploads itself when they expire.
+ */
+export async function discardUnfinished(record, token) {
+  const { remove } = uploadPaths(record);
+  try {
+    if (remove && token) await api(remove, { method: 'DELETE', token, signal: AbortSignal.timeout(DISCARD_WAIT_MS) });
+  } catch {
+    // Unfinished uploads are cleaned up by the server anyway.
+  }
+  await deleteSend(record.id).catch(() => {});
+}
+
+/**
  * Creates a delivery through upload request `requestId` (docs/inbound.md)
  * and returns the record to upload it with (kept in IndexedDB under the
  * owner `owner`, e.g. `request:<id>`, so the send page never lists it).
@@ -331,31 +364,16 @@ export class PackageSender extends EventTarget {
     return Boolean(this.#controller && !this.#controller.signal.aborted);
   }
 
-  /**
-   * Where this upload's API calls go: the package's, or for a delivery the
-   * upload request's (which has no delete: the server drops unfinished
-   * deliveries itself).
-   */
+  /** Where this upload's API calls go ([`uploadPaths`]). */
   #paths() {
-    const { id, delivery } = this.record;
-    if (delivery) {
-      const base = `/r/${encodeURIComponent(delivery.requestId)}/deliveries/${encodeURIComponent(id)}`;
-      return { status: base, finalize: `${base}/finalize`, remove: null, uploads: delivery.uploadUrl || '/uploads' };
-    }
-    return { status: `/packages/${id}`, finalize: `/packages/${id}/finalize`, remove: `/packages/${id}`, uploads: '/uploads' };
+    return uploadPaths(this.record);
   }
 
-  /** Stops, deletes the package on the server and forgets the saved state. */
+  /** Stops, deletes the package (or gives up the delivery) on the server and forgets the saved state. */
   async cancel() {
     this.pause();
     this.dispose();
-    const { remove } = this.#paths();
-    try {
-      if (remove) await api(remove, { method: 'DELETE', token: this.token });
-    } catch {
-      // Unfinished packages are cleaned up by the server anyway.
-    }
-    await deleteSend(this.record.id).catch(() => {});
+    await discardUnfinished(this.record, this.token);
   }
 
   /** Uploads what is missing and finalizes; resolves with the link (a delivery: its id). */

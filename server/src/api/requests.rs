@@ -35,6 +35,7 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
             .route("/session", web::post().to(start))
             .route("/deliveries", web::post().to(create_delivery))
             .route("/deliveries/{delivery}", web::get().to(delivery))
+            .route("/deliveries/{delivery}", web::delete().to(abandon))
             .route("/deliveries/{delivery}/finalize", web::post().to(finalize)),
     );
 }
@@ -174,6 +175,16 @@ async fn delivery(state: State, auth: Uploader, path: web::Path<(String, String)
         state: wire_state(record.package.state),
         blobs: blob_views(&record.blobs),
     }))
+}
+
+/// The uploader gives up an unfinished delivery: its place is free at once.
+async fn abandon(state: State, auth: Uploader, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
+    let (raw, delivery) = path.into_inner();
+    let id = request_id(&raw)?;
+    // One answer for every delivery that is not this session's to give up.
+    let delivery = package_id(&delivery).map_err(|_| ApiError::not_found("delivery"))?;
+    requests::abandon(&state.domain, &auth.0, id.as_str(), delivery.as_str()).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 async fn finalize(state: State, auth: Uploader, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {

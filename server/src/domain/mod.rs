@@ -242,7 +242,8 @@ pub(crate) enum Event {
     /// Rows past the organisation's retention were deleted.
     AuditPruned,
     /// Receiving files: `key_made`, `key_rewrapped`, `key_replaced`,
-    /// `request_created`, `request_closed`, `received`.
+    /// `request_created`, `request_closed`, `received`, `abandoned` (an
+    /// unfinished delivery given up by its uploader, or by their new session).
     Inbound(&'static str),
 }
 

@@ -12,10 +12,13 @@ use kluis_protocol::inbound::{CreateDelivery, CreateRequest, RequestState};
 use super::accounts::Caller;
 use super::accounts::OrgAdmin;
 use super::codes::{self, Outcome, Purpose};
-use super::packages::{MIN_BLOB_SIZE, upload_quota};
+use super::packages::{MIN_BLOB_SIZE, purge_blobs, upload_quota};
 use super::{Actor, Domain, DomainError, DomainResult, Event, address, invalid, mail, now, organisations};
 use crate::secrets::{random_id, random_token, sha256_hex};
-use crate::store::{Finalized, Inbound, NewDelivery, PackageRecord, UploadRequest, UploaderSession, User};
+use crate::store::{
+    EventOf, Finalized, Inbound, NewDelivery, NewEvent, PackageRecord, PackageState, UploadRequest, UploaderSession,
+    User,
+};
 use kluis_licence::Feature;
 
 /// Prefix of uploader session tokens.
@@ -252,8 +255,32 @@ pub(crate) async fn start(
     let token = random_token(UPLOADER_PREFIX);
     let expires_at = now() + SESSION_SECONDS;
     let session = UploaderSession { hash: sha256_hex(token.as_bytes()), request_id: request.id, email, verified };
-    domain.meta.create_uploader_session(session, expires_at).await?;
+    new_session(domain, request.org_id, session, expires_at).await?;
     Ok((token, expires_at))
+}
+
+/// Stores a new uploader session. When its address is proven (a code on the
+/// request, or a reply's verified recipient), the same address's unfinished
+/// deliveries on the request from earlier sessions are given up in the same
+/// unit of work: whoever proved the address again started afresh (a closed
+/// tab, "Start again"), and those deliveries would otherwise hold places
+/// until their sessions end. An address that is only typed in proves
+/// nothing, so it never ends anyone's upload.
+async fn new_session(domain: &Domain, org_id: i64, session: UploaderSession, expires_at: i64) -> DomainResult<()> {
+    let supersede = (session.verified && !session.email.is_empty()).then(|| {
+        let actor = Actor::Uploader(&session.email).name();
+        Box::new(move |id: &str| NewEvent {
+            org_id: Some(org_id),
+            event: Event::Inbound("abandoned").as_str(),
+            actor: actor.clone(),
+            package_id: Some(id.to_string()),
+            detail: Some("unfinished; its uploader proved their address again in a new session".into()),
+        }) as EventOf
+    });
+    for id in domain.meta.create_uploader_session(session, expires_at, supersede).await? {
+        purge_blobs(domain, &id).await;
+    }
+    Ok(())
 }
 
 /// The live uploader session of `token`.
@@ -346,7 +373,7 @@ pub(crate) async fn create_delivery(
     domain.meta.package_record(&id).await?.ok_or(DomainError::NotFound("delivery"))
 }
 
-/// A delivery the session made.
+/// A delivery the session made and has not given up.
 pub(crate) async fn delivery(
     domain: &Domain,
     session: &UploaderSession,
@@ -355,9 +382,39 @@ pub(crate) async fn delivery(
 ) -> DomainResult<PackageRecord> {
     let record = domain.meta.package_record(id).await?;
     let mine = |r: &PackageRecord| {
-        r.package.inbound.as_ref().is_some_and(|i| i.session == session.hash && i.request_id == request_id)
+        r.package.state != PackageState::Revoked
+            && r.package.inbound.as_ref().is_some_and(|i| i.session == session.hash && i.request_id == request_id)
     };
     record.filter(mine).ok_or(DomainError::NotFound("delivery"))
+}
+
+/// The uploader gives up an unfinished delivery of theirs ("Cancel", "Start
+/// again" on the page): it ends at once, its place is free for the next
+/// upload, and its blobs go the way of any ended package's. Any other
+/// delivery (another session's, finished, unknown) is "not found".
+pub(crate) async fn abandon(
+    domain: &Domain,
+    session: &UploaderSession,
+    request_id: &str,
+    id: &str,
+) -> DomainResult<()> {
+    let record = delivery(domain, session, request_id, id).await?;
+    if record.package.state != PackageState::Uploading {
+        return Err(DomainError::NotFound("delivery"));
+    }
+    let event = domain.event(
+        record.package.org_id,
+        Event::Inbound("abandoned"),
+        Actor::Uploader(&session.email),
+        Some(id),
+        Some("unfinished; given up by its uploader".into()),
+    );
+    // Ended only if still uploading: a finalize that won the race keeps it.
+    if !domain.meta.abandon_delivery(id, &session.hash, event).await? {
+        return Err(DomainError::NotFound("delivery"));
+    }
+    purge_blobs(domain, id).await;
+    Ok(())
 }
 
 /// Finalizes a delivery once every blob is uploaded; the requester is told
@@ -369,10 +426,10 @@ pub(crate) async fn finalize(
     id: &str,
 ) -> DomainResult<()> {
     let record = delivery(domain, session, request_id, id).await?;
-    if record.package.state == crate::store::PackageState::Ready {
+    if record.package.state == PackageState::Ready {
         return Ok(());
     }
-    if record.package.state != crate::store::PackageState::Uploading || now() >= record.package.expires_at {
+    if record.package.state != PackageState::Uploading || now() >= record.package.expires_at {
         return Err(DomainError::NotUploading);
     }
     let files = record.blobs.len().saturating_sub(1);
@@ -480,7 +537,7 @@ pub(crate) async fn reply(domain: &Domain, package_id: &str, token: Option<&str>
         email: email.unwrap_or_default(),
         verified,
     };
-    domain.meta.create_uploader_session(session, expires_at).await?;
+    new_session(domain, request.org_id, session, expires_at).await?;
     Ok(ReplyStart { card: card(domain, &request.id).await?, token, expires_at })
 }
 

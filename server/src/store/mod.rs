@@ -58,6 +58,9 @@ pub(crate) type StoreResult<T> = Result<T, StoreError>;
 /// A rule checked inside a unit of work.
 pub(crate) type Rule<T> = Box<dyn FnOnce(&T) -> Result<(), DomainError> + Send>;
 
+/// The audit event of one package, by its id, made inside a unit of work.
+pub(crate) type EventOf = Box<dyn Fn(&str) -> NewEvent + Send>;
+
 /// What a user may do in their organisation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Role {
@@ -939,7 +942,20 @@ pub(crate) trait MetaStore: Send + Sync + 'static {
     async fn requests(&self, user_id: i64, now: i64, limit: i64) -> StoreResult<Vec<UploadRequest>>;
     /// Closes an open request; false if it was closed already.
     async fn close_request(&self, id: &str, at: i64, event: NewEvent) -> StoreResult<bool>;
-    async fn create_uploader_session(&self, session: UploaderSession, expires_at: i64) -> StoreResult<()>;
+    /// Creates an uploader session. With `supersede`, in the same
+    /// transaction, the deliveries still uploading that earlier verified
+    /// sessions of the same address made on the same request end (revoked:
+    /// their places are free at once), each with the event `supersede` makes
+    /// of its id; their ids are returned (their blobs are the caller's to purge).
+    async fn create_uploader_session(
+        &self,
+        session: UploaderSession,
+        expires_at: i64,
+        supersede: Option<EventOf>,
+    ) -> StoreResult<Vec<String>>;
+    /// Ends delivery `id` if it is still uploading and session `session`
+    /// made it (revoked: its place is free at once), with `event`; false if not.
+    async fn abandon_delivery(&self, id: &str, session: &str, event: NewEvent) -> StoreResult<bool>;
     async fn uploader_session(&self, hash: &str, now: i64) -> StoreResult<Option<UploaderSession>>;
     /// Creates a delivery if `rule` accepts its request as it is now (its
     /// uploads counted in the same transaction) and `quota` the owner's usage.

@@ -588,3 +588,126 @@ fn a_package_to_a_colleague_with_a_key_is_in_their_inbox_while_it_lives() {
     server.get(&format!("/api/v1/inbox/{}", sent.id)).bearer(&bob).send().expect(404);
     server.get(&format!("/api/v1/inbox/{}/blobs/1", sent.id)).bearer(&bob).send().expect(404);
 }
+
+/// A request of Alice's (who has a key) with `body`; its id and her key.
+fn request_of_alice(server: &Server, body: Value) -> (String, Key) {
+    let alice = server.token("alice@example.org");
+    let key = Key::new();
+    put_key(server, &alice, &key.put(false)).expect(200);
+    let request = create_request(server, &alice, body).expect(201).json();
+    (request["id"].as_str().unwrap().to_string(), key)
+}
+
+/// Declares a delivery of these blob sizes; the answer.
+fn declare(server: &Server, id: &str, uploader: &str, recipient: &str, sizes: &[usize]) -> crate::support::Response {
+    let blobs: Vec<Value> = sizes.iter().map(|s| json!({ "size": s })).collect();
+    let spec = json!({ "recipient": recipient, "blobs": blobs, "file_types": ["pdf"] });
+    server.post(&format!("/api/v1/r/{id}/deliveries")).bearer(uploader).json(&spec).send()
+}
+
+/// Who gave up delivery `id`, as the organisation's audit log says (each `abandoned` row's actor).
+fn abandoned(server: &Server, id: &str) -> Vec<String> {
+    let ada = server.admin_token("ada@example.org");
+    let page = server.get(&format!("/api/v1/admin/audit?package={id}&limit=200")).bearer(&ada).send();
+    let entries = page.expect(200).json()["entries"].as_array().unwrap().clone();
+    entries.iter().filter(|e| e["event"] == "abandoned").map(|e| e["actor"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn a_new_verified_session_gives_up_the_same_addresss_unfinished_upload_and_frees_its_place() {
+    let server = Server::start(|c| c.blob_store = "fs".into());
+    let (id, key) = request_of_alice(&server, json!({ "max_uploads": 1, "verify": "email" }));
+    let a = session(&server, &id, "jan@klant.nl", 1);
+    let (manifest, file) = (sealed(&key.recipient, b"{}"), sealed(&key.recipient, &flow::bytes(50_000, 1)));
+    let created = declare(&server, &id, &a, &key.recipient, &[manifest.len(), file.len()]).expect(201).json();
+    let left = created["id"].as_str().unwrap().to_string();
+    flow::upload_blob(&server, &a, &left, 0, &manifest);
+    let part = flow::new_upload(&server, &a, &left, 1, file.len() as u64);
+    flow::patch(&server, &a, &part, 0, &file[..20_000]).expect(204);
+    assert!(server.data_path(format!("blobs/{left}/0")).exists());
+    // Someone else finds no place while Jan's upload is under way.
+    let other = session(&server, &id, "piet@klant.nl", 1);
+    declare(&server, &id, &other, &key.recipient, &[200]).expect_error(409, "request_full");
+
+    // Jan closed the tab and, a while later (codes go out once a minute), proves his address
+    // again: his place is his at once.
+    let db = rusqlite::Connection::open(server.data_path("kluis.db")).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    db.execute("UPDATE code_sends SET sent_at = sent_at - 120", []).unwrap();
+    // The outbox orders mails by the second they were written in.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let b = session(&server, &id, "jan@klant.nl", 2);
+    let again = deliver(&server, &id, &b, &key.recipient, &[manifest.clone(), file.clone()]);
+    assert_ne!(again, left);
+    // The upload left behind is gone, and so are its blobs and its partial upload.
+    server.post(&format!("/api/v1/r/{id}/deliveries/{left}/finalize")).bearer(&a).send().expect_error(404, "not_found");
+    server.get(&format!("/api/v1/r/{id}/deliveries/{left}")).bearer(&a).send().expect(404);
+    flow::patch(&server, &a, &part, 20_000, &file[20_000..]).expect(404);
+    assert!(!server.data_path(format!("blobs/{left}/0")).exists(), "the abandoned delivery's blob was deleted");
+    let parts = std::fs::read_dir(server.data_path("uploads")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(parts, 0, "the abandoned delivery's partial upload was deleted");
+    assert_eq!(abandoned(&server, &left), vec!["uploader:jan@klant.nl".to_string()]);
+    // One upload was received; the request is used up.
+    let alice = server.token("alice@example.org");
+    let inbox = server.get("/api/v1/inbox").bearer(&alice).send().expect(200).json();
+    assert_eq!(inbox["items"].as_array().unwrap().len(), 1, "{inbox}");
+    server.get(&format!("/api/v1/r/{id}")).send().expect_error(404, "request_not_found");
+}
+
+#[test]
+fn an_address_that_is_only_typed_in_never_ends_anyones_upload() {
+    let server = Server::start(|_| {});
+    let (id, key) = request_of_alice(&server, json!({ "max_uploads": 1, "verify": "none" }));
+    let start = |email: &str| {
+        let s = server.post(&format!("/api/v1/r/{id}/session")).json(&json!({ "email": email })).send().expect(200);
+        s.json()["token"].as_str().unwrap().to_string()
+    };
+    let a = start("jan@klant.nl");
+    let blob = sealed(&key.recipient, &flow::bytes(100, 2));
+    let created = declare(&server, &id, &a, &key.recipient, &[blob.len()]).expect(201).json();
+    let held = created["id"].as_str().unwrap().to_string();
+    // Anyone can type Jan's address: that frees nothing.
+    let b = start("jan@klant.nl");
+    declare(&server, &id, &b, &key.recipient, &[blob.len()]).expect_error(409, "request_full");
+    server.get(&format!("/api/v1/r/{id}/deliveries/{held}")).bearer(&a).send().expect(200);
+    flow::upload_blob(&server, &a, &held, 0, &blob);
+    server.post(&format!("/api/v1/r/{id}/deliveries/{held}/finalize")).bearer(&a).send().expect(204);
+}
+
+#[test]
+fn an_uploader_gives_up_an_unfinished_delivery_and_its_place_is_free_at_once() {
+    let server = Server::start(|c| c.blob_store = "fs".into());
+    let (id, key) = request_of_alice(&server, json!({ "max_uploads": 1, "verify": "none" }));
+    let start = |email: &str| {
+        let s = server.post(&format!("/api/v1/r/{id}/session")).json(&json!({ "email": email })).send().expect(200);
+        s.json()["token"].as_str().unwrap().to_string()
+    };
+    let (a, b) = (start("jan@klant.nl"), start("piet@klant.nl"));
+    let blob = sealed(&key.recipient, &flow::bytes(1000, 4));
+    let created = declare(&server, &id, &a, &key.recipient, &[blob.len(), blob.len()]).expect(201).json();
+    let first = created["id"].as_str().unwrap().to_string();
+    flow::upload_blob(&server, &a, &first, 0, &blob);
+    declare(&server, &id, &b, &key.recipient, &[blob.len()]).expect_error(409, "request_full");
+
+    // Not another session's to give up, nor a delivery that does not exist: one answer.
+    let by_other = server.delete(&format!("/api/v1/r/{id}/deliveries/{first}")).bearer(&b).send().expect(404);
+    let unknown =
+        server.delete(&format!("/api/v1/r/{id}/deliveries/AAAAAAAAAAAAAAAAAAAAAA")).bearer(&b).send().expect(404);
+    assert_eq!(by_other.body, unknown.body);
+    server.delete(&format!("/api/v1/r/{id}/deliveries/{first}")).send().expect(401);
+
+    // Jan presses "Cancel": the place is free, the blob gone, the delivery too.
+    server.delete(&format!("/api/v1/r/{id}/deliveries/{first}")).bearer(&a).send().expect(204);
+    assert_eq!(abandoned(&server, &first), vec!["uploader:jan@klant.nl".to_string()]);
+    assert!(!server.data_path(format!("blobs/{first}/0")).exists(), "the given-up delivery's blob was deleted");
+    server.get(&format!("/api/v1/r/{id}/deliveries/{first}")).bearer(&a).send().expect(404);
+    let again = server.delete(&format!("/api/v1/r/{id}/deliveries/{first}")).bearer(&a).send().expect(404);
+    assert_eq!(again.body, unknown.body);
+    let done = deliver(&server, &id, &b, &key.recipient, std::slice::from_ref(&blob));
+
+    // A finished delivery cannot be given up.
+    let finished = server.delete(&format!("/api/v1/r/{id}/deliveries/{done}")).bearer(&b).send().expect(404);
+    assert_eq!(finished.body, unknown.body);
+    let alice = server.token("alice@example.org");
+    server.get(&format!("/api/v1/inbox/{done}")).bearer(&alice).send().expect(200);
+}

@@ -241,6 +241,35 @@ pub(super) fn create_session(conn: &Connection, s: &UploaderSession, expires_at:
     Ok(())
 }
 
+/// The deliveries still uploading on request `request_id` that other
+/// verified sessions of `email` made.
+pub(super) fn superseded(
+    conn: &Connection,
+    request_id: &str,
+    email: &str,
+    session: &str,
+) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT id FROM packages WHERE request_id = ?1 AND state = 'uploading' AND deleted_at IS NULL
+           AND uploader_verified = 1 AND uploader_email = ?2 COLLATE NOCASE AND uploader_session <> ?3
+         ORDER BY created_at, id",
+    )?;
+    stmt.query_map(params![request_id, email, session], |r| r.get(0))?.collect()
+}
+
+/// Ends delivery `id` if it is still uploading (and, with `session`, that
+/// session made it): revoked, so it no longer holds a place and its blobs
+/// are the janitor's to delete. False if it was not.
+pub(super) fn abandon(conn: &Connection, id: &str, session: Option<&str>) -> rusqlite::Result<bool> {
+    let n = conn.execute(
+        "UPDATE packages SET state = 'revoked', server_share = NULL
+         WHERE id = ?1 AND state = 'uploading' AND request_id IS NOT NULL AND deleted_at IS NULL
+           AND (?2 IS NULL OR uploader_session = ?2)",
+        params![id, session],
+    )?;
+    Ok(n == 1)
+}
+
 pub(super) fn session(conn: &Connection, hash: &str, now: i64) -> rusqlite::Result<Option<UploaderSession>> {
     conn.query_row(
         "SELECT token_hash, request_id, email, verified FROM uploader_sessions WHERE token_hash = ?1 AND expires_at > ?2",

@@ -26,7 +26,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 use async_trait::async_trait;
 
 use super::{
-    ActivityRow, AuditHead, AuditQuery, AuditRow, Blob, ChainedRow, CodeKey, Counter, Deleted, DeletedPackage,
+    ActivityRow, AuditHead, AuditQuery, AuditRow, Blob, ChainedRow, CodeKey, Counter, Deleted, DeletedPackage, EventOf,
     ExportUser, Finalized, Grant, Lease, LicenceWarning, MetaStore, NewDelivery, NewEvent, NewPackage, NewUser,
     OrgPackage, OrgSettings, OrgStats, Organisation, Package, PackageCursor, PackageRecord, PackageState, QueuedMail,
     Rule, SeatClaim, SendHistory, StoreError, StoreResult, StoredBlob, StoredCode, StoredKey, StoredLicence,
@@ -874,8 +874,37 @@ impl MetaStore for SqliteStore {
         })
         .await
     }
-    async fn create_uploader_session(&self, session: UploaderSession, expires_at: i64) -> StoreResult<()> {
-        self.unit(move |c| Ok(inbound::create_session(c, &session, expires_at)?)).await
+    async fn create_uploader_session(
+        &self,
+        session: UploaderSession,
+        expires_at: i64,
+        supersede: Option<EventOf>,
+    ) -> StoreResult<Vec<String>> {
+        self.unit(move |c| {
+            let mut ended = Vec::new();
+            if let Some(event) = supersede {
+                for id in inbound::superseded(c, &session.request_id, &session.email, &session.hash)? {
+                    if inbound::abandon(c, &id, None)? {
+                        audit(c, now(), &event(&id))?;
+                        ended.push(id);
+                    }
+                }
+            }
+            inbound::create_session(c, &session, expires_at)?;
+            Ok(ended)
+        })
+        .await
+    }
+    async fn abandon_delivery(&self, id: &str, session: &str, event: NewEvent) -> StoreResult<bool> {
+        let (id, session) = (id.to_string(), session.to_string());
+        self.unit(move |c| {
+            let ended = inbound::abandon(c, &id, Some(&session))?;
+            if ended {
+                audit(c, now(), &event)?;
+            }
+            Ok(ended)
+        })
+        .await
     }
     async fn uploader_session(&self, hash: &str, now: i64) -> StoreResult<Option<UploaderSession>> {
         let hash = hash.to_string();
