@@ -48,6 +48,11 @@ test('a package sent on the send page to a colleague opens from their inbox with
   await alice.locator('#step-done').waitFor({ state: 'visible', timeout: 90_000 });
   const link = await alice.inputValue('#link');
   const id = new URL(link).pathname.split('/').pop();
+  // The done step says who has it in their inbox as well.
+  assert.equal(
+    await alice.locator('#done-colleagues').innerText(),
+    `Also in the Kluis inbox of ${BOB}: as colleagues with a key, they open it there with their own key.`,
+  );
   // Bob was looked up and declared with his key.
   const lookup = alice.sent.find((r) => r.method === 'POST' && new URL(r.url).pathname === '/api/v1/directory');
   assert.ok(lookup, 'the send page looks the recipients up');

@@ -647,7 +647,7 @@ addEventListener('beforeunload', (event) => {
 
 // ---------------------------------------------------------------- done
 
-function showDone(link, hasPassword, { recipients = [] } = {}) {
+function showDone(link, hasPassword, { recipients = [], colleagues = [] } = {}) {
   $('#link').value = link;
   // The sender's own mail program, addressed and filled in: Kluis never mails the link itself.
   // The package's subject is encrypted, so the mail gets a plain one rather than that.
@@ -655,6 +655,9 @@ function showDone(link, hasPassword, { recipients = [] } = {}) {
   $('#mail-link').href = `mailto:${recipients.map(encodeURIComponent).join(',')}?${query.toString().replace(/\+/g, '%20')}`;
   $('#copy-status').textContent = '';
   $('#done-password').hidden = !hasPassword;
+  // Colleagues with a key got it in their inbox too (docs/inbound.md, "Packages to colleagues").
+  $('#done-colleagues').hidden = colleagues.length === 0;
+  $('#done-colleagues').textContent = colleagues.length ? t('done.colleagues', { names: colleagues.map((c) => c.email).join(', ') }) : '';
   notice.clear();
   show('done');
   $('#copy-link').focus();
