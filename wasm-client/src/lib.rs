@@ -663,11 +663,19 @@ pub fn placeholder_sha256() -> String {
 }
 
 /// Parses and checks a decrypted manifest; returns `{kluis, subject, message, files}`.
+/// Errors carry a `kind`: `newer` (a newer format: the page must be updated)
+/// or `damaged`.
 #[wasm_bindgen(js_name = parseManifest)]
-pub fn parse_manifest(bytes: &[u8], blob_count: usize) -> Result<JsValue, JsError> {
-    let manifest = kluis_protocol::Manifest::parse(bytes, blob_count).map_err(js_err)?;
+pub fn parse_manifest(bytes: &[u8], blob_count: usize) -> Result<JsValue, JsValue> {
+    let manifest = kluis_protocol::Manifest::parse(bytes, blob_count).map_err(|e| {
+        let kind = match e {
+            kluis_protocol::ManifestError::UnsupportedVersion(_) => "newer",
+            _ => "damaged",
+        };
+        typed_err(kind, e)
+    })?;
     let json = serde_json::to_string(&manifest).expect("serializable");
-    js_sys::JSON::parse(&json).map_err(|_| JsError::new("cannot convert the manifest"))
+    js_sys::JSON::parse(&json).map_err(|_| typed_err("damaged", "cannot convert the manifest"))
 }
 
 /// Splits a package link into `{server, packageId, linkSecret}` (base64url

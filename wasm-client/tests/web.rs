@@ -248,6 +248,10 @@ fn manifests_and_links() {
     let bytes = build_manifest("s", "m", files).unwrap();
     let parsed = parse_manifest(&bytes, 2).unwrap();
     assert_eq!(js_sys::Reflect::get(&parsed, &"subject".into()).unwrap().as_string().unwrap(), "s");
+    // Errors are typed: a newer format is not damage.
+    assert_eq!(kind(parse_manifest(&bytes, 3).unwrap_err()), "damaged");
+    let newer = String::from_utf8(bytes.clone()).unwrap().replacen("\"kluis\":1", "\"kluis\":99", 1);
+    assert_eq!(kind(parse_manifest(newer.as_bytes(), 2).unwrap_err()), "newer");
     let secret = generate_link_secret().unwrap();
     let link = format_link("https://k.example.org", "AAAAAAAAAAAAAAAAAAAAAA", &secret).unwrap();
     let back = parse_link(&link).unwrap();

@@ -65,7 +65,7 @@ export async function readManifest(blobs, { identity, token }) {
   try {
     return wasm.parseManifest(plain, blobs.blobs.length);
   } catch (e) {
-    throw new ItemError(/newer Kluis/.test(e.message) ? 'newer' : 'damaged');
+    throw new ItemError(e?.kind === 'newer' ? 'newer' : 'damaged');
   }
 }
 

@@ -536,7 +536,7 @@ async function openManifest() {
   try {
     manifest = wasm.parseManifest(plain, access.blobs.length);
   } catch (e) {
-    unavailable(/newer Kluis/.test(e.message) ? 'newer' : 'damaged');
+    unavailable(e?.kind === 'newer' ? 'newer' : 'damaged');
     return;
   }
   identity = key;
