@@ -12,7 +12,7 @@
 // web inbox (/inbox), where any size streams to disk.
 import { api, ApiError } from '../js/api.js';
 import { formatBytes, formatDate, t, tn } from '../js/i18n.js';
-import { ItemBlobs, ItemError, itemHeading, OpenItems, readManifest, showItem } from '../js/item-viewer.js';
+import { ItemBlobs, ItemError, itemHeading, OpenItems, readManifest, showItem, UNOPENABLE } from '../js/item-viewer.js';
 import { describeError } from '../js/messages.js';
 import { saveRow } from '../js/save-file.js';
 import { $, showStep } from '../js/ui.js';
@@ -168,8 +168,6 @@ export function setupInbox({ notice, session, onSignedOut }) {
     open.setAttribute('aria-expanded', 'false');
   }
 
-  /** Words for an ItemError's kind. */
-  const UNOPENABLE = { other_key: 'inbox.otherKey', damaged: 'inbox.damaged', newer: 'inbox.newer' };
 
   async function toggleItem(item, li, control, body) {
     if (opened.has(item.id)) {

@@ -7,26 +7,11 @@
 // worker.
 import { decryptStream, encryptStream } from './age-stream.js';
 import { cryptoErrorKind } from './crypto-errors.js';
+import { runCodec } from './run-codec.js';
 import { loadWasm } from './wasm.js';
 
 /** Work factor (log2 N) of the passphrase that wraps a user's key; the server refuses less. */
 const KEY_WORK_FACTOR = 18;
-
-/** Runs `codec` (an Encryptor or Decryptor) over `input` and frees it; returns the output. */
-function runCodec(codec, input) {
-  try {
-    const pieces = [...codec.push(input), ...codec.finish()];
-    const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of pieces) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
-  } finally {
-    codec.free();
-  }
-}
 
 /**
  * The identity as an armored age file encrypted with `passphrase`, and,

@@ -15,7 +15,7 @@
 // user's own token.
 import { api, ApiError } from './api.js';
 import { formatBytes, formatDate, t, tn, translate } from './i18n.js';
-import { ItemBlobs, ItemError, itemHeading, OpenItems, readManifest, showItem } from './item-viewer.js';
+import { ItemBlobs, ItemError, itemHeading, OpenItems, readManifest, showItem, UNOPENABLE } from './item-viewer.js';
 import { describeError } from './messages.js';
 import { SavedSession } from './session.js';
 import { codeMethods, SignInStep } from './signin.js';
@@ -563,8 +563,6 @@ function closeAllItems() {
   for (const li of $('#inbox-list').children) closeItem(li);
 }
 
-/** Words for an ItemError's kind. */
-const UNOPENABLE = { other_key: 'inbox.otherKey', damaged: 'inbox.damaged', newer: 'inbox.newer' };
 
 async function toggleItem(item, li, control, body) {
   if (opened.has(item.id)) {

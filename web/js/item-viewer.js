@@ -8,6 +8,7 @@
 import { cryptoErrorKind } from './crypto-errors.js';
 import { fetchBlob } from './downloader.js';
 import { formatBytes, t } from './i18n.js';
+import { runCodec } from './run-codec.js';
 import { canPickFiles } from './sinks.js';
 import { loadWasm } from './wasm.js';
 
@@ -24,6 +25,9 @@ export function itemHeading(item) {
   const key = { reply: 'inbox.replyFrom', package: 'inbox.packageFrom' }[item.kind] ?? 'inbox.from';
   return t(key, { from: item.from });
 }
+
+/** Words (i18n keys) for why an inbox item cannot be opened: an ItemError's kind. */
+export const UNOPENABLE = { other_key: 'inbox.otherKey', damaged: 'inbox.damaged', newer: 'inbox.newer' };
 
 export class ItemError extends Error {
   constructor(kind) {
@@ -58,7 +62,7 @@ export async function readManifest(blobs, { identity, token }) {
   const cipher = await fetchBlob(blob, token);
   let plain;
   try {
-    plain = decryptSmall(wasm, cipher, identity);
+    plain = runCodec(new wasm.Decryptor([identity]).binaryOnly(), cipher);
   } catch (e) {
     throw new ItemError(cryptoErrorKind(e.message) === 'no_match' ? 'other_key' : 'damaged');
   }
@@ -66,22 +70,6 @@ export async function readManifest(blobs, { identity, token }) {
     return wasm.parseManifest(plain, blobs.blobs.length);
   } catch (e) {
     throw new ItemError(e?.kind === 'newer' ? 'newer' : 'damaged');
-  }
-}
-
-function decryptSmall(wasm, bytes, key) {
-  const decryptor = new wasm.Decryptor([key]).binaryOnly();
-  try {
-    const pieces = [...decryptor.push(bytes), ...decryptor.finish()];
-    const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of pieces) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
-  } finally {
-    decryptor.free();
   }
 }
 

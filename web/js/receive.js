@@ -23,6 +23,7 @@ import { fetchBlob } from './downloader.js';
 import { formatBytes, formatDate, lang, t, tn, translate } from './i18n.js';
 import { describeError } from './messages.js';
 import { deleteSend, listSends } from './send-store.js';
+import { runCodec } from './run-codec.js';
 import { saveRow } from './save-file.js';
 import { canPickFiles, canPickFolder, FolderTarget, registerDownloadWorker } from './sinks.js';
 import { $, busy, Countdown, emailIn, fieldError, Notice, showStep, waitOf } from './ui.js';
@@ -481,22 +482,6 @@ $('#unlock-form').addEventListener('submit', async (event) => {
 
 // ---------------------------------------------------------------- manifest
 
-function decryptSmall(bytes, key) {
-  const decryptor = new wasm.Decryptor([key]).binaryOnly();
-  try {
-    const pieces = [...decryptor.push(bytes), ...decryptor.finish()];
-    const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of pieces) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
-  } finally {
-    decryptor.free();
-  }
-}
-
 async function openManifest() {
   const blob = access.blobs.find((b) => b.index === 0);
   if (!blob || blob.size > MAX_MANIFEST) {
@@ -520,7 +505,7 @@ async function openManifest() {
   const key = wasm.packageIdentity(packageId, linkSecret, access.server_share, stretched ?? undefined);
   let plain;
   try {
-    plain = decryptSmall(manifestCipher, key);
+    plain = runCodec(new wasm.Decryptor([key]).binaryOnly(), manifestCipher);
   } catch (e) {
     if (cryptoErrorKind(e.message) === 'no_match') {
       // Normally the server refused a wrong A before access; this is the fallback.
