@@ -1,9 +1,10 @@
 //! ChaCha20-Poly1305 candidates side by side (issue 14, "Native speed"):
 //! `cargo bench -p kluis-crypto --bench aead [-- MIB]` (default 1024 MiB per
 //! figure). Seals and opens 64 KiB chunks, as age's STREAM does, on one core,
-//! with the crate `kluis-crypto` uses today (`chacha20poly1305`) and with
-//! `ring` (BoringSSL's assembly), best of three rounds, and names the CPU.
-//! Compare with `openssl speed -bytes 65536 -evp chacha20-poly1305`.
+//! with `ring` (BoringSSL's assembly, what `kluis-crypto` uses natively) and
+//! the `chacha20poly1305` crate (used before; still the WebAssembly fallback),
+//! best of three rounds, and names the CPU. Compare with
+//! `openssl speed -bytes 65536 -evp chacha20-poly1305`.
 
 // Native only: `ring` is not built for WebAssembly here.
 #[cfg(not(target_arch = "wasm32"))]

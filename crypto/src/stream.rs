@@ -44,8 +44,7 @@ impl PayloadKey {
     }
 
     /// Opens `buf` in place; on success `buf[..len - 16]` holds the plaintext.
-    /// On failure `buf` is left untouched (the tag is checked before decrypting),
-    /// so the chunk can be tried again with the other final flag.
+    /// On failure what `buf` holds is unspecified (natively the AEAD zeroes it).
     fn open(&self, index: u64, last: bool, buf: &mut [u8]) -> bool {
         let Some(split) = buf.len().checked_sub(TAG_LEN) else {
             return false;
@@ -180,6 +179,10 @@ struct ChunkRing {
     known_final: Option<(u64, usize)>,
     /// Failure found while processing, raised once the output before it is taken.
     error: Option<Error>,
+    /// Opening: a copy of each full chunk of the batch being opened, put back
+    /// if the chunk fails, so that [`Self::recover`] can try it with the other
+    /// final flag (a failed open may destroy the chunk). Allocated on first use.
+    backup: Vec<u8>,
 }
 
 impl ChunkRing {
@@ -201,6 +204,7 @@ impl ChunkRing {
             done: false,
             known_final: None,
             error: None,
+            backup: Vec::new(),
         };
         ring.set_batch(default_batch());
         ring
@@ -213,6 +217,7 @@ impl ChunkRing {
         // Allocated on first use, so that idle codecs (e.g. one per file of a
         // package, made up front to learn header sizes) cost nothing.
         self.buf = Vec::new();
+        self.backup = Vec::new();
         self.head = 0;
     }
 
@@ -509,10 +514,27 @@ impl ChunkRing {
             })
             .collect();
 
-        let work = |(index, last, buf): (u64, bool, &mut [u8])| match dir {
+        if dir == Direction::Open && self.backup.len() < count * ENCRYPTED_CHUNK_SIZE {
+            self.backup = vec![0u8; self.batch.max(count) * ENCRYPTED_CHUNK_SIZE];
+        }
+        let jobs: Vec<_> = jobs
+            .into_iter()
+            .zip(self.backup.chunks_mut(ENCRYPTED_CHUNK_SIZE).chain(std::iter::repeat_with(|| &mut [][..])))
+            .collect();
+
+        let work = |((index, last, buf), backup): ((u64, bool, &mut [u8]), &mut [u8])| match dir {
             Direction::Seal => {
                 key.seal(index, last, buf);
                 Some(buf.len())
+            }
+            // Only a full chunk is ever tried again (`recover`).
+            Direction::Open if buf.len() == ENCRYPTED_CHUNK_SIZE => {
+                backup.copy_from_slice(buf);
+                let opened = key.open(index, last, buf);
+                if !opened {
+                    buf.copy_from_slice(backup);
+                }
+                opened.then(|| buf.len() - TAG_LEN)
             }
             Direction::Open => key.open(index, last, buf).then(|| buf.len() - TAG_LEN),
         };

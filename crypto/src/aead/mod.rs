@@ -1,19 +1,30 @@
 //! ChaCha20-Poly1305 (RFC 8439) as age uses it: empty associated data,
-//! detached 16-byte tags, in place. Opening checks the tag before
-//! decrypting, so a buffer that fails to open is left as it was (the STREAM
-//! code retries a chunk with the other final flag).
+//! detached 16-byte tags, in place.
 //!
-//! Two implementations behind one type: the `chacha20poly1305` crate, whose
-//! ChaCha20 picks AVX-512/AVX2/NEON at run time, and on WebAssembly with
-//! SIMD our own (`simd128`: 4-way vector ChaCha20, scalar Poly1305 with four
-//! blocks per reduction), because the crate has no wasm SIMD backend and its
-//! portable code runs at 0.3 GB/s there against our 0.7. The two are checked
-//! against each other in wasm (`differential` below) and through the age
-//! tests of `wasm-client`.
+//! Three implementations behind one type, chosen by target:
+//! - natively, `ring` (`native`): BoringSSL's one-pass assembly, the fastest
+//!   audited candidate measured (`crypto/benches/aead.rs`); a failed open
+//!   zeroes the buffer;
+//! - on WebAssembly with SIMD, our own (`simd128`: 4-way vector ChaCha20,
+//!   scalar Poly1305 with four blocks per reduction), because no crate has a
+//!   wasm SIMD backend and the portable code runs at 0.3 GB/s there against
+//!   our 0.7;
+//! - elsewhere the `chacha20poly1305` crate (`portable`), which also checks
+//!   the other two: `native` in its unit tests, `simd128` in wasm
+//!   (`differential` below), and both through the age tests of `wasm-client`.
+//!
+//! Callers may rely on a failed open returning `false`, not on what the
+//! buffer then holds.
 
+#[cfg(not(target_arch = "wasm32"))]
+mod native;
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) use native::ChaCha20Poly1305;
+
+#[cfg(any(test, all(target_arch = "wasm32", not(target_feature = "simd128"))))]
 #[cfg_attr(all(target_arch = "wasm32", target_feature = "simd128"), allow(dead_code))]
 mod portable;
-#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[cfg(all(target_arch = "wasm32", not(target_feature = "simd128")))]
 pub(crate) use portable::ChaCha20Poly1305;
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
