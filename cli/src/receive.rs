@@ -17,13 +17,13 @@ use clap::Args;
 use indicatif::ProgressBar;
 use kluis_crypto::io::CodecReader;
 use kluis_crypto::package::{ServerShare, access_proof, link_proof, package_identity, stretch_password};
-use kluis_crypto::{Decryptor, Error as AgeError, native};
+use kluis_crypto::{Decryptor, Error as AgeError, HeaderHash, native};
 use kluis_protocol::api::{
     AccessGranted, AccessRequest, CodeAccepted, DownloadBlob, PackageSender, PackageStatus, RecipientCodeRequest,
     SenderRequest, Verify,
 };
 use kluis_protocol::dates::{Language, long_date_of};
-use kluis_protocol::{Link, Manifest, safe_file_name};
+use kluis_protocol::{FileCheck, Link, Manifest, safe_file_name};
 use sha2::{Digest, Sha256};
 
 use crate::client::{self, Client, server_code};
@@ -228,8 +228,9 @@ pub(crate) fn show_words(manifest: &Manifest) {
 
 /// Downloads and decrypts the files of `manifest` (blobs `files`, in
 /// order) with `identity` into `dir`, under safe names that never replace
-/// a file, each checked against its size and SHA-256 in the manifest
-/// before it gets its name. The saved paths go to stdout, one per line.
+/// a file, each checked against the manifest before it gets its name: its
+/// size, and its blob's header hash (before any plaintext is written) or, in
+/// packages of manifest format 1, the SHA-256 of its plaintext. The saved paths go to stdout, one per line.
 pub(crate) fn save_files(
     client: &Client,
     identity: &native::Identity,
@@ -247,10 +248,19 @@ pub(crate) fn save_files(
         let temp = dir.join(format!(".{}.kluis-partial", target.file_name().unwrap_or_default().to_string_lossy()));
         let result = (|| -> Result<()> {
             let progress = progress.bar.clone();
-            let mut out = HashingWriter { file: File::create(&temp)?, hash: Sha256::new(), len: 0, progress };
-            download(client, blob, identity, &mut out)?;
+            let check = entry.check().context("the package's file list is damaged")?;
+            let (header, hash) = match &check {
+                FileCheck::Header(h) => (Some(*h), None),
+                FileCheck::Sha256(_) => (None, Some(Sha256::new())),
+            };
+            let mut out = CheckingWriter { file: File::create(&temp)?, hash, len: 0, progress };
+            download(client, blob, identity, header, &mut out)?;
             out.file.sync_all()?;
-            if out.len != entry.size || hex::encode(out.hash.finalize()) != entry.sha256.to_lowercase() {
+            let content_matches = match (check, out.hash) {
+                (FileCheck::Sha256(expected), Some(hash)) => hex::encode(hash.finalize()) == expected,
+                _ => true,
+            };
+            if out.len != entry.size || !content_matches {
                 bail!(
                     "{} does not match the size or checksum its sender recorded: the file was damaged",
                     printable(&entry.name, false)
@@ -320,17 +330,21 @@ fn free_name(dir: &Path, name: &str) -> PathBuf {
     (1..).map(|i| dir.join(format!("{stem} ({i}){ext}"))).find(|p| !p.exists()).expect("some name is free")
 }
 
-struct HashingWriter {
+/// Writes a file, counting its bytes and, for a manifest of format 1,
+/// hashing them.
+struct CheckingWriter {
     file: File,
-    hash: Sha256,
+    hash: Option<Sha256>,
     len: u64,
     progress: ProgressBar,
 }
 
-impl Write for HashingWriter {
+impl Write for CheckingWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.file.write(buf)?;
-        self.hash.update(&buf[..n]);
+        if let Some(hash) = &mut self.hash {
+            hash.update(&buf[..n]);
+        }
         self.len += n as u64;
         self.progress.inc(n as u64);
         Ok(n)
@@ -342,16 +356,18 @@ impl Write for HashingWriter {
 
 const MAX_ATTEMPTS: u32 = 8;
 
-/// Downloads one blob and decrypts it into `out`; decrypting and writing
+/// Downloads one blob and decrypts it into `out`, refusing it before any
+/// plaintext when its header hash is not `header`; decrypting and writing
 /// run on a second thread while the next megabytes arrive.
 fn download(
     client: &Client,
     blob: &DownloadBlob,
     identity: &native::Identity,
+    header: Option<HeaderHash>,
     out: &mut (dyn Write + Send),
 ) -> Result<()> {
     // Three stages on their own threads: receive; decrypt (on every core);
-    // hash and write to disk. Each runs while the others work.
+    // write to disk. Each runs while the others work.
     overlap::pipe(
         |ciphertext| {
             overlap::pipe(
@@ -361,6 +377,9 @@ fn download(
                 },
                 |plaintext_out| {
                     let mut decryptor = Decryptor::new(vec![Box::new(identity.clone())]);
+                    if let Some(header) = header {
+                        decryptor = decryptor.expecting_header(header);
+                    }
                     let mut plaintext = CodecReader::new(&mut decryptor, ciphertext);
                     kluis_crypto::io::copy(&mut plaintext, plaintext_out)?;
                     Ok(())

@@ -4,7 +4,8 @@
 //! Steps (docs/architecture.md §3): make the link secret L; announce the blob
 //! sizes and get the package id and server share S; derive the package
 //! identity from L, S and the optional password; encrypt each file to it
-//! while uploading; upload the manifest (names, sizes, types, SHA-256) last;
+//! while uploading; upload the manifest (names, sizes, types, and each blob's
+//! header hash, which binds the file to its blob) last;
 //! finalize. The server sees only ciphertext, sizes and recipient addresses.
 //! Recipients who are colleagues with a key get every blob encrypted to
 //! their key too, and the package in their inbox (docs/inbound.md).
@@ -23,14 +24,13 @@ use kluis_crypto::io::CodecReader;
 use kluis_crypto::package::{
     LinkSecret, PackageId, ServerShare, access_proof, link_proof, package_identity, stretch_password,
 };
-use kluis_crypto::{Encryptor, x25519};
+use kluis_crypto::{Encryptor, HeaderHash, x25519};
 use kluis_protocol::api::{
     self, BlobSpec, CreatePackage, CreatedPackage, FinalizeRequest, PackageView, PolicyView, Revoked,
 };
 use kluis_protocol::inbound::{ColleagueKey, Colleagues, DirectoryLookup, KeyState};
-use kluis_protocol::manifest::PLACEHOLDER_SHA256;
+use kluis_protocol::manifest::PLACEHOLDER_HEADER;
 use kluis_protocol::{FileEntry, Link, Manifest};
-use sha2::{Digest, Sha256};
 
 use crate::client::{self, Client, ServerError};
 use crate::progress::Bar;
@@ -171,21 +171,15 @@ pub fn send(args: SendArgs) -> Result<()> {
     check_policy(&client, &args, &inputs, &file_types, password.is_some())?;
 
     // Sizes first: an X25519 header has a fixed length and a manifest's
-    // length does not depend on the hashes in it.
-    let entries = |hashes: &[String]| {
+    // length does not depend on the header hashes in it.
+    let entries = |hashes: &[HeaderHash]| {
         inputs
             .iter()
             .zip(hashes)
-            .map(|(i, h)| FileEntry {
-                name: i.name.clone(),
-                size: i.size,
-                media_type: media_type(&i.path).into(),
-                sha256: h.clone(),
-            })
+            .map(|(i, &h)| FileEntry::new(&i.name, i.size, media_type(&i.path), h))
             .collect::<Vec<_>>()
     };
-    let placeholder =
-        Manifest::new(&args.subject, &args.message, entries(&vec![PLACEHOLDER_SHA256.into(); inputs.len()]));
+    let placeholder = Manifest::new(&args.subject, &args.message, entries(&vec![PLACEHOLDER_HEADER; inputs.len()]));
     // Every blob is also encrypted to the sender's own key, when they made one,
     // so they can open what they sent later (`kluis fetch`).
     let own: Option<x25519::Recipient> = client
@@ -240,21 +234,26 @@ pub fn send(args: SendArgs) -> Result<()> {
 
     // The bar counts the files' own bytes (what the user knows), not ciphertext.
     let progress = Bar::new(inputs.iter().map(|i| i.size).sum(), inputs.iter().map(|i| i.name.as_str()));
+    let to: Vec<&dyn kluis_crypto::Recipient> = recipients.iter().map(|r| r as _).collect();
     let mut hashes = Vec::new();
     for (i, input) in inputs.iter().enumerate() {
         progress.file(&input.name);
-        let mut source = FileSource { file: File::open(&input.path)?, hash: Sha256::new(), hashed: 0 };
-        upload(&client, &id, i + 1, (sizes[i + 1], input.size), &recipients, &mut source, &progress.bar)
+        // One pass over the file: the manifest binds it to its blob by the
+        // blob's header hash, known before the first byte is read.
+        let mut encryptor = Encryptor::with_recipients(&to)?;
+        hashes.push(encryptor.header_hash());
+        let mut source = FileSource { file: File::open(&input.path)?, read_to: 0 };
+        upload(&client, &id, i + 1, (sizes[i + 1], input.size), &mut encryptor, &mut source, &progress.bar)
             .with_context(|| format!("cannot upload {}", input.path.display()))?;
-        if source.hashed != input.size {
+        if source.read_to != input.size {
             bail!("{} changed while it was being sent", input.path.display());
         }
-        hashes.push(hex::encode(source.hash.finalize()));
     }
     let manifest = Manifest::new(&args.subject, &args.message, entries(&hashes)).to_bytes();
     let manifest_len = manifest.len() as u64;
     let source = &mut MemorySource(io::Cursor::new(manifest));
-    upload(&client, &id, 0, (sizes[0], manifest_len), &recipients, source, &ProgressBar::hidden())
+    let mut encryptor = Encryptor::with_recipients(&to)?;
+    upload(&client, &id, 0, (sizes[0], manifest_len), &mut encryptor, source, &ProgressBar::hidden())
         .context("cannot upload the file list")?;
     // The server keeps SHA-256(A): recipients prove they hold the link (and
     // password) with A. And SHA-256(A_L): with A_L, from the link alone, they
@@ -372,36 +371,31 @@ trait Source: Send {
     fn reader_at(&mut self, offset: u64) -> io::Result<Box<dyn Read + Send + '_>>;
 }
 
-/// A file, hashed as it is read the first time.
+/// A file, and how far it was read: a file that grew or shrank while it
+/// was sent is noticed.
 struct FileSource {
     file: File,
-    hash: Sha256,
-    /// Bytes hashed so far; re-read bytes (after a resume) are not hashed twice.
-    hashed: u64,
+    /// The furthest byte read (a resume reads some bytes again).
+    read_to: u64,
 }
 
 impl Source for FileSource {
     fn reader_at(&mut self, offset: u64) -> io::Result<Box<dyn Read + Send + '_>> {
         self.file.seek(SeekFrom::Start(offset))?;
-        Ok(Box::new(HashingReader { source: self, pos: offset }))
+        Ok(Box::new(TrackingReader { source: self, pos: offset }))
     }
 }
 
-struct HashingReader<'a> {
+struct TrackingReader<'a> {
     source: &'a mut FileSource,
     pos: u64,
 }
 
-impl Read for HashingReader<'_> {
+impl Read for TrackingReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.source.file.read(buf)?;
-        let end = self.pos + n as u64;
-        if end > self.source.hashed {
-            let new = (end - self.source.hashed.max(self.pos)) as usize;
-            self.source.hash.update(&buf[n - new..n]);
-            self.source.hashed = end;
-        }
-        self.pos = end;
+        self.pos += n as u64;
+        self.source.read_to = self.source.read_to.max(self.pos);
         Ok(n)
     }
 }
@@ -447,20 +441,19 @@ const MAX_ATTEMPTS: u32 = 8;
 /// Waits for another request's upload lease (HTTP 423) before giving up.
 const MAX_BUSY_WAITS: u32 = 10;
 
-/// Uploads blob `index` over tus: create, then PATCH the ciphertext; after a
-/// broken connection, ask the server where it stopped (HEAD) and continue
-/// from there, encrypting again from that chunk (same key, same bytes).
+/// Uploads blob `index` over tus with `encryptor`: create, then PATCH the
+/// ciphertext; after a broken connection, ask the server where it stopped
+/// (HEAD) and continue from there, encrypting again from that chunk (same
+/// key, same bytes).
 fn upload(
     client: &Client,
     package: &PackageId,
     index: usize,
     (size, plain_size): (u64, u64),
-    recipients: &[x25519::Recipient],
+    encryptor: &mut Encryptor,
     source: &mut dyn Source,
     progress: &ProgressBar,
 ) -> Result<()> {
-    let to: Vec<&dyn kluis_crypto::Recipient> = recipients.iter().map(|r| r as _).collect();
-    let mut encryptor = Encryptor::with_recipients(&to)?;
     let metadata = format!("package {},blob {}", STANDARD.encode(package.as_str()), STANDARD.encode(index.to_string()));
     let mut created = client
         .request("POST", "/uploads")
@@ -505,10 +498,10 @@ fn upload(
         }
         let resume = encryptor.resume_at(offset)?;
         let plain = source.reader_at(resume.plaintext_offset)?;
-        // Three stages on their own threads: read and hash the file; encrypt
+        // Three stages on their own threads: read the file; encrypt
         // (on every core); send. Each runs while the others work.
         let sent = overlap::read_ahead(plain, |plain| -> Result<_> {
-            let mut ciphertext = CodecReader::new(&mut encryptor, plain);
+            let mut ciphertext = CodecReader::new(&mut *encryptor, plain);
             io::copy(&mut (&mut ciphertext).take(resume.skip_output as u64), &mut io::sink())?;
             Ok(overlap::read_ahead(ciphertext, |ciphertext| {
                 let sizes = (size, plain_size);

@@ -5,7 +5,9 @@ use zeroize::Zeroizing;
 
 use crate::armor::ArmorDecoder;
 use crate::error::{Error, HeaderError, Result};
-use crate::format::{Header, HeaderScanner, PAYLOAD_NONCE_LEN};
+use sha2::{Digest, Sha256};
+
+use crate::format::{Header, HeaderHash, HeaderScanner, PAYLOAD_NONCE_LEN};
 use crate::keys::FileKey;
 use crate::recipient::Identity;
 use crate::stream::{self, PayloadDecryptor, PayloadKey, Seek};
@@ -33,7 +35,7 @@ enum Mode {
 
 enum Stage {
     Header { buf: Vec<u8>, scanner: HeaderScanner },
-    Nonce { file_key: FileKey, header_len: usize, nonce: Vec<u8> },
+    Nonce { file_key: FileKey, header_len: usize, nonce: Vec<u8>, hash: Sha256 },
     Payload(PayloadDecryptor),
 }
 
@@ -47,6 +49,8 @@ pub struct Decryptor<'a> {
     stage: Stage,
     batch: Option<usize>,
     header_len: Option<usize>,
+    header_hash: Option<HeaderHash>,
+    expected_header: Option<HeaderHash>,
     error: Option<Error>,
 }
 
@@ -59,6 +63,8 @@ impl<'a> Decryptor<'a> {
             stage: Stage::Header { buf: Vec::new(), scanner: HeaderScanner::default() },
             batch: None,
             header_len: None,
+            header_hash: None,
+            expected_header: None,
             error: None,
         }
     }
@@ -82,6 +88,18 @@ impl<'a> Decryptor<'a> {
     /// Length of the binary header including the nonce, once known.
     pub fn header_len(&self) -> Option<usize> {
         self.header_len
+    }
+
+    /// Refuses the file with [`Error::UnexpectedHeader`], before releasing
+    /// any plaintext, unless its [`HeaderHash`] is `expected`.
+    pub fn expecting_header(mut self, expected: HeaderHash) -> Self {
+        self.expected_header = Some(expected);
+        self
+    }
+
+    /// The file's [`HeaderHash`] (of its binary form), once its header and nonce were read.
+    pub fn header_hash(&self) -> Option<HeaderHash> {
+        self.header_hash
     }
 
     /// Offers input; returns how many bytes were taken (none while output waits).
@@ -224,9 +242,11 @@ impl<'a> Decryptor<'a> {
                     input = &input[header_len - before..];
                     let file_key = unlock(buf, self.identities.iter().map(|i| i.as_ref() as &dyn Identity))?;
                     self.identities.clear();
-                    self.stage = Stage::Nonce { file_key, header_len, nonce: Vec::with_capacity(PAYLOAD_NONCE_LEN) };
+                    let hash = Sha256::new_with_prefix(&buf[..]);
+                    let nonce = Vec::with_capacity(PAYLOAD_NONCE_LEN);
+                    self.stage = Stage::Nonce { file_key, header_len, nonce, hash };
                 }
-                Stage::Nonce { file_key, header_len, nonce } => {
+                Stage::Nonce { file_key, header_len, nonce, hash } => {
                     let n = input.len().min(PAYLOAD_NONCE_LEN - nonce.len());
                     nonce.extend_from_slice(&input[..n]);
                     input = &input[n..];
@@ -234,6 +254,12 @@ impl<'a> Decryptor<'a> {
                         return Ok(total);
                     }
                     let nonce: [u8; PAYLOAD_NONCE_LEN] = nonce.as_slice().try_into().expect("length checked");
+                    hash.update(nonce);
+                    let hash = HeaderHash::from_digest(std::mem::take(hash));
+                    if self.expected_header.is_some_and(|expected| !expected.matches(&hash)) {
+                        return Err(Error::UnexpectedHeader);
+                    }
+                    self.header_hash = Some(hash);
                     self.header_len = Some(*header_len + PAYLOAD_NONCE_LEN);
                     let mut payload = PayloadDecryptor::new(file_key.payload_key(&nonce));
                     if let Some(batch) = self.batch {

@@ -3,7 +3,7 @@
 
 use crate::armor::ArmorEncoder;
 use crate::error::{EncryptError, Error, Result};
-use crate::format::{Header, PAYLOAD_NONCE_LEN};
+use crate::format::{Header, HeaderHash, PAYLOAD_NONCE_LEN};
 use crate::keys::FileKey;
 use crate::primitives::random;
 use crate::recipient::Recipient;
@@ -181,6 +181,12 @@ impl Encryptor {
         self.header.len()
     }
 
+    /// The [`HeaderHash`] of this file: known before any plaintext is pushed,
+    /// and the same after [`Self::from_resume_state`].
+    pub fn header_hash(&self) -> HeaderHash {
+        HeaderHash::of(&self.header)
+    }
+
     /// Offers plaintext; returns how many bytes were taken (none while output waits).
     pub fn push(&mut self, input: &[u8]) -> Result<usize> {
         let n = self.payload.push(input)?;
@@ -300,5 +306,39 @@ mod tests {
         }
         assert!(Encryptor::from_resume_state(b"\x01garbage").is_err());
         assert_eq!(crate::decrypt(&[&identity], &whole).unwrap(), plain);
+    }
+
+    /// The header hash is known before any plaintext, survives a resume, and
+    /// a decryptor told to expect it opens exactly that file.
+    #[test]
+    fn header_hash_binds_one_encryption() {
+        use crate::format::HeaderHash;
+        use crate::{Decryptor, Error};
+
+        let identity = x25519::Identity::generate().unwrap();
+        let recipient = identity.to_public();
+        let plain = vec![7u8; 70_000];
+        let mut enc = Encryptor::with_recipients(&[&recipient]).unwrap();
+        let hash = enc.header_hash();
+        assert_eq!(Encryptor::from_resume_state(&enc.resume_state().unwrap()).unwrap().header_hash(), hash);
+        let file = crate::run_to_end(&mut enc, &plain).unwrap();
+        assert_eq!(HeaderHash::of(&file[..enc.header_len()]), hash);
+        assert_eq!(HeaderHash::from_hex(&hash.to_hex().to_uppercase()), Some(hash));
+        assert_eq!(HeaderHash::from_hex("12"), None);
+
+        let open = |expected: HeaderHash| {
+            let mut dec = Decryptor::new(vec![Box::new(identity.clone())]).expecting_header(expected);
+            let result = crate::run_to_end(&mut dec, &file);
+            (result, dec.header_hash())
+        };
+        let (opened, seen) = open(hash);
+        assert_eq!(opened.unwrap(), plain);
+        assert_eq!(seen, Some(hash));
+
+        // Another encryption of the same plaintext to the same key is another file.
+        let other = Encryptor::with_recipients(&[&recipient]).unwrap().header_hash();
+        assert_ne!(other, hash);
+        let (refused, _) = open(other);
+        assert!(matches!(refused, Err(Error::UnexpectedHeader)), "{refused:?}");
     }
 }

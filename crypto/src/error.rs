@@ -29,6 +29,13 @@ pub enum Error {
     Armor(ArmorError),
     /// Encryption could not start (no recipients, scrypt mixed with others).
     Encrypt(EncryptError),
+    /// The file is authentic but not the one expected: its [`HeaderHash`]
+    /// differs from the one the caller was told to expect (Kluis binds each
+    /// file of a package to its blob this way; docs/architecture.md §2).
+    /// Raised before any plaintext is released.
+    ///
+    /// [`HeaderHash`]: crate::format::HeaderHash
+    UnexpectedHeader,
     /// Reading or writing failed. Only the I/O adapters produce this.
     Io(Arc<std::io::Error>),
 }
@@ -145,6 +152,7 @@ impl Error {
             Error::Payload(_) => "payload failure",
             Error::Armor(_) => "armor failure",
             Error::Encrypt(_) => "encrypt failure",
+            Error::UnexpectedHeader => "unexpected header",
             Error::Io(_) => "I/O failure",
         }
     }
@@ -163,6 +171,9 @@ impl fmt::Display for Error {
             Error::Payload(e) => write!(f, "damaged encrypted data: {e}"),
             Error::Armor(e) => write!(f, "invalid ASCII armor: {e}"),
             Error::Encrypt(e) => write!(f, "cannot encrypt: {e}"),
+            Error::UnexpectedHeader => {
+                f.write_str("this is not the file that was sent: its header differs from the one its sender recorded")
+            }
             Error::Io(e) => write!(f, "{e}"),
         }
     }

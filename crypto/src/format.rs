@@ -7,6 +7,9 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
 use crate::error::HeaderError;
 use crate::keys::FileKey;
 use crate::primitives::{hmac, hmac_verify};
@@ -22,6 +25,55 @@ pub const PAYLOAD_NONCE_LEN: usize = 16;
 pub const MAX_HEADER_LEN: usize = 1 << 20;
 /// Base64 columns per stanza body line.
 const BODY_COLUMNS: usize = 64;
+
+/// SHA-256 of everything in a binary age file before its payload: the header
+/// through its MAC line and the 16-byte payload nonce.
+///
+/// It names one encryption of one file: the header holds a fresh random file
+/// key's stanzas and a MAC keyed by that file key, and the payload key is
+/// derived from the file key and the nonce, so no other payload authenticates
+/// under it. Kluis's manifest binds each file to its blob with it instead of
+/// hashing the whole plaintext a second time (docs/architecture.md §2).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct HeaderHash([u8; 32]);
+
+impl HeaderHash {
+    /// Length of [`Self::to_hex`].
+    pub const HEX_LEN: usize = 64;
+    /// All zeros: no file's hash, a placeholder of the right length.
+    pub const ZERO: HeaderHash = HeaderHash([0; 32]);
+
+    /// The hash of `prefix`, the first [`crate::Encryptor::header_len`] bytes of a file.
+    pub fn of(prefix: &[u8]) -> HeaderHash {
+        HeaderHash(Sha256::digest(prefix).into())
+    }
+
+    pub(crate) fn from_digest(digest: Sha256) -> HeaderHash {
+        HeaderHash(digest.finalize().into())
+    }
+
+    /// Lower-case hex, as the manifest holds it.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Parses [`Self::HEX_LEN`] hex digits (either case).
+    pub fn from_hex(hex: &str) -> Option<HeaderHash> {
+        if hex.len() != Self::HEX_LEN || !hex.is_ascii() {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        for (byte, pair) in bytes.iter_mut().zip(hex.as_bytes().chunks(2)) {
+            *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+        }
+        Some(HeaderHash(bytes))
+    }
+
+    /// Compares in constant time: the manifest that holds the hash is secret.
+    pub fn matches(&self, other: &HeaderHash) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
 
 /// One recipient stanza: `-> tag args...` and a binary body.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -45,7 +45,7 @@ pub mod x25519;
 pub use decrypt::{Decryptor, InputFormat, UnlockedHeader};
 pub use encrypt::{Encryptor, Resume};
 pub use error::{ArmorError, EncryptError, Error, HeaderError, PayloadError, Result};
-pub use format::{MAX_HEADER_LEN, Stanza};
+pub use format::{HeaderHash, MAX_HEADER_LEN, Stanza};
 pub use keys::FileKey;
 pub use recipient::{Identity, Recipient};
 

@@ -15,4 +15,4 @@ pub mod tus;
 
 pub use kluis_crypto::package::PackageId;
 pub use link::{Link, LinkError, RequestLink};
-pub use manifest::{FileEntry, Manifest, ManifestError, safe_file_name};
+pub use manifest::{FileCheck, FileEntry, Manifest, ManifestError, safe_file_name};

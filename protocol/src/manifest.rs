@@ -1,18 +1,30 @@
-//! The package manifest (docs/architecture.md §3): blob 0 of every package, an
+//! The package manifest (docs/architecture.md §2): blob 0 of every package, an
 //! age file holding this JSON. It carries what the server must not see: the
-//! subject, the message, and each file's name, size, type and SHA-256.
+//! subject, the message, and each file's name, size and type, bound to its
+//! blob by the blob's age header hash ([`HeaderHash`]: SHA-256 of the header
+//! and payload nonce).
 //!
 //! ```json
-//! {"kluis":1,"subject":"…","message":"…","files":[{"name":"a.pdf","size":12,"type":"application/pdf","sha256":"…"}]}
+//! {"kluis":2,"subject":"…","message":"…","files":[{"name":"a.pdf","size":12,"type":"application/pdf","header":"…"}]}
 //! ```
 //! File `i` of the manifest is blob `i + 1` of the package.
+//!
+//! Format 1 (until Kluis 0.1 of 2026-11-28) held the SHA-256 of each file's
+//! plaintext (`"sha256"`) instead, which cost a second pass over every file
+//! on both sides and added nothing: the payload of an age file cannot be
+//! changed without the file key, and the header hash names the one
+//! encryption whose payload authenticates. Format 1 manifests are still read
+//! (packages live for weeks), and their files still checked by SHA-256.
 
 use std::fmt;
 
+use kluis_crypto::HeaderHash;
 use serde::{Deserialize, Serialize};
 
 /// Format version written in the `kluis` field.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
+/// The oldest format still read: files bound by the SHA-256 of their plaintext.
+pub const VERSION_SHA256: u32 = 1;
 /// Largest manifest accepted (the files list of a package of 1000 files fits easily).
 pub const MAX_LEN: usize = 1 << 20;
 
@@ -43,8 +55,47 @@ pub struct FileEntry {
     /// Media type, e.g. `application/pdf`.
     #[serde(rename = "type", default)]
     pub media_type: String,
-    /// SHA-256 of the plaintext, lower-case hex.
-    pub sha256: String,
+    /// Format 2: the [`HeaderHash`] of the file's blob, lower-case hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    /// Format 1: SHA-256 of the plaintext, lower-case hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+/// How a receiver checks that a blob is the file the manifest lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileCheck {
+    /// Format 2: the blob's header hash, checked before any plaintext is
+    /// released (`Decryptor::expecting_header`).
+    Header(HeaderHash),
+    /// Format 1: the SHA-256 of the whole plaintext (lower-case hex),
+    /// checked after the last byte.
+    Sha256(String),
+}
+
+impl FileEntry {
+    /// A file of a format-2 manifest, bound to the blob whose header hash is `header`.
+    pub fn new(name: &str, size: u64, media_type: &str, header: HeaderHash) -> FileEntry {
+        FileEntry {
+            name: name.into(),
+            size,
+            media_type: media_type.into(),
+            header: Some(header.to_hex()),
+            sha256: None,
+        }
+    }
+
+    /// What to check the blob against. Entries of a parsed manifest always have one.
+    pub fn check(&self) -> Option<FileCheck> {
+        match (&self.header, &self.sha256) {
+            (Some(h), None) => HeaderHash::from_hex(h).map(FileCheck::Header),
+            (None, Some(s)) if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                Some(FileCheck::Sha256(s.to_ascii_lowercase()))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Why a decrypted manifest was refused.
@@ -81,9 +132,9 @@ impl fmt::Display for ManifestError {
 }
 impl std::error::Error for ManifestError {}
 
-/// A placeholder hash of the right length, for sizing a manifest before
-/// the files are read: the encoded length does not depend on the hashes.
-pub const PLACEHOLDER_SHA256: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+/// A placeholder header hash, for sizing a manifest before the files are
+/// encrypted: the encoded length does not depend on the hashes.
+pub const PLACEHOLDER_HEADER: HeaderHash = HeaderHash::ZERO;
 
 impl Manifest {
     /// A manifest of the current format version.
@@ -102,14 +153,19 @@ impl Manifest {
             return Err(ManifestError::TooLarge);
         }
         let manifest: Manifest = serde_json::from_slice(bytes).map_err(|e| ManifestError::Invalid(e.to_string()))?;
-        if manifest.kluis != VERSION {
+        if manifest.kluis != VERSION && manifest.kluis != VERSION_SHA256 {
             return Err(ManifestError::UnsupportedVersion(manifest.kluis));
         }
         if manifest.files.len() + 1 != blob_count {
             return Err(ManifestError::BlobCount { files: manifest.files.len(), blobs: blob_count.saturating_sub(1) });
         }
         for f in &manifest.files {
-            if f.sha256.len() != 64 || !f.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let fits = match f.check() {
+                Some(FileCheck::Header(_)) => manifest.kluis == VERSION,
+                Some(FileCheck::Sha256(_)) => manifest.kluis == VERSION_SHA256,
+                None => false,
+            };
+            if !fits {
                 return Err(ManifestError::Invalid(format!("bad checksum for {:?}", f.name)));
             }
         }
@@ -157,20 +213,37 @@ mod tests {
 
     #[test]
     fn length_does_not_depend_on_hashes() {
-        let entry = |h: &str| FileEntry {
-            name: "ä.pdf".into(),
-            size: 5,
-            media_type: "application/pdf".into(),
-            sha256: h.into(),
-        };
-        let a = Manifest::new("s", "m", vec![entry(PLACEHOLDER_SHA256)]).to_bytes();
-        let b = Manifest::new("s", "m", vec![entry(&"ab".repeat(32))]).to_bytes();
+        let entry = |h: HeaderHash| FileEntry::new("ä.pdf", 5, "application/pdf", h);
+        let a = Manifest::new("s", "m", vec![entry(PLACEHOLDER_HEADER)]).to_bytes();
+        let hash = HeaderHash::of(b"a header");
+        let b = Manifest::new("s", "m", vec![entry(hash)]).to_bytes();
         assert_eq!(a.len(), b.len());
+        assert_eq!(Manifest::parse(&b, 2).unwrap().files[0].check(), Some(FileCheck::Header(hash)));
         assert_eq!(Manifest::parse(&b, 2).unwrap().files[0].name, "ä.pdf");
         assert!(matches!(Manifest::parse(&b, 3), Err(ManifestError::BlobCount { .. })));
         assert!(matches!(Manifest::parse(b"{", 2), Err(ManifestError::Invalid(_))));
-        let future = String::from_utf8(b).unwrap().replace("\"kluis\":1", "\"kluis\":2");
-        assert_eq!(Manifest::parse(future.as_bytes(), 2), Err(ManifestError::UnsupportedVersion(2)));
+        let future = String::from_utf8(b).unwrap().replace("\"kluis\":2", "\"kluis\":3");
+        assert_eq!(Manifest::parse(future.as_bytes(), 2), Err(ManifestError::UnsupportedVersion(3)));
+    }
+
+    /// Packages made before format 2 still open, checked by SHA-256; each
+    /// format holds only its own kind of check.
+    #[test]
+    fn format_1_is_still_read() {
+        let sha = "AB".repeat(32);
+        let v1 = format!(r#"{{"kluis":1,"files":[{{"name":"a","size":1,"type":"","sha256":"{sha}"}}]}}"#);
+        let parsed = Manifest::parse(v1.as_bytes(), 2).unwrap();
+        assert_eq!(parsed.files[0].check(), Some(FileCheck::Sha256("ab".repeat(32))));
+        let header = HeaderHash::of(b"h").to_hex();
+        for wrong in [
+            format!(r#"{{"kluis":1,"files":[{{"name":"a","size":1,"header":"{header}"}}]}}"#),
+            format!(r#"{{"kluis":2,"files":[{{"name":"a","size":1,"sha256":"{sha}"}}]}}"#),
+            format!(r#"{{"kluis":2,"files":[{{"name":"a","size":1,"header":"{header}","sha256":"{sha}"}}]}}"#),
+            r#"{"kluis":2,"files":[{"name":"a","size":1,"header":"00"}]}"#.to_string(),
+            r#"{"kluis":2,"files":[{"name":"a","size":1}]}"#.to_string(),
+        ] {
+            assert!(matches!(Manifest::parse(wrong.as_bytes(), 2), Err(ManifestError::Invalid(_))), "{wrong}");
+        }
     }
 
     #[test]

@@ -278,6 +278,28 @@ test('a flipped byte in a stored blob is never offered as a complete download', 
   assert.equal(aborted.aborted, true, 'the damaged file is aborted (thrown away)');
 });
 
+test('a blob swapped for another of the same package (same key, same size) is refused before a byte is written', { timeout: 120_000 }, async (t) => {
+  const { server, dir, open } = await setup(t);
+  const token = await server.token(ALICE);
+  const [first, second] = [testBytes(300_000, 41), testBytes(300_000, 42)];
+  writeFileSync(join(dir, 'first.bin'), first);
+  writeFileSync(join(dir, 'second.bin'), second);
+  const link = await cliSend(server, token, [join(dir, 'first.bin'), join(dir, 'second.bin')], ['--to', BOB, '--verify', 'none']);
+  // Both decrypt with the package key: only the manifest's header hash tells them apart.
+  const [one, two] = [server.blobPath(packageIdOf(link), 1), server.blobPath(packageIdOf(link), 2)];
+  const [oneBytes, twoBytes] = [readFileSync(one), readFileSync(two)];
+  writeFileSync(one, twoBytes);
+  writeFileSync(two, oneBytes);
+
+  const page = await open({ picker: 'stub' });
+  await openSimple(page, link);
+  await fileRow(page, 'first.bin').getByRole('button').click();
+  await fileRow(page, 'first.bin').getByText('was not saved').waitFor({ timeout: 30_000 });
+  const refused = await stubbedFile(page, 'first.bin');
+  assert.equal(refused.bytes.length, 0, 'not a byte of the other file was written');
+  assert.equal(refused.closed, false);
+});
+
 test('a download whose connection breaks mid-file continues with a Range request, with and without a BYOB reader', { timeout: 120_000 }, async (t) => {
   const { server, dir, open } = await setup(t);
   const token = await server.token(ALICE);
@@ -761,22 +783,17 @@ test('the upload worker restarts the ciphertext at any offset, also from a saved
   await page.goto(`${server.url}/test/blank.html`);
   const result = await page.evaluate(async () => {
     const { WorkerRpc } = await import('/js/rpc.js');
-    const { startHashWorker } = await import('/js/hashing.js');
     const { loadWasm } = await import('/js/wasm.js');
     const uploadWorker = async () => {
       const worker = new WorkerRpc('/js/upload-worker.js');
-      const hasher = startHashWorker();
-      await worker.call('connect', { port: hasher.port }, [hasher.port]);
-      return { call: (...args) => worker.call(...args), terminate: () => { worker.terminate(); hasher.terminate(); } };
+      return { call: (...args) => worker.call(...args), terminate: () => worker.terminate() };
     };
     const wasm = await loadWasm();
     const identity = wasm.generateIdentity();
     const plain = new Uint8Array((9 << 20) + 3);
     for (let i = 0; i < plain.length; i += 65536) crypto.getRandomValues(plain.subarray(i, i + 65536));
     const source = new Blob([plain]);
-    const hash = new wasm.Sha256();
-    hash.update(plain);
-    const sha256 = hash.hexDigest();
+    const hex = (buffer) => Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, '0')).join('');
 
     const readAll = async (worker, extra, target) => {
       const parts = [];
@@ -790,7 +807,7 @@ test('the upload worker restarts the ciphertext at any offset, also from a saved
     };
     const worker = await uploadWorker();
     const { extra } = await worker.call('bound');
-    const { resumeState } = await worker.call('open', { source, size: plain.length, recipient: wasm.identityToRecipient(identity) });
+    const { resumeState, headerHash } = await worker.call('open', { source, size: plain.length, recipient: wasm.identityToRecipient(identity) });
     await worker.call('seek', { offset: 0 });
     const full = await readAll(worker, extra, 3_000_000);
     // A retry in the same worker: back to the middle of the second 4 MiB piece, then on to the end.
@@ -798,7 +815,6 @@ test('the upload worker restarts the ciphertext at any offset, also from a saved
     await worker.call('seek', { offset: middle });
     const tail = await readAll(worker, extra, 1_000_000);
     const retried = tail.length === full.length - middle && tail.every((b, i) => b === full[middle + i]);
-    const whole = (await worker.call('digest')).sha256;
     worker.terminate();
 
     const decryptor = new wasm.Decryptor([identity]);
@@ -806,25 +822,26 @@ test('the upload worker restarts the ciphertext at any offset, also from a saved
     const decrypts = back.length === plain.length && back.every((b, i) => b === plain[i]);
 
     const header = full.length - (plain.length + 16 * Math.ceil(plain.length / 65536));
+    // The header hash names these bytes: SHA-256 of the header and the payload nonce.
+    const bound = hex(await crypto.subtle.digest('SHA-256', full.subarray(0, header))) === headerHash;
     const checks = [];
     for (const offset of [1, 37, header - 1, header, header + 1, header + 65552, header + 65552 * 3 + 999, full.length - 17, full.length - 1]) {
       const again = await uploadWorker();
-      await again.call('open', { source, size: plain.length, resumeState });
+      const reopened = await again.call('open', { source, size: plain.length, resumeState });
       await again.call('seek', { offset });
       const rest = await readAll(again, extra, 2_500_000);
       const expected = full.subarray(offset);
       const same = rest.length === expected.length && rest.every((b, i) => b === expected[i]);
-      const digest = (await again.call('digest')).sha256;
       again.terminate();
-      checks.push({ offset, same, digest: digest === sha256 });
+      checks.push({ offset, same, header: reopened.headerHash === headerHash });
     }
-    return { decrypts, retried, whole: whole === sha256, checks };
+    return { decrypts, retried, bound, checks };
   });
   assert.ok(result.decrypts, 'the ciphertext decrypts to the file');
   assert.ok(result.retried, 'identical ciphertext after seeking back in the same worker');
-  assert.ok(result.whole, 'SHA-256 of the plaintext, nothing hashed twice');
+  assert.ok(result.bound, 'the header hash is the SHA-256 of the header and nonce');
   for (const c of result.checks) {
     assert.ok(c.same, `identical ciphertext from offset ${c.offset}`);
-    assert.ok(c.digest, `SHA-256 complete when resumed at ${c.offset}`);
+    assert.ok(c.header, `the same header hash from the saved state (offset ${c.offset})`);
   }
 });

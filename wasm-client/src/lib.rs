@@ -399,6 +399,14 @@ impl Encryptor {
         Ok(self.inner.codec.resume_state().map_err(js_err)?.to_vec())
     }
 
+    /// The file's header hash (SHA-256 of its header and payload nonce, hex):
+    /// what the manifest binds the file's blob with. Known before any input,
+    /// and the same after `fromResumeState`.
+    #[wasm_bindgen(js_name = headerHash)]
+    pub fn header_hash(&self) -> String {
+        self.inner.codec.header_hash().to_hex()
+    }
+
     /// Continues an encryption saved with `resumeState`; call `resumeAt` next.
     #[wasm_bindgen(js_name = fromResumeState)]
     pub fn from_resume_state(state: &[u8]) -> Result<Encryptor, JsError> {
@@ -478,6 +486,16 @@ impl Decryptor {
     #[wasm_bindgen(js_name = binaryOnly)]
     pub fn binary_only(self) -> Decryptor {
         Decryptor { inner: Driver::new(self.inner.codec.with_format(InputFormat::Binary)) }
+    }
+
+    /// Refuses the file, before any plaintext, unless its header hash (hex,
+    /// from the manifest) is `header`: the file bound to this blob. Throws a
+    /// typed error of kind `damaged` for a malformed hash.
+    #[wasm_bindgen(js_name = expectHeader)]
+    pub fn expect_header(self, header: &str) -> Result<Decryptor, JsValue> {
+        let hash = kluis_crypto::HeaderHash::from_hex(header)
+            .ok_or_else(|| typed_err("damaged", "the file list holds a malformed header hash"))?;
+        Ok(Decryptor { inner: Driver::new(self.inner.codec.expecting_header(hash)) })
     }
 
     /// Decrypts one piece of the file; returns the plaintext authenticated
@@ -646,8 +664,9 @@ impl Sha256 {
 }
 
 /// The package manifest (blob 0) for `files`, an array of
-/// `{name, size, type, sha256}` (see `kluis-protocol`). Use
-/// `PLACEHOLDER_SHA256` for hashes not known yet: the length is the same.
+/// `{name, size, type, header}` (see `kluis-protocol`; `header` is the
+/// file's `Encryptor.headerHash()`). Use `placeholderHeaderHash()` for hashes
+/// not known yet: the length is the same.
 #[wasm_bindgen(js_name = buildManifest)]
 pub fn build_manifest(subject: &str, message: &str, files: JsValue) -> Result<Vec<u8>, JsError> {
     let json = js_sys::JSON::stringify(&files).map_err(|_| JsError::new("files must be an array"))?;
@@ -656,10 +675,10 @@ pub fn build_manifest(subject: &str, message: &str, files: JsValue) -> Result<Ve
     Ok(kluis_protocol::Manifest::new(subject, message, files).to_bytes())
 }
 
-/// A hash of the right length for sizing a manifest before the files are read.
-#[wasm_bindgen(js_name = placeholderSha256)]
-pub fn placeholder_sha256() -> String {
-    kluis_protocol::manifest::PLACEHOLDER_SHA256.into()
+/// A header hash of the right length for sizing a manifest before the files are encrypted.
+#[wasm_bindgen(js_name = placeholderHeaderHash)]
+pub fn placeholder_header_hash() -> String {
+    kluis_protocol::manifest::PLACEHOLDER_HEADER.to_hex()
 }
 
 /// Parses and checks a decrypted manifest; returns `{kluis, subject, message, files}`.

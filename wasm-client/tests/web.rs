@@ -236,21 +236,40 @@ fn resume_state_survives_a_reload() {
     assert_eq!(&rest[r.skip_output()..], &whole[offset..]);
 }
 
+/// The manifest binds a file to its blob by the header hash: a decryptor
+/// told to expect it opens that file and refuses any other before output.
+#[wasm_bindgen_test]
+fn header_hash_binds_the_blob() {
+    let identity = generate_identity(None).unwrap();
+    let recipient = identity_to_recipient(&identity).unwrap();
+    let data = pattern(100_000);
+    let enc = Encryptor::new(vec![recipient.clone()], false).unwrap();
+    let hash = enc.header_hash();
+    assert_eq!(hash.len(), 64);
+    let ct = encrypt_in_pieces(enc, &data, 30_000);
+    let expecting = |h: &str| Decryptor::new(vec![identity.clone()]).unwrap().expect_header(h);
+    assert_eq!(decrypt_in_pieces(expecting(&hash).unwrap(), &ct, 30_000).unwrap(), data);
+    let other = Encryptor::new(vec![recipient], false).unwrap().header_hash();
+    let err = decrypt_in_pieces(expecting(&other).unwrap(), &ct, 30_000).unwrap_err();
+    assert!(err.contains("not the file that was sent"), "{err}");
+    assert_eq!(kind(expecting("00").err().unwrap()), "damaged");
+}
+
 #[wasm_bindgen_test]
 fn manifests_and_links() {
-    let files = js_sys::JSON::parse(r#"[{"name":"a.pdf","size":3,"type":"application/pdf","sha256":"00"}]"#).unwrap();
+    let files = js_sys::JSON::parse(r#"[{"name":"a.pdf","size":3,"type":"application/pdf","header":"00"}]"#).unwrap();
     let bytes = build_manifest("s", "m", files).unwrap();
     assert!(parse_manifest(&bytes, 2).is_err(), "a short hash is refused");
-    let hash = placeholder_sha256();
+    let hash = placeholder_header_hash();
     let files =
-        js_sys::JSON::parse(&format!(r#"[{{"name":"a.pdf","size":3,"type":"application/pdf","sha256":"{hash}"}}]"#))
+        js_sys::JSON::parse(&format!(r#"[{{"name":"a.pdf","size":3,"type":"application/pdf","header":"{hash}"}}]"#))
             .unwrap();
     let bytes = build_manifest("s", "m", files).unwrap();
     let parsed = parse_manifest(&bytes, 2).unwrap();
     assert_eq!(js_sys::Reflect::get(&parsed, &"subject".into()).unwrap().as_string().unwrap(), "s");
     // Errors are typed: a newer format is not damage.
     assert_eq!(kind(parse_manifest(&bytes, 3).unwrap_err()), "damaged");
-    let newer = String::from_utf8(bytes.clone()).unwrap().replacen("\"kluis\":1", "\"kluis\":99", 1);
+    let newer = String::from_utf8(bytes.clone()).unwrap().replacen("\"kluis\":2", "\"kluis\":99", 1);
     assert_eq!(kind(parse_manifest(newer.as_bytes(), 2).unwrap_err()), "newer");
     let secret = generate_link_secret().unwrap();
     let link = format_link("https://k.example.org", "AAAAAAAAAAAAAAAAAAAAAA", &secret).unwrap();

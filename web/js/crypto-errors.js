@@ -10,7 +10,7 @@ export function cryptoErrorKind(message) {
   const text = String(message);
   if (text.startsWith('no identity matched')) return 'no_match';
   if (
-    /failed authentication|authentication code does not match|damaged encrypted data|invalid age header|truncated|unexpected data after|final chunk|not an age-encrypted file|the input is empty/.test(text)
+    /failed authentication|authentication code does not match|damaged encrypted data|invalid age header|truncated|unexpected data after|final chunk|not an age-encrypted file|the input is empty|not the file that was sent/.test(text)
   ) {
     return 'damaged';
   }

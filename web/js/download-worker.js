@@ -1,29 +1,33 @@
 // Web Worker that decrypts one downloaded blob (see downloader.js). The
 // page sends ciphertext as it arrives and gets back only authenticated
-// plaintext; a copy of it goes to the hash worker (hashing.js), which
-// computes the SHA-256 on another core. `finish` checks the end of the
-// file and returns the SHA-256 and length to compare with the manifest.
+// plaintext. The manifest binds the file to its blob by the blob's header
+// hash: given one (`header`), the decryptor refuses another blob before any
+// plaintext. Packages of manifest format 1 bind it by the SHA-256 of the
+// plaintext instead: then a copy goes to the hash worker (hashing.js), which
+// computes it on another core, and `finish` returns it. `finish` checks the
+// end of the file and returns the length to compare with the manifest.
 //
 // No buffer is allocated per piece: the page hands over, with each piece
 // of ciphertext, a spare buffer for the plaintext, and gets both back
 // (buffer-pool.js says why).
 //
-// Operations (rpc.js): connect {port}; init {identity}; push {input, length,
-// spare} → {input, buffer, length}; finish {spare} → {buffer, length, sha256, total}.
+// Operations (rpc.js): connect {port} (format 1 only); init {identity,
+// header}; push {input, length, spare} → {input, buffer, length};
+// finish {spare} → {buffer, length, total, sha256 (format 1)}.
 import { cryptoErrorKind } from './crypto-errors.js';
 import { HashPort } from './hashing.js';
 import { serveRpc } from './rpc.js';
 import { loadWasm } from './wasm.js';
 
 let decryptor;
-let hasher;
+let hasher; // only for format 1
 let total = 0;
 
 /** Writes plaintext into `spare` (or a new buffer if it has less than `bound` bytes). */
 async function produce(spare, bound, write) {
   const out = new Uint8Array(spare?.byteLength >= bound ? spare : new ArrayBuffer(bound));
   const length = write(out);
-  if (length) await hasher.update(out.subarray(0, length));
+  if (length && hasher) await hasher.update(out.subarray(0, length));
   total += length;
   return { buffer: out.buffer, length };
 }
@@ -34,11 +38,12 @@ serveRpc(
       hasher = new HashPort(port);
     },
 
-    async init({ identity }) {
+    async init({ identity, header }) {
       const wasm = await loadWasm();
       decryptor?.free();
       decryptor = new wasm.Decryptor([identity]).binaryOnly();
-      hasher.reset();
+      if (header) decryptor = decryptor.expectHeader(header);
+      hasher?.reset();
       total = 0;
     },
 
@@ -51,7 +56,7 @@ serveRpc(
 
     async finish({ spare }) {
       const result = await produce(spare, decryptor.outputBound(0), (out) => decryptor.finishInto(out));
-      result.sha256 = await hasher.digest();
+      if (hasher) result.sha256 = await hasher.digest();
       result.total = total;
       decryptor.free();
       decryptor = undefined;

@@ -113,13 +113,15 @@ export async function fetchBlob({ url }, token, { signal } = {}) {
 
 /**
  * Downloads blob {url, size} and writes its plaintext to `sink`.
- * `expected`: {size, sha256} from the manifest. `onProgress(received)`
+ * `expected`: the manifest's entry, {size, header} (or {size, sha256} in
+ * packages of manifest format 1). `onProgress(received)`
  * gets ciphertext bytes; `onRetry(secondsLeft)` runs while waiting to
  * reconnect.
  */
 export async function downloadFile(blob, { identity, token, sink, expected, signal, onProgress = () => {}, onRetry = () => {} }) {
   const worker = new WorkerRpc(new URL('./download-worker.js', import.meta.url));
-  const hasher = startHashWorker();
+  // Format 1 binds the file by the SHA-256 of its plaintext, computed beside the decryption.
+  const hasher = expected.header ? null : startHashWorker();
   // Buffers go round (buffer-pool.js): ciphertext from here to the worker
   // and back; plaintext from the worker to the sink and back, unless the
   // sink keeps it (ServiceWorkerSink transfers it on).
@@ -130,8 +132,8 @@ export async function downloadFile(blob, { identity, token, sink, expected, sign
     outputs.give(buffer);
   };
   try {
-    await worker.call('connect', { port: hasher.port }, [hasher.port]);
-    await worker.call('init', { identity });
+    if (hasher) await worker.call('connect', { port: hasher.port }, [hasher.port]);
+    await worker.call('init', { identity, header: expected.header });
     let received = 0; // ciphertext bytes handed to the worker
     let attempt = 0;
     const retry = async (cause) => {
@@ -196,7 +198,7 @@ export async function downloadFile(blob, { identity, token, sink, expected, sign
     const spare = outputs.take(0);
     const last = await worker.call('finish', { spare }, [spare]);
     await write(last);
-    if (last.total !== expected.size || last.sha256 !== String(expected.sha256).toLowerCase()) {
+    if (last.total !== expected.size || (hasher && last.sha256 !== String(expected.sha256).toLowerCase())) {
       throw new DownloadError('damaged', new Error('the file does not match the size or checksum its sender recorded'));
     }
     await sink.close();
@@ -214,6 +216,6 @@ export async function downloadFile(blob, { identity, token, sink, expected, sign
     throw error;
   } finally {
     worker.terminate();
-    hasher.terminate();
+    hasher?.terminate();
   }
 }

@@ -7,7 +7,7 @@
 // Record: {id, owner, createdAt, server, linkSecret, serverShare,
 // stretched (Uint8Array|null), subject, message, recipients,
 // files: [{name, size, lastModified, type}], sizes: [blob sizes],
-// blobs: [{uploadUrl, resumeState (Uint8Array), done, sha256}], and for
+// blobs: [{uploadUrl, resumeState (Uint8Array), done, header (the blob's header hash)}], and for
 // the add-in: addin {attachments, message, verify, expiresInDays} and,
 // once final, link (kept until the link is in the mail)}.
 // Blob 0 is the manifest, blob i + 1 is file i.

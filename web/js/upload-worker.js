@@ -2,16 +2,13 @@
 // body by body, for a resumable upload (see uploader.js). It reads the
 // plaintext in 4 MiB pieces and encrypts them with pushInto straight into
 // the body buffer the page hands over (and gets back), so nothing grows
-// with the file. A copy of each piece then goes to the hash worker
-// (hashing.js) for the file's SHA-256, which runs on another core; bytes
-// read again after a resume are not hashed twice.
+// with the file. Each file is read once: the manifest binds it to its blob
+// by the blob's header hash, which `open` returns before anything is read.
 //
-// Operations (rpc.js): connect {port} (to the hash worker); open {source,
-// size, recipients (or one recipient) | resumeState} → {resumeState}; seek {offset} →
-// {plaintextOffset}; fill {buffer, target} → {buffer, length, end};
-// digest → {sha256}; bound → {extra}; close.
+// Operations (rpc.js): open {source, size, recipients (or one recipient) |
+// resumeState} → {resumeState, headerHash}; seek {offset} → {plaintextOffset};
+// fill {buffer, target} → {buffer, length, end}; bound → {extra}; close.
 import { cryptoErrorKind } from './crypto-errors.js';
-import { HashPort } from './hashing.js';
 import { serveRpc } from './rpc.js';
 import { loadWasm } from './wasm.js';
 
@@ -19,14 +16,12 @@ import { loadWasm } from './wasm.js';
 const PIECE = 4 << 20;
 
 let wasm;
-let hasher; // HashPort
 let source; // the plaintext (File or Blob)
 let size; // its length
 let encryptor;
 let pos = 0; // next plaintext byte to encrypt
 let skip = 0; // output bytes still to drop after a seek
 let ended = false; // the encryptor has produced its last byte
-let hashed = 0; // plaintext bytes [0, hashed) went to the hash worker
 
 async function read(start, end) {
   let bytes;
@@ -40,16 +35,6 @@ async function read(start, end) {
   return bytes;
 }
 
-/** Hashes the plaintext up to `end` (after a reload: what came before the resume point). */
-async function hashUpTo(end) {
-  while (hashed < end) {
-    const n = Math.min(PIECE, end - hashed);
-    const bytes = await read(hashed, hashed + n);
-    hashed += n;
-    await hasher.update(bytes);
-  }
-}
-
 function free() {
   encryptor?.free();
   encryptor = undefined;
@@ -57,10 +42,6 @@ function free() {
 
 serveRpc(
   {
-    connect({ port }) {
-      hasher = new HashPort(port);
-    },
-
     async open({ source: file, size: length, recipients, recipient, resumeState }) {
       wasm ??= await loadWasm();
       free();
@@ -68,13 +49,11 @@ serveRpc(
       size = length;
       if (source.size !== size) throw new Error('file_changed');
       encryptor = resumeState ? wasm.Encryptor.fromResumeState(new Uint8Array(resumeState)) : new wasm.Encryptor(recipients ?? [recipient], false);
-      hasher.reset();
-      hashed = 0;
       pos = 0;
       skip = 0;
       ended = false;
       const state = new Uint8Array(encryptor.resumeState());
-      return { result: { resumeState: state.buffer }, transfer: [state.buffer] };
+      return { result: { resumeState: state.buffer, headerHash: encryptor.headerHash() }, transfer: [state.buffer] };
     },
 
     /** Restarts the ciphertext at byte `offset` (what the server has). */
@@ -84,7 +63,6 @@ serveRpc(
       skip = point.skipOutput;
       point.free();
       ended = false;
-      await hashUpTo(pos);
       return { result: { plaintextOffset: pos } };
     },
 
@@ -102,14 +80,6 @@ serveRpc(
           pos = end;
           if (room.length < encryptor.outputBound(plain.length)) throw new Error('body buffer too small');
           written = encryptor.pushInto(plain, room);
-          // A copy goes to the hash worker, in a buffer it hands back: the piece
-          // itself stays here, where it was allocated, and is collected here
-          // (buffer-pool.js says why that matters).
-          if (end > hashed) {
-            const fresh = hashed > start ? plain.subarray(hashed - start) : plain;
-            hashed = end;
-            await hasher.update(fresh);
-          }
         } else {
           written = encryptor.finishInto(room);
           ended = true;
@@ -123,12 +93,6 @@ serveRpc(
         filled += written;
       }
       return { result: { buffer, length: filled, end: ended }, transfer: [buffer] };
-    },
-
-    /** SHA-256 of the whole plaintext (reads what was not hashed yet). */
-    async digest() {
-      await hashUpTo(size);
-      return { result: { sha256: await hasher.digest() } };
     },
 
     /** Room a body buffer needs beyond its target. */

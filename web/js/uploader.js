@@ -22,7 +22,6 @@
 // talks to the request's endpoints (status, finalize) with the uploader's
 // token instead of the package's. Blobs, manifest, resume: the same.
 import { api, ApiError, backoffSeconds, isAbort, isTransient, MAX_ATTEMPTS, NetworkError, sameOrigin, waitBeforeRetry } from './api.js';
-import { startHashWorker } from './hashing.js';
 import { fileTypesOf, policyDocument } from './policy-rules.js';
 import { WorkerRpc } from './rpc.js';
 import { deleteSend, saveSend } from './send-store.js';
@@ -54,8 +53,9 @@ function mediaType(file) {
   return file.type || 'application/octet-stream';
 }
 
-function manifestEntries(files, hashes) {
-  return files.map((f, i) => ({ name: f.name, size: f.size, type: f.type, sha256: hashes[i] }));
+/** Manifest entries: each file bound to its blob by the blob's header hash (docs/architecture.md §2). */
+function manifestEntries(files, headers) {
+  return files.map((f, i) => ({ name: f.name, size: f.size, type: f.type, header: headers[i] }));
 }
 
 /** `files` as a record keeps them (the File objects cannot be stored). */
@@ -66,13 +66,13 @@ function describe(files) {
 /**
  * The exact size of every blob (manifest first) before anything is read:
  * an X25519 header has a fixed length, and the manifest's length does not
- * depend on the hashes in it.
+ * depend on the header hashes in it.
  */
 function blobSizes(wasm, subject, message, described, recipients = 1) {
   // One X25519 stanza per recipient: the header's length depends on how many.
   const probes = Array.from({ length: recipients }, () => wasm.identityToRecipient(wasm.generateIdentity()));
   const probe = new wasm.Encryptor(probes, false);
-  const placeholder = described.map(() => wasm.placeholderSha256());
+  const placeholder = described.map(() => wasm.placeholderHeaderHash());
   const manifestLength = wasm.buildManifest(subject, message, manifestEntries(described, placeholder)).length;
   const sizes = [probe.encryptedLength(manifestLength), ...described.map((f) => probe.encryptedLength(f.size))];
   probe.free();
@@ -175,7 +175,7 @@ export async function createPackage(options, { token, owner, policy = null, onSt
     colleagues,
     files: described,
     sizes,
-    blobs: sizes.map(() => ({ uploadUrl: null, resumeState: null, done: false, sha256: null })),
+    blobs: sizes.map(() => ({ uploadUrl: null, resumeState: null, done: false, header: null })),
   };
   return record;
 }
@@ -286,7 +286,7 @@ export async function createDelivery(options, { requestId, info, recipients, tok
     recipients: [],
     files: described,
     sizes,
-    blobs: sizes.map(() => ({ uploadUrl: null, resumeState: null, done: false, sha256: null })),
+    blobs: sizes.map(() => ({ uploadUrl: null, resumeState: null, done: false, header: null })),
   };
 }
 
@@ -320,7 +320,6 @@ const FINAL = ['ready', 'received', 'delivered', 'finalized'];
 export class PackageSender extends EventTarget {
   #controller = null;
   #worker = null;
-  #hasher = null;
   #bufferSize = 0;
   #doneBytes = 0;
   /** What the blobs are encrypted to: age1… recipients. */
@@ -421,8 +420,6 @@ export class PackageSender extends EventTarget {
     }
     if (!this.#worker) {
       this.#worker = new WorkerRpc(new URL('./upload-worker.js', import.meta.url));
-      this.#hasher = startHashWorker();
-      await this.#worker.call('connect', { port: this.#hasher.port }, [this.#hasher.port]);
       const { extra } = await this.#worker.call('bound');
       this.#bufferSize = BODY + extra;
     }
@@ -440,14 +437,14 @@ export class PackageSender extends EventTarget {
       this.#progress(-1, 0);
       for (let i = 0; i < this.files.length; i++) {
         const blob = record.blobs[i + 1];
-        if (blob.done && blob.sha256) continue;
+        if (blob.done && blob.header) continue;
         const file = this.files[i];
         if (file.size !== record.files[i].size) throw new SendError('file_changed');
         await this.#upload(i + 1, file, signal);
         await this.#persist();
       }
-      const hashes = record.blobs.slice(1).map((b) => b.sha256);
-      const manifest = new Blob([wasm.buildManifest(record.subject, record.message, manifestEntries(record.files, hashes))]);
+      const headers = record.blobs.slice(1).map((b) => b.header);
+      const manifest = new Blob([wasm.buildManifest(record.subject, record.message, manifestEntries(record.files, headers))]);
       if (!record.blobs[0].done) await this.#upload(0, manifest, signal);
       await this.#persist();
 
@@ -503,6 +500,8 @@ export class PackageSender extends EventTarget {
       blob.resumeState = new Uint8Array(opened.resumeState);
       blob.uploadUrl = null;
     }
+    // Known before the first byte is read, and the same after a reload (the resume state holds the header).
+    blob.header = opened.headerHash;
     let offset; // what the server has; undefined: ask it
     let attempt = 0;
     let busyWaits = 0;
@@ -566,10 +565,6 @@ export class PackageSender extends EventTarget {
     }
     if (!wasDone) this.#doneBytes += size;
     this.#progress(-1, 0);
-    if (index > 0 && !blob.sha256) {
-      // Hashed while encrypting; after a reload the worker reads what it has not seen.
-      blob.sha256 = (await this.#worker.call('digest')).sha256;
-    }
     await this.#worker.call('close');
   }
 
@@ -679,7 +674,5 @@ export class PackageSender extends EventTarget {
   dispose() {
     this.#worker?.terminate();
     this.#worker = null;
-    this.#hasher?.terminate();
-    this.#hasher = null;
   }
 }

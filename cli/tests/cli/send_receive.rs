@@ -178,6 +178,30 @@ fn revocation_ends_the_package_at_once() {
     assert!(stderr(&out).contains("withdrew"), "{}", stderr(&out));
 }
 
+/// Each file is bound to its blob by the blob's header hash: a server that
+/// hands out another blob of the same package (same key, same length, so it
+/// decrypts) is caught before a byte is written.
+#[test]
+fn swapped_blobs_are_refused_before_anything_is_saved() {
+    let port = free_port();
+    let proxy = Proxy::start(port, |method, path| {
+        if method == "GET" && path.ends_with("/blobs/1") { Rule::BlobInstead(2) } else { Rule::Forward }
+    });
+    let server = Server::builder().port(port).public_url(&proxy.url).start();
+    let token = server.token(ALICE);
+    let work = tempfile::tempdir().unwrap();
+    let (a, b) = (data(200_000, 1), data(200_000, 2));
+    let files = [write(work.path(), "a.bin", &a), write(work.path(), "b.bin", &b)];
+    let link = ok(server.kluis(&token, &["send", &files[0], &files[1], "--to", BOB, "--verify", "none"]));
+    let dest = work.path().join("in");
+    let out = server.kluis("", &["receive", &link, "-o", dest.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("not the file that was sent"), "{}", stderr(&out));
+    let left: Vec<_> = std::fs::read_dir(&dest).unwrap().collect();
+    assert!(left.is_empty(), "no file, not even a partial one, is left: {left:?}");
+    assert!(proxy.seen().iter().any(|s| s.rule == Rule::BlobInstead(2) && s.status == Some(200)));
+}
+
 #[test]
 fn tampered_blob_is_detected_and_nothing_is_saved() {
     // A proxy in front of the server flips one bit of the file's ciphertext

@@ -32,16 +32,20 @@ pub fn upload_through(server: &Server, link: &str, email: &str, message: &str, f
     let session: UploaderSession =
         api.post(&format!("/r/{id}/session"), "", &json!({ "email": email, "code": code })).json();
 
+    // A manifest of format 1 (files bound by the SHA-256 of their plaintext),
+    // as deliveries made before format 2 have: such packages must still open.
     let entries = files
         .iter()
         .map(|(name, bytes)| FileEntry {
             name: name.to_string(),
             size: bytes.len() as u64,
             media_type: "application/octet-stream".into(),
-            sha256: hex::encode(Sha256::digest(bytes)),
+            header: None,
+            sha256: Some(hex::encode(Sha256::digest(bytes))),
         })
         .collect();
-    let manifest = Manifest::new("", message, entries).to_bytes();
+    let manifest =
+        Manifest { kluis: kluis_protocol::manifest::VERSION_SHA256, ..Manifest::new("", message, entries) }.to_bytes();
     let mut blobs = vec![kluis_crypto::encrypt(&[&link.recipient], &manifest).unwrap()];
     blobs.extend(files.iter().map(|(_, bytes)| kluis_crypto::encrypt(&[&link.recipient], bytes).unwrap()));
     let spec = json!({

@@ -22,6 +22,9 @@ pub enum Rule {
     Forward,
     /// Pass it on, and flip the lowest bit of byte `n` of a 2xx answer's body.
     FlipByte(usize),
+    /// Ask the server for blob `n` of the same package instead (`…/blobs/n`),
+    /// as a server that swapped two blobs would answer.
+    BlobInstead(u32),
     /// First send a PATCH of our own for the same upload (headers only, no
     /// body) so the server gives it the write lease; then pass the request
     /// on while that PATCH stalls, and drop ours once the answer is back.
@@ -164,7 +167,7 @@ fn handle(
     client.set_read_timeout(Some(Duration::from_secs(60)))?;
     let mut from_client = BufReader::new(client.try_clone()?);
     let mut to_client = client;
-    let request = Head::read(&mut from_client)?;
+    let mut request = Head::read(&mut from_client)?;
     let mut parts = request.first.split(' ');
     let method = parts.next().unwrap_or_default().to_string();
     let path = parts.next().unwrap_or_default().to_string();
@@ -188,6 +191,9 @@ fn handle(
         seen.len() - 1
     };
 
+    if let (Rule::BlobInstead(n), Some((package, _))) = (rule, path.rsplit_once("/blobs/")) {
+        request.first = request.first.replacen(&path, &format!("{package}/blobs/{n}"), 1);
+    }
     let holder = if rule == Rule::HoldLease {
         let mut holder = TcpStream::connect(("127.0.0.1", upstream))?;
         holder.write_all(&request.to_bytes(&[], &[]))?;
