@@ -2,32 +2,37 @@
 //! recovery, upload requests fulfilled by an outsider with a code, the inbox,
 //! and who may touch what.
 
-use kluis_crypto::{scrypt, x25519};
+use kluis_crypto::{native, scrypt, x25519};
 use serde_json::{Value, json};
 
 use crate::support::{Server, flow};
 
-const PASSPHRASE: &str = "correct horse battery staple";
+pub(crate) const PASSPHRASE: &str = "correct horse battery staple";
 
 /// A user's key as their client makes it: the identity and what goes to the server.
-struct Key {
-    identity: x25519::Identity,
-    recipient: String,
+pub(crate) struct Key {
+    pub(crate) identity: native::Identity,
+    pub(crate) recipient: String,
 }
 
 impl Key {
-    fn new() -> Key {
-        let identity = x25519::Identity::generate().unwrap();
+    pub(crate) fn new() -> Key {
+        Key::of_kind(false)
+    }
+
+    /// A post-quantum key (`age1pq1…`) when `post_quantum`, else X25519.
+    pub(crate) fn of_kind(post_quantum: bool) -> Key {
+        let identity = native::Identity::generate(post_quantum).unwrap();
         let recipient = identity.to_public().to_string();
         Key { identity, recipient }
     }
 
-    fn wrapped(&self, passphrase: &str, work_factor: u8) -> String {
+    pub(crate) fn wrapped(&self, passphrase: &str, work_factor: u8) -> String {
         let to = scrypt::Recipient::new(passphrase.to_string().into()).with_work_factor(work_factor).unwrap();
         kluis_crypto::encrypt_armored(&[&to], self.identity.to_secret_string().as_bytes()).unwrap()
     }
 
-    fn put(&self, replace: bool) -> Value {
+    pub(crate) fn put(&self, replace: bool) -> Value {
         json!({ "recipient": self.recipient, "wrapped": self.wrapped(PASSPHRASE, 18), "replace": replace })
     }
 }
@@ -38,7 +43,7 @@ fn unwrap(wrapped: &str, passphrase: &str) -> String {
     String::from_utf8(kluis_crypto::decrypt(&[&identity], wrapped.as_bytes()).unwrap()).unwrap()
 }
 
-fn put_key(server: &Server, token: &str, body: &Value) -> crate::support::Response {
+pub(crate) fn put_key(server: &Server, token: &str, body: &Value) -> crate::support::Response {
     server.request("PUT", "/api/v1/key").bearer(token).json(body).send()
 }
 
@@ -146,12 +151,12 @@ fn with_recovery_on_every_key_has_a_copy_and_an_admin_can_hand_a_key_back() {
 }
 
 /// An age file of `plaintext` to `recipient`.
-fn sealed(recipient: &str, plaintext: &[u8]) -> Vec<u8> {
-    let recipient: x25519::Recipient = recipient.parse().unwrap();
+pub(crate) fn sealed(recipient: &str, plaintext: &[u8]) -> Vec<u8> {
+    let recipient: native::Recipient = recipient.parse().unwrap();
     kluis_crypto::encrypt(&[&recipient], plaintext).unwrap()
 }
 
-fn create_request(server: &Server, token: &str, body: Value) -> crate::support::Response {
+pub(crate) fn create_request(server: &Server, token: &str, body: Value) -> crate::support::Response {
     server.post("/api/v1/requests").bearer(token).json(&body).send()
 }
 
@@ -168,7 +173,7 @@ fn session(server: &Server, id: &str, email: &str, n: usize) -> String {
 }
 
 /// Declares, uploads and finalizes a delivery of these blobs; returns its id.
-fn deliver(server: &Server, id: &str, uploader: &str, recipient: &str, blobs: &[Vec<u8>]) -> String {
+pub(crate) fn deliver(server: &Server, id: &str, uploader: &str, recipient: &str, blobs: &[Vec<u8>]) -> String {
     let spec = json!({ "recipient": recipient, "blobs": blobs.iter().map(|b| json!({ "size": b.len() })).collect::<Vec<_>>(), "file_types": ["pdf"] });
     let created =
         server.post(&format!("/api/v1/r/{id}/deliveries")).bearer(uploader).json(&spec).send().expect(201).json();
@@ -359,7 +364,7 @@ fn an_uploader_writes_only_its_own_delivery_and_closed_or_full_requests_take_not
     server.post(&format!("/api/v1/requests/{id}/close")).bearer(&bob).send().expect(404);
 }
 
-fn start_or_gone(server: &Server, id: &str, email: &str) -> Option<String> {
+pub(crate) fn start_or_gone(server: &Server, id: &str, email: &str) -> Option<String> {
     let answer = server.post(&format!("/api/v1/r/{id}/session")).json(&json!({ "email": email })).send();
     (answer.status == 200).then(|| answer.json()["token"].as_str().unwrap().to_string())
 }
