@@ -7,16 +7,23 @@
 // byte. Then she sends a package on the send page: as her key is
 // post-quantum, so is the package (every blob's header has mlkem768x25519
 // stanzas only), and the recipient page opens it from the link without
-// being told its kind and saves the file, byte for byte.
+// being told its kind and saves the file, byte for byte. A portal whose
+// receivers have keys of both kinds takes nothing: its page says so before
+// anything is asked, and the console's portal card names whose keys differ.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import { launch } from './support/browser.mjs';
-import { contexts, openAsUploader, saveFromInbox, signInInbox, unlockInbox, PASSPHRASE } from './support/inbound.mjs';
+import { contexts, openAsUploader, saveFromInbox, signInAdmin, signInInbox, unlockInbox, uploadCalls, PASSPHRASE } from './support/inbound.mjs';
 import { KluisServer, sha256, testBytes } from './support/kluis.mjs';
 import { fileRow, packageIdOf, stubbedFile } from './support/pages.mjs';
 
 const ALICE = 'alice@example.org';
+const ANN = 'ann@example.org';
+const CAROL = 'carol@example.org';
 const JAN = 'jan@klant.example';
 const ORGANISATION = '[organisation]\nname = "Example Org"\n';
 
@@ -115,4 +122,49 @@ test('a post-quantum key made on /inbox receives through an age1pq1 request link
   const received = await stubbedFile(recipient, 'contract.pdf');
   assert.equal(received.closed, true);
   assert.equal(sha256(received.bytes), sha256(data), 'the package file is identical');
+});
+
+test('a portal whose receivers have post-quantum and classic keys says it cannot take files, and the console names whose keys differ', { timeout: 180_000 }, async (t) => {
+  const server = await KluisServer.start({ config: ORGANISATION });
+  const { open } = contexts(t, browser, server);
+  const dir = mkdtempSync(join(tmpdir(), 'kluis-pq-portal-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  await server.admin('user', 'add', ANN, '--admin');
+  await server.addUser(ALICE);
+  await server.addUser(CAROL);
+  // Alice's key is post-quantum, Carol's classic (made with the command line).
+  const passphraseFile = join(dir, 'passphrase');
+  writeFileSync(passphraseFile, `${PASSPHRASE}\n`);
+  for (const [email, pq] of [[ALICE, true], [CAROL, false]]) {
+    const args = ['key', 'init', ...(pq ? ['--pq'] : []), '--passphrase-file', passphraseFile, '--identity', join(dir, `${email}.txt`)];
+    const made = await server.kluis([...args, '--server', server.url, '--token', await server.token(email)]);
+    assert.equal(made.code, 0, made.stderr);
+  }
+  const ann = await server.token(ANN);
+  const created = await fetch(`${server.url}/api/v1/admin/portals`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${ann}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name: 'intake', receivers: [ALICE, CAROL], verify: 'none' }),
+  });
+  assert.equal(created.status, 201);
+
+  // The uploader is told at once; nothing is asked for, declared or uploaded.
+  const bob = await open();
+  await bob.goto(`${server.url}/upload/intake`);
+  await bob.locator('#unavailable-title').getByText('This page cannot take files right now').waitFor();
+  assert.match(await bob.locator('#unavailable-text').innerText(), /keys of two different kinds/);
+  assert.deepEqual(uploadCalls(bob), []);
+  assert.ok(!bob.sent.some((r) => /\/session$|\/code$/.test(new URL(r.url).pathname)), 'no session or code asked for');
+
+  // The console's card says why, naming each receiver's kind.
+  const admin = await open();
+  await signInAdmin(admin, server, ANN);
+  await admin.click('#tab-portals');
+  const card = admin.locator('#portal-list > li[data-name=intake]');
+  await card.waitFor();
+  const warning = card.locator('.portal-mixed-keys');
+  await warning.waitFor();
+  assert.match(await warning.innerText(), new RegExp(`${ALICE.replace('.', '\\.')} have post-quantum keys and ${CAROL.replace('.', '\\.')} classic ones`));
+  await card.locator('li', { hasText: ALICE }).locator('.badge', { hasText: 'post-quantum key' }).waitFor();
+  await card.locator('li', { hasText: CAROL }).locator('.badge', { hasText: 'classic key' }).waitFor();
 });
