@@ -488,15 +488,8 @@ fn a_portal_takes_uploads_for_all_its_receivers_and_refuses_blocked_types() {
         .send()
         .expect_error(400, "policy_file_type");
 
-    let to_both: Vec<x25519::Recipient> = both.iter().map(|r| r.parse().unwrap()).collect();
-    let refs: Vec<&dyn kluis_crypto::Recipient> = to_both.iter().map(|r| r as &dyn kluis_crypto::Recipient).collect();
-    let blob = kluis_crypto::encrypt(&refs, b"the documents").unwrap();
-    let body = json!({ "recipient": both[1], "recipients": both, "blobs": [{ "size": blob.len() }] });
-    let created =
-        server.post(&format!("/api/v1/r/{request}/deliveries")).bearer(&token).json(&body).send().expect(201).json();
-    let delivery = created["id"].as_str().unwrap();
-    flow::upload_blob(&server, &token, delivery, 0, &blob);
-    server.post(&format!("/api/v1/r/{request}/deliveries/{delivery}/finalize")).bearer(&token).send().expect(204);
+    let delivery = deliver_to_all(&server, request, &token, &both, b"the documents");
+    let delivery = delivery.as_str();
 
     // Both receivers read it with their own key; nobody else sees it.
     for (token, key) in [(&alice, &alice_key), (&bob, &bob_key)] {
@@ -516,6 +509,27 @@ fn a_portal_takes_uploads_for_all_its_receivers_and_refuses_blocked_types() {
     let id = made["id"].as_str().unwrap();
     server.post(&format!("/api/v1/admin/portals/{id}/close")).bearer(&ada).send().expect(200);
     server.get("/api/v1/upload/intake").send().expect_error(404, "request_not_found");
+}
+
+/// Declares, uploads and finalizes a delivery of one blob, `plaintext`
+/// encrypted to all of a portal's `recipients` (as its page does); returns its id.
+pub(crate) fn deliver_to_all(
+    server: &Server,
+    request: &str,
+    token: &str,
+    recipients: &[String],
+    plaintext: &[u8],
+) -> String {
+    let to: Vec<native::Recipient> = recipients.iter().map(|r| r.parse().unwrap()).collect();
+    let refs: Vec<&dyn kluis_crypto::Recipient> = to.iter().map(|r| r as &dyn kluis_crypto::Recipient).collect();
+    let blob = kluis_crypto::encrypt(&refs, plaintext).unwrap();
+    let body = json!({ "recipient": recipients[0], "recipients": recipients, "blobs": [{ "size": blob.len() }] });
+    let created =
+        server.post(&format!("/api/v1/r/{request}/deliveries")).bearer(token).json(&body).send().expect(201).json();
+    let delivery = created["id"].as_str().unwrap().to_string();
+    flow::upload_blob(server, token, &delivery, 0, &blob);
+    server.post(&format!("/api/v1/r/{request}/deliveries/{delivery}/finalize")).bearer(token).send().expect(204);
+    delivery
 }
 
 /// `POST /packages` declaring these colleagues, with two small blobs.

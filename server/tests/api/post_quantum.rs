@@ -5,9 +5,9 @@
 //! (`409 portal_mixed_keys`) and says so to its admins.
 
 use kluis_crypto::x25519;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::inbound::{Key, PASSPHRASE, create_request, deliver, put_key, sealed, start_or_gone};
+use crate::inbound::{Key, PASSPHRASE, create_request, deliver, deliver_to_all, put_key, sealed, start_or_gone};
 use crate::support::{Server, flow};
 
 #[test]
@@ -142,16 +142,7 @@ fn a_portal_whose_receivers_have_keys_of_both_kinds_takes_nothing_and_says_so() 
     let recipients: Vec<String> =
         page["info"]["recipients"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_string()).collect();
     let token = start_or_gone(&server, &request, "client@klant.nl").unwrap();
-    let to: Vec<kluis_crypto::native::Recipient> = recipients.iter().map(|r| r.parse().unwrap()).collect();
-    let refs: Vec<&dyn kluis_crypto::Recipient> = to.iter().map(|r| r as &dyn kluis_crypto::Recipient).collect();
-    let blob = kluis_crypto::encrypt(&refs, b"the documents").unwrap();
-    let body: Value =
-        json!({ "recipient": recipients[0], "recipients": recipients, "blobs": [{ "size": blob.len() }] });
-    let created =
-        server.post(&format!("/api/v1/r/{request}/deliveries")).bearer(&token).json(&body).send().expect(201).json();
-    let delivery = created["id"].as_str().unwrap();
-    flow::upload_blob(&server, &token, delivery, 0, &blob);
-    server.post(&format!("/api/v1/r/{request}/deliveries/{delivery}/finalize")).bearer(&token).send().expect(204);
+    let delivery = deliver_to_all(&server, &request, &token, &recipients, b"the documents");
     for (token, key) in [(&alice, &alice_key), (&bob, &bob_key)] {
         let got = server.get(&format!("/api/v1/inbox/{delivery}/blobs/0")).bearer(token).send().expect(200);
         assert_eq!(kluis_crypto::decrypt(&[&key.identity], &got.body).unwrap(), b"the documents");
