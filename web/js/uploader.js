@@ -65,13 +65,14 @@ function describe(files) {
 
 /**
  * The exact size of every blob (manifest first) before anything is read:
- * a header's length depends only on how many recipients of which kind
- * (X25519 or post-quantum) it has, and the manifest's length does not
- * depend on the hashes in it. `recipients`: the blobs' recipients, or
- * stand-ins of the same kind (the package key is made after the sizes).
+ * an X25519 header has a fixed length, and the manifest's length does not
+ * depend on the hashes in it.
  */
 function blobSizes(wasm, subject, message, described, recipients) {
-  const probe = new wasm.Encryptor(recipients, false);
+  // The blobs' recipients, or stand-ins of the same kind (the package key is made after the sizes):
+  // a header's length depends on how many recipients of which kind (X25519, post-quantum) it has.
+  const probes = recipients;
+  const probe = new wasm.Encryptor(probes, false);
   const placeholder = described.map(() => wasm.placeholderSha256());
   const manifestLength = wasm.buildManifest(subject, message, manifestEntries(described, placeholder)).length;
   const sizes = [probe.encryptedLength(manifestLength), ...described.map((f) => probe.encryptedLength(f.size))];
