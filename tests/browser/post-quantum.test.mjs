@@ -7,7 +7,8 @@
 // byte. Then she sends a package on the send page: as her key is
 // post-quantum, so is the package (every blob's header has mlkem768x25519
 // stanzas only), and the recipient page opens it from the link without
-// being told its kind and saves the file, byte for byte. A portal whose
+// being told its kind and saves the file, byte for byte; the recipient's
+// secure reply reaches Alice's post-quantum key. A portal whose
 // receivers have keys of both kinds takes nothing: its page says so before
 // anything is asked, and the console's portal card names whose keys differ.
 import { after, before, test } from 'node:test';
@@ -122,6 +123,19 @@ test('a post-quantum key made on /inbox receives through an age1pq1 request link
   const received = await stubbedFile(recipient, 'contract.pdf');
   assert.equal(received.closed, true);
   assert.equal(sha256(received.bytes), sha256(data), 'the package file is identical');
+
+  // A secure reply goes to Alice's post-quantum key, and opens in her inbox.
+  await recipient.click('#reply-start');
+  await recipient.locator('#step-compose').waitFor({ state: 'visible' });
+  const signed = testBytes(300_000, 93);
+  await recipient.fill('#message', 'Getekend retour.');
+  await recipient.setInputFiles('#files', [{ name: 'getekend.pdf', mimeType: 'application/pdf', buffer: signed }]);
+  await recipient.locator('#file-list li').first().waitFor();
+  await recipient.click('#upload-button');
+  await recipient.locator('#step-reply-done').waitFor({ state: 'visible', timeout: 120_000 });
+  await alice.goto(`${server.url}/inbox`);
+  await unlockInbox(alice);
+  assert.equal(sha256(await saveFromInbox(alice, 'getekend.pdf')), sha256(signed), 'the reply is identical');
 });
 
 test('a portal whose receivers have post-quantum and classic keys says it cannot take files, and the console names whose keys differ', { timeout: 180_000 }, async (t) => {
