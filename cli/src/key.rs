@@ -1,5 +1,7 @@
-//! `kluis key init|show|unlock`: the user's own age X25519 identity for
-//! receiving files (docs/inbound.md, "The user's key"). It is made here and
+//! `kluis key init|show|unlock`: the user's own age identity for receiving
+//! files (docs/inbound.md, "The user's key"): X25519, or with `--pq`
+//! post-quantum (mlkem768x25519; docs/architecture.md §3, "Post-quantum
+//! recipients"). It is made here and
 //! kept in an identity file on this computer; the server keeps only its
 //! public half and the identity encrypted with the user's passphrase
 //! (scrypt, work factor 18), plus a copy encrypted to the organisation's
@@ -71,6 +73,11 @@ pub struct InitArgs {
     /// the new one
     #[arg(long)]
     replace: bool,
+    /// Make a post-quantum key (ML-KEM-768 + X25519, age1pq1…): request
+    /// links become about 2000 characters long, which some mail clients
+    /// wrap; packages you send are then post-quantum too
+    #[arg(long)]
+    pq: bool,
     #[command(flatten)]
     server: ServerArgs,
 }
@@ -186,7 +193,7 @@ fn init(args: InitArgs) -> Result<()> {
     };
     let pass = new_passphrase(args.passphrase_file.as_deref())?;
 
-    let identity = native::Identity::generate(false)?;
+    let identity = native::Identity::generate(args.pq)?;
     let secret = identity.to_secret_string();
     let lock = scrypt::Recipient::new(pass).with_work_factor(WORK_FACTOR)?;
     let wrapped = kluis_crypto::encrypt_armored(&[&lock], secret.as_bytes())?;
@@ -229,6 +236,7 @@ fn show(server: ServerArgs) -> Result<()> {
         return Ok(());
     };
     println!("recipient    {}", key.recipient);
+    println!("kind         {}", key_kind(&key.recipient));
     println!("recoverable  {}", if key.recoverable { "yes (your organisation keeps a recovery copy)" } else { "no" });
     println!("created      {}", key.created_at);
     if key.updated_at != key.created_at {
@@ -238,6 +246,15 @@ fn show(server: ServerArgs) -> Result<()> {
         println!("note         an administrator recovered your key under a passphrase they chose: choose your own");
     }
     Ok(())
+}
+
+/// What kind of key `recipient` is, in words.
+fn key_kind(recipient: &str) -> &'static str {
+    match recipient.parse::<native::Recipient>() {
+        Ok(native::Recipient::PostQuantum(_)) => "post-quantum (ML-KEM-768 + X25519)",
+        Ok(native::Recipient::X25519(_)) => "classic (X25519)",
+        Err(_) => "unknown",
+    }
 }
 
 fn unlock(args: UnlockArgs) -> Result<()> {

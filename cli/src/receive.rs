@@ -16,7 +16,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use indicatif::ProgressBar;
 use kluis_crypto::io::CodecReader;
-use kluis_crypto::package::{ServerShare, access_proof, link_proof, package_identity, stretch_password};
+use kluis_crypto::package::{ServerShare, access_proof, link_proof, package_identities, stretch_password};
 use kluis_crypto::{Decryptor, Error as AgeError, HeaderHash, native};
 use kluis_protocol::api::{
     AccessGranted, AccessRequest, CodeAccepted, DownloadBlob, PackageSender, PackageStatus, RecipientCodeRequest,
@@ -192,13 +192,19 @@ pub fn receive(args: ReceiveArgs) -> Result<()> {
     let (manifest_ref, files) = access.blobs.split_first().context("the package has no blobs")?;
     let manifest_file = fetch_manifest(&client, manifest_ref)?;
     let stretched = password.as_ref().map(|p| stretch_password(id, p));
-    let identity = native::Identity::X25519(package_identity(id, &link.link_secret, &share, stretched.as_ref()));
-    let manifest_bytes = match kluis_crypto::decrypt(&[&identity], &manifest_file) {
-        Ok(bytes) => bytes,
-        Err(AgeError::NoMatch) => {
-            bail!("the link does not open this package: it was changed or cut short (copy the whole link)")
+    // The sender picked the package's kind (docs/architecture.md §3): the
+    // identity of that kind opens the manifest, and then the files.
+    let identities = package_identities(id, &link.link_secret, &share, stretched.as_ref());
+    let opened = identities.into_iter().find_map(|identity| {
+        let result = kluis_crypto::decrypt(&[&identity], &manifest_file);
+        match result {
+            Err(AgeError::NoMatch) => None,
+            result => Some(result.map(|bytes| (identity, bytes))),
         }
-        Err(e) => return Err(e.into()),
+    });
+    let (identity, manifest_bytes) = match opened {
+        Some(result) => result?,
+        None => bail!("the link does not open this package: it was changed or cut short (copy the whole link)"),
     };
     let manifest = Manifest::parse(&manifest_bytes, access.blobs.len())?;
     show_words(&manifest);

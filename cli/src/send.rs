@@ -22,9 +22,9 @@ use clap::{Args, ValueEnum};
 use indicatif::ProgressBar;
 use kluis_crypto::io::CodecReader;
 use kluis_crypto::package::{
-    LinkSecret, PackageId, ServerShare, access_proof, link_proof, package_identity, stretch_password,
+    LinkSecret, PackageId, PackageKind, ServerShare, access_proof, link_proof, package_identity, stretch_password,
 };
-use kluis_crypto::{Encryptor, HeaderHash, x25519};
+use kluis_crypto::{Encryptor, HeaderHash, native};
 use kluis_protocol::api::{
     self, BlobSpec, CreatePackage, CreatedPackage, FinalizeRequest, PackageView, PolicyView, Revoked,
 };
@@ -182,19 +182,17 @@ pub fn send(args: SendArgs) -> Result<()> {
     let placeholder = Manifest::new(&args.subject, &args.message, entries(&vec![PLACEHOLDER_HEADER; inputs.len()]));
     // Every blob is also encrypted to the sender's own key, when they made one,
     // so they can open what they sent later (`kluis fetch`).
-    let own: Option<x25519::Recipient> = client
+    let own: Option<native::Recipient> = client
         .get::<KeyState>("/key")
         .ok()
         .and_then(|state| state.key)
         .map(|key| key.recipient.parse())
         .transpose()
         .context("the server sent an invalid recipient for your key")?;
-    let colleagues = colleague_keys(&client, &args.to)?;
-    let colleague_recipients: Vec<x25519::Recipient> = colleagues
-        .iter()
-        .map(|c| c.recipient.parse().with_context(|| format!("the server sent an invalid recipient for {}", c.email)))
-        .collect::<Result<_>>()?;
-    let probe_key = x25519::Identity::generate()?.to_public();
+    // A package is post-quantum exactly when the sender's key is (docs/architecture.md §3).
+    let kind = own.as_ref().map_or(PackageKind::Classic, PackageKind::of);
+    let (colleagues, colleague_recipients) = colleague_keys(&client, &args.to, kind)?;
+    let probe_key = native::Identity::generate(kind == PackageKind::PostQuantum)?.to_public();
     let probe_to: Vec<&dyn kluis_crypto::Recipient> = std::iter::once(&probe_key as &dyn kluis_crypto::Recipient)
         .chain(own.as_ref().map(|r| r as _))
         .chain(colleague_recipients.iter().map(|r| r as _))
@@ -228,8 +226,8 @@ pub fn send(args: SendArgs) -> Result<()> {
     let share =
         ServerShare::from_base64url(&created.server_share).context("the server sent an invalid server share")?;
     let stretched = password.as_ref().map(|p| stretch_password(&id, p));
-    let package_recipient = package_identity(&id, &link_secret, &share, stretched.as_ref()).to_public();
-    let recipients: Vec<x25519::Recipient> =
+    let package_recipient = package_identity(&id, &link_secret, &share, stretched.as_ref(), kind).to_public();
+    let recipients: Vec<native::Recipient> =
         std::iter::once(package_recipient).chain(own).chain(colleague_recipients).collect();
 
     // The bar counts the files' own bytes (what the user knows), not ciphertext.
@@ -279,18 +277,42 @@ pub fn send(args: SendArgs) -> Result<()> {
 /// The recipients who are colleagues with a key (`POST /directory`): every
 /// blob is encrypted to them too, and the package is in their inbox. A
 /// server without the lookup sends as before.
-fn colleague_keys(client: &Client, to: &[String]) -> Result<Vec<ColleagueKey>> {
+fn colleague_keys(
+    client: &Client,
+    to: &[String],
+    kind: PackageKind,
+) -> Result<(Vec<ColleagueKey>, Vec<native::Recipient>)> {
     if to.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Default::default());
     }
-    match client.post::<Colleagues, _>("/directory", &DirectoryLookup { emails: to.to_vec() }) {
-        Ok(found) => Ok(found.colleagues),
+    let found = match client.post::<Colleagues, _>("/directory", &DirectoryLookup { emails: to.to_vec() }) {
+        Ok(found) => found.colleagues,
         // An older server has no lookup (404, 405): the package goes by link only.
         Err(e) if matches!(client::server_code(&e), Some("not_found" | "http_error" | "method_not_allowed")) => {
-            Ok(Vec::new())
+            Vec::new()
         }
-        Err(e) => Err(e),
+        Err(e) => return Err(e),
+    };
+    // One age file is never for both kinds of key: a colleague whose key is
+    // of the other kind than the package gets the link like any recipient.
+    let (mut colleagues, mut recipients) = (Vec::new(), Vec::new());
+    for colleague in found {
+        let recipient: native::Recipient = colleague
+            .recipient
+            .parse()
+            .with_context(|| format!("the server sent an invalid recipient for {}", colleague.email))?;
+        if PackageKind::of(&recipient) == kind {
+            colleagues.push(colleague);
+            recipients.push(recipient);
+        } else {
+            eprintln!(
+                "{}'s key is {} and yours is not: they get the link, not a copy in their Kluis inbox.",
+                colleague.email,
+                if kind == PackageKind::PostQuantum { "classic" } else { "post-quantum" },
+            );
+        }
     }
+    Ok((colleagues, recipients))
 }
 
 /// Every file's types: its extension and what its first bytes show (`kluis_policy::file_type`).

@@ -18,7 +18,7 @@
 #[path = "cli/support/mod.rs"]
 mod support;
 
-use kluis_crypto::package::{ServerShare, access_proof, package_identity, stretch_password};
+use kluis_crypto::package::{ServerShare, access_proof, package_identities, stretch_password};
 use kluis_protocol::Link;
 use kluis_protocol::api::AccessGranted;
 use support::{ALICE, BOB, Server, ok};
@@ -127,7 +127,7 @@ fn server_never_sees_plaintext_link_secrets_passwords_keys_or_tokens() {
     let parsed = Link::parse(&link).unwrap();
     let id = &parsed.package_id;
     let stretched = stretch_password(id, &password);
-    let identity = package_identity(id, &parsed.link_secret, &share, Some(&stretched));
+    let [identity, post_quantum_identity] = package_identities(id, &parsed.link_secret, &share, Some(&stretched));
     let proof = access_proof(id, &parsed.link_secret, Some(&stretched));
     let proof_text = proof.to_base64url().to_string();
     let proof_raw = proof.expose().to_vec();
@@ -197,6 +197,7 @@ fn server_never_sees_plaintext_link_secrets_passwords_keys_or_tokens() {
         ("stretched password (bytes)", stretched.expose().to_vec()),
         ("stretched password (base64url)", b64url(stretched.expose()).into_bytes()),
         ("package identity", identity.to_secret_string().to_string().into_bytes()),
+        ("package identity (post-quantum)", post_quantum_identity.to_secret_string().to_string().into_bytes()),
         ("access proof A (base64url)", proof_text.into_bytes()),
         ("access proof A (bytes)", proof_raw),
         ("file checksum", sha.into_bytes()),

@@ -221,6 +221,12 @@ impl Identity {
         Ok(Identity(random_secret::<32>()?))
     }
 
+    /// The identity whose 32-byte seed is `seed` (a derived key, e.g. the
+    /// post-quantum package identity of docs/architecture.md §3).
+    pub fn from_seed(seed: [u8; 32]) -> Self {
+        Identity(Zeroizing::new(seed))
+    }
+
     /// The recipient that files for this identity are encrypted to.
     pub fn to_public(&self) -> Recipient {
         let public = kem::expand(&self.0).public;

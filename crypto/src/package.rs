@@ -8,13 +8,23 @@
 //! S  = 32 random bytes from the server (released after the access checks)
 //! P' = scrypt(NFC(password), salt = "kluis/v1/password" || package-id,
 //!             log2 N = 17, r = 8, p = 1, 32 bytes)        -- only with a password
-//! package identity = X25519 secret
+//! package identity (classic) = X25519 secret
 //!       HKDF-SHA-256(ikm = L || S || P', salt = package-id, info = "kluis/v1/package")
+//! package identity (post-quantum, key schedule v2) = mlkem768x25519 seed
+//!       HKDF-SHA-256(ikm = L || S || P', salt = package-id, info = "kluis/v2/package")
 //! access proof A   = HKDF-SHA-256(ikm = L || P', salt = package-id, info = "kluis/v1/access")
 //! access verifier  = SHA-256(A)                             -- what the server stores
 //! link proof A_L   = HKDF-SHA-256(ikm = L, salt = package-id, info = "kluis/v1/link")
 //! link verifier    = SHA-256(A_L)                           -- what the server stores
 //! ```
+//!
+//! The sender picks the [`PackageKind`]: a package is post-quantum exactly
+//! when the sender's own key is (docs/architecture.md §3, "Post-quantum
+//! recipients"), since age never encrypts one file to both kinds. Recipients
+//! are not told: they derive both with [`package_identities`] and give both
+//! to the decryptor, which uses the one whose stanza type the header has.
+//! Each kind has its own HKDF label, so the same bytes never serve two
+//! algorithms.
 //!
 //! The package id is the ASCII string in the link (`/p/<package-id>`), used
 //! as bytes; [`PackageId`] is its one grammar. Without a password `P'` is
@@ -47,7 +57,7 @@ use zeroize::Zeroizing;
 
 use crate::error::Result;
 use crate::primitives::{hkdf, random_secret, scrypt};
-use crate::x25519;
+use crate::{mlkem768x25519, native, x25519};
 
 /// Length of the link secret L, the server share S and the access proof A.
 pub const SECRET_LEN: usize = 32;
@@ -55,6 +65,7 @@ pub const SECRET_LEN: usize = 32;
 pub const PASSWORD_WORK_FACTOR: u8 = 17;
 const PASSWORD_SALT_LABEL: &[u8] = b"kluis/v1/password";
 const PACKAGE_INFO: &[u8] = b"kluis/v1/package";
+const POST_QUANTUM_PACKAGE_INFO: &[u8] = b"kluis/v2/package";
 const ACCESS_INFO: &[u8] = b"kluis/v1/access";
 const LINK_INFO: &[u8] = b"kluis/v1/link";
 
@@ -388,22 +399,72 @@ pub fn stretch_password(package_id: &PackageId, password: &str) -> StretchedPass
     StretchedPassword(scrypt(&salt, PASSWORD_WORK_FACTOR, normalized.as_bytes()))
 }
 
-/// The package identity: `HKDF-SHA-256(L || S || P', salt = package-id, info = "kluis/v1/package")`
-/// taken as an X25519 secret key.
+/// Which kind of identity a package is encrypted to (docs/architecture.md §3,
+/// "Post-quantum recipients"). The sender picks it: post-quantum exactly when
+/// the sender's own key is, because one age file cannot be encrypted to both
+/// kinds and the sender's key is among every package's recipients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PackageKind {
+    /// An X25519 identity (`age1…`), key schedule v1: info `"kluis/v1/package"`.
+    Classic,
+    /// An mlkem768x25519 identity (`age1pq1…`), key schedule v2: its seed
+    /// with info `"kluis/v2/package"`.
+    PostQuantum,
+}
+
+impl PackageKind {
+    /// Both kinds, classic first.
+    pub const ALL: [PackageKind; 2] = [PackageKind::Classic, PackageKind::PostQuantum];
+
+    /// The kind whose recipients may share a file with `recipient`: a
+    /// package for a sender with that key is of this kind.
+    pub fn of(recipient: &native::Recipient) -> PackageKind {
+        match recipient {
+            native::Recipient::X25519(_) => PackageKind::Classic,
+            native::Recipient::PostQuantum(_) => PackageKind::PostQuantum,
+        }
+    }
+}
+
+/// The package identity of `kind` (docs/architecture.md §3):
+/// `HKDF-SHA-256(ikm = L || S || P', salt = package-id, info)` taken as an
+/// X25519 secret key (info `"kluis/v1/package"`) or as an mlkem768x25519
+/// seed (info `"kluis/v2/package"`).
 pub fn package_identity(
     package_id: &PackageId,
     link: &LinkSecret,
     share: &ServerShare,
     password: Option<&StretchedPassword>,
-) -> x25519::Identity {
+    kind: PackageKind,
+) -> native::Identity {
     let mut ikm = Zeroizing::new(Vec::with_capacity(3 * SECRET_LEN));
     ikm.extend_from_slice(link.expose());
     ikm.extend_from_slice(share.expose());
     if let Some(p) = password {
         ikm.extend_from_slice(p.expose());
     }
-    let secret = hkdf(package_id.as_bytes(), PACKAGE_INFO, &ikm);
-    x25519::Identity::from_secret_bytes(*secret)
+    match kind {
+        PackageKind::Classic => {
+            let secret = hkdf(package_id.as_bytes(), PACKAGE_INFO, &ikm);
+            native::Identity::X25519(x25519::Identity::from_secret_bytes(*secret))
+        }
+        PackageKind::PostQuantum => {
+            let seed = hkdf(package_id.as_bytes(), POST_QUANTUM_PACKAGE_INFO, &ikm);
+            native::Identity::PostQuantum(mlkem768x25519::Identity::from_seed(*seed))
+        }
+    }
+}
+
+/// Both package identities, classic first: what a recipient gives the
+/// decryptor, since it is not told the package's [`PackageKind`] (age skips
+/// the stanzas of the other type).
+pub fn package_identities(
+    package_id: &PackageId,
+    link: &LinkSecret,
+    share: &ServerShare,
+    password: Option<&StretchedPassword>,
+) -> [native::Identity; 2] {
+    PackageKind::ALL.map(|kind| package_identity(package_id, link, share, password, kind))
 }
 
 /// The access proof (docs/architecture.md §3, access proof):
@@ -471,11 +532,47 @@ mod tests {
         let l = LinkSecret::from_bytes([1; 32]);
         let s = ServerShare::from_bytes([2; 32]);
         let p = StretchedPassword::from_bytes([3; 32]);
-        let base = package_identity(&id("id"), &l, &s, None).to_public();
-        assert_ne!(base, package_identity(&id("id2"), &l, &s, None).to_public());
-        assert_ne!(base, package_identity(&id("id"), &LinkSecret::from_bytes([9; 32]), &s, None).to_public());
-        assert_ne!(base, package_identity(&id("id"), &l, &ServerShare::from_bytes([9; 32]), None).to_public());
-        assert_ne!(base, package_identity(&id("id"), &l, &s, Some(&p)).to_public());
+        for kind in PackageKind::ALL {
+            let base = package_identity(&id("id"), &l, &s, None, kind).to_public();
+            assert_ne!(base, package_identity(&id("id2"), &l, &s, None, kind).to_public());
+            assert_ne!(base, package_identity(&id("id"), &LinkSecret::from_bytes([9; 32]), &s, None, kind).to_public());
+            assert_ne!(
+                base,
+                package_identity(&id("id"), &l, &ServerShare::from_bytes([9; 32]), None, kind).to_public()
+            );
+            assert_ne!(base, package_identity(&id("id"), &l, &s, Some(&p), kind).to_public());
+            assert_eq!(PackageKind::of(&base), kind);
+        }
+    }
+
+    #[test]
+    fn the_two_kinds_use_different_bytes() {
+        let (l, s) = (LinkSecret::from_bytes([1; 32]), ServerShare::from_bytes([2; 32]));
+        let [classic, post_quantum] = package_identities(&id("id"), &l, &s, None);
+        let (native::Identity::X25519(classic), native::Identity::PostQuantum(post_quantum)) = (classic, post_quantum)
+        else {
+            panic!("package_identities gives the classic identity, then the post-quantum one");
+        };
+        // Separate HKDF labels: the seed is not the X25519 secret.
+        let decode = |text: &str, hrp| crate::bech32_keys::decode::<32>(text, hrp, "").unwrap();
+        let classic_bytes = decode(&classic.to_secret_string(), "AGE-SECRET-KEY-");
+        let post_quantum_bytes = decode(&post_quantum.to_secret_string(), "AGE-SECRET-KEY-PQ-");
+        assert_ne!(*classic_bytes, *post_quantum_bytes);
+    }
+
+    #[test]
+    fn a_recipient_opens_either_kind_with_both_identities() {
+        let (l, s) = (LinkSecret::from_bytes([1; 32]), ServerShare::from_bytes([2; 32]));
+        let identities = package_identities(&id("id"), &l, &s, None);
+        let boxed: Vec<&dyn crate::Identity> = identities.iter().map(|i| i as &dyn crate::Identity).collect();
+        for kind in PackageKind::ALL {
+            let recipient = package_identity(&id("id"), &l, &s, None, kind).to_public();
+            let file = crate::encrypt(&[&recipient], b"either kind").unwrap();
+            assert_eq!(crate::decrypt(&boxed, &file).unwrap(), b"either kind", "{kind:?}");
+            // The other kind's identity alone does not open it.
+            let other = identities.iter().find(|i| PackageKind::of(&i.to_public()) != kind).unwrap();
+            assert!(crate::decrypt(&[other as &dyn crate::Identity], &file).is_err(), "{kind:?}");
+        }
     }
 
     #[test]
@@ -494,7 +591,7 @@ mod tests {
         }
         assert_eq!(&base, access_proof(&id("id"), &l, None).expose());
         // A is not the package identity, nor does it depend on S.
-        let identity = package_identity(&id("id"), &l, &ServerShare::from_bytes([0; 32]), None);
+        let identity = package_identity(&id("id"), &l, &ServerShare::from_bytes([0; 32]), None, PackageKind::Classic);
         assert_ne!(identity.to_secret_string().as_str(), AccessProof::from_bytes(base).to_base64url().as_str());
     }
 

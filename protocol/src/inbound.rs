@@ -416,6 +416,11 @@ pub struct PortalView {
     pub receivers: Vec<String>,
     /// Receivers who have no key yet (they receive nothing until they make one).
     pub without_key: Vec<String>,
+    /// Receivers whose key is post-quantum (`age1pq1…`). When others have
+    /// classic keys, no file can be encrypted to all of them, and the portal
+    /// takes no uploads (`409 portal_mixed_keys`) until they are of one kind.
+    #[serde(default)]
+    pub post_quantum: Vec<String>,
     /// How uploaders prove who they are.
     pub verify: Verify,
     /// Largest upload in bytes.

@@ -1,5 +1,5 @@
 //! Package links, `https://HOST/p/<package-id>#<L as base64url>`, and upload
-//! request links, `https://HOST/r/<request-id>#<age1… recipient>`
+//! request links, `https://HOST/r/<request-id>#<age1… or age1pq1… recipient>`
 //! (docs/architecture.md §3). What follows `#` lives only in the fragment,
 //! which browsers never send to the server.
 
@@ -67,10 +67,12 @@ impl fmt::Display for Link {
     }
 }
 
-/// An upload request link: `https://HOST/r/<request-id>#<age1… recipient>`
+/// An upload request link: `https://HOST/r/<request-id>#<recipient>`
 /// (docs/architecture.md §3, "Accounts and inbound files"). The fragment
 /// carries the requester's recipient so the uploader's page can check it
-/// against what the server says before encrypting anything to it.
+/// against what the server says before encrypting anything to it: `age1…`,
+/// or for a post-quantum key `age1pq1…` (about 1950 characters, so the link
+/// is about 2000; some mail clients wrap it).
 #[derive(Debug)]
 pub struct RequestLink {
     /// The server's base URL.
@@ -78,12 +80,12 @@ pub struct RequestLink {
     /// The request id (the package id grammar).
     pub request_id: PackageId,
     /// What uploads are encrypted to.
-    pub recipient: kluis_crypto::x25519::Recipient,
+    pub recipient: kluis_crypto::native::Recipient,
 }
 
 impl RequestLink {
     /// A link to `request_id` on `server` (a trailing `/` is dropped).
-    pub fn new(server: &str, request_id: PackageId, recipient: kluis_crypto::x25519::Recipient) -> RequestLink {
+    pub fn new(server: &str, request_id: PackageId, recipient: kluis_crypto::native::Recipient) -> RequestLink {
         RequestLink { server: server.trim_end_matches('/').to_string(), request_id, recipient }
     }
 
@@ -150,21 +152,24 @@ mod tests {
 
     #[test]
     fn request_links() {
-        let identity = kluis_crypto::x25519::Identity::generate().unwrap();
-        let id = PackageId::parse("AAAAAAAAAAAAAAAAAAAAAA").unwrap();
-        let link = RequestLink::new("https://kluis.example.org/", id, identity.to_public());
-        let text = link.to_string();
-        assert_eq!(text, format!("https://kluis.example.org/r/AAAAAAAAAAAAAAAAAAAAAA#{}", identity.to_public()));
-        let back = RequestLink::parse(&format!(" {text} ")).unwrap();
-        assert_eq!(back.server, "https://kluis.example.org");
-        assert_eq!(back.recipient, identity.to_public());
-        // A changed or missing recipient, and a package link, are refused.
-        assert_eq!(RequestLink::parse(&text[..text.len() - 1]).unwrap_err(), LinkError::BadSecret);
-        assert_eq!(RequestLink::parse(text.split('#').next().unwrap()).unwrap_err(), LinkError::BadSecret);
-        assert_eq!(RequestLink::parse(&text.replace("/r/", "/p/")).unwrap_err(), LinkError::NotALink);
-        assert_eq!(
-            RequestLink::parse(&text.replace("https://kluis.example.org", "https://")).unwrap_err(),
-            LinkError::NotALink
-        );
+        for post_quantum in [false, true] {
+            let identity = kluis_crypto::native::Identity::generate(post_quantum).unwrap();
+            let id = PackageId::parse("AAAAAAAAAAAAAAAAAAAAAA").unwrap();
+            let link = RequestLink::new("https://kluis.example.org/", id, identity.to_public());
+            let text = link.to_string();
+            assert_eq!(text, format!("https://kluis.example.org/r/AAAAAAAAAAAAAAAAAAAAAA#{}", identity.to_public()));
+            assert_eq!(text.len() > 1950, post_quantum, "{}", text.len());
+            let back = RequestLink::parse(&format!(" {text} ")).unwrap();
+            assert_eq!(back.server, "https://kluis.example.org");
+            assert!(back.recipient == identity.to_public());
+            // A changed or missing recipient, and a package link, are refused.
+            assert_eq!(RequestLink::parse(&text[..text.len() - 1]).unwrap_err(), LinkError::BadSecret);
+            assert_eq!(RequestLink::parse(text.split('#').next().unwrap()).unwrap_err(), LinkError::BadSecret);
+            assert_eq!(RequestLink::parse(&text.replace("/r/", "/p/")).unwrap_err(), LinkError::NotALink);
+            assert_eq!(
+                RequestLink::parse(&text.replace("https://kluis.example.org", "https://")).unwrap_err(),
+                LinkError::NotALink
+            );
+        }
     }
 }

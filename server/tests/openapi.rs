@@ -878,6 +878,21 @@ async fn the_schemas_accept_what_the_server_sends() {
     assert_eq!(a.json()["info"]["recipients"], json!([recipient]));
     api.send(call(M::POST, format!("/api/v1/admin/portals/{portal_id}/close")), 200).await;
     api.error(call(M::GET, "/api/v1/upload/intake").bearer(""), 404, "request_not_found").await;
+    // Carol's key is post-quantum, Alice's classic: a portal for both takes nothing.
+    let carol_spec = kluis_server::admin::UserSpec::default();
+    kluis_server::admin::add_user_as(&state, "carol@example.org", &carol_spec).await.unwrap();
+    let carol = kluis_server::admin::create_token(&state, "carol@example.org", "openapi test").await.unwrap();
+    let carol_identity = kluis_crypto::native::Identity::generate(true).unwrap();
+    let carol_wrapped = {
+        let to = kluis_crypto::scrypt::Recipient::new("carol's passphrase".to_string().into());
+        kluis_crypto::encrypt_armored(&[&to], carol_identity.to_secret_string().as_bytes()).unwrap()
+    };
+    let carol_key = json!({ "recipient": carol_identity.to_public().to_string(), "wrapped": carol_wrapped });
+    api.send(call(M::PUT, "/api/v1/key").bearer(&carol).json(carol_key), 200).await;
+    let mixed = json!({ "name": "mixed", "receivers": ["alice@example.org", "carol@example.org"], "verify": "none" });
+    let a = api.send(call(M::POST, "/api/v1/admin/portals").json(mixed), 201).await;
+    assert_eq!(a.json()["post_quantum"], json!(["carol@example.org"]));
+    api.error(call(M::GET, "/api/v1/upload/mixed").bearer(""), 409, "portal_mixed_keys").await;
 
     // Every operation answered with success at least once, but for signing
     // in with a mailed code or a single sign-on handoff, and turning single

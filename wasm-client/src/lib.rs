@@ -14,9 +14,9 @@
 
 use js_sys::{Array, Uint8Array};
 use kluis_crypto::package::{
-    self, AccessProof, LinkProof, LinkSecret, PackageError, PackageId, ServerShare, StretchedPassword,
+    self, AccessProof, LinkProof, LinkSecret, PackageError, PackageId, PackageKind, ServerShare, StretchedPassword,
 };
-use kluis_crypto::{Codec, InputFormat, native, scrypt, x25519};
+use kluis_crypto::{Codec, InputFormat, native, scrypt};
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
@@ -106,41 +106,68 @@ pub fn stretch_password(package_id: &str, password: &str) -> Result<Vec<u8>, JsV
     Ok(package::stretch_password(&id, password).expose().to_vec())
 }
 
-fn derive_package(
+/// The parsed package id, `L`, `S` and `P'` of the package key functions.
+type PackageInputs = (PackageId, LinkSecret, ServerShare, Option<StretchedPassword>);
+
+fn package_inputs(
     package_id: &str,
     link: &str,
     share: &str,
     stretched: Option<Vec<u8>>,
-) -> Result<x25519::Identity, JsValue> {
+) -> Result<PackageInputs, JsValue> {
     let id = self::package_id(package_id)?;
     let link = LinkSecret::from_base64url(link).map_err(package_err)?;
     let share = ServerShare::from_base64url(share).map_err(package_err)?;
-    let stretched = stretched_password(stretched)?;
-    Ok(package::package_identity(&id, &link, &share, stretched.as_ref()))
+    Ok((id, link, share, stretched_password(stretched)?))
 }
 
-/// The package identity (`AGE-SECRET-KEY-1…`) from the package id, `L`, `S`
-/// (base64url) and, for password packages, `P'` from [`stretch_password`].
+/// Both package identities, `[AGE-SECRET-KEY-1…, AGE-SECRET-KEY-PQ-1…]`
+/// (docs/architecture.md §3, key schedules v1 and v2), from the package id,
+/// `L`, `S` (base64url) and, for password packages, `P'` from
+/// [`stretch_password`]. A recipient is not told which kind the sender
+/// picked: give both to the `Decryptor`, which uses the one the file is for.
 /// Errors carry a `kind` (see `invalid_id`, `invalid_secret`, `invalid_password`).
-#[wasm_bindgen(js_name = packageIdentity)]
-pub fn package_identity(
+#[wasm_bindgen(js_name = packageIdentities)]
+pub fn package_identities(
     package_id: &str,
     link: &str,
     share: &str,
     stretched: Option<Vec<u8>>,
-) -> Result<String, JsValue> {
-    Ok(derive_package(package_id, link, share, stretched)?.to_secret_string().to_string())
+) -> Result<Vec<String>, JsValue> {
+    let (id, link, share, stretched) = package_inputs(package_id, link, share, stretched)?;
+    let identities = package::package_identities(&id, &link, &share, stretched.as_ref());
+    Ok(identities.iter().map(|i| i.to_secret_string().to_string()).collect())
 }
 
-/// The package recipient (`age1…`) the sender encrypts blobs to.
+/// The package recipient the sender encrypts blobs to: `age1pq1…` (key
+/// schedule v2) when `post_quantum`, which the sender sets exactly when its
+/// own key is post-quantum (see [`recipient_is_post_quantum`]); else
+/// `age1…`. Errors carry a `kind` as for [`package_identities`].
 #[wasm_bindgen(js_name = packageRecipient)]
 pub fn package_recipient(
     package_id: &str,
     link: &str,
     share: &str,
     stretched: Option<Vec<u8>>,
+    post_quantum: Option<bool>,
 ) -> Result<String, JsValue> {
-    Ok(derive_package(package_id, link, share, stretched)?.to_public().to_string())
+    let (id, link, share, stretched) = package_inputs(package_id, link, share, stretched)?;
+    let kind = if post_quantum.unwrap_or(false) { PackageKind::PostQuantum } else { PackageKind::Classic };
+    Ok(package::package_identity(&id, &link, &share, stretched.as_ref(), kind).to_public().to_string())
+}
+
+/// Whether a recipient is post-quantum (`age1pq1…`) rather than X25519
+/// (`age1…`). Files go to recipients of one kind only (c2sp.org/age), so a
+/// sender's package is of its own key's kind. Errors carry `kind`
+/// `bad_recipient` for text that is neither.
+#[wasm_bindgen(js_name = recipientIsPostQuantum)]
+pub fn recipient_is_post_quantum(recipient: &str) -> Result<bool, JsValue> {
+    let recipient = parse_native_recipient(recipient)?;
+    Ok(PackageKind::of(&recipient) == PackageKind::PostQuantum)
+}
+
+fn parse_native_recipient(recipient: &str) -> Result<native::Recipient, JsValue> {
+    recipient.trim().parse().map_err(|e| typed_err("bad_recipient", e))
 }
 
 fn derive_access_proof(package_id: &str, link: &str, stretched: Option<Vec<u8>>) -> Result<AccessProof, JsValue> {
@@ -726,7 +753,7 @@ pub fn format_link(server: &str, package_id: &str, link_secret: &str) -> Result<
     Ok(kluis_protocol::Link::new(server, id, secret).to_string())
 }
 
-/// Splits an upload request link (`https://HOST/r/<id>#age1…`) into
+/// Splits an upload request link (`https://HOST/r/<id>#age1…` or `#age1pq1…`) into
 /// `{server, requestId, recipient}` (the recipient in its canonical form).
 /// Errors carry a `kind`: `not_a_link`, or `bad_recipient` (the part after
 /// `#` is missing, cut short or changed).
@@ -747,12 +774,13 @@ pub fn parse_request_link(text: &str) -> Result<JsValue, JsValue> {
     js_sys::JSON::parse(&json.to_string()).map_err(|_| typed_err("not_a_link", "cannot convert the link"))
 }
 
-/// The link an uploader opens: `<server>/r/<id>#<recipient>`. Errors carry
-/// a `kind`: `invalid_id`, or `bad_recipient` (not an `age1…` recipient).
+/// The link an uploader opens: `<server>/r/<id>#<recipient>` (`age1…` or,
+/// about 1950 characters long, `age1pq1…`). Errors carry a `kind`:
+/// `invalid_id`, or `bad_recipient` (not a recipient of either kind).
 #[wasm_bindgen(js_name = formatRequestLink)]
 pub fn format_request_link(server: &str, request_id: &str, recipient: &str) -> Result<String, JsValue> {
     let id = self::package_id(request_id)?;
-    let recipient: x25519::Recipient = recipient.parse().map_err(|e| typed_err("bad_recipient", e))?;
+    let recipient = parse_native_recipient(recipient)?;
     Ok(kluis_protocol::RequestLink::new(server, id, recipient).to_string())
 }
 

@@ -106,6 +106,8 @@ struct Case {
     access_verifier: String,
     link_proof: String,
     link_verifier: String,
+    post_quantum_identity: String,
+    post_quantum_recipient: String,
 }
 
 #[wasm_bindgen_test]
@@ -113,10 +115,17 @@ fn package_key_schedule_vectors() {
     let cases: Vec<Case> = serde_json::from_str(include_str!("../../crypto/tests/vectors/package.json")).unwrap();
     for case in cases {
         let stretched = case.password.as_deref().map(|p| stretch_password(&case.package_id, p).unwrap());
-        let id = package_identity(&case.package_id, &case.link_secret, &case.server_share, stretched.clone()).unwrap();
-        assert_eq!(id, case.identity);
-        let r = package_recipient(&case.package_id, &case.link_secret, &case.server_share, stretched.clone()).unwrap();
-        assert_eq!(r, case.recipient);
+        let ids = package_identities(&case.package_id, &case.link_secret, &case.server_share, stretched.clone());
+        assert_eq!(ids.unwrap(), [case.identity.clone(), case.post_quantum_identity.clone()]);
+        for (post_quantum, expected) in [(None, &case.recipient), (Some(false), &case.recipient)]
+            .into_iter()
+            .chain([(Some(true), &case.post_quantum_recipient)])
+        {
+            let (id, l, s) = (&case.package_id, &case.link_secret, &case.server_share);
+            let r = package_recipient(id, l, s, stretched.clone(), post_quantum).unwrap();
+            assert_eq!(&r, expected);
+            assert_eq!(recipient_is_post_quantum(&r).unwrap(), post_quantum == Some(true));
+        }
         let proof = access_proof(&case.package_id, &case.link_secret, stretched.clone()).unwrap();
         assert_eq!(proof, case.access_proof);
         let verifier = access_verifier(&case.package_id, &case.link_secret, stretched).unwrap();
@@ -139,8 +148,9 @@ fn package_errors_are_typed() {
     assert_eq!(kind(access_proof("a/b", &link, None).unwrap_err()), "invalid_id");
     assert_eq!(kind(access_verifier("", &link, None).unwrap_err()), "invalid_id");
     assert_eq!(kind(stretch_password(&"x".repeat(65), "pw").unwrap_err()), "invalid_id");
-    assert_eq!(kind(package_identity("ok", &link[1..], &share, None).unwrap_err()), "invalid_secret");
-    assert_eq!(kind(package_recipient("ok", &link, "", None).unwrap_err()), "invalid_secret");
+    assert_eq!(kind(package_identities("ok", &link[1..], &share, None).unwrap_err()), "invalid_secret");
+    assert_eq!(kind(package_recipient("ok", &link, "", None, Some(true)).unwrap_err()), "invalid_secret");
+    assert_eq!(kind(recipient_is_post_quantum("age1nope").unwrap_err()), "bad_recipient");
     assert_eq!(kind(access_proof("ok", &link, Some(vec![0; 31])).unwrap_err()), "invalid_password");
     let e = access_proof("ok", "nope", None).unwrap_err();
     assert!(e.is_instance_of::<js_sys::Error>());
@@ -176,6 +186,18 @@ fn post_quantum_keys() {
     let classic = identity_to_recipient(&generate_identity(None).unwrap()).unwrap();
     let Err(mixed) = Encryptor::new(vec![recipient, classic], false) else { panic!("mixed recipients accepted") };
     assert_eq!(kind(mixed), "mixed_post_quantum");
+}
+
+#[wasm_bindgen_test]
+fn a_package_of_either_kind_opens_with_both_identities() {
+    let (link, share) = (generate_link_secret().unwrap(), generate_link_secret().unwrap());
+    let data = pattern(70_000);
+    for post_quantum in [false, true] {
+        let recipient = package_recipient("pkg", &link, &share, None, Some(post_quantum)).unwrap();
+        let ct = encrypt_in_pieces(Encryptor::new(vec![recipient], false).unwrap(), &data, 1 << 16);
+        let identities = package_identities("pkg", &link, &share, None).unwrap();
+        assert_eq!(decrypt_in_pieces(Decryptor::new(identities).unwrap(), &ct, 4096).unwrap(), data);
+    }
 }
 
 #[wasm_bindgen_test]
@@ -299,4 +321,12 @@ fn request_links() {
         "bad_recipient"
     );
     assert_eq!(kind(format_request_link("https://k.example.org", "no/id", &recipient).unwrap_err()), "invalid_id");
+
+    // A post-quantum recipient (about 1950 characters) travels the same way.
+    let post_quantum = identity_to_recipient(&generate_identity(Some(true)).unwrap()).unwrap();
+    let link = format_request_link("https://k.example.org", "AAAAAAAAAAAAAAAAAAAAAA", &post_quantum).unwrap();
+    assert!(link.len() > 1950, "{}", link.len());
+    let back = parse_request_link(&link).unwrap();
+    assert_eq!(js_sys::Reflect::get(&back, &"recipient".into()).unwrap().as_string().unwrap(), post_quantum);
+    assert_eq!(kind(parse_request_link(&link[..link.len() - 1]).unwrap_err()), "bad_recipient");
 }

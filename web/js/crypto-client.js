@@ -64,10 +64,11 @@ export class CryptoWorker {
    * A new key for the user (docs/inbound.md): `{identity, recipient,
    * wrapped, recovery}`, the identity wrapped with `passphrase` (scrypt
    * 2^18, armored) and, given a `recovery` recipient, encrypted to it too.
-   * Seconds and 256 MiB: end the worker afterwards.
+   * Post-quantum (ML-KEM-768 + X25519, `age1pq1…`) when `postQuantum`, else
+   * X25519. Seconds and 256 MiB: end the worker afterwards.
    */
-  async makeKey(passphrase, recovery) {
-    const { identity, recipient, wrapped, recovery: copy } = await this.#call('makeKey', { passphrase, recovery });
+  async makeKey(passphrase, recovery, postQuantum = false) {
+    const { identity, recipient, wrapped, recovery: copy } = await this.#call('makeKey', { passphrase, recovery, postQuantum });
     return { identity, recipient, wrapped, recovery: copy };
   }
 

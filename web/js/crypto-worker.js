@@ -27,9 +27,9 @@ function wrap(wasm, identity, passphrase, recovery) {
 }
 
 const KEYS = {
-  /** A new identity, wrapped (wrap). */
-  makeKey(wasm, { passphrase, recovery }) {
-    const identity = wasm.generateIdentity();
+  /** A new identity, post-quantum (age1pq1…) when `postQuantum`, wrapped (wrap). */
+  makeKey(wasm, { passphrase, recovery, postQuantum }) {
+    const identity = wasm.generateIdentity(Boolean(postQuantum));
     return { identity, recipient: wasm.identityToRecipient(identity), ...wrap(wasm, identity, passphrase, recovery) };
   },
   /** The same identity under a new passphrase (wrap). */

@@ -156,9 +156,17 @@ function renderKey() {
     $('#key-new-cancel').hidden = !replacing;
   }
   $('#key-facts').textContent = key && !making
-    ? t(key.recoverable ? 'key.factsRecoverable' : 'key.facts', { date: formatDate(key.created_at) })
+    ? `${t(key.recoverable ? 'key.factsRecoverable' : 'key.facts', { date: formatDate(key.created_at) })} ${t(keyKindWords(key))}`
     : '';
   renderReceivedHint();
+}
+
+/**
+ * The i18n key naming the kind of `key` (docs/architecture.md §3): the server keeps recipients in
+ * their canonical lower-case form, whose prefix tells the kind.
+ */
+function keyKindWords(key) {
+  return key.recipient.startsWith('age1pq1') ? 'key.kindPostQuantum' : 'key.kindClassic';
 }
 
 /** `[passphrase, problem]` of a pair of fields that must agree. */
@@ -196,7 +204,7 @@ $('#key-new-form').addEventListener('submit', async (event) => {
     $('#key-new-status').textContent = t('key.making');
     try {
       const recovery = userKey.state?.recovery_recipient ?? undefined;
-      const made = await inWorker((w) => w.makeKey(passphrase, recovery));
+      const made = await inWorker((w) => w.makeKey(passphrase, recovery, $('#new-post-quantum').checked));
       const body = { recipient: made.recipient, wrapped: made.wrapped, replace: replacing };
       if (made.recovery) body.recovery = made.recovery;
       const view = await api('/key', { method: 'PUT', token: session.token, body });
@@ -204,6 +212,7 @@ $('#key-new-form').addEventListener('submit', async (event) => {
       replacing = false;
       $('#new-passphrase').value = '';
       $('#new-passphrase-again').value = '';
+      $('#new-post-quantum').checked = false;
       userKey.update({ ...userKey.state, key: view }, made.identity);
       notice.success(t(wasReplacing ? 'key.replaced' : 'key.made'));
       if (wasReplacing) closeAllItems();

@@ -502,10 +502,13 @@ async function openManifest() {
     if (!handleGone(e)) notice.error(describeError(e));
     return;
   }
-  const key = wasm.packageIdentity(packageId, linkSecret, access.server_share, stretched ?? undefined);
+  // Both package identities (docs/architecture.md §3): the sender picked the kind, and the one
+  // that opens the manifest opens the files too (the download worker takes one identity).
+  const keys = wasm.packageIdentities(packageId, linkSecret, access.server_share, stretched ?? undefined);
   let plain;
+  let key;
   try {
-    plain = runCodec(new wasm.Decryptor([key]).binaryOnly(), manifestCipher);
+    ({ plain, key } = openWithEither(keys, manifestCipher));
   } catch (e) {
     if (cryptoErrorKind(e.message) === 'no_match') {
       // Normally the server refused a wrong A before access; this is the fallback.
@@ -527,6 +530,18 @@ async function openManifest() {
   identity = key;
   showFiles();
   await offerUnfinishedReply();
+}
+
+/** Decrypts `cipher` with whichever of `keys` it is for: {plain, key}; else throws the last key's error. */
+function openWithEither(keys, cipher) {
+  for (const [i, key] of keys.entries()) {
+    try {
+      return { plain: runCodec(new wasm.Decryptor([key]).binaryOnly(), cipher), key };
+    } catch (e) {
+      if (i === keys.length - 1 || cryptoErrorKind(e.message) !== 'no_match') throw e;
+    }
+  }
+  throw new Error('no package identity');
 }
 
 // ---------------------------------------------------------------- files

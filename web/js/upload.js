@@ -54,7 +54,13 @@ function show(step, options) {
 // ---------------------------------------------------------------- the link
 
 function unavailable(kind) {
-  const keys = { not_found: 'upload.notFound', cut: 'upload.cut', changed: 'upload.changed', not_a_link: 'upload.notFound' };
+  const keys = {
+    not_found: 'upload.notFound',
+    cut: 'upload.cut',
+    changed: 'upload.changed',
+    not_a_link: 'upload.notFound',
+    portal_mixed_keys: 'upload.mixedKeys',
+  };
   const key = keys[kind] ?? 'upload.notFound';
   $('#unavailable-title').textContent = t(`${key}Title`);
   $('#unavailable-text').textContent = t(`${key}Text`);
@@ -101,6 +107,11 @@ async function startPortal(saved) {
     requestId = answer.request;
     info = answer.info;
   } catch (e) {
+    // Its receivers' keys are of both kinds (docs/inbound.md, "Upload portals"): nothing can be encrypted.
+    if (e instanceof ApiError && e.code === 'portal_mixed_keys') {
+      unavailable(e.code);
+      return false;
+    }
     if (!(e instanceof ApiError && e.status === 404)) {
       showRetry(e);
       return false;
@@ -132,7 +143,7 @@ async function start() {
     await afterCard(saved);
     return;
   }
-  // The link is /r/<id>#age1…: without the recipient nothing may be encrypted.
+  // The link is /r/<id>#age1… (or #age1pq1…): without the recipient nothing may be encrypted.
   let recipient;
   try {
     recipient = wasm.parseRequestLink(`${location.origin}${location.pathname}${location.hash}`).recipient;

@@ -68,9 +68,10 @@ function describe(files) {
  * an X25519 header has a fixed length, and the manifest's length does not
  * depend on the header hashes in it.
  */
-function blobSizes(wasm, subject, message, described, recipients = 1) {
-  // One X25519 stanza per recipient: the header's length depends on how many.
-  const probes = Array.from({ length: recipients }, () => wasm.identityToRecipient(wasm.generateIdentity()));
+function blobSizes(wasm, subject, message, described, recipients) {
+  // The blobs' recipients, or stand-ins of the same kind (the package key is made after the sizes):
+  // a header's length depends on how many recipients of which kind (X25519, post-quantum) it has.
+  const probes = recipients;
   const probe = new wasm.Encryptor(probes, false);
   const placeholder = described.map(() => wasm.placeholderHeaderHash());
   const manifestLength = wasm.buildManifest(subject, message, manifestEntries(described, placeholder)).length;
@@ -121,8 +122,14 @@ export async function createPackage(options, { token, owner, policy = null, onSt
   const ownRecipient = await api('/key', { token })
     .then((state) => state.key?.recipient ?? null)
     .catch(() => null);
-  const colleagues = await colleagueKeys(options.recipients, token);
-  const keys = 1 + (ownRecipient ? 1 : 0) + colleagues.length;
+  // A package is post-quantum exactly when the sender's key is (docs/architecture.md §3):
+  // one file is never for both kinds, so colleagues whose key is of the other kind get the link only.
+  const postQuantum = Boolean(ownRecipient) && wasm.recipientIsPostQuantum(ownRecipient);
+  const colleagues = (await colleagueKeys(options.recipients, token)).filter(
+    (c) => wasm.recipientIsPostQuantum(c.recipient) === postQuantum,
+  );
+  const packageKeyStandIn = wasm.identityToRecipient(wasm.generateIdentity(postQuantum));
+  const keys = [packageKeyStandIn, ...(ownRecipient ? [ownRecipient] : []), ...colleagues.map((c) => c.recipient)];
   const sizes = blobSizes(wasm, options.subject, options.message, described, keys);
 
   const linkSecret = wasm.generateLinkSecret();
@@ -172,6 +179,7 @@ export async function createPackage(options, { token, owner, policy = null, onSt
     message: options.message,
     recipients: options.recipients,
     ownRecipient,
+    postQuantum,
     colleagues,
     files: described,
     sizes,
@@ -255,7 +263,7 @@ export async function createDelivery(options, { requestId, info, recipients, tok
   if (refused.length) throw new SendError('blocked', { files: refused });
   const fileTypes = await fileTypesOf(wasm, files);
   const described = describe(files);
-  const sizes = blobSizes(wasm, '', options.message, described, recipients.length);
+  const sizes = blobSizes(wasm, '', options.message, described, recipients);
   const size = sizes.reduce((a, b) => a + b, 0);
   if (size > info.max_bytes) throw Object.assign(new SendError('too_large'), { size, limit: info.max_bytes });
   let created;
@@ -322,7 +330,7 @@ export class PackageSender extends EventTarget {
   #worker = null;
   #bufferSize = 0;
   #doneBytes = 0;
-  /** What the blobs are encrypted to: age1… recipients. */
+  /** What the blobs are encrypted to: age1… or age1pq1… recipients, all of one kind. */
   #recipients = null;
   #persistWarned = false;
 
@@ -405,7 +413,7 @@ export class PackageSender extends EventTarget {
       // To the requester's own key (the link's fragment, checked against the server's), or a portal's receivers.
       this.#recipients = record.delivery.recipients ?? [record.delivery.recipient];
     } else {
-      const packageKey = wasm.packageRecipient(record.id, record.linkSecret, record.serverShare, record.stretched ?? undefined);
+      const packageKey = wasm.packageRecipient(record.id, record.linkSecret, record.serverShare, record.stretched ?? undefined, Boolean(record.postQuantum));
       // The sender's own key and colleagues' keys besides the package's (saved records may lack them).
       const colleagues = (record.colleagues ?? []).map((c) => c.recipient);
       this.#recipients ??= [packageKey, ...(record.ownRecipient ? [record.ownRecipient] : []), ...colleagues];
@@ -421,7 +429,11 @@ export class PackageSender extends EventTarget {
     if (!this.#worker) {
       this.#worker = new WorkerRpc(new URL('./upload-worker.js', import.meta.url));
       const { extra } = await this.#worker.call('bound');
-      this.#bufferSize = BODY + extra;
+      // The worker's bound is for a one-stanza X25519 header; this upload's may be longer
+      // (several recipients, or post-quantum ones at about 1.6 KB each): room for it too.
+      const header = new wasm.Encryptor(this.#recipients, false);
+      this.#bufferSize = BODY + extra + header.outputBound(0);
+      header.free();
     }
     await this.#persist();
     this.#emit('status', { state: 'uploading' });

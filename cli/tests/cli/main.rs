@@ -15,6 +15,7 @@ mod age_interop;
 mod command_line;
 mod inbound;
 mod policy;
+mod post_quantum;
 mod receive;
 mod revoke;
 mod send_receive;

@@ -3,10 +3,17 @@
 access proof and link proof (docs/architecture.md §3, crypto/src/package.rs), computed independently of the
 Rust code with Python's hashlib/hmac and the `cryptography` package.
 
+Key schedule v2 (the post-quantum package identity): Python computes the
+mlkem768x25519 seed HKDF-SHA-256(L || S || P', package-id, "kluis/v2/package")
+and its `AGE-SECRET-KEY-PQ-1…` string; the recipient (`age1pq1…`, ML-KEM-768
+key expansion) comes from another independent implementation, age-encryption
+on npm (a devDependency: run `npm ci` at the repository's root first), through
+`node`.
+
 The vectors are frozen: run this only to add cases, never to "fix" a failing
 test. Usage: python3 gen_package_vectors.py > package.json
 """
-import base64, hashlib, hmac, json, unicodedata
+import base64, hashlib, hmac, json, os, subprocess, unicodedata
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives import serialization
 
@@ -46,6 +53,16 @@ def bech32_encode(hrp, data):
     checksum = [(pm >> 5 * (5 - i)) & 31 for i in range(6)]
     return hrp_l + "1" + "".join(CHARSET[d] for d in five + checksum)
 
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..")
+def age_encryption_recipients(identities):
+    """The recipients of post-quantum identities, by age-encryption (npm)."""
+    script = ("import('age-encryption').then(async age => { const ids = JSON.parse(process.argv[1]); "
+              "const out = []; for (const i of ids) out.push(await age.identityToRecipient(i)); "
+              "console.log(JSON.stringify(out)); });")
+    out = subprocess.run(["node", "-e", script, json.dumps(identities)], cwd=ROOT,
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
 def b64url(b):
     return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
 
@@ -57,6 +74,8 @@ def case(package_id, link, share, password):
                                    n=2**17, r=8, p=1, dklen=32, maxmem=256 * 1024 * 1024)
     ikm = link + share + (stretched or b"")
     secret = hkdf_sha256(ikm, package_id.encode(), b"kluis/v1/package")
+    # Key schedule v2: the same ikm under its own label, as an mlkem768x25519 seed.
+    pq_seed = hkdf_sha256(ikm, package_id.encode(), b"kluis/v2/package")
     # Access proof A (docs/architecture.md §3, access proof): ikm = L || P'.
     access = hkdf_sha256(link + (stretched or b""), package_id.encode(), b"kluis/v1/access")
     # Link proof A_L (docs/architecture.md §3, link proof): ikm = L alone.
@@ -75,6 +94,7 @@ def case(package_id, link, share, password):
         "access_verifier": b64url(hashlib.sha256(access).digest()),
         "link_proof": b64url(link_proof),
         "link_verifier": b64url(hashlib.sha256(link_proof).digest()),
+        "post_quantum_identity": bech32_encode("AGE-SECRET-KEY-PQ-", pq_seed).upper(),
     }
 
 seq = bytes(range(64))
@@ -87,4 +107,6 @@ cases = [
     case("x", bytes.fromhex("8f" * 32), bytes.fromhex("00" * 32), None),
     case("Z" * 64, bytes.fromhex("d1e2f3" * 10 + "a4b5"), bytes.fromhex("5a" * 32), ""),
 ]
+for c, recipient in zip(cases, age_encryption_recipients([c["post_quantum_identity"] for c in cases])):
+    c["post_quantum_recipient"] = recipient
 print(json.dumps(cases, indent=2, ensure_ascii=False))

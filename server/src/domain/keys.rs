@@ -7,7 +7,8 @@
 //! cannot store an identity in the clear or under a weak work factor.
 
 use kluis_crypto::format::read_stanzas;
-use kluis_crypto::x25519;
+use kluis_crypto::package::PackageKind;
+use kluis_crypto::{native, x25519};
 use kluis_protocol::inbound::{MAX_WRAPPED_LEN, PutKey};
 
 use super::accounts::{Caller, OrgAdmin};
@@ -23,11 +24,39 @@ fn invalid_key(message: impl Into<String>) -> DomainError {
     invalid("invalid_key", message)
 }
 
-/// A recipient as `age1…`, in its canonical (lower-case) spelling.
+/// A user's recipient, X25519 (`age1…`) or post-quantum (`age1pq1…`, about
+/// 1950 characters; docs/architecture.md §3, "Post-quantum recipients"), in
+/// its canonical (lower-case) spelling.
 pub(crate) fn parse_recipient(raw: &str) -> DomainResult<String> {
-    let recipient: x25519::Recipient =
-        raw.trim().parse().map_err(|_| invalid_key("recipient must be an age X25519 recipient (age1…)."))?;
+    let recipient: native::Recipient = raw
+        .trim()
+        .parse()
+        .map_err(|_| invalid_key("recipient must be an age recipient (age1… or post-quantum age1pq1…)."))?;
     Ok(recipient.to_string())
+}
+
+/// The organisation's recovery recipient: X25519 (`age1…`) only, the kind
+/// the console makes, so that every recovery copy is one X25519 stanza.
+fn parse_recovery_recipient(raw: &str) -> DomainResult<String> {
+    let recipient: x25519::Recipient = raw
+        .trim()
+        .parse()
+        .map_err(|_| invalid_key("the recovery recipient must be an age X25519 recipient (age1…)."))?;
+    Ok(recipient.to_string())
+}
+
+/// The kind of a kept recipient (canonical, as [`parse_recipient`] made
+/// it); `None` for one that does not parse (none does).
+pub(crate) fn kind_of(recipient: &str) -> Option<PackageKind> {
+    recipient.parse::<native::Recipient>().ok().map(|r| PackageKind::of(&r))
+}
+
+/// True when `recipients` hold keys of both kinds: no age file can be
+/// encrypted to all of them (c2sp.org/age forbids mixing post-quantum and
+/// classic recipients).
+pub(crate) fn mixed_kinds(recipients: &[String]) -> bool {
+    let mut kinds = recipients.iter().filter_map(|r| kind_of(r));
+    kinds.next().is_some_and(|first| kinds.any(|k| k != first))
 }
 
 /// An armored age file of at most [`MAX_WRAPPED_LEN`] bytes with exactly
@@ -133,7 +162,7 @@ pub(crate) async fn colleague(domain: &Domain, caller: &Caller, raw: &str) -> Do
 /// identity the admin keeps offline) or off. Keys made before keep their
 /// old copy until their users unlock them again.
 pub(crate) async fn set_recovery(domain: &Domain, admin: &OrgAdmin, recipient: Option<&str>) -> DomainResult<()> {
-    let recipient = recipient.map(parse_recipient).transpose()?;
+    let recipient = recipient.map(parse_recovery_recipient).transpose()?;
     let detail = Some(recipient.as_ref().map_or("off".to_string(), |r| format!("on, to {r}")));
     let event =
         domain.event(admin.org_id(), Event::Admin("recovery_changed"), Actor::User(admin.email()), None, detail);
@@ -209,5 +238,22 @@ mod tests {
         let text = identity.to_public().to_string();
         assert_eq!(parse_recipient(&format!(" {} ", text.to_uppercase())).unwrap(), text);
         assert!(parse_recipient("age1nope").is_err());
+        assert_eq!(parse_recovery_recipient(&text).unwrap(), text);
+        let post_quantum = native::Identity::generate(true).unwrap().to_public().to_string();
+        assert_eq!(parse_recipient(&post_quantum.to_uppercase()).unwrap(), post_quantum);
+        assert!(parse_recovery_recipient(&post_quantum).is_err());
+        assert_eq!(kind_of(&post_quantum), Some(PackageKind::PostQuantum));
+        assert_eq!(kind_of(&text), Some(PackageKind::Classic));
+    }
+
+    #[test]
+    fn mixed_kinds_are_told() {
+        let classic = || x25519::Identity::generate().unwrap().to_public().to_string();
+        let post_quantum = || native::Identity::generate(true).unwrap().to_public().to_string();
+        assert!(!mixed_kinds(&[]));
+        assert!(!mixed_kinds(&[classic(), classic()]));
+        assert!(!mixed_kinds(&[post_quantum(), post_quantum()]));
+        assert!(mixed_kinds(&[classic(), post_quantum()]));
+        assert!(mixed_kinds(&[post_quantum(), classic(), classic()]));
     }
 }

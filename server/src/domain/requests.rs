@@ -6,6 +6,7 @@
 //! refused before anything is uploaded; it never holds anything that opens
 //! the files.
 
+use kluis_crypto::package::PackageKind;
 use kluis_protocol::api::Verify;
 use kluis_protocol::inbound::{CreateDelivery, CreateRequest, RequestState};
 
@@ -173,6 +174,18 @@ async fn open(domain: &Domain, id: &str) -> DomainResult<(UploadRequest, User)> 
     let request = domain.meta.request(id, now()).await?.ok_or(DomainError::NotFound("request"))?;
     if state(&request, now()) != RequestState::Open || request.recipients.is_empty() {
         return Err(DomainError::NotFound("request"));
+    }
+    // One file cannot be encrypted to post-quantum and classic keys together
+    // (c2sp.org/age): a portal whose receivers have both takes nothing until
+    // they are of one kind, rather than leaving some receivers out
+    // (docs/inbound.md, "Upload portals").
+    if request.portal.is_some() && super::keys::mixed_kinds(&request.recipients) {
+        return Err(DomainError::Conflict {
+            code: "portal_mixed_keys",
+            message: "This portal cannot take uploads right now: its receivers' keys are of different kinds. \
+                      Try again later, or ask the organisation for another way to send the files."
+                .into(),
+        });
     }
     super::licences::require(domain, request.org_id, Feature::UploadPortal).await?;
     // A disabled or removed requester receives nothing more; a portal
@@ -672,19 +685,36 @@ pub(crate) async fn portal_card(domain: &Domain, name: &str) -> DomainResult<Req
     card(domain, &portal.id).await
 }
 
-/// A portal's receivers' addresses, and those of them without a key.
+/// A portal's receivers as its admin sees them.
+#[derive(Debug, Default)]
+pub(crate) struct PortalReceivers {
+    /// Every receiver's address.
+    pub(crate) all: Vec<String>,
+    /// Those without a key (they receive nothing until they make one).
+    pub(crate) without_key: Vec<String>,
+    /// Those whose key is post-quantum: when others have classic keys, the
+    /// portal takes nothing (`portal_mixed_keys`).
+    pub(crate) post_quantum: Vec<String>,
+}
+
+/// A portal's receivers' addresses, and those of them without a key or
+/// with a post-quantum one.
 pub(crate) async fn portal_receivers(
     domain: &Domain,
     admin: &OrgAdmin,
     portal: &UploadRequest,
-) -> DomainResult<(Vec<String>, Vec<String>)> {
-    let (mut receivers, mut without_key) = (Vec::new(), Vec::new());
+) -> DomainResult<PortalReceivers> {
+    let mut receivers = PortalReceivers::default();
     for id in &portal.receivers {
         let Some(user) = domain.meta.org_user(admin.org_id(), *id).await? else { continue };
-        if domain.meta.user_key(*id).await?.is_none() {
-            without_key.push(user.user.email.clone());
+        match domain.meta.user_key(*id).await? {
+            None => receivers.without_key.push(user.user.email.clone()),
+            Some(key) if super::keys::kind_of(&key.recipient) == Some(PackageKind::PostQuantum) => {
+                receivers.post_quantum.push(user.user.email.clone());
+            }
+            Some(_) => {}
         }
-        receivers.push(user.user.email);
+        receivers.all.push(user.user.email);
     }
-    Ok((receivers, without_key))
+    Ok(receivers)
 }

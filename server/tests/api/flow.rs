@@ -1,6 +1,6 @@
 //! A whole send and receive, end to end with real age files, on each blob store.
 
-use kluis_crypto::package::{PackageId, ServerShare, package_identity};
+use kluis_crypto::package::{PackageId, PackageKind, ServerShare, package_identity};
 use kluis_crypto::x25519::Identity;
 use serde_json::json;
 
@@ -29,7 +29,7 @@ fn send_and_receive(blob_store: &str) {
     let package_id = PackageId::parse(&id).unwrap();
     let link = kluis_crypto::package::LinkSecret::from_bytes(flow::rand32());
     let share = ServerShare::from_base64url(created["server_share"].as_str().unwrap()).unwrap();
-    let identity = package_identity(&package_id, &link, &share, None);
+    let identity = package_identity(&package_id, &link, &share, None, PackageKind::Classic);
     let blobs: Vec<Vec<u8>> =
         [&manifest, &file].iter().map(|p| kluis_crypto::encrypt(&[&identity.to_public()], p).unwrap()).collect();
     assert_eq!(blobs.iter().map(Vec::len).collect::<Vec<_>>(), sizes);
@@ -49,7 +49,7 @@ fn send_and_receive(blob_store: &str) {
     let proof = flow::proof(&id, &link, None);
     let granted = flow::access(&server, &id, &proof, None, None).send().expect(200).json();
     let share = ServerShare::from_base64url(granted["server_share"].as_str().unwrap()).unwrap();
-    let identity = package_identity(&package_id, &link, &share, None);
+    let identity = package_identity(&package_id, &link, &share, None, PackageKind::Classic);
     let token = granted["download_token"].as_str().unwrap();
     let mut received = Vec::new();
     for blob in granted["blobs"].as_array().unwrap() {

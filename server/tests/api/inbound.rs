@@ -2,32 +2,37 @@
 //! recovery, upload requests fulfilled by an outsider with a code, the inbox,
 //! and who may touch what.
 
-use kluis_crypto::{scrypt, x25519};
+use kluis_crypto::{native, scrypt, x25519};
 use serde_json::{Value, json};
 
 use crate::support::{Server, flow};
 
-const PASSPHRASE: &str = "correct horse battery staple";
+pub(crate) const PASSPHRASE: &str = "correct horse battery staple";
 
 /// A user's key as their client makes it: the identity and what goes to the server.
-struct Key {
-    identity: x25519::Identity,
-    recipient: String,
+pub(crate) struct Key {
+    pub(crate) identity: native::Identity,
+    pub(crate) recipient: String,
 }
 
 impl Key {
-    fn new() -> Key {
-        let identity = x25519::Identity::generate().unwrap();
+    pub(crate) fn new() -> Key {
+        Key::of_kind(false)
+    }
+
+    /// A post-quantum key (`age1pq1…`) when `post_quantum`, else X25519.
+    pub(crate) fn of_kind(post_quantum: bool) -> Key {
+        let identity = native::Identity::generate(post_quantum).unwrap();
         let recipient = identity.to_public().to_string();
         Key { identity, recipient }
     }
 
-    fn wrapped(&self, passphrase: &str, work_factor: u8) -> String {
+    pub(crate) fn wrapped(&self, passphrase: &str, work_factor: u8) -> String {
         let to = scrypt::Recipient::new(passphrase.to_string().into()).with_work_factor(work_factor).unwrap();
         kluis_crypto::encrypt_armored(&[&to], self.identity.to_secret_string().as_bytes()).unwrap()
     }
 
-    fn put(&self, replace: bool) -> Value {
+    pub(crate) fn put(&self, replace: bool) -> Value {
         json!({ "recipient": self.recipient, "wrapped": self.wrapped(PASSPHRASE, 18), "replace": replace })
     }
 }
@@ -38,7 +43,7 @@ fn unwrap(wrapped: &str, passphrase: &str) -> String {
     String::from_utf8(kluis_crypto::decrypt(&[&identity], wrapped.as_bytes()).unwrap()).unwrap()
 }
 
-fn put_key(server: &Server, token: &str, body: &Value) -> crate::support::Response {
+pub(crate) fn put_key(server: &Server, token: &str, body: &Value) -> crate::support::Response {
     server.request("PUT", "/api/v1/key").bearer(token).json(body).send()
 }
 
@@ -146,12 +151,12 @@ fn with_recovery_on_every_key_has_a_copy_and_an_admin_can_hand_a_key_back() {
 }
 
 /// An age file of `plaintext` to `recipient`.
-fn sealed(recipient: &str, plaintext: &[u8]) -> Vec<u8> {
-    let recipient: x25519::Recipient = recipient.parse().unwrap();
+pub(crate) fn sealed(recipient: &str, plaintext: &[u8]) -> Vec<u8> {
+    let recipient: native::Recipient = recipient.parse().unwrap();
     kluis_crypto::encrypt(&[&recipient], plaintext).unwrap()
 }
 
-fn create_request(server: &Server, token: &str, body: Value) -> crate::support::Response {
+pub(crate) fn create_request(server: &Server, token: &str, body: Value) -> crate::support::Response {
     server.post("/api/v1/requests").bearer(token).json(&body).send()
 }
 
@@ -168,7 +173,7 @@ fn session(server: &Server, id: &str, email: &str, n: usize) -> String {
 }
 
 /// Declares, uploads and finalizes a delivery of these blobs; returns its id.
-fn deliver(server: &Server, id: &str, uploader: &str, recipient: &str, blobs: &[Vec<u8>]) -> String {
+pub(crate) fn deliver(server: &Server, id: &str, uploader: &str, recipient: &str, blobs: &[Vec<u8>]) -> String {
     let spec = json!({ "recipient": recipient, "blobs": blobs.iter().map(|b| json!({ "size": b.len() })).collect::<Vec<_>>(), "file_types": ["pdf"] });
     let created =
         server.post(&format!("/api/v1/r/{id}/deliveries")).bearer(uploader).json(&spec).send().expect(201).json();
@@ -359,7 +364,7 @@ fn an_uploader_writes_only_its_own_delivery_and_closed_or_full_requests_take_not
     server.post(&format!("/api/v1/requests/{id}/close")).bearer(&bob).send().expect(404);
 }
 
-fn start_or_gone(server: &Server, id: &str, email: &str) -> Option<String> {
+pub(crate) fn start_or_gone(server: &Server, id: &str, email: &str) -> Option<String> {
     let answer = server.post(&format!("/api/v1/r/{id}/session")).json(&json!({ "email": email })).send();
     (answer.status == 200).then(|| answer.json()["token"].as_str().unwrap().to_string())
 }
@@ -483,15 +488,8 @@ fn a_portal_takes_uploads_for_all_its_receivers_and_refuses_blocked_types() {
         .send()
         .expect_error(400, "policy_file_type");
 
-    let to_both: Vec<x25519::Recipient> = both.iter().map(|r| r.parse().unwrap()).collect();
-    let refs: Vec<&dyn kluis_crypto::Recipient> = to_both.iter().map(|r| r as &dyn kluis_crypto::Recipient).collect();
-    let blob = kluis_crypto::encrypt(&refs, b"the documents").unwrap();
-    let body = json!({ "recipient": both[1], "recipients": both, "blobs": [{ "size": blob.len() }] });
-    let created =
-        server.post(&format!("/api/v1/r/{request}/deliveries")).bearer(&token).json(&body).send().expect(201).json();
-    let delivery = created["id"].as_str().unwrap();
-    flow::upload_blob(&server, &token, delivery, 0, &blob);
-    server.post(&format!("/api/v1/r/{request}/deliveries/{delivery}/finalize")).bearer(&token).send().expect(204);
+    let delivery = deliver_to_all(&server, request, &token, &both, b"the documents");
+    let delivery = delivery.as_str();
 
     // Both receivers read it with their own key; nobody else sees it.
     for (token, key) in [(&alice, &alice_key), (&bob, &bob_key)] {
@@ -511,6 +509,27 @@ fn a_portal_takes_uploads_for_all_its_receivers_and_refuses_blocked_types() {
     let id = made["id"].as_str().unwrap();
     server.post(&format!("/api/v1/admin/portals/{id}/close")).bearer(&ada).send().expect(200);
     server.get("/api/v1/upload/intake").send().expect_error(404, "request_not_found");
+}
+
+/// Declares, uploads and finalizes a delivery of one blob, `plaintext`
+/// encrypted to all of a portal's `recipients` (as its page does); returns its id.
+pub(crate) fn deliver_to_all(
+    server: &Server,
+    request: &str,
+    token: &str,
+    recipients: &[String],
+    plaintext: &[u8],
+) -> String {
+    let to: Vec<native::Recipient> = recipients.iter().map(|r| r.parse().unwrap()).collect();
+    let refs: Vec<&dyn kluis_crypto::Recipient> = to.iter().map(|r| r as &dyn kluis_crypto::Recipient).collect();
+    let blob = kluis_crypto::encrypt(&refs, plaintext).unwrap();
+    let body = json!({ "recipient": recipients[0], "recipients": recipients, "blobs": [{ "size": blob.len() }] });
+    let created =
+        server.post(&format!("/api/v1/r/{request}/deliveries")).bearer(token).json(&body).send().expect(201).json();
+    let delivery = created["id"].as_str().unwrap().to_string();
+    flow::upload_blob(server, token, &delivery, 0, &blob);
+    server.post(&format!("/api/v1/r/{request}/deliveries/{delivery}/finalize")).bearer(token).send().expect(204);
+    delivery
 }
 
 /// `POST /packages` declaring these colleagues, with two small blobs.

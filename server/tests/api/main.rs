@@ -23,6 +23,7 @@ mod operator;
 mod organisations;
 mod packages;
 mod policy;
+mod post_quantum;
 mod quotas;
 mod sender;
 mod sent;

@@ -54,11 +54,18 @@ export function setupPortals({ notice }) {
     };
     const receivers = el('dd');
     const people = el('ul', '', 'portal-receivers');
+    // Keys of both kinds: no file can be encrypted to all receivers, so the portal takes nothing (portal_mixed_keys).
+    const postQuantum = portal.post_quantum ?? [];
+    const classic = portal.receivers.filter((email) => !portal.without_key.includes(email) && !postQuantum.includes(email));
+    const mixed = postQuantum.length > 0 && classic.length > 0;
     for (const email of portal.receivers) {
       const person = el('li', email);
       if (portal.without_key.includes(email)) {
         person.className = 'without-key';
         person.append(' ', el('span', t('admin.portals.noKey'), 'badge badge-warning'));
+      } else if (mixed) {
+        const kind = postQuantum.includes(email) ? 'admin.portals.postQuantumKey' : 'admin.portals.classicKey';
+        person.append(' ', el('span', t(kind), 'badge badge-warning'));
       }
       people.append(person);
     }
@@ -70,6 +77,10 @@ export function setupPortals({ notice }) {
     fact(t('admin.portals.created'), shortDate(portal.created_at));
     li.append(facts);
     if (portal.without_key.length) li.append(el('p', tn('admin.portals.withoutKey', portal.without_key.length), 'hint portal-warning'));
+    if (mixed) {
+      const text = t('admin.portals.mixedKeys', { postQuantum: postQuantum.join(', '), classic: classic.join(', ') });
+      li.append(el('p', text, 'hint portal-warning portal-mixed-keys'));
+    }
     if (portal.message) li.append(el('p', portal.message, 'portal-message'));
 
     if (portal.state === 'open') {

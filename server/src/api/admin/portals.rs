@@ -20,15 +20,16 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 async fn view(state: &State, admin: &OrgAdmin, p: UploadRequest) -> ApiResult<PortalView> {
-    let (receivers, without_key) = requests::portal_receivers(&state.domain, admin, &p).await?;
+    let receivers = requests::portal_receivers(&state.domain, admin, &p).await?;
     let name = p.portal.clone().unwrap_or_default();
     Ok(PortalView {
         id: package_id(&p.id)?,
         url: format!("{}/upload/{name}", state.domain.public_url),
         name,
         message: p.message.clone(),
-        receivers,
-        without_key,
+        receivers: receivers.all,
+        without_key: receivers.without_key,
+        post_quantum: receivers.post_quantum,
         verify: wire_verify(p.verify_email),
         max_bytes: p.max_bytes as u64,
         state: requests::state(&p, now()),
