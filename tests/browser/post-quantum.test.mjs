@@ -93,18 +93,29 @@ test('a post-quantum key made on /inbox receives through an age1pq1 request link
   const saved = await saveFromInbox(alice, 'aangifte.pdf');
   assert.equal(sha256(saved), sha256(upload), 'the upload is identical');
 
-  // A package from the send page (same sign-in): post-quantum, like Alice's key.
+  // A package from the send page (same sign-in): post-quantum, like Alice's key. Carol, a colleague
+  // whose key is classic, gets the link only, and the done step says so.
+  await server.addUser(CAROL);
+  const dir = mkdtempSync(join(tmpdir(), 'kluis-pq-send-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'passphrase'), `${PASSPHRASE}\n`);
+  const carolKey = ['key', 'init', '--passphrase-file', join(dir, 'passphrase'), '--identity', join(dir, 'carol.txt')];
+  const made = await server.kluis([...carolKey, '--server', server.url, '--token', await server.token(CAROL)]);
+  assert.equal(made.code, 0, made.stderr);
   await alice.goto(`${server.url}/`);
   await alice.locator('#step-compose').waitFor({ state: 'visible' });
   const data = testBytes((1 << 20) + 77, 92);
   await alice.setInputFiles('#files', [{ name: 'contract.pdf', mimeType: 'application/pdf', buffer: data }]);
   await alice.locator('#file-list li').first().waitFor();
-  await alice.fill('#recipients', JAN);
+  await alice.fill('#recipients', `${JAN}, ${CAROL}`);
   await alice.click('#options summary');
   await alice.check('#verify-none');
   await alice.click('#send-button');
   await alice.locator('#step-done').waitFor({ state: 'visible', timeout: 90_000 });
   const packageLink = await alice.inputValue('#link');
+  assert.match(await alice.locator('#done-colleagues').innerText(), new RegExp(`^${CAROL.replace('.', '\\.')} get the link only`));
+  const created = alice.sent.find((r) => r.method === 'POST' && new URL(r.url).pathname === '/api/v1/packages');
+  assert.equal(JSON.parse(created.body.toString()).colleagues, undefined, 'Carol is not declared a colleague');
   const id = packageIdOf(packageLink);
   for (const idx of [0, 1]) {
     const blob = await fetch(`${server.url}/api/v1/packages/${id}/blobs/${idx}`, { headers: { Authorization: `Bearer ${token}` } });

@@ -647,7 +647,7 @@ addEventListener('beforeunload', (event) => {
 
 // ---------------------------------------------------------------- done
 
-function showDone(link, hasPassword, { recipients = [], colleagues = [] } = {}) {
+function showDone(link, hasPassword, { recipients = [], colleagues = [], colleaguesLinkOnly = [] } = {}) {
   $('#link').value = link;
   // The sender's own mail program, addressed and filled in: Kluis never mails the link itself.
   // The package's subject is encrypted, so the mail gets a plain one rather than that.
@@ -655,9 +655,13 @@ function showDone(link, hasPassword, { recipients = [], colleagues = [] } = {}) 
   $('#mail-link').href = `mailto:${recipients.map(encodeURIComponent).join(',')}?${query.toString().replace(/\+/g, '%20')}`;
   $('#copy-status').textContent = '';
   $('#done-password').hidden = !hasPassword;
-  // Colleagues with a key got it in their inbox too (docs/inbound.md, "Packages to colleagues").
-  $('#done-colleagues').hidden = colleagues.length === 0;
-  $('#done-colleagues').textContent = colleagues.length ? t('done.colleagues', { names: colleagues.map((c) => c.email).join(', ') }) : '';
+  // Colleagues with a key got it in their inbox too (docs/inbound.md, "Packages to colleagues"),
+  // but for those whose key is of the other kind than the sender's (docs/architecture.md §3).
+  const words = [];
+  if (colleagues.length) words.push(t('done.colleagues', { names: colleagues.map((c) => c.email).join(', ') }));
+  if (colleaguesLinkOnly.length) words.push(t('done.colleaguesLinkOnly', { names: colleaguesLinkOnly.join(', ') }));
+  $('#done-colleagues').hidden = words.length === 0;
+  $('#done-colleagues').textContent = words.join(' ');
   notice.clear();
   show('done');
   $('#copy-link').focus();

@@ -125,9 +125,9 @@ export async function createPackage(options, { token, owner, policy = null, onSt
   // A package is post-quantum exactly when the sender's key is (docs/architecture.md §3):
   // one file is never for both kinds, so colleagues whose key is of the other kind get the link only.
   const postQuantum = Boolean(ownRecipient) && wasm.recipientIsPostQuantum(ownRecipient);
-  const colleagues = (await colleagueKeys(options.recipients, token)).filter(
-    (c) => wasm.recipientIsPostQuantum(c.recipient) === postQuantum,
-  );
+  const found = await colleagueKeys(options.recipients, token);
+  const colleagues = found.filter((c) => wasm.recipientIsPostQuantum(c.recipient) === postQuantum);
+  const colleaguesLinkOnly = found.filter((c) => !colleagues.includes(c)).map((c) => c.email);
   const packageKeyStandIn = wasm.identityToRecipient(wasm.generateIdentity(postQuantum));
   const keys = [packageKeyStandIn, ...(ownRecipient ? [ownRecipient] : []), ...colleagues.map((c) => c.recipient)];
   const sizes = blobSizes(wasm, options.subject, options.message, described, keys);
@@ -181,6 +181,7 @@ export async function createPackage(options, { token, owner, policy = null, onSt
     ownRecipient,
     postQuantum,
     colleagues,
+    colleaguesLinkOnly,
     files: described,
     sizes,
     blobs: sizes.map(() => ({ uploadUrl: null, resumeState: null, done: false, header: null })),

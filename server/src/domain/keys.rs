@@ -51,6 +51,21 @@ pub(crate) fn kind_of(recipient: &str) -> Option<PackageKind> {
     recipient.parse::<native::Recipient>().ok().map(|r| PackageKind::of(&r))
 }
 
+/// A kept recipient as the audit log names it: an X25519 one whole, a
+/// post-quantum one (about 1950 characters) by its first 23 characters and
+/// its last 6 (the Bech32 checksum), which tells keys apart in the log
+/// without filling it.
+fn logged(recipient: &str) -> String {
+    const HEAD: usize = 23;
+    const TAIL: usize = 6;
+    match kind_of(recipient) {
+        Some(PackageKind::PostQuantum) if recipient.len() > HEAD + TAIL => {
+            format!("{}…{}", &recipient[..HEAD], &recipient[recipient.len() - TAIL..])
+        }
+        _ => recipient.to_string(),
+    }
+}
+
 /// True when `recipients` hold keys of both kinds: no age file can be
 /// encrypted to all of them (c2sp.org/age forbids mixing post-quantum and
 /// classic recipients).
@@ -145,7 +160,7 @@ pub(crate) async fn put(domain: &Domain, caller: &Caller, put: PutKey) -> Domain
             })
         }
     });
-    let detail = Some(format!("recipient {recipient}"));
+    let detail = Some(format!("recipient {}", logged(&recipient)));
     let event = domain.event(caller.user.org_id, Event::Inbound(event), Actor::User(&caller.user.email), None, detail);
     domain.meta.put_user_key(key.clone(), rule, event).await?;
     Ok(key)
@@ -200,7 +215,7 @@ pub(crate) async fn recover(
         Some(k) if k.recipient == seen => Ok(()),
         _ => Err(DomainError::Conflict { code: "key_changed", message: "The user's key changed meanwhile.".into() }),
     });
-    let detail = Some(format!("user {user_id}, recipient {}", kept.recipient));
+    let detail = Some(format!("user {user_id}, recipient {}", logged(&kept.recipient)));
     let event = domain.event(admin.org_id(), Event::Admin("key_recovered"), Actor::User(admin.email()), None, detail);
     domain.meta.put_user_key(key.clone(), rule, event).await?;
     Ok(key)
@@ -244,6 +259,16 @@ mod tests {
         assert!(parse_recovery_recipient(&post_quantum).is_err());
         assert_eq!(kind_of(&post_quantum), Some(PackageKind::PostQuantum));
         assert_eq!(kind_of(&text), Some(PackageKind::Classic));
+    }
+
+    #[test]
+    fn the_log_names_a_post_quantum_key_shortly() {
+        let classic = x25519::Identity::generate().unwrap().to_public().to_string();
+        assert_eq!(logged(&classic), classic);
+        let post_quantum = native::Identity::generate(true).unwrap().to_public().to_string();
+        let short = logged(&post_quantum);
+        assert_eq!(short.chars().count(), 23 + 1 + 6, "{short}");
+        assert!(short.starts_with(&post_quantum[..23]) && short.ends_with(&post_quantum[post_quantum.len() - 6..]));
     }
 
     #[test]

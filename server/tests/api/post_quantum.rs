@@ -24,6 +24,10 @@ fn a_post_quantum_key_is_kept_and_replaced_like_a_classic_one() {
     put_key(&server, &alice, &cut).expect_error(400, "invalid_key");
     let view = put_key(&server, &alice, &shouted).expect(200).json();
     assert_eq!(view["recipient"], key.recipient.as_str());
+    // The audit log names it shortly, not by its 1950 characters.
+    let made = server.get("/api/v1/admin/audit?event=key_made").bearer(&ada).send().expect(200).json();
+    let detail = made["entries"][0]["detail"].as_str().unwrap();
+    assert_eq!(detail, format!("recipient {}…{}", &key.recipient[..23], &key.recipient[key.recipient.len() - 6..]));
     let state = server.get("/api/v1/key").bearer(&alice).send().expect(200).json();
     assert_eq!(state["key"]["recipient"], key.recipient.as_str());
     // Colleagues find it in the directory.
