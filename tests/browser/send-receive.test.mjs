@@ -806,8 +806,9 @@ test('the upload worker restarts the ciphertext at any offset, also from a saved
       return new Uint8Array(await new Blob(parts).arrayBuffer());
     };
     const worker = await uploadWorker();
-    const { extra } = await worker.call('bound');
-    const { resumeState, headerHash } = await worker.call('open', { source, size: plain.length, recipient: wasm.identityToRecipient(identity) });
+    const recipient = wasm.identityToRecipient(identity);
+    const { extra } = await worker.call('bound', { recipients: [recipient] });
+    const { resumeState, headerHash } = await worker.call('open', { source, size: plain.length, recipient });
     await worker.call('seek', { offset: 0 });
     const full = await readAll(worker, extra, 3_000_000);
     // A retry in the same worker: back to the middle of the second 4 MiB piece, then on to the end.

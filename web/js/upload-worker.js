@@ -7,7 +7,8 @@
 //
 // Operations (rpc.js): open {source, size, recipients (or one recipient) |
 // resumeState} → {resumeState, headerHash}; seek {offset} → {plaintextOffset};
-// fill {buffer, target} → {buffer, length, end}; bound → {extra}; close.
+// fill {buffer, target} → {buffer, length, end}; bound {recipients} → {extra}
+// (room a body buffer needs beyond its target, header included); close.
 import { cryptoErrorKind } from './crypto-errors.js';
 import { serveRpc } from './rpc.js';
 import { loadWasm } from './wasm.js';
@@ -96,9 +97,9 @@ serveRpc(
     },
 
     /** Room a body buffer needs beyond its target. */
-    async bound() {
+    async bound({ recipients }) {
       wasm ??= await loadWasm();
-      const probe = new wasm.Encryptor([wasm.identityToRecipient(wasm.generateIdentity())], false);
+      const probe = new wasm.Encryptor(recipients, false);
       const extra = probe.outputBound(PIECE);
       probe.free();
       return { result: { extra } };

@@ -429,12 +429,10 @@ export class PackageSender extends EventTarget {
     }
     if (!this.#worker) {
       this.#worker = new WorkerRpc(new URL('./upload-worker.js', import.meta.url));
-      const { extra } = await this.#worker.call('bound');
-      // The worker's bound is for a one-stanza X25519 header; this upload's may be longer
-      // (several recipients, or post-quantum ones at about 1.6 KB each): room for it too.
-      const header = new wasm.Encryptor(this.#recipients, false);
-      this.#bufferSize = BODY + extra + header.outputBound(0);
-      header.free();
+      // Room beyond a body's target, for this upload's header (several recipients, or
+      // post-quantum ones at about 1.6 KB each) and what a piece can add.
+      const { extra } = await this.#worker.call('bound', { recipients: this.#recipients });
+      this.#bufferSize = BODY + extra;
     }
     await this.#persist();
     this.#emit('status', { state: 'uploading' });
