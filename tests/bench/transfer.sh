@@ -2,6 +2,8 @@
 # Benchmark: `kluis send` / `kluis receive` of one file over loopback against
 # the same bytes uploaded raw with curl (tus PATCH) to the same server, and
 # the server's peak memory during 20 concurrent 500 MiB uploads.
+# `kluis receive` is also set against a raw download of the same blob with
+# curl (the sender's own GET of the file's ciphertext, written to the same disk).
 # Usage: transfer.sh [SIZE_MIB] [CONCURRENT] [EACH_MIB]   (defaults 2048 20 500)
 set -euo pipefail
 size_mib=${1:-2048}
@@ -48,18 +50,24 @@ runs=${BENCH_RUNS:-3}
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 echo
 echo "transfer over loopback: $size_mib MiB, $(nproc) cores, median of $runs runs (interleaved)"
-raws=(); sends=(); receives=()
+raws=(); sends=(); receives=(); downloads=()
 for _ in $(seq "$runs"); do
   s=$(now); raw_upload "$input" "$bytes"; e=$(now); raws+=("$(rate "$bytes" "$s" "$e")")
   s=$(now); link=$(KLUIS_SERVER=$url KLUIS_TOKEN=$token "$kluis" send "$input" --to bench@example.org --verify none); e=$(now); sends+=("$(rate "$bytes" "$s" "$e")")
   s=$(now); "$kluis" receive "$link" -o "$dir/out" >/dev/null; e=$(now); receives+=("$(rate "$bytes" "$s" "$e")")
   cmp -s "$dir/out/$(basename "$input")" "$input" || { echo "received file differs" >&2; exit 1; }
+  rm -rf "$dir/out"; mkdir -p "$dir/out"
+  package=${link##*/p/}; package=${package%%#*}
+  s=$(now); curl -sSf -H "Authorization: Bearer $token" "$url/api/v1/packages/$package/blobs/1" -o "$dir/out/raw.bin"; e=$(now)
+  downloads+=("$(rate "$bytes" "$s" "$e")")
   rm -rf "$dir/out"
 done
 raw=$(printf '%s\n' "${raws[@]}" | median); send=$(printf '%s\n' "${sends[@]}" | median); receive=$(printf '%s\n' "${receives[@]}" | median)
+download=$(printf '%s\n' "${downloads[@]}" | median)
 printf '%-28s %8s MB/s   (runs: %s)\n' "raw upload (curl, tus PATCH)" "$raw" "${raws[*]}"
 printf '%-28s %8s MB/s   %.2f x raw upload (runs: %s)\n' "kluis send" "$send" "$(awk -v a="$send" -v b="$raw" 'BEGIN { print a / b }')" "${sends[*]}"
-printf '%-28s %8s MB/s   %.2f x raw upload (runs: %s)\n' "kluis receive" "$receive" "$(awk -v a="$receive" -v b="$raw" 'BEGIN { print a / b }')" "${receives[*]}"
+printf '%-28s %8s MB/s   (runs: %s)\n' "raw download (curl, to disk)" "$download" "${downloads[*]}"
+printf '%-28s %8s MB/s   %.2f x raw download (runs: %s)\n' "kluis receive" "$receive" "$(awk -v a="$receive" -v b="$download" 'BEGIN { print a / b }')" "${receives[*]}"
 
 # Peak server memory (VmHWM) during concurrent uploads.
 each=$dir/each-$each_mib.bin
