@@ -81,7 +81,7 @@ async function run(mode) {
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const profile = mkdtempSync(join(tmpdir(), 'kluis-xhr-'));
   const chromium = spawn(CHROMIUM, ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', `--user-data-dir=${profile}`,
-    `http://127.0.0.1:${server.address().port}/`], { stdio: 'ignore' });
+    `http://127.0.0.1:${server.address().port}/`], { stdio: 'ignore', detached: true });
   try {
     await readySignal;
     await new Promise((r) => setTimeout(r, 1000));
@@ -97,7 +97,7 @@ async function run(mode) {
     console.log(`${mode.padEnd(8)} ${rate}   renderer ${growth('renderer')}   browser process ${growth('browser')}`);
   } finally {
     const exited = new Promise((r) => chromium.once('exit', r));
-    chromium.kill('SIGKILL');
+    process.kill(-chromium.pid, 'SIGKILL'); // the whole process group, so nothing writes to the profile any more
     await exited;
     server.close();
     rmSync(profile, { recursive: true, force: true, maxRetries: 5 });
