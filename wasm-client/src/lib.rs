@@ -54,6 +54,25 @@ pub fn generate_link_secret() -> Result<String, JsError> {
     Ok(LinkSecret::generate().map_err(js_err)?.to_base64url().to_string())
 }
 
+/// A codec's error as a typed error: `kind` is `no_match` (none of the keys
+/// opens the file: a wrong password or a changed link), `damaged` (not an age
+/// file, or changed, cut short, or not the file the manifest names),
+/// `mixed_post_quantum`, `cannot_encrypt`, `io`, or `unexpected`.
+fn codec_err(e: kluis_crypto::Error) -> JsValue {
+    use kluis_crypto::{EncryptError, Error};
+    let kind = match &e {
+        Error::NoMatch => "no_match",
+        Error::Header(_) | Error::HeaderMac | Error::Payload(_) | Error::Armor(_) | Error::UnexpectedHeader => {
+            "damaged"
+        }
+        Error::Encrypt(EncryptError::MixedPostQuantum) => "mixed_post_quantum",
+        Error::Encrypt(_) => "cannot_encrypt",
+        Error::Io(_) => "io",
+        _ => "unexpected",
+    };
+    typed_err(kind, e)
+}
+
 /// A JavaScript `Error` whose `kind` property names the category, so pages
 /// branch on `e.kind` and never on the message (which is for people).
 fn typed_err(kind: &str, message: impl std::fmt::Display) -> JsValue {
@@ -228,12 +247,12 @@ struct Driver<C> {
 
 /// Where a driver puts output: new arrays, or a caller's buffer.
 trait Sink {
-    fn put(&mut self, bytes: &[u8]) -> Result<(), JsError>;
+    fn put(&mut self, bytes: &[u8]) -> Result<(), JsValue>;
 }
 
 /// A new `Uint8Array` per output piece, as Web Streams need.
 impl Sink for Array {
-    fn put(&mut self, bytes: &[u8]) -> Result<(), JsError> {
+    fn put(&mut self, bytes: &[u8]) -> Result<(), JsValue> {
         self.push(&Uint8Array::from(bytes));
         Ok(())
     }
@@ -248,10 +267,10 @@ struct BufferSink<'a> {
 }
 
 impl Sink for BufferSink<'_> {
-    fn put(&mut self, bytes: &[u8]) -> Result<(), JsError> {
+    fn put(&mut self, bytes: &[u8]) -> Result<(), JsValue> {
         let n = bytes.len() as u32;
         if self.buffer.length() - self.written < n {
-            return Err(JsError::new("the output buffer is too small (see outputBound)"));
+            return Err(typed_err("buffer_too_small", "the output buffer is too small (see outputBound)"));
         }
         self.buffer.subarray(self.written, self.written + n).copy_from(bytes);
         self.written += n;
@@ -265,7 +284,7 @@ impl<C: Codec> Driver<C> {
     }
 
     /// Pushes one piece, sending all output it produced to `sink`.
-    fn push(&mut self, input: &Uint8Array, sink: &mut impl Sink) -> Result<(), JsError> {
+    fn push(&mut self, input: &Uint8Array, sink: &mut impl Sink) -> Result<(), JsValue> {
         let len = input.length();
         let mut off = 0u32;
         loop {
@@ -279,21 +298,21 @@ impl<C: Codec> Driver<C> {
                 // Straight from the JavaScript array into the chunk slot.
                 let n = rest.min(space.len() as u32);
                 input.subarray(off, off + n).copy_to(&mut space[..n as usize]);
-                self.codec.commit(n as usize).map_err(js_err)?;
+                self.codec.commit(n as usize).map_err(codec_err)?;
                 off += n;
             } else {
                 let n = rest.min(SCRATCH as u32);
                 self.scratch.resize(n as usize, 0);
                 input.subarray(off, off + n).copy_to(&mut self.scratch);
-                off += self.codec.push(&self.scratch).map_err(js_err)? as u32;
+                off += self.codec.push(&self.scratch).map_err(codec_err)? as u32;
             }
         }
     }
 
     /// Ends the input, sending the rest of the output to `sink`.
-    fn finish(&mut self, sink: &mut impl Sink) -> Result<(), JsError> {
+    fn finish(&mut self, sink: &mut impl Sink) -> Result<(), JsValue> {
         loop {
-            self.codec.finish().map_err(js_err)?;
+            self.codec.finish().map_err(codec_err)?;
             if self.codec.output().is_empty() {
                 return Ok(());
             }
@@ -301,7 +320,7 @@ impl<C: Codec> Driver<C> {
         }
     }
 
-    fn take(&mut self, sink: &mut impl Sink) -> Result<(), JsError> {
+    fn take(&mut self, sink: &mut impl Sink) -> Result<(), JsValue> {
         loop {
             let available = self.codec.output();
             if available.is_empty() {
@@ -313,25 +332,25 @@ impl<C: Codec> Driver<C> {
         }
     }
 
-    fn push_array(&mut self, input: &Uint8Array) -> Result<Array, JsError> {
+    fn push_array(&mut self, input: &Uint8Array) -> Result<Array, JsValue> {
         let mut out = Array::new();
         self.push(input, &mut out)?;
         Ok(out)
     }
 
-    fn finish_array(&mut self) -> Result<Array, JsError> {
+    fn finish_array(&mut self) -> Result<Array, JsValue> {
         let mut out = Array::new();
         self.finish(&mut out)?;
         Ok(out)
     }
 
-    fn push_into(&mut self, input: &Uint8Array, buffer: &Uint8Array) -> Result<u32, JsError> {
+    fn push_into(&mut self, input: &Uint8Array, buffer: &Uint8Array) -> Result<u32, JsValue> {
         let mut sink = BufferSink { buffer, written: 0 };
         self.push(input, &mut sink)?;
         Ok(sink.written)
     }
 
-    fn finish_into(&mut self, buffer: &Uint8Array) -> Result<u32, JsError> {
+    fn finish_into(&mut self, buffer: &Uint8Array) -> Result<u32, JsValue> {
         let mut sink = BufferSink { buffer, written: 0 };
         self.finish(&mut sink)?;
         Ok(sink.written)
@@ -381,7 +400,7 @@ impl Encryptor {
 
     /// Encrypts one piece of plaintext; returns the ciphertext ready so far
     /// (an array of `Uint8Array`s, possibly empty).
-    pub fn push(&mut self, plaintext: &Uint8Array) -> Result<Array, JsError> {
+    pub fn push(&mut self, plaintext: &Uint8Array) -> Result<Array, JsValue> {
         self.inner.push_array(plaintext)
     }
 
@@ -389,18 +408,18 @@ impl Encryptor {
     /// start) and returns its length; nothing is allocated. `sink` needs
     /// [`Self::output_bound`] bytes for this piece.
     #[wasm_bindgen(js_name = pushInto)]
-    pub fn push_into(&mut self, plaintext: &Uint8Array, sink: &Uint8Array) -> Result<u32, JsError> {
+    pub fn push_into(&mut self, plaintext: &Uint8Array, sink: &Uint8Array) -> Result<u32, JsValue> {
         self.inner.push_into(plaintext, sink)
     }
 
     /// Ends the plaintext; returns the rest of the ciphertext.
-    pub fn finish(&mut self) -> Result<Array, JsError> {
+    pub fn finish(&mut self) -> Result<Array, JsValue> {
         self.inner.finish_array()
     }
 
     /// Like [`Self::finish`], into `sink` (room: `outputBound(0)`); returns the length.
     #[wasm_bindgen(js_name = finishInto)]
-    pub fn finish_into(&mut self, sink: &Uint8Array) -> Result<u32, JsError> {
+    pub fn finish_into(&mut self, sink: &Uint8Array) -> Result<u32, JsValue> {
         self.inner.finish_into(sink)
     }
 
@@ -527,13 +546,13 @@ impl Decryptor {
 
     /// Decrypts one piece of the file; returns the plaintext authenticated
     /// so far (an array of `Uint8Array`s, possibly empty).
-    pub fn push(&mut self, ciphertext: &Uint8Array) -> Result<Array, JsError> {
+    pub fn push(&mut self, ciphertext: &Uint8Array) -> Result<Array, JsValue> {
         self.inner.push_array(ciphertext)
     }
 
     /// Ends the file; returns the rest of the plaintext, or throws if the file
     /// is truncated or damaged.
-    pub fn finish(&mut self) -> Result<Array, JsError> {
+    pub fn finish(&mut self) -> Result<Array, JsValue> {
         self.inner.finish_array()
     }
 
@@ -541,13 +560,13 @@ impl Decryptor {
     /// start) and returns its length; nothing is allocated. `sink` needs
     /// [`Self::output_bound`] bytes for this piece.
     #[wasm_bindgen(js_name = pushInto)]
-    pub fn push_into(&mut self, ciphertext: &Uint8Array, sink: &Uint8Array) -> Result<u32, JsError> {
+    pub fn push_into(&mut self, ciphertext: &Uint8Array, sink: &Uint8Array) -> Result<u32, JsValue> {
         self.inner.push_into(ciphertext, sink)
     }
 
     /// Like [`Self::finish`], into `sink` (room: `outputBound(0)`); returns the length.
     #[wasm_bindgen(js_name = finishInto)]
-    pub fn finish_into(&mut self, sink: &Uint8Array) -> Result<u32, JsError> {
+    pub fn finish_into(&mut self, sink: &Uint8Array) -> Result<u32, JsValue> {
         self.inner.finish_into(sink)
     }
 
@@ -632,13 +651,13 @@ impl RangeDecryptor {
     }
 
     /// Decrypts one piece; returns plaintext from the requested offset on.
-    pub fn push(&mut self, ciphertext: &Uint8Array) -> Result<Array, JsError> {
+    pub fn push(&mut self, ciphertext: &Uint8Array) -> Result<Array, JsValue> {
         let out = self.inner.push_array(ciphertext)?;
         Ok(self.drop_skipped(out))
     }
 
     /// Ends the input (at the end of the file: checks the final chunk).
-    pub fn finish(&mut self) -> Result<Array, JsError> {
+    pub fn finish(&mut self) -> Result<Array, JsValue> {
         let out = self.inner.finish_array()?;
         Ok(self.drop_skipped(out))
     }

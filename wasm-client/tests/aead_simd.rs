@@ -112,8 +112,8 @@ mod wasm {
     }
 
     fn decrypt_in_pieces(data: &[u8], piece: usize) -> Result<Vec<u8>, String> {
-        let err = |e| format!("{:?}", wasm_bindgen::JsValue::from(e));
-        let mut dec = Decryptor::new(vec![identity_string()]).map_err(err)?;
+        let err = |e: wasm_bindgen::JsValue| format!("{e:?}");
+        let mut dec = Decryptor::new(vec![identity_string()]).map_err(|e| err(e.into()))?;
         let mut out = Vec::new();
         for p in data.chunks(piece) {
             out.extend(bytes(dec.push(&Uint8Array::from(p)).map_err(err)?));

@@ -33,9 +33,9 @@ fn encrypt_in_pieces(mut enc: Encryptor, data: &[u8], piece: usize) -> Vec<u8> {
 fn decrypt_in_pieces(mut dec: Decryptor, data: &[u8], piece: usize) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     for p in data.chunks(piece.max(1)) {
-        out.extend(bytes(dec.push(&js(p)).map_err(|e| format!("{:?}", wasm_bindgen::JsValue::from(e)))?));
+        out.extend(bytes(dec.push(&js(p)).map_err(|e| format!("{e:?}"))?));
     }
-    out.extend(bytes(dec.finish().map_err(|e| format!("{:?}", wasm_bindgen::JsValue::from(e)))?));
+    out.extend(bytes(dec.finish().map_err(|e| format!("{e:?}"))?));
     Ok(out)
 }
 
@@ -65,8 +65,15 @@ fn tampering_is_an_error() {
     let err = decrypt_in_pieces(Decryptor::new(vec![identity.clone()]).unwrap(), &ct, 50_000).unwrap_err();
     assert!(err.contains("failed authentication"), "{err}");
     let other = generate_identity(None).unwrap();
-    let err = decrypt_in_pieces(Decryptor::new(vec![other]).unwrap(), &ct, 50_000).unwrap_err();
+    let err = decrypt_in_pieces(Decryptor::new(vec![other.clone()]).unwrap(), &ct, 50_000).unwrap_err();
     assert!(err.contains("no identity matched"), "{err}");
+    // Pages branch on the kind, never on these words.
+    let first_error = |identity: String| {
+        let mut dec = Decryptor::new(vec![identity]).unwrap();
+        dec.push(&js(&ct)).err().or_else(|| dec.finish().err()).expect("an error")
+    };
+    assert_eq!(kind(first_error(identity)), "damaged");
+    assert_eq!(kind(first_error(other)), "no_match");
 }
 
 #[wasm_bindgen_test]

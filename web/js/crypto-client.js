@@ -80,7 +80,7 @@ export class CryptoWorker {
 
   /**
    * `{identity, recipient}` out of a wrapped key; a wrong passphrase
-   * rejects with an error whose `kind` (crypto-errors.js) is no_match.
+   * rejects with an error whose `kind` is no_match.
    */
   async unwrapKey(wrapped, passphrase) {
     const { identity, recipient } = await this.#call('unwrapKey', { wrapped, passphrase });

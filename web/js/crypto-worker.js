@@ -6,7 +6,6 @@
 // 2^18, 256 MiB), so the page never blocks and the memory goes with the
 // worker.
 import { decryptStream, encryptStream } from './age-stream.js';
-import { cryptoErrorKind } from './crypto-errors.js';
 import { runCodec } from './run-codec.js';
 import { loadWasm } from './wasm.js';
 
@@ -80,8 +79,8 @@ self.onmessage = async ({ data }) => {
     const wasm = await loadWasm();
     self.postMessage({ id, ok: true, wasmMemory: wasm.memoryBytes() });
   } catch (e) {
-    // `kind`: the typed category of a wasm key error (e.g. invalid_id), else of a crypto error (no_match, damaged).
+    // `kind`: the typed category of the wasm error (e.g. invalid_id, no_match, damaged).
     const error = String(e?.message ?? e);
-    self.postMessage({ id, ok: false, error, kind: e?.kind ?? cryptoErrorKind(error) });
+    self.postMessage({ id, ok: false, error, kind: e?.kind });
   }
 };

@@ -14,7 +14,6 @@
 // Operations (rpc.js): connect {port} (format 1 only); init {identity,
 // header}; push {input, length, spare} → {input, buffer, length};
 // finish {spare} → {buffer, length, total, sha256 (format 1)}.
-import { cryptoErrorKind } from './crypto-errors.js';
 import { HashPort } from './hashing.js';
 import { serveRpc } from './rpc.js';
 import { loadWasm } from './wasm.js';
@@ -63,5 +62,4 @@ serveRpc(
       return { result, transfer: [result.buffer] };
     },
   },
-  cryptoErrorKind,
 );

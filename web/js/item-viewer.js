@@ -5,7 +5,6 @@
 // file rows are shown as the recipient page shows them, and each file is
 // saved by save-file.js (the recipient page's streaming decrypt). Used by
 // the inbox, the Sent page and the Outlook task pane.
-import { cryptoErrorKind } from './crypto-errors.js';
 import { fetchBlob } from './downloader.js';
 import { formatBytes, t } from './i18n.js';
 import { runCodec } from './run-codec.js';
@@ -64,7 +63,7 @@ export async function readManifest(blobs, { identity, token }) {
   try {
     plain = runCodec(new wasm.Decryptor([identity]).binaryOnly(), cipher);
   } catch (e) {
-    throw new ItemError(cryptoErrorKind(e.message) === 'no_match' ? 'other_key' : 'damaged');
+    throw new ItemError(e?.kind === 'no_match' ? 'other_key' : 'damaged');
   }
   try {
     return wasm.parseManifest(plain, blobs.blobs.length);

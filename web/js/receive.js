@@ -17,7 +17,6 @@
 // an upload through a request (delivery-form.js).
 import { api, ApiError } from './api.js';
 import { CryptoWorker } from './crypto-client.js';
-import { cryptoErrorKind } from './crypto-errors.js';
 import { DeliveryForm } from './delivery-form.js';
 import { fetchBlob } from './downloader.js';
 import { formatBytes, formatDate, lang, t, tn, translate } from './i18n.js';
@@ -510,7 +509,7 @@ async function openManifest() {
   try {
     ({ plain, key } = openWithEither(keys, manifestCipher));
   } catch (e) {
-    if (cryptoErrorKind(e.message) === 'no_match') {
+    if (e?.kind === 'no_match') {
       // Normally the server refused a wrong A before access; this is the fallback.
       stretched = null;
       proof = null;
@@ -538,7 +537,7 @@ function openWithEither(keys, cipher) {
     try {
       return { plain: runCodec(new wasm.Decryptor([key]).binaryOnly(), cipher), key };
     } catch (e) {
-      if (i === keys.length - 1 || cryptoErrorKind(e.message) !== 'no_match') throw e;
+      if (i === keys.length - 1 || e?.kind !== 'no_match') throw e;
     }
   }
   throw new Error('no package identity');

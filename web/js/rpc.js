@@ -41,8 +41,11 @@ export class WorkerRpc {
   }
 }
 
-/** Worker side of WorkerRpc: `handlers[op](message)` returns `{result, transfer}` or a value. */
-export function serveRpc(handlers, classify = () => undefined) {
+/**
+ * Worker side of WorkerRpc: `handlers[op](message)` returns `{result, transfer}` or a value.
+ * A thrown error's `kind` (the wasm bindings' typed category) goes along.
+ */
+export function serveRpc(handlers) {
   self.onmessage = async ({ data }) => {
     try {
       const handler = handlers[data.op];
@@ -51,7 +54,7 @@ export function serveRpc(handlers, classify = () => undefined) {
       self.postMessage({ id: data.id, ok: true, result: answer.result }, answer.transfer ?? []);
     } catch (e) {
       const error = String(e?.message ?? e);
-      self.postMessage({ id: data.id, ok: false, error, kind: classify(error) });
+      self.postMessage({ id: data.id, ok: false, error, kind: e?.kind });
     }
   };
 }

@@ -9,7 +9,6 @@
 // resumeState} → {resumeState, headerHash}; seek {offset} → {plaintextOffset};
 // fill {buffer, target} → {buffer, length, end}; bound {recipients} → {extra}
 // (room a body buffer needs beyond its target, header included); close.
-import { cryptoErrorKind } from './crypto-errors.js';
 import { serveRpc } from './rpc.js';
 import { loadWasm } from './wasm.js';
 
@@ -110,5 +109,4 @@ serveRpc(
       source = undefined;
     },
   },
-  cryptoErrorKind,
 );
