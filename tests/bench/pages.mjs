@@ -18,9 +18,11 @@
 // Prints MB/s and the growth of the renderer processes' private memory
 // (peak over idle, sampled every 100 ms; "flat" means it does not grow with
 // the size), and of the browser process. --trace prints the memory of every
-// Chromium process each second; --send-only skips the recipient page.
+// Chromium process each second; --send-only skips the recipient page;
+// --https serves HTTPS with a self-signed certificate, so Chromium speaks
+// HTTP/2 and the send page streams its uploads (the protocol is printed).
 //
-// Usage: node --experimental-websocket tests/bench/pages.mjs [--trace] [--send-only] [SIZE_MIB ...]   (default 256 1024)
+// Usage: node --experimental-websocket tests/bench/pages.mjs [--trace] [--send-only] [--https] [SIZE_MIB ...]   (default 256 1024)
 // Needs: cargo build --release -p kluis-server; cargo xtask wasm.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -36,6 +38,7 @@ const { chromiumMemoryMiB, randomFile, sha256File } = await import('./support.mj
 
 const trace = process.argv.includes('--trace');
 const sendOnly = process.argv.includes('--send-only');
+const https = process.argv.includes('--https');
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
 if (sizes.length === 0) sizes.push(256, 1024);
 const DIR = join(ROOT, 'target/bench/pages');
@@ -130,7 +133,7 @@ class Browser {
     const b = new Browser();
     b.profile = mkdtempSync(join(tmpdir(), 'kluis-pages-'));
     b.downloads = join(b.profile, 'downloads');
-    b.chromium = spawn(CHROMIUM, ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--remote-debugging-port=0', `--user-data-dir=${b.profile}`, 'about:blank'], { stdio: 'ignore', detached: true });
+    b.chromium = spawn(CHROMIUM, ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--remote-debugging-port=0', `--user-data-dir=${b.profile}`, ...(https ? ['--ignore-certificate-errors'] : []), 'about:blank'], { stdio: 'ignore', detached: true });
     let port;
     for (let i = 0; i < 100 && !port; i++) {
       await sleep(100);
@@ -203,6 +206,9 @@ function report(what, m) {
   console.log(`${what.padEnd(42)} ${m.rate.toFixed(0).padStart(5)} MB/s   renderers +${m.renderer.toFixed(0)} MiB over idle (${m.idle.toFixed(0)} MiB), browser process +${m.browser.toFixed(0)} MiB`);
 }
 
+/** What the send page was served over (http/1.1, h2). */
+let protocol = '';
+
 /** The send page: sign in as `sender`, pick `path`, send it to Bob without verification; returns the link. */
 async function sendPage(server, sender, path, bytes) {
   const browser = await Browser.start();
@@ -217,6 +223,7 @@ async function sendPage(server, sender, path, bytes) {
     await browser.chooseFile('#files', path);
     await browser.until(`!!document.querySelector('#file-list li')`);
     await browser.eval(`document.querySelector('#recipients').value = 'bob@example.org'; document.querySelector('#verify-none').click()`);
+    protocol = await browser.eval(`performance.getEntriesByType('navigation')[0].nextHopProtocol`);
     const sent = await browser.measure(bytes, async () => {
       await browser.eval(`document.querySelector('#send-button').click()`);
       await browser.until(`!document.querySelector('#step-done').hidden`, TIMEOUT_MS);
@@ -272,9 +279,9 @@ async function recipientPage(link, bytes, expected, sink) {
   }
 }
 
-const server = await KluisServer.start();
+const server = await KluisServer.start({ tls: https });
 try {
-  console.log(`\nweb pages without DevTools network instrumentation: headless Chromium, release kluis-server over loopback`);
+  console.log(`\nweb pages without DevTools network instrumentation: headless Chromium, release kluis-server over loopback${https ? ' (HTTPS)' : ''}`);
   for (const mib of sizes) {
     const path = await randomFile(DIR, mib);
     const bytes = mib * 1048576;
@@ -283,7 +290,7 @@ try {
     const sender = `bench-${mib}@example.org`;
     await server.addUser(sender);
     const sent = await sendPage(server, sender, path, bytes);
-    report(`send page, ${mib} MiB`, sent);
+    report(`send page, ${mib} MiB, ${protocol}`, sent);
     for (const sink of sendOnly ? [] : Object.keys(SINKS)) {
       report(`recipient page, ${mib} MiB, to ${sink}`, await recipientPage(sent.result, bytes, expected, sink));
     }

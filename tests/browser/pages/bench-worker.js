@@ -3,7 +3,10 @@
 // File.stream() chunk) and decrypts a 64 MiB file repeatedly up to `mib`,
 // once with `push` (a new Uint8Array per output chunk, as Web Streams need)
 // and once with `pushInto` (output into one reused buffer, as an upload or a
-// disk writer with pooled buffers does).
+// disk writer with pooled buffers does); then the same through the Web
+// Streams of age-stream.js (a ReadableStream of those pieces piped through
+// encryptStream / decryptStream into a WritableStream that drops them).
+import { decryptStream, encryptStream } from '/js/age-stream.js';
 import { loadWasm } from '/js/wasm.js';
 
 const PIECE = 256 * 1024;
@@ -49,7 +52,32 @@ self.onmessage = async ({ data: { mib } }) => {
     f();
     return (performance.now() - t) / 1000;
   };
+  /** Pipes `count` pieces of `source(i)` through `transform`; resolves with the seconds it took. */
+  const streamed = async (transform, count, source) => {
+    let i = 0;
+    const input = new ReadableStream({
+      pull(controller) {
+        if (i < count) controller.enqueue(source(i++));
+        else controller.close();
+      },
+    });
+    const t = performance.now();
+    await input.pipeThrough(transform).pipeTo(new WritableStream());
+    return (performance.now() - t) / 1000;
+  };
+  // The 64 MiB file's bytes in 256 KiB pieces, as a download's body reader gives them.
+  const whole = new Uint8Array(file.reduce((n, c) => n + c.length, 0));
+  file.reduce((at, c) => (whole.set(c, at), at + c.length), 0);
+  const filePieces = Math.ceil(whole.length / PIECE);
+  const filePiece = (i) => whole.subarray(i * PIECE, (i + 1) * PIECE);
+  // Copies: a stream's consumer may keep what it is given.
+  const encryptStreamSeconds = await streamed(await encryptStream([recipient]), pieces, () => piece.slice());
+  let decryptStreamSeconds = 0;
+  for (let i = 0; i < rounds; i++) decryptStreamSeconds += await streamed(await decryptStream([identity]), filePieces, (n) => filePiece(n).slice());
+
   self.postMessage({
+    encryptStreamSeconds,
+    decryptStreamSeconds,
     encryptBytes: mib * 1048576,
     decryptBytes: rounds * 64 * 1048576,
     encryptSeconds: time(() => encrypt(pieces)),
