@@ -20,9 +20,10 @@
 // the size), and of the browser process. --trace prints the memory of every
 // Chromium process each second; --send-only skips the recipient page;
 // --https serves HTTPS with a self-signed certificate, so Chromium speaks
-// HTTP/2 and the send page streams its uploads (the protocol is printed).
+// HTTP/2 and the send page streams its uploads (the protocol is printed);
+// --http1 keeps Chromium to HTTP/1.1 (with --https: TLS, but bodies by XHR).
 //
-// Usage: node --experimental-websocket tests/bench/pages.mjs [--trace] [--send-only] [--https] [SIZE_MIB ...]   (default 256 1024)
+// Usage: node --experimental-websocket tests/bench/pages.mjs [--trace] [--send-only] [--https [--http1]] [SIZE_MIB ...]   (default 256 1024)
 // Needs: cargo build --release -p kluis-server; cargo xtask wasm.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -39,6 +40,7 @@ const { chromiumMemoryMiB, randomFile, sha256File } = await import('./support.mj
 const trace = process.argv.includes('--trace');
 const sendOnly = process.argv.includes('--send-only');
 const https = process.argv.includes('--https');
+const http1 = process.argv.includes('--http1');
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
 if (sizes.length === 0) sizes.push(256, 1024);
 const DIR = join(ROOT, 'target/bench/pages');
@@ -133,7 +135,7 @@ class Browser {
     const b = new Browser();
     b.profile = mkdtempSync(join(tmpdir(), 'kluis-pages-'));
     b.downloads = join(b.profile, 'downloads');
-    b.chromium = spawn(CHROMIUM, ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--remote-debugging-port=0', `--user-data-dir=${b.profile}`, ...(https ? ['--ignore-certificate-errors'] : []), 'about:blank'], { stdio: 'ignore', detached: true });
+    b.chromium = spawn(CHROMIUM, ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--remote-debugging-port=0', `--user-data-dir=${b.profile}`, ...(https ? ['--ignore-certificate-errors'] : []), ...(http1 ? ['--disable-http2'] : []), 'about:blank'], { stdio: 'ignore', detached: true });
     let port;
     for (let i = 0; i < 100 && !port; i++) {
       await sleep(100);

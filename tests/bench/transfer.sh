@@ -19,7 +19,9 @@ command -v curl >/dev/null || { echo "curl is needed (apt-get install curl)" >&2
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 url=http://127.0.0.1:$port
-RUST_LOG=warn "$server_bin" --data "$dir/data" --listen "127.0.0.1:$port" --public-url "$url" 2>"$dir/server.log" &
+# One sender makes all the concurrent uploads: room for that many unfinished packages.
+printf '[limits]\nmax_unfinished_packages_per_user = %d\n' $((concurrent + 10)) > "$dir/kluis.toml"
+RUST_LOG=warn "$server_bin" --config "$dir/kluis.toml" --data "$dir/data" --listen "127.0.0.1:$port" --public-url "$url" 2>"$dir/server.log" &
 server_pid=$!
 trap 'kill $server_pid 2>/dev/null; wait $server_pid 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -sSf "$url/healthz" >/dev/null && break; sleep 0.1; done
@@ -34,6 +36,7 @@ rate() { awk -v b="$1" -v s="$2" -v e="$3" 'BEGIN { printf "%.0f", b / 1e6 / (e 
 bytes=$((size_mib * 1048576))
 
 # Raw upload: a package with one blob of exactly this size, one tus PATCH from curl.
+# Leaves the package's id in $dir/raw-id.
 raw_upload() {
   local pkg id upload
   pkg=$(curl -sSf -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
@@ -44,6 +47,13 @@ raw_upload() {
     "$url/api/v1/uploads" | tr -d '\r' | awk 'tolower($1) == "location:" { print $2 }')
   curl -sSf -X PATCH -H "Authorization: Bearer $token" -H 'Tus-Resumable: 1.0.0' -H 'Upload-Offset: 0' \
     -H 'Content-Type: application/offset+octet-stream' -T "$1" "$upload" -o /dev/null
+  echo "$id" > "$dir/raw-id"
+}
+
+# The raw upload's package is never finalized: delete it, or the sender's unfinished
+# packages (max_unfinished_packages_per_user) fill up.
+drop_raw() {
+  curl -sSf -X DELETE -H "Authorization: Bearer $token" "$url/api/v1/packages/$(cat "$dir/raw-id")" -o /dev/null
 }
 
 runs=${BENCH_RUNS:-3}
@@ -52,7 +62,7 @@ echo
 echo "transfer over loopback: $size_mib MiB, $(nproc) cores, median of $runs runs (interleaved)"
 raws=(); sends=(); receives=(); downloads=()
 for _ in $(seq "$runs"); do
-  s=$(now); raw_upload "$input" "$bytes"; e=$(now); raws+=("$(rate "$bytes" "$s" "$e")")
+  s=$(now); raw_upload "$input" "$bytes"; e=$(now); raws+=("$(rate "$bytes" "$s" "$e")"); drop_raw
   s=$(now); link=$(KLUIS_SERVER=$url KLUIS_TOKEN=$token "$kluis" send "$input" --to bench@example.org --verify none); e=$(now); sends+=("$(rate "$bytes" "$s" "$e")")
   s=$(now); "$kluis" receive "$link" -o "$dir/out" >/dev/null; e=$(now); receives+=("$(rate "$bytes" "$s" "$e")")
   cmp -s "$dir/out/$(basename "$input")" "$input" || { echo "received file differs" >&2; exit 1; }
@@ -75,7 +85,9 @@ each=$dir/each-$each_mib.bin
 rss_before=$(awk '/VmRSS/ { print $2 }' /proc/$server_pid/status)
 s=$(now)
 pids=()
-for _ in $(seq "$concurrent"); do raw_upload "$each" $((each_mib * 1048576)) & pids+=($!); done
+for i in $(seq "$concurrent"); do
+  (dir=$dir/concurrent-$i; mkdir -p "$dir"; raw_upload "$each" $((each_mib * 1048576))) & pids+=($!)
+done
 peak=0
 while kill -0 "${pids[@]}" 2>/dev/null; do
   rss=$(awk '/VmRSS/ { print $2 }' /proc/$server_pid/status); [ "$rss" -gt "$peak" ] && peak=$rss
