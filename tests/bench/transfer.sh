@@ -3,7 +3,8 @@
 # the same bytes uploaded raw with curl (tus PATCH) to the same server, and
 # the server's peak memory during 20 concurrent 500 MiB uploads.
 # `kluis receive` is also set against a raw download of the same blob with
-# curl (the sender's own GET of the file's ciphertext, written to the same disk).
+# curl (the sender's own GET of the file's ciphertext, written to the same disk),
+# and with that file flushed to disk (fsync) as kluis receive does.
 # Usage: transfer.sh [SIZE_MIB] [CONCURRENT] [EACH_MIB]   (defaults 2048 20 500)
 set -euo pipefail
 size_mib=${1:-2048}
@@ -60,7 +61,7 @@ runs=${BENCH_RUNS:-3}
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 echo
 echo "transfer over loopback: $size_mib MiB, $(nproc) cores, median of $runs runs (interleaved)"
-raws=(); sends=(); receives=(); downloads=()
+raws=(); sends=(); receives=(); downloads=(); synced=()
 for _ in $(seq "$runs"); do
   s=$(now); raw_upload "$input" "$bytes"; e=$(now); raws+=("$(rate "$bytes" "$s" "$e")"); drop_raw
   s=$(now); link=$(KLUIS_SERVER=$url KLUIS_TOKEN=$token "$kluis" send "$input" --to bench@example.org --verify none); e=$(now); sends+=("$(rate "$bytes" "$s" "$e")")
@@ -70,14 +71,21 @@ for _ in $(seq "$runs"); do
   package=${link##*/p/}; package=${package%%#*}
   s=$(now); curl -sSf -H "Authorization: Bearer $token" "$url/api/v1/packages/$package/blobs/1" -o "$dir/out/raw.bin"; e=$(now)
   downloads+=("$(rate "$bytes" "$s" "$e")")
+  # The same, flushed to disk as kluis receive does before a file gets its name.
+  rm -f "$dir/out/raw.bin"
+  s=$(now); curl -sSf -H "Authorization: Bearer $token" "$url/api/v1/packages/$package/blobs/1" -o "$dir/out/raw.bin"; sync "$dir/out/raw.bin"; e=$(now)
+  synced+=("$(rate "$bytes" "$s" "$e")")
   rm -rf "$dir/out"
 done
 raw=$(printf '%s\n' "${raws[@]}" | median); send=$(printf '%s\n' "${sends[@]}" | median); receive=$(printf '%s\n' "${receives[@]}" | median)
 download=$(printf '%s\n' "${downloads[@]}" | median)
+flushed=$(printf '%s\n' "${synced[@]}" | median)
 printf '%-28s %8s MB/s   (runs: %s)\n' "raw upload (curl, tus PATCH)" "$raw" "${raws[*]}"
 printf '%-28s %8s MB/s   %.2f x raw upload (runs: %s)\n' "kluis send" "$send" "$(awk -v a="$send" -v b="$raw" 'BEGIN { print a / b }')" "${sends[*]}"
 printf '%-28s %8s MB/s   (runs: %s)\n' "raw download (curl, to disk)" "$download" "${downloads[*]}"
-printf '%-28s %8s MB/s   %.2f x raw download (runs: %s)\n' "kluis receive" "$receive" "$(awk -v a="$receive" -v b="$download" 'BEGIN { print a / b }')" "${receives[*]}"
+printf '%-28s %8s MB/s   (runs: %s)\n' "raw download + fsync" "$flushed" "${synced[*]}"
+printf '%-28s %8s MB/s   %.2f x raw download, %.2f x with fsync (runs: %s)\n' "kluis receive" "$receive" \
+  "$(awk -v a="$receive" -v b="$download" 'BEGIN { print a / b }')" "$(awk -v a="$receive" -v b="$flushed" 'BEGIN { print a / b }')" "${receives[*]}"
 
 # Peak server memory (VmHWM) during concurrent uploads.
 each=$dir/each-$each_mib.bin
