@@ -3,9 +3,10 @@
 import js from '@eslint/js';
 import globals from 'globals';
 
-// Modules that both the pages and the workers import.
-const SHARED = ['age-stream', 'buffer-pool', 'crypto-errors', 'hashing', 'rpc', 'wasm'].map((m) => `web/js/${m}.js`);
-const WORKERS = ['web/js/*-worker.js', 'tests/browser/pages/*-worker.js'];
+// web/js/: pages/ (page modules), workers/ (Web Workers), shared/ (imported by either).
+// Shared modules that workers import too may use only what both have.
+const SHARED = ['age-stream', 'buffer-pool', 'hashing', 'rpc', 'run-codec', 'wasm'].map((m) => `web/js/shared/${m}.js`);
+const WORKERS = ['web/js/workers/*.js', 'tests/browser/pages/*-worker.js'];
 
 export default [
   // Generated (wasm-bindgen output) or not ours.

@@ -1,7 +1,7 @@
 //! Progress bars for `send` and `receive`: file names as the user knows
 //! them (shortened to fit the terminal, keeping the extension), plaintext
 //! bytes, and sizes in the decimal units the web pages use ("1.5 MB",
-//! "730 kB": `formatBytes` in web/js/i18n.js).
+//! "730 kB": `formatBytes` in web/js/shared/i18n.js).
 
 use std::io::{self, IsTerminal};
 

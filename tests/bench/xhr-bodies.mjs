@@ -7,7 +7,7 @@
 // Bodies compared, each for the same number of bytes:
 //   reused       one ArrayBuffer sent again and again (a buffer pool)
 //   fresh        a new ArrayBuffer per body, filled by a Web Worker and
-//                transferred back, as web/js/uploader.js does
+//                transferred back, as web/js/shared/uploader.js does
 //   blob         a new Blob per body
 //   fetch        fetch() instead of XHR, with the one reused ArrayBuffer
 // Prints MB/s and the growth of the renderer and browser processes.

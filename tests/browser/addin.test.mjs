@@ -438,7 +438,7 @@ test('Request files without a key says so and links to the inbox; once the key i
   // The key, made elsewhere (as /inbox does): then "check again" shows the form.
   const token = await server.token(ALICE);
   const key = await page.evaluate(async () => {
-    const { CryptoWorker } = await import('/js/crypto-client.js');
+    const { CryptoWorker } = await import('/js/shared/crypto-client.js');
     const worker = new CryptoWorker();
     try {
       const made = await worker.makeKey('een lange wachtzin hier');

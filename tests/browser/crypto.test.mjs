@@ -31,8 +31,8 @@ after(async () => {
 
 test('a 256 MiB stream survives encrypt → decrypt in Web Workers with wasm memory under 64 MiB', async () => {
   const result = await page.evaluate(async (totalMiB) => {
-    const { CryptoWorker } = await import('/js/crypto-client.js');
-    const { loadWasm } = await import('/js/wasm.js');
+    const { CryptoWorker } = await import('/js/shared/crypto-client.js');
+    const { loadWasm } = await import('/js/shared/wasm.js');
     const wasm = await loadWasm();
     const identity = wasm.generateIdentity();
     const recipient = wasm.identityToRecipient(identity);
@@ -99,8 +99,8 @@ test('a 256 MiB stream survives encrypt → decrypt in Web Workers with wasm mem
 
 test('a tampered ciphertext makes the stream fail with a plain message', async () => {
   const message = await page.evaluate(async () => {
-    const { encryptStream, decryptStream } = await import('/js/age-stream.js');
-    const { loadWasm } = await import('/js/wasm.js');
+    const { encryptStream, decryptStream } = await import('/js/shared/age-stream.js');
+    const { loadWasm } = await import('/js/shared/wasm.js');
     const wasm = await loadWasm();
     const identity = wasm.generateIdentity();
     const data = new Uint8Array(300_000).fill(7);
@@ -130,7 +130,7 @@ function keygen(dir) {
 
 async function browserEncrypt(data, recipients, armor) {
   const out = await page.evaluate(async ({ data, recipients, armor }) => {
-    const { encryptStream } = await import('/js/age-stream.js');
+    const { encryptStream } = await import('/js/shared/age-stream.js');
     const input = new Blob([Uint8Array.from(atob(data), (c) => c.charCodeAt(0))]).stream();
     const buf = new Uint8Array(await new Response(input.pipeThrough(await encryptStream(recipients, { armor }))).arrayBuffer());
     let s = '';
@@ -142,7 +142,7 @@ async function browserEncrypt(data, recipients, armor) {
 
 async function browserDecrypt(file, identities) {
   const out = await page.evaluate(async ({ file, identities }) => {
-    const { decryptStream } = await import('/js/age-stream.js');
+    const { decryptStream } = await import('/js/shared/age-stream.js');
     const input = new Blob([Uint8Array.from(atob(file), (c) => c.charCodeAt(0))]).stream();
     const buf = new Uint8Array(await new Response(input.pipeThrough(await decryptStream(identities))).arrayBuffer());
     let s = '';

@@ -229,7 +229,7 @@ test('a link whose fragment was changed or cut is refused before anything is ask
   await makeKey(alice);
   const link = await makeRequest(alice);
   const other = await alice.evaluate(async () => {
-    const { loadWasm } = await import('/js/wasm.js');
+    const { loadWasm } = await import('/js/shared/wasm.js');
     const wasm = await loadWasm();
     return wasm.identityToRecipient(wasm.generateIdentity());
   });
@@ -429,7 +429,7 @@ test('an upload interrupted by a reload continues where the server stopped, once
   await bob.locator('#step-done').waitFor({ state: 'visible', timeout: 120_000 });
   assert.ok(offsets[0] > 0, `continued where the server stopped (first offset ${offsets[0]}), not from 0`);
   const owner = `request:${new URL(link).pathname.split('/').pop()}`;
-  const left = await bob.evaluate(async (owner) => (await import('/js/send-store.js')).listSends(owner), owner);
+  const left = await bob.evaluate(async (owner) => (await import('/js/shared/send-store.js')).listSends(owner), owner);
   assert.deepEqual(left, [], 'nothing is left in IndexedDB');
   const token = await server.token(ALICE);
   const inbox = await (await fetch(`${server.url}/api/v1/inbox`, { headers: { Authorization: `Bearer ${token}` } })).json();
@@ -470,7 +470,7 @@ test('an upload left unfinished in a closed tab cannot go on under a new session
   await bob.click('#pause');
   await bob.locator('#progress-title').getByText('Paused').waitFor();
   const owner = `request:${new URL(link).pathname.split('/').pop()}`;
-  const listed = (page) => page.evaluate(async (owner) => (await import('/js/send-store.js')).listSends(owner), owner);
+  const listed = (page) => page.evaluate(async (owner) => (await import('/js/shared/send-store.js')).listSends(owner), owner);
   assert.equal((await listed(bob)).length, 1, 'an unfinished upload is kept');
 
   // A new tab of the same browser (the session was the closed tab's): the address again, a new session.
@@ -625,7 +625,7 @@ test('with the organisation\'s key recovery on, the key is also encrypted to the
   await alice.goto(`${server.url}/inbox`);
   // The recovery identity is made where the admin keeps it (here: a page of the test).
   const recovery = await alice.evaluate(async () => {
-    const wasm = await (await import('/js/wasm.js')).loadWasm();
+    const wasm = await (await import('/js/shared/wasm.js')).loadWasm();
     const identity = wasm.generateIdentity();
     return { identity, recipient: wasm.identityToRecipient(identity) };
   });
@@ -643,11 +643,11 @@ test('with the organisation\'s key recovery on, the key is also encrypted to the
   const copy = await (await admin(`/users/${id}/key`)).json();
   assert.equal(copy.recovery_recipient, recovery.recipient);
   const handed = await alice.evaluate(async ({ armored, identity }) => {
-    const wasm = await (await import('/js/wasm.js')).loadWasm();
+    const wasm = await (await import('/js/shared/wasm.js')).loadWasm();
     const decryptor = new wasm.Decryptor([identity]);
     const bytes = new Uint8Array(await new Blob([...decryptor.push(new TextEncoder().encode(armored)), ...decryptor.finish()]).arrayBuffer());
     const recovered = new TextDecoder().decode(bytes).trim();
-    const { CryptoWorker } = await import('/js/crypto-client.js');
+    const { CryptoWorker } = await import('/js/shared/crypto-client.js');
     const worker = new CryptoWorker();
     try {
       return { recipient: wasm.identityToRecipient(recovered), wrapped: (await worker.wrapKey(recovered, 'door de beheerder gekozen')).wrapped };

@@ -264,7 +264,7 @@ test('key recovery through the console: the identity is saved as a file and neve
   await recover(ALICE);
   // (Made on /inbox: the console's own scripts may not compile WebAssembly; its workers do.)
   const other = await alice.evaluate(async () => {
-    const { loadWasm } = await import('/js/wasm.js');
+    const { loadWasm } = await import('/js/shared/wasm.js');
     return (await loadWasm()).generateIdentity();
   });
   const wrongFile = join(dir, 'other.txt');

@@ -83,7 +83,7 @@ test('in Chromium, Kluis wasm and age-encryption read each other\'s post-quantum
   const page = await openPage(browser, `${server.url}/test/age-encryption.html`);
   const result = await page.evaluate(async (bytes) => {
     const age = await import('age-encryption');
-    const { loadWasm } = await import('/js/wasm.js');
+    const { loadWasm } = await import('/js/shared/wasm.js');
     const wasm = await loadWasm();
     const plain = new Uint8Array(bytes);
     const join = (pieces) => {

@@ -365,7 +365,7 @@ test('a reply interrupted by a reload goes on once the package is open again and
   assert.ok(offsets[0] > 0, `continued where the server stopped (first offset ${offsets[0]}), not from 0`);
   assert.equal(pathsOf(bob, /\/reply$/).length, 1, 'one reply session, kept over the reload');
   assert.equal(pathsOf(bob, /\/deliveries$/).length, 1, 'one delivery');
-  const left = await bob.evaluate(async (owner) => (await import('/js/send-store.js')).listSends(owner), `reply:${new URL(link).pathname.split('/').pop()}`);
+  const left = await bob.evaluate(async (owner) => (await import('/js/shared/send-store.js')).listSends(owner), `reply:${new URL(link).pathname.split('/').pop()}`);
   assert.deepEqual(left, [], 'nothing is left in IndexedDB');
 
   // Alice has exactly one reply, with Bob's message and the file byte for byte.

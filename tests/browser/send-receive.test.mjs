@@ -201,7 +201,7 @@ test('browser send → kluis receive: sign in with a code, two files, e-mail ver
   assert.ok(mailto.searchParams.get('body').includes(link));
 
   // Nothing secret is left behind in IndexedDB.
-  const left = await page.evaluate(async () => (await import('/js/send-store.js')).listSends('alice@example.org'));
+  const left = await page.evaluate(async () => (await import('/js/shared/send-store.js')).listSends('alice@example.org'));
   assert.deepEqual(left, []);
 
   writeFileSync(join(dir, 'password'), 'geheim wachtwoord\n');
@@ -741,7 +741,7 @@ test('an interrupted upload continues after a reload without sending anything tw
   const after = patches.slice(before);
   assert.ok(after.length >= 2, `PATCHes after the reload: ${after}`);
   assert.ok(after[0] > 0, `the upload continued where the server stopped (first offset ${after[0]}), not from 0`);
-  assert.equal(await page.evaluate(async () => (await import('/js/send-store.js')).listSends('alice@example.org').then((l) => l.length)), 0);
+  assert.equal(await page.evaluate(async () => (await import('/js/shared/send-store.js')).listSends('alice@example.org').then((l) => l.length)), 0);
 
   const out = join(dir, 'out');
   await cliReceive(server, link, out);
@@ -820,10 +820,10 @@ test('the upload worker restarts the ciphertext at any offset, also from a saved
   });
   await page.goto(`${server.url}/test/blank.html`);
   const result = await page.evaluate(async () => {
-    const { WorkerRpc } = await import('/js/rpc.js');
-    const { loadWasm } = await import('/js/wasm.js');
+    const { WorkerRpc } = await import('/js/shared/rpc.js');
+    const { loadWasm } = await import('/js/shared/wasm.js');
     const uploadWorker = async () => {
-      const worker = new WorkerRpc('/js/upload-worker.js');
+      const worker = new WorkerRpc('/js/workers/upload-worker.js');
       return { call: (...args) => worker.call(...args), terminate: () => worker.terminate() };
     };
     const wasm = await loadWasm();

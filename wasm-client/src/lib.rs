@@ -6,7 +6,7 @@
 //! streaming [`Encryptor`] and [`Decryptor`] take one piece of a stream per
 //! `push` and return the output it produced as an array of `Uint8Array`s,
 //! which is what a JavaScript `TransformStream` needs (see
-//! `web/js/age-stream.js`). Bytes are copied once on the way in, straight
+//! `web/js/shared/age-stream.js`). Bytes are copied once on the way in, straight
 //! into the codec's chunk slot, and once on the way out, straight into a new
 //! `Uint8Array`; wasm memory stays at about 2 MiB whatever the piece size.
 

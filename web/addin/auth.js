@@ -2,12 +2,12 @@
 // where the organisation has single sign-on, at its OpenID provider in an
 // Office dialog (/addin/sso.html); either way the API token is kept on this
 // device per Outlook account and callers work with {token, email}.
-import { api } from '../js/api.js';
-import { t } from '../js/i18n.js';
-import { describeError } from '../js/messages.js';
-import { deviceName, SavedSession } from '../js/session.js';
-import { codeMethods } from '../js/signin.js';
-import { singleSignOnError, tradeHandoff } from '../js/single-sign-on.js';
+import { api } from '../js/shared/api.js';
+import { t } from '../js/shared/i18n.js';
+import { describeError } from '../js/shared/messages.js';
+import { deviceName, SavedSession } from '../js/shared/session.js';
+import { codeMethods } from '../js/shared/signin.js';
+import { singleSignOnError, tradeHandoff } from '../js/shared/single-sign-on.js';
 import { call } from './mailbox.js';
 
 const KEY = 'kluis.addin.token';
@@ -113,7 +113,7 @@ async function atProvider(email) {
 }
 
 /**
- * Sign-in methods (web/js/signin.js). `code`: asks the server to mail a
+ * Sign-in methods (web/js/shared/signin.js). `code`: asks the server to mail a
  * code, then trades it for a token. Single sign-on: the server says whether
  * the address's organisation has it; then the provider in a dialog.
  */

@@ -10,13 +10,13 @@
 // hands it to the webview as a download — for files up to PANE_SAVE_LIMIT,
 // and not on Mac, iOS or Android. Other files get "Open in the browser": the
 // web inbox (/inbox), where any size streams to disk.
-import { api, ApiError } from '../js/api.js';
-import { formatBytes, formatDate, t, tn } from '../js/i18n.js';
-import { ItemBlobs, ItemError, itemHeading, OpenItems, readManifest, showItem, UNOPENABLE } from '../js/item-viewer.js';
-import { describeError } from '../js/messages.js';
-import { saveRow } from '../js/save-file.js';
-import { $, showStep } from '../js/ui.js';
-import { UnlockForm, UserKey } from '../js/user-key.js';
+import { api, ApiError } from '../js/shared/api.js';
+import { formatBytes, formatDate, t, tn } from '../js/shared/i18n.js';
+import { ItemBlobs, ItemError, itemHeading, OpenItems, readManifest, showItem, UNOPENABLE } from '../js/shared/item-viewer.js';
+import { describeError } from '../js/shared/messages.js';
+import { saveRow } from '../js/shared/save-file.js';
+import { $, showStep } from '../js/shared/ui.js';
+import { UnlockForm, UserKey } from '../js/shared/user-key.js';
 import { openInBrowser } from './mailbox.js';
 
 /** Largest file the pane saves itself (it holds the file in memory until it is whole). */

@@ -2,9 +2,9 @@
 // mail and opens one in the pane, where the recipient page (the same code
 // as /p/{id}, served at /addin/p/{id} so Outlook may frame it) asks for
 // the code and password and decrypts into files saved to disk.
-import { t, tn, translate } from '../js/i18n.js';
-import { $, showStep } from '../js/ui.js';
-import { loadWasm } from '../js/wasm.js';
+import { t, tn, translate } from '../js/shared/i18n.js';
+import { $, showStep } from '../js/shared/ui.js';
+import { loadWasm } from '../js/shared/wasm.js';
 import * as outlook from './mailbox.js';
 
 /** Anything that could be a Kluis link; wasm's parseLink decides. */

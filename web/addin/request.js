@@ -5,11 +5,11 @@
 // a note, days, uploads and verification, POST /requests makes the
 // request, and the link (`url#recipient`, docs/inbound.md) goes into the
 // mail body as "Send securely" puts its link there (mailbox.js).
-import { api } from '../js/api.js';
-import { describeError } from '../js/messages.js';
-import { t, tn } from '../js/i18n.js';
-import { $, busy, copyField, EMAIL, fieldError, focusInto, showStep } from '../js/ui.js';
-import { bindVerifyToAddresses } from '../js/verify-choice.js';
+import { api } from '../js/shared/api.js';
+import { describeError } from '../js/shared/messages.js';
+import { t, tn } from '../js/shared/i18n.js';
+import { $, busy, copyField, EMAIL, fieldError, focusInto, showStep } from '../js/shared/ui.js';
+import { bindVerifyToAddresses } from '../js/shared/verify-choice.js';
 import { requestBlock } from './link-block.js';
 import * as outlook from './mailbox.js';
 

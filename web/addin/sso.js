@@ -6,9 +6,9 @@
 // pane), and goes to the provider. The callback brings it back here with
 // #sso=<handoff> or #sso_error=<code>, which it hands to the pane with
 // messageParent: the pane trades the handoff and closes the dialog.
-import { api, ApiError } from '../js/api.js';
-import { translate } from '../js/i18n.js';
-import { $ } from '../js/ui.js';
+import { api, ApiError } from '../js/shared/api.js';
+import { translate } from '../js/shared/i18n.js';
+import { $ } from '../js/shared/ui.js';
 import { officeReady } from './mailbox.js';
 
 // The handoff signs in once, within a minute: out of the address bar and history before anything else.

@@ -14,16 +14,16 @@
 // Opened as taskpane.html?mode=request ("Request files"), the pane signs in
 // the same way and then asks for files instead (request.js). "Inbox" in the
 // header shows what came in, in either mode (inbox-pane.js).
-import { api, isAbort } from '../js/api.js';
-import { formatBytes, formatDate, t, tn, translate } from '../js/i18n.js';
-import { cannotSendText, checkStanding, showBanner } from '../js/licence-notice.js';
-import { describeError, refusalText } from '../js/messages.js';
-import { showSendProgress } from '../js/send-progress.js';
-import { SignInStep } from '../js/signin.js';
-import { deleteSend, listSends, saveSend, sameFile } from '../js/send-store.js';
-import { $, EMAIL, fieldError, focusInto, Notice, showStep } from '../js/ui.js';
-import { createPackage, PackageSender, SendError } from '../js/uploader.js';
-import { loadWasm } from '../js/wasm.js';
+import { api, isAbort } from '../js/shared/api.js';
+import { formatBytes, formatDate, t, tn, translate } from '../js/shared/i18n.js';
+import { cannotSendText, checkStanding, showBanner } from '../js/shared/licence-notice.js';
+import { describeError, refusalText } from '../js/shared/messages.js';
+import { showSendProgress } from '../js/shared/send-progress.js';
+import { SignInStep } from '../js/shared/signin.js';
+import { deleteSend, listSends, saveSend, sameFile } from '../js/shared/send-store.js';
+import { $, EMAIL, fieldError, focusInto, Notice, showStep } from '../js/shared/ui.js';
+import { createPackage, PackageSender, SendError } from '../js/shared/uploader.js';
+import { loadWasm } from '../js/shared/wasm.js';
 import * as auth from './auth.js';
 import { setupInbox } from './inbox-pane.js';
 import { linkBlock } from './link-block.js';

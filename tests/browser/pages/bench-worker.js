@@ -6,8 +6,8 @@
 // disk writer with pooled buffers does); then the same through the Web
 // Streams of age-stream.js (a ReadableStream of those pieces piped through
 // encryptStream / decryptStream into a WritableStream that drops them).
-import { decryptStream, encryptStream } from '/js/age-stream.js';
-import { loadWasm } from '/js/wasm.js';
+import { decryptStream, encryptStream } from '/js/shared/age-stream.js';
+import { loadWasm } from '/js/shared/wasm.js';
 
 const PIECE = 256 * 1024;
 

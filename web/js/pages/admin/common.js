@@ -1,10 +1,10 @@
 // What the admin console's sections share: calls to /api/v1/admin with the
 // signed-in admin's token, errors in words, the confirm dialog, and lists
 // that load a page at a time ("Show more").
-import { api, ApiError, NetworkError } from '../api.js';
-import { lang, t } from '../i18n.js';
-import { describeError } from '../messages.js';
-import { $ } from '../ui.js';
+import { api, ApiError, NetworkError } from '../../shared/api.js';
+import { lang, t } from '../../shared/i18n.js';
+import { describeError } from '../../shared/messages.js';
+import { $ } from '../../shared/ui.js';
 
 /** The signed-in admin; `lost(status)` runs when the server no longer takes the token (401) or the role (403). */
 export const session = { token: null, lost: () => {} };

@@ -2,8 +2,8 @@
 // types, size, downloads, codes, passwords, the message) and the send check
 // in Outlook, saved as a new version; each version lists what it changed.
 // The server checks the document and keeps the versions (server/src/domain/policy.rs).
-import { formatNumber, t } from '../i18n.js';
-import { $, busy, fieldError } from '../ui.js';
+import { formatNumber, t } from '../../shared/i18n.js';
+import { $, busy, fieldError } from '../../shared/ui.js';
 import { adminApi, el, errorText, shortDate } from './common.js';
 
 /** The keyword list the form's own-keywords box edits. */

@@ -12,16 +12,16 @@
 // as an inbox item does (item-viewer.js: subject, message, files saved to
 // disk with the recipient page's streaming code). Packages older than the
 // key were not encrypted to it, and say so.
-import { api, ApiError } from './api.js';
-import { formatBytes, formatDate, t, tn, translate } from './i18n.js';
-import { ItemBlobs, ItemError, OpenItems, readManifest, showItem } from './item-viewer.js';
-import { describeError } from './messages.js';
-import { saveRow } from './save-file.js';
-import { listSends } from './send-store.js';
-import { SavedSession } from './session.js';
-import { canPickFiles, registerDownloadWorker } from './sinks.js';
-import { $, Notice, showStep } from './ui.js';
-import { UnlockForm, UserKey } from './user-key.js';
+import { api, ApiError } from '../shared/api.js';
+import { formatBytes, formatDate, t, tn, translate } from '../shared/i18n.js';
+import { ItemBlobs, ItemError, OpenItems, readManifest, showItem } from '../shared/item-viewer.js';
+import { describeError } from '../shared/messages.js';
+import { saveRow } from '../shared/save-file.js';
+import { listSends } from '../shared/send-store.js';
+import { SavedSession } from '../shared/session.js';
+import { canPickFiles, registerDownloadWorker } from '../shared/sinks.js';
+import { $, Notice, showStep } from '../shared/ui.js';
+import { UnlockForm, UserKey } from '../shared/user-key.js';
 
 const TOKEN_KEY = 'kluis.token';
 const PAGE = 20;

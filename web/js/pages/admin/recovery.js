@@ -6,10 +6,10 @@
 // key back: the admin picks the identity file (read here only), the
 // recovery copy is decrypted in a Web Worker and wrapped again under a
 // temporary passphrase the admin gives the user out of band.
-import { ApiError } from '../api.js';
-import { CryptoWorker } from '../crypto-client.js';
-import { t } from '../i18n.js';
-import { $, busy, fieldError } from '../ui.js';
+import { ApiError } from '../../shared/api.js';
+import { CryptoWorker } from '../../shared/crypto-client.js';
+import { t } from '../../shared/i18n.js';
+import { $, busy, fieldError } from '../../shared/ui.js';
 import { adminApi, confirmAction, errorText } from './common.js';
 
 /** Shortest temporary passphrase (as the inbox asks of the user's own). */

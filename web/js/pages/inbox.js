@@ -13,18 +13,18 @@
 // manifest (blob 0) is decrypted, and each file is downloaded, decrypted and
 // checked by the recipient page's streaming code (save-file.js) with the
 // user's own token.
-import { api, ApiError } from './api.js';
-import { formatBytes, formatDate, t, tn, translate } from './i18n.js';
-import { ItemBlobs, ItemError, itemHeading, OpenItems, readManifest, showItem, UNOPENABLE } from './item-viewer.js';
-import { describeError } from './messages.js';
-import { SavedSession } from './session.js';
-import { codeMethods, SignInStep } from './signin.js';
-import { saveRow } from './save-file.js';
-import { canPickFiles, registerDownloadWorker } from './sinks.js';
-import { $, busy, copyField, EMAIL, fieldError, Notice, showStep } from './ui.js';
-import { inWorker, MIN_PASSPHRASE, UnlockForm, UserKey } from './user-key.js';
-import { bindVerifyToAddresses } from './verify-choice.js';
-import { loadWasm } from './wasm.js';
+import { api, ApiError } from '../shared/api.js';
+import { formatBytes, formatDate, t, tn, translate } from '../shared/i18n.js';
+import { ItemBlobs, ItemError, itemHeading, OpenItems, readManifest, showItem, UNOPENABLE } from '../shared/item-viewer.js';
+import { describeError } from '../shared/messages.js';
+import { SavedSession } from '../shared/session.js';
+import { codeMethods, SignInStep } from '../shared/signin.js';
+import { saveRow } from '../shared/save-file.js';
+import { canPickFiles, registerDownloadWorker } from '../shared/sinks.js';
+import { $, busy, copyField, EMAIL, fieldError, Notice, showStep } from '../shared/ui.js';
+import { inWorker, MIN_PASSPHRASE, UnlockForm, UserKey } from '../shared/user-key.js';
+import { bindVerifyToAddresses } from '../shared/verify-choice.js';
+import { loadWasm } from '../shared/wasm.js';
 
 const TOKEN_KEY = 'kluis.token';
 const PAGE = 20;

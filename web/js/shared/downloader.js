@@ -119,7 +119,7 @@ export async function fetchBlob({ url }, token, { signal } = {}) {
  * reconnect.
  */
 export async function downloadFile(blob, { identity, token, sink, expected, signal, onProgress = () => {}, onRetry = () => {} }) {
-  const worker = new WorkerRpc(new URL('./download-worker.js', import.meta.url));
+  const worker = new WorkerRpc(new URL('../workers/download-worker.js', import.meta.url));
   // Format 1 binds the file by the SHA-256 of its plaintext, computed beside the decryption.
   const hasher = expected.header ? null : startHashWorker();
   // Buffers go round (buffer-pool.js): ciphertext from here to the worker

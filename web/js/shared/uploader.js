@@ -463,7 +463,7 @@ export class PackageSender extends EventTarget {
       result = wasm.formatLink(record.server, record.id, record.linkSecret);
     }
     if (!this.#worker) {
-      this.#worker = new WorkerRpc(new URL('./upload-worker.js', import.meta.url));
+      this.#worker = new WorkerRpc(new URL('../workers/upload-worker.js', import.meta.url));
       // Room beyond a body's target, for this upload's header (several recipients, or
       // post-quantum ones at about 1.6 KB each) and what a piece can add.
       const { extra } = await this.#worker.call('bound', { recipients: this.#recipients });

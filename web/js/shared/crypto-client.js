@@ -6,7 +6,7 @@
 //   await stream.pipeTo(destination); const { wasmMemory } = await done;
 //   const stretched = await worker.stretchPassword(packageId, password);
 
-const WORKER_URL = new URL('./crypto-worker.js', import.meta.url);
+const WORKER_URL = new URL('../workers/crypto-worker.js', import.meta.url);
 
 export class CryptoWorker {
   #worker = new Worker(WORKER_URL, { type: 'module' });

@@ -3,14 +3,14 @@
 // settings, single sign-on, key recovery and upload portals. Signed in with the send page's sign-in (the
 // same saved session, and single sign-on that comes back here); a user who
 // is not an admin is told so.
-import { api, ApiError } from '../api.js';
-import { formatBytes, formatNumber, t, translate } from '../i18n.js';
-import { licenceBanner, showBanner } from '../licence-notice.js';
-import { describeError } from '../messages.js';
-import { SavedSession } from '../session.js';
-import { codeMethods, SignInStep } from '../signin.js';
-import { providerMethods, returnFromProvider } from '../single-sign-on.js';
-import { $, Notice, showStep } from '../ui.js';
+import { api, ApiError } from '../../shared/api.js';
+import { formatBytes, formatNumber, t, translate } from '../../shared/i18n.js';
+import { licenceBanner, showBanner } from '../../shared/licence-notice.js';
+import { describeError } from '../../shared/messages.js';
+import { SavedSession } from '../../shared/session.js';
+import { codeMethods, SignInStep } from '../../shared/signin.js';
+import { providerMethods, returnFromProvider } from '../../shared/single-sign-on.js';
+import { $, Notice, showStep } from '../../shared/ui.js';
 import { setupAudit } from './audit.js';
 import { adminApi, el, errorText, session } from './common.js';
 import { setupLicence } from './licence.js';

@@ -8,7 +8,7 @@
 //
 // Port messages: {type: 'reset'}; {type: 'data', buffer, length} →
 // {type: 'ack', buffer}; {type: 'digest'} → {type: 'digest', sha256}.
-import { loadWasm } from './wasm.js';
+import { loadWasm } from '../shared/wasm.js';
 
 let queue = Promise.resolve();
 let hash = null;

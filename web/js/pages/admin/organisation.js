@@ -6,8 +6,8 @@
 // recipients may reply securely, and key recovery (recovery.js). And the
 // export of everything the organisation owns (GET /admin/export, a tar
 // archive made while it downloads; allowed even when the licence lapsed).
-import { formatBytes, formatDate, formatNumber, t } from '../i18n.js';
-import { $, busy, copyField, fieldError } from '../ui.js';
+import { formatBytes, formatDate, formatNumber, t } from '../../shared/i18n.js';
+import { $, busy, copyField, fieldError } from '../../shared/ui.js';
 import { adminApi, adminRaw, confirmAction, errorText } from './common.js';
 import { setupRecovery } from './recovery.js';
 

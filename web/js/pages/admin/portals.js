@@ -3,8 +3,8 @@
 // a key flagged: they receive nothing until they make one), uploads and
 // state; publishing one (the server's refusals next to the fields) and
 // closing one after a confirmation.
-import { formatBytes, formatNumber, t, tn } from '../i18n.js';
-import { $, busy, copyField, fieldError } from '../ui.js';
+import { formatBytes, formatNumber, t, tn } from '../../shared/i18n.js';
+import { $, busy, copyField, fieldError } from '../../shared/ui.js';
 import { adminApi, confirmAction, el, errorText, known, rowButton, shortDate } from './common.js';
 
 /** The server's rule for a name: 2 to 40 of a-z, 0-9 and -, not at either end. */

@@ -15,18 +15,18 @@
 // session names the sender's key and an uploader session, and the reply
 // (a message, files) is encrypted on this page to that key and sent like
 // an upload through a request (delivery-form.js).
-import { api, ApiError } from './api.js';
-import { CryptoWorker } from './crypto-client.js';
-import { DeliveryForm } from './delivery-form.js';
-import { fetchBlob } from './downloader.js';
-import { formatBytes, formatDate, lang, t, tn, translate } from './i18n.js';
-import { describeError } from './messages.js';
-import { deleteSend, listSends } from './send-store.js';
-import { runCodec } from './run-codec.js';
-import { saveRow } from './save-file.js';
-import { canPickFiles, canPickFolder, FolderTarget, registerDownloadWorker } from './sinks.js';
-import { $, busy, Countdown, emailIn, fieldError, Notice, showStep, waitOf } from './ui.js';
-import { loadWasm } from './wasm.js';
+import { api, ApiError } from '../shared/api.js';
+import { CryptoWorker } from '../shared/crypto-client.js';
+import { DeliveryForm } from '../shared/delivery-form.js';
+import { fetchBlob } from '../shared/downloader.js';
+import { formatBytes, formatDate, lang, t, tn, translate } from '../shared/i18n.js';
+import { describeError } from '../shared/messages.js';
+import { deleteSend, listSends } from '../shared/send-store.js';
+import { runCodec } from '../shared/run-codec.js';
+import { saveRow } from '../shared/save-file.js';
+import { canPickFiles, canPickFolder, FolderTarget, registerDownloadWorker } from '../shared/sinks.js';
+import { $, busy, Countdown, emailIn, fieldError, Notice, showStep, waitOf } from '../shared/ui.js';
+import { loadWasm } from '../shared/wasm.js';
 
 /** Largest encrypted manifest accepted (the manifest itself is at most 1 MiB). */
 const MAX_MANIFEST = 2 << 20;

@@ -5,9 +5,9 @@
 // and makes, wraps and unwraps a user's own key (docs/inbound.md: scrypt
 // 2^18, 256 MiB), so the page never blocks and the memory goes with the
 // worker.
-import { decryptStream, encryptStream } from './age-stream.js';
-import { runCodec } from './run-codec.js';
-import { loadWasm } from './wasm.js';
+import { decryptStream, encryptStream } from '../shared/age-stream.js';
+import { runCodec } from '../shared/run-codec.js';
+import { loadWasm } from '../shared/wasm.js';
 
 /** Work factor (log2 N) of the passphrase that wraps a user's key; the server refuses less. */
 const KEY_WORK_FACTOR = 18;

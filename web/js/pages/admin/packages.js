@@ -1,7 +1,7 @@
 // Packages: the organisation's packages (metadata only), newest first, a
 // page at a time; revoke or delete one after a confirm. Below them the
 // deleted packages, which an admin may restore until they are purged.
-import { formatBytes, formatNumber, t, tn } from '../i18n.js';
+import { formatBytes, formatNumber, t, tn } from '../../shared/i18n.js';
 import { adminApi, confirmAction, dateCell, el, errorText, PagedTable, query, rowButton, shortDate } from './common.js';
 
 const PAGE = 50;

@@ -14,9 +14,9 @@
 // Operations (rpc.js): connect {port} (format 1 only); init {identity,
 // header}; push {input, length, spare} → {input, buffer, length};
 // finish {spare} → {buffer, length, total, sha256 (format 1)}.
-import { HashPort } from './hashing.js';
-import { serveRpc } from './rpc.js';
-import { loadWasm } from './wasm.js';
+import { HashPort } from '../shared/hashing.js';
+import { serveRpc } from '../shared/rpc.js';
+import { loadWasm } from '../shared/wasm.js';
 
 let decryptor;
 let hasher; // only for format 1

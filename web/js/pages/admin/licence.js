@@ -2,8 +2,8 @@
 // in its grace period, lapsed), the licence's details and seats, and a
 // paste box to install the licence the vendor sent. The server verifies
 // it; its refusals say why (server/src/domain/licences.rs).
-import { formatNumber, t } from '../i18n.js';
-import { $, busy, fieldError } from '../ui.js';
+import { formatNumber, t } from '../../shared/i18n.js';
+import { $, busy, fieldError } from '../../shared/ui.js';
 import { adminApi, el, errorText, shortDate } from './common.js';
 
 export function setupLicence({ notice, onView = () => {} }) {

@@ -1,8 +1,8 @@
 // Users: search, filter by state, a page at a time; add one; per row make
 // admin / user, disable / enable, remove, recover their key (recovery.js);
 // import a CSV file with a report.
-import { t, tn } from '../i18n.js';
-import { $, busy, emailIn, fieldError } from '../ui.js';
+import { t, tn } from '../../shared/i18n.js';
+import { $, busy, emailIn, fieldError } from '../../shared/ui.js';
 import { adminApi, adminRaw, confirmAction, el, errorText, known, PagedTable, query, rowButton, shortDate } from './common.js';
 import { recoverKey } from './recovery.js';
 

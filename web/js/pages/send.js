@@ -1,18 +1,18 @@
 // The send page (index.html): sign in with an e-mail code, fill in the
 // form, encrypt and upload (uploader.js), show the link. Unfinished sends
 // are offered again after a reload.
-import { api, ApiError, isAbort } from './api.js';
-import { formatBytes, formatDate, t, tn, translate } from './i18n.js';
-import { cannotSendText, checkStanding, showBanner } from './licence-notice.js';
-import { describeError, refusalText } from './messages.js';
-import { deleteSend, listSends, sameFile } from './send-store.js';
-import { SavedSession } from './session.js';
-import { codeMethods, SignInStep } from './signin.js';
-import { providerMethods, returnFromProvider } from './single-sign-on.js';
-import { $, copyField, EMAIL, fieldError, Notice, showStep } from './ui.js';
-import { showSendProgress } from './send-progress.js';
-import { createPackage, PackageSender, SendError } from './uploader.js';
-import { loadWasm } from './wasm.js';
+import { api, ApiError, isAbort } from '../shared/api.js';
+import { formatBytes, formatDate, t, tn, translate } from '../shared/i18n.js';
+import { cannotSendText, checkStanding, showBanner } from '../shared/licence-notice.js';
+import { describeError, refusalText } from '../shared/messages.js';
+import { deleteSend, listSends, sameFile } from '../shared/send-store.js';
+import { SavedSession } from '../shared/session.js';
+import { codeMethods, SignInStep } from '../shared/signin.js';
+import { providerMethods, returnFromProvider } from '../shared/single-sign-on.js';
+import { $, copyField, EMAIL, fieldError, Notice, showStep } from '../shared/ui.js';
+import { showSendProgress } from '../shared/send-progress.js';
+import { createPackage, PackageSender, SendError } from '../shared/uploader.js';
+import { loadWasm } from '../shared/wasm.js';
 
 const TOKEN_KEY = 'kluis.token';
 

@@ -5,7 +5,7 @@ import { BufferPool } from './buffer-pool.js';
 
 /** Page side: starts a hash worker; returns {port (for the producer), terminate}. */
 export function startHashWorker() {
-  const worker = new Worker(new URL('./hash-worker.js', import.meta.url), { type: 'module' });
+  const worker = new Worker(new URL('../workers/hash-worker.js', import.meta.url), { type: 'module' });
   const channel = new MessageChannel();
   worker.postMessage({ port: channel.port2 }, [channel.port2]);
   return { port: channel.port1, terminate: () => worker.terminate() };

@@ -1,8 +1,8 @@
 // The audit log: filters (user, recipient, package, event, dates), a page
 // at a time, newest first; CSV exports in English and Dutch, fetched with
 // the token (a link cannot carry it) and saved as a download.
-import { t, tn } from '../i18n.js';
-import { $, busy } from '../ui.js';
+import { t, tn } from '../../shared/i18n.js';
+import { $, busy } from '../../shared/ui.js';
 import { adminApi, adminRaw, el, errorText, known, PagedTable, query, shortDate } from './common.js';
 
 const PAGE = 100;

@@ -9,8 +9,8 @@
 // resumeState} → {resumeState, headerHash}; seek {offset} → {plaintextOffset};
 // fill {buffer, target} → {buffer, length, end}; bound {recipients} → {extra}
 // (room a body buffer needs beyond its target, header included); close.
-import { serveRpc } from './rpc.js';
-import { loadWasm } from './wasm.js';
+import { serveRpc } from '../shared/rpc.js';
+import { loadWasm } from '../shared/wasm.js';
 
 /** Plaintext read at a time (Blob reads are much faster in large pieces). */
 const PIECE = 4 << 20;

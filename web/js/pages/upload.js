@@ -11,13 +11,13 @@
 // this device to the requester's key alone and uploaded like a send
 // (uploader.js: createDelivery, PackageSender). Nothing the server could
 // read leaves the page: names and message are in the encrypted manifest.
-import { api, ApiError } from './api.js';
-import { formatBytes, lang, t, tn, translate } from './i18n.js';
-import { describeError } from './messages.js';
-import { deleteSend, listSends } from './send-store.js';
-import { DeliveryForm } from './delivery-form.js';
-import { $, busy, Countdown, emailIn, fieldError, Notice, showStep, waitOf } from './ui.js';
-import { loadWasm } from './wasm.js';
+import { api, ApiError } from '../shared/api.js';
+import { formatBytes, lang, t, tn, translate } from '../shared/i18n.js';
+import { describeError } from '../shared/messages.js';
+import { deleteSend, listSends } from '../shared/send-store.js';
+import { DeliveryForm } from '../shared/delivery-form.js';
+import { $, busy, Countdown, emailIn, fieldError, Notice, showStep, waitOf } from '../shared/ui.js';
+import { loadWasm } from '../shared/wasm.js';
 
 translate();
 document.body.classList.remove('loading');
