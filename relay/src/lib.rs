@@ -1,0 +1,19 @@
+//! `kluis-relay`: an SMTP relay that secures an organisation's outgoing
+//! mail by content policy, as a client of the Kluis API (docs/relay.md).
+//!
+//! This is its inbound side: an ESMTP server ([`session`], driven by
+//! [`server`]) that takes mail from the organisation's mail server over
+//! STARTTLS with AUTH or from allowed addresses, and puts every accepted
+//! message durably and encrypted in the [`spool`] before it answers `250`.
+
+pub mod auth;
+pub mod config;
+pub mod durable;
+pub mod keys;
+pub mod networks;
+pub mod reply;
+pub mod server;
+pub mod session;
+pub mod spool;
+pub mod tls;
+pub mod trace;
