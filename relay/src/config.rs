@@ -30,8 +30,8 @@
 //! connections = 64
 //!
 //! [delivery]
-//! retry_minutes = [1, 5, 15, 60, 240]
-//! bounce_after_hours = 120
+//! retry = ["1m", "5m", "15m", "1h", "4h"]  # waits after each failed attempt; the last repeats
+//! bounce_after = "5d"                       # then a bounce to the sender
 //! ```
 
 use std::net::SocketAddr;
@@ -108,8 +108,22 @@ pub struct LimitsFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryFile {
-    pub retry_minutes: Option<Vec<u64>>,
-    pub bounce_after_hours: Option<u64>,
+    pub retry: Option<Vec<String>>,
+    pub bounce_after: Option<String>,
+}
+
+/// A duration as people write it: `30s`, `5m`, `4h`, `5d`.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let unit = match text.chars().last()? {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return None,
+    };
+    let number: u64 = text[..text.len() - 1].parse().ok().filter(|&n| n > 0)?;
+    number.checked_mul(unit).map(Duration::from_secs)
 }
 
 /// What flags and the environment say (the command line's parsed values).
@@ -195,6 +209,8 @@ pub enum ConfigError {
     Tls(#[from] TlsError),
     #[error("limits.{0} must be at least {1}")]
     Limit(&'static str, usize),
+    #[error("delivery.{0}: {1:?} is not a duration such as 30s, 5m, 4h or 5d")]
+    Duration(&'static str, String),
     #[error("users are configured but no [tls]: AUTH is offered only after STARTTLS, so nobody could sign in")]
     UsersWithoutTls,
 }
@@ -294,7 +310,18 @@ impl Config {
         // RFC 5321 §4.5.3.2.7: a server should wait at least 5 minutes for a command.
         let idle_timeout = Duration::from_secs(l.idle_timeout_seconds.unwrap_or(300).max(1));
 
-        let retry = file.delivery.retry_minutes.unwrap_or_else(|| vec![1, 5, 15, 60, 240]);
+        let duration = |name: &'static str, text: &str| {
+            parse_duration(text).ok_or_else(|| ConfigError::Duration(name, text.to_string()))
+        };
+        let retry = match &file.delivery.retry {
+            Some(list) if !list.is_empty() => list.iter().map(|t| duration("retry", t)).collect::<Result<_, _>>()?,
+            Some(_) => return Err(ConfigError::Duration("retry", String::new())),
+            None => [1, 5, 15, 60, 240].iter().map(|m| Duration::from_secs(m * 60)).collect(),
+        };
+        let bounce_after = match &file.delivery.bounce_after {
+            Some(text) => duration("bounce_after", text)?,
+            None => Duration::from_secs(5 * 86_400),
+        };
         Ok(Config {
             listen: overrides.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid")),
             hostname: file.hostname.unwrap_or_else(default_hostname),
@@ -308,8 +335,8 @@ impl Config {
             limits,
             idle_timeout,
             connections,
-            retry: retry.into_iter().map(|m| Duration::from_secs(m.max(1) * 60)).collect(),
-            bounce_after: Duration::from_secs(file.delivery.bounce_after_hours.unwrap_or(120) * 3600),
+            retry,
+            bounce_after,
         })
     }
 }
@@ -336,7 +363,19 @@ fn default_hostname() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{Config, ConfigError, File, Overrides, Upstream};
+    use std::time::Duration;
+
+    use super::{Config, ConfigError, File, Overrides, Upstream, parse_duration};
+
+    #[test]
+    fn durations_are_written_with_a_unit() {
+        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("5d"), Some(Duration::from_secs(432_000)));
+        for bad in ["", "5", "0s", "m", "1.5h", "-1m", "99999999999999999999d"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn upstreams_are_smtp_urls() {

@@ -4,10 +4,15 @@
 //! This is its inbound side: an ESMTP server ([`session`], driven by
 //! [`server`]) that takes mail from the organisation's mail server over
 //! STARTTLS with AUTH or from allowed addresses, and puts every accepted
-//! message durably and encrypted in the [`spool`] before it answers `250`.
+//! message durably and encrypted in the [`spool`] before it answers `250`;
+//! [`delivery`] passes spooled messages on to the upstream mail server,
+//! with retries and bounces. The content policy that secures messages is
+//! not built yet.
 
 pub mod auth;
 pub mod config;
+pub mod delivery;
+pub mod dsn;
 pub mod durable;
 pub mod keys;
 pub mod networks;

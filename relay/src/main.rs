@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use kluis_relay::config::{Config, Overrides};
+use kluis_relay::delivery::{self, Delivery, Queue, Schedule};
 use kluis_relay::server::{self, Relay};
 use kluis_relay::session::Settings;
 use kluis_relay::spool::Spool;
@@ -89,11 +90,9 @@ fn run(cli: Cli) -> Result<()> {
     let config = Config::load(cli.config.as_deref(), overrides)?;
     let identity = keys::load_or_create(&config.state_dir)?;
     let (spool, queued) = Spool::open(&config.state_dir.join("spool"), identity)?;
-    tracing::info!(
-        messages = queued.len(),
-        "spool {} opened; delivery is not built yet: accepted messages stay in the spool",
-        config.state_dir.join("spool").display()
-    );
+    tracing::info!(messages = queued.len(), "spool {} opened", config.state_dir.join("spool").display());
+    let spool = Arc::new(spool);
+    let queue = Arc::new(Queue::new(queued));
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start tokio")?;
     runtime.block_on(async move {
@@ -111,10 +110,30 @@ fn run(cli: Cli) -> Result<()> {
             tls: config.tls.clone().map(tokio_rustls::TlsAcceptor::from),
             networks: config.networks.clone(),
             users: Arc::new(config.users),
-            spool: Arc::new(spool),
+            spool: spool.clone(),
+            queue: queue.clone(),
             idle_timeout: config.idle_timeout,
             connections: Arc::new(tokio::sync::Semaphore::new(config.connections)),
         };
+        match &config.upstream {
+            Some(upstream) => {
+                let delivery = Delivery {
+                    spool,
+                    queue,
+                    upstream: delivery::transport(upstream, &config.hostname)
+                        .context("cannot set up the SMTP client for the upstream")?,
+                    schedule: Schedule { retry: config.retry.clone(), bounce_after: config.bounce_after },
+                    hostname: config.hostname.clone(),
+                };
+                tracing::info!(
+                    "delivering to {}:{}: every message passes through unchanged (the content policy is not built yet)",
+                    upstream.host,
+                    upstream.port
+                );
+                tokio::spawn(delivery.run(shutdown()));
+            }
+            None => tracing::warn!("no --upstream: accepted messages stay in the spool"),
+        }
         tracing::info!("listening on {} for SMTP", listener.local_addr()?);
         server::serve(listener, Arc::new(relay), shutdown()).await;
         tracing::info!("stopped");

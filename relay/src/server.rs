@@ -16,6 +16,7 @@ use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
 use crate::auth::Users;
+use crate::delivery::Queue;
 use crate::networks::Network;
 use crate::reply::Reply;
 use crate::session::{Message, Session, Settings, Step};
@@ -33,6 +34,8 @@ pub struct Relay {
     pub networks: Vec<Network>,
     pub users: Arc<Users>,
     pub spool: Arc<Spool>,
+    /// Where spooled messages wait for delivery.
+    pub queue: Arc<Queue>,
     pub idle_timeout: Duration,
     pub connections: Arc<Semaphore>,
 }
@@ -174,6 +177,7 @@ async fn write<S: AsyncWrite + Unpin>(relay: &Relay, stream: &mut S, bytes: &[u8
 /// could not be spooled (the client gets 451 and sends it again).
 async fn queue(relay: &Relay, message: Message) -> Option<String> {
     let spool = relay.spool.clone();
+    let queue = relay.queue.clone();
     let host = relay.settings.hostname.clone();
     let stored = tokio::task::spawn_blocking(move || {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
@@ -191,7 +195,9 @@ async fn queue(relay: &Relay, message: Message) -> Option<String> {
             size = message.data.len(),
             "queued"
         );
-        Ok::<_, String>(record.id)
+        let id = record.id.clone();
+        queue.push(record);
+        Ok::<_, String>(id)
     })
     .await;
     match stored {

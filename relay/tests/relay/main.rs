@@ -3,6 +3,7 @@
 //! helpers in `support`, as ripgrep's tests are laid out).
 
 mod conversation;
+mod delivery;
 mod security;
 mod spool;
 mod support;

@@ -36,6 +36,11 @@ pub struct Setup {
     pub networks: Option<Vec<String>>,
     /// More TOML for `[limits]`.
     pub limits: String,
+    /// The upstream's port (`smtp://127.0.0.1:PORT`), and TOML for `[delivery]`.
+    pub upstream: Option<u16>,
+    pub delivery: String,
+    /// The port to listen on (default: a free one).
+    pub port: Option<u16>,
 }
 
 /// A running `kluis-relay`; killed when dropped.
@@ -50,8 +55,11 @@ pub struct Relay {
 impl Relay {
     pub fn start(setup: Setup) -> Relay {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
+        let port = setup.port.unwrap_or_else(free_port);
         let mut config = format!("listen = \"127.0.0.1:{port}\"\nhostname = \"relay.test\"\nstate_dir = \"state\"\n");
+        if let Some(upstream) = setup.upstream {
+            config += &format!("upstream = \"smtp://127.0.0.1:{upstream}\"\n");
+        }
         let mut certificate = None;
         if setup.tls_and_auth {
             let rcgen::CertifiedKey { cert, signing_key } =
@@ -70,7 +78,7 @@ impl Relay {
         if let Some(networks) = &setup.networks {
             config += &format!("networks = {networks:?}\n");
         }
-        config += &format!("[limits]\n{}\n", setup.limits);
+        config += &format!("[limits]\n{}\n[delivery]\n{}\n", setup.limits, setup.delivery);
         std::fs::write(dir.path().join("relay.toml"), config).unwrap();
         let mut relay = Relay { child: None, port, dir, certificate };
         relay.spawn();
@@ -120,6 +128,11 @@ impl Relay {
 
     pub fn state(&self) -> PathBuf {
         self.dir.path().join("state")
+    }
+
+    /// The ids of the messages in the spool.
+    pub fn spooled(&self) -> Vec<String> {
+        self.spool_files().iter().filter_map(|f| f.strip_suffix(".env")).map(str::to_string).collect()
     }
 
     /// The spool's files, by name, sorted.
@@ -262,4 +275,13 @@ pub fn found_in_files(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
         }
     }
     found
+}
+
+/// Waits up to 20 s for `done`.
+pub fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
