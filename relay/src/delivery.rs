@@ -28,6 +28,7 @@ use tokio::sync::Notify;
 
 use crate::config::Upstream;
 use crate::dsn::{self, Failure};
+use crate::error_chain;
 use crate::session::Envelope;
 use crate::spool::{self, Record, Spool};
 
@@ -224,8 +225,8 @@ impl Delivery {
         let body = message.strip_suffix(b"\r\n").unwrap_or(message);
         match self.upstream.send_raw(&envelope, body).await {
             Ok(_) => Outcome::Delivered,
-            Err(e) if e.is_permanent() => Outcome::Permanent(error_text(&e)),
-            Err(e) => Outcome::Transient(error_text(&e)),
+            Err(e) if e.is_permanent() => Outcome::Permanent(error_chain(&e)),
+            Err(e) => Outcome::Transient(error_chain(&e)),
         }
     }
 
@@ -277,17 +278,6 @@ fn lettre_envelope(from: &str, recipients: &[String]) -> Result<LettreEnvelope, 
     let from = if from.is_empty() { None } else { Some(parse(from)?) };
     let to = recipients.iter().map(|r| parse(r)).collect::<Result<Vec<_>, _>>()?;
     LettreEnvelope::new(from, to).map_err(|e| e.to_string())
-}
-
-/// lettre's error with its causes, on one line.
-fn error_text(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text += &format!(": {cause}");
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

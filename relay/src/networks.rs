@@ -56,12 +56,16 @@ impl Network {
     }
 
     pub fn contains(&self, address: IpAddr) -> bool {
-        // An IPv4 client on a dual-stack socket arrives as ::ffff:a.b.c.d.
-        let address = match address {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
-            v4 => v4,
-        };
+        let address = canonical(address);
         address.is_ipv4() == self.address.is_ipv4() && self.masked(address) == self.address
+    }
+}
+
+/// An IPv4 client on a dual-stack socket (`::ffff:a.b.c.d`) as its IPv4 address.
+pub fn canonical(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
+        v4 => v4,
     }
 }
 

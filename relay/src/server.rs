@@ -6,7 +6,7 @@
 //! handshake too, connections by `limits.connections`.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -17,7 +17,8 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::auth::Users;
 use crate::delivery::Queue;
-use crate::networks::Network;
+use crate::error_chain;
+use crate::networks::{Network, canonical};
 use crate::reply::Reply;
 use crate::session::{Message, Session, Settings, Step};
 use crate::spool::{self, Spool};
@@ -210,24 +211,5 @@ async fn queue(relay: &Relay, message: Message) -> Option<String> {
             tracing::error!(error = %e, "spooling a message failed");
             None
         }
-    }
-}
-
-/// An error and its causes, for the log.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text += &format!(": {cause}");
-        source = cause.source();
-    }
-    text
-}
-
-/// An IPv4 client on an IPv6 socket as its IPv4 address.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
     }
 }
