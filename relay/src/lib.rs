@@ -10,6 +10,7 @@
 //! not built yet.
 
 pub mod auth;
+pub mod classify;
 pub mod config;
 pub mod delivery;
 pub mod dsn;
