@@ -1,7 +1,10 @@
-//! Delivery of spooled messages to the upstream mail server: for now every
-//! message passes through unchanged (the content policy that secures some
-//! of them is the next step, docs/relay.md). One task works through the
-//! messages that are due, oldest first:
+//! Delivery of spooled messages to the upstream mail server. Each message
+//! is first classified ([`classify`](crate::classify)) by the
+//! organisation's policy: one to be passed through goes to the upstream
+//! unchanged; one to be secured is held in the spool, because securing
+//! (packages and notification mails) is not built yet and passing it on
+//! would send in the clear what the policy says must not be. One task
+//! works through the messages that are due, oldest first:
 //!
 //! - accepted by the upstream: removed from the spool;
 //! - refused for good (5xx), or still not delivered after
@@ -26,9 +29,11 @@ use lettre::transport::smtp::extension::ClientId;
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use tokio::sync::Notify;
 
+use crate::classify::{Classification, Triggers, classify};
 use crate::config::Upstream;
 use crate::dsn::{self, Failure};
 use crate::error_chain;
+use crate::policy::PolicySource;
 use crate::session::Envelope;
 use crate::spool::{self, Record, Spool};
 
@@ -134,6 +139,8 @@ pub struct Delivery {
     pub schedule: Schedule,
     /// This relay's name, in EHLO and in bounces.
     pub hostname: String,
+    pub policy: PolicySource,
+    pub triggers: Triggers,
 }
 
 /// An SMTP client of `upstream`: STARTTLS when offered (`smtp://`, the
@@ -190,7 +197,10 @@ impl Delivery {
                 return;
             }
         };
-        let outcome = self.send(&record, &message).await;
+        let outcome = match self.classify(&record, &message).await {
+            Ok(()) => self.send(&record, &message).await,
+            Err(held) => held,
+        };
         let at = now();
         let decision = self.schedule.decide(&record, outcome.clone(), at);
         record.attempts += 1;
@@ -212,6 +222,23 @@ impl Delivery {
         };
         if let Err(e) = result {
             tracing::error!(id = %record.id, error = %e, "cannot update the spool");
+        }
+    }
+
+    /// Whether `message` may pass through; if not, the outcome that holds it.
+    async fn classify(&self, record: &Record, message: &[u8]) -> Result<(), Outcome> {
+        let policy = self.policy.current().await.map_err(|e| Outcome::Transient(format!("held: {e}")))?;
+        match classify(&policy, &self.triggers, &record.recipients, message) {
+            Classification::PassThrough { warnings } => {
+                if !warnings.is_empty() {
+                    tracing::info!(id = %record.id, ?warnings, "passed through: the policy advises, it does not require");
+                }
+                Ok(())
+            }
+            Classification::Secure(reasons) => {
+                tracing::warn!(id = %record.id, ?reasons, "held: the policy asks to secure it, and securing is not built yet");
+                Err(Outcome::Transient(format!("held: to be secured ({reasons:?}); securing is not built yet")))
+            }
         }
     }
 

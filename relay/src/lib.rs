@@ -17,6 +17,7 @@ pub mod dsn;
 pub mod durable;
 pub mod keys;
 pub mod networks;
+pub mod policy;
 pub mod reply;
 pub mod server;
 pub mod session;

@@ -8,8 +8,11 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use kluis_client::Api;
+use kluis_relay::classify::Triggers;
 use kluis_relay::config::{Config, Overrides};
 use kluis_relay::delivery::{self, Delivery, Queue, Schedule};
+use kluis_relay::policy::PolicySource;
 use kluis_relay::server::{self, Relay};
 use kluis_relay::session::Settings;
 use kluis_relay::spool::Spool;
@@ -124,9 +127,20 @@ fn run(cli: Cli) -> Result<()> {
                         .context("cannot set up the SMTP client for the upstream")?,
                     schedule: Schedule { retry: config.retry.clone(), bounce_after: config.bounce_after },
                     hostname: config.hostname.clone(),
+                    policy: match (&config.server, &config.token) {
+                        (Some(server), Some(token)) => PolicySource::server(
+                            Api::new(server, Some(token.to_string()), concat!("kluis-relay/", env!("CARGO_PKG_VERSION")))
+                                .token_source("--token or KLUIS_RELAY_TOKEN"),
+                        ),
+                        _ => {
+                            tracing::warn!("no --server and --token: no content policy, only the subject and sensitivity triggers");
+                            PolicySource::Off
+                        }
+                    },
+                    triggers: Triggers::default(),
                 };
                 tracing::info!(
-                    "delivering to {}:{}: every message passes through unchanged (the content policy is not built yet)",
+                    "delivering to {}:{}: what the policy lets pass goes through unchanged; what it asks to secure is held (securing is not built yet)",
                     upstream.host,
                     upstream.port
                 );

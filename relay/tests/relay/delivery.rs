@@ -83,3 +83,26 @@ fn a_message_that_cannot_be_delivered_in_time_bounces_to_its_sender() {
     assert!(bounce.contains("Subject: Pass-through") && !bounce.contains("Line one"), "headers only: {bounce}");
     assert!(bounce.contains("for <alice@example.org>"), "to the sender: {bounce}");
 }
+
+#[test]
+fn a_message_the_policy_asks_to_secure_is_held_not_passed_through() {
+    let upstream = Relay::start(Setup::default());
+    let relay = Relay::start(Setup { upstream: Some(upstream.port), ..Setup::default() });
+    let secure = Message::builder()
+        .from("alice@example.org".parse().unwrap())
+        .to("bob@example.net".parse().unwrap())
+        .subject("[beveiligd] Medical file")
+        .body("Confidential\r\n".to_string())
+        .unwrap();
+    relay.lettre_plain().send(&secure).unwrap();
+    relay.lettre_plain().send(&message()).unwrap();
+    // The harmless one passes; the other stays in the relay's spool.
+    eventually("the harmless message's delivery", || upstream.spooled().len() == 1);
+    eventually("the hold", || relay.log().contains("held"));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(upstream.spooled().len(), 1);
+    let passed = String::from_utf8(upstream.decrypt_with_age(&upstream.spooled()[0])).unwrap();
+    assert!(passed.contains("Subject: Pass-through"), "{passed}");
+    assert_eq!(relay.spooled().len(), 1, "held in the spool");
+    assert!(relay.log().contains("SubjectKeyword(\"[beveiligd]\")"), "{}", relay.log());
+}
