@@ -117,6 +117,7 @@ fn run(cli: Cli) -> Result<()> {
             queue: queue.clone(),
             idle_timeout: config.idle_timeout,
             connections: Arc::new(tokio::sync::Semaphore::new(config.connections)),
+            password_checks: Arc::new(tokio::sync::Semaphore::new(server::PASSWORD_CHECKS)),
         };
         match &config.upstream {
             Some(upstream) => {

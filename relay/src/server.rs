@@ -3,7 +3,8 @@
 //! the client's input lasts, RFC 2920 §3.2), upgrades to TLS after
 //! STARTTLS, checks passwords and spools messages on blocking threads.
 //! Every wait is bounded: reads and writes by the idle timeout, the TLS
-//! handshake too, connections by `limits.connections`.
+//! handshake too, connections by `limits.connections`, password checks at
+//! once by [`PASSWORD_CHECKS`].
 
 use std::io;
 use std::net::SocketAddr;
@@ -24,6 +25,11 @@ use crate::session::{Message, Session, Settings, Step};
 use crate::spool::{self, Spool};
 use crate::trace;
 
+/// Password checks at once: each argon2 check holds 19 MiB for tens of
+/// milliseconds, so many connections trying passwords together must queue
+/// instead of taking the machine's memory.
+pub const PASSWORD_CHECKS: usize = 4;
+
 /// Bytes read from a client at a time: a DATA or BDAT message overshoots
 /// `limits.message_size` by at most this before it is refused.
 const READ_BUFFER: usize = 64 * 1024;
@@ -39,6 +45,8 @@ pub struct Relay {
     pub queue: Arc<Queue>,
     pub idle_timeout: Duration,
     pub connections: Arc<Semaphore>,
+    /// [`PASSWORD_CHECKS`] permits.
+    pub password_checks: Arc<Semaphore>,
 }
 
 /// Accepts connections until `shutdown` completes.
@@ -130,8 +138,12 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                 Step::Read => break,
                 Step::Authenticate(credentials) => {
                     let users = relay.users.clone();
-                    let checked =
-                        tokio::task::spawn_blocking(move || users.verify(&credentials.user, &credentials.password));
+                    let permit = relay.password_checks.clone().acquire_owned().await.expect("never closed");
+                    let checked = tokio::task::spawn_blocking(move || {
+                        let user = users.verify(&credentials.user, &credentials.password);
+                        drop(permit);
+                        user
+                    });
                     session.authenticated(checked.await.unwrap_or(None))
                 }
                 Step::Queue(message) => {
