@@ -4,6 +4,7 @@
 
 mod conversation;
 mod delivery;
+mod postfix;
 mod security;
 mod spool;
 mod support;
