@@ -439,9 +439,12 @@ impl Session {
             ehlo.capabilities |= smtp_proto::EXT_AUTH;
             ehlo.auth_mechanisms = smtp_proto::AUTH_PLAIN | smtp_proto::AUTH_LOGIN;
         }
-        let mut out = Vec::new();
-        ehlo.write(&mut out).expect("writing to a Vec");
-        out
+        let mut extensions = Vec::new();
+        ehlo.write(&mut extensions).expect("writing to a Vec");
+        // smtp-proto's first line greets with a joke ("you had me at EHLO");
+        // ours names the relay, as the greeting does (RFC 5321 §4.1.1.1).
+        let rest = extensions.iter().position(|&b| b == b'\n').map_or(0, |end| end + 1);
+        [format!("250-{} kluis-relay\r\n", self.settings.hostname).as_bytes(), &extensions[rest..]].concat()
     }
 
     fn mail(&mut self, from: MailFrom<String>) -> Reply {
@@ -761,6 +764,7 @@ mod tests {
     fn a_pipelined_transaction_is_queued_with_its_envelope_and_unstuffed_data() {
         let mut c = Client::new(settings(false, false), true);
         let ehlo = c.send("EHLO mail.test\r\n");
+        assert!(ehlo.starts_with("250-relay.test kluis-relay\r\n"), "{ehlo}");
         for extension in ["PIPELINING", "SIZE 100", "8BITMIME", "SMTPUTF8", "CHUNKING", "ENHANCEDSTATUSCODES"] {
             assert!(ehlo.contains(&format!("250-{extension}\r\n")) || ehlo.contains(&format!("250 {extension}\r\n")));
         }
