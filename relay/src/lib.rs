@@ -19,6 +19,7 @@ pub mod keys;
 pub mod networks;
 pub mod policy;
 pub mod reply;
+pub mod secure;
 pub mod server;
 pub mod session;
 pub mod spool;
