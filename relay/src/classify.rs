@@ -10,8 +10,6 @@
 //! has no one to warn at the relay, so its warnings pass the message
 //! through, with the reasons for the audit log. The result names rules and
 //! finding kinds, never the text that matched.
-//!
-//! Not wired to delivery yet: every message still passes through.
 
 use kluis_policy::{Action, ContentPolicy, FindingKind, MessageFacts, Reason as PolicyReason, Scanner, decide};
 use mail_parser::{MessageParser, MimeHeaders};

@@ -1,10 +1,11 @@
 //! Delivery of spooled messages to the upstream mail server. Each message
 //! is first classified ([`classify`](crate::classify)) by the
 //! organisation's policy: one to be passed through goes to the upstream
-//! unchanged; one to be secured is held in the spool, because securing
-//! (packages and notification mails) is not built yet and passing it on
-//! would send in the clear what the policy says must not be. One task
-//! works through the messages that are due, oldest first:
+//! unchanged; one to be secured becomes a Kluis package
+//! ([`secure`](crate::secure), through the server's API) and each recipient
+//! gets a notification with the link through the upstream. Without a Kluis
+//! server it is held, never passed on in the clear. One task works through
+//! the messages that are due, oldest first:
 //!
 //! - accepted by the upstream: removed from the spool;
 //! - refused for good (5xx), or still not delivered after
@@ -16,7 +17,12 @@
 //!
 //! A message is removed only after the upstream's `250`, so a crash in
 //! between delivers it twice rather than never (RFC 5321 §6.1: the
-//! duplicate is the lesser harm).
+//! duplicate is the lesser harm). A secured message's envelope records its
+//! package (the link sealed to the spool key) as soon as the server made
+//! it, and each notification the upstream accepted: a retry makes no
+//! second package and sends no notification twice. Only a crash between
+//! the server's answer and that record makes a second package (the first
+//! is never announced and expires unopened).
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -29,13 +35,18 @@ use lettre::transport::smtp::extension::ClientId;
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use tokio::sync::Notify;
 
+use kluis_client::{Api, send_package};
+use kluis_protocol::api::SendPolicy;
+use mail_parser::MessageParser;
+
 use crate::classify::{Classification, Triggers, classify};
 use crate::config::Upstream;
 use crate::dsn::{self, Failure};
 use crate::error_chain;
 use crate::policy::PolicySource;
+use crate::secure::{notification, package_of};
 use crate::session::Envelope;
-use crate::spool::{self, Record, Spool};
+use crate::spool::{self, Record, Secured, Spool};
 
 /// The spooled messages waiting for delivery, by id (ids sort by arrival).
 #[derive(Default)]
@@ -197,10 +208,7 @@ impl Delivery {
                 return;
             }
         };
-        let outcome = match self.classify(&record, &message).await {
-            Ok(()) => self.send(&record, &message).await,
-            Err(held) => held,
-        };
+        let outcome = self.route(&mut record, &message).await;
         let at = now();
         let decision = self.schedule.decide(&record, outcome.clone(), at);
         record.attempts += 1;
@@ -225,31 +233,110 @@ impl Delivery {
         }
     }
 
-    /// Whether `message` may pass through; if not, the outcome that holds it.
-    async fn classify(&self, record: &Record, message: &[u8]) -> Result<(), Outcome> {
-        let policy = self.policy.current().await.map_err(|e| Outcome::Transient(format!("held: {e}")))?;
-        match classify(&policy, &self.triggers, &record.recipients, message) {
-            Classification::PassThrough { warnings } => {
-                if !warnings.is_empty() {
-                    tracing::info!(id = %record.id, ?warnings, "passed through: the policy advises, it does not require");
+    /// Classifies the message, then passes it through or secures it. A
+    /// message made a package in an earlier attempt is finished as one.
+    async fn route(&self, record: &mut Record, message: &[u8]) -> Outcome {
+        let policy = match self.policy.current().await {
+            Ok(policy) => policy,
+            Err(e) => return Outcome::Transient(format!("held: {e}")),
+        };
+        if record.secured.is_none() {
+            match classify(&policy.content, &self.triggers, &record.recipients, message) {
+                Classification::PassThrough { warnings } => {
+                    if !warnings.is_empty() {
+                        tracing::info!(id = %record.id, ?warnings, "passed through: the policy advises, it does not require");
+                    }
+                    let body = message.strip_suffix(b"\r\n").unwrap_or(message);
+                    return self.send(&record.from, &record.recipients, body).await;
                 }
-                Ok(())
+                Classification::Secure(reasons) => tracing::info!(id = %record.id, ?reasons, "to be secured"),
             }
-            Classification::Secure(reasons) => {
-                tracing::warn!(id = %record.id, ?reasons, "held: the policy asks to secure it, and securing is not built yet");
-                Err(Outcome::Transient(format!("held: to be secured ({reasons:?}); securing is not built yet")))
+        }
+        match &policy.server {
+            Some((send, api)) => self.secure(record, message, send, api.clone()).await,
+            None => {
+                Outcome::Transient("held: to be secured, but no Kluis server is configured (--server, --token)".into())
             }
         }
     }
 
-    /// Passes the message on as it is (RFC 5321 §4.1.1.4: lettre ends DATA
-    /// with CRLF.CRLF itself, so a final CRLF of the message is left to it).
-    async fn send(&self, record: &Record, message: &[u8]) -> Outcome {
-        let envelope = match lettre_envelope(&record.from, &record.recipients) {
+    /// Makes the message a package (once: the envelope records it, with the
+    /// link sealed to the spool key), then sends each recipient not yet
+    /// notified their notification, recording each one sent.
+    async fn secure(&self, record: &mut Record, message: &[u8], send: &SendPolicy, api: Arc<Api>) -> Outcome {
+        let link = match &record.secured {
+            Some(secured) => match self.spool.unseal(&secured.link) {
+                Ok(link) => link,
+                Err(e) => return Outcome::Transient(format!("cannot unseal the package link: {}", error_chain(&e))),
+            },
+            None => {
+                let request = match package_of(message, &record.recipients, send) {
+                    Ok(request) => request,
+                    Err(e) => return Outcome::Permanent(format!("cannot make a package of it: {e}")),
+                };
+                let sent = tokio::task::spawn_blocking(move || send_package(&api, request, &mut |_| {})).await;
+                let sent = match sent {
+                    Ok(Ok(sent)) => sent,
+                    Ok(Err(e)) => return package_failure(&e),
+                    Err(e) => return Outcome::Transient(e.to_string()),
+                };
+                let link = sent.link.to_string();
+                let sealed = match self.spool.seal(&link) {
+                    Ok(sealed) => sealed,
+                    Err(e) => return Outcome::Transient(format!("cannot seal the package link: {e}")),
+                };
+                record.secured = Some(Secured { package: sent.id.to_string(), link: sealed, notified: Vec::new() });
+                if let Err(e) = self.save(record).await {
+                    return Outcome::Transient(e);
+                }
+                tracing::info!(id = %record.id, package = %sent.id, "secured as a package");
+                link
+            }
+        };
+        let parsed = MessageParser::default().parse(message);
+        let subject = parsed.as_ref().and_then(|m| m.subject()).unwrap_or_default().to_string();
+        let from = parsed
+            .as_ref()
+            .and_then(|m| m.from())
+            .and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .map_or_else(|| record.from.clone(), str::to_string);
+        let notified = record.secured.as_ref().map(|s| s.notified.clone()).unwrap_or_default();
+        let pending: Vec<String> = record.recipients.iter().filter(|r| !notified.contains(r)).cloned().collect();
+        for recipient in pending {
+            let mail = notification(&from, &recipient, &subject, &link, send.default_expiry_days, now());
+            let body = mail.strip_suffix(b"\r\n").unwrap_or(&mail);
+            match self.send(&record.from, std::slice::from_ref(&recipient), body).await {
+                Outcome::Delivered => {
+                    if let Some(secured) = record.secured.as_mut() {
+                        secured.notified.push(recipient);
+                    }
+                    if let Err(e) = self.save(record).await {
+                        return Outcome::Transient(e);
+                    }
+                }
+                failed => return failed,
+            }
+        }
+        Outcome::Delivered
+    }
+
+    /// Writes `record` to the spool.
+    async fn save(&self, record: &Record) -> Result<(), String> {
+        let spool = self.spool.clone();
+        let record = record.clone();
+        let saved = tokio::task::spawn_blocking(move || spool.write_record(&record)).await;
+        saved.map_err(|e| e.to_string())?.map_err(|e| error_chain(&e))
+    }
+
+    /// Sends `body` from `from` to `recipients` through the upstream (RFC
+    /// 5321 §4.1.1.4: lettre ends DATA with CRLF.CRLF itself, so `body` is
+    /// given without its final CRLF).
+    async fn send(&self, from: &str, recipients: &[String], body: &[u8]) -> Outcome {
+        let envelope = match lettre_envelope(from, recipients) {
             Ok(envelope) => envelope,
             Err(e) => return Outcome::Permanent(e),
         };
-        let body = message.strip_suffix(b"\r\n").unwrap_or(message);
         match self.upstream.send_raw(&envelope, body).await {
             Ok(_) => Outcome::Delivered,
             Err(e) if e.is_permanent() => Outcome::Permanent(error_chain(&e)),
@@ -299,6 +386,22 @@ impl Delivery {
     }
 }
 
+/// What a failure to make the package means for the message: the
+/// organisation's rules or the server refusing it are for good; an
+/// unreachable server, a refused token or a busy one are worth waiting for.
+fn package_failure(e: &kluis_client::Error) -> Outcome {
+    let text = format!("the Kluis server: {}", error_chain(e));
+    match e {
+        kluis_client::Error::Policy(_) => Outcome::Permanent(text),
+        _ => match e.server_code() {
+            Some("unauthorized" | "http_error" | "rate_limited" | "too_many_requests") | None => {
+                Outcome::Transient(text)
+            }
+            Some(_) => Outcome::Permanent(text),
+        },
+    }
+}
+
 /// The envelope for lettre; an address it cannot take is a permanent failure.
 fn lettre_envelope(from: &str, recipients: &[String]) -> Result<LettreEnvelope, String> {
     let parse = |a: &str| a.parse::<Address>().map_err(|e| format!("invalid address <{a}>: {e}"));
@@ -329,6 +432,7 @@ mod tests {
             received_at,
             attempts,
             next_attempt: received_at,
+            secured: None,
         }
     }
 

@@ -5,9 +5,10 @@
 //! [`server`]) that takes mail from the organisation's mail server over
 //! STARTTLS with AUTH or from allowed addresses, and puts every accepted
 //! message durably and encrypted in the [`spool`] before it answers `250`;
-//! [`delivery`] passes spooled messages on to the upstream mail server,
-//! with retries and bounces. The content policy that secures messages is
-//! not built yet.
+//! [`delivery`] classifies each spooled message by the organisation's
+//! policy ([`classify`]), secures it as a Kluis package with notifications
+//! ([`secure`]) or passes it on unchanged to the upstream mail server, with
+//! retries and bounces.
 
 pub mod auth;
 pub mod classify;

@@ -135,13 +135,13 @@ fn run(cli: Cli) -> Result<()> {
                         ),
                         _ => {
                             tracing::warn!("no --server and --token: no content policy, only the subject and sensitivity triggers");
-                            PolicySource::Off
+                            PolicySource::off()
                         }
                     },
                     triggers: Triggers::default(),
                 };
                 tracing::info!(
-                    "delivering to {}:{}: what the policy lets pass goes through unchanged; what it asks to secure is held (securing is not built yet)",
+                    "delivering to {}:{}: what the policy asks to secure becomes a package, the rest goes through unchanged",
                     upstream.host,
                     upstream.port
                 );

@@ -5,9 +5,8 @@
 //! so the server sees ciphertext only. Then each recipient gets a
 //! notification ([`notification`]) with the link, in Dutch and English.
 //!
-//! Built and tested as parts; not yet used by delivery (which holds these
-//! messages), because the exactly-once bookkeeping around a package made
-//! but not yet announced is still to come (docs/relay.md).
+//! [`delivery`](crate::delivery) does the sending and the bookkeeping that
+//! makes one package per message and one notification per recipient.
 
 use std::io::Cursor;
 

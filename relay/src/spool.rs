@@ -41,6 +41,23 @@ pub struct Record {
     pub attempts: u32,
     /// When to try next, Unix seconds.
     pub next_attempt: i64,
+    /// Once the message was made a package: what a retry needs so that it
+    /// makes no second package and sends no notification twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secured: Option<Secured>,
+}
+
+/// A secured message's package and which notifications went out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Secured {
+    /// The package id (the server knows it too).
+    pub package: String,
+    /// The link, sealed to the spool key ([`Spool::seal`]): the link secret
+    /// is never on disk in the clear.
+    pub link: String,
+    /// Recipients whose notification the upstream accepted.
+    pub notified: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -149,6 +166,7 @@ impl Spool {
             received_at: now,
             attempts: 0,
             next_attempt: now,
+            secured: None,
         };
         self.write_record(&record)?;
         Ok(record)
@@ -169,6 +187,20 @@ impl Spool {
         let file = fs::read(&path).map_err(|source| SpoolError::Io { path: path.clone(), source })?;
         let identities: [&dyn kluis_crypto::Identity; 1] = [&self.identity];
         kluis_crypto::decrypt(&identities, &file).map_err(|source| SpoolError::Crypto { path, source })
+    }
+
+    /// `text` encrypted to the spool key, ASCII-armored (for the envelope).
+    pub fn seal(&self, text: &str) -> Result<String, kluis_crypto::Error> {
+        kluis_crypto::encrypt_armored(&[&self.recipient], text.as_bytes())
+    }
+
+    /// What [`Spool::seal`] sealed.
+    pub fn unseal(&self, sealed: &str) -> Result<String, SpoolError> {
+        let identities: [&dyn kluis_crypto::Identity; 1] = [&self.identity];
+        let path = self.dir.clone();
+        let plain = kluis_crypto::decrypt(&identities, sealed.as_bytes())
+            .map_err(|source| SpoolError::Crypto { path, source })?;
+        String::from_utf8(plain).map_err(|e| SpoolError::Io { path: self.dir.clone(), source: io::Error::other(e) })
     }
 
     /// Takes a message out of the spool (delivered or bounced): the

@@ -5,6 +5,7 @@
 mod conversation;
 mod delivery;
 mod postfix;
+mod secure;
 mod security;
 mod spool;
 mod support;

@@ -9,6 +9,8 @@
 
 #![allow(dead_code)]
 
+pub mod kluis;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -41,6 +43,8 @@ pub struct Setup {
     pub delivery: String,
     /// The port to listen on (default: a free one).
     pub port: Option<u16>,
+    /// A Kluis server's URL and a token for it (`--server`, `token_file`).
+    pub kluis: Option<(String, String)>,
 }
 
 /// A running `kluis-relay`; killed when dropped.
@@ -59,6 +63,10 @@ impl Relay {
         let mut config = format!("listen = \"127.0.0.1:{port}\"\nhostname = \"relay.test\"\nstate_dir = \"state\"\n");
         if let Some(upstream) = setup.upstream {
             config += &format!("upstream = \"smtp://127.0.0.1:{upstream}\"\n");
+        }
+        if let Some((server, token)) = &setup.kluis {
+            std::fs::write(dir.path().join("token"), token).unwrap();
+            config += &format!("server = \"{server}\"\ntoken_file = \"token\"\n");
         }
         let mut certificate = None;
         if setup.tls_and_auth {
