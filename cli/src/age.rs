@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 
 use crate::output::Output;
 use crate::passphrase;
-use crate::pipeline;
+use kluis_client::pipeline;
 
 #[derive(Subcommand)]
 pub enum Command {

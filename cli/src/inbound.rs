@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, ValueEnum};
+use kluis_client::text::printable;
 use kluis_crypto::{Error as AgeError, native};
 use kluis_protocol::api::{self, DownloadBlob};
 use kluis_protocol::inbound::{CreateRequest, InboxItem, InboxKind, InboxPage, RequestView};
@@ -15,7 +16,7 @@ use kluis_protocol::{Manifest, PackageId, RequestLink};
 use crate::client::{Client, server_code};
 use crate::key::{IdentityArg, key_state};
 use crate::progress::format_bytes;
-use crate::receive::{fetch_manifest, printable, save_files, show_words};
+use crate::receive::{fetch_manifest, save_files, show_words};
 use crate::send::ServerArgs;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -122,7 +123,7 @@ pub fn request(args: RequestArgs) -> Result<()> {
     };
     let view: RequestView = client.post("/requests", &body).map_err(|e| match server_code(&e) {
         Some("no_key") => anyhow!("you have no key yet: run `kluis key init` first"),
-        _ => e,
+        _ => e.into(),
     })?;
     // Uploads are encrypted to the recipient in the link: it must be this user's key.
     if view.recipient != key.recipient {
@@ -242,7 +243,7 @@ pub fn fetch(args: FetchArgs) -> Result<()> {
                 Some("not_found") => anyhow!(
                     "there is no item {id} in your inbox nor among what you sent (see `kluis inbox`, `kluis list`)"
                 ),
-                _ => e,
+                _ => e.into(),
             })?;
             let blobs = sent
                 .blobs
@@ -255,7 +256,7 @@ pub fn fetch(args: FetchArgs) -> Result<()> {
                 .collect::<Vec<_>>();
             (None, blobs)
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     let (manifest_ref, files) = blobs.split_first().context("the item has no blobs")?;
     let manifest_file = fetch_manifest(&client, manifest_ref)?;

@@ -118,7 +118,7 @@ fn config_dir() -> Result<PathBuf> {
 
 /// The caller's key state (`GET /key`).
 pub fn key_state(client: &Client) -> Result<KeyState> {
-    client.get("/key")
+    Ok(client.get("/key")?)
 }
 
 /// Refuses to go on when `path` exists: an identity file is never overwritten.
@@ -205,9 +205,8 @@ fn init(args: InitArgs) -> Result<()> {
     write_identity(&path, &identity)?;
     let body = PutKey { recipient: identity.to_public().to_string(), wrapped, recovery, replace: args.replace };
     let put = (|| -> Result<KeyView> {
-        let mut response =
-            client.request("PUT", "/key").send_json(&body).map_err(|e| crate::client::network(&client.api, e))?;
-        crate::client::check(&mut response)?;
+        let mut response = client.request("PUT", "/key").send_json(&body).map_err(|e| client.network(e))?;
+        client.check(&mut response)?;
         response.body_mut().read_json().context("the server sent an answer this program does not understand")
     })();
     let view = match put {

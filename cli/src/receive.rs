@@ -28,7 +28,10 @@ use sha2::{Digest, Sha256};
 
 use crate::client::{self, Client, server_code};
 use crate::progress::Bar;
-use crate::{overlap, passphrase};
+use kluis_client::overlap;
+use kluis_client::text::printable;
+
+use crate::passphrase;
 
 #[derive(Args)]
 pub struct ReceiveArgs {
@@ -94,7 +97,7 @@ fn prompt_line(message: &str) -> Result<String> {
 pub fn receive(args: ReceiveArgs) -> Result<()> {
     let link = Link::parse(&args.link)?;
     let id = &link.package_id;
-    let client = Client::new(&link.server, None);
+    let client = client::new(&link.server, None);
     let status: PackageStatus = client.get(&format!("/p/{id}"))?;
     let interactive = io::stdin().is_terminal() && io::stderr().is_terminal();
     // Who sent it, before anything is asked (docs/architecture.md §3, link
@@ -156,7 +159,7 @@ pub fn receive(args: ReceiveArgs) -> Result<()> {
                 request.email = Some(email);
                 request.code = Some(code);
             }
-            client.post(&format!("/p/{id}/access"), &request)
+            Ok(client.post(&format!("/p/{id}/access"), &request)?)
         })();
         match result {
             Ok(access) => break access,
@@ -292,21 +295,9 @@ pub(crate) fn save_files(
     Ok(())
 }
 
-/// Text from the sender with terminal control characters (escape
-/// sequences, bidirectional overrides) replaced, keeping line breaks and
-/// tabs where `multiline`.
-pub(crate) fn printable(text: &str, multiline: bool) -> String {
-    text.chars()
-        .map(|c| {
-            let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-            if (multiline && matches!(c, '\n' | '\t')) || !(c.is_control() || bidi) { c } else { '\u{fffd}' }
-        })
-        .collect()
-}
-
 /// The tries the server says are left after a wrong code.
 fn tries_left(e: &anyhow::Error) -> Option<i64> {
-    e.downcast_ref::<client::ServerError>().and_then(|s| s.details["tries_left"].as_i64())
+    client::server_error(e).and_then(|s| s.details["tries_left"].as_i64())
 }
 
 /// Clearer words for the access errors a recipient can fix.
@@ -415,13 +406,13 @@ fn fetch(client: &Client, blob: &DownloadBlob, out: &mut dyn Write) -> Result<()
             Err(e) => {
                 attempt += 1;
                 if attempt >= MAX_ATTEMPTS {
-                    return Err(client::network(&client.api, e));
+                    return Err(client.network(e).into());
                 }
                 std::thread::sleep(Duration::from_secs(1 << attempt.min(5)));
                 continue;
             }
         };
-        client::check(&mut response)?;
+        client.check(&mut response)?;
         if received > 0 && response.status().as_u16() != 206 {
             bail!("the server cannot resume the download");
         }

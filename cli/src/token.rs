@@ -37,11 +37,9 @@ pub fn run(command: Command) -> Result<()> {
         }
         Command::Revoke { id, server } => {
             let client = server.client()?;
-            let mut response = client
-                .request_empty("DELETE", &format!("/tokens/{id}"))
-                .call()
-                .map_err(|e| crate::client::network(&client.api, e))?;
-            crate::client::check(&mut response)?;
+            let mut response =
+                client.request_empty("DELETE", &format!("/tokens/{id}")).call().map_err(|e| client.network(e))?;
+            client.check(&mut response)?;
             if response.status().as_u16() != 204 {
                 bail!("the server answered HTTP {}", response.status());
             }

@@ -137,10 +137,10 @@ impl Read for ChannelReader {
 /// Runs `produce` with a writer whose bytes `consume` reads on another
 /// thread. If `produce` fails, its error wins (the consumer then saw a cut
 /// stream); if the consumer fails first, its error explains the failed writes.
-pub fn pipe<T, U: Send>(
-    consume: impl FnOnce(&mut ChannelReader) -> anyhow::Result<U> + Send,
-    produce: impl FnOnce(&mut dyn Write) -> anyhow::Result<T>,
-) -> anyhow::Result<(T, U)> {
+pub fn pipe<T, U: Send, E: From<io::Error> + Send>(
+    consume: impl FnOnce(&mut ChannelReader) -> Result<U, E> + Send,
+    produce: impl FnOnce(&mut dyn Write) -> Result<T, E>,
+) -> Result<(T, U), E> {
     std::thread::scope(|scope| {
         let (filled_tx, filled_rx) = sync_channel::<io::Result<Vec<u8>>>(DEPTH);
         let (spare_tx, spare_rx) = sync_channel::<Vec<u8>>(DEPTH + 2);
@@ -149,25 +149,24 @@ pub fn pipe<T, U: Send>(
                 ChannelReader { filled: filled_rx, spare: spare_tx, current: Vec::new(), pos: 0, done: false };
             consume(&mut reader)
         });
-        let mut writer = ChannelWriter { tx: Some(filled_tx), spare: spare_rx, buf: Vec::with_capacity(BUFFER) };
+        let mut writer =
+            ChannelWriter { tx: Some(filled_tx), spare: spare_rx, buf: Vec::with_capacity(BUFFER), gone: false };
         let produced = produce(&mut writer).and_then(|t| {
             writer.finish()?;
             Ok(t)
         });
+        // Whether a write failed because the consumer had stopped: then the
+        // producer's error is only a consequence of the consumer's.
+        let gone = writer.gone;
         drop(writer);
         let consumed = worker.join().expect("consumer thread panicked");
         match (produced, consumed) {
             (Ok(t), Ok(u)) => Ok((t, u)),
-            (Err(e), Err(c)) if is_consumer_gone(&e) => Err(c),
+            (Err(_), Err(c)) if gone => Err(c),
             (Err(e), _) => Err(e),
             (Ok(_), Err(c)) => Err(c),
         }
     })
-}
-
-fn is_consumer_gone(e: &anyhow::Error) -> bool {
-    e.is::<ConsumerGone>()
-        || e.downcast_ref::<io::Error>().and_then(|io| io.get_ref()).is_some_and(|inner| inner.is::<ConsumerGone>())
 }
 
 /// The consuming side stopped; its own error says why.
@@ -186,6 +185,8 @@ struct ChannelWriter {
     tx: Option<SyncSender<io::Result<Vec<u8>>>>,
     spare: Receiver<Vec<u8>>,
     buf: Vec<u8>,
+    /// A send found the consumer gone.
+    gone: bool,
 }
 
 impl ChannelWriter {
@@ -195,23 +196,19 @@ impl ChannelWriter {
             b
         });
         let full = std::mem::replace(&mut self.buf, next.unwrap_or_else(|_| Vec::with_capacity(BUFFER)));
-        let tx = self.tx.as_ref().ok_or_else(|| io::Error::other(ConsumerGone))?;
-        tx.send(Ok(full)).map_err(|_| io::Error::other(ConsumerGone))
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(Ok(full)).is_ok());
+        if !sent {
+            self.gone = true;
+            return Err(io::Error::other(ConsumerGone));
+        }
+        Ok(())
     }
 
     /// Sends the last, short buffer (possibly empty), which marks the end.
-    fn finish(&mut self) -> anyhow::Result<()> {
-        self.send().map_err(gone)?;
+    fn finish(&mut self) -> io::Result<()> {
+        self.send()?;
         self.tx = None;
         Ok(())
-    }
-}
-
-fn gone(e: io::Error) -> anyhow::Error {
-    match e.into_inner().map(|inner| inner.downcast::<ConsumerGone>()) {
-        Some(Ok(g)) => anyhow::Error::new(*g),
-        Some(Err(other)) => anyhow::anyhow!(other),
-        None => anyhow::Error::new(ConsumerGone),
     }
 }
 
@@ -252,7 +249,7 @@ mod tests {
                     r.read_to_end(&mut v)?;
                     Ok(v)
                 },
-                |w| Ok(w.write_all(&data)?),
+                |w| -> io::Result<()> { w.write_all(&data) },
             )
             .unwrap();
             assert!(out == data, "len {len}");

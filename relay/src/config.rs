@@ -1,0 +1,402 @@
+//! The relay's settings: defaults, then the TOML file (`--config`), then
+//! the environment, then flags; later sources win. Unknown keys in the
+//! file are errors. Everything is checked at start, so a relay that runs
+//! has a usable configuration.
+//!
+//! ```toml
+//! listen = "0.0.0.0:25"
+//! hostname = "relay.example.org"
+//! state_dir = "/var/lib/kluis-relay"      # spool key and spool
+//! upstream = "smtp://mail.example.org:25"
+//! server = "https://kluis.example.org"
+//! token_file = "/etc/kluis-relay/token"  # or --token, KLUIS_RELAY_TOKEN
+//!
+//! [tls]
+//! certificate = "/etc/kluis-relay/fullchain.pem"
+//! key = "/etc/kluis-relay/privkey.pem"
+//!
+//! [clients]
+//! networks = ["127.0.0.0/8", "::1", "192.0.2.25"]   # may relay without AUTH
+//! users_file = "/etc/kluis-relay/users"              # name:$argon2id$… per line
+//! users = [{ name = "postfix", password_hash = "$argon2id$v=19$…" }]
+//!
+//! [limits]
+//! message_size = 26214400
+//! recipients = 100
+//! commands = 1000
+//! errors = 10
+//! line_length = 1000
+//! idle_timeout_seconds = 300
+//! connections = 64
+//!
+//! [delivery]
+//! retry = ["1m", "5m", "15m", "1h", "4h"]  # waits after each failed attempt; the last repeats
+//! bounce_after = "5d"                       # then a bounce to the sender
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::auth::{BadHash, Users};
+use crate::networks::{BadNetwork, Network};
+use crate::session::Limits;
+use crate::tls::{self, TlsError};
+
+/// The port an unprivileged relay listens on by default (25 needs root or
+/// `CAP_NET_BIND_SERVICE`).
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:2525";
+
+/// The configuration file as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    pub listen: Option<SocketAddr>,
+    pub hostname: Option<String>,
+    pub state_dir: Option<PathBuf>,
+    pub upstream: Option<String>,
+    pub server: Option<String>,
+    pub token_file: Option<PathBuf>,
+    pub tls: Option<TlsFile>,
+    #[serde(default)]
+    pub clients: ClientsFile,
+    #[serde(default)]
+    pub limits: LimitsFile,
+    #[serde(default)]
+    pub delivery: DeliveryFile,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFile {
+    pub certificate: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientsFile {
+    /// Default: loopback only.
+    pub networks: Option<Vec<String>>,
+    #[serde(default)]
+    pub users: Vec<UserFile>,
+    pub users_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserFile {
+    pub name: String,
+    pub password_hash: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsFile {
+    pub message_size: Option<usize>,
+    pub recipients: Option<usize>,
+    pub commands: Option<usize>,
+    pub errors: Option<usize>,
+    pub line_length: Option<usize>,
+    pub idle_timeout_seconds: Option<u64>,
+    pub connections: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryFile {
+    pub retry: Option<Vec<String>>,
+    pub bounce_after: Option<String>,
+}
+
+/// A duration as people write it: `30s`, `5m`, `4h`, `5d`.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let unit = match text.chars().last()? {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return None,
+    };
+    let number: u64 = text[..text.len() - 1].parse().ok().filter(|&n| n > 0)?;
+    number.checked_mul(unit).map(Duration::from_secs)
+}
+
+/// What flags and the environment say (the command line's parsed values).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<SocketAddr>,
+    pub upstream: Option<String>,
+    pub server: Option<String>,
+    pub token: Option<String>,
+    pub state_dir: Option<PathBuf>,
+}
+
+/// The upstream mail server: `smtp://HOST:PORT` (STARTTLS when offered) or
+/// `smtps://HOST:PORT` (TLS from the start).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    pub implicit_tls: bool,
+    pub host: String,
+    pub port: u16,
+}
+
+impl std::str::FromStr for Upstream {
+    type Err = ConfigError;
+
+    fn from_str(url: &str) -> Result<Upstream, ConfigError> {
+        let bad = || ConfigError::Upstream(url.to_string());
+        let (scheme, rest) = url.split_once("://").ok_or_else(bad)?;
+        let implicit_tls = match scheme {
+            "smtp" => false,
+            "smtps" => true,
+            _ => return Err(bad()),
+        };
+        let rest = rest.trim_end_matches('/');
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((host, port)) if !host.ends_with(':') => (host, port.parse().map_err(|_| bad())?),
+            _ => (rest, if implicit_tls { 465 } else { 25 }),
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() || host.contains(['/', '@', '?', '#']) {
+            return Err(bad());
+        }
+        Ok(Upstream { implicit_tls, host: host.to_string(), port })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the configuration file {path} is not valid")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    #[error("--upstream {0:?} is not smtp://HOST:PORT or smtps://HOST:PORT")]
+    Upstream(String),
+    #[error("--server {0:?} is not an http:// or https:// URL")]
+    Server(String),
+    #[error("clients.networks")]
+    Network(#[from] BadNetwork),
+    #[error("clients.users")]
+    Users(#[from] BadHash),
+    #[error("cannot read the users file {path} (clients.users_file)")]
+    UsersFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("line {line} of {path} is not name:$argon2id$… (clients.users_file)")]
+    UsersLine { path: PathBuf, line: usize },
+    #[error("cannot read the token file {path} (token_file)")]
+    TokenFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("limits.{0} must be at least {1}")]
+    Limit(&'static str, usize),
+    #[error("delivery.{0}: {1:?} is not a duration such as 30s, 5m, 4h or 5d")]
+    Duration(&'static str, String),
+    #[error("users are configured but no [tls]: AUTH is offered only after STARTTLS, so nobody could sign in")]
+    UsersWithoutTls,
+}
+
+/// The relay's settings, checked.
+pub struct Config {
+    pub listen: SocketAddr,
+    pub hostname: String,
+    pub state_dir: PathBuf,
+    pub upstream: Option<Upstream>,
+    pub server: Option<String>,
+    pub token: Option<zeroize::Zeroizing<String>>,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub networks: Vec<Network>,
+    pub users: Users,
+    pub limits: Limits,
+    pub idle_timeout: Duration,
+    pub connections: usize,
+    pub retry: Vec<Duration>,
+    pub bounce_after: Duration,
+}
+
+impl Config {
+    /// Reads `path` (if any) and applies `overrides` on top.
+    pub fn load(path: Option<&Path>, overrides: Overrides) -> Result<Config, ConfigError> {
+        let file = match path {
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), source: Box::new(e) })?
+            }
+            None => File::default(),
+        };
+        Config::resolve(file, overrides)
+    }
+
+    pub fn resolve(file: File, overrides: Overrides) -> Result<Config, ConfigError> {
+        let upstream = overrides.upstream.or(file.upstream).map(|u| u.parse()).transpose()?;
+        let server = overrides.server.or(file.server);
+        if let Some(server) = &server
+            && !(server.starts_with("http://") || server.starts_with("https://"))
+        {
+            return Err(ConfigError::Server(server.clone()));
+        }
+        let token = match (overrides.token, &file.token_file) {
+            (Some(token), _) => Some(token),
+            (None, Some(path)) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(|source| ConfigError::TokenFile { path: path.clone(), source })?
+                    .trim()
+                    .to_string(),
+            ),
+            (None, None) => None,
+        }
+        .map(zeroize::Zeroizing::new);
+        let tls = file.tls.as_ref().map(|t| tls::server_config(&t.certificate, &t.key)).transpose()?;
+
+        let networks = match &file.clients.networks {
+            Some(list) => list.iter().map(|n| n.parse()).collect::<Result<Vec<Network>, _>>()?,
+            None => vec!["127.0.0.0/8".parse()?, "::1".parse()?],
+        };
+        let mut users: Vec<(String, String)> =
+            file.clients.users.into_iter().map(|u| (u.name, u.password_hash)).collect();
+        if let Some(path) = &file.clients.users_file {
+            users.extend(read_users_file(path)?);
+        }
+        let users = Users::new(users)?;
+        if !users.is_empty() && tls.is_none() {
+            return Err(ConfigError::UsersWithoutTls);
+        }
+
+        let defaults = Limits::default();
+        let l = &file.limits;
+        let limits = Limits {
+            message_size: l.message_size.unwrap_or(defaults.message_size),
+            recipients: l.recipients.unwrap_or(defaults.recipients),
+            commands: l.commands.unwrap_or(defaults.commands),
+            errors: l.errors.unwrap_or(defaults.errors),
+            line_length: l.line_length.unwrap_or(defaults.line_length),
+        };
+        // RFC 5321 §4.5.3.1: the minimum sizes every SMTP server must accept.
+        for (name, value, minimum) in [
+            ("message_size", limits.message_size, 64 * 1024),
+            ("recipients", limits.recipients, 100),
+            ("commands", limits.commands, 10),
+            ("errors", limits.errors, 1),
+            ("line_length", limits.line_length, 1000),
+        ] {
+            if value < minimum {
+                return Err(ConfigError::Limit(name, minimum));
+            }
+        }
+        let connections = l.connections.unwrap_or(64);
+        if connections == 0 {
+            return Err(ConfigError::Limit("connections", 1));
+        }
+        // RFC 5321 §4.5.3.2.7: a server should wait at least 5 minutes for a command.
+        let idle_timeout = Duration::from_secs(l.idle_timeout_seconds.unwrap_or(300).max(1));
+
+        let duration = |name: &'static str, text: &str| {
+            parse_duration(text).ok_or_else(|| ConfigError::Duration(name, text.to_string()))
+        };
+        let retry = match &file.delivery.retry {
+            Some(list) if !list.is_empty() => list.iter().map(|t| duration("retry", t)).collect::<Result<_, _>>()?,
+            Some(_) => return Err(ConfigError::Duration("retry", String::new())),
+            None => [1, 5, 15, 60, 240].iter().map(|m| Duration::from_secs(m * 60)).collect(),
+        };
+        let bounce_after = match &file.delivery.bounce_after {
+            Some(text) => duration("bounce_after", text)?,
+            None => Duration::from_secs(5 * 86_400),
+        };
+        Ok(Config {
+            listen: overrides.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid")),
+            hostname: file.hostname.unwrap_or_else(default_hostname),
+            state_dir: overrides.state_dir.or(file.state_dir).unwrap_or_else(|| PathBuf::from("kluis-relay")),
+            upstream,
+            server,
+            token,
+            tls,
+            networks,
+            users,
+            limits,
+            idle_timeout,
+            connections,
+            retry,
+            bounce_after,
+        })
+    }
+}
+
+/// `name:$argon2id$…` per line; blank lines and `#` comments are skipped.
+fn read_users_file(path: &Path) -> Result<Vec<(String, String)>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::UsersFile { path: path.into(), source })?;
+    let mut users = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (name, hash) = line.split_once(':').ok_or(ConfigError::UsersLine { path: path.into(), line: n + 1 })?;
+        users.push((name.to_string(), hash.to_string()));
+    }
+    Ok(users)
+}
+
+/// This machine's name, for the greeting and `Received:`.
+fn default_hostname() -> String {
+    hostname::get().ok().and_then(|h| h.into_string().ok()).filter(|h| !h.is_empty()).unwrap_or("localhost".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{Config, ConfigError, File, Overrides, Upstream, parse_duration};
+
+    #[test]
+    fn durations_are_written_with_a_unit() {
+        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("5d"), Some(Duration::from_secs(432_000)));
+        for bad in ["", "5", "0s", "m", "1.5h", "-1m", "99999999999999999999d"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn upstreams_are_smtp_urls() {
+        let u: Upstream = "smtp://mail.example.org:587".parse().unwrap();
+        assert_eq!(u, Upstream { implicit_tls: false, host: "mail.example.org".into(), port: 587 });
+        assert_eq!("smtps://mail.example.org".parse::<Upstream>().unwrap().port, 465);
+        assert_eq!("smtp://[::1]:2526".parse::<Upstream>().unwrap().host, "::1");
+        for bad in ["mail.example.org:25", "http://x:25", "smtp://", "smtp://user@x:25", "smtp://x:port"] {
+            assert!(bad.parse::<Upstream>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn files_are_strict_and_limits_keep_rfc_5321_minimums() {
+        assert!(toml::from_str::<File>("listen = \"127.0.0.1:25\"\nlisten_typo = 1").is_err());
+        let file: File = toml::from_str("[limits]\nrecipients = 10").unwrap();
+        assert!(matches!(Config::resolve(file, Overrides::default()), Err(ConfigError::Limit("recipients", 100))));
+        let file: File = toml::from_str("[clients]\nusers = [{ name = \"a\", password_hash = \"x\" }]").unwrap();
+        assert!(matches!(Config::resolve(file, Overrides::default()), Err(ConfigError::Users(_))));
+        let config = Config::resolve(File::default(), Overrides::default()).unwrap();
+        assert!(config.networks.iter().any(|n| n.contains("127.0.0.1".parse().unwrap())));
+        assert_eq!(config.listen.to_string(), "127.0.0.1:2525");
+    }
+}

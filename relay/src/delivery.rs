@@ -1,0 +1,460 @@
+//! Delivery of spooled messages to the upstream mail server. Each message
+//! is first classified ([`classify`](crate::classify)) by the
+//! organisation's policy: one to be passed through goes to the upstream
+//! unchanged; one to be secured becomes a Kluis package
+//! ([`secure`](crate::secure), through the server's API) and each recipient
+//! gets a notification with the link through the upstream. Without a Kluis
+//! server it is held, never passed on in the clear. One task works through
+//! the messages that are due, oldest first:
+//!
+//! - accepted by the upstream: removed from the spool;
+//! - refused for good (5xx), or still not delivered after
+//!   `delivery.bounce_after`: a bounce (RFC 3464, [`dsn`](crate::dsn)) to the
+//!   sender is spooled, then the message removed; a bounce itself is never
+//!   bounced (RFC 5321 §6.1), it is dropped with a log line;
+//! - anything else (4xx, no connection): tried again after the next wait
+//!   of `delivery.retry`, the last one repeating.
+//!
+//! A message is removed only after the upstream's `250`, so a crash in
+//! between delivers it twice rather than never (RFC 5321 §6.1: the
+//! duplicate is the lesser harm). A secured message's envelope records its
+//! package (the link sealed to the spool key) as soon as the server made
+//! it, and each notification the upstream accepted: a retry makes no
+//! second package and sends no notification twice. Only a crash between
+//! the server's answer and that record makes a second package (the first
+//! is never announced and expires unopened).
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lettre::address::Envelope as LettreEnvelope;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use tokio::sync::Notify;
+
+use kluis_client::{Api, send_package};
+use kluis_protocol::api::SendPolicy;
+use mail_parser::MessageParser;
+
+use crate::classify::{Classification, Triggers, classify};
+use crate::config::Upstream;
+use crate::dsn::{self, Failure};
+use crate::error_chain;
+use crate::policy::PolicySource;
+use crate::secure::{notification, package_of};
+use crate::session::Envelope;
+use crate::spool::{self, Record, Secured, Spool};
+
+/// The spooled messages waiting for delivery, by id (ids sort by arrival).
+#[derive(Default)]
+pub struct Queue {
+    records: Mutex<BTreeMap<String, Record>>,
+    wake: Notify,
+}
+
+impl Queue {
+    pub fn new(records: Vec<Record>) -> Queue {
+        Queue { records: Mutex::new(records.into_iter().map(|r| (r.id.clone(), r)).collect()), wake: Notify::new() }
+    }
+
+    /// A newly spooled message: delivery starts at once.
+    pub fn push(&self, record: Record) {
+        self.records.lock().expect("not poisoned").insert(record.id.clone(), record);
+        self.wake.notify_one();
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.lock().expect("not poisoned").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The messages due at `now`, oldest first.
+    fn due(&self, now: i64) -> Vec<Record> {
+        self.records.lock().expect("not poisoned").values().filter(|r| r.next_attempt <= now).cloned().collect()
+    }
+
+    /// When the next message is due.
+    fn next_due(&self) -> Option<i64> {
+        self.records.lock().expect("not poisoned").values().map(|r| r.next_attempt).min()
+    }
+
+    fn update(&self, record: Record) {
+        self.records.lock().expect("not poisoned").insert(record.id.clone(), record);
+    }
+
+    fn remove(&self, id: &str) {
+        self.records.lock().expect("not poisoned").remove(id);
+    }
+}
+
+/// What one attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered,
+    /// 4xx or no answer at all: worth trying again.
+    Transient(String),
+    /// 5xx, or an address the upstream could never take.
+    Permanent(String),
+}
+
+/// What to do with a message after an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Remove,
+    /// Try again at this time (Unix seconds).
+    RetryAt(i64),
+    Bounce(Failure),
+}
+
+/// The schedule: when to retry and when to give up.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    /// The waits after the first, second, … failed attempt; the last repeats.
+    pub retry: Vec<Duration>,
+    /// How long after its arrival a message is given up.
+    pub bounce_after: Duration,
+}
+
+impl Schedule {
+    /// What to do with `record` after `outcome` at `now`; `record.attempts`
+    /// counts the attempts before this one.
+    pub fn decide(&self, record: &Record, outcome: Outcome, now: i64) -> Decision {
+        match outcome {
+            Outcome::Delivered => Decision::Remove,
+            Outcome::Permanent(reply) => Decision::Bounce(Failure::Refused { reply }),
+            Outcome::Transient(error) => {
+                let wait = self.retry.get(record.attempts as usize).or(self.retry.last()).copied();
+                let at = now.saturating_add(wait.unwrap_or(Duration::from_secs(60)).as_secs() as i64);
+                let give_up = record.received_at.saturating_add(self.bounce_after.as_secs() as i64);
+                if now >= give_up {
+                    Decision::Bounce(Failure::Expired { last_error: error })
+                } else {
+                    Decision::RetryAt(at.min(give_up))
+                }
+            }
+        }
+    }
+}
+
+/// Delivers what is in the queue to the upstream.
+pub struct Delivery {
+    pub spool: Arc<Spool>,
+    pub queue: Arc<Queue>,
+    pub upstream: AsyncSmtpTransport<Tokio1Executor>,
+    pub schedule: Schedule,
+    /// This relay's name, in EHLO and in bounces.
+    pub hostname: String,
+    pub policy: PolicySource,
+    pub triggers: Triggers,
+}
+
+/// An SMTP client of `upstream`: STARTTLS when offered (`smtp://`, the
+/// certificate checked against the web's roots), TLS from the start
+/// (`smtps://`).
+pub fn transport(
+    upstream: &Upstream,
+    hostname: &str,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, lettre::transport::smtp::Error> {
+    let parameters = TlsParameters::new(upstream.host.clone())?;
+    let tls = if upstream.implicit_tls { Tls::Wrapper(parameters) } else { Tls::Opportunistic(parameters) };
+    Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(upstream.host.as_str())
+        .port(upstream.port)
+        .tls(tls)
+        .hello_name(ClientId::Domain(hostname.to_string()))
+        .timeout(Some(Duration::from_secs(120)))
+        .build())
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs() as i64
+}
+
+impl Delivery {
+    /// Works until `shutdown` completes.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            for record in self.queue.due(now()) {
+                self.attempt(record).await;
+            }
+            // Sleep until the next message is due or a new one arrives.
+            let wait = self.queue.next_due().map_or(3600, |at| (at - now()).clamp(1, 3600));
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = self.queue.wake.notified() => {}
+                () = tokio::time::sleep(Duration::from_secs(wait as u64)) => {}
+            }
+        }
+    }
+
+    async fn attempt(&self, mut record: Record) {
+        let spool = self.spool.clone();
+        let id = record.id.clone();
+        let message = match tokio::task::spawn_blocking(move || spool.message(&id)).await {
+            Ok(Ok(message)) => message,
+            Ok(Err(e)) => {
+                tracing::error!(id = %record.id, error = %e, "cannot read a spooled message; it stays in the spool");
+                self.queue.remove(&record.id);
+                return;
+            }
+            Err(e) => {
+                tracing::error!(id = %record.id, error = %e, "reading a spooled message failed");
+                return;
+            }
+        };
+        let outcome = self.route(&mut record, &message).await;
+        let at = now();
+        let decision = self.schedule.decide(&record, outcome.clone(), at);
+        record.attempts += 1;
+        let result = match decision {
+            Decision::Remove => {
+                tracing::info!(id = %record.id, attempts = record.attempts, "delivered");
+                self.remove(&record.id).await
+            }
+            Decision::RetryAt(next) => {
+                tracing::warn!(id = %record.id, attempts = record.attempts, error = ?outcome, retry_in = next - at, "deferred");
+                record.next_attempt = next;
+                let spool = self.spool.clone();
+                let written = record.clone();
+                let saved = tokio::task::spawn_blocking(move || spool.write_record(&written)).await;
+                self.queue.update(record.clone());
+                saved.map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| e.to_string()))
+            }
+            Decision::Bounce(failure) => self.bounce(&record, &message, failure, at).await,
+        };
+        if let Err(e) = result {
+            tracing::error!(id = %record.id, error = %e, "cannot update the spool");
+        }
+    }
+
+    /// Classifies the message, then passes it through or secures it. A
+    /// message made a package in an earlier attempt is finished as one.
+    async fn route(&self, record: &mut Record, message: &[u8]) -> Outcome {
+        let policy = match self.policy.current().await {
+            Ok(policy) => policy,
+            Err(e) => return Outcome::Transient(format!("held: {e}")),
+        };
+        if record.secured.is_none() {
+            match classify(&policy.content, &self.triggers, &record.recipients, message) {
+                Classification::PassThrough { warnings } => {
+                    if !warnings.is_empty() {
+                        tracing::info!(id = %record.id, ?warnings, "passed through: the policy advises, it does not require");
+                    }
+                    let body = message.strip_suffix(b"\r\n").unwrap_or(message);
+                    return self.send(&record.from, &record.recipients, body).await;
+                }
+                Classification::Secure(reasons) => tracing::info!(id = %record.id, ?reasons, "to be secured"),
+            }
+        }
+        match &policy.server {
+            Some((send, api)) => self.secure(record, message, send, api.clone()).await,
+            None => {
+                Outcome::Transient("held: to be secured, but no Kluis server is configured (--server, --token)".into())
+            }
+        }
+    }
+
+    /// Makes the message a package (once: the envelope records it, with the
+    /// link sealed to the spool key), then sends each recipient not yet
+    /// notified their notification, recording each one sent.
+    async fn secure(&self, record: &mut Record, message: &[u8], send: &SendPolicy, api: Arc<Api>) -> Outcome {
+        let link = match &record.secured {
+            Some(secured) => match self.spool.unseal(&secured.link) {
+                Ok(link) => link,
+                Err(e) => return Outcome::Transient(format!("cannot unseal the package link: {}", error_chain(&e))),
+            },
+            None => {
+                let request = match package_of(message, &record.recipients, send) {
+                    Ok(request) => request,
+                    Err(e) => return Outcome::Permanent(format!("cannot make a package of it: {e}")),
+                };
+                let sent = tokio::task::spawn_blocking(move || send_package(&api, request, &mut |_| {})).await;
+                let sent = match sent {
+                    Ok(Ok(sent)) => sent,
+                    Ok(Err(e)) => return package_failure(&e),
+                    Err(e) => return Outcome::Transient(e.to_string()),
+                };
+                let link = sent.link.to_string();
+                let sealed = match self.spool.seal(&link) {
+                    Ok(sealed) => sealed,
+                    Err(e) => return Outcome::Transient(format!("cannot seal the package link: {e}")),
+                };
+                record.secured = Some(Secured { package: sent.id.to_string(), link: sealed, notified: Vec::new() });
+                if let Err(e) = self.save(record).await {
+                    return Outcome::Transient(e);
+                }
+                tracing::info!(id = %record.id, package = %sent.id, "secured as a package");
+                link
+            }
+        };
+        let parsed = MessageParser::default().parse(message);
+        let subject = parsed.as_ref().and_then(|m| m.subject()).unwrap_or_default().to_string();
+        let from = parsed
+            .as_ref()
+            .and_then(|m| m.from())
+            .and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .map_or_else(|| record.from.clone(), str::to_string);
+        let notified = record.secured.as_ref().map(|s| s.notified.clone()).unwrap_or_default();
+        let pending: Vec<String> = record.recipients.iter().filter(|r| !notified.contains(r)).cloned().collect();
+        for recipient in pending {
+            let mail = notification(&from, &recipient, &subject, &link, send.default_expiry_days, now());
+            let body = mail.strip_suffix(b"\r\n").unwrap_or(&mail);
+            match self.send(&record.from, std::slice::from_ref(&recipient), body).await {
+                Outcome::Delivered => {
+                    if let Some(secured) = record.secured.as_mut() {
+                        secured.notified.push(recipient);
+                    }
+                    if let Err(e) = self.save(record).await {
+                        return Outcome::Transient(e);
+                    }
+                }
+                failed => return failed,
+            }
+        }
+        Outcome::Delivered
+    }
+
+    /// Writes `record` to the spool.
+    async fn save(&self, record: &Record) -> Result<(), String> {
+        let spool = self.spool.clone();
+        let record = record.clone();
+        let saved = tokio::task::spawn_blocking(move || spool.write_record(&record)).await;
+        saved.map_err(|e| e.to_string())?.map_err(|e| error_chain(&e))
+    }
+
+    /// Sends `body` from `from` to `recipients` through the upstream (RFC
+    /// 5321 §4.1.1.4: lettre ends DATA with CRLF.CRLF itself, so `body` is
+    /// given without its final CRLF).
+    async fn send(&self, from: &str, recipients: &[String], body: &[u8]) -> Outcome {
+        let envelope = match lettre_envelope(from, recipients) {
+            Ok(envelope) => envelope,
+            Err(e) => return Outcome::Permanent(e),
+        };
+        match self.upstream.send_raw(&envelope, body).await {
+            Ok(_) => Outcome::Delivered,
+            Err(e) if e.is_permanent() => Outcome::Permanent(error_chain(&e)),
+            Err(e) => Outcome::Transient(error_chain(&e)),
+        }
+    }
+
+    /// Spools a bounce to the sender, then removes the message. A bounce
+    /// that bounces is dropped (RFC 5321 §6.1: no bounce loops).
+    async fn bounce(&self, record: &Record, message: &[u8], failure: Failure, now: i64) -> Result<(), String> {
+        if record.from.is_empty() {
+            tracing::warn!(id = %record.id, reason = ?failure, "undeliverable bounce dropped");
+            return self.remove(&record.id).await;
+        }
+        let report = dsn::bounce(record, message, &failure, &self.hostname, now);
+        let envelope = Envelope {
+            from: String::new(),
+            recipients: vec![record.from.clone()],
+            eight_bit: false,
+            smtputf8: record.smtputf8,
+            client: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            helo: self.hostname.clone(),
+            esmtp: true,
+            tls: false,
+            user: None,
+        };
+        let spool = self.spool.clone();
+        let stored = tokio::task::spawn_blocking(move || {
+            let id = spool::new_id(now as u64 * 1000).map_err(|e| e.to_string())?;
+            spool.store(&envelope, &[&report], &id, now).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())??;
+        tracing::warn!(id = %record.id, bounce = %stored.id, reason = ?failure, "bounced to the sender");
+        self.queue.push(stored);
+        self.remove(&record.id).await
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), String> {
+        self.queue.remove(id);
+        let spool = self.spool.clone();
+        let id = id.to_string();
+        tokio::task::spawn_blocking(move || spool.remove(&id))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// What a failure to make the package means for the message: the
+/// organisation's rules or the server refusing it are for good; an
+/// unreachable server, a refused token or a busy one are worth waiting for.
+fn package_failure(e: &kluis_client::Error) -> Outcome {
+    let text = format!("the Kluis server: {}", error_chain(e));
+    match e {
+        kluis_client::Error::Policy(_) => Outcome::Permanent(text),
+        _ => match e.server_code() {
+            Some("unauthorized" | "http_error" | "rate_limited" | "too_many_requests") | None => {
+                Outcome::Transient(text)
+            }
+            Some(_) => Outcome::Permanent(text),
+        },
+    }
+}
+
+/// The envelope for lettre; an address it cannot take is a permanent failure.
+fn lettre_envelope(from: &str, recipients: &[String]) -> Result<LettreEnvelope, String> {
+    let parse = |a: &str| a.parse::<Address>().map_err(|e| format!("invalid address <{a}>: {e}"));
+    let from = if from.is_empty() { None } else { Some(parse(from)?) };
+    let to = recipients.iter().map(|r| parse(r)).collect::<Result<Vec<_>, _>>()?;
+    LettreEnvelope::new(from, to).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{Decision, Outcome, Schedule};
+    use crate::dsn::Failure;
+    use crate::spool::Record;
+
+    fn record(received_at: i64, attempts: u32) -> Record {
+        Record {
+            id: "a".into(),
+            from: "alice@example.org".into(),
+            recipients: vec!["bob@example.net".into()],
+            eight_bit: false,
+            smtputf8: false,
+            client: "127.0.0.1".parse().unwrap(),
+            helo: "x".into(),
+            tls: false,
+            user: None,
+            received_at,
+            attempts,
+            next_attempt: received_at,
+            secured: None,
+        }
+    }
+
+    #[test]
+    fn retries_follow_the_schedule_and_give_up_after_bounce_after() {
+        let schedule = Schedule {
+            retry: vec![Duration::from_secs(60), Duration::from_secs(300)],
+            bounce_after: Duration::from_secs(3600),
+        };
+        let failed = || Outcome::Transient("421 busy".into());
+        assert_eq!(schedule.decide(&record(0, 0), failed(), 0), Decision::RetryAt(60));
+        assert_eq!(schedule.decide(&record(0, 1), failed(), 60), Decision::RetryAt(360));
+        assert_eq!(schedule.decide(&record(0, 7), failed(), 1000), Decision::RetryAt(1300), "the last wait repeats");
+        assert_eq!(schedule.decide(&record(0, 9), failed(), 3500), Decision::RetryAt(3600), "one last try at the end");
+        assert_eq!(
+            schedule.decide(&record(0, 10), failed(), 3600),
+            Decision::Bounce(Failure::Expired { last_error: "421 busy".into() })
+        );
+        assert_eq!(schedule.decide(&record(0, 0), Outcome::Delivered, 5), Decision::Remove);
+        assert_eq!(
+            schedule.decide(&record(0, 0), Outcome::Permanent("550 no".into()), 5),
+            Decision::Bounce(Failure::Refused { reply: "550 no".into() })
+        );
+    }
+}

@@ -1,0 +1,108 @@
+//! Delivery to the upstream: for now every message passes through
+//! unchanged. The upstream in these tests is another kluis-relay (its
+//! spool, decrypted with age, shows exactly what arrived).
+
+use lettre::{Message, Transport};
+
+use crate::support::{Relay, Setup, eventually, free_port};
+
+fn message() -> Message {
+    Message::builder()
+        .from("alice@example.org".parse().unwrap())
+        .to("bob@example.net".parse().unwrap())
+        .subject("Pass-through")
+        .body("Line one\r\n.dot line\r\n\r\nLast line\r\n".to_string())
+        .unwrap()
+}
+
+#[test]
+fn a_message_passes_through_to_the_upstream_byte_for_byte_and_leaves_the_spool() {
+    let upstream = Relay::start(Setup::default());
+    let relay = Relay::start(Setup { upstream: Some(upstream.port), ..Setup::default() });
+    let message = message();
+    relay.lettre_plain().send(&message).unwrap();
+    eventually("the delivery", || upstream.spooled().len() == 1);
+    eventually("the relay's spool to empty", || relay.spooled().is_empty());
+
+    let arrived = String::from_utf8(upstream.decrypt_with_age(&upstream.spooled()[0])).unwrap();
+    // The upstream's Received line, the relay's, then what the client sent
+    // (lettre adds an empty line before the final dot; see spool.rs).
+    let (upstream_trace, rest) = arrived.split_once(";\r\n\t").unwrap();
+    assert!(upstream_trace.starts_with("Received: from relay.test (127.0.0.1)"), "{arrived}");
+    let rest = rest.split_once("\r\n").unwrap().1;
+    assert!(rest.starts_with("Received: from mail.test (127.0.0.1)"), "{arrived}");
+    let original = rest.split_once(";\r\n\t").unwrap().1.split_once("\r\n").unwrap().1;
+    assert_eq!(original, String::from_utf8(message.formatted()).unwrap() + "\r\n");
+    assert!(relay.log().contains("delivered"), "{}", relay.log());
+}
+
+#[test]
+fn an_upstream_that_is_down_gets_the_message_when_it_is_back() {
+    let port = free_port();
+    let relay = Relay::start(Setup { upstream: Some(port), delivery: "retry = [\"1s\"]".into(), ..Setup::default() });
+    relay.lettre_plain().send(&message()).unwrap();
+    eventually("a failed attempt", || relay.log().contains("deferred"));
+    assert_eq!(relay.spooled().len(), 1, "kept while the upstream is down");
+    let upstream = Relay::start(Setup { port: Some(port), ..Setup::default() });
+    eventually("the delivery", || upstream.spooled().len() == 1);
+    eventually("the relay's spool to empty", || relay.spooled().is_empty());
+}
+
+#[test]
+fn a_refusal_bounces_to_the_sender_and_a_bounce_never_bounces() {
+    // The upstream lets nobody relay: 530 5.7.0 to MAIL FROM.
+    let upstream = Relay::start(Setup { networks: Some(vec![]), ..Setup::default() });
+    let relay = Relay::start(Setup { upstream: Some(upstream.port), ..Setup::default() });
+    relay.lettre_plain().send(&message()).unwrap();
+    eventually("the bounce", || relay.log().contains("bounced to the sender"));
+    // The bounce (from <>) is refused too, and dropped instead of bounced.
+    eventually("the bounce to be dropped", || relay.log().contains("undeliverable bounce dropped"));
+    eventually("the relay's spool to empty", || relay.spooled().is_empty());
+    assert!(relay.log().contains("530"), "the upstream's reply is logged: {}", relay.log());
+}
+
+#[test]
+fn a_message_that_cannot_be_delivered_in_time_bounces_to_its_sender() {
+    let upstream = Relay::start(Setup::default());
+    let down = free_port();
+    // The relay's upstream is down; the bounce goes there too, so this
+    // relay is given the real upstream after it gave up on the message.
+    let delivery = "retry = [\"1s\"]\nbounce_after = \"2s\"";
+    let mut relay = Relay::start(Setup { upstream: Some(down), delivery: delivery.into(), ..Setup::default() });
+    relay.lettre_plain().send(&message()).unwrap();
+    eventually("the bounce", || relay.log().contains("bounced to the sender"));
+    let relay_dir = relay.dir.path().to_path_buf();
+    let config = std::fs::read_to_string(relay_dir.join("relay.toml")).unwrap();
+    std::fs::write(relay_dir.join("relay.toml"), config.replace(&down.to_string(), &upstream.port.to_string()))
+        .unwrap();
+    relay.kill_and_restart();
+    eventually("the bounce's delivery", || upstream.spooled().len() == 1);
+    let bounce = String::from_utf8(upstream.decrypt_with_age(&upstream.spooled()[0])).unwrap();
+    assert!(bounce.contains("Status: 4.4.7"), "delivery time expired: {bounce}");
+    assert!(bounce.contains("Final-Recipient: rfc822; bob@example.net"));
+    assert!(bounce.contains("Subject: Pass-through") && !bounce.contains("Line one"), "headers only: {bounce}");
+    assert!(bounce.contains("for <alice@example.org>"), "to the sender: {bounce}");
+}
+
+#[test]
+fn a_message_the_policy_asks_to_secure_is_held_not_passed_through() {
+    let upstream = Relay::start(Setup::default());
+    let relay = Relay::start(Setup { upstream: Some(upstream.port), ..Setup::default() });
+    let secure = Message::builder()
+        .from("alice@example.org".parse().unwrap())
+        .to("bob@example.net".parse().unwrap())
+        .subject("[beveiligd] Medical file")
+        .body("Confidential\r\n".to_string())
+        .unwrap();
+    relay.lettre_plain().send(&secure).unwrap();
+    relay.lettre_plain().send(&message()).unwrap();
+    // The harmless one passes; the other stays in the relay's spool.
+    eventually("the harmless message's delivery", || upstream.spooled().len() == 1);
+    eventually("the hold", || relay.log().contains("held"));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(upstream.spooled().len(), 1);
+    let passed = String::from_utf8(upstream.decrypt_with_age(&upstream.spooled()[0])).unwrap();
+    assert!(passed.contains("Subject: Pass-through"), "{passed}");
+    assert_eq!(relay.spooled().len(), 1, "held in the spool");
+    assert!(relay.log().contains("SubjectKeyword(\"[beveiligd]\")"), "{}", relay.log());
+}

@@ -1,0 +1,56 @@
+//! STARTTLS and AUTH: who may relay, and how they prove it.
+
+use lettre::transport::smtp::authentication::Mechanism;
+use lettre::{Message, Transport};
+
+use crate::support::{PASSWORD, Relay, Setup};
+
+fn message(marker: &str) -> Message {
+    Message::builder()
+        .from("Alice <alice@example.org>".parse().unwrap())
+        .to("bob@example.net".parse().unwrap())
+        .subject("Test")
+        .body(format!("Hello Bob, {marker}\r\n"))
+        .unwrap()
+}
+
+#[test]
+fn after_starttls_auth_with_the_right_password_relays_and_a_wrong_one_gets_535() {
+    // Nobody may relay without AUTH: not even loopback.
+    let relay = Relay::start(Setup { tls_and_auth: true, networks: Some(vec![]), ..Setup::default() });
+    for mechanism in [Mechanism::Plain, Mechanism::Login] {
+        let sent = relay.lettre_with_auth(PASSWORD, mechanism).send(&message("through TLS"));
+        let response = sent.unwrap_or_else(|e| panic!("{mechanism:?}: {e}"));
+        assert_eq!(response.code().to_string(), "250");
+        let text = response.message().collect::<Vec<_>>().join(" ");
+        assert!(text.starts_with("2.0.0 Ok: queued as "), "{text}");
+
+        let refused = relay.lettre_with_auth("wrong", mechanism).send(&message("nope")).unwrap_err();
+        assert_eq!(refused.status().map(|c| c.to_string()).as_deref(), Some("535"), "{mechanism:?}: {refused}");
+    }
+    assert_eq!(relay.spool_files().iter().filter(|f| f.ends_with(".env")).count(), 2);
+    assert!(relay.log().contains("user=postfix"), "{}", relay.log());
+}
+
+#[test]
+fn auth_before_starttls_gets_538_and_mail_without_auth_530() {
+    let relay = Relay::start(Setup { tls_and_auth: true, networks: Some(vec![]), ..Setup::default() });
+    let mut smtp = relay.connect();
+    smtp.command("EHLO mail.test");
+    // AHBvc3RmaXgAeA==: "\0postfix\0x"
+    assert_eq!(smtp.command("AUTH PLAIN AHBvc3RmaXgAeA==").short(), "538 5.7.11");
+    assert_eq!(smtp.command("AUTH LOGIN").short(), "538 5.7.11");
+    assert_eq!(smtp.command("MAIL FROM:<alice@example.org>").short(), "530 5.7.0");
+    assert_eq!(smtp.command("STARTTLS").short(), "220 2.0.0");
+}
+
+#[test]
+fn an_allowed_network_relays_without_auth_and_plaintext_when_no_tls_is_configured() {
+    let relay = Relay::start(Setup { networks: Some(vec!["127.0.0.1".into()]), ..Setup::default() });
+    relay.lettre_plain().send(&message("from an allowed address")).unwrap();
+    assert_eq!(relay.spool_files().len(), 2);
+    let mut smtp = relay.connect();
+    smtp.command("EHLO mail.test");
+    assert_eq!(smtp.command("STARTTLS").short(), "454 4.7.0");
+    assert_eq!(smtp.command("AUTH PLAIN AHBvc3RmaXgAeA==").short(), "503 5.5.1", "no users: no AUTH");
+}
