@@ -200,5 +200,5 @@ fn the_sent_page_is_served_at_sent() {
     let server = Server::start(|_| {});
     let page = server.get("/sent").send().expect(200);
     assert!(page.header("content-type").is_some_and(|t| t.starts_with("text/html")));
-    assert!(page.text().contains("/js/sent.js"), "{}", page.text());
+    assert!(page.text().contains("/js/pages/sent.js"), "{}", page.text());
 }
