@@ -43,7 +43,10 @@ impl Postfix {
             ),
         )
         .unwrap();
-        let master = std::fs::read_to_string("/etc/postfix/master.cf").unwrap();
+        // Installed without a configuration (as .ci/run does) Debian may ship only the template.
+        let master = std::fs::read_to_string("/etc/postfix/master.cf")
+            .or_else(|_| std::fs::read_to_string("/usr/share/postfix/master.cf.dist"))
+            .expect("Postfix's master.cf");
         let smtpd = master.lines().find(|l| l.starts_with("smtp ") && l.contains("inet")).expect("smtpd in master.cf");
         let master = master.replace(smtpd, &format!("127.0.0.1:{port} inet n - n - - smtpd"));
         std::fs::write(etc.join("master.cf"), master).unwrap();
