@@ -43,7 +43,7 @@ use serde::Deserialize;
 
 use crate::auth::{BadHash, Users};
 use crate::networks::{BadNetwork, Network};
-use crate::session::Limits;
+use crate::session::{Limits, Senders};
 use crate::tls::{self, TlsError};
 
 /// The port an unprivileged relay listens on by default (25 needs root or
@@ -84,6 +84,10 @@ pub struct ClientsFile {
     #[serde(default)]
     pub users: Vec<UserFile>,
     pub users_file: Option<PathBuf>,
+    /// Domains MAIL FROM may use; default: any.
+    pub sender_domains: Option<Vec<String>>,
+    /// The Microsoft 365 tenant id whose Exchange Online messages are taken from clients that did not authenticate.
+    pub exchange_online_tenant: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -213,6 +217,12 @@ pub enum ConfigError {
     Duration(&'static str, String),
     #[error("users are configured but no [tls]: AUTH is offered only after STARTTLS, so nobody could sign in")]
     UsersWithoutTls,
+    #[error("clients.sender_domains: {0:?} is not a domain name")]
+    SenderDomain(String),
+    #[error(
+        "clients.exchange_online_tenant: {0:?} is not a tenant id (a GUID such as 8f0e3c52-1d3a-4c1e-9b4e-2f6a0c7d9e11)"
+    )]
+    Tenant(String),
 }
 
 /// The relay's settings, checked.
@@ -226,6 +236,7 @@ pub struct Config {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     pub networks: Vec<Network>,
     pub users: Users,
+    pub senders: Senders,
     pub limits: Limits,
     pub idle_timeout: Duration,
     pub connections: usize,
@@ -281,6 +292,23 @@ impl Config {
         if !users.is_empty() && tls.is_none() {
             return Err(ConfigError::UsersWithoutTls);
         }
+        let domains = file.clients.sender_domains.unwrap_or_default();
+        for domain in &domains {
+            let valid = !domain.is_empty()
+                && domain
+                    .split('.')
+                    .all(|label| !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+            if !valid {
+                return Err(ConfigError::SenderDomain(domain.clone()));
+            }
+        }
+        let exchange_online_tenant = match file.clients.exchange_online_tenant {
+            Some(id) if is_guid(&id) => Some(id.to_ascii_lowercase()),
+            Some(id) => return Err(ConfigError::Tenant(id)),
+            None => None,
+        };
+        let senders =
+            Senders { domains: domains.iter().map(|d| d.to_ascii_lowercase()).collect(), exchange_online_tenant };
 
         let defaults = Limits::default();
         let l = &file.limits;
@@ -330,6 +358,7 @@ impl Config {
             server,
             token,
             tls,
+            senders,
             networks,
             users,
             limits,
@@ -359,6 +388,13 @@ fn read_users_file(path: &Path) -> Result<Vec<(String, String)>, ConfigError> {
 /// This machine's name, for the greeting and `Received:`.
 fn default_hostname() -> String {
     hostname::get().ok().and_then(|h| h.into_string().ok()).filter(|h| !h.is_empty()).unwrap_or("localhost".into())
+}
+
+/// A Microsoft 365 tenant id: a GUID, 8-4-4-4-12 hexadecimal digits.
+fn is_guid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]
@@ -398,5 +434,18 @@ mod tests {
         let config = Config::resolve(File::default(), Overrides::default()).unwrap();
         assert!(config.networks.iter().any(|n| n.contains("127.0.0.1".parse().unwrap())));
         assert_eq!(config.listen.to_string(), "127.0.0.1:2525");
+    }
+
+    #[test]
+    fn senders_are_domains_and_a_tenant_id() {
+        let resolve = |text: &str| Config::resolve(toml::from_str::<File>(text).unwrap(), Overrides::default());
+        let config = resolve(
+            "[clients]\nsender_domains = [\"Example.org\"]\nexchange_online_tenant = \"8F0E3C52-1d3a-4c1e-9b4e-2f6a0c7d9e11\"",
+        )
+        .unwrap();
+        assert_eq!(config.senders.domains, ["example.org"]);
+        assert_eq!(config.senders.exchange_online_tenant.as_deref(), Some("8f0e3c52-1d3a-4c1e-9b4e-2f6a0c7d9e11"));
+        assert!(matches!(resolve("[clients]\nsender_domains = [\"a b\"]"), Err(ConfigError::SenderDomain(_))));
+        assert!(matches!(resolve("[clients]\nexchange_online_tenant = \"contoso\""), Err(ConfigError::Tenant(_))));
     }
 }

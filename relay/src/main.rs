@@ -107,6 +107,7 @@ fn run(cli: Cli) -> Result<()> {
             limits: config.limits.clone(),
             tls: config.tls.is_some(),
             auth: !config.users.is_empty(),
+            senders: config.senders.clone(),
         };
         let relay = Relay {
             settings: Arc::new(settings),

@@ -153,6 +153,14 @@ impl Reply {
         Reply::new(504, [5, 5, 4], "Unrecognized authentication mechanism")
     }
     /// Relaying needs AUTH or an allowed client address (RFC 4954 §6).
+    /// A `MAIL FROM` outside the organisation's domains (RFC 3463: 5.7.1, delivery not authorized).
+    pub fn sender_not_allowed() -> Reply {
+        Reply::new(550, [5, 7, 1], "Sender address not allowed through this relay")
+    }
+    /// A message not stamped by the organisation's Exchange Online tenant (RFC 3463: 5.7.1).
+    pub fn not_from_tenant() -> Reply {
+        Reply::new(550, [5, 7, 1], "Message not from this organisation's Microsoft 365 tenant")
+    }
     pub fn authentication_required() -> Reply {
         Reply::new(530, [5, 7, 0], "Authentication required")
     }

@@ -66,6 +66,54 @@ pub struct Settings {
     pub tls: bool,
     /// Users are configured: AUTH is offered (after STARTTLS).
     pub auth: bool,
+    /// Who may send through this relay.
+    pub senders: Senders,
+}
+
+/// Which messages this relay takes from whom, beyond the client's address
+/// or AUTH: a relay secures and sends mail *as its organisation*, so it must
+/// not take another organisation's mail, also where clients share addresses
+/// (every Microsoft 365 tenant sends from the same ranges).
+#[derive(Debug, Clone, Default)]
+pub struct Senders {
+    /// Domains `MAIL FROM` may use (lowercase); empty: any. The null
+    /// reverse-path of a bounce is always allowed.
+    pub domains: Vec<String>,
+    /// The organisation's Microsoft 365 tenant id: a message from a client
+    /// that did not authenticate must carry `X-MS-Exchange-CrossTenant-Id`
+    /// with this id (Exchange Online stamps it with the sending tenant's),
+    /// and no other.
+    pub exchange_online_tenant: Option<String>,
+}
+
+impl Senders {
+    /// `MAIL FROM` may use `address`.
+    fn allows_sender(&self, address: &str) -> bool {
+        if self.domains.is_empty() || address.is_empty() {
+            return true;
+        }
+        let domain = address.rsplit_once('@').map_or("", |(_, d)| d);
+        self.domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
+    }
+
+    /// The message (`data`, headers first) came from the organisation's tenant.
+    fn allows_message(&self, data: &[u8]) -> bool {
+        let Some(tenant) = &self.exchange_online_tenant else { return true };
+        let headers = data.windows(4).position(|w| w == b"\r\n\r\n").map_or(data, |end| &data[..end]);
+        let mut stamped = false;
+        for line in headers.split(|&b| b == b'\n') {
+            let Some(colon) = line.iter().position(|&b| b == b':') else { continue };
+            if !line[..colon].eq_ignore_ascii_case(b"X-MS-Exchange-CrossTenant-Id") {
+                continue;
+            }
+            let value = String::from_utf8_lossy(&line[colon + 1..]);
+            if !value.trim().eq_ignore_ascii_case(tenant) {
+                return false; // another tenant's stamp, or a forged one beside ours
+            }
+            stamped = true;
+        }
+        stamped
+    }
 }
 
 /// What the connection loop must do next.
@@ -468,6 +516,9 @@ impl Session {
         if !smtputf8 && !from.address.is_ascii() {
             return Reply::needs_smtputf8();
         }
+        if !self.settings.senders.allows_sender(&from.address) {
+            return Reply::sender_not_allowed();
+        }
         self.transaction = Some(Transaction {
             from: from.address,
             recipients: Vec::new(),
@@ -528,6 +579,10 @@ impl Session {
     /// The whole message is in: hand it to the loop to spool.
     fn complete(&mut self) -> Step {
         let transaction = self.transaction.take().expect("a transaction ends with its data");
+        if self.user.is_none() && !self.settings.senders.allows_message(&transaction.data) {
+            self.state = State::Command;
+            return self.answer(Reply::not_from_tenant());
+        }
         self.state = State::Waiting;
         Step::Queue(Message {
             envelope: Envelope {
@@ -689,7 +744,7 @@ fn longest_line(new: &[u8], line: &mut usize) -> usize {
 mod tests {
     use std::sync::Arc;
 
-    use super::{Limits, Message, Session, Settings, Step};
+    use super::{Limits, Message, Senders, Session, Settings, Step};
 
     /// A session and what it answered, driven as the connection loop does:
     /// queued messages get the ids `m1`, `m2`…, and the password of user
@@ -703,7 +758,7 @@ mod tests {
 
     fn settings(tls: bool, auth: bool) -> Arc<Settings> {
         let limits = Limits { message_size: 100, recipients: 2, commands: 100, errors: 20, line_length: 1000 };
-        Arc::new(Settings { hostname: "relay.test".into(), limits, tls, auth })
+        Arc::new(Settings { hostname: "relay.test".into(), limits, tls, auth, senders: Senders::default() })
     }
 
     impl Client {
@@ -900,5 +955,46 @@ mod tests {
         // Acting for another user (authzid) is refused.
         assert_eq!(c.codes("AUTH PLAIN b3RoZXIAdQBw\r\n"), ["535 5.7.8"]);
         assert_eq!(c.codes("AUTH PLAIN dQB1AHA=\r\n"), ["235 2.7.0"]);
+    }
+
+    #[test]
+    fn senders_outside_the_organisations_domains_are_refused() {
+        let mut settings = (*settings(false, false)).clone();
+        settings.senders.domains = vec!["example.org".into()];
+        let mut c = Client::new(Arc::new(settings), true);
+        c.send("EHLO x\r\n");
+        assert_eq!(c.codes("MAIL FROM:<a@example.net>\r\n"), ["550 5.7.1"]);
+        assert_eq!(c.codes("MAIL FROM:<a@EXAMPLE.org>\r\nRSET\r\n"), ["250 2.1.0", "250 2.0.0"]);
+        // A bounce has no sender to check.
+        assert_eq!(c.codes("MAIL FROM:<>\r\n"), ["250 2.1.0"]);
+    }
+
+    #[test]
+    fn with_a_tenant_only_its_exchange_online_messages_are_taken() {
+        const OURS: &str = "8f0e3c52-1d3a-4c1e-9b4e-2f6a0c7d9e11";
+        let mut settings = (*settings(false, false)).clone();
+        settings.limits.message_size = 10_000;
+        settings.senders.exchange_online_tenant = Some(OURS.into());
+        let mut c = Client::new(Arc::new(settings), true);
+        c.send("EHLO x\r\n");
+        let send = |c: &mut Client, headers: &str| {
+            c.codes(&format!(
+                "MAIL FROM:<a@test>\r\nRCPT TO:<b@test>\r\nDATA\r\n{headers}Subject: s\r\n\r\nbody\r\n.\r\n"
+            ))
+        };
+        let ours = format!("X-MS-Exchange-CrossTenant-Id: {}\r\n", OURS.to_uppercase());
+        let theirs = "X-MS-Exchange-CrossTenant-Id: 00000000-1111-2222-3333-444444444444\r\n";
+        assert_eq!(send(&mut c, &ours), ["250 2.1.0", "250 2.1.5", "354 End", "250 2.0.0"]);
+        assert_eq!(send(&mut c, theirs).last().unwrap(), "550 5.7.1");
+        assert_eq!(send(&mut c, "").last().unwrap(), "550 5.7.1", "no stamp at all");
+        assert_eq!(send(&mut c, &format!("{theirs}{ours}")).last().unwrap(), "550 5.7.1", "ours forged beside theirs");
+        // Only in the headers: the same line in the body proves nothing.
+        assert_eq!(
+            c.codes(&format!("MAIL FROM:<a@test>\r\nRCPT TO:<b@test>\r\nDATA\r\nSubject: s\r\n\r\n{ours}.\r\n"))
+                .last()
+                .unwrap(),
+            "550 5.7.1"
+        );
+        assert_eq!(c.queued.len(), 1);
     }
 }
