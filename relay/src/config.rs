@@ -28,6 +28,8 @@
 //! line_length = 1000
 //! idle_timeout_seconds = 300
 //! connections = 64
+//! connections_per_client = 8   # clients outside clients.networks
+//! session_seconds = 1800       # a connection's whole life
 //!
 //! [delivery]
 //! retry = ["1m", "5m", "15m", "1h", "4h"]  # waits after each failed attempt; the last repeats
@@ -107,6 +109,8 @@ pub struct LimitsFile {
     pub line_length: Option<usize>,
     pub idle_timeout_seconds: Option<u64>,
     pub connections: Option<usize>,
+    pub connections_per_client: Option<usize>,
+    pub session_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -240,6 +244,10 @@ pub struct Config {
     pub limits: Limits,
     pub idle_timeout: Duration,
     pub connections: usize,
+    /// Connections at once from one address outside `networks`.
+    pub connections_per_client: usize,
+    /// The longest a connection may last, however busy.
+    pub session_limit: Duration,
     pub retry: Vec<Duration>,
     pub bounce_after: Duration,
 }
@@ -335,6 +343,15 @@ impl Config {
         if connections == 0 {
             return Err(ConfigError::Limit("connections", 1));
         }
+        let connections_per_client = l.connections_per_client.unwrap_or(8);
+        if connections_per_client == 0 {
+            return Err(ConfigError::Limit("connections_per_client", 1));
+        }
+        // A slow client may not hold a connection for ever, trickling a byte per idle timeout.
+        let session_seconds = l.session_seconds.unwrap_or(1800);
+        if session_seconds < 60 {
+            return Err(ConfigError::Limit("session_seconds", 60));
+        }
         // RFC 5321 §4.5.3.2.7: a server should wait at least 5 minutes for a command.
         let idle_timeout = Duration::from_secs(l.idle_timeout_seconds.unwrap_or(300).max(1));
 
@@ -364,6 +381,8 @@ impl Config {
             limits,
             idle_timeout,
             connections,
+            connections_per_client,
+            session_limit: Duration::from_secs(session_seconds),
             retry,
             bounce_after,
         })

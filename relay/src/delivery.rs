@@ -387,19 +387,19 @@ impl Delivery {
 }
 
 /// What a failure to make the package means for the message: the
-/// organisation's rules or the server refusing it are for good; an
-/// unreachable server, a refused token or a busy one are worth waiting for.
+/// organisation's rules and a message the server can never take (too large,
+/// a request it calls invalid) are for good; everything else (an
+/// unreachable or failing server, a refused token, a busy upload, a full
+/// quota, a lapsed licence) may pass, so it is retried until `bounce_after`.
 fn package_failure(e: &kluis_client::Error) -> Outcome {
     let text = format!("the Kluis server: {}", error_chain(e));
-    match e {
-        kluis_client::Error::Policy(_) => Outcome::Permanent(text),
-        _ => match e.server_code() {
-            Some("unauthorized" | "http_error" | "rate_limited" | "too_many_requests") | None => {
-                Outcome::Transient(text)
-            }
-            Some(_) => Outcome::Permanent(text),
-        },
-    }
+    let permanent = match e {
+        kluis_client::Error::Policy(_) => true,
+        _ => e
+            .server_code()
+            .is_some_and(|code| code == "too_large" || code.starts_with("policy") || code.starts_with("invalid")),
+    };
+    if permanent { Outcome::Permanent(text) } else { Outcome::Transient(text) }
 }
 
 /// The envelope for lettre; an address it cannot take is a permanent failure.
@@ -414,7 +414,7 @@ fn lettre_envelope(from: &str, recipients: &[String]) -> Result<LettreEnvelope, 
 mod tests {
     use std::time::Duration;
 
-    use super::{Decision, Outcome, Schedule};
+    use super::{Decision, Outcome, Schedule, package_failure};
     use crate::dsn::Failure;
     use crate::spool::Record;
 
@@ -456,5 +456,22 @@ mod tests {
             schedule.decide(&record(0, 0), Outcome::Permanent("550 no".into()), 5),
             Decision::Bounce(Failure::Refused { reply: "550 no".into() })
         );
+    }
+
+    #[test]
+    fn only_refusals_for_good_bounce_at_once_when_making_the_package() {
+        let server = |code: &str| {
+            kluis_client::Error::Server(kluis_client::ServerError {
+                code: code.into(),
+                message: String::new(),
+                details: serde_json::Value::Null,
+            })
+        };
+        for code in ["too_large", "policy_too_large", "invalid_expiry"] {
+            assert!(matches!(package_failure(&server(code)), Outcome::Permanent(_)), "{code}");
+        }
+        for code in ["internal", "upload_busy", "quota_exceeded", "offset_mismatch", "unauthorized", "licence_lapsed"] {
+            assert!(matches!(package_failure(&server(code)), Outcome::Transient(_)), "{code}");
+        }
     }
 }

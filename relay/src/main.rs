@@ -118,6 +118,8 @@ fn run(cli: Cli) -> Result<()> {
             queue: queue.clone(),
             idle_timeout: config.idle_timeout,
             connections: Arc::new(tokio::sync::Semaphore::new(config.connections)),
+            per_client: server::PerClient::new(config.connections_per_client),
+            session_limit: config.session_limit,
             password_checks: Arc::new(tokio::sync::Semaphore::new(server::PASSWORD_CHECKS)),
         };
         match &config.upstream {

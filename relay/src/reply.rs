@@ -153,6 +153,10 @@ impl Reply {
         Reply::new(504, [5, 5, 4], "Unrecognized authentication mechanism")
     }
     /// Relaying needs AUTH or an allowed client address (RFC 4954 §6).
+    /// A message with a bare CR or LF (RFC 5321 §2.3.8; RFC 3463: 5.6.0, media error).
+    pub fn bare_line_break() -> Reply {
+        Reply::new(550, [5, 6, 0], "Bare CR or LF in the message: lines must end in CRLF")
+    }
     /// A `MAIL FROM` outside the organisation's domains (RFC 3463: 5.7.1, delivery not authorized).
     pub fn sender_not_allowed() -> Reply {
         Reply::new(550, [5, 7, 1], "Sender address not allowed through this relay")

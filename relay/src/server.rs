@@ -3,12 +3,15 @@
 //! the client's input lasts, RFC 2920 §3.2), upgrades to TLS after
 //! STARTTLS, checks passwords and spools messages on blocking threads.
 //! Every wait is bounded: reads and writes by the idle timeout, the TLS
-//! handshake too, connections by `limits.connections`, password checks at
+//! handshake too, connections by `limits.connections` (and per address
+//! outside the allowed networks by `limits.connections_per_client`), each
+//! connection's whole life by `limits.session_seconds`, password checks at
 //! once by [`PASSWORD_CHECKS`].
 
+use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -45,6 +48,10 @@ pub struct Relay {
     pub queue: Arc<Queue>,
     pub idle_timeout: Duration,
     pub connections: Arc<Semaphore>,
+    /// Connections per address outside `networks`.
+    pub per_client: PerClient,
+    /// The longest a connection may last.
+    pub session_limit: Duration,
     /// [`PASSWORD_CHECKS`] permits.
     pub password_checks: Arc<Semaphore>,
 }
@@ -68,16 +75,71 @@ pub async fn serve(listener: TcpListener, relay: Arc<Relay>, shutdown: impl std:
         let relay = relay.clone();
         tokio::spawn(async move {
             let Ok(permit) = relay.connections.clone().try_acquire_owned() else {
-                let mut stream = stream;
-                let reply = Reply::unavailable("Too many connections").to_bytes();
-                let _ = tokio::time::timeout(Duration::from_secs(5), stream.write_all(&reply)).await;
-                return;
+                return refuse(stream, "Too many connections").await;
             };
-            if let Err(e) = connection(&relay, stream, peer).await {
-                tracing::debug!(client = %peer, error = %e, "connection ended");
+            let client = canonical(peer.ip());
+            // Allowed networks (the organisation's mail servers) open as many as they need.
+            let slot = match relay.networks.iter().any(|n| n.contains(client)) {
+                true => None,
+                false => match relay.per_client.enter(client) {
+                    Some(slot) => Some(slot),
+                    None => return refuse(stream, "Too many connections from your address").await,
+                },
+            };
+            match tokio::time::timeout(relay.session_limit, connection(&relay, stream, peer)).await {
+                Ok(Err(e)) => tracing::debug!(client = %peer, error = %e, "connection ended"),
+                Ok(Ok(())) => {}
+                Err(_) => tracing::info!(client = %peer, "connection closed after limits.session_seconds"),
             }
-            drop(permit);
+            drop((slot, permit));
         });
+    }
+}
+
+/// Answers a connection that gets no session with 421 (RFC 5321 §3.8) and closes it.
+async fn refuse(mut stream: TcpStream, why: &str) {
+    let reply = Reply::unavailable(why).to_bytes();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.write_all(&reply)).await;
+}
+
+/// Counts connections per client address, up to a limit.
+pub struct PerClient {
+    limit: usize,
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+/// One connection counted by [`PerClient`]; dropping it gives the place back.
+pub struct ClientSlot {
+    client: IpAddr,
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+impl PerClient {
+    pub fn new(limit: usize) -> PerClient {
+        PerClient { limit, open: Arc::default() }
+    }
+
+    /// A place for one more connection from `client`, if it has fewer than the limit.
+    pub fn enter(&self, client: IpAddr) -> Option<ClientSlot> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let count = open.entry(client).or_insert(0);
+        if *count >= self.limit {
+            return None;
+        }
+        *count += 1;
+        Some(ClientSlot { client, open: self.open.clone() })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&self.client) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.client);
+            }
+        }
     }
 }
 
@@ -223,5 +285,22 @@ async fn queue(relay: &Relay, message: Message) -> Option<String> {
             tracing::error!(error = %e, "spooling a message failed");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PerClient;
+
+    #[test]
+    fn each_address_gets_its_own_places_and_gives_them_back() {
+        let per_client = PerClient::new(2);
+        let (a, b) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        let first = per_client.enter(a).unwrap();
+        let _second = per_client.enter(a).unwrap();
+        assert!(per_client.enter(a).is_none());
+        assert!(per_client.enter(b).is_some(), "another address is not held up");
+        drop(first);
+        assert!(per_client.enter(a).is_some());
     }
 }

@@ -429,7 +429,7 @@ impl Session {
                 Some(t) if t.recipients.is_empty() => self.answer(Reply::no_valid_recipients()),
                 Some(t) if t.chunked => self.answer(Reply::bad_sequence("DATA after BDAT")),
                 Some(_) => {
-                    self.state = State::Data { receiver: DataReceiver::new(), line: 0 };
+                    self.state = State::Data { receiver: data_receiver(), line: 0 };
                     Step::Reply(Reply::start_data().to_bytes())
                 }
             },
@@ -579,6 +579,12 @@ impl Session {
     /// The whole message is in: hand it to the loop to spool.
     fn complete(&mut self) -> Step {
         let transaction = self.transaction.take().expect("a transaction ends with its data");
+        if has_bare_line_break(&transaction.data) {
+            // SMTP smuggling: an upstream that ends data at <LF>.<CR><LF> would see a second
+            // message in this one, never classified (RFC 5321 §2.3.8 allows CRLF only).
+            self.state = State::Command;
+            return self.answer(Reply::bare_line_break());
+        }
         if self.user.is_none() && !self.settings.senders.allows_message(&transaction.data) {
             self.state = State::Command;
             return self.answer(Reply::not_from_tenant());
@@ -701,6 +707,25 @@ impl Session {
 
 /// PLAIN's `authzid NUL authcid NUL passwd` (RFC 4616 §2). An authorization
 /// identity other than the user's own is refused: nobody may act for another.
+/// A receiver for DATA that knows it starts at the beginning of a line, so a
+/// first line of `.` ends an empty message and `..` on it is unstuffed
+/// (smtp-proto's starts as if in the middle of one).
+fn data_receiver() -> DataReceiver {
+    let mut receiver = DataReceiver::new();
+    let mut scratch = Vec::new();
+    receiver.ingest(&mut b"\r\n".iter(), &mut scratch);
+    receiver
+}
+
+/// A CR not followed by LF, or an LF not after CR (RFC 5321 §2.3.8).
+fn has_bare_line_break(data: &[u8]) -> bool {
+    data.iter().enumerate().any(|(i, &b)| match b {
+        b'\n' => i == 0 || data[i - 1] != b'\r',
+        b'\r' => data.get(i + 1) != Some(&b'\n'),
+        _ => false,
+    })
+}
+
 fn plain_credentials(message: &[u8]) -> Option<Credentials> {
     let mut parts = message.split(|&b| b == 0);
     let (authzid, user, password) = (parts.next()?, parts.next()?, parts.next()?);
@@ -996,5 +1021,30 @@ mod tests {
             "550 5.7.1"
         );
         assert_eq!(c.queued.len(), 1);
+    }
+
+    #[test]
+    fn a_first_line_of_a_dot_ends_the_message_and_is_unstuffed() {
+        let mut c = Client::new(settings(false, false), true);
+        c.send("EHLO x\r\n");
+        let codes = c.codes("MAIL FROM:<a@test>\r\nRCPT TO:<b@test>\r\nDATA\r\n.\r\nNOOP\r\n");
+        assert_eq!(codes, ["250 2.1.0", "250 2.1.5", "354 End", "250 2.0.0", "250 2.0.0"]);
+        assert_eq!(c.queued[0].data, b"");
+        c.codes("MAIL FROM:<a@test>\r\nRCPT TO:<b@test>\r\nDATA\r\n..x\r\n.\r\n");
+        assert_eq!(c.queued[1].data, b".x\r\n");
+    }
+
+    #[test]
+    fn bare_line_breaks_are_refused_so_nothing_is_smuggled() {
+        let mut c = Client::new(settings(false, false), true);
+        c.send("EHLO x\r\n");
+        // The SEC Consult payloads: <LF>.<CR><LF>, <CR>.<CR><LF> and bare LF lines.
+        for body in ["a\n.\r\nMAIL FROM:<x@evil>\r\n", "a\r.\r\nb\r\n", "a\nb\r\n"] {
+            let codes = c.codes(&format!("MAIL FROM:<a@test>\r\nRCPT TO:<b@test>\r\nDATA\r\n{body}.\r\n"));
+            assert_eq!(codes.last().unwrap(), "550 5.6.0", "{body:?}: {codes:?}");
+        }
+        let codes = c.codes("MAIL FROM:<a@test>\r\nRCPT TO:<b@test>\r\nBDAT 4 LAST\r\na\nb\r");
+        assert_eq!(codes.last().unwrap(), "550 5.6.0");
+        assert!(c.queued.is_empty());
     }
 }
