@@ -8,6 +8,7 @@
 //! hostname = "relay.example.org"
 //! state_dir = "/var/lib/kluis-relay"      # spool key and spool
 //! upstream = "smtp://mail.example.org:25"
+//! upstream_tls = "required"             # or "opportunistic": STARTTLS only when offered
 //! server = "https://kluis.example.org"
 //! token_file = "/etc/kluis-relay/token"  # or --token, KLUIS_RELAY_TOKEN
 //!
@@ -60,6 +61,8 @@ pub struct File {
     pub hostname: Option<String>,
     pub state_dir: Option<PathBuf>,
     pub upstream: Option<String>,
+    /// `required` (default) or `opportunistic`: STARTTLS to an `smtp://` upstream.
+    pub upstream_tls: Option<String>,
     pub server: Option<String>,
     pub token_file: Option<PathBuf>,
     pub tls: Option<TlsFile>,
@@ -144,11 +147,15 @@ pub struct Overrides {
     pub state_dir: Option<PathBuf>,
 }
 
-/// The upstream mail server: `smtp://HOST:PORT` (STARTTLS when offered) or
+/// The upstream mail server: `smtp://HOST:PORT` (STARTTLS) or
 /// `smtps://HOST:PORT` (TLS from the start).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upstream {
     pub implicit_tls: bool,
+    /// `smtp://` only: refuse to send without STARTTLS (`upstream_tls =
+    /// "required"`, the default: notifications carry the link, and an attacker
+    /// on the path could strip STARTTLS from the server's EHLO answer).
+    pub require_starttls: bool,
     pub host: String,
     pub port: u16,
 }
@@ -173,7 +180,7 @@ impl std::str::FromStr for Upstream {
         if host.is_empty() || host.contains(['/', '@', '?', '#']) {
             return Err(bad());
         }
-        Ok(Upstream { implicit_tls, host: host.to_string(), port })
+        Ok(Upstream { implicit_tls, require_starttls: true, host: host.to_string(), port })
     }
 }
 
@@ -193,6 +200,8 @@ pub enum ConfigError {
     },
     #[error("--upstream {0:?} is not smtp://HOST:PORT or smtps://HOST:PORT")]
     Upstream(String),
+    #[error("upstream_tls = {0:?}: it is \"required\" (the default) or \"opportunistic\"")]
+    UpstreamTls(String),
     #[error("--server {0:?} is not an http:// or https:// URL")]
     Server(String),
     #[error("clients.networks")]
@@ -267,7 +276,14 @@ impl Config {
     }
 
     pub fn resolve(file: File, overrides: Overrides) -> Result<Config, ConfigError> {
-        let upstream = overrides.upstream.or(file.upstream).map(|u| u.parse()).transpose()?;
+        let mut upstream: Option<Upstream> = overrides.upstream.or(file.upstream).map(|u| u.parse()).transpose()?;
+        if let Some(upstream) = &mut upstream {
+            upstream.require_starttls = match file.upstream_tls.as_deref() {
+                None | Some("required") => true,
+                Some("opportunistic") => false,
+                Some(other) => return Err(ConfigError::UpstreamTls(other.to_string())),
+            };
+        }
         let server = overrides.server.or(file.server);
         if let Some(server) = &server
             && !(server.starts_with("http://") || server.starts_with("https://"))
@@ -435,7 +451,10 @@ mod tests {
     #[test]
     fn upstreams_are_smtp_urls() {
         let u: Upstream = "smtp://mail.example.org:587".parse().unwrap();
-        assert_eq!(u, Upstream { implicit_tls: false, host: "mail.example.org".into(), port: 587 });
+        assert_eq!(
+            u,
+            Upstream { implicit_tls: false, require_starttls: true, host: "mail.example.org".into(), port: 587 }
+        );
         assert_eq!("smtps://mail.example.org".parse::<Upstream>().unwrap().port, 465);
         assert_eq!("smtp://[::1]:2526".parse::<Upstream>().unwrap().host, "::1");
         for bad in ["mail.example.org:25", "http://x:25", "smtp://", "smtp://user@x:25", "smtp://x:port"] {

@@ -154,15 +154,19 @@ pub struct Delivery {
     pub triggers: Triggers,
 }
 
-/// An SMTP client of `upstream`: STARTTLS when offered (`smtp://`, the
-/// certificate checked against the web's roots), TLS from the start
-/// (`smtps://`).
+/// An SMTP client of `upstream`: STARTTLS (`smtp://`; required unless
+/// `upstream_tls = "opportunistic"`), or TLS from the start (`smtps://`);
+/// the certificate checked against the web's roots.
 pub fn transport(
     upstream: &Upstream,
     hostname: &str,
 ) -> Result<AsyncSmtpTransport<Tokio1Executor>, lettre::transport::smtp::Error> {
     let parameters = TlsParameters::new(upstream.host.clone())?;
-    let tls = if upstream.implicit_tls { Tls::Wrapper(parameters) } else { Tls::Opportunistic(parameters) };
+    let tls = match (upstream.implicit_tls, upstream.require_starttls) {
+        (true, _) => Tls::Wrapper(parameters),
+        (false, true) => Tls::Required(parameters),
+        (false, false) => Tls::Opportunistic(parameters),
+    };
     Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(upstream.host.as_str())
         .port(upstream.port)
         .tls(tls)

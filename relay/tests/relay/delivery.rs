@@ -37,6 +37,22 @@ fn a_message_passes_through_to_the_upstream_byte_for_byte_and_leaves_the_spool()
 }
 
 #[test]
+fn nothing_goes_to_an_upstream_without_starttls_unless_the_configuration_says_so() {
+    let upstream = Relay::start(Setup::default()); // offers no STARTTLS
+    let relay = Relay::start(Setup {
+        upstream: Some(upstream.port),
+        require_upstream_tls: true,
+        delivery: "retry = [\"1s\"]".into(),
+        ..Setup::default()
+    });
+    relay.lettre_plain().send(&message()).unwrap();
+    eventually("a failed attempt", || relay.log().contains("deferred"));
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(upstream.spooled().is_empty(), "nothing was sent in the clear");
+    assert_eq!(relay.spooled().len(), 1, "kept, to be tried again");
+}
+
+#[test]
 fn an_upstream_that_is_down_gets_the_message_when_it_is_back() {
     let port = free_port();
     let relay = Relay::start(Setup { upstream: Some(port), delivery: "retry = [\"1s\"]".into(), ..Setup::default() });

@@ -40,6 +40,8 @@ pub struct Setup {
     pub limits: String,
     /// The upstream's port (`smtp://127.0.0.1:PORT`), and TOML for `[delivery]`.
     pub upstream: Option<u16>,
+    /// Keep the default `upstream_tls = "required"` (the test upstreams have no certificate).
+    pub require_upstream_tls: bool,
     pub delivery: String,
     /// The port to listen on (default: a free one).
     pub port: Option<u16>,
@@ -63,6 +65,10 @@ impl Relay {
         let mut config = format!("listen = \"127.0.0.1:{port}\"\nhostname = \"relay.test\"\nstate_dir = \"state\"\n");
         if let Some(upstream) = setup.upstream {
             config += &format!("upstream = \"smtp://127.0.0.1:{upstream}\"\n");
+            if !setup.require_upstream_tls {
+                // The test upstreams (a second relay, a stand-in) have no certificate.
+                config += "upstream_tls = \"opportunistic\"\n";
+            }
         }
         if let Some((server, token)) = &setup.kluis {
             std::fs::write(dir.path().join("token"), token).unwrap();
