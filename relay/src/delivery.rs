@@ -368,14 +368,19 @@ impl Delivery {
             user: None,
         };
         let spool = self.spool.clone();
-        let stored = tokio::task::spawn_blocking(move || {
-            let id = spool::new_id(now as u64 * 1000).map_err(|e| e.to_string())?;
-            spool.store(&envelope, &[&report], &id, now).map_err(|e| e.to_string())
+        let id = spool::bounce_id(&record.id);
+        let stored = tokio::task::spawn_blocking(move || match spool.store(&envelope, &[&report], &id, now) {
+            Ok(stored) => Ok(Some(stored)),
+            // Spooled before a crash cut this short: it is queued already.
+            Err(spool::SpoolError::Exists(_)) => Ok(None),
+            Err(e) => Err(e.to_string()),
         })
         .await
         .map_err(|e| e.to_string())??;
-        tracing::warn!(id = %record.id, bounce = %stored.id, reason = ?failure, "bounced to the sender");
-        self.queue.push(stored);
+        if let Some(stored) = stored {
+            tracing::warn!(id = %record.id, bounce = %stored.id, reason = ?failure, "bounced to the sender");
+            self.queue.push(stored);
+        }
         self.remove(&record.id).await
     }
 

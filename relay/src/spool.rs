@@ -80,6 +80,10 @@ pub enum SpoolError {
         #[source]
         source: kluis_crypto::Error,
     },
+    /// A message with this id is spooled already (ids derived from another
+    /// message's, such as a bounce's, meet this after a crash).
+    #[error("a message {0} is spooled already")]
+    Exists(String),
 }
 
 /// The spool directory and its key.
@@ -144,7 +148,11 @@ impl Spool {
     pub fn store(&self, envelope: &Envelope, parts: &[&[u8]], id: &str, now: i64) -> Result<Record, SpoolError> {
         let name = format!("{id}.{MESSAGE}");
         let io = |source| SpoolError::Io { path: self.dir.join(&name), source };
-        durable::write_file(&self.dir, &name, false, |file| {
+        if self.path(id, ENVELOPE).exists() {
+            return Err(SpoolError::Exists(id.to_string()));
+        }
+        // A message file without its envelope is a store that a crash cut short: replace it.
+        durable::write_file(&self.dir, &name, true, |file| {
             let encryptor = Encryptor::with_recipients(&[&self.recipient]).map_err(io::Error::other)?;
             let mut writer = CodecWriter::new(encryptor, io::BufWriter::new(&mut *file));
             for part in parts {
@@ -222,6 +230,14 @@ impl Spool {
 
 /// A new message id: the time in milliseconds (12 hex digits, so ids sort
 /// by arrival) and 64 random bits.
+/// The id of `id`'s bounce: the same every time, so a bounce spooled before
+/// a crash is not spooled again when the message is bounced again.
+pub fn bounce_id(id: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("kluis-relay bounce of {id}"));
+    format!("{}{}", &id[..12.min(id.len())], &hex::encode(digest)[..16])
+}
+
 pub fn new_id(now_millis: u64) -> Result<String, getrandom::Error> {
     let mut random = [0u8; 8];
     getrandom::fill(&mut random)?;
@@ -230,7 +246,7 @@ pub fn new_id(now_millis: u64) -> Result<String, getrandom::Error> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Spool, new_id};
+    use super::{Spool, SpoolError, bounce_id, new_id};
     use crate::session::Envelope;
 
     fn envelope() -> Envelope {
@@ -269,6 +285,9 @@ mod tests {
             assert!(!bytes.windows(11).any(|w| w == b"MARKER-7731"), "no plaintext in the spool");
         }
         assert_eq!(spool.message(&id).unwrap(), b"Received: x\r\nSubject: MARKER-7731\r\n\r\nhi\r\n");
+        // An id is spooled once: storing it again (a bounce after a crash) says so and changes nothing.
+        assert!(matches!(spool.store(&envelope(), &[b"other"], &id, 2), Err(SpoolError::Exists(_))));
+        assert!(spool.message(&id).unwrap().ends_with(b"hi\r\n"));
         spool.remove(&id).unwrap();
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
@@ -277,5 +296,14 @@ mod tests {
     fn ids_sort_by_time() {
         let (a, b) = (new_id(1).unwrap(), new_id(2).unwrap());
         assert!(a < b && a.len() == 28 && a.chars().all(|c| c.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn a_bounce_has_one_id_of_the_same_shape() {
+        let id = new_id(5).unwrap();
+        let bounce = bounce_id(&id);
+        assert_eq!(bounce, bounce_id(&id));
+        assert_ne!(bounce, id);
+        assert!(bounce.len() == 28 && bounce.chars().all(|c| c.is_ascii_hexdigit()) && bounce[..12] == id[..12]);
     }
 }
