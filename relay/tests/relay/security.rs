@@ -54,3 +54,37 @@ fn an_allowed_network_relays_without_auth_and_plaintext_when_no_tls_is_configure
     assert_eq!(smtp.command("STARTTLS").short(), "454 4.7.0");
     assert_eq!(smtp.command("AUTH PLAIN AHBvc3RmaXgAeA==").short(), "503 5.5.1", "no users: no AUTH");
 }
+
+/// RFC 3207 §4.2 (CVE-2011-0411): commands pipelined behind STARTTLS in
+/// plaintext must not run after the handshake, as if sent over TLS.
+#[test]
+fn commands_sent_in_plaintext_behind_starttls_are_dropped() {
+    use std::io::{BufReader, Write};
+    use std::sync::Arc;
+
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+
+    let relay = Relay::start(Setup { tls_and_auth: true, ..Setup::default() });
+    let mut smtp = relay.connect();
+    smtp.command("EHLO mail.test");
+    smtp.send(b"STARTTLS\r\nMAIL FROM:<injected@example.org>\r\n");
+    assert_eq!(smtp.reply().unwrap().short(), "220 2.0.0");
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from_pem_slice(relay.certificate.as_ref().unwrap()).unwrap()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = ServerName::try_from("localhost").unwrap();
+    let connection = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let mut tls = BufReader::new(rustls::StreamOwned::new(connection, smtp.into_stream()));
+    tls.get_mut().write_all(b"EHLO mail.test\r\n").unwrap();
+    let ehlo = crate::support::read_reply(&mut tls).unwrap();
+    assert!(ehlo.code == 250 && ehlo.lines[0].starts_with("relay.test"), "the EHLO answer comes first: {ehlo:?}");
+    // The injected MAIL did not open a transaction.
+    tls.get_mut().write_all(b"RCPT TO:<bob@example.net>\r\n").unwrap();
+    assert_eq!(crate::support::read_reply(&mut tls).unwrap().short(), "503 5.5.1");
+}

@@ -253,6 +253,13 @@ impl Raw {
         read_reply(&mut self.reader)
     }
 
+    /// The connection itself, for a TLS handshake after STARTTLS (nothing
+    /// may be buffered: the relay must not have said more than was read).
+    pub fn into_stream(self) -> TcpStream {
+        assert!(self.reader.buffer().is_empty(), "the relay said more than asked: {:?}", self.reader.buffer());
+        self.writer
+    }
+
     /// Sends `line` and CRLF, and reads the reply.
     pub fn command(&mut self, line: &str) -> Reply {
         self.send(format!("{line}\r\n").as_bytes());
@@ -260,7 +267,7 @@ impl Raw {
     }
 }
 
-fn read_reply(reader: &mut BufReader<TcpStream>) -> Option<Reply> {
+pub fn read_reply(reader: &mut impl BufRead) -> Option<Reply> {
     let mut lines = Vec::new();
     loop {
         let mut line = String::new();
