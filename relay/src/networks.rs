@@ -31,6 +31,12 @@ impl FromStr for Network {
             Some(p) => p.trim().parse::<u8>().ok().filter(|&p| p <= bits).ok_or_else(bad)?,
             None => bits,
         };
+        // Clients on a dual-stack socket are compared as IPv4 (`canonical`), so an
+        // IPv4-mapped block (`::ffff:10.0.0.0/104`) is kept as the IPv4 block it means.
+        let (address, prefix) = match canonical(address) {
+            v4 @ IpAddr::V4(_) if address.is_ipv6() => (v4, prefix.checked_sub(96).ok_or_else(bad)?),
+            _ => (address, prefix),
+        };
         // Host bits set (10.0.0.1/8) are most likely a typo for something else.
         let network = Network { address, prefix };
         if network.masked(address) != address {
@@ -87,11 +93,14 @@ mod tests {
         assert!(net("2001:db8::/32").contains("2001:db8:1::5".parse().unwrap()));
         assert!(!net("2001:db8::/32").contains("10.0.0.1".parse().unwrap()));
         assert!(net("192.0.2.0/24").contains("::ffff:192.0.2.7".parse().unwrap()));
+        // Written as IPv4-mapped IPv6, a block still matches the IPv4 clients it names.
+        assert_eq!(net("::ffff:10.0.0.0/104"), net("10.0.0.0/8"));
+        assert!(net("::ffff:192.0.2.7").contains("192.0.2.7".parse().unwrap()));
     }
 
     #[test]
     fn typos_are_refused() {
-        for bad in ["10.0.0.1/8", "10.0.0.0/33", "example.org", "10.0.0.0/", "::1/129"] {
+        for bad in ["10.0.0.1/8", "10.0.0.0/33", "example.org", "10.0.0.0/", "::1/129", "::ffff:10.0.0.0/90"] {
             assert!(bad.parse::<Network>().is_err(), "{bad}");
         }
     }
