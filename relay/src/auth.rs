@@ -22,7 +22,9 @@ pub struct BadHash {
 /// The users who may authenticate.
 pub struct Users {
     hashes: HashMap<String, PasswordHash>,
-    /// Checked for unknown users, so they take as long as known ones.
+    /// Checked for unknown users, so they take as long as known ones: a
+    /// configured user's hash (same algorithm and cost; a match counts for
+    /// nothing), or argon2's defaults when there are none.
     dummy: PasswordHash,
 }
 
@@ -37,8 +39,18 @@ impl Users {
             }
             hashes.insert(user, parsed);
         }
-        let dummy = hash_password("not a password").expect("argon2 with its default parameters");
-        let dummy = PasswordHash::new(&dummy).expect("argon2 writes PHC strings");
+        // The costliest configured hash: an unknown name then takes at least as long as any known one.
+        let cost = |h: &PasswordHash| {
+            let param = |name: &str| h.params.get_decimal(name).map_or(0, u64::from);
+            param("m") * param("t") * param("p").max(1)
+        };
+        let dummy = match hashes.values().max_by_key(|h| cost(h)) {
+            Some(hash) => hash.clone(),
+            None => {
+                let dummy = hash_password("not a password").expect("argon2 with its default parameters");
+                PasswordHash::new(&dummy).expect("argon2 writes PHC strings")
+            }
+        };
         Ok(Users { hashes, dummy })
     }
 
