@@ -181,7 +181,8 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     session: &mut Session,
     stream: &mut S,
 ) -> io::Result<Outcome> {
-    let mut buffer = vec![0; READ_BUFFER];
+    // Credentials pass through it: wiped when the connection ends.
+    let mut buffer = zeroize::Zeroizing::new(vec![0; READ_BUFFER]);
     let mut out = Vec::new();
     loop {
         let n = match tokio::time::timeout(relay.idle_timeout, stream.read(&mut buffer)).await {

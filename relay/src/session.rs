@@ -379,7 +379,7 @@ impl Session {
                     if !receiver.ingest(bytes) {
                         return Step::Read;
                     }
-                    let line = std::mem::take(&mut receiver.buf);
+                    let line = Zeroizing::new(std::mem::take(&mut receiver.buf)); // credentials
                     let mechanism = mechanism.clone();
                     self.state = State::Command;
                     return self.sasl(mechanism, &line);
@@ -460,7 +460,7 @@ impl Session {
                     Step::StartTls(Reply::ready_for_tls().to_bytes())
                 }
             }
-            Request::Auth { mechanism, initial_response } => self.auth(mechanism, &initial_response),
+            Request::Auth { mechanism, initial_response } => self.auth(mechanism, &Zeroizing::new(initial_response)),
             Request::Lhlo { .. }
             | Request::Expn { .. }
             | Request::Etrn { .. }
