@@ -26,7 +26,7 @@
 //! recipients = 100
 //! commands = 1000
 //! errors = 10
-//! line_length = 1000
+//! line_length = 65536          # at least RFC 5321's 1000
 //! idle_timeout_seconds = 300
 //! connections = 64
 //! connections_per_client = 8   # clients outside clients.networks

@@ -46,13 +46,17 @@ pub struct Limits {
     pub commands: usize,
     /// Most failed commands on one connection before it is closed.
     pub errors: usize,
-    /// Longest text line in DATA, CRLF included (RFC 5321 §4.5.3.1.6: 1000).
+    /// Longest text line in DATA, CRLF included. RFC 5321 §4.5.3.1.6 lets
+    /// senders count on 1000, but real mail (HTML from some programs) has
+    /// longer lines and mail servers take them (Postfix folds them, Exchange
+    /// passes them): refusing them bounces mail people sent, so the default
+    /// is generous; memory is bounded by the message size anyway.
     pub line_length: usize,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { message_size: 25 << 20, recipients: 100, commands: 1000, errors: 10, line_length: 1000 }
+        Limits { message_size: 25 << 20, recipients: 100, commands: 1000, errors: 10, line_length: 64 * 1024 }
     }
 }
 
