@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, ValueEnum};
+use kluis_client::text::error_chain;
 use kluis_client::{Event, SendFile, SendRequest};
 use kluis_crypto::package::{PackageId, PackageKind};
 use kluis_protocol::Link;
@@ -165,8 +166,10 @@ pub fn send(args: SendArgs) -> Result<()> {
         Event::File { name, .. } => progress.file(name),
         Event::Progress { sent, .. } => progress.bar.set_position(sent),
         // While the file list (the manifest) is uploaded there is no bar.
-        Event::Retrying { file: None, reason } => eprintln!("connection lost ({}); resuming", chain(reason)),
-        Event::Retrying { file: Some(_), reason } => note(format!("connection lost ({}); resuming", chain(reason))),
+        Event::Retrying { file: None, reason } => eprintln!("connection lost ({}); resuming", error_chain(reason)),
+        Event::Retrying { file: Some(_), reason } => {
+            note(format!("connection lost ({}); resuming", error_chain(reason)))
+        }
         Event::Busy { file, seconds } => {
             let text = format!("the upload is still held by an earlier request; trying again in {seconds} s");
             if file.is_none() { eprintln!("{text}") } else { note(text) }
@@ -185,17 +188,6 @@ pub fn send(args: SendArgs) -> Result<()> {
     }
     println!("{}", sent.link);
     Ok(())
-}
-
-/// An error and its causes on one line, as `{:#}` prints an `anyhow::Error`.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text += &format!(": {cause}");
-        source = cause.source();
-    }
-    text
 }
 
 /// A failed send in the words of this program: files by the path given,

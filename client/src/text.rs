@@ -43,6 +43,18 @@ pub fn sentence(message: &str) -> String {
     out
 }
 
+/// An error and its causes on one line, as `{:#}` prints an `anyhow::Error`
+/// ("cannot upload a.pdf: connection reset").
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text += &format!(": {cause}");
+        source = cause.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::{printable, sentence};

@@ -28,12 +28,4 @@ pub mod tls;
 pub mod trace;
 
 /// An error and its causes on one line, for the log ("cannot …: because …").
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text += &format!(": {cause}");
-        source = cause.source();
-    }
-    text
-}
+pub(crate) use kluis_client::text::error_chain;
