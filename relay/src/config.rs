@@ -9,6 +9,8 @@
 //! state_dir = "/var/lib/kluis-relay"      # spool key and spool
 //! upstream = "smtp://mail.example.org:25"
 //! upstream_tls = "required"             # or "opportunistic": STARTTLS only when offered
+//! mode = "pass"                         # or "split": upstream is the organisation's own mail server
+//! loop_guard = "…"                      # split: the secret X-Kluis-Relay value its rule excepts
 //! server = "https://kluis.example.org"
 //! token_file = "/etc/kluis-relay/token"  # or --token, KLUIS_RELAY_TOKEN
 //!
@@ -63,6 +65,12 @@ pub struct File {
     pub upstream: Option<String>,
     /// `required` (default) or `opportunistic`: STARTTLS to an `smtp://` upstream.
     pub upstream_tls: Option<String>,
+    /// `pass` (default: mail not secured goes on to `upstream`) or `split`
+    /// (`upstream` is the organisation's own mail server, which delivers it).
+    pub mode: Option<String>,
+    /// `split` mode: the secret value of the `X-Kluis-Relay` header on every
+    /// message the relay sends, which the mail server's routing rule excepts.
+    pub loop_guard: Option<String>,
     pub server: Option<String>,
     pub token_file: Option<PathBuf>,
     pub tls: Option<TlsFile>,
@@ -202,6 +210,12 @@ pub enum ConfigError {
     Upstream(String),
     #[error("upstream_tls = {0:?}: it is \"required\" (the default) or \"opportunistic\"")]
     UpstreamTls(String),
+    #[error("mode = {0:?}: it is \"pass\" (the default) or \"split\"")]
+    Mode(String),
+    #[error(
+        "mode = \"split\" needs loop_guard: a secret of at least 20 letters and digits, the X-Kluis-Relay value the mail server's rule excepts"
+    )]
+    LoopGuard,
     #[error("--server {0:?} is not an http:// or https:// URL")]
     Server(String),
     #[error("clients.networks")]
@@ -244,6 +258,8 @@ pub struct Config {
     pub hostname: String,
     pub state_dir: PathBuf,
     pub upstream: Option<Upstream>,
+    /// `split` mode's loop guard (the `X-Kluis-Relay` value); `None` in `pass` mode.
+    pub loop_guard: Option<zeroize::Zeroizing<String>>,
     pub server: Option<String>,
     pub token: Option<zeroize::Zeroizing<String>>,
     pub tls: Option<Arc<rustls::ServerConfig>>,
@@ -290,6 +306,16 @@ impl Config {
         {
             return Err(ConfigError::Server(server.clone()));
         }
+        let loop_guard = match (file.mode.as_deref(), file.loop_guard) {
+            (None | Some("pass"), _) => None,
+            (Some("split"), Some(guard))
+                if guard.len() >= 20 && guard.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+            {
+                Some(zeroize::Zeroizing::new(guard))
+            }
+            (Some("split"), _) => return Err(ConfigError::LoopGuard),
+            (Some(other), _) => return Err(ConfigError::Mode(other.to_string())),
+        };
         let token = match (overrides.token, &file.token_file) {
             (Some(token), _) => Some(token),
             (None, Some(path)) => Some(
@@ -388,6 +414,7 @@ impl Config {
             hostname: file.hostname.unwrap_or_else(default_hostname),
             state_dir: overrides.state_dir.or(file.state_dir).unwrap_or_else(|| PathBuf::from("kluis-relay")),
             upstream,
+            loop_guard,
             server,
             token,
             tls,
@@ -485,5 +512,16 @@ mod tests {
         assert_eq!(config.senders.exchange_online_tenant.as_deref(), Some("8f0e3c52-1d3a-4c1e-9b4e-2f6a0c7d9e11"));
         assert!(matches!(resolve("[clients]\nsender_domains = [\"a b\"]"), Err(ConfigError::SenderDomain(_))));
         assert!(matches!(resolve("[clients]\nexchange_online_tenant = \"contoso\""), Err(ConfigError::Tenant(_))));
+    }
+
+    #[test]
+    fn split_mode_needs_a_secret_loop_guard() {
+        let resolve = |text: &str| Config::resolve(toml::from_str::<File>(text).unwrap(), Overrides::default());
+        assert!(resolve("").unwrap().loop_guard.is_none());
+        assert!(matches!(resolve("mode = \"split\""), Err(ConfigError::LoopGuard)));
+        assert!(matches!(resolve("mode = \"split\"\nloop_guard = \"short\""), Err(ConfigError::LoopGuard)));
+        assert!(matches!(resolve("mode = \"bounce\""), Err(ConfigError::Mode(_))));
+        let config = resolve("mode = \"split\"\nloop_guard = \"k7Qf2mZx9LwB4nTr8VyC\"").unwrap();
+        assert_eq!(config.loop_guard.as_deref().map(String::as_str), Some("k7Qf2mZx9LwB4nTr8VyC"));
     }
 }

@@ -147,12 +147,20 @@ pub struct Delivery {
     pub spool: Arc<Spool>,
     pub queue: Arc<Queue>,
     pub upstream: AsyncSmtpTransport<Tokio1Executor>,
+    /// `split` mode: every message sent upstream gets `X-Kluis-Relay: <this>`
+    /// on top, so the organisation's mail server delivers it instead of
+    /// routing it back here.
+    pub loop_guard: Option<zeroize::Zeroizing<String>>,
     pub schedule: Schedule,
     /// This relay's name, in EHLO and in bounces.
     pub hostname: String,
     pub policy: PolicySource,
     pub triggers: Triggers,
 }
+
+/// The header that marks mail this relay sent (`split` mode), and that no
+/// message may bring to it: one that does has been here before.
+pub const LOOP_GUARD: &str = "X-Kluis-Relay";
 
 /// An SMTP client of `upstream`: STARTTLS (`smtp://`; required unless
 /// `upstream_tls = "opportunistic"`), or TLS from the start (`smtps://`);
@@ -340,6 +348,14 @@ impl Delivery {
         let envelope = match lettre_envelope(from, recipients) {
             Ok(envelope) => envelope,
             Err(e) => return Outcome::Permanent(e),
+        };
+        let guarded;
+        let body = match &self.loop_guard {
+            Some(guard) => {
+                guarded = [format!("{LOOP_GUARD}: {}\r\n", guard.as_str()).as_bytes(), body].concat();
+                &guarded[..]
+            }
+            None => body,
         };
         match self.upstream.send_raw(&envelope, body).await {
             Ok(_) => Outcome::Delivered,

@@ -94,11 +94,10 @@ pub fn bounce(record: &Record, original: &[u8], failure: &Failure, host: &str, n
         .expect("writing to a Vec")
 }
 
-/// The header section of `message`: up to its first empty line, at most
-/// [`MAX_HEADERS`] octets.
+/// The header section of `message`, at most [`MAX_HEADERS`] octets.
 fn headers_of(message: &[u8]) -> &[u8] {
-    let end = message.windows(4).position(|w| w == b"\r\n\r\n").map_or(message.len(), |p| p + 2);
-    &message[..end.min(MAX_HEADERS)]
+    let section = crate::headers::section(message);
+    &section[..section.len().min(MAX_HEADERS)]
 }
 
 /// `text` on one line, for a header field.

@@ -16,6 +16,7 @@ pub mod config;
 pub mod delivery;
 pub mod dsn;
 pub mod durable;
+pub mod headers;
 pub mod keys;
 pub mod networks;
 pub mod policy;

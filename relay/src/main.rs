@@ -129,6 +129,7 @@ fn run(cli: Cli) -> Result<()> {
                     queue,
                     upstream: delivery::transport(upstream, &config.hostname)
                         .context("cannot set up the SMTP client for the upstream")?,
+                    loop_guard: config.loop_guard.clone(),
                     schedule: Schedule { retry: config.retry.clone(), bounce_after: config.bounce_after },
                     hostname: config.hostname.clone(),
                     policy: match (&config.server, &config.token) {

@@ -153,6 +153,10 @@ impl Reply {
         Reply::new(504, [5, 5, 4], "Unrecognized authentication mechanism")
     }
     /// Relaying needs AUTH or an allowed client address (RFC 4954 §6).
+    /// A message that carries the loop guard of a Kluis relay (RFC 3463: 5.4.6, routing loop).
+    pub fn loop_detected() -> Reply {
+        Reply::new(554, [5, 4, 6], "Routing loop: this message passed through a Kluis relay already")
+    }
     /// A message with a bare CR or LF (RFC 5321 §2.3.8; RFC 3463: 5.6.0, media error).
     pub fn bare_line_break() -> Reply {
         Reply::new(550, [5, 6, 0], "Bare CR or LF in the message: lines must end in CRLF")

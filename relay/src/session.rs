@@ -33,6 +33,8 @@ use smtp_proto::request::receiver::{
 use smtp_proto::{EhloResponse, Error as ParseError, MailFrom, RcptTo, Request};
 use zeroize::Zeroizing;
 
+use crate::delivery::LOOP_GUARD;
+use crate::headers;
 use crate::reply::Reply;
 
 /// What a session may take from one client.
@@ -100,23 +102,13 @@ impl Senders {
         self.domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
     }
 
-    /// The message (`data`, headers first) came from the organisation's tenant.
+    /// The message (`data`, headers first) came from the organisation's tenant:
+    /// stamped with its id, and with no other (another tenant's stamp, or ours
+    /// forged beside it).
     fn allows_message(&self, data: &[u8]) -> bool {
         let Some(tenant) = &self.exchange_online_tenant else { return true };
-        let headers = data.windows(4).position(|w| w == b"\r\n\r\n").map_or(data, |end| &data[..end]);
-        let mut stamped = false;
-        for line in headers.split(|&b| b == b'\n') {
-            let Some(colon) = line.iter().position(|&b| b == b':') else { continue };
-            if !line[..colon].eq_ignore_ascii_case(b"X-MS-Exchange-CrossTenant-Id") {
-                continue;
-            }
-            let value = String::from_utf8_lossy(&line[colon + 1..]);
-            if !value.trim().eq_ignore_ascii_case(tenant) {
-                return false; // another tenant's stamp, or a forged one beside ours
-            }
-            stamped = true;
-        }
-        stamped
+        let stamps = headers::values(data, "X-MS-Exchange-CrossTenant-Id");
+        !stamps.is_empty() && stamps.iter().all(|stamp| stamp.eq_ignore_ascii_case(tenant.as_bytes()))
     }
 }
 
@@ -589,6 +581,11 @@ impl Session {
             self.state = State::Command;
             return self.answer(Reply::bare_line_break());
         }
+        if !headers::values(&transaction.data, LOOP_GUARD).is_empty() {
+            // Sent by a Kluis relay before and routed back: a mail server's rule is wrong.
+            self.state = State::Command;
+            return self.answer(Reply::loop_detected());
+        }
         if self.user.is_none() && !self.settings.senders.allows_message(&transaction.data) {
             self.state = State::Command;
             return self.answer(Reply::not_from_tenant());
@@ -1050,5 +1047,19 @@ mod tests {
         let codes = c.codes("MAIL FROM:<a@test>\r\nRCPT TO:<b@test>\r\nBDAT 4 LAST\r\na\nb\r");
         assert_eq!(codes.last().unwrap(), "550 5.6.0");
         assert!(c.queued.is_empty());
+    }
+
+    #[test]
+    fn a_message_that_carries_the_loop_guard_is_refused() {
+        let mut c = Client::new(settings(false, false), true);
+        c.send("EHLO x\r\n");
+        let codes = c.codes(
+            "MAIL FROM:<a@test>\r\nRCPT TO:<b@test>\r\nDATA\r\nx-kluis-relay: anything\r\nSubject: s\r\n\r\nb\r\n.\r\n",
+        );
+        assert_eq!(codes.last().unwrap(), "554 5.4.6");
+        // In the body it is only text.
+        let codes =
+            c.codes("MAIL FROM:<a@test>\r\nRCPT TO:<b@test>\r\nDATA\r\nSubject: s\r\n\r\nX-Kluis-Relay: x\r\n.\r\n");
+        assert_eq!(codes.last().unwrap(), "250 2.0.0");
     }
 }

@@ -122,3 +122,28 @@ fn a_message_the_policy_asks_to_secure_is_held_not_passed_through() {
     assert_eq!(relay.spooled().len(), 1, "held in the spool");
     assert!(relay.log().contains("SubjectKeyword(\"[beveiligd]\")"), "{}", relay.log());
 }
+
+#[test]
+fn split_mode_marks_what_it_sends_and_a_marked_message_coming_back_is_a_loop() {
+    const GUARD: &str = "k7Qf2mZx9LwB4nTr8VyC";
+    let sink = crate::support::sink::Sink::start();
+    let relay = Relay::start(Setup {
+        upstream: Some(sink.port),
+        top: format!("mode = \"split\"\nloop_guard = \"{GUARD}\"\n"),
+        ..Setup::default()
+    });
+    relay.lettre_plain().send(&message()).unwrap();
+    eventually("the delivery", || sink.messages().len() == 1);
+    let arrived = String::from_utf8(sink.messages()[0].clone()).unwrap();
+    assert!(arrived.starts_with(&format!("X-Kluis-Relay: {GUARD}\r\nReceived: from mail.test")), "{arrived}");
+
+    // Routed back by a mail server whose rule does not except it: refused, never relayed again.
+    let mut smtp = relay.connect();
+    smtp.command("EHLO mail.test");
+    smtp.command("MAIL FROM:<alice@example.org>");
+    smtp.command("RCPT TO:<bob@example.net>");
+    smtp.command("DATA");
+    smtp.send(arrived.as_bytes());
+    smtp.send(b".\r\n");
+    assert_eq!(smtp.reply().unwrap().short(), "554 5.4.6");
+}

@@ -10,6 +10,7 @@
 #![allow(dead_code)]
 
 pub mod kluis;
+pub mod sink;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -38,6 +39,8 @@ pub struct Setup {
     pub networks: Option<Vec<String>>,
     /// More TOML for `[limits]`.
     pub limits: String,
+    /// More TOML at the top (e.g. `mode = "split"`).
+    pub top: String,
     /// The upstream's port (`smtp://127.0.0.1:PORT`), and TOML for `[delivery]`.
     pub upstream: Option<u16>,
     /// Keep the default `upstream_tls = "required"` (the test upstreams have no certificate).
@@ -63,6 +66,7 @@ impl Relay {
         let dir = tempfile::tempdir().unwrap();
         let port = setup.port.unwrap_or_else(free_port);
         let mut config = format!("listen = \"127.0.0.1:{port}\"\nhostname = \"relay.test\"\nstate_dir = \"state\"\n");
+        config += &setup.top;
         if let Some(upstream) = setup.upstream {
             config += &format!("upstream = \"smtp://127.0.0.1:{upstream}\"\n");
             if !setup.require_upstream_tls {
