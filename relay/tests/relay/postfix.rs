@@ -99,3 +99,65 @@ fn postfix_relays_through_kluis_relay_into_its_spool() {
     assert!(spooled.starts_with("Received: from pf.test (127.0.0.1)"), "{spooled}");
     assert!(spooled.contains("by pf.test (Postfix)") && spooled.contains("MARKER-POSTFIX-2291"), "{spooled}");
 }
+
+/// The whole path: Postfix relays through kluis-relay, which reads
+/// the organisation's content policy from a real kluis-server; a message
+/// with an IBAN becomes a package and a notification, a harmless one goes
+/// on unchanged.
+#[test]
+#[ignore = "needs root and Debian's postfix"]
+fn behind_postfix_the_policy_secures_an_iban_and_passes_the_rest() {
+    use crate::support::kluis::{KluisServer, kluis};
+    use crate::support::sink::Sink;
+
+    assert!(Path::new("/usr/sbin/postfix").exists(), "apt-get install postfix");
+    let server =
+        KluisServer::start_with("[policy.content]\nmode = \"require\"\ninternal_domains = [\"example.org\"]\n");
+    let token = server.token("relay@example.org");
+    let upstream = Sink::start();
+    let relay = Relay::start(Setup {
+        upstream: Some(upstream.port),
+        kluis: Some((server.url.clone(), token)),
+        ..Setup::default()
+    });
+    let postfix = Postfix::start(relay.port);
+    let client = lettre::SmtpTransport::builder_dangerous("127.0.0.1")
+        .port(postfix.port)
+        .tls(lettre::transport::smtp::client::Tls::None)
+        .build();
+    let text = |to: &str, subject: &str, body: &str| {
+        Message::builder()
+            .from("alice@example.org".parse().unwrap())
+            .to(to.parse().unwrap())
+            .subject(subject)
+            .body(body.to_string())
+            .unwrap()
+    };
+    client
+        .send(&text("bob@example.net", "Betaling", "Graag overmaken naar NL91 ABNA 0417 1643 00. SECRET-7314\r\n"))
+        .unwrap();
+    client.send(&text("carol@example.net", "Lunch", "Tot morgen. PLAIN-5521\r\n")).unwrap();
+    eventually("both messages upstream", || upstream.messages().len() == 2);
+    eventually("the relay's spool to empty", || relay.spooled().is_empty());
+
+    let messages: Vec<String> = upstream.messages().into_iter().map(|m| String::from_utf8(m).unwrap()).collect();
+    let plain = messages.iter().find(|m| m.contains("PLAIN-5521")).expect("the harmless message passed through");
+    assert!(plain.contains("Subject: Lunch") && plain.contains("by pf.test (Postfix)"), "{plain}");
+    let notification = messages.iter().find(|m| !m.contains("PLAIN-5521")).unwrap();
+    assert!(!notification.contains("SECRET-7314") && !notification.contains("NL91"), "{notification}");
+    let link = notification
+        .replace("=\r\n", "")
+        .lines()
+        .find(|l| l.starts_with(&format!("{}/p/", server.url)))
+        .unwrap_or_else(|| panic!("no link in {notification}"))
+        .to_string();
+
+    let work = tempfile::tempdir().unwrap();
+    let asked = kluis(work.path(), &["receive", &link, "-o", "in", "--email", "bob@example.net"]);
+    assert_eq!(asked.status.code(), Some(2), "{}", String::from_utf8_lossy(&asked.stderr));
+    let code = server.code_for("bob@example.net");
+    let got = kluis(work.path(), &["receive", &link, "-o", "in", "--email", "bob@example.net", "--code", &code]);
+    assert!(got.status.success(), "{}", String::from_utf8_lossy(&got.stderr));
+    let shown = String::from_utf8_lossy(&got.stdout).into_owned() + &String::from_utf8_lossy(&got.stderr);
+    assert!(shown.contains("SECRET-7314"), "the message text is in the package: {shown}");
+}

@@ -23,12 +23,20 @@ pub struct KluisServer {
 
 impl KluisServer {
     pub fn start() -> KluisServer {
+        KluisServer::start_with("")
+    }
+
+    /// A server whose configuration file also has `config` (TOML tables, e.g. `[policy.content]`).
+    pub fn start_with(config: &str) -> KluisServer {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let url = format!("http://127.0.0.1:{port}");
         let outbox = dir.path().join("outbox");
-        std::fs::write(dir.path().join("kluis.toml"), format!("[mail]\noutbox_dir = {:?}\n", outbox.to_str().unwrap()))
-            .unwrap();
+        std::fs::write(
+            dir.path().join("kluis.toml"),
+            format!("[mail]\noutbox_dir = {:?}\n\n{config}", outbox.to_str().unwrap()),
+        )
+        .unwrap();
         let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
         let child = Self::command(dir.path())
             .args(["--listen", &format!("127.0.0.1:{port}"), "--public-url", &url])
