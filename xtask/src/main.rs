@@ -331,7 +331,11 @@ struct Stage {
 const STAGES: &[Stage] = &[
     stage("fmt", "cargo fmt --check", stage_fmt),
     stage("lint", "clippy -D warnings (native and wasm32), ESLint on the JavaScript", stage_lint),
-    stage("rust", "Rust tests: unit, age testkit, package vectors, CLI, interop with age", stage_rust),
+    stage(
+        "rust",
+        "Rust tests: unit, age testkit, package vectors, CLI, interop with age, the SMTP relay (behind Postfix as root)",
+        stage_rust,
+    ),
     stage("api", "Schemathesis fuzzes a running kluis-server against server/openapi.json", stage_api),
     stage("wasm-node", "wasm tests in Node: SIMD ChaCha20-Poly1305, then the bindings", stage_wasm_node),
     stage("wasm-browser", "wasm tests in headless Chromium (wasm-bindgen-test)", stage_wasm_browser),
