@@ -91,6 +91,17 @@ fn run(cli: Cli) -> Result<()> {
         state_dir: cli.state_dir,
     };
     let config = Config::load(cli.config.as_deref(), overrides)?;
+    if config.networks.iter().any(|n| n.is_everything()) {
+        tracing::warn!(
+            "clients.networks lets every address relay without AUTH: anyone who can reach {} can send as your organisation{}",
+            config.listen,
+            if config.senders.exchange_online_tenant.is_some() {
+                " (the Exchange Online tenant check still applies)"
+            } else {
+                ""
+            }
+        );
+    }
     let identity = keys::load_or_create(&config.state_dir)?;
     let (spool, queued) = Spool::open(&config.state_dir.join("spool"), identity)?;
     tracing::info!(messages = queued.len(), "spool {} opened", config.state_dir.join("spool").display());

@@ -61,6 +61,11 @@ impl Network {
         }
     }
 
+    /// The block holds every address of its family (`0.0.0.0/0`, `::/0`).
+    pub fn is_everything(&self) -> bool {
+        self.prefix == 0
+    }
+
     pub fn contains(&self, address: IpAddr) -> bool {
         let address = canonical(address);
         address.is_ipv4() == self.address.is_ipv4() && self.masked(address) == self.address
@@ -89,7 +94,8 @@ mod tests {
         assert!(!net("10.0.0.0/8").contains("11.0.0.1".parse().unwrap()));
         assert!(net("127.0.0.1").contains("127.0.0.1".parse().unwrap()));
         assert!(!net("127.0.0.1").contains("127.0.0.2".parse().unwrap()));
-        assert!(net("0.0.0.0/0").contains("192.0.2.1".parse().unwrap()));
+        assert!(net("0.0.0.0/0").contains("192.0.2.1".parse().unwrap()) && net("0.0.0.0/0").is_everything());
+        assert!(!net("10.0.0.0/8").is_everything());
         assert!(net("2001:db8::/32").contains("2001:db8:1::5".parse().unwrap()));
         assert!(!net("2001:db8::/32").contains("10.0.0.1".parse().unwrap()));
         assert!(net("192.0.2.0/24").contains("::ffff:192.0.2.7".parse().unwrap()));
