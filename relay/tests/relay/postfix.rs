@@ -107,7 +107,7 @@ fn postfix_relays_through_kluis_relay_into_its_spool() {
 #[test]
 #[ignore = "needs root and Debian's postfix"]
 fn behind_postfix_the_policy_secures_an_iban_and_passes_the_rest() {
-    use crate::support::kluis::{KluisServer, kluis};
+    use crate::support::kluis::KluisServer;
     use crate::support::sink::Sink;
 
     assert!(Path::new("/usr/sbin/postfix").exists(), "apt-get install postfix");
@@ -145,19 +145,10 @@ fn behind_postfix_the_policy_secures_an_iban_and_passes_the_rest() {
     assert!(plain.contains("Subject: Lunch") && plain.contains("by pf.test (Postfix)"), "{plain}");
     let notification = messages.iter().find(|m| !m.contains("PLAIN-5521")).unwrap();
     assert!(!notification.contains("SECRET-7314") && !notification.contains("NL91"), "{notification}");
-    let link = notification
-        .replace("=\r\n", "")
-        .lines()
-        .find(|l| l.starts_with(&format!("{}/p/", server.url)))
-        .unwrap_or_else(|| panic!("no link in {notification}"))
-        .to_string();
+    let link = server.link_in(notification);
 
     let work = tempfile::tempdir().unwrap();
-    let asked = kluis(work.path(), &["receive", &link, "-o", "in", "--email", "bob@example.net"]);
-    assert_eq!(asked.status.code(), Some(2), "{}", String::from_utf8_lossy(&asked.stderr));
-    let code = server.code_for("bob@example.net");
-    let got = kluis(work.path(), &["receive", &link, "-o", "in", "--email", "bob@example.net", "--code", &code]);
-    assert!(got.status.success(), "{}", String::from_utf8_lossy(&got.stderr));
+    let got = server.receive(work.path(), &link, "bob@example.net");
     let shown = String::from_utf8_lossy(&got.stdout).into_owned() + &String::from_utf8_lossy(&got.stderr);
     assert!(shown.contains("SECRET-7314"), "the message text is in the package: {shown}");
 }

@@ -6,7 +6,7 @@ use lettre::message::header::ContentType;
 use lettre::message::{Attachment, MultiPart, SinglePart};
 use lettre::{Message, Transport};
 
-use crate::support::kluis::{KluisServer, kluis};
+use crate::support::kluis::KluisServer;
 use crate::support::{Relay, Setup, eventually, found_in_files};
 
 #[test]
@@ -42,23 +42,13 @@ fn a_message_to_secure_becomes_a_package_and_its_recipient_gets_a_working_link()
     assert!(notification.contains("Subject: [Kluis] [secure] Dossier 42"), "{notification}");
     assert!(notification.contains("alice@example.org") && notification.contains("To: <bob@example.net>"));
     assert!(!notification.contains("BODY-MARKER-8812"), "the message is in the package, not in the mail");
-    // The text is quoted-printable: the link's line is longer than 76 octets.
-    let link = notification
-        .replace("=\r\n", "")
-        .lines()
-        .find(|l| l.starts_with(&format!("{}/p/", server.url)))
-        .unwrap_or_else(|| panic!("no link in {notification}"))
-        .to_string();
+    let link = server.link_in(&notification);
     // The link secret is nowhere in the relay's state (it is sealed in the envelope while pending).
     let secret = link.split_once('#').unwrap().1;
     assert!(found_in_files(&relay.state(), secret.as_bytes()).is_empty());
 
     let work = tempfile::tempdir().unwrap();
-    let asked = kluis(work.path(), &["receive", &link, "-o", "in", "--email", "bob@example.net"]);
-    assert_eq!(asked.status.code(), Some(2), "a code is sent: {}", String::from_utf8_lossy(&asked.stderr));
-    let code = server.code_for("bob@example.net");
-    let got = kluis(work.path(), &["receive", &link, "-o", "in", "--email", "bob@example.net", "--code", &code]);
-    assert!(got.status.success(), "{}", String::from_utf8_lossy(&got.stderr));
+    let got = server.receive(work.path(), &link, "bob@example.net");
     assert!(std::fs::read(work.path().join("in/dossier.bin")).unwrap() == report, "the attachment byte for byte");
     let shown = String::from_utf8_lossy(&got.stdout).into_owned() + &String::from_utf8_lossy(&got.stderr);
     assert!(shown.contains("BODY-MARKER-8812"), "the message text is shown: {shown}");

@@ -102,6 +102,30 @@ impl KluisServer {
     }
 }
 
+impl KluisServer {
+    /// The package link in a notification mail (its text is quoted-printable:
+    /// the link's line, longer than 76 octets, is joined again).
+    pub fn link_in(&self, notification: &str) -> String {
+        notification
+            .replace("=\r\n", "")
+            .lines()
+            .find(|l| l.starts_with(&format!("{}/p/", self.url)))
+            .unwrap_or_else(|| panic!("no link in {notification}"))
+            .to_string()
+    }
+
+    /// `kluis receive` of `link` into `dir`/in as `email`: asks for a code,
+    /// reads it from the outbox, receives. Returns the successful run.
+    pub fn receive(&self, dir: &Path, link: &str, email: &str) -> Output {
+        let asked = kluis(dir, &["receive", link, "-o", "in", "--email", email]);
+        assert_eq!(asked.status.code(), Some(2), "a code is sent: {}", String::from_utf8_lossy(&asked.stderr));
+        let code = self.code_for(email);
+        let got = kluis(dir, &["receive", link, "-o", "in", "--email", email, "--code", &code]);
+        assert!(got.status.success(), "{}", String::from_utf8_lossy(&got.stderr));
+        got
+    }
+}
+
 impl Drop for KluisServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
