@@ -99,6 +99,13 @@ impl Api {
         self.json(response)
     }
 
+    /// A POST answered without a body (`204 No Content`).
+    pub fn post_no_content<B: serde::Serialize + ?Sized>(&self, path: &str, body: &B) -> Result<(), Error> {
+        let mut response = self.auth(self.agent.post(self.url(path))).send_json(body).map_err(|e| self.network(e))?;
+        self.check(&mut response)?;
+        Ok(())
+    }
+
     /// A request builder with this client's token, for calls with special headers (tus).
     pub fn request(&self, method: &str, path: &str) -> ureq::RequestBuilder<ureq::typestate::WithBody> {
         let builder = match method {

@@ -574,6 +574,36 @@ pub struct VerdictReport {
     /// The package the message was secured with, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package_id: Option<PackageId>,
+    /// The SMTP relay's triggers that fired besides the content policy
+    /// (relay verdicts only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<RelayTrigger>,
+    /// The message's sender, `MAIL FROM` (relay verdicts only: the relay
+    /// sends as its own account, for everyone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender: Option<String>,
+    /// The relay's id of the message (relay verdicts only), to find it in
+    /// the relay's log: 1 to 64 lowercase letters and digits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
+/// Why the SMTP relay secured a message, besides the content policy's findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RelayTrigger {
+    /// A keyword in the subject (`[secure]`, `[beveiligd]`).
+    SubjectKeyword,
+    /// A `Sensitivity` header the relay is set to secure (`Private`, `Company-Confidential`).
+    Sensitivity,
+    /// A sender whose mail is always secured.
+    Sender,
+    /// A recipient in a domain whose mail is always secured.
+    RecipientDomain,
+    /// The policy asks to secure attachments to external recipients.
+    ExternalAttachments,
+    /// The message could not be parsed as MIME: secured to be safe.
+    Unparsable,
 }
 
 #[cfg(test)]

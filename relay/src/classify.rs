@@ -4,14 +4,15 @@
 //! and every text attachment, parsed with mail-parser (RFC 2045–2049,
 //! encoded words of RFC 2047, any charset); and the triggers mail gateways
 //! offer besides: a keyword in the subject (`[secure]`, `[beveiligd]`) and
-//! the `Sensitivity` header Outlook sets (RFC 2156 §5.3.4).
+//! the `Sensitivity` header Outlook sets (RFC 2156 §5.3.4), senders whose
+//! mail is always secured, and recipient domains mail to which is.
 //!
 //! A policy in require mode that blocks the message secures it; advise mode
 //! has no one to warn at the relay, so its warnings pass the message
 //! through, with the reasons for the audit log. The result names rules and
 //! finding kinds, never the text that matched.
 
-use kluis_policy::{Action, ContentPolicy, FindingKind, MessageFacts, Reason as PolicyReason, Scanner, decide};
+use kluis_policy::{Action, ContentPolicy, Finding, MessageFacts, Reason as PolicyReason, Scanner, decide};
 use mail_parser::{MessageParser, MimeHeaders};
 
 /// The triggers besides the content policy.
@@ -23,6 +24,12 @@ pub struct Triggers {
     /// `Sensitivity` values that ask for a secure send: `private`,
     /// `company-confidential`.
     pub sensitivity: Vec<String>,
+    /// Senders (`MAIL FROM`) whose mail is always secured: an address, or a
+    /// domain (no `@`) for every address in it; lowercase.
+    pub senders: Vec<String>,
+    /// Domains mail to which is always secured (a recipient's domain equal
+    /// to one); lowercase.
+    pub recipient_domains: Vec<String>,
 }
 
 impl Default for Triggers {
@@ -30,6 +37,8 @@ impl Default for Triggers {
         Triggers {
             subject_keywords: vec!["[secure]".into(), "[beveiligd]".into()],
             sensitivity: vec!["private".into(), "company-confidential".into()],
+            senders: Vec::new(),
+            recipient_domains: Vec::new(),
         }
     }
 }
@@ -41,8 +50,13 @@ pub enum Reason {
     SubjectKeyword(String),
     /// The `Sensitivity` header has this value of [`Triggers::sensitivity`].
     Sensitivity(String),
-    /// The content policy found these kinds of content.
-    Content(Vec<FindingKind>),
+    /// The sender is (in) this entry of [`Triggers::senders`].
+    Sender(String),
+    /// A recipient is in this domain of [`Triggers::recipient_domains`].
+    RecipientDomain(String),
+    /// The content policy found these kinds of content (kinds, confidences
+    /// and counts, never the text).
+    Content(Vec<Finding>),
     /// The policy asks to secure attachments to external recipients.
     ExternalAttachments(u32),
     /// The message could not be parsed as MIME: secured to be safe.
@@ -58,12 +72,20 @@ pub enum Classification {
     PassThrough { warnings: Vec<Reason> },
 }
 
-/// Classifies `message` (as received) for `recipients` (the envelope's).
-pub fn classify(policy: &ContentPolicy, triggers: &Triggers, recipients: &[String], message: &[u8]) -> Classification {
+/// Classifies `message` (as received) from `from` to `recipients` (the
+/// envelope's).
+pub fn classify(
+    policy: &ContentPolicy,
+    triggers: &Triggers,
+    from: &str,
+    recipients: &[String],
+    message: &[u8],
+) -> Classification {
+    let mut reasons = envelope_reasons(triggers, from, recipients);
     let Some(parsed) = MessageParser::default().parse(message) else {
-        return Classification::Secure(vec![Reason::Unparsable]);
+        reasons.push(Reason::Unparsable);
+        return Classification::Secure(reasons);
     };
-    let mut reasons = Vec::new();
     let subject = parsed.subject().unwrap_or_default();
     let lower = subject.to_lowercase();
     for keyword in &triggers.subject_keywords {
@@ -107,14 +129,11 @@ pub fn classify(policy: &ContentPolicy, triggers: &Triggers, recipients: &[Strin
     let findings = scanner.finish();
     let facts = MessageFacts { recipients: recipients.to_vec(), attachments, secured: false };
     let verdict = decide(policy, &facts, &findings);
-    let mut kinds: Vec<FindingKind> = verdict.findings.iter().map(|f| f.kind).collect();
-    kinds.sort();
-    kinds.dedup();
     let content: Vec<Reason> = verdict
         .reasons
         .iter()
         .map(|reason| match reason {
-            PolicyReason::SensitiveContent => Reason::Content(kinds.clone()),
+            PolicyReason::SensitiveContent => Reason::Content(verdict.findings.clone()),
             PolicyReason::ExternalAttachments { count } => Reason::ExternalAttachments(*count),
         })
         .collect();
@@ -124,6 +143,23 @@ pub fn classify(policy: &ContentPolicy, triggers: &Triggers, recipients: &[Strin
         Action::Warn | Action::Allow => {}
     }
     Classification::Secure(reasons)
+}
+
+/// The triggers that need only the envelope: the sender and the recipients' domains.
+fn envelope_reasons(triggers: &Triggers, from: &str, recipients: &[String]) -> Vec<Reason> {
+    let domain_of = |address: &str| address.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase());
+    let mut reasons = Vec::new();
+    let from = from.to_ascii_lowercase();
+    let from_domain = domain_of(&from);
+    if let Some(entry) = triggers.senders.iter().find(|s| **s == from || Some(s.as_str()) == from_domain.as_deref()) {
+        reasons.push(Reason::Sender(entry.clone()));
+    }
+    for domain in &triggers.recipient_domains {
+        if recipients.iter().any(|r| domain_of(r).as_deref() == Some(domain.as_str())) {
+            reasons.push(Reason::RecipientDomain(domain.clone()));
+        }
+    }
+    reasons
 }
 
 #[cfg(test)]
@@ -137,7 +173,20 @@ mod tests {
     }
 
     fn run(policy: &ContentPolicy, message: &str) -> Classification {
-        classify(policy, &Triggers::default(), &["bob@example.net".to_string()], message.as_bytes())
+        classify(
+            policy,
+            &Triggers::default(),
+            "alice@example.org",
+            &["bob@example.net".to_string()],
+            message.as_bytes(),
+        )
+    }
+
+    fn kinds(reasons: &[Reason]) -> Vec<FindingKind> {
+        match reasons {
+            [Reason::Content(findings)] => findings.iter().map(|f| f.kind).collect(),
+            _ => panic!("{reasons:?}"),
+        }
     }
 
     const HARMLESS: &str = "From: alice@example.org\r\nTo: bob@example.net\r\nSubject: Lunch\r\n\r\nAt noon?\r\n";
@@ -151,7 +200,7 @@ mod tests {
     fn an_iban_in_the_body_is_secured_under_require_and_warned_under_advise() {
         let message = "Subject: Invoice\r\n\r\nPlease pay to IBAN NL91 ABNA 0417 1643 00 today.\r\n";
         let Classification::Secure(reasons) = run(&require(), message) else { panic!("not secured") };
-        assert!(matches!(&reasons[..], [Reason::Content(kinds)] if kinds.contains(&FindingKind::Iban)), "{reasons:?}");
+        assert!(kinds(&reasons).contains(&FindingKind::Iban), "{reasons:?}");
         let advise = ContentPolicy { mode: Mode::Advise, ..require() };
         let Classification::PassThrough { warnings } = run(&advise, message) else { panic!("advise secures nothing") };
         assert!(!warnings.is_empty());
@@ -170,7 +219,7 @@ mod tests {
              Content-Transfer-Encoding: quoted-printable\r\n\r\nname,iban\r\njan,NL91ABNA0417=\r\n164300\r\n--b--\r\n"
         );
         let Classification::Secure(reasons) = run(&require(), &message) else { panic!("not secured") };
-        let [Reason::Content(kinds)] = &reasons[..] else { panic!("{reasons:?}") };
+        let kinds = kinds(&reasons);
         assert!(kinds.contains(&FindingKind::Bsn) && kinds.contains(&FindingKind::Iban), "{kinds:?}");
     }
 
@@ -181,5 +230,32 @@ mod tests {
         assert_eq!(run(&off, &keyword), Classification::Secure(vec![Reason::SubjectKeyword("[beveiligd]".into())]));
         let private = HARMLESS.replace("Subject: Lunch", "Subject: Lunch\r\nSensitivity: Private");
         assert_eq!(run(&off, &private), Classification::Secure(vec![Reason::Sensitivity("private".into())]));
+    }
+
+    #[test]
+    fn a_sender_or_a_recipient_domain_secures_whatever_the_content() {
+        let off = ContentPolicy { mode: Mode::Off, ..require() };
+        let triggers = Triggers {
+            senders: vec!["legal.example.org".into(), "ceo@example.org".into()],
+            recipient_domains: vec!["court.example".into()],
+            ..Triggers::default()
+        };
+        let run = |from: &str, to: &str| {
+            classify(&off, &triggers, from, &[to.to_string(), "x@y.example".into()], HARMLESS.as_bytes())
+        };
+        assert_eq!(
+            run("CEO@example.org", "bob@example.net"),
+            Classification::Secure(vec![Reason::Sender("ceo@example.org".into())])
+        );
+        assert_eq!(
+            run("ann@legal.example.org", "bob@example.net"),
+            Classification::Secure(vec![Reason::Sender("legal.example.org".into())])
+        );
+        assert_eq!(
+            run("alice@example.org", "clerk@Court.example"),
+            Classification::Secure(vec![Reason::RecipientDomain("court.example".into())])
+        );
+        assert_eq!(run("alice@example.org", "bob@sub.court.example"), Classification::PassThrough { warnings: vec![] });
+        assert_eq!(run("", "bob@example.net"), Classification::PassThrough { warnings: vec![] }, "a bounce");
     }
 }

@@ -37,6 +37,15 @@
 //! [delivery]
 //! retry = ["1m", "5m", "15m", "1h", "4h"]  # waits after each failed attempt; the last repeats
 //! bounce_after = "5d"                       # then a bounce to the sender
+//!
+//! [triggers]                   # secure these whatever the content policy says
+//! subject_keywords = ["[secure]", "[beveiligd]"]
+//! sensitivity = ["private", "company-confidential"]
+//! senders = ["legal.example.org", "ceo@example.org"]   # addresses, or domains
+//! recipient_domains = ["court.example"]
+//!
+//! [secure]
+//! verify = "email"             # or "none" where the organisation's policy allows it
 //! ```
 
 use std::net::SocketAddr;
@@ -47,6 +56,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::auth::{BadHash, Users};
+use crate::classify::Triggers;
 use crate::networks::{BadNetwork, Network};
 use crate::session::{Limits, Senders};
 use crate::tls::{self, TlsError};
@@ -80,6 +90,30 @@ pub struct File {
     pub limits: LimitsFile,
     #[serde(default)]
     pub delivery: DeliveryFile,
+    #[serde(default)]
+    pub triggers: TriggersFile,
+    #[serde(default)]
+    pub secure: SecureFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriggersFile {
+    pub subject_keywords: Option<Vec<String>>,
+    pub sensitivity: Option<Vec<String>>,
+    #[serde(default)]
+    pub senders: Vec<String>,
+    #[serde(default)]
+    pub recipient_domains: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecureFile {
+    /// `email` (default): recipients confirm their address with a code;
+    /// `none`: the link alone opens the package, where the organisation's
+    /// policy does not require verification.
+    pub verify: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -246,6 +280,10 @@ pub enum ConfigError {
     UsersWithoutTls,
     #[error("clients.sender_domains: {0:?} is not a domain name")]
     SenderDomain(String),
+    #[error("triggers.{0}: {1:?} is not {2}")]
+    Trigger(&'static str, String, &'static str),
+    #[error("secure.verify = {0:?}: it is \"email\" (the default) or \"none\"")]
+    Verify(String),
     #[error(
         "clients.exchange_online_tenant: {0:?} is not a tenant id (a GUID such as 8f0e3c52-1d3a-4c1e-9b4e-2f6a0c7d9e11)"
     )]
@@ -275,6 +313,10 @@ pub struct Config {
     pub session_limit: Duration,
     pub retry: Vec<Duration>,
     pub bounce_after: Duration,
+    pub triggers: Triggers,
+    /// Whether recipients of a secured message confirm their address with a
+    /// code (always, where the organisation's policy requires it).
+    pub verify_email: bool,
 }
 
 impl Config {
@@ -343,14 +385,8 @@ impl Config {
             return Err(ConfigError::UsersWithoutTls);
         }
         let domains = file.clients.sender_domains.unwrap_or_default();
-        for domain in &domains {
-            let valid = !domain.is_empty()
-                && domain
-                    .split('.')
-                    .all(|label| !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
-            if !valid {
-                return Err(ConfigError::SenderDomain(domain.clone()));
-            }
+        if let Some(domain) = domains.iter().find(|d| !is_domain(d)) {
+            return Err(ConfigError::SenderDomain(domain.clone()));
         }
         let exchange_online_tenant = match file.clients.exchange_online_tenant {
             Some(id) if is_guid(&id) => Some(id.to_ascii_lowercase()),
@@ -409,6 +445,12 @@ impl Config {
             Some(text) => duration("bounce_after", text)?,
             None => Duration::from_secs(5 * 86_400),
         };
+        let triggers = triggers(file.triggers)?;
+        let verify_email = match file.secure.verify.as_deref() {
+            None | Some("email") => true,
+            Some("none") => false,
+            Some(other) => return Err(ConfigError::Verify(other.to_string())),
+        };
         Ok(Config {
             listen: overrides.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid")),
             hostname: file.hostname.unwrap_or_else(default_hostname),
@@ -428,8 +470,43 @@ impl Config {
             session_limit: Duration::from_secs(session_seconds),
             retry,
             bounce_after,
+            triggers,
+            verify_email,
         })
     }
+}
+
+/// The `[triggers]` section, checked and lowercased.
+fn triggers(file: TriggersFile) -> Result<Triggers, ConfigError> {
+    let defaults = Triggers::default();
+    let lower = |list: Vec<String>| list.into_iter().map(|s| s.trim().to_lowercase()).collect::<Vec<_>>();
+    let subject_keywords = lower(file.subject_keywords.unwrap_or(defaults.subject_keywords));
+    if let Some(empty) = subject_keywords.iter().find(|k| k.is_empty()) {
+        return Err(ConfigError::Trigger("subject_keywords", empty.clone(), "a word"));
+    }
+    let sensitivity = lower(file.sensitivity.unwrap_or(defaults.sensitivity));
+    let senders = lower(file.senders);
+    for sender in &senders {
+        let domain = sender
+            .rsplit_once('@')
+            .map_or(sender.as_str(), |(local, domain)| if local.is_empty() { "" } else { domain });
+        if !is_domain(domain) {
+            return Err(ConfigError::Trigger("senders", sender.clone(), "an address or a domain name"));
+        }
+    }
+    let recipient_domains = lower(file.recipient_domains);
+    if let Some(bad) = recipient_domains.iter().find(|d| !is_domain(d)) {
+        return Err(ConfigError::Trigger("recipient_domains", bad.clone(), "a domain name"));
+    }
+    Ok(Triggers { subject_keywords, sensitivity, senders, recipient_domains })
+}
+
+/// A domain name: dot-separated labels of letters, digits and hyphens.
+fn is_domain(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .split('.')
+            .all(|label| !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
 }
 
 /// `name:$argon2id$…` per line; blank lines and `#` comments are skipped.
@@ -523,5 +600,25 @@ mod tests {
         assert!(matches!(resolve("mode = \"bounce\""), Err(ConfigError::Mode(_))));
         let config = resolve("mode = \"split\"\nloop_guard = \"k7Qf2mZx9LwB4nTr8VyC\"").unwrap();
         assert_eq!(config.loop_guard.as_deref().map(String::as_str), Some("k7Qf2mZx9LwB4nTr8VyC"));
+    }
+
+    #[test]
+    fn triggers_and_verification_are_checked() {
+        let resolve = |text: &str| Config::resolve(toml::from_str::<File>(text).unwrap(), Overrides::default());
+        let config = resolve("[triggers]\nsenders = [\"CEO@Example.org\", \"legal.example.org\"]\nrecipient_domains = [\"Court.example\"]").unwrap();
+        assert_eq!(config.triggers.senders, ["ceo@example.org", "legal.example.org"]);
+        assert_eq!(config.triggers.recipient_domains, ["court.example"]);
+        assert_eq!(config.triggers.subject_keywords, ["[secure]", "[beveiligd]"], "the defaults stay");
+        assert!(config.verify_email);
+        assert!(!resolve("[secure]\nverify = \"none\"").unwrap().verify_email);
+        assert!(matches!(resolve("[secure]\nverify = \"sms\""), Err(ConfigError::Verify(_))));
+        for bad in [
+            "senders = [\"@example.org\"]",
+            "senders = [\"a b\"]",
+            "recipient_domains = [\"x@y.example\"]",
+            "subject_keywords = [\" \"]",
+        ] {
+            assert!(matches!(resolve(&format!("[triggers]\n{bad}")), Err(ConfigError::Trigger(..))), "{bad}");
+        }
     }
 }

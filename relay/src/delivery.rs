@@ -36,15 +36,17 @@ use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use tokio::sync::Notify;
 
 use kluis_client::{Api, send_package};
+use kluis_protocol::PackageId;
 use kluis_protocol::api::SendPolicy;
 use mail_parser::MessageParser;
 
+use crate::audit::{self, Audited};
 use crate::classify::{Classification, Triggers, classify};
 use crate::config::Upstream;
 use crate::dsn::{self, Failure};
 use crate::error_chain;
 use crate::policy::PolicySource;
-use crate::secure::{notification, package_of};
+use crate::secure::{asks_code, notification, package_of};
 use crate::session::Envelope;
 use crate::spool::{self, Record, Secured, Spool};
 
@@ -156,6 +158,9 @@ pub struct Delivery {
     pub hostname: String,
     pub policy: PolicySource,
     pub triggers: Triggers,
+    /// `secure.verify`: recipients confirm their address with a code (always
+    /// where the organisation's policy requires it).
+    pub verify_email: bool,
 }
 
 /// The header that marks mail this relay sent (`split` mode), and that no
@@ -245,48 +250,100 @@ impl Delivery {
         }
     }
 
-    /// Classifies the message, then passes it through or secures it. A
-    /// message made a package in an earlier attempt is finished as one.
+    /// Classifies the message, records the decision in the audit log, then
+    /// passes it through or secures it. A message made a package in an
+    /// earlier attempt is finished as one.
     async fn route(&self, record: &mut Record, message: &[u8]) -> Outcome {
         let policy = match self.policy.current().await {
             Ok(policy) => policy,
             Err(e) => return Outcome::Transient(format!("held: {e}")),
         };
-        if record.secured.is_none() {
-            match classify(&policy.content, &self.triggers, &record.recipients, message) {
-                Classification::PassThrough { warnings } => {
-                    if !warnings.is_empty() {
-                        tracing::info!(id = %record.id, ?warnings, "passed through: the policy advises, it does not require");
-                    }
-                    let body = message.strip_suffix(b"\r\n").unwrap_or(message);
-                    return self.send(&record.from, &record.recipients, body).await;
+        let api = policy.server.as_ref().map(|(_, api)| api.clone());
+        let classification = classify(&policy.content, &self.triggers, &record.from, &record.recipients, message);
+        let reasons = match classification {
+            Classification::PassThrough { ref warnings } if record.secured.is_none() => {
+                if !warnings.is_empty() {
+                    tracing::info!(id = %record.id, ?warnings, "passed through: the policy advises, it does not require");
                 }
-                Classification::Secure(reasons) => tracing::info!(id = %record.id, ?reasons, "to be secured"),
+                if let Err(outcome) = self.audit(record, &classification, None, api).await {
+                    return outcome;
+                }
+                let body = message.strip_suffix(b"\r\n").unwrap_or(message);
+                return self.send(&record.from, &record.recipients, body).await;
             }
-        }
+            Classification::Secure(reasons) => {
+                tracing::info!(id = %record.id, ?reasons, "to be secured");
+                reasons
+            }
+            // Secured in an earlier attempt, though the policy has changed since.
+            Classification::PassThrough { .. } => Vec::new(),
+        };
         match &policy.server {
-            Some((send, api)) => self.secure(record, message, send, api.clone()).await,
+            Some((send, api)) => self.secure(record, message, Classification::Secure(reasons), send, api.clone()).await,
             None => {
                 Outcome::Transient("held: to be secured, but no Kluis server is configured (--server, --token)".into())
             }
         }
     }
 
+    /// Records `classification` of the message in the audit log, unless its
+    /// envelope says this decision is recorded; `Err` with the outcome of the
+    /// attempt when it cannot be (the message waits: nothing leaves the relay
+    /// unaudited). Without a Kluis server there is no audit log to write to.
+    async fn audit(
+        &self,
+        record: &mut Record,
+        classification: &Classification,
+        package: Option<PackageId>,
+        api: Option<Arc<Api>>,
+    ) -> Result<(), Outcome> {
+        let decided = match classification {
+            Classification::Secure(_) => Audited::Secured,
+            Classification::PassThrough { .. } => Audited::Passed,
+        };
+        let Some(api) = api else { return Ok(()) };
+        if record.audited == Some(decided) {
+            return Ok(());
+        }
+        let verdict = audit::verdict(classification, &record.from, &record.id, package);
+        let recorded = tokio::task::spawn_blocking(move || audit::record(&api, &verdict)).await;
+        match recorded {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                let e = error_chain(&e);
+                return Err(Outcome::Transient(format!("cannot record the decision in the audit log: {e}")));
+            }
+            Err(e) => return Err(Outcome::Transient(e.to_string())),
+        }
+        tracing::info!(id = %record.id, decision = ?decided, "decision recorded in the audit log");
+        record.audited = Some(decided);
+        self.save(record).await.map_err(Outcome::Transient)
+    }
+
     /// Makes the message a package (once: the envelope records it, with the
     /// link sealed to the spool key), then sends each recipient not yet
     /// notified their notification, recording each one sent.
-    async fn secure(&self, record: &mut Record, message: &[u8], send: &SendPolicy, api: Arc<Api>) -> Outcome {
+    async fn secure(
+        &self,
+        record: &mut Record,
+        message: &[u8],
+        classification: Classification,
+        send: &SendPolicy,
+        api: Arc<Api>,
+    ) -> Outcome {
+        let code = asks_code(send, self.verify_email);
         let link = match &record.secured {
             Some(secured) => match self.spool.unseal(&secured.link) {
                 Ok(link) => link,
                 Err(e) => return Outcome::Transient(format!("cannot unseal the package link: {}", error_chain(&e))),
             },
             None => {
-                let request = match package_of(message, &record.recipients, send) {
+                let request = match package_of(message, &record.recipients, send, code) {
                     Ok(request) => request,
                     Err(e) => return Outcome::Permanent(format!("cannot make a package of it: {e}")),
                 };
-                let sent = tokio::task::spawn_blocking(move || send_package(&api, request, &mut |_| {})).await;
+                let client = api.clone();
+                let sent = tokio::task::spawn_blocking(move || send_package(&client, request, &mut |_| {})).await;
                 let sent = match sent {
                     Ok(Ok(sent)) => sent,
                     Ok(Err(e)) => return package_failure(&e),
@@ -305,6 +362,10 @@ impl Delivery {
                 link
             }
         };
+        let package = record.secured.as_ref().and_then(|s| PackageId::parse(&s.package).ok());
+        if let Err(outcome) = self.audit(record, &classification, package, Some(api)).await {
+            return outcome;
+        }
         let parsed = MessageParser::default().parse(message);
         let subject = parsed.as_ref().and_then(|m| m.subject()).unwrap_or_default().to_string();
         let from = parsed
@@ -316,7 +377,7 @@ impl Delivery {
         let notified = record.secured.as_ref().map(|s| s.notified.clone()).unwrap_or_default();
         let pending: Vec<String> = record.recipients.iter().filter(|r| !notified.contains(r)).cloned().collect();
         for recipient in pending {
-            let mail = notification(&from, &recipient, &subject, &link, send.default_expiry_days, now());
+            let mail = notification(&from, &recipient, &subject, &link, send.default_expiry_days, code, now());
             let body = mail.strip_suffix(b"\r\n").unwrap_or(&mail);
             match self.send(&record.from, std::slice::from_ref(&recipient), body).await {
                 Outcome::Delivered => {
@@ -458,6 +519,7 @@ mod tests {
             attempts,
             next_attempt: received_at,
             secured: None,
+            audited: None,
         }
     }
 

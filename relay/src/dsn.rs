@@ -126,6 +126,7 @@ mod tests {
             attempts: 3,
             next_attempt: 0,
             secured: None,
+            audited: None,
         };
         let original = b"Subject: Figures\r\nFrom: alice@example.org\r\n\r\nSECRET BODY\r\n";
         let failure = Failure::Refused { reply: "550 5.1.1 <bob@example.net>: no such user".into() };

@@ -8,8 +8,10 @@
 //! [`delivery`] classifies each spooled message by the organisation's
 //! policy ([`classify`]), secures it as a Kluis package with notifications
 //! ([`secure`]) or passes it on unchanged to the upstream mail server, with
-//! retries and bounces.
+//! retries and bounces, and records each decision in the organisation's
+//! audit log on the Kluis server ([`audit`]).
 
+pub mod audit;
 pub mod auth;
 pub mod classify;
 pub mod config;

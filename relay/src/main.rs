@@ -9,7 +9,6 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use kluis_client::Api;
-use kluis_relay::classify::Triggers;
 use kluis_relay::config::{Config, Overrides};
 use kluis_relay::delivery::{self, Delivery, Queue, Schedule};
 use kluis_relay::policy::PolicySource;
@@ -149,11 +148,12 @@ fn run(cli: Cli) -> Result<()> {
                                 .token_source("--token or KLUIS_RELAY_TOKEN"),
                         ),
                         _ => {
-                            tracing::warn!("no --server and --token: no content policy, only the subject and sensitivity triggers");
+                            tracing::warn!("no --server and --token: no content policy and no audit log, only the relay's own triggers");
                             PolicySource::off()
                         }
                     },
-                    triggers: Triggers::default(),
+                    triggers: config.triggers.clone(),
+                    verify_email: config.verify_email,
                 };
                 tracing::info!(
                     "delivering to {}:{}: what the policy asks to secure becomes a package, the rest goes through unchanged",

@@ -25,11 +25,25 @@ pub enum SecureError {
     Unparsable,
     #[error("the message has {0} attachments; at most {MAX_FILES} go in one package")]
     TooManyFiles(usize),
+    #[error(
+        "the organisation's policy requires a password for every package, and the relay has no way to give \
+         recipients one: send this message with the Outlook add-in or the send page"
+    )]
+    PasswordRequired,
 }
 
 /// The package for `message` (as received) to `recipients`, by the
-/// organisation's rules for sending (`send`).
-pub fn package_of(message: &[u8], recipients: &[String], send: &SendPolicy) -> Result<SendRequest, SecureError> {
+/// organisation's rules for sending (`send`); recipients confirm their
+/// address with a code if `code` (the caller's [`asks_code`]).
+pub fn package_of(
+    message: &[u8],
+    recipients: &[String],
+    send: &SendPolicy,
+    code: bool,
+) -> Result<SendRequest, SecureError> {
+    if send.require_password {
+        return Err(SecureError::PasswordRequired);
+    }
     let parsed = MessageParser::default().parse(message).ok_or(SecureError::Unparsable)?;
     let subject = parsed.subject().unwrap_or_default().to_string();
     let text = (0..parsed.text_body_count()).filter_map(|i| parsed.body_text(i)).collect::<Vec<_>>().join("\n\n");
@@ -63,11 +77,17 @@ pub fn package_of(message: &[u8], recipients: &[String], send: &SendPolicy) -> R
         files,
         expires_in_days: send.default_expiry_days,
         max_downloads: None,
-        // Recipients prove their address unless the organisation allows otherwise.
-        verify: Verify::Email,
+        verify: if code { Verify::Email } else { Verify::None },
         password: None,
         notify_on_download: false,
     })
+}
+
+/// Whether recipients confirm their address with an e-mail code: where the
+/// organisation's policy requires it, and otherwise as the relay is set
+/// (`secure.verify`, `email` by default).
+pub fn asks_code(send: &SendPolicy, verify_email: bool) -> bool {
+    send.require_verification || verify_email
 }
 
 fn file(name: &str, media_type: &str, bytes: Vec<u8>) -> SendFile {
@@ -81,15 +101,29 @@ fn file(name: &str, media_type: &str, bytes: Vec<u8>) -> SendFile {
 
 /// The mail that tells `recipient` where the secured message is: from the
 /// original sender (`from`, the message's own `From:`), with its subject,
-/// in Dutch and English, with `link` (the only place the link secret is).
-pub fn notification(from: &str, recipient: &str, subject: &str, link: &str, expires_in_days: u32, now: i64) -> Vec<u8> {
+/// in Dutch and English, with `link` (the only place the link secret is);
+/// `code`: the recipient confirms their address with a code first.
+pub fn notification(
+    from: &str,
+    recipient: &str,
+    subject: &str,
+    link: &str,
+    expires_in_days: u32,
+    code: bool,
+    now: i64,
+) -> Vec<u8> {
+    let (nl, en) = if code {
+        ("; u bevestigt eerst uw e-mailadres met een code", "; you first confirm your e-mail address with a code")
+    } else {
+        ("", "")
+    };
     let text = format!(
         "U hebt een beveiligd bericht ontvangen: {subject}\r\n\
-         Open het hier (de link werkt {expires_in_days} dagen; u bevestigt eerst uw e-mailadres met een code):\r\n\
+         Open het hier (de link werkt {expires_in_days} dagen{nl}):\r\n\
          \r\n{link}\r\n\r\n\
          ---\r\n\r\n\
          You have received a secure message: {subject}\r\n\
-         Open it here (the link works for {expires_in_days} days; you first confirm your e-mail address with a code):\r\n\
+         Open it here (the link works for {expires_in_days} days{en}):\r\n\
          \r\n{link}\r\n"
     );
     MessageBuilder::new()
@@ -109,7 +143,10 @@ mod tests {
 
     use kluis_protocol::api::SendPolicy;
 
-    use super::{notification, package_of};
+    use kluis_client::Verify;
+    use mail_parser::MessageParser;
+
+    use super::{SecureError, asks_code, notification, package_of};
 
     fn send_policy() -> SendPolicy {
         serde_json::from_value(serde_json::json!({
@@ -132,7 +169,7 @@ mod tests {
              --b\r\nContent-Type: application/pdf; name=report.pdf\r\nContent-Disposition: attachment; filename=report.pdf\r\n\
              Content-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--b--\r\n"
         );
-        let request = package_of(message.as_bytes(), &["bob@example.net".into()], &send_policy()).unwrap();
+        let request = package_of(message.as_bytes(), &["bob@example.net".into()], &send_policy(), true).unwrap();
         assert_eq!(request.subject, "Dossier één");
         assert_eq!(request.message.trim_end(), "See the report.");
         assert_eq!(request.expires_in_days, 7);
@@ -148,12 +185,30 @@ mod tests {
     #[test]
     fn the_notification_has_the_link_in_both_languages_and_nothing_of_the_message() {
         let link = "https://kluis.example.org/p/AAAAAAAAAAAAAAAAAAAAAA#secret";
-        let mail =
-            String::from_utf8(notification("alice@example.org", "bob@example.net", "Dossier", link, 7, 1_764_328_000))
-                .unwrap();
+        let mail = notification("alice@example.org", "bob@example.net", "Dossier", link, 7, true, 1_764_328_000);
+        let mail = String::from_utf8(mail).unwrap();
         assert!(mail.contains("From: <alice@example.org>") || mail.contains("From: alice@example.org"), "{mail}");
         assert!(mail.contains("[Kluis] Dossier"));
         assert_eq!(mail.matches(link).count(), 2, "{mail}");
         assert!(mail.contains("beveiligd bericht") && mail.contains("secure message"));
+        let text = |mail: &[u8]| MessageParser::default().parse(mail).unwrap().body_text(0).unwrap().into_owned();
+        let body = text(mail.as_bytes());
+        assert!(body.contains("met een code") && body.contains("with a code"), "{body}");
+        let open = notification("alice@example.org", "bob@example.net", "Dossier", link, 7, false, 1_764_328_000);
+        assert!(!text(&open).contains("code"), "no code where none is asked");
+    }
+
+    #[test]
+    fn verification_follows_the_policy_and_a_required_password_cannot_be_met() {
+        let message = b"From: alice@example.org\r\nSubject: x\r\n\r\nhello\r\n";
+        let mut send = send_policy();
+        send.require_verification = false;
+        assert!(!asks_code(&send, false) && asks_code(&send, true));
+        let open = package_of(message, &["bob@example.net".into()], &send, false).unwrap();
+        assert_eq!(open.verify, Verify::None);
+        send.require_verification = true;
+        assert!(asks_code(&send, false), "the policy wins over secure.verify = none");
+        send.require_password = true;
+        assert_eq!(package_of(message, &[], &send, true).err(), Some(SecureError::PasswordRequired));
     }
 }

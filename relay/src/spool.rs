@@ -45,6 +45,10 @@ pub struct Record {
     /// makes no second package and sends no notification twice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secured: Option<Secured>,
+    /// The decision recorded in the organisation's audit log, so that a
+    /// retry does not record it again ([`audit`](crate::audit)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audited: Option<crate::audit::Audited>,
 }
 
 /// A secured message's package and which notifications went out.
@@ -175,6 +179,7 @@ impl Spool {
             attempts: 0,
             next_attempt: now,
             secured: None,
+            audited: None,
         };
         self.write_record(&record)?;
         Ok(record)

@@ -1,6 +1,8 @@
 //! Securing: a message the policy asks to secure becomes a Kluis package on
 //! a real kluis-server, and its recipient gets a notification whose link
-//! opens it with the `kluis` command line, attachments byte for byte.
+//! opens it with the `kluis` command line, attachments byte for byte; every
+//! decision is in the organisation's audit log, and the server holds no
+//! plaintext.
 
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, MultiPart, SinglePart};
@@ -13,6 +15,7 @@ use crate::support::{Relay, Setup, eventually, found_in_files};
 fn a_message_to_secure_becomes_a_package_and_its_recipient_gets_a_working_link() {
     let server = KluisServer::start();
     let token = server.token("relay@example.org");
+    let admin = server.admin_token("admin@example.org");
     let upstream = Relay::start(Setup::default());
     let relay = Relay::start(Setup {
         upstream: Some(upstream.port),
@@ -52,4 +55,60 @@ fn a_message_to_secure_becomes_a_package_and_its_recipient_gets_a_working_link()
     assert!(std::fs::read(work.path().join("in/dossier.bin")).unwrap() == report, "the attachment byte for byte");
     let shown = String::from_utf8_lossy(&got.stdout).into_owned() + &String::from_utf8_lossy(&got.stderr);
     assert!(shown.contains("BODY-MARKER-8812"), "the message text is shown: {shown}");
+
+    // The decision is in the organisation's audit log: which rule, whose mail, which message, no content.
+    let verdicts = server.relay_verdicts(&admin);
+    assert_eq!(verdicts.len(), 1, "{verdicts:#?}");
+    let verdict = &verdicts[0];
+    assert_eq!((verdict["outcome"].as_str(), verdict["action"].as_str()), (Some("secured"), Some("block")));
+    assert_eq!(verdict["triggers"], serde_json::json!(["subject_keyword"]));
+    assert_eq!(verdict["sender"], "alice@example.org");
+    assert_eq!(verdict["actor"], "user:relay@example.org");
+    assert_eq!(verdict["note"], "secured by relay: the relay saw the plaintext");
+    assert_eq!(verdict["package_id"].as_str(), link.split("/p/").nth(1).and_then(|rest| rest.split('#').next()));
+    assert!(relay.log().contains(verdict["reference"].as_str().unwrap()), "the reference is the relay's id");
+
+    // The leak scan: the server's database, blobs, outbox and log hold no plaintext and no link secret.
+    for (what, needle) in [
+        ("the message text", &b"BODY-MARKER-8812"[..]),
+        ("the attachment", &report[100_000..100_064]),
+        ("the link secret", secret.as_bytes()),
+    ] {
+        assert!(server.files_holding(needle).is_empty(), "{what} on the server: {:?}", server.files_holding(needle));
+    }
+}
+
+#[test]
+fn a_message_passed_through_is_audited_before_it_leaves_and_waits_while_the_server_is_away() {
+    let mut server = KluisServer::start();
+    let token = server.token("relay@example.org");
+    let admin = server.admin_token("admin@example.org");
+    let upstream = Relay::start(Setup::default());
+    let relay = Relay::start(Setup {
+        upstream: Some(upstream.port),
+        kluis: Some((server.url.clone(), token)),
+        ..Setup::default()
+    });
+    let lunch = |subject: &str| {
+        Message::builder()
+            .from("alice@example.org".parse().unwrap())
+            .to("bob@example.net".parse().unwrap())
+            .subject(subject)
+            .body("At noon?".to_string())
+            .unwrap()
+    };
+    relay.lettre_plain().send(&lunch("Lunch")).unwrap();
+    eventually("the message upstream", || upstream.spooled().len() == 1);
+    let verdicts = server.relay_verdicts(&admin);
+    assert_eq!(verdicts.len(), 1, "{verdicts:#?}");
+    assert_eq!((verdicts[0]["outcome"].as_str(), verdicts[0]["action"].as_str()), (Some("sent"), Some("allow")));
+    assert_eq!(verdicts[0]["note"], "decided by relay: the relay saw the plaintext");
+    assert_eq!(verdicts[0]["package_id"], serde_json::Value::Null);
+
+    // Without the server, nothing leaves unaudited: the message waits in the spool.
+    server.stop();
+    relay.lettre_plain().send(&lunch("Dinner")).unwrap();
+    eventually("a deferral", || relay.log().contains("cannot record the decision in the audit log"));
+    assert_eq!(upstream.spooled().len(), 1, "not passed on unaudited");
+    assert_eq!(relay.spooled().len(), 1, "kept");
 }

@@ -5,7 +5,7 @@
 //! never content (docs/architecture.md, "Outlook add-in and content policy").
 
 use kluis_policy::{Breach, Change, Finding, FindingKind, PackagePlan, Policy};
-use kluis_protocol::api::{PolicyView, SendPolicy, VerdictReport};
+use kluis_protocol::api::{CheckOutcome, CheckSource, PolicyView, SendPolicy, VerdictReport};
 
 use super::accounts::{Caller, OrgAdmin};
 use super::packages::{self, Request};
@@ -295,12 +295,17 @@ pub(crate) async fn record_verdict(domain: &Domain, caller: &Caller, report: Ver
         Some(id) => Some(packages::owned(domain, caller, id.as_str()).await?.package.id),
         None => None,
     };
-    let detail = serde_json::json!({
+    let mut detail = serde_json::json!({
         "source": report.source,
         "action": report.action,
         "outcome": report.outcome,
         "findings": report.findings.iter().map(summary).collect::<Vec<_>>(),
     });
+    if report.source == CheckSource::Relay {
+        relay_detail(&mut detail, &report)?;
+    } else if !report.triggers.is_empty() || report.sender.is_some() || report.reference.is_some() {
+        return Err(invalid("invalid_verdict", "triggers, sender and reference are for the SMTP relay's verdicts."));
+    }
     let event = domain.event(
         caller.user.org_id,
         Event::SendChecked,
@@ -309,6 +314,44 @@ pub(crate) async fn record_verdict(domain: &Domain, caller: &Caller, report: Ver
         Some(detail.to_string()),
     );
     domain.meta.record(event).await?;
+    Ok(())
+}
+
+/// What a relay verdict adds to the audit row: the triggers, the sender, the
+/// relay's id of the message, and, stated plainly, that the relay read the
+/// message (issue 15): unlike the add-in, the relay holds the plaintext.
+fn relay_detail(detail: &mut serde_json::Value, report: &VerdictReport) -> DomainResult<()> {
+    if report.triggers.len() > 8 {
+        return Err(invalid("invalid_verdict", "A verdict names at most 8 triggers."));
+    }
+    let sender = match &report.sender {
+        // The null sender of a bounce is no address.
+        Some(raw) if !raw.is_empty() => {
+            Some(super::address::normalize(raw).map_err(|e| invalid("invalid_verdict", format!("sender: {e}.")))?)
+        }
+        _ => None,
+    };
+    if let Some(reference) = &report.reference {
+        let ok = !reference.is_empty()
+            && reference.len() <= 64
+            && reference.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        if !ok {
+            return Err(invalid("invalid_verdict", "reference: 1 to 64 lowercase letters and digits."));
+        }
+    }
+    let mut triggers = report.triggers.clone();
+    triggers.sort();
+    triggers.dedup();
+    let note = match report.outcome {
+        CheckOutcome::Secured => "secured by relay: the relay saw the plaintext",
+        _ => "decided by relay: the relay saw the plaintext",
+    };
+    if let serde_json::Value::Object(map) = detail {
+        map.insert("triggers".into(), serde_json::json!(triggers));
+        map.insert("sender".into(), serde_json::json!(sender));
+        map.insert("reference".into(), serde_json::json!(report.reference));
+        map.insert("note".into(), serde_json::json!(note));
+    }
     Ok(())
 }
 

@@ -90,6 +90,55 @@ fn a_verdict_is_recorded_with_kinds_and_counts_for_the_senders_own_package_only(
 }
 
 #[test]
+fn a_relay_verdict_names_its_triggers_and_sender_and_says_the_relay_saw_the_plaintext() {
+    let server = Server::start(|_| {});
+    let relay = server.token("relay@example.org");
+    let sent = flow::send(&server, &relay, json!({ "verify": "none" }));
+    let report = json!({
+        "source": "relay",
+        "action": "block",
+        "outcome": "secured",
+        "findings": [{ "kind": "iban", "confidence": "high", "count": 1 }],
+        "triggers": ["subject_keyword", "sender", "subject_keyword"],
+        "sender": "Alice@Example.org",
+        "reference": "019ac4e2f3a1b7c9d2e4f6a8b0c1d2e3",
+        "package_id": sent.id,
+    });
+    let recorded = server.post("/api/v1/policy/verdicts").bearer(&relay).json(&report).send();
+    assert_eq!(recorded.status, 204, "{}", recorded.text());
+    let events = flow::all_events(&server, &relay, &sent.id, 50);
+    let checked: Vec<_> = events.iter().filter(|e| e["event"] == "send_checked").collect();
+    assert_eq!(checked.len(), 1, "{events:#?}");
+    assert_eq!(checked[0]["actor"], "user:relay@example.org");
+    let detail: serde_json::Value = serde_json::from_str(checked[0]["detail"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        detail,
+        json!({
+            "source": "relay", "action": "block", "outcome": "secured", "findings": ["iban:high×1"],
+            "triggers": ["subject_keyword", "sender"], "sender": "alice@example.org",
+            "reference": "019ac4e2f3a1b7c9d2e4f6a8b0c1d2e3",
+            "note": "secured by relay: the relay saw the plaintext",
+        })
+    );
+
+    // The relay's fields belong to relay verdicts, and are checked.
+    let relay_fields_elsewhere =
+        json!({ "source": "web", "action": "allow", "outcome": "sent", "sender": "alice@example.org" });
+    let bad_sender = json!({ "source": "relay", "action": "allow", "outcome": "sent", "sender": "not an address" });
+    let bad_reference = json!({ "source": "relay", "action": "allow", "outcome": "sent", "reference": "../../etc" });
+    let bad_trigger = json!({ "source": "relay", "action": "allow", "outcome": "sent", "triggers": ["moon_phase"] });
+    for (bad, code) in [
+        (relay_fields_elsewhere, "invalid_verdict"),
+        (bad_sender, "invalid_verdict"),
+        (bad_reference, "invalid_verdict"),
+        (bad_trigger, "invalid_json"),
+    ] {
+        let refused = server.post("/api/v1/policy/verdicts").bearer(&relay).json(&bad).send();
+        assert_eq!((refused.status, refused.code()), (400, code.to_string()), "{bad}: {}", refused.text());
+    }
+}
+
+#[test]
 fn the_verdict_preflight_allows_a_bearer_token_from_another_origin() {
     let server = Server::start(|_| {});
     let answer = server

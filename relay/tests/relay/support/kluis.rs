@@ -79,6 +79,37 @@ impl KluisServer {
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
+    /// An API token of `email` made an admin of its organisation.
+    pub fn admin_token(&self, email: &str) -> String {
+        let out = Self::command(self.dir.path()).args(["user", "add", email, "--admin"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        self.token(email)
+    }
+
+    /// The relay's verdicts in the organisation's audit log (newest first),
+    /// each row's detail parsed, read with an admin's token.
+    pub fn relay_verdicts(&self, admin_token: &str) -> Vec<serde_json::Value> {
+        let api = kluis_client::Api::new(&self.url, Some(admin_token.to_string()), "relay-tests");
+        let page: serde_json::Value = api.get("/admin/audit?event=send_checked&limit=100").unwrap();
+        page["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| {
+                let mut detail: serde_json::Value = serde_json::from_str(row["detail"].as_str().unwrap()).unwrap();
+                detail["actor"] = row["actor"].clone();
+                detail["package_id"] = row["package_id"].clone();
+                detail
+            })
+            .filter(|detail| detail["source"] == "relay")
+            .collect()
+    }
+
+    /// The files of the server (its data directory, outbox and log) holding `needle`.
+    pub fn files_holding(&self, needle: &[u8]) -> Vec<PathBuf> {
+        super::found_in_files(self.dir.path(), needle)
+    }
+
     /// The 6-digit code in the newest mail to `to` in the outbox, waiting for it.
     pub fn code_for(&self, to: &str) -> String {
         let started = Instant::now();
@@ -123,6 +154,14 @@ impl KluisServer {
         let got = kluis(dir, &["receive", link, "-o", "in", "--email", email, "--code", &code]);
         assert!(got.status.success(), "{}", String::from_utf8_lossy(&got.stderr));
         got
+    }
+}
+
+impl KluisServer {
+    /// Stops the server (its files stay until it is dropped).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
