@@ -190,6 +190,19 @@ test('an admin revokes a package (the link then says so), filters the audit log 
     assert.match(download.suggestedFilename(), /\.csv$/);
   }
 
+  // A decision of the SMTP relay (as kluis-relay records it) says plainly that the relay read the message.
+  const verdict = { source: 'relay', action: 'block', outcome: 'secured', findings: [{ kind: 'iban', confidence: 'high', count: 1 }], triggers: ['subject_keyword'], sender: CAROL, reference: '019ac4e2f3a1b7c9' };
+  const recorded = await fetch(`${server.url}/api/v1/policy/verdicts`, { method: 'POST', headers: { Authorization: `Bearer ${carolToken}`, 'Content-Type': 'application/json' }, body: JSON.stringify(verdict) });
+  assert.equal(recorded.status, 204, await recorded.text());
+  await page.selectOption('#audit-event-kind', 'send_checked');
+  await page.click('#audit-filter button[type=submit]');
+  await page.locator('#audit-status', { hasText: '1 row shown.' }).waitFor();
+  const said = page.locator('#audit-table tbody td.admin-detail strong');
+  assert.equal(await said.textContent(), 'Secured by the SMTP relay: the relay saw the plaintext.');
+  const detail = await page.locator('#audit-table tbody td.admin-detail').textContent();
+  for (const part of ['iban:high×1', '"triggers":["subject_keyword"]', '"sender":"carol@example.org"', '"reference":"019ac4e2f3a1b7c9"']) assert.ok(detail.includes(part), detail);
+
+
   // A row changed by hand (the triggers dropped first, as whoever holds the file could): the overview says where.
   const tampered = await run('sqlite3', [join(server.data, 'kluis.db'), "DROP TRIGGER audit_append_only_update; UPDATE audit SET detail = 'nothing to see' WHERE event = 'created';"]);
   assert.equal(tampered.code, 0, tampered.stderr);

@@ -21,6 +21,27 @@ export function eventWords(event) {
   return known(`admin.event.${event}`) ? t(`admin.event.${event}`) : event;
 }
 
+/**
+ * The detail cell. A decision of the SMTP relay first says, in words, that
+ * the relay read the message (unlike the add-in, it holds the plaintext);
+ * then the row's detail as recorded.
+ */
+function detailCell(entry) {
+  const cell = el('td', entry.detail ?? '', 'admin-detail');
+  if (entry.event !== 'send_checked' || !entry.detail) return cell;
+  let detail;
+  try {
+    detail = JSON.parse(entry.detail);
+  } catch {
+    return cell;
+  }
+  if (detail?.source !== 'relay') return cell;
+  const said = el('strong', t(detail.outcome === 'secured' ? 'admin.audit.relaySecured' : 'admin.audit.relayDecided'));
+  cell.textContent = '';
+  cell.append(said, ' ', entry.detail);
+  return cell;
+}
+
 /** The day after a yyyy-mm-dd date: "to" names a day that is included. */
 function dayAfter(date) {
   const d = new Date(`${date}T00:00:00Z`);
@@ -75,7 +96,7 @@ export function setupAudit({ notice }) {
       const event = el('td', eventWords(entry.event));
       event.title = entry.event;
       event.dataset.event = entry.event;
-      tr.append(at, event, el('td', entry.actor, 'admin-address'), el('td', entry.package_id ?? '', 'admin-mono'), el('td', entry.detail ?? '', 'admin-detail'));
+      tr.append(at, event, el('td', entry.actor, 'admin-address'), el('td', entry.package_id ?? '', 'admin-mono'), detailCell(entry));
       return tr;
     },
     count: (n, more) => (more ? tn('admin.audit.countMore', n) : tn('admin.audit.count', n)),
