@@ -29,10 +29,6 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use lettre::address::Envelope as LettreEnvelope;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
-use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use tokio::sync::Notify;
 
 use kluis_client::{Api, send_package};
@@ -42,13 +38,13 @@ use mail_parser::MessageParser;
 
 use crate::audit::{self, Audited};
 use crate::classify::{Classification, Triggers, classify};
-use crate::config::Upstream;
 use crate::dsn::{self, Failure};
 use crate::error_chain;
 use crate::policy::PolicySource;
 use crate::secure::{asks_code, notification, package_of};
 use crate::session::Envelope;
 use crate::spool::{self, Record, Secured, Spool};
+use crate::upstream;
 
 /// The spooled messages waiting for delivery, by id (ids sort by arrival).
 #[derive(Default)]
@@ -95,15 +91,7 @@ impl Queue {
     }
 }
 
-/// What one attempt came to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Delivered,
-    /// 4xx or no answer at all: worth trying again.
-    Transient(String),
-    /// 5xx, or an address the upstream could never take.
-    Permanent(String),
-}
+pub use crate::upstream::Outcome;
 
 /// What to do with a message after an attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,7 +136,7 @@ impl Schedule {
 pub struct Delivery {
     pub spool: Arc<Spool>,
     pub queue: Arc<Queue>,
-    pub upstream: AsyncSmtpTransport<Tokio1Executor>,
+    pub upstream: upstream::Client,
     /// `split` mode: every message sent upstream gets `X-Kluis-Relay: <this>`
     /// on top, so the organisation's mail server delivers it instead of
     /// routing it back here.
@@ -166,27 +154,6 @@ pub struct Delivery {
 /// The header that marks mail this relay sent (`split` mode), and that no
 /// message may bring to it: one that does has been here before.
 pub const LOOP_GUARD: &str = "X-Kluis-Relay";
-
-/// An SMTP client of `upstream`: STARTTLS (`smtp://`; required unless
-/// `upstream_tls = "opportunistic"`), or TLS from the start (`smtps://`);
-/// the certificate checked against the web's roots.
-pub fn transport(
-    upstream: &Upstream,
-    hostname: &str,
-) -> Result<AsyncSmtpTransport<Tokio1Executor>, lettre::transport::smtp::Error> {
-    let parameters = TlsParameters::new(upstream.host.clone())?;
-    let tls = match (upstream.implicit_tls, upstream.require_starttls) {
-        (true, _) => Tls::Wrapper(parameters),
-        (false, true) => Tls::Required(parameters),
-        (false, false) => Tls::Opportunistic(parameters),
-    };
-    Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(upstream.host.as_str())
-        .port(upstream.port)
-        .tls(tls)
-        .hello_name(ClientId::Domain(hostname.to_string()))
-        .timeout(Some(Duration::from_secs(120)))
-        .build())
-}
 
 fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs() as i64
@@ -269,7 +236,8 @@ impl Delivery {
                     return outcome;
                 }
                 let body = message.strip_suffix(b"\r\n").unwrap_or(message);
-                return self.send(&record.from, &record.recipients, body).await;
+                let results = self.send(&record.from, &record.recipients, body).await;
+                return self.settle(record, message, results).await;
             }
             Classification::Secure(reasons) => {
                 tracing::info!(id = %record.id, ?reasons, "to be secured");
@@ -376,22 +344,66 @@ impl Delivery {
             .map_or_else(|| record.from.clone(), str::to_string);
         let notified = record.secured.as_ref().map(|s| s.notified.clone()).unwrap_or_default();
         let pending: Vec<String> = record.recipients.iter().filter(|r| !notified.contains(r)).cloned().collect();
+        let mut results = Vec::new();
         for recipient in pending {
             let mail = notification(&from, &recipient, &subject, &link, send.default_expiry_days, code, now());
             let body = mail.strip_suffix(b"\r\n").unwrap_or(&mail);
-            match self.send(&record.from, std::slice::from_ref(&recipient), body).await {
-                Outcome::Delivered => {
-                    if let Some(secured) = record.secured.as_mut() {
-                        secured.notified.push(recipient);
-                    }
-                    if let Err(e) = self.save(record).await {
-                        return Outcome::Transient(e);
-                    }
+            let sent = self.send(&record.from, std::slice::from_ref(&recipient), body).await;
+            let outcome = sent.into_iter().next().map_or(Outcome::Transient("no answer".into()), |(_, o)| o);
+            if outcome == Outcome::Delivered
+                && let Some(secured) = record.secured.as_mut()
+            {
+                secured.notified.push(recipient.clone());
+                if let Err(e) = self.save(record).await {
+                    return Outcome::Transient(e);
                 }
-                failed => return failed,
+            }
+            results.push((recipient, outcome));
+        }
+        self.settle(record, message, results).await
+    }
+
+    /// Settles each recipient's result of an attempt: delivered ones are
+    /// done, refused ones are bounced (one report per reply), the rest stay
+    /// in the envelope for the next attempt. `Delivered` when no recipient
+    /// is left; the first retryable failure otherwise.
+    async fn settle(&self, record: &mut Record, message: &[u8], results: Vec<(String, Outcome)>) -> Outcome {
+        let mut refused: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut retry = None;
+        let mut done = Vec::new();
+        for (recipient, outcome) in results {
+            match outcome {
+                Outcome::Delivered => done.push(recipient),
+                Outcome::Permanent(reply) => {
+                    refused.entry(reply).or_default().push(recipient.clone());
+                    done.push(recipient);
+                }
+                Outcome::Transient(error) => {
+                    retry.get_or_insert(error);
+                }
             }
         }
-        Outcome::Delivered
+        if retry.is_none() && refused.is_empty() {
+            return Outcome::Delivered;
+        }
+        if retry.is_none() && refused.len() == 1 && done.len() == record.recipients.len() {
+            // Every recipient refused with one reply: the usual bounce of the whole message.
+            return Outcome::Permanent(refused.into_keys().next().expect("one"));
+        }
+        for (reply, recipients) in refused {
+            let failed = Record { recipients, ..record.clone() };
+            if let Err(e) = self.spool_bounce(&failed, message, Failure::Refused { reply }, now()).await {
+                return Outcome::Transient(format!("cannot spool a bounce: {e}"));
+            }
+        }
+        record.recipients.retain(|r| !done.contains(r));
+        if let Err(e) = self.save(record).await {
+            return Outcome::Transient(e);
+        }
+        match retry {
+            Some(error) => Outcome::Transient(error),
+            None => Outcome::Delivered,
+        }
     }
 
     /// Writes `record` to the spool.
@@ -403,13 +415,9 @@ impl Delivery {
     }
 
     /// Sends `body` from `from` to `recipients` through the upstream (RFC
-    /// 5321 §4.1.1.4: lettre ends DATA with CRLF.CRLF itself, so `body` is
-    /// given without its final CRLF).
-    async fn send(&self, from: &str, recipients: &[String], body: &[u8]) -> Outcome {
-        let envelope = match lettre_envelope(from, recipients) {
-            Ok(envelope) => envelope,
-            Err(e) => return Outcome::Permanent(e),
-        };
+    /// 5321 §4.1.1.4: the end of DATA adds CRLF.CRLF, so `body` is given
+    /// without its final CRLF); each recipient's outcome.
+    async fn send(&self, from: &str, recipients: &[String], body: &[u8]) -> Vec<(String, Outcome)> {
         let guarded;
         let body = match &self.loop_guard {
             Some(guard) => {
@@ -418,19 +426,23 @@ impl Delivery {
             }
             None => body,
         };
-        match self.upstream.send_raw(&envelope, body).await {
-            Ok(_) => Outcome::Delivered,
-            Err(e) if e.is_permanent() => Outcome::Permanent(error_chain(&e)),
-            Err(e) => Outcome::Transient(error_chain(&e)),
-        }
+        self.upstream.send(from, recipients, body).await
     }
 
     /// Spools a bounce to the sender, then removes the message. A bounce
     /// that bounces is dropped (RFC 5321 §6.1: no bounce loops).
     async fn bounce(&self, record: &Record, message: &[u8], failure: Failure, now: i64) -> Result<(), String> {
+        self.spool_bounce(record, message, failure, now).await?;
+        self.remove(&record.id).await
+    }
+
+    /// Spools the report that `record`'s message did not reach its
+    /// recipients (those of `record`) for its sender; once: its id is
+    /// derived from the message and those recipients.
+    async fn spool_bounce(&self, record: &Record, message: &[u8], failure: Failure, now: i64) -> Result<(), String> {
         if record.from.is_empty() {
             tracing::warn!(id = %record.id, reason = ?failure, "undeliverable bounce dropped");
-            return self.remove(&record.id).await;
+            return Ok(());
         }
         let report = dsn::bounce(record, message, &failure, &self.hostname, now);
         let envelope = Envelope {
@@ -445,7 +457,7 @@ impl Delivery {
             user: None,
         };
         let spool = self.spool.clone();
-        let id = spool::bounce_id(&record.id);
+        let id = spool::bounce_id(&record.id, &record.recipients);
         let stored = tokio::task::spawn_blocking(move || match spool.store(&envelope, &[&report], &id, now) {
             Ok(stored) => Ok(Some(stored)),
             // Spooled before a crash cut this short: it is queued already.
@@ -455,10 +467,10 @@ impl Delivery {
         .await
         .map_err(|e| e.to_string())??;
         if let Some(stored) = stored {
-            tracing::warn!(id = %record.id, bounce = %stored.id, reason = ?failure, "bounced to the sender");
+            tracing::warn!(id = %record.id, bounce = %stored.id, recipients = ?record.recipients, reason = ?failure, "bounced to the sender");
             self.queue.push(stored);
         }
-        self.remove(&record.id).await
+        Ok(())
     }
 
     async fn remove(&self, id: &str) -> Result<(), String> {
@@ -486,14 +498,6 @@ fn package_failure(e: &kluis_client::Error) -> Outcome {
             .is_some_and(|code| code == "too_large" || code.starts_with("policy") || code.starts_with("invalid")),
     };
     if permanent { Outcome::Permanent(text) } else { Outcome::Transient(text) }
-}
-
-/// The envelope for lettre; an address it cannot take is a permanent failure.
-fn lettre_envelope(from: &str, recipients: &[String]) -> Result<LettreEnvelope, String> {
-    let parse = |a: &str| a.parse::<Address>().map_err(|e| format!("invalid address <{a}>: {e}"));
-    let from = if from.is_empty() { None } else { Some(parse(from)?) };
-    let to = recipients.iter().map(|r| parse(r)).collect::<Result<Vec<_>, _>>()?;
-    LettreEnvelope::new(from, to).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ pub mod session;
 pub mod spool;
 pub mod tls;
 pub mod trace;
+pub mod upstream;
 
 /// An error and its causes on one line, for the log ("cannot …: because …").
 pub(crate) use kluis_client::text::error_chain;

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use kluis_client::Api;
 use kluis_relay::config::{Config, Overrides};
-use kluis_relay::delivery::{self, Delivery, Queue, Schedule};
+use kluis_relay::delivery::{Delivery, Queue, Schedule};
 use kluis_relay::policy::PolicySource;
 use kluis_relay::server::{self, Relay};
 use kluis_relay::session::Settings;
@@ -137,8 +137,7 @@ fn run(cli: Cli) -> Result<()> {
                 let delivery = Delivery {
                     spool,
                     queue,
-                    upstream: delivery::transport(upstream, &config.hostname)
-                        .context("cannot set up the SMTP client for the upstream")?,
+                    upstream: kluis_relay::upstream::Client::new(upstream, &config.hostname),
                     loop_guard: config.loop_guard.clone(),
                     schedule: Schedule { retry: config.retry.clone(), bounce_after: config.bounce_after },
                     hostname: config.hostname.clone(),

@@ -233,16 +233,17 @@ impl Spool {
     }
 }
 
-/// A new message id: the time in milliseconds (12 hex digits, so ids sort
-/// by arrival) and 64 random bits.
-/// The id of `id`'s bounce: the same every time, so a bounce spooled before
-/// a crash is not spooled again when the message is bounced again.
-pub fn bounce_id(id: &str) -> String {
+/// The id of the bounce of `id` for `recipients`: the same every time, so
+/// a bounce spooled before a crash is not spooled again when the message is
+/// bounced again; another for other recipients of the same message.
+pub fn bounce_id(id: &str, recipients: &[String]) -> String {
     use sha2::Digest;
-    let digest = sha2::Sha256::digest(format!("kluis-relay bounce of {id}"));
+    let digest = sha2::Sha256::digest(format!("kluis-relay bounce of {id} to {}", recipients.join(",")));
     format!("{}{}", &id[..12.min(id.len())], &hex::encode(digest)[..16])
 }
 
+/// A new message id: the time in milliseconds (12 hex digits, so ids sort
+/// by arrival) and 64 random bits.
 pub fn new_id(now_millis: u64) -> Result<String, getrandom::Error> {
     let mut random = [0u8; 8];
     getrandom::fill(&mut random)?;
@@ -306,8 +307,10 @@ mod tests {
     #[test]
     fn a_bounce_has_one_id_of_the_same_shape() {
         let id = new_id(5).unwrap();
-        let bounce = bounce_id(&id);
-        assert_eq!(bounce, bounce_id(&id));
+        let to = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let bounce = bounce_id(&id, &to(&["a@x.example", "b@x.example"]));
+        assert_eq!(bounce, bounce_id(&id, &to(&["a@x.example", "b@x.example"])));
+        assert_ne!(bounce, bounce_id(&id, &to(&["a@x.example"])), "another bounce for other recipients");
         assert_ne!(bounce, id);
         assert!(bounce.len() == 28 && bounce.chars().all(|c| c.is_ascii_hexdigit()) && bounce[..12] == id[..12]);
     }

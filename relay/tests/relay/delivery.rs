@@ -147,3 +147,37 @@ fn split_mode_marks_what_it_sends_and_a_marked_message_coming_back_is_a_loop() {
     smtp.send(b".\r\n");
     assert_eq!(smtp.reply().unwrap().short(), "554 5.4.6");
 }
+
+#[test]
+fn each_recipient_has_its_own_result_only_the_refused_bounce_and_the_deferred_are_retried() {
+    let sink = crate::support::sink::Sink::start();
+    let relay =
+        Relay::start(Setup { upstream: Some(sink.port), delivery: "retry = [\"1s\"]".into(), ..Setup::default() });
+    let message = Message::builder()
+        .from("alice@example.org".parse().unwrap())
+        .to("bob@example.net".parse().unwrap())
+        .to("refused@example.net".parse().unwrap())
+        .to("later@example.net".parse().unwrap())
+        .subject("Three recipients")
+        .body("Hello all\r\n".to_string())
+        .unwrap();
+    relay.lettre_plain().send(&message).unwrap();
+    // bob gets it at once; the bounce names only the refused recipient and goes to alice.
+    eventually("bob's copy and the bounce", || sink.messages().len() == 2);
+    let recipients = sink.recipients();
+    assert_eq!(recipients[0], ["bob@example.net"], "{recipients:?}");
+    assert_eq!(recipients[1], ["alice@example.org"], "the bounce to the sender: {recipients:?}");
+    let bounce = String::from_utf8(sink.messages()[1].clone()).unwrap();
+    assert!(
+        bounce.contains("Final-Recipient: rfc822; refused@example.net") && bounce.contains("(550)"),
+        "{bounce}"
+    );
+    assert!(!bounce.contains("Final-Recipient: rfc822; bob@example.net"), "{bounce}");
+    assert!(!bounce.contains("Final-Recipient: rfc822; later@example.net"), "{bounce}");
+    // The deferred recipient alone stays in the envelope and is tried again, bob never twice.
+    eventually("a retry", || relay.log().matches("deferred").count() >= 2);
+    assert_eq!(sink.messages().len(), 2, "nobody got it twice");
+    let envelope =
+        std::fs::read_to_string(relay.state().join("spool").join(format!("{}.env", relay.spooled()[0]))).unwrap();
+    assert!(envelope.contains("later@example.net") && !envelope.contains("bob@example.net"), "{envelope}");
+}
