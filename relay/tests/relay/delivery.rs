@@ -168,10 +168,7 @@ fn each_recipient_has_its_own_result_only_the_refused_bounce_and_the_deferred_ar
     assert_eq!(recipients[0], ["bob@example.net"], "{recipients:?}");
     assert_eq!(recipients[1], ["alice@example.org"], "the bounce to the sender: {recipients:?}");
     let bounce = String::from_utf8(sink.messages()[1].clone()).unwrap();
-    assert!(
-        bounce.contains("Final-Recipient: rfc822; refused@example.net") && bounce.contains("(550)"),
-        "{bounce}"
-    );
+    assert!(bounce.contains("Final-Recipient: rfc822; refused@example.net") && bounce.contains("(550)"), "{bounce}");
     assert!(!bounce.contains("Final-Recipient: rfc822; bob@example.net"), "{bounce}");
     assert!(!bounce.contains("Final-Recipient: rfc822; later@example.net"), "{bounce}");
     // The deferred recipient alone stays in the envelope and is tried again, bob never twice.

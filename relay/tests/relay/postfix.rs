@@ -9,6 +9,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, MultiPart, SinglePart};
 use lettre::{Message, Transport};
 
 use crate::support::{Relay, Setup, eventually, free_port};
@@ -22,6 +24,11 @@ struct Postfix {
 
 impl Postfix {
     fn start(relay_port: u16) -> Postfix {
+        Postfix::start_with(relay_port, |_| String::new())
+    }
+
+    /// With more lines for main.cf, written by `extra` given the configuration directory.
+    fn start_with(relay_port: u16, extra: impl FnOnce(&Path) -> String) -> Postfix {
         let dir = tempfile::tempdir().unwrap();
         // Postfix's daemons run as `postfix` and must reach the queue.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -37,9 +44,10 @@ impl Postfix {
             format!(
                 "compatibility_level = 3.6\nqueue_directory = {}\ndata_directory = {}\ninet_interfaces = loopback-only\n\
                  inet_protocols = ipv4\nmyhostname = pf.test\nmydestination =\nrelayhost = [127.0.0.1]:{relay_port}\n\
-                 mynetworks = 127.0.0.0/8\nmaillog_file = /dev/stdout\nsmtp_tls_security_level = none\n",
+                 mynetworks = 127.0.0.0/8\nmaillog_file = /dev/stdout\nsmtp_tls_security_level = none\n{}",
                 queue.display(),
-                data.display()
+                data.display(),
+                extra(&etc),
             ),
         )
         .unwrap();
@@ -133,9 +141,24 @@ fn behind_postfix_the_policy_secures_an_iban_and_passes_the_rest() {
             .body(body.to_string())
             .unwrap()
     };
-    client
-        .send(&text("bob@example.net", "Betaling", "Graag overmaken naar NL91 ABNA 0417 1643 00. SECRET-7314\r\n"))
+    // The message to secure carries a binary attachment, to come out of the package byte for byte.
+    let scan: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let invoice = Message::builder()
+        .from("alice@example.org".parse().unwrap())
+        .to("bob@example.net".parse().unwrap())
+        .subject("Betaling")
+        .multipart(
+            MultiPart::mixed()
+                .singlepart(SinglePart::plain(
+                    "Graag overmaken naar NL91 ABNA 0417 1643 00. SECRET-7314\r\n".to_string(),
+                ))
+                .singlepart(
+                    Attachment::new("factuur-scan.bin".into())
+                        .body(scan.clone(), ContentType::parse("application/octet-stream").unwrap()),
+                ),
+        )
         .unwrap();
+    client.send(&invoice).unwrap();
     client.send(&text("carol@example.net", "Lunch", "Tot morgen. PLAIN-5521\r\n")).unwrap();
     eventually("both messages upstream", || upstream.messages().len() == 2);
     eventually("the relay's spool to empty", || relay.spooled().is_empty());
@@ -151,4 +174,59 @@ fn behind_postfix_the_policy_secures_an_iban_and_passes_the_rest() {
     let got = server.receive(work.path(), &link, "bob@example.net");
     let shown = String::from_utf8_lossy(&got.stdout).into_owned() + &String::from_utf8_lossy(&got.stderr);
     assert!(shown.contains("SECRET-7314"), "the message text is in the package: {shown}");
+    let received = std::fs::read(work.path().join("in/factuur-scan.bin")).unwrap();
+    assert!(received == scan, "the attachment byte for byte through Postfix, the relay and the package");
+}
+
+/// Split mode as an organisation with Postfix runs it: Postfix sends all
+/// outgoing mail to the relay, the relay hands what it passes (and its
+/// notifications) back to Postfix with `X-Kluis-Relay: <loop_guard>`, and
+/// Postfix's rule for that header (`header_checks`, the counterpart of
+/// Exchange Online's mail flow rule exception) delivers it instead of
+/// sending it to the relay again.
+#[test]
+#[ignore = "needs root and Debian's postfix"]
+fn behind_postfix_in_split_mode_mail_comes_back_marked_and_postfix_delivers_it_once() {
+    use crate::support::sink::Sink;
+
+    const GUARD: &str = "k7Qf2mZx9LwB4nTr8VyC";
+    assert!(Path::new("/usr/sbin/postfix").exists(), "apt-get install postfix");
+    let internet = Sink::start();
+    let relay_port = free_port();
+    let postfix = Postfix::start_with(relay_port, |etc| {
+        let checks = etc.join("header_checks");
+        std::fs::write(&checks, format!("/^X-Kluis-Relay: {GUARD}$/ FILTER smtp:[127.0.0.1]:{}\n", internet.port))
+            .unwrap();
+        format!("header_checks = regexp:{}\n", checks.display())
+    });
+    let relay = Relay::start(Setup {
+        port: Some(relay_port),
+        upstream: Some(postfix.port),
+        top: format!("mode = \"split\"\nloop_guard = \"{GUARD}\"\n"),
+        ..Setup::default()
+    });
+    let client = lettre::SmtpTransport::builder_dangerous("127.0.0.1")
+        .port(postfix.port)
+        .tls(lettre::transport::smtp::client::Tls::None)
+        .build();
+    let lunch = Message::builder()
+        .from("alice@example.org".parse().unwrap())
+        .to("carol@example.net".parse().unwrap())
+        .subject("Lunch")
+        .body("Tot morgen. SPLIT-4410\r\n".to_string())
+        .unwrap();
+    client.send(&lunch).unwrap();
+
+    eventually("the message delivered", || internet.messages().len() == 1);
+    eventually("the relay's spool to empty", || relay.spooled().is_empty());
+    let arrived = String::from_utf8(internet.messages()[0].clone()).unwrap();
+    assert!(arrived.contains(&format!("X-Kluis-Relay: {GUARD}\r\n")) && arrived.contains("SPLIT-4410"), "{arrived}");
+    assert_eq!(arrived.matches("by pf.test (Postfix)").count(), 2, "through Postfix twice: {arrived}");
+    assert_eq!(internet.recipients()[0], ["carol@example.net"]);
+    // Once to the relay, once to the world: no loop.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let log = postfix.log();
+    assert_eq!(log.matches(&format!("relay=127.0.0.1[127.0.0.1]:{relay_port}")).count(), 1, "{log}");
+    assert_eq!(log.matches(&format!("relay=127.0.0.1[127.0.0.1]:{}", internet.port)).count(), 1, "{log}");
+    assert_eq!(internet.messages().len(), 1);
 }
