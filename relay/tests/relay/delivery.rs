@@ -53,15 +53,20 @@ fn nothing_goes_to_an_upstream_without_starttls_unless_the_configuration_says_so
 }
 
 #[test]
-fn an_upstream_that_is_down_gets_the_message_when_it_is_back() {
+fn an_upstream_that_is_down_gets_the_message_when_it_is_back_once_even_after_kill_9() {
     let port = free_port();
-    let relay = Relay::start(Setup { upstream: Some(port), delivery: "retry = [\"1s\"]".into(), ..Setup::default() });
+    let mut relay =
+        Relay::start(Setup { upstream: Some(port), delivery: "retry = [\"1s\"]".into(), ..Setup::default() });
     relay.lettre_plain().send(&message()).unwrap();
     eventually("a failed attempt", || relay.log().contains("deferred"));
     assert_eq!(relay.spooled().len(), 1, "kept while the upstream is down");
+    // Answered 250, not yet delivered: SIGKILL loses nothing.
+    relay.kill_and_restart();
     let upstream = Relay::start(Setup { port: Some(port), ..Setup::default() });
     eventually("the delivery", || upstream.spooled().len() == 1);
     eventually("the relay's spool to empty", || relay.spooled().is_empty());
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(upstream.spooled().len(), 1, "delivered once");
 }
 
 #[test]

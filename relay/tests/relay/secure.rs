@@ -112,3 +112,36 @@ fn a_message_passed_through_is_audited_before_it_leaves_and_waits_while_the_serv
     assert_eq!(upstream.spooled().len(), 1, "not passed on unaudited");
     assert_eq!(relay.spooled().len(), 1, "kept");
 }
+
+#[test]
+fn kill_9_while_a_secured_message_is_half_delivered_makes_no_second_package_and_no_second_notification() {
+    let server = KluisServer::start();
+    let token = server.token("relay@example.org");
+    let admin = server.admin_token("admin@example.org");
+    // bob's notification is taken; later@'s is deferred (450) on every attempt.
+    let sink = crate::support::sink::Sink::start();
+    let mut relay = Relay::start(Setup {
+        upstream: Some(sink.port),
+        kluis: Some((server.url.clone(), token)),
+        delivery: "retry = [\"1s\"]".into(),
+        ..Setup::default()
+    });
+    let message = Message::builder()
+        .from("alice@example.org".parse().unwrap())
+        .to("bob@example.net".parse().unwrap())
+        .to("later@example.net".parse().unwrap())
+        .subject("[secure] Contract")
+        .body("CONTRACT-2207\r\n".to_string())
+        .unwrap();
+    relay.lettre_plain().send(&message).unwrap();
+    eventually("bob's notification", || sink.messages().len() == 1);
+    eventually("later's deferral", || relay.log().contains("deferred"));
+
+    relay.kill_and_restart();
+    eventually("attempts after the restart", || relay.log().matches("deferred").count() >= 2);
+    assert_eq!(sink.messages().len(), 1, "bob is not notified twice");
+    assert_eq!(sink.recipients()[0], ["bob@example.net"]);
+    assert_eq!(server.audit_rows(&admin, "created").len(), 1, "one package");
+    assert_eq!(server.relay_verdicts(&admin).len(), 1, "one decision");
+    assert_eq!(relay.spooled().len(), 1, "kept for later@");
+}

@@ -89,11 +89,7 @@ impl KluisServer {
     /// The relay's verdicts in the organisation's audit log (newest first),
     /// each row's detail parsed, read with an admin's token.
     pub fn relay_verdicts(&self, admin_token: &str) -> Vec<serde_json::Value> {
-        let api = kluis_client::Api::new(&self.url, Some(admin_token.to_string()), "relay-tests");
-        let page: serde_json::Value = api.get("/admin/audit?event=send_checked&limit=100").unwrap();
-        page["entries"]
-            .as_array()
-            .unwrap()
+        self.audit_rows(admin_token, "send_checked")
             .iter()
             .map(|row| {
                 let mut detail: serde_json::Value = serde_json::from_str(row["detail"].as_str().unwrap()).unwrap();
@@ -103,6 +99,13 @@ impl KluisServer {
             })
             .filter(|detail| detail["source"] == "relay")
             .collect()
+    }
+
+    /// The organisation's audit rows of `event`, newest first (an admin's token).
+    pub fn audit_rows(&self, admin_token: &str, event: &str) -> Vec<serde_json::Value> {
+        let api = kluis_client::Api::new(&self.url, Some(admin_token.to_string()), "relay-tests");
+        let page: serde_json::Value = api.get(&format!("/admin/audit?event={event}&limit=100")).unwrap();
+        page["entries"].as_array().unwrap().clone()
     }
 
     /// The files of the server (its data directory, outbox and log) holding `needle`.
