@@ -11,17 +11,26 @@ use lettre::{Message, Transport};
 use crate::support::kluis::KluisServer;
 use crate::support::{Relay, Setup, eventually, found_in_files};
 
+/// A relay that sends as relay@example.org through `server`, to the
+/// upstream on `upstream_port`, with `delivery` as its `[delivery]`; and an
+/// admin's token, to read the audit log.
+fn relay_for(server: &KluisServer, upstream_port: u16, delivery: &str) -> (Relay, String) {
+    let token = server.token("relay@example.org");
+    let admin = server.admin_token("admin@example.org");
+    let relay = Relay::start(Setup {
+        upstream: Some(upstream_port),
+        kluis: Some((server.url.clone(), token)),
+        delivery: delivery.into(),
+        ..Setup::default()
+    });
+    (relay, admin)
+}
+
 #[test]
 fn a_message_to_secure_becomes_a_package_and_its_recipient_gets_a_working_link() {
     let server = KluisServer::start();
-    let token = server.token("relay@example.org");
-    let admin = server.admin_token("admin@example.org");
     let upstream = Relay::start(Setup::default());
-    let relay = Relay::start(Setup {
-        upstream: Some(upstream.port),
-        kluis: Some((server.url.clone(), token)),
-        ..Setup::default()
-    });
+    let (relay, admin) = relay_for(&server, upstream.port, "");
     let report: Vec<u8> = (0..200_000u32).map(|i| (i * 31 % 251) as u8).collect();
     let message = Message::builder()
         .from("Alice <alice@example.org>".parse().unwrap())
@@ -81,14 +90,8 @@ fn a_message_to_secure_becomes_a_package_and_its_recipient_gets_a_working_link()
 #[test]
 fn a_message_passed_through_is_audited_before_it_leaves_and_waits_while_the_server_is_away() {
     let mut server = KluisServer::start();
-    let token = server.token("relay@example.org");
-    let admin = server.admin_token("admin@example.org");
     let upstream = Relay::start(Setup::default());
-    let relay = Relay::start(Setup {
-        upstream: Some(upstream.port),
-        kluis: Some((server.url.clone(), token)),
-        ..Setup::default()
-    });
+    let (relay, admin) = relay_for(&server, upstream.port, "");
     let lunch = |subject: &str| {
         Message::builder()
             .from("alice@example.org".parse().unwrap())
@@ -116,16 +119,9 @@ fn a_message_passed_through_is_audited_before_it_leaves_and_waits_while_the_serv
 #[test]
 fn kill_9_while_a_secured_message_is_half_delivered_makes_no_second_package_and_no_second_notification() {
     let server = KluisServer::start();
-    let token = server.token("relay@example.org");
-    let admin = server.admin_token("admin@example.org");
     // bob's notification is taken; later@'s is deferred (450) on every attempt.
     let sink = crate::support::sink::Sink::start();
-    let mut relay = Relay::start(Setup {
-        upstream: Some(sink.port),
-        kluis: Some((server.url.clone(), token)),
-        delivery: "retry = [\"1s\"]".into(),
-        ..Setup::default()
-    });
+    let (mut relay, admin) = relay_for(&server, sink.port, "retry = [\"1s\"]");
     let message = Message::builder()
         .from("alice@example.org".parse().unwrap())
         .to("bob@example.net".parse().unwrap())
