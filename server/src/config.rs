@@ -41,6 +41,23 @@ pub struct Config {
     pub policy: Policy,
     /// Licences (`[licence]`).
     pub licence: Licence,
+    /// The Prometheus endpoint (`[metrics]`).
+    pub metrics: Metrics,
+}
+
+/// `[metrics]`: `GET /metrics` answers only with this bearer token (at
+/// least 16 characters); without one the endpoint is not there.
+#[derive(Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Metrics {
+    /// Also `KLUIS_METRICS_TOKEN`.
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").field("token", &self.token.as_ref().map(|_| "(set)")).finish()
+    }
 }
 
 /// `[licence]`: how the server treats organisations' licences.
@@ -208,6 +225,7 @@ impl Default for Config {
             addin: Addin::default(),
             policy: Policy::default(),
             licence: Licence::default(),
+            metrics: Metrics::default(),
         }
     }
 }
@@ -317,11 +335,17 @@ impl Config {
         if let Some(v) = get("KLUIS_TLS_KEY") {
             self.tls.key = Some(v.into());
         }
+        if let Some(v) = get("KLUIS_METRICS_TOKEN") {
+            self.metrics.token = Some(v);
+        }
         Ok(())
     }
 
     /// Fills in what follows from other settings (the public URL) and checks the whole.
     pub fn finish(&mut self) -> Result<()> {
+        if self.metrics.token.as_ref().is_some_and(|t| t.len() < 16 || t.chars().any(char::is_whitespace)) {
+            bail!("metrics.token must be at least 16 characters without spaces (a random secret for the scraper)");
+        }
         if self.tls.certificate.is_some() != self.tls.key.is_some() {
             bail!("tls.certificate and tls.key go together: set both (HTTPS) or neither (HTTP)");
         }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::State;
 use crate::domain::janitor;
+use crate::metrics::Job;
 
 pub(crate) const INTERVAL: Duration = Duration::from_secs(60);
 const ORPHAN_INTERVAL: Duration = Duration::from_secs(24 * 3600);
@@ -16,9 +17,11 @@ pub(crate) async fn run(state: State) {
     let mut orphans_checked: Option<Instant> = None;
     loop {
         ticker.tick().await;
-        if let Err(e) = janitor::sweep(&state.domain).await {
+        let swept = janitor::sweep(&state.domain).await;
+        if let Err(e) = &swept {
             tracing::warn!(error = %e, "janitor sweep failed; retrying next round");
         }
+        state.metrics.job(Job::Janitor, swept.is_err());
         match crate::domain::licences::warn_admins(&state.domain).await {
             Ok(0) => {}
             Ok(_) => state.mail_wake.notify_one(),
@@ -26,8 +29,14 @@ pub(crate) async fn run(state: State) {
         }
         if orphans_checked.is_none_or(|t| t.elapsed() >= ORPHAN_INTERVAL) {
             match janitor::remove_orphans(&state.domain).await {
-                Ok(_) => orphans_checked = Some(Instant::now()),
-                Err(e) => tracing::warn!(error = %e, "orphan sweep failed; retrying next round"),
+                Ok(_) => {
+                    orphans_checked = Some(Instant::now());
+                    state.metrics.job(Job::Orphans, false);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "orphan sweep failed; retrying next round");
+                    state.metrics.job(Job::Orphans, true);
+                }
             }
         }
     }

@@ -16,6 +16,7 @@ mod domain;
 mod files;
 mod janitor;
 mod mail;
+mod metrics;
 mod net;
 mod oidc;
 mod secrets;
@@ -51,6 +52,8 @@ pub struct AppState {
     in_flight: Arc<net::InFlight>,
     /// Security headers per route tree.
     headers: web::Headers,
+    /// Counters for `GET /metrics`.
+    metrics: metrics::Metrics,
 }
 
 /// Shared state of a running server.
@@ -90,6 +93,7 @@ pub async fn open(config: Config) -> Result<State> {
         mail_wake: Default::default(),
         public_limiter,
         in_flight: Default::default(),
+        metrics: Default::default(),
     }))
 }
 

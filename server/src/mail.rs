@@ -71,9 +71,21 @@ impl Mailer {
 /// Sends queued mail until the server stops: at once when woken, else every few seconds.
 pub(crate) async fn run_worker(state: crate::State) {
     loop {
+        use crate::metrics::Job;
         match crate::domain::mail::deliver_due(&state.domain, &state.mailer).await {
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "mail queue failed; retrying"),
+            Ok((sent, failed)) => {
+                for _ in 0..sent {
+                    state.metrics.mail(true);
+                }
+                for _ in 0..failed {
+                    state.metrics.mail(false);
+                }
+                state.metrics.job(Job::Mail, false);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "mail queue failed; retrying");
+                state.metrics.job(Job::Mail, true);
+            }
         }
         tokio::select! {
             _ = state.mail_wake.notified() => {}

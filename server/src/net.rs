@@ -103,6 +103,12 @@ impl Drop for Slot {
 }
 
 impl InFlight {
+    /// Requests being served now, from every client.
+    pub(crate) fn total(&self) -> u64 {
+        let clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        clients.values().map(|&n| u64::from(n)).sum()
+    }
+
     fn enter(self: &Arc<Self>, ip: IpAddr, max: u32) -> Option<Slot> {
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         let n = clients.entry(ip).or_insert(0);

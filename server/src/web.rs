@@ -165,16 +165,55 @@ pub(crate) async fn security_headers(
     Ok(response)
 }
 
-/// One log line per request: method, path (never the query), status, time.
+/// The header that carries a request's id, from a load balancer in front
+/// or made here, and back in the response.
+const REQUEST_ID: &str = "x-request-id";
+
+/// A request id from outside is taken if it is short and plain (it goes into logs).
+fn request_id(req: &ServiceRequest) -> String {
+    req.headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| {
+            (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        })
+        .map_or_else(|| hex::encode(crate::secrets::random_bytes::<8>()), str::to_string)
+}
+
+/// One log line per request (method, path but never the query, status,
+/// time), everything logged while it is served tagged with its request id
+/// (`X-Request-Id`: the load balancer's, so one id follows a request across
+/// nodes, or a new one), and the request counted in the metrics.
 pub(crate) async fn access_log(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    use tracing::Instrument;
     let started = Instant::now();
     let method = req.method().to_string();
     let path = req.path().to_string();
-    let response = next.call(req).await?;
-    tracing::info!(%method, %path, status = response.status().as_u16(), ms = started.elapsed().as_millis() as u64, "request");
+    let id = request_id(&req);
+    let request_bytes = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .unwrap_or(0);
+    let state = req.app_data::<State>().cloned();
+    let span = tracing::info_span!("request", id = %id);
+    let mut response = next.call(req).instrument(span.clone()).await?;
+    let status = response.status().as_u16();
+    let took = started.elapsed();
+    span.in_scope(|| tracing::info!(%method, %path, status, ms = took.as_millis() as u64, "request"));
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(HeaderName::from_static(REQUEST_ID), value);
+    }
+    if let Some(state) = state {
+        let response_bytes = match response.response().body().size() {
+            actix_web::body::BodySize::Sized(n) => n,
+            _ => 0,
+        };
+        state.metrics.request(&method, status, took, request_bytes, response_bytes);
+    }
     Ok(response)
 }
 

@@ -317,8 +317,11 @@ where
     }
 }
 
+const METRICS_TOKEN: &str = "openapi-metrics-7d2e91c4";
+
 fn config(dir: &std::path::Path) -> Config {
-    Config { data_dir: dir.to_path_buf(), public_url: PUBLIC_URL.into(), ..Config::default() }
+    let metrics = kluis_server::config::Metrics { token: Some(METRICS_TOKEN.into()) };
+    Config { data_dir: dir.to_path_buf(), public_url: PUBLIC_URL.into(), metrics, ..Config::default() }
 }
 
 /// `(A, SHA-256(A))` of package `id` with the link secret `[seed; 32]`, unpadded base64url.
@@ -347,6 +350,9 @@ async fn the_schemas_accept_what_the_server_sends() {
 
     // Health, the document itself, who am I.
     api.send(call(M::GET, "/healthz"), 200).await;
+    api.send(call(M::GET, "/readyz"), 200).await;
+    api.error(call(M::GET, "/metrics").bearer(""), 404, "not_found").await;
+    api.send(call(M::GET, "/metrics").bearer(METRICS_TOKEN), 200).await;
     api.send(call(M::GET, "/api/v1/openapi.json"), 200).await;
     api.error(call(M::GET, "/api/v1/me").bearer(""), 401, "unauthorized").await;
     api.error(call(M::GET, "/api/v1/me").bearer("kluis_nope"), 401, "unauthorized").await;

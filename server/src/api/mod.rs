@@ -33,6 +33,8 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             ApiError::bad_request("invalid_query", format!("The query string is not valid for this call: {e}")).into()
         }))
         .service(health::healthz)
+        .service(health::readyz)
+        .service(health::metrics)
         .configure(sso::configure)
         .service(
             web::scope("/api/v1")

@@ -80,6 +80,18 @@ impl PartWriter for FsPartWriter {
 
 #[async_trait]
 impl BlobStore for FsBlobStore {
+    async fn ready(&self) -> io::Result<()> {
+        // Among the uploads (never a blob), under a name no upload id has (they never start with a dot).
+        let probe = self.uploads.join(format!(".ready-{}", hex::encode(crate::secrets::random_bytes::<8>())));
+        tokio::fs::write(&probe, b"kluis").await?;
+        let read = tokio::fs::read(&probe).await;
+        tokio::fs::remove_file(&probe).await?;
+        if read? != b"kluis" {
+            return Err(io::Error::other("the blob store's probe read back different bytes"));
+        }
+        Ok(())
+    }
+
     async fn append(&self, upload: &str, offset: u64) -> io::Result<Box<dyn PartWriter>> {
         let path = self.part(upload)?;
         let mut file = crate::files::private_options().create(true).truncate(false).write(true).open(&path).await?;

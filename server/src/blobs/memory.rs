@@ -59,6 +59,10 @@ impl PartWriter for MemoryPartWriter {
 
 #[async_trait]
 impl BlobStore for MemoryBlobStore {
+    async fn ready(&self) -> io::Result<()> {
+        Ok(())
+    }
+
     async fn append(&self, upload: &str, offset: u64) -> io::Result<Box<dyn PartWriter>> {
         let mut inner = self.lock();
         let part = inner.parts.entry(upload.to_string()).or_default();

@@ -58,6 +58,9 @@ pub(crate) trait BlobStore: Send + Sync + 'static {
     async fn delete(&self, key: &str) -> io::Result<()>;
     /// All blob keys. This lists the whole store: callers run it rarely.
     async fn list(&self) -> io::Result<Vec<String>>;
+    /// Whether the store takes writes now (readiness): a small probe
+    /// written, read back and removed.
+    async fn ready(&self) -> io::Result<()>;
 }
 
 /// The key of blob `idx` of package `package_id`.

@@ -28,9 +28,9 @@ pub(crate) async fn enqueue(domain: &Domain, mail: Mail) -> DomainResult<()> {
     Ok(())
 }
 
-/// Sends what is due; returns how many were sent.
-pub(crate) async fn deliver_due(domain: &Domain, mailer: &Mailer) -> DomainResult<usize> {
-    let mut sent = 0;
+/// Sends what is due; returns how many were sent and how many attempts failed.
+pub(crate) async fn deliver_due(domain: &Domain, mailer: &Mailer) -> DomainResult<(usize, usize)> {
+    let (mut sent, mut failed) = (0, 0);
     for queued in domain.meta.due_mail(now(), 50).await? {
         let mail = Mail { to: queued.to, subject: queued.subject, body: queued.body };
         match mailer.send(&mail).await {
@@ -39,13 +39,14 @@ pub(crate) async fn deliver_due(domain: &Domain, mailer: &Mailer) -> DomainResul
                 sent += 1;
             }
             Err(e) => {
+                failed += 1;
                 let retry_at = backoff(queued.attempts).map(|s| now() + s);
                 tracing::warn!(mail = queued.id, attempts = queued.attempts + 1, error = %format!("{e:#}"), gave_up = retry_at.is_none(), "mail not sent");
                 domain.meta.mail_failed(queued.id, retry_at, &format!("{e:#}")).await?;
             }
         }
     }
-    Ok(sent)
+    Ok((sent, failed))
 }
 
 pub(crate) fn signin_code(to: &str, code: &str, organisation: &str) -> Mail {

@@ -888,6 +888,8 @@ pub(crate) trait MetaStore: Send + Sync + 'static {
     async fn due_mail(&self, now: i64, limit: i64) -> StoreResult<Vec<QueuedMail>>;
     async fn mail_sent(&self, id: i64) -> StoreResult<()>;
     async fn mail_failed(&self, id: i64, retry_at: Option<i64>, error: &str) -> StoreResult<()>;
+    /// Mails not yet sent (waiting or to be retried).
+    async fn mail_queue_length(&self) -> StoreResult<i64>;
 
     /// Forgets what has run out: sessions, codes, send history, old counters, sent mail.
     async fn sweep(&self, now: i64) -> StoreResult<()>;

@@ -19,6 +19,7 @@ mod flow;
 mod inbound;
 mod licences;
 mod lifecycle;
+mod monitoring;
 mod operator;
 mod organisations;
 mod packages;

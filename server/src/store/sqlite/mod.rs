@@ -732,6 +732,9 @@ impl MetaStore for SqliteStore {
         let error = error.to_string();
         self.unit(move |c| Ok(queue::failed(c, id, retry_at, &error, now())?)).await
     }
+    async fn mail_queue_length(&self) -> StoreResult<i64> {
+        self.run(|c| Ok(queue::waiting(c)?)).await
+    }
 
     async fn sweep(&self, now: i64) -> StoreResult<()> {
         self.unit(move |c| {

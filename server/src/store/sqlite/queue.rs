@@ -44,3 +44,8 @@ pub(super) fn failed(conn: &Connection, id: i64, retry_at: Option<i64>, error: &
     };
     Ok(())
 }
+
+/// Mails not yet sent, whether due now or later (one given up for good is marked sent).
+pub(super) fn waiting(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT COUNT(*) FROM mail_queue WHERE sent_at IS NULL", [], |r| r.get(0))
+}
