@@ -113,8 +113,10 @@ pub fn classify(
         }
     }
     for i in 0..parsed.html_body_count() {
-        // The HTML as text, so markup does not split what it shows.
-        if let Some(html) = parsed.html_part(i as u32).and_then(|p| p.text_contents()) {
+        // The HTML as text, so markup does not split what it shows. mail-parser
+        // lists a text-only message's text as its HTML body too: scanned once above.
+        let part = parsed.html_part(i as u32).filter(|p| p.is_text_html());
+        if let Some(html) = part.and_then(|p| p.text_contents()) {
             scan(mail_parser::decoders::html::html_to_text(html).as_bytes());
         }
     }
@@ -167,6 +169,14 @@ mod tests {
     use kluis_policy::{ContentPolicy, FindingKind, Mode};
 
     use super::{Classification, Reason, Triggers, classify};
+
+    #[test]
+    fn a_text_only_message_is_scanned_once() {
+        let message = "Subject: Pay\r\n\r\nIBAN NL91 ABNA 0417 1643 00\r\n";
+        let Classification::Secure(reasons) = run(&require(), message) else { panic!("not secured") };
+        let [Reason::Content(findings)] = &reasons[..] else { panic!("{reasons:?}") };
+        assert_eq!(findings.iter().map(|f| f.count).sum::<u32>(), 1, "{findings:?}");
+    }
 
     fn require() -> ContentPolicy {
         ContentPolicy { mode: Mode::Require, internal_domains: vec!["example.org".into()], ..Default::default() }

@@ -151,6 +151,9 @@ pub struct Delivery {
     pub verify_email: bool,
 }
 
+/// Messages delivered at once: as many as the upstream connections kept.
+const CONCURRENT: usize = upstream::POOL;
+
 /// The header that marks mail this relay sent (`split` mode), and that no
 /// message may bring to it: one that does has been here before.
 pub const LOOP_GUARD: &str = "X-Kluis-Relay";
@@ -164,9 +167,12 @@ impl Delivery {
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
-            for record in self.queue.due(now()) {
-                self.attempt(record).await;
-            }
+            // Several at once: one slow upstream transaction (or package upload) does not hold up the rest.
+            let due = self.queue.due(now());
+            futures_util::StreamExt::for_each_concurrent(futures_util::stream::iter(due), CONCURRENT, |record| {
+                self.attempt(record)
+            })
+            .await;
             // Sleep until the next message is due or a new one arrives.
             let wait = self.queue.next_due().map_or(3600, |at| (at - now()).clamp(1, 3600));
             tokio::select! {
