@@ -22,9 +22,12 @@ pub struct Config {
     pub public_url: String,
     /// Static web pages (the `web/` folder of the repository).
     pub web_dir: Option<PathBuf>,
-    /// Where blobs live: "fs" (files under the data directory) or "memory"
-    /// (lost when the server stops: for tests and trying Kluis out).
+    /// Where blobs live: "fs" (files under the data directory), "s3" (an
+    /// S3-compatible object store, `[s3]`) or "memory" (lost when the server
+    /// stops: for tests and trying Kluis out).
     pub blob_store: String,
+    /// The object store of `blob_store = "s3"` (`[s3]`).
+    pub s3: S3,
     /// Log format: "text" or "json".
     pub log_format: String,
     /// The organisation (`[organisation]`).
@@ -43,6 +46,40 @@ pub struct Config {
     pub licence: Licence,
     /// The Prometheus endpoint (`[metrics]`).
     pub metrics: Metrics,
+}
+
+/// `[s3]`: the bucket of `blob_store = "s3"`. Credentials come from the
+/// environment as for every AWS client (`AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, or the instance's role) unless given here.
+#[derive(Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3 {
+    /// The bucket (it must exist).
+    pub bucket: String,
+    /// Region (default: `AWS_REGION`, else `us-east-1`).
+    pub region: Option<String>,
+    /// Another S3-compatible service (MinIO, Ceph, a cloud's own): its URL;
+    /// `http://` is allowed (a local test server).
+    pub endpoint: Option<String>,
+    /// Prepended to every object's name (`kluis/`), so a bucket can be shared.
+    pub prefix: String,
+    /// An access key id, where the environment cannot give one.
+    pub access_key_id: Option<String>,
+    /// Its secret (better: `AWS_SECRET_ACCESS_KEY` in the environment).
+    pub secret_access_key: Option<String>,
+}
+
+impl std::fmt::Debug for S3 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3")
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .field("prefix", &self.prefix)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &self.secret_access_key.as_ref().map(|_| "(set)"))
+            .finish()
+    }
 }
 
 /// `[metrics]`: `GET /metrics` answers only with this bearer token (at
@@ -217,6 +254,7 @@ impl Default for Config {
             public_url: String::new(),
             web_dir: None,
             blob_store: "fs".into(),
+            s3: S3::default(),
             log_format: "text".into(),
             organisation: Organisation::default(),
             mail: Mail::default(),
@@ -379,8 +417,19 @@ impl Config {
                 bail!("addin.frame_ancestors takes origins like \"https://outlook.office365.us\", got {origin:?}");
             }
         }
-        if !matches!(self.blob_store.as_str(), "fs" | "memory") {
-            bail!("blob_store must be \"fs\" or \"memory\"");
+        if !matches!(self.blob_store.as_str(), "fs" | "memory" | "s3") {
+            bail!("blob_store must be \"fs\", \"s3\" or \"memory\"");
+        }
+        if self.s3.access_key_id.is_some() != self.s3.secret_access_key.is_some() {
+            bail!("s3.access_key_id and s3.secret_access_key go together");
+        }
+        if self.blob_store == "s3" && self.s3.bucket.trim().is_empty() {
+            bail!("blob_store = \"s3\" needs s3.bucket");
+        }
+        if let Some(endpoint) = &self.s3.endpoint
+            && !(endpoint.starts_with("https://") || endpoint.starts_with("http://"))
+        {
+            bail!("s3.endpoint must be an http:// or https:// URL, got {endpoint:?}");
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             bail!("log_format must be \"text\" or \"json\"");

@@ -68,6 +68,7 @@ pub async fn open(config: Config) -> Result<State> {
     let key = ServerKey::load_or_create(&config.data_dir.join("secret.key"))?;
     let blobs: Arc<dyn BlobStore> = match config.blob_store.as_str() {
         "memory" => Arc::new(MemoryBlobStore::default()),
+        "s3" => Arc::new(blobs::object::s3(&config.s3)?),
         _ => Arc::new(FsBlobStore::open(&config.data_dir)?),
     };
     let mailer = Mailer::new(&config)?;

@@ -14,6 +14,7 @@
 
 pub(crate) mod fs;
 pub(crate) mod memory;
+pub(crate) mod object;
 
 #[cfg(test)]
 pub(crate) mod conformance;

@@ -1,0 +1,105 @@
+//! Blobs in an S3-compatible object store (`blob_store = "s3"`): the whole
+//! path of a package through a real S3 API, `s3s-fs` (crates.io; `.ci/run`
+//! installs it) on a loopback port. The store's own semantics are the
+//! blob-store conformance suite's (`server/src/blobs/object.rs`, against the
+//! same server).
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use kluis_server::config::S3;
+
+use crate::support::flow::{self, Sent};
+use crate::support::{Server, free_port};
+
+struct S3sFs {
+    child: Child,
+    endpoint: String,
+    _root: tempfile::TempDir,
+}
+
+impl S3sFs {
+    fn start() -> S3sFs {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("kluis")).unwrap();
+        let port = free_port();
+        let child = Command::new("s3s-fs")
+            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--access-key", "kluis", "--secret-key"])
+            .arg("kluis-secret")
+            .arg(root.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("s3s-fs is missing: cargo install s3s-fs --version 0.14.1 --features binary (.ci/run does)");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(20), "s3s-fs did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        S3sFs { child, endpoint: format!("http://127.0.0.1:{port}"), _root: root }
+    }
+
+    fn config(&self) -> S3 {
+        S3 {
+            bucket: "kluis".into(),
+            region: Some("us-east-1".into()),
+            endpoint: Some(self.endpoint.clone()),
+            prefix: "org-a".into(),
+            access_key_id: Some("kluis".into()),
+            secret_access_key: Some("kluis-secret".into()),
+        }
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for S3sFs {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[test]
+fn a_package_goes_through_an_s3_bucket_whole_and_in_ranges() {
+    let mut s3 = S3sFs::start();
+    let config = s3.config();
+    let server = Server::start(move |c| {
+        c.blob_store = "s3".into();
+        c.s3 = config;
+    });
+    assert_eq!(server.get("/readyz").send().status, 200);
+    let alice = server.token("alice@example.org");
+    // 20 MiB: several segments, and a checkpoint (every 16 MiB) inside one PATCH.
+    let large = flow::bytes(20 << 20, 7);
+    let sent: Sent = flow::send_blobs(
+        &server,
+        &alice,
+        serde_json::json!({ "verify": "none" }),
+        vec![flow::bytes(150, 1), large.clone()],
+    );
+
+    let granted = flow::access(&server, &sent.id, &sent.proof(), None, None).send().expect(200).json();
+    let token = granted["download_token"].as_str().unwrap().to_string();
+    let urls: Vec<String> = granted["blobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| flow::path_of(&server, b["url"].as_str().unwrap()))
+        .collect();
+    let whole = server.get(&urls[1]).bearer(&token).send().expect(200).body;
+    assert!(whole == large, "the blob byte for byte");
+    let (from, to) = ((8 << 20) - 5, (8 << 20) + 9);
+    let part =
+        server.get(&urls[1]).bearer(&token).header("Range", format!("bytes={from}-{to}")).send().expect(206).body;
+    assert_eq!(part, &large[from..=to], "a range across two segments");
+    assert_eq!(server.get(&urls[0]).bearer(&token).send().expect(200).body, sent.blobs[0]);
+
+    // Without the object store the server is alive but not ready.
+    s3.stop();
+    let ready = server.get("/readyz").send();
+    assert_eq!((ready.status, ready.code()), (503, "not_ready".to_string()), "{}", ready.text());
+    assert_eq!(server.get("/healthz").send().status, 200);
+}
