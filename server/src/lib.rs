@@ -54,6 +54,9 @@ pub struct AppState {
     headers: web::Headers,
     /// Counters for `GET /metrics`.
     metrics: metrics::Metrics,
+    /// This process among several on one database (random, made at start):
+    /// the holder of background jobs' leases (`domain/leases.rs`).
+    node: String,
 }
 
 /// Shared state of a running server.
@@ -95,6 +98,7 @@ pub async fn open(config: Config) -> Result<State> {
         public_limiter,
         in_flight: Default::default(),
         metrics: Default::default(),
+        node: hex::encode(secrets::random_bytes::<8>()),
     }))
 }
 
@@ -153,7 +157,7 @@ pub async fn serve(state: State) -> Result<()> {
     }
     .with_context(|| format!("cannot listen on {listen}"))?;
     let data = std::path::absolute(&state.config.data_dir).unwrap_or_else(|_| state.config.data_dir.clone());
-    tracing::info!(%listen, scheme, public_url = %state.config.public_url, data = %data.display(), "Kluis server started");
+    tracing::info!(%listen, scheme, public_url = %state.config.public_url, data = %data.display(), node = %state.node, "Kluis server started");
     greet(&state.config, &data);
     server.run().await?;
     janitor.abort();

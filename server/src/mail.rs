@@ -68,18 +68,16 @@ impl Mailer {
     }
 }
 
-/// Sends queued mail until the server stops: at once when woken, else every few seconds.
+/// Sends queued mail until the server stops: at once when woken, else every
+/// few seconds. Several processes on one database may all run it: each mail
+/// is claimed before it is sent (`domain::mail::deliver_due`).
 pub(crate) async fn run_worker(state: crate::State) {
+    use crate::metrics::Job;
     loop {
-        use crate::metrics::Job;
         match crate::domain::mail::deliver_due(&state.domain, &state.mailer).await {
             Ok((sent, failed)) => {
-                for _ in 0..sent {
-                    state.metrics.mail(true);
-                }
-                for _ in 0..failed {
-                    state.metrics.mail(false);
-                }
+                (0..sent).for_each(|_| state.metrics.mail(true));
+                (0..failed).for_each(|_| state.metrics.mail(false));
                 state.metrics.job(Job::Mail, false);
             }
             Err(e) => {

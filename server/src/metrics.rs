@@ -19,28 +19,7 @@ const METHODS: [&str; 8] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OP
 /// Upper bounds of the request duration histogram, in seconds.
 const BUCKETS: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
-/// The server's background jobs, as `job` labels.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Job {
-    /// The janitor's sweep (expiry, clean-up), once a minute.
-    Janitor,
-    /// The sweep for blobs no package refers to, once a day.
-    Orphans,
-    /// One round of the mail worker.
-    Mail,
-}
-
-impl Job {
-    const ALL: [Job; 3] = [Job::Janitor, Job::Orphans, Job::Mail];
-
-    fn name(self) -> &'static str {
-        match self {
-            Job::Janitor => "janitor",
-            Job::Orphans => "orphans",
-            Job::Mail => "mail",
-        }
-    }
-}
+pub(crate) use crate::domain::leases::Job;
 
 #[derive(Default)]
 pub(crate) struct Metrics {

@@ -28,10 +28,21 @@ pub(crate) async fn enqueue(domain: &Domain, mail: Mail) -> DomainResult<()> {
     Ok(())
 }
 
-/// Sends what is due; returns how many were sent and how many attempts failed.
+/// How long a mail being sent is claimed: longer than one attempt to send
+/// it can take, so no other process sends it meanwhile; after a crash it is
+/// due again this long after it was claimed.
+const CLAIM_SECONDS: i64 = 300;
+
+/// Mails sent per round at most, so the worker looks up again now and then.
+const ROUND: usize = 50;
+
+/// Sends what is due, each mail claimed first (several processes may share
+/// the queue); returns how many were sent and how many attempts failed.
 pub(crate) async fn deliver_due(domain: &Domain, mailer: &Mailer) -> DomainResult<(usize, usize)> {
     let (mut sent, mut failed) = (0, 0);
-    for queued in domain.meta.due_mail(now(), 50).await? {
+    for _ in 0..ROUND {
+        let at = now();
+        let Some(queued) = domain.meta.claim_due_mail(at, at + CLAIM_SECONDS).await? else { break };
         let mail = Mail { to: queued.to, subject: queued.subject, body: queued.body };
         match mailer.send(&mail).await {
             Ok(()) => {
@@ -234,6 +245,21 @@ fn capitalise(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[actix_web::test]
+    async fn a_mail_is_claimed_by_one_process_and_due_again_if_it_was_not_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = crate::store::open(dir.path()).unwrap();
+        meta.enqueue_mail("bob@example.org", "s", "b", 100).await.unwrap();
+        let first = meta.claim_due_mail(100, 400).await.unwrap().expect("due");
+        assert!(meta.claim_due_mail(101, 401).await.unwrap().is_none(), "claimed by the first");
+        // The first process stopped before sending: due again when the claim ends.
+        let again = meta.claim_due_mail(400, 700).await.unwrap().expect("due again");
+        assert_eq!(again.id, first.id);
+        meta.mail_sent(again.id).await.unwrap();
+        assert!(meta.claim_due_mail(1000, 1300).await.unwrap().is_none(), "sent once");
+        assert_eq!(meta.mail_queue_length().await.unwrap(), 0);
+    }
 
     #[test]
     fn retries_back_off_then_give_up() {

@@ -16,6 +16,7 @@ pub(crate) mod colleagues;
 pub(crate) mod inbox;
 pub(crate) mod janitor;
 pub(crate) mod keys;
+pub(crate) mod leases;
 pub(crate) mod licences;
 pub(crate) mod lifecycle;
 pub(crate) mod mail;

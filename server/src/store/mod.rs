@@ -885,11 +885,17 @@ pub(crate) trait MetaStore: Send + Sync + 'static {
 
     // Mail queue.
     async fn enqueue_mail(&self, to: &str, subject: &str, body: &str, now: i64) -> StoreResult<()>;
-    async fn due_mail(&self, now: i64, limit: i64) -> StoreResult<Vec<QueuedMail>>;
+    /// Claims the mail due first at `now` until `until` (then it is due again
+    /// unless sent or failed): one process sends it.
+    async fn claim_due_mail(&self, now: i64, until: i64) -> StoreResult<Option<QueuedMail>>;
     async fn mail_sent(&self, id: i64) -> StoreResult<()>;
     async fn mail_failed(&self, id: i64, retry_at: Option<i64>, error: &str) -> StoreResult<()>;
     /// Mails not yet sent (waiting or to be retried).
     async fn mail_queue_length(&self) -> StoreResult<i64>;
+    /// Takes or renews background job `name`'s lease for `holder` until
+    /// `until`, if it is free at `now` or already `holder`'s; whether
+    /// `holder` holds it now.
+    async fn take_job_lease(&self, name: &str, holder: &str, now: i64, until: i64) -> StoreResult<bool>;
 
     /// Forgets what has run out: sessions, codes, send history, old counters, sent mail.
     async fn sweep(&self, now: i64) -> StoreResult<()>;

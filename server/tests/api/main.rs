@@ -20,6 +20,7 @@ mod inbound;
 mod licences;
 mod lifecycle;
 mod monitoring;
+mod nodes;
 mod object_storage;
 mod operator;
 mod organisations;

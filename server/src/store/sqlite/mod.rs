@@ -50,6 +50,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0012_soft_delete.sql"),
     include_str!("../../../migrations/sqlite/0013_inbound.sql"),
     include_str!("../../../migrations/sqlite/0014_colleagues.sql"),
+    include_str!("../../../migrations/sqlite/0015_job_leases.sql"),
 ];
 
 /// What a version needs beyond its SQL, run after it in the same transaction.
@@ -722,8 +723,8 @@ impl MetaStore for SqliteStore {
         let (to, subject, body) = (to.to_string(), subject.to_string(), body.to_string());
         self.unit(move |c| Ok(queue::enqueue(c, &to, &subject, &body, now)?)).await
     }
-    async fn due_mail(&self, now: i64, limit: i64) -> StoreResult<Vec<QueuedMail>> {
-        self.run(move |c| Ok(queue::due(c, now, limit)?)).await
+    async fn claim_due_mail(&self, now: i64, until: i64) -> StoreResult<Option<QueuedMail>> {
+        self.unit(move |c| Ok(queue::claim_due(c, now, until)?)).await
     }
     async fn mail_sent(&self, id: i64) -> StoreResult<()> {
         self.unit(move |c| Ok(queue::sent(c, id, now())?)).await
@@ -734,6 +735,10 @@ impl MetaStore for SqliteStore {
     }
     async fn mail_queue_length(&self) -> StoreResult<i64> {
         self.run(|c| Ok(queue::waiting(c)?)).await
+    }
+    async fn take_job_lease(&self, name: &str, holder: &str, now: i64, until: i64) -> StoreResult<bool> {
+        let (name, holder) = (name.to_string(), holder.to_string());
+        self.unit(move |c| Ok(queue::take_job_lease(c, &name, &holder, now, until)?)).await
     }
 
     async fn sweep(&self, now: i64) -> StoreResult<()> {
