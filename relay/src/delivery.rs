@@ -392,7 +392,8 @@ impl Delivery {
         if retry.is_none() && refused.is_empty() {
             return Outcome::Delivered;
         }
-        if retry.is_none() && refused.len() == 1 && done.len() == record.recipients.len() {
+        let refused_count: usize = refused.values().map(Vec::len).sum();
+        if retry.is_none() && refused.len() == 1 && refused_count == record.recipients.len() {
             // Every recipient refused with one reply: the usual bounce of the whole message.
             return Outcome::Permanent(refused.into_keys().next().expect("one"));
         }

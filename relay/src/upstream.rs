@@ -35,6 +35,9 @@ const TRANSACTION: Duration = Duration::from_secs(900);
 /// them after a few minutes; RFC 5321 §4.5.3.2.7 asks for at least 5).
 const IDLE: Duration = Duration::from_secs(30);
 
+/// How long a kept connection may take to answer `RSET`.
+const RSET: Duration = Duration::from_secs(30);
+
 /// Idle connections kept at most.
 pub const POOL: usize = 8;
 
@@ -97,7 +100,8 @@ impl Client {
                 idle.pop()
             };
             let Some((mut connection, _)) = reused else { break };
-            if connection.command(Rset).await.is_ok() {
+            // A connection the server left hanging is given up quickly, not after the transaction's limit.
+            if let Ok(Ok(_)) = tokio::time::timeout(RSET, connection.command(Rset)).await {
                 return Ok(connection);
             }
             connection.abort().await;
@@ -204,6 +208,11 @@ async fn transaction(
         Err(e) => Err(e),
     };
     if let Err(e) = ended {
+        // No reply code (a broken or unreadable answer): the connection's state is unknown, so it
+        // is not kept, and every recipient is tried again (a duplicate rather than a loss).
+        if e.status().is_none() {
+            return Err(refused(e));
+        }
         let failed = refused(e);
         for (_, outcome) in &mut results {
             if *outcome == Outcome::Delivered {

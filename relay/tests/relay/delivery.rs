@@ -183,3 +183,22 @@ fn each_recipient_has_its_own_result_only_the_refused_bounce_and_the_deferred_ar
         std::fs::read_to_string(relay.state().join("spool").join(format!("{}.env", relay.spooled()[0]))).unwrap();
     assert!(envelope.contains("later@example.net") && !envelope.contains("bob@example.net"), "{envelope}");
 }
+
+#[test]
+fn a_refused_recipient_beside_a_delivered_one_is_the_only_one_bounced() {
+    let sink = crate::support::sink::Sink::start();
+    let relay = Relay::start(Setup { upstream: Some(sink.port), ..Setup::default() });
+    let message = Message::builder()
+        .from("alice@example.org".parse().unwrap())
+        .to("bob@example.net".parse().unwrap())
+        .to("refused@example.net".parse().unwrap())
+        .subject("Two recipients")
+        .body("Hello\r\n".to_string())
+        .unwrap();
+    relay.lettre_plain().send(&message).unwrap();
+    eventually("bob's copy and the bounce", || sink.messages().len() == 2);
+    eventually("the relay's spool to empty", || relay.spooled().is_empty());
+    let bounce = String::from_utf8(sink.messages()[1].clone()).unwrap();
+    assert!(bounce.contains("Final-Recipient: rfc822; refused@example.net"), "{bounce}");
+    assert!(!bounce.contains("Final-Recipient: rfc822; bob@example.net"), "bob got it: {bounce}");
+}

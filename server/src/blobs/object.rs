@@ -261,6 +261,11 @@ impl BlobStore for ObjectBlobStore {
         let mut segments = self.segments(upload).await?;
         let size = contiguous(&segments);
         segments.retain(|&(start, _)| start < size);
+        // Two writers' segments from one offset (a write that outlived its lease, landing after the
+        // next writer's): which bytes are the upload's is unknown, so no blob is made of them.
+        if segments.windows(2).any(|w| w[0].0 == w[1].0) {
+            return Err(other(format!("upload {upload} has overlapping segments: it cannot become a blob")));
+        }
         let manifest = Manifest { upload: upload.to_string(), size, segments };
         let json = serde_json::to_vec(&manifest).map_err(other)?;
         self.store.put(&manifest_path, PutPayload::from(json)).await.map_err(io_error)?;
@@ -445,6 +450,13 @@ mod tests {
         drop(w);
         // A resume inside a segment (never a recorded offset) is refused, not silently cut.
         assert!(store.append("up", 5).await.is_err());
+        // A late write of another writer from the same offset: the upload cannot become a blob.
+        let late = super::segment("", "up", SEGMENT as u64, 7);
+        object_store::ObjectStore::put(&*memory, &late, object_store::PutPayload::from_static(b"0123456"))
+            .await
+            .unwrap();
+        assert!(store.commit("up", "pkg/1").await.is_err(), "overlapping segments");
+        object_store::ObjectStore::delete(&*memory, &late).await.unwrap();
         store.commit("up", "pkg/1").await.unwrap();
         store.commit("up", "pkg/1").await.unwrap();
         assert!(store.discard("up").await.is_ok() && store.part_len("up").await.unwrap() == 0);

@@ -33,6 +33,9 @@ pub(crate) async fn enqueue(domain: &Domain, mail: Mail) -> DomainResult<()> {
 /// due again this long after it was claimed.
 const CLAIM_SECONDS: i64 = 300;
 
+/// The longest one attempt to send a mail may take.
+const SEND_LIMIT: std::time::Duration = std::time::Duration::from_secs(CLAIM_SECONDS as u64 / 3);
+
 /// Mails sent per round at most, so the worker looks up again now and then.
 const ROUND: usize = 50;
 
@@ -44,7 +47,11 @@ pub(crate) async fn deliver_due(domain: &Domain, mailer: &Mailer) -> DomainResul
         let at = now();
         let Some(queued) = domain.meta.claim_due_mail(at, at + CLAIM_SECONDS).await? else { break };
         let mail = Mail { to: queued.to, subject: queued.subject, body: queued.body };
-        match mailer.send(&mail).await {
+        // Bounded well inside the claim: a stalled mail server must neither hold the worker
+        // (sign-in codes wait behind it) nor outlast the claim (another process would send it too).
+        let attempt = tokio::time::timeout(SEND_LIMIT, mailer.send(&mail)).await;
+        let result = attempt.unwrap_or_else(|_| Err(anyhow::anyhow!("no answer within {} s", SEND_LIMIT.as_secs())));
+        match result {
             Ok(()) => {
                 domain.meta.mail_sent(queued.id).await?;
                 sent += 1;
