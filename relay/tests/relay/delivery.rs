@@ -4,7 +4,7 @@
 
 use lettre::{Message, Transport};
 
-use crate::support::{Relay, Setup, eventually, free_port};
+use crate::support::{Relay, Setup, eventually, free_port, mail_from_alice};
 
 fn message() -> Message {
     Message::builder()
@@ -158,14 +158,8 @@ fn each_recipient_has_its_own_result_only_the_refused_bounce_and_the_deferred_ar
     let sink = crate::support::sink::Sink::start();
     let relay =
         Relay::start(Setup { upstream: Some(sink.port), delivery: "retry = [\"1s\"]".into(), ..Setup::default() });
-    let message = Message::builder()
-        .from("alice@example.org".parse().unwrap())
-        .to("bob@example.net".parse().unwrap())
-        .to("refused@example.net".parse().unwrap())
-        .to("later@example.net".parse().unwrap())
-        .subject("Three recipients")
-        .body("Hello all\r\n".to_string())
-        .unwrap();
+    let to = ["bob@example.net", "refused@example.net", "later@example.net"];
+    let message = mail_from_alice(&to, "Three recipients", "Hello all\r\n");
     relay.lettre_plain().send(&message).unwrap();
     // bob gets it at once; the bounce names only the refused recipient and goes to alice.
     eventually("bob's copy and the bounce", || sink.messages().len() == 2);
@@ -188,13 +182,7 @@ fn each_recipient_has_its_own_result_only_the_refused_bounce_and_the_deferred_ar
 fn a_refused_recipient_beside_a_delivered_one_is_the_only_one_bounced() {
     let sink = crate::support::sink::Sink::start();
     let relay = Relay::start(Setup { upstream: Some(sink.port), ..Setup::default() });
-    let message = Message::builder()
-        .from("alice@example.org".parse().unwrap())
-        .to("bob@example.net".parse().unwrap())
-        .to("refused@example.net".parse().unwrap())
-        .subject("Two recipients")
-        .body("Hello\r\n".to_string())
-        .unwrap();
+    let message = mail_from_alice(&["bob@example.net", "refused@example.net"], "Two recipients", "Hello\r\n");
     relay.lettre_plain().send(&message).unwrap();
     eventually("bob's copy and the bounce", || sink.messages().len() == 2);
     eventually("the relay's spool to empty", || relay.spooled().is_empty());

@@ -13,7 +13,7 @@ use lettre::message::header::ContentType;
 use lettre::message::{Attachment, MultiPart, SinglePart};
 use lettre::{Message, Transport};
 
-use crate::support::{Relay, Setup, eventually, free_port};
+use crate::support::{Relay, Setup, eventually, free_port, mail_from_alice};
 
 /// A Postfix instance relaying everything it gets to `relay_port`.
 struct Postfix {
@@ -72,6 +72,14 @@ impl Postfix {
         postfix
     }
 
+    /// An SMTP client of this Postfix, as a mail program on its host would be.
+    fn client(&self) -> lettre::SmtpTransport {
+        lettre::SmtpTransport::builder_dangerous("127.0.0.1")
+            .port(self.port)
+            .tls(lettre::transport::smtp::client::Tls::None)
+            .build()
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("maillog")).unwrap_or_default()
     }
@@ -96,10 +104,7 @@ fn postfix_relays_through_kluis_relay_into_its_spool() {
         .subject("Through Postfix")
         .body("MARKER-POSTFIX-2291\r\n".to_string())
         .unwrap();
-    let client = lettre::SmtpTransport::builder_dangerous("127.0.0.1")
-        .port(postfix.port)
-        .tls(lettre::transport::smtp::client::Tls::None)
-        .build();
+    let client = postfix.client();
     client.send(&message).unwrap();
     eventually("Postfix to hand the message to the relay", || relay.spooled().len() == 1);
     assert!(postfix.log().contains("status=sent (250 2.0.0 Ok: queued as "), "{}", postfix.log());
@@ -129,18 +134,7 @@ fn behind_postfix_the_policy_secures_an_iban_and_passes_the_rest() {
         ..Setup::default()
     });
     let postfix = Postfix::start(relay.port);
-    let client = lettre::SmtpTransport::builder_dangerous("127.0.0.1")
-        .port(postfix.port)
-        .tls(lettre::transport::smtp::client::Tls::None)
-        .build();
-    let text = |to: &str, subject: &str, body: &str| {
-        Message::builder()
-            .from("alice@example.org".parse().unwrap())
-            .to(to.parse().unwrap())
-            .subject(subject)
-            .body(body.to_string())
-            .unwrap()
-    };
+    let client = postfix.client();
     // The message to secure carries a binary attachment, to come out of the package byte for byte.
     let scan: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     let invoice = Message::builder()
@@ -159,7 +153,7 @@ fn behind_postfix_the_policy_secures_an_iban_and_passes_the_rest() {
         )
         .unwrap();
     client.send(&invoice).unwrap();
-    client.send(&text("carol@example.net", "Lunch", "Tot morgen. PLAIN-5521\r\n")).unwrap();
+    client.send(&mail_from_alice(&["carol@example.net"], "Lunch", "Tot morgen. PLAIN-5521\r\n")).unwrap();
     eventually("both messages upstream", || upstream.messages().len() == 2);
     eventually("the relay's spool to empty", || relay.spooled().is_empty());
 
@@ -205,16 +199,8 @@ fn behind_postfix_in_split_mode_mail_comes_back_marked_and_postfix_delivers_it_o
         top: format!("mode = \"split\"\nloop_guard = \"{GUARD}\"\n"),
         ..Setup::default()
     });
-    let client = lettre::SmtpTransport::builder_dangerous("127.0.0.1")
-        .port(postfix.port)
-        .tls(lettre::transport::smtp::client::Tls::None)
-        .build();
-    let lunch = Message::builder()
-        .from("alice@example.org".parse().unwrap())
-        .to("carol@example.net".parse().unwrap())
-        .subject("Lunch")
-        .body("Tot morgen. SPLIT-4410\r\n".to_string())
-        .unwrap();
+    let client = postfix.client();
+    let lunch = mail_from_alice(&["carol@example.net"], "Lunch", "Tot morgen. SPLIT-4410\r\n");
     client.send(&lunch).unwrap();
 
     eventually("the message delivered", || internet.messages().len() == 1);

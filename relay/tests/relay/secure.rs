@@ -9,7 +9,7 @@ use lettre::message::{Attachment, MultiPart, SinglePart};
 use lettre::{Message, Transport};
 
 use crate::support::kluis::KluisServer;
-use crate::support::{Relay, Setup, eventually, found_in_files};
+use crate::support::{Relay, Setup, eventually, found_in_files, mail_from_alice};
 
 /// A relay that sends as relay@example.org through `server`, to the
 /// upstream on `upstream_port`, with `delivery` as its `[delivery]`; and an
@@ -92,14 +92,7 @@ fn a_message_passed_through_is_audited_before_it_leaves_and_waits_while_the_serv
     let mut server = KluisServer::start();
     let upstream = Relay::start(Setup::default());
     let (relay, admin) = relay_for(&server, upstream.port, "");
-    let lunch = |subject: &str| {
-        Message::builder()
-            .from("alice@example.org".parse().unwrap())
-            .to("bob@example.net".parse().unwrap())
-            .subject(subject)
-            .body("At noon?".to_string())
-            .unwrap()
-    };
+    let lunch = |subject: &str| mail_from_alice(&["bob@example.net"], subject, "At noon?");
     relay.lettre_plain().send(&lunch("Lunch")).unwrap();
     eventually("the message upstream", || upstream.spooled().len() == 1);
     let verdicts = server.relay_verdicts(&admin);
@@ -122,13 +115,7 @@ fn kill_9_while_a_secured_message_is_half_delivered_makes_no_second_package_and_
     // bob's notification is taken; later@'s is deferred (450) on every attempt.
     let sink = crate::support::sink::Sink::start();
     let (mut relay, admin) = relay_for(&server, sink.port, "retry = [\"1s\"]");
-    let message = Message::builder()
-        .from("alice@example.org".parse().unwrap())
-        .to("bob@example.net".parse().unwrap())
-        .to("later@example.net".parse().unwrap())
-        .subject("[secure] Contract")
-        .body("CONTRACT-2207\r\n".to_string())
-        .unwrap();
+    let message = mail_from_alice(&["bob@example.net", "later@example.net"], "[secure] Contract", "CONTRACT-2207\r\n");
     relay.lettre_plain().send(&message).unwrap();
     eventually("bob's notification", || sink.messages().len() == 1);
     eventually("later's deferral", || relay.log().contains("deferred"));

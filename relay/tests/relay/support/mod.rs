@@ -288,6 +288,15 @@ pub fn read_reply(reader: &mut impl BufRead) -> Option<Reply> {
     }
 }
 
+/// A plain-text message from alice@example.org to `to`.
+pub fn mail_from_alice(to: &[&str], subject: &str, body: &str) -> lettre::Message {
+    let mut builder = lettre::Message::builder().from("alice@example.org".parse().unwrap()).subject(subject);
+    for address in to {
+        builder = builder.to(address.parse().unwrap());
+    }
+    builder.body(body.to_string()).unwrap()
+}
+
 /// Whether `needle` occurs in any file under `dir`.
 pub fn found_in_files(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
     let mut found = Vec::new();
