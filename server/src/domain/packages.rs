@@ -58,7 +58,7 @@ pub(crate) fn visible_state(p: &Package, at: i64) -> PackageState {
 }
 
 /// Checks the quotas of a user against their usage including this request.
-fn quota_rule(limits: crate::config::Limits) -> impl FnOnce(&Usage) -> Result<(), DomainError> + Send {
+fn quota_rule(limits: crate::config::Limits) -> impl Fn(&Usage) -> Result<(), DomainError> + Send + Sync {
     move |u: &Usage| {
         let over = |quota, limit: u64| Err(DomainError::Quota { quota, limit });
         if u.reserved_bytes as u64 > limits.max_reserved_bytes_per_user {

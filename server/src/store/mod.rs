@@ -8,6 +8,7 @@
 //! the same trait with its migrations in `migrations/postgres/`. Nothing
 //! outside this module names SQLite.
 
+mod postgres;
 mod sqlite;
 
 use std::path::Path;
@@ -55,11 +56,12 @@ impl std::error::Error for StoreError {}
 
 pub(crate) type StoreResult<T> = Result<T, StoreError>;
 
-/// A rule checked inside a unit of work.
-pub(crate) type Rule<T> = Box<dyn FnOnce(&T) -> Result<(), DomainError> + Send>;
+/// A rule checked inside a unit of work. `Fn`, not `FnOnce`: a backend may run
+/// a unit again (PostgreSQL after a serialization failure), its rules with it.
+pub(crate) type Rule<T> = Box<dyn Fn(&T) -> Result<(), DomainError> + Send + Sync>;
 
 /// The audit event of one package, by its id, made inside a unit of work.
-pub(crate) type EventOf = Box<dyn Fn(&str) -> NewEvent + Send>;
+pub(crate) type EventOf = Box<dyn Fn(&str) -> NewEvent + Send + Sync>;
 
 /// What a user may do in their organisation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -870,7 +872,7 @@ pub(crate) trait MetaStore: Send + Sync + 'static {
         &self,
         org_id: i64,
         before: i64,
-        pruned: Box<dyn FnOnce(u64, i64, Vec<u8>) -> NewEvent + Send>,
+        pruned: Box<dyn Fn(u64, i64, Vec<u8>) -> NewEvent + Send + Sync>,
     ) -> StoreResult<u64>;
     async fn set_org_settings(&self, org_id: i64, settings: OrgSettings) -> StoreResult<()>;
     /// Rows of one organisation's chain with `after < id <= until` (no upper
@@ -993,6 +995,6 @@ pub(crate) trait MetaStore: Send + Sync + 'static {
     async fn delete_organisation(
         &self,
         org_id: i64,
-        tombstone: Box<dyn for<'d> FnOnce(&'d Deleted) -> NewEvent + Send>,
+        tombstone: Box<dyn for<'d> Fn(&'d Deleted) -> NewEvent + Send + Sync>,
     ) -> StoreResult<Option<Deleted>>;
 }

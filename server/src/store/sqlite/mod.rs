@@ -695,7 +695,7 @@ impl MetaStore for SqliteStore {
         &self,
         org_id: i64,
         before: i64,
-        pruned: Box<dyn FnOnce(u64, i64, Vec<u8>) -> NewEvent + Send>,
+        pruned: Box<dyn Fn(u64, i64, Vec<u8>) -> NewEvent + Send + Sync>,
     ) -> StoreResult<u64> {
         self.unit(move |c| match chain::prune(c, org_id, before)? {
             Some((deleted, first_id, anchor)) => {
@@ -968,7 +968,7 @@ impl MetaStore for SqliteStore {
     async fn delete_organisation(
         &self,
         org_id: i64,
-        tombstone: Box<dyn for<'d> FnOnce(&'d Deleted) -> NewEvent + Send>,
+        tombstone: Box<dyn for<'d> Fn(&'d Deleted) -> NewEvent + Send + Sync>,
     ) -> StoreResult<Option<Deleted>> {
         let deleted = self
             .unit(move |c| {

@@ -1,0 +1,1 @@
+//! Ported from ../sqlite/accounts.rs (in progress).

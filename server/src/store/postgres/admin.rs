@@ -1,0 +1,1 @@
+//! Ported from ../sqlite/admin.rs (in progress).

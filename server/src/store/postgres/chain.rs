@@ -1,0 +1,1 @@
+//! Ported from ../sqlite/chain.rs (in progress).

@@ -1,0 +1,1 @@
+//! Ported from ../sqlite/codes.rs (in progress).

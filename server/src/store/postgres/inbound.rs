@@ -1,0 +1,1 @@
+//! Ported from ../sqlite/inbound.rs (in progress).

@@ -1,0 +1,1 @@
+//! Ported from ../sqlite/licences.rs (in progress).

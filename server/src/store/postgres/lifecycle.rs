@@ -1,0 +1,1 @@
+//! Ported from ../sqlite/lifecycle.rs (in progress).

@@ -1,0 +1,1 @@
+//! Ported from ../sqlite/packages.rs (in progress).

@@ -1,0 +1,1 @@
+//! Ported from ../sqlite/queue.rs (in progress).

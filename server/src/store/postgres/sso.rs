@@ -1,0 +1,1 @@
+//! Ported from ../sqlite/sso.rs (in progress).

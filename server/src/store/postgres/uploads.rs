@@ -1,0 +1,1 @@
+//! Ported from ../sqlite/uploads.rs (in progress).
