@@ -18,6 +18,10 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Where the database, blobs and outbox live.
     pub data_dir: PathBuf,
+    /// The metadata in PostgreSQL instead of SQLite in the data directory:
+    /// `postgres://user:password@host/dbname?sslmode=require` (or libpq's
+    /// key=value form). Also `KLUIS_DATABASE_URL`.
+    pub database_url: Option<DatabaseUrl>,
     /// The URL users reach the server at; links in mail and in API answers use it.
     pub public_url: String,
     /// Static web pages (the `web/` folder of the repository).
@@ -46,6 +50,33 @@ pub struct Config {
     pub licence: Licence,
     /// The Prometheus endpoint (`[metrics]`).
     pub metrics: Metrics,
+}
+
+/// A PostgreSQL connection string; its password stays out of logs and `Debug`.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct DatabaseUrl(pub String);
+
+impl DatabaseUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.parse::<tokio_postgres::Config>() {
+            Ok(c) => write!(
+                f,
+                "DatabaseUrl {{ hosts: {:?}, dbname: {:?}, user: {:?}, password: {} }}",
+                c.get_hosts(),
+                c.get_dbname(),
+                c.get_user(),
+                if c.get_password().is_some() { "(set)" } else { "(none)" }
+            ),
+            Err(_) => f.write_str("DatabaseUrl (unparsable)"),
+        }
+    }
 }
 
 /// `[s3]`: the bucket of `blob_store = "s3"`. Credentials come from the
@@ -251,6 +282,7 @@ impl Default for Config {
         Config {
             listen: "127.0.0.1:8080".parse().expect("valid address"),
             data_dir: PathBuf::from("kluis-data"),
+            database_url: None,
             public_url: String::new(),
             web_dir: None,
             blob_store: "fs".into(),
@@ -351,6 +383,9 @@ impl Config {
         }
         if let Some(v) = get("KLUIS_DATA") {
             self.data_dir = v.into();
+        }
+        if let Some(v) = get("KLUIS_DATABASE_URL") {
+            self.database_url = Some(DatabaseUrl(v));
         }
         if let Some(v) = get("KLUIS_PUBLIC_URL") {
             self.public_url = v;

@@ -61,7 +61,7 @@ mod tests {
     #[actix_web::test]
     async fn a_lease_is_one_holders_until_it_runs_out() {
         let dir = tempfile::tempdir().unwrap();
-        let meta = crate::store::open(dir.path()).unwrap();
+        let meta = crate::store::open_local(dir.path()).unwrap();
         assert!(meta.take_job_lease("job", "a", 0, 10).await.unwrap());
         assert!(!meta.take_job_lease("job", "b", 5, 15).await.unwrap(), "held by a");
         assert!(meta.take_job_lease("job", "a", 5, 15).await.unwrap(), "renewed by its holder");
@@ -74,7 +74,7 @@ mod tests {
     async fn a_daily_job_runs_once_a_day_whichever_process_asks() {
         let dir = tempfile::tempdir().unwrap();
         let domain = Domain {
-            meta: crate::store::open(dir.path()).unwrap(),
+            meta: crate::store::open_local(dir.path()).unwrap(),
             blobs: Arc::new(MemoryBlobStore::default()),
             key: crate::secrets::ServerKey::load_or_create(&dir.path().join("secret.key")).unwrap(),
             limits: Default::default(),

@@ -222,7 +222,7 @@ pub(crate) async fn backup(domain: &Domain, key_file: &Path, dest: &Path) -> Res
     let mut ended = Vec::new();
     {
         // The snapshot says which blobs the backup holds.
-        let snapshot = store::open(&work)?;
+        let snapshot = store::open_local(&work)?;
         let mut after = None;
         loop {
             let page = snapshot.complete_blobs(None, true, after, PAGE).await.map_err(|e| anyhow!("{e}"))?;
@@ -1057,7 +1057,7 @@ mod tests {
 
     fn domain(dir: &Path) -> Domain {
         Domain {
-            meta: store::open(dir).unwrap(),
+            meta: store::open_local(dir).unwrap(),
             blobs: Arc::new(MemoryBlobStore::default()),
             key: crate::secrets::ServerKey::load_or_create(&dir.join(SERVER_KEY)).unwrap(),
             limits: Default::default(),
@@ -1130,7 +1130,7 @@ mod tests {
         assert_eq!((r.files, r.previous), (5, None));
         assert!(restore(&dest, &restored, false).await.unwrap_err().to_string().contains("--force"));
 
-        let copy = store::open(&restored).unwrap();
+        let copy = store::open_local(&restored).unwrap();
         let a = copy.package("AAAAAAAAAAAAAAAAAAAAAA").await.unwrap().unwrap();
         let b = copy.package("BBBBBBBBBBBBBBBBBBBBBB").await.unwrap().unwrap();
         assert_eq!((a.state, a.server_share.is_some()), (PackageState::Ready, true));
@@ -1143,7 +1143,7 @@ mod tests {
 
         // A backup changed afterwards (here: opened by a store, which writes) is refused whole.
         let elsewhere = dir.path().join("elsewhere");
-        drop(store::open(&dest).unwrap());
+        drop(store::open_local(&dest).unwrap());
         let refused = restore(&dest, &elsewhere, false).await.unwrap_err().to_string();
         assert!(refused.contains("kluis.db in the backup is damaged"), "{refused}");
         assert!(!elsewhere.exists() && !dir.path().join("elsewhere.restoring").exists());

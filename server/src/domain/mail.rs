@@ -256,7 +256,7 @@ mod tests {
     #[actix_web::test]
     async fn a_mail_is_claimed_by_one_process_and_due_again_if_it_was_not_sent() {
         let dir = tempfile::tempdir().unwrap();
-        let meta = crate::store::open(dir.path()).unwrap();
+        let meta = crate::store::open_local(dir.path()).unwrap();
         meta.enqueue_mail("bob@example.org", "s", "b", 100).await.unwrap();
         let first = meta.claim_due_mail(100, 400).await.unwrap().expect("due");
         assert!(meta.claim_due_mail(101, 401).await.unwrap().is_none(), "claimed by the first");

@@ -4,9 +4,10 @@
 //! stay in `domain/`; where a rule must be applied inside a transaction (the
 //! last download, a quota), the domain passes it in as a function.
 //!
-//! SQLite (`sqlite/`) is the backend today; a PostgreSQL one will implement
-//! the same trait with its migrations in `migrations/postgres/`. Nothing
-//! outside this module names SQLite.
+//! SQLite (`sqlite/`, the default: one file in the data directory) and
+//! PostgreSQL (`postgres/`, for several nodes) implement the same trait, each
+//! with its migrations in `migrations/<backend>/`. Nothing outside this
+//! module names either.
 
 mod postgres;
 mod sqlite;
@@ -21,9 +22,18 @@ use crate::domain::DomainError;
 /// The metadata store's file in a data directory (and in a backup).
 pub(crate) const DATABASE: &str = "kluis.db";
 
-/// Opens the metadata store of a data directory (SQLite, `kluis.db`), creating
-/// and migrating it as needed. The one place that chooses the backend.
-pub(crate) fn open(data_dir: &Path) -> anyhow::Result<Arc<dyn MetaStore>> {
+/// Opens the metadata store: PostgreSQL at `database_url` when one is set,
+/// else SQLite in the data directory (`kluis.db`), creating and migrating it
+/// as needed. The one place that chooses the backend.
+pub(crate) async fn open(data_dir: &Path, database_url: Option<&str>) -> anyhow::Result<Arc<dyn MetaStore>> {
+    Ok(match database_url {
+        Some(url) => postgres::open(url).await?,
+        None => open_local(data_dir)?,
+    })
+}
+
+/// Opens the SQLite store of a data directory (or of a backup unpacked into one).
+pub(crate) fn open_local(data_dir: &Path) -> anyhow::Result<Arc<dyn MetaStore>> {
     Ok(Arc::new(sqlite::SqliteStore::open(&data_dir.join(DATABASE))?))
 }
 

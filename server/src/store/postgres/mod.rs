@@ -163,6 +163,13 @@ macro_rules! read {
     }};
 }
 
+/// Connects to and migrates the database at `url`.
+pub(crate) async fn open(url: &str) -> anyhow::Result<std::sync::Arc<dyn super::MetaStore>> {
+    let _store = PostgresStore::open(url).await?;
+    // TODO(H4): Ok(std::sync::Arc::new(store)) once `impl MetaStore for PostgresStore` is complete.
+    anyhow::bail!("the PostgreSQL store is not complete yet")
+}
+
 #[derive(Clone)]
 pub(crate) struct PostgresStore {
     pool: Pool,
