@@ -315,11 +315,12 @@ fn the_audit_log_filters_pages_exports_for_excel_and_reports_its_chain() {
     assert!(check["rows"].as_u64().unwrap() >= 5);
     assert_eq!(check["head"].as_str().unwrap().len(), 64);
     // A row changed by hand (the triggers dropped first, as whoever holds the file could) shows.
-    let db = rusqlite::Connection::open(server.data_path("kluis.db")).unwrap();
-    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
-    db.execute_batch("DROP TRIGGER audit_append_only_update").unwrap();
-    db.execute("UPDATE audit SET detail = 'nothing to see' WHERE event = 'created' AND package_id = ?1", [&sent.id])
-        .unwrap();
+    let mut db = server.db();
+    db.drop_audit_triggers();
+    db.execute(&format!(
+        "UPDATE audit SET detail = 'nothing to see' WHERE event = 'created' AND package_id = '{}'",
+        sent.id
+    ));
     let check = get(&server, &ada, "/audit/verify").expect(200).json();
     assert_eq!(check["intact"], false);
     assert!(check["first_break"].as_str().unwrap().contains("created"), "{check}");
@@ -415,7 +416,8 @@ fn an_organisations_settings_set_expiry_within_the_servers_and_how_long_its_audi
     flow::send(&server, &alice, json!({ "verify": "none" }));
     assert_eq!(get(&server, &ada, "/audit/verify").expect(200).json()["intact"], true, "new rows follow the anchor");
     // Other deletes are still refused.
-    let db = rusqlite::Connection::open(server.data_path("kluis.db")).unwrap();
-    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
-    assert!(db.execute("DELETE FROM audit WHERE event = 'audit_pruned'", []).is_err(), "a kept row was deleted");
+    assert!(
+        server.db().try_execute("DELETE FROM audit WHERE event = 'audit_pruned'").is_err(),
+        "a kept row was deleted"
+    );
 }

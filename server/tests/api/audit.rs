@@ -12,6 +12,7 @@
 use serde_json::{Value, json};
 
 use crate::support::Server;
+use crate::support::db::Db;
 use crate::support::flow::{self, Sent};
 
 fn read_events(server: &Server, token: &str, sent: &Sent) -> Vec<Value> {
@@ -105,17 +106,15 @@ fn verify(server: &Server) -> (bool, String) {
 }
 
 /// The database as an attacker with the file sees it: the append-only triggers dropped.
-fn tamper(server: &Server) -> rusqlite::Connection {
-    let db = rusqlite::Connection::open(server.data_path("kluis.db")).unwrap();
-    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
-    db.execute_batch("DROP TRIGGER audit_append_only_update; DROP TRIGGER audit_append_only_delete;").unwrap();
+fn tamper(server: &Server) -> Db {
+    let mut db = server.db();
+    db.drop_audit_triggers();
     db
 }
 
 /// The audit rows' ids and events, oldest first.
-fn rows(db: &rusqlite::Connection) -> Vec<(i64, String)> {
-    let mut stmt = db.prepare("SELECT id, event FROM audit ORDER BY id").unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<Result<_, _>>().unwrap()
+fn rows(db: &mut Db) -> Vec<(i64, String)> {
+    db.rows("SELECT id, event FROM audit ORDER BY id").iter().map(|r| (r[0].int(), r[1].text())).collect()
 }
 
 /// A flow with every kind of row: sign-ins (failed and not), a package sent,
@@ -148,17 +147,16 @@ fn the_chain_is_intact_after_a_normal_flow_with_aggregated_failures() {
     normal_flow(&server);
     let (intact, report) = verify(&server);
     assert!(intact, "{report}");
-    let db = rusqlite::Connection::open(server.data_path("kluis.db")).unwrap();
-    let rows = rows(&db);
+    let mut db = server.db();
+    let rows = rows(&mut db);
     let events: Vec<&str> = rows.iter().map(|(_, e)| e.as_str()).collect();
     for kind in ["created", "finalized", "verification_failed", "accessed", "sign_in_failed", "revoked"] {
         assert!(events.contains(&kind), "no {kind} row: {events:?}");
     }
     let first = report.lines().next().unwrap();
     assert_eq!(first, format!("audit log intact: {} rows in 1 organisation", rows.len()), "{report}");
-    let (last_id, hash): (i64, Vec<u8>) = db
-        .query_row("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap();
+    let last = db.rows("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1");
+    let (last_id, hash) = (last[0][0].int(), last[0][1].bytes());
     assert_eq!(
         report.lines().nth(1).unwrap(),
         format!("head of organisation 1: row {last_id}, sha256 {}", hex::encode(hash)),
@@ -170,11 +168,11 @@ fn the_chain_is_intact_after_a_normal_flow_with_aggregated_failures() {
 fn a_row_changed_by_hand_is_named() {
     let server = Server::start(|_| {});
     normal_flow(&server);
-    let db = tamper(&server);
-    let rows = rows(&db);
+    let mut db = tamper(&server);
+    let rows = rows(&mut db);
     let (id, event) = rows.iter().find(|(_, e)| e == "verification_failed").unwrap().clone();
     assert!(id > 1 && id < rows.last().unwrap().0, "not a middle row: {id}");
-    let changed = db.execute("UPDATE audit SET actor = 'client:203.0.113.9' WHERE id = ?1", [id]).unwrap();
+    let changed = db.execute(&format!("UPDATE audit SET actor = 'client:203.0.113.9' WHERE id = {id}"));
     assert_eq!(changed, 1);
     let (intact, report) = verify(&server);
     assert!(!intact, "{report}");
@@ -187,28 +185,28 @@ fn a_row_changed_by_hand_is_named() {
 fn rows_deleted_in_the_middle_or_at_the_end_or_moved_are_found() {
     let server = Server::start(|_| {});
     normal_flow(&server);
-    let db = tamper(&server);
-    let all = rows(&db);
+    let mut db = tamper(&server);
+    let all = rows(&mut db);
     assert!(all.len() >= 8, "{all:?}");
 
     // Two rows' contents and hashes swapped, each keeping its id: the id is hashed.
     let (a, b) = (all[2].0, all[3].0);
     let columns = "at, event, actor, package_id, detail, prev_hash, hash";
     let backup = |id: i64| format!("CREATE TABLE saved_{id} AS SELECT {columns} FROM audit WHERE id = {id}");
-    db.execute_batch(&format!("{}; {};", backup(a), backup(b))).unwrap();
+    db.batch(&format!("{}; {};", backup(a), backup(b)));
     let copy = |to: i64, from: i64| {
         format!("UPDATE audit SET ({columns}) = (SELECT {columns} FROM saved_{from}) WHERE id = {to};")
     };
-    db.execute_batch(&(copy(a, b) + &copy(b, a))).unwrap();
+    db.batch(&(copy(a, b) + &copy(b, a)));
     let (intact, report) = verify(&server);
     assert!(!intact && report.starts_with(&format!("audit log broken at row {a} (")), "{report}");
-    db.execute_batch(&(copy(a, a) + &copy(b, b))).unwrap();
+    db.batch(&(copy(a, a) + &copy(b, b)));
     let (intact, report) = verify(&server);
     assert!(intact, "restored: {report}");
 
     // A middle row deleted: the next one does not follow the one before it.
     let (gone, next, before) = (all[4].0, all[5].0, all[3].0);
-    db.execute("DELETE FROM audit WHERE id = ?1", [gone]).unwrap();
+    db.execute(&format!("DELETE FROM audit WHERE id = {gone}"));
     let (intact, report) = verify(&server);
     assert!(!intact, "{report}");
     assert!(report.starts_with(&format!("audit log broken at row {next} (")), "{report}");
@@ -222,10 +220,10 @@ fn rows_deleted_in_the_middle_or_at_the_end_or_moved_are_found() {
 fn the_newest_rows_deleted_are_found_and_stay_found_after_new_rows() {
     let server = Server::start(|_| {});
     normal_flow(&server);
-    let db = tamper(&server);
-    let all = rows(&db);
+    let mut db = tamper(&server);
+    let all = rows(&mut db);
     let (kept, head) = (&all[all.len() - 3], all.last().unwrap().0);
-    db.execute("DELETE FROM audit WHERE id > ?1", [kept.0]).unwrap();
+    db.execute(&format!("DELETE FROM audit WHERE id > {}", kept.0));
     let (intact, report) = verify(&server);
     assert!(!intact, "{report}");
     assert!(report.starts_with(&format!("audit log broken after row {} (", kept.0)), "{report}");
@@ -246,17 +244,17 @@ fn kluis_server_audit_verify_exits_0_when_intact_and_1_naming_the_broken_row() {
     let data = server.data_dir.to_str().unwrap().to_string();
     let cwd = server.data_dir.parent().unwrap();
 
-    let out = crate::operator::kluis_server(cwd, &["--data", &data, "audit", "verify"]);
+    let out = crate::operator::kluis_server_beside(&server, &["--data", &data, "audit", "verify"]);
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     assert!(stdout.starts_with("audit log intact: ") && stdout.contains(" rows in 1 organisation\n"), "{stdout}");
     assert!(stdout.contains("head of organisation 1: row "), "{stdout}");
     assert!(stderr.contains(&format!("data directory: {data}\n")), "{stderr}");
 
-    let db = tamper(&server);
-    let (id, event) = rows(&db).into_iter().find(|(_, e)| e == "finalized").unwrap();
-    db.execute("UPDATE audit SET at = at - 3600 WHERE id = ?1", [id]).unwrap();
-    let out = crate::operator::kluis_server(cwd, &["--data", &data, "audit", "verify"]);
+    let mut db = tamper(&server);
+    let (id, event) = rows(&mut db).into_iter().find(|(_, e)| e == "finalized").unwrap();
+    db.execute(&format!("UPDATE audit SET at = at - 3600 WHERE id = {id}"));
+    let out = crate::operator::kluis_server_beside(&server, &["--data", &data, "audit", "verify"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.starts_with(&format!("audit log broken at row {id} (")), "{stdout}");

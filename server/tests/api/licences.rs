@@ -80,10 +80,8 @@ fn user_id(s: &Setup, email: &str) -> i64 {
 }
 
 fn audit_events(server: &Server, like: &str) -> Vec<(String, String)> {
-    let conn = rusqlite::Connection::open(server.data_path("kluis.db")).unwrap();
-    let mut stmt =
-        conn.prepare("SELECT event, COALESCE(detail, '') FROM audit WHERE event LIKE ?1 ORDER BY id").unwrap();
-    stmt.query_map([like], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
+    let sql = format!("SELECT event, COALESCE(detail, '') FROM audit WHERE event LIKE '{like}' ORDER BY id");
+    server.db().rows(&sql).iter().map(|r| (r[0].text(), r[1].text())).collect()
 }
 
 #[test]
@@ -217,13 +215,13 @@ fn every_bad_licence_is_refused_with_its_reason_and_only_admins_install() {
 
 /// Writes a licence into the database as if installed earlier (install refuses ended ones).
 pub(crate) fn installed_earlier(server: &Server, text: &str) {
-    let conn = rusqlite::Connection::open(server.data_path("kluis.db")).unwrap();
-    let org: i64 = conn.query_row("SELECT id FROM organisation WHERE name = 'Corp'", [], |r| r.get(0)).unwrap();
-    conn.execute(
-        "INSERT OR REPLACE INTO licences (org_id, text, installed_at, installed_by) VALUES (?1, ?2, 0, 'system')",
-        rusqlite::params![org, text],
-    )
-    .unwrap();
+    let mut db = server.db();
+    let org = db.value("SELECT id FROM organisation WHERE name = 'Corp'").int();
+    assert!(!text.contains('\''), "licence text is written into the statement");
+    db.execute(&format!(
+        "INSERT INTO licences (org_id, text, installed_at, installed_by) VALUES ({org}, '{text}', 0, 'system')
+         ON CONFLICT (org_id) DO UPDATE SET text = excluded.text, installed_at = 0, installed_by = 'system'"
+    ));
 }
 
 #[test]

@@ -18,11 +18,22 @@ pub(crate) fn kluis_server(cwd: &Path, args: &[&str]) -> Output {
     command(cwd).args(args).output().unwrap()
 }
 
+/// `kluis-server ARGS` run beside the test server `server`, on its database
+/// (`--data` names its data directory; PostgreSQL through `KLUIS_DATABASE_URL`).
+pub(crate) fn kluis_server_beside(server: &crate::support::Server, args: &[&str]) -> Output {
+    let mut cmd = command(server.data_dir.parent().unwrap());
+    if let Some(url) = &server.database_url {
+        cmd.env("KLUIS_DATABASE_URL", url);
+    }
+    cmd.args(args).output().unwrap()
+}
+
 fn command(cwd: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kluis-server"));
     cmd.current_dir(cwd)
         .env_remove("KLUIS_CONFIG")
         .env_remove("KLUIS_DATA")
+        .env_remove("KLUIS_DATABASE_URL")
         .env_remove("KLUIS_PUBLIC_URL")
         .env_remove("KLUIS_LISTEN")
         .env_remove("KLUIS_LOG_FORMAT")

@@ -99,15 +99,12 @@ fn recipients_are_told_the_senders_organisation_and_its_audit_log_keeps_the_even
     let mail = server.wait_for_mail("dora@example.org", "code");
     assert!(mail.text.contains("Ziekenhuis Oost"), "{}", mail.text);
 
-    let db = rusqlite::Connection::open(server.data_path("kluis.db")).unwrap();
-    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
-    let orgs: Vec<Option<i64>> = db
-        .prepare("SELECT DISTINCT org_id FROM audit WHERE package_id = ?1")
-        .unwrap()
-        .query_map([&sent.id], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let orgs: Vec<Option<i64>> = server
+        .db()
+        .rows(&format!("SELECT DISTINCT org_id FROM audit WHERE package_id = '{}'", sent.id))
+        .iter()
+        .map(|r| r[0].opt_int())
+        .collect();
     assert_eq!(orgs, [Some(oost)], "a package's events are its organisation's");
 }
 

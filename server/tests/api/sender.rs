@@ -97,9 +97,7 @@ fn a_package_finalized_before_link_verifiers_shows_no_sender_and_still_opens() {
     let alice = server.token("alice@example.org");
     let sent = flow::send(&server, &alice, json!({ "verify": "none" }));
     // As migration 0004 leaves the packages finalized before it.
-    let db = rusqlite::Connection::open(server.data_path("kluis.db")).unwrap();
-    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
-    assert_eq!(db.execute("UPDATE packages SET link_verifier = NULL WHERE id = ?1", [&sent.id]).unwrap(), 1);
+    assert_eq!(server.db().execute(&format!("UPDATE packages SET link_verifier = NULL WHERE id = '{}'", sent.id)), 1);
     let unknown = flow::sender(&server, "AAAAAAAAAAAAAAAAAAAAAA", &sent.link_proof()).send();
     same_answer(&flow::sender(&server, &sent.id, &sent.link_proof()).send(), &unknown);
     flow::access(&server, &sent.id, &sent.proof(), None, None).send().expect(200);

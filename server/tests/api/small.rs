@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
+use crate::support::db::Db;
 use crate::support::flow::{self, bytes};
 use crate::support::{Response, Server};
 
@@ -113,21 +114,19 @@ fn api_tokens_stop_working_after_token_expiry_days_unused() {
 
     // The server has no clock to turn, so its record of when each token was
     // made and last used is moved back in the database instead.
-    let db = rusqlite::Connection::open(server.data_path("kluis.db")).unwrap();
-    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
-    let age = |id: i64, hours: i64| {
+    let mut db = server.db();
+    let age = |db: &mut Db, id: i64, hours: i64| {
         let at = now() - hours * 3600;
         let changed =
-            db.execute("UPDATE api_tokens SET created_at = ?1, last_used_at = ?1 WHERE id = ?2", (at, id)).unwrap();
+            db.execute(&format!("UPDATE api_tokens SET created_at = {at}, last_used_at = {at} WHERE id = {id}"));
         assert_eq!(changed, 1);
     };
-    age(stale_id, 25);
-    age(recent_id, 23);
-    db.execute(
-        "UPDATE api_tokens SET created_at = ?1, last_used_at = NULL WHERE id = ?2",
-        (now() - 25 * 3600, never_used_id),
-    )
-    .unwrap();
+    age(&mut db, stale_id, 25);
+    age(&mut db, recent_id, 23);
+    db.execute(&format!(
+        "UPDATE api_tokens SET created_at = {}, last_used_at = NULL WHERE id = {never_used_id}",
+        now() - 25 * 3600
+    ));
 
     assert_eq!(me(&server, &stale), 401, "a token unused for more than a day still works");
     assert_eq!(me(&server, &never_used), 401, "a token made more than a day ago and never used still works");
@@ -135,7 +134,7 @@ fn api_tokens_stop_working_after_token_expiry_days_unused() {
     // Using it renewed it; the expired ones are not listed.
     let listed = tokens(&server, &recent);
     assert_eq!(listed.iter().map(|t| t["id"].as_i64().unwrap()).collect::<Vec<_>>(), [recent_id]);
-    age(recent_id, 23);
+    age(&mut db, recent_id, 23);
     assert_eq!(me(&server, &recent), 200, "still within the day");
 }
 
@@ -164,10 +163,8 @@ fn a_sign_in_lasts_session_days_on_its_device_and_is_listed_until_then() {
     assert!(idle - now() > 80 * 86_400, "an operator's token ends only when unused for 90 days");
 
     // Being used does not stretch a session: one signed in more than 2 days ago has ended.
-    let db = rusqlite::Connection::open(server.data_path("kluis.db")).unwrap();
-    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
     let id = mine["id"].as_i64().unwrap();
-    db.execute("UPDATE api_tokens SET expires_at = ?1 WHERE id = ?2", (now() - 1, id)).unwrap();
+    server.db().execute(&format!("UPDATE api_tokens SET expires_at = {} WHERE id = {id}", now() - 1));
     assert_eq!(me(&server, &session), 401, "a session past its end still works");
     assert_eq!(me(&server, &operator), 200);
     let listed = tokens(&server, &operator);

@@ -113,26 +113,20 @@ fn signs_in_through_the_provider_and_the_handoff_works_once() {
     trade(&server, "not-a-handoff").expect_error(401, "unauthorized");
 
     // Audited as a sign-in by single sign-on.
-    let conn = rusqlite::Connection::open(server.data_path("kluis.db")).unwrap();
-    let (actor, detail): (String, String) = conn
-        .query_row("SELECT actor, detail FROM audit WHERE event = 'signed_in' ORDER BY id DESC LIMIT 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .unwrap();
+    let row = server.db().rows("SELECT actor, detail FROM audit WHERE event = 'signed_in' ORDER BY id DESC LIMIT 1");
+    let (actor, detail) = (row[0][0].text(), row[0][1].text());
     assert_eq!((actor.as_str(), detail.as_str()), ("user:alice@corp.example", "single sign-on"));
 }
 
 #[test]
 fn a_disabled_user_is_refused_even_where_users_are_made() {
     let Some(Setup { server, provider: _provider, .. }) = setup(true) else { return };
-    let conn = rusqlite::Connection::open(server.data_path("kluis.db")).unwrap();
-    conn.execute("UPDATE users SET disabled = 1 WHERE email = 'alice@corp.example'", []).unwrap();
+    let mut db = server.db();
+    db.execute("UPDATE users SET disabled = TRUE WHERE email = 'alice@corp.example'");
     let mut browser = Browser::default();
     let fragment = through_provider(&mut browser, &server, "alice@corp.example", |_| {});
     assert_eq!(fragment, "sso_error=disabled");
-    let failed: String = conn
-        .query_row("SELECT detail FROM audit WHERE event = 'sign_in_failed' ORDER BY id DESC LIMIT 1", [], |r| r.get(0))
-        .unwrap();
+    let failed = db.value("SELECT detail FROM audit WHERE event = 'sign_in_failed' ORDER BY id DESC LIMIT 1").text();
     assert_eq!(failed, "single sign-on: alice@corp.example is disabled");
 }
 
@@ -256,8 +250,7 @@ fn the_client_secret_is_sealed_and_never_shown() {
     assert!(info.secret_set);
     assert!(!format!("{info:?}").contains(SECRET));
     // Not in the database in the clear.
-    let conn = rusqlite::Connection::open(server.data_path("kluis.db")).unwrap();
-    let sealed: Vec<u8> = conn.query_row("SELECT client_secret FROM org_sso", [], |r| r.get(0)).unwrap();
+    let sealed = server.db().value("SELECT client_secret FROM org_sso").bytes();
     assert!(!sealed.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()));
     // Turned off: the code again.
     server.run(move |state| async move {
@@ -342,13 +335,11 @@ fn admins_turn_single_sign_on_on_change_it_and_off() {
     // Off: the code again; audited, with who did it.
     admin_sso(&server, "DELETE", &ada, None).expect(204);
     assert_eq!(ask(&mut browser, &server, "alice@corp.example"), json!({ "sso": false }));
-    let conn = rusqlite::Connection::open(server.data_path("kluis.db")).unwrap();
-    let events: Vec<(String, String)> = conn
-        .prepare("SELECT event, actor FROM audit WHERE event LIKE 'sso_%' ORDER BY id")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
+    let events: Vec<(String, String)> = server
+        .db()
+        .rows("SELECT event, actor FROM audit WHERE event LIKE 'sso_%' ORDER BY id")
+        .iter()
+        .map(|r| (r[0].text(), r[1].text()))
         .collect();
     let ada_did = |e: &str| (e.to_string(), "user:ada@corp.example".to_string());
     assert_eq!(events, [ada_did("sso_configured"), ada_did("sso_configured"), ada_did("sso_turned_off")]);

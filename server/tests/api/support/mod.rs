@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod db;
 pub mod flow;
 pub mod http;
 pub mod mail;
@@ -46,10 +47,14 @@ pub struct Server {
     pub addr: SocketAddr,
     pub url: String,
     pub data_dir: PathBuf,
+    /// The PostgreSQL database (with `KLUIS_TEST_DATABASE_URL`); `None`: SQLite in the data directory.
+    pub database_url: Option<String>,
     jobs: tokio::sync::mpsc::UnboundedSender<Job>,
     system: System,
     thread: Option<std::thread::JoinHandle<()>>,
     _dir: TempDir,
+    /// Dropped after the server has stopped (fields drop after `Drop::drop`).
+    _database: Option<db::TestDatabase>,
 }
 
 /// A free port on the loopback interface (the OS picks it; bound again by the server).
@@ -62,12 +67,25 @@ impl Server {
     pub fn start(configure: impl FnOnce(&mut Config)) -> Server {
         let mut config = Config { blob_store: "memory".into(), limits: test_limits(), ..Config::default() };
         configure(&mut config);
+        // On PostgreSQL each server gets a database of its own, unless the test
+        // gave it one (a second node of the same installation).
+        let mut database = None;
+        if config.database_url.is_none()
+            && let Some(admin_url) = db::postgres_url()
+        {
+            let created = db::TestDatabase::create(&admin_url);
+            config.database_url = Some(kluis_server::config::DatabaseUrl(created.url.clone()));
+            database = Some(created);
+        }
         // The port is picked, released and bound again by the server: another
         // socket may take it in between, so a failed start is retried.
         let mut last_error = String::new();
         for _ in 0..5 {
             match Server::try_start(config.clone()) {
-                Ok(server) => return server,
+                Ok(mut server) => {
+                    server._database = database;
+                    return server;
+                }
                 Err(e) => last_error = e,
             }
         }
@@ -85,6 +103,7 @@ impl Server {
         config.public_url = format!("{}://{addr}", if tls { "https" } else { "http" });
         let url = config.public_url.clone();
         let data_dir = config.data_dir.clone();
+        let database_url = config.database_url.as_ref().map(|u| u.as_str().to_string());
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (ended_tx, ended_rx) = std::sync::mpsc::channel::<String>();
         let thread = std::thread::spawn(move || {
@@ -111,7 +130,17 @@ impl Server {
             }
         });
         let (jobs, system) = ready_rx.recv().map_err(|e| e.to_string())??;
-        let server = Server { addr, url, data_dir, jobs, system, thread: Some(thread), _dir: dir };
+        let server = Server {
+            addr,
+            url,
+            data_dir,
+            database_url,
+            jobs,
+            system,
+            thread: Some(thread),
+            _dir: dir,
+            _database: None,
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Ok(message) = ended_rx.try_recv() {
@@ -195,6 +224,11 @@ impl Server {
         stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         stream.set_nodelay(true).unwrap();
         stream
+    }
+
+    /// The server's metadata store, opened as its holder could (SQLite or PostgreSQL).
+    pub fn db(&self) -> db::Db {
+        db::Db::open(&self.data_dir, self.database_url.as_deref())
     }
 
     pub fn outbox_dir(&self) -> PathBuf {
