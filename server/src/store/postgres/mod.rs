@@ -29,6 +29,7 @@ mod queue;
 mod sso;
 mod uploads;
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -38,7 +39,14 @@ use tokio_postgres::IsolationLevel;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 
-use super::{StoreError, StoreResult};
+use super::{
+    ActivityRow, AuditHead, AuditQuery, AuditRow, Blob, ChainedRow, CodeKey, Counter, Deleted, DeletedPackage, EventOf,
+    ExportUser, Finalized, Grant, Lease, LicenceWarning, MetaStore, NewDelivery, NewEvent, NewPackage, NewUser,
+    OrgPackage, OrgSettings, OrgStats, Organisation, Package, PackageCursor, PackageRecord, PackageState, QueuedMail,
+    Rule, SeatClaim, SendHistory, StoreError, StoreResult, StoredBlob, StoredCode, StoredKey, StoredLicence,
+    StoredPolicy, TokenRecord, Upload, UploadRequest, UploaderSession, Usage, User, UserChange, UserQuery, UserRecord,
+    Verifiers,
+};
 
 /// Migrations in order; entry `i` takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/postgres/0001_schema.sql")];
@@ -165,9 +173,8 @@ macro_rules! read {
 
 /// Connects to and migrates the database at `url`.
 pub(crate) async fn open(url: &str) -> anyhow::Result<std::sync::Arc<dyn super::MetaStore>> {
-    let _store = PostgresStore::open(url).await?;
-    // TODO(H4): Ok(std::sync::Arc::new(store)) once `impl MetaStore for PostgresStore` is complete.
-    anyhow::bail!("the PostgreSQL store is not complete yet")
+    let store = PostgresStore::open(url).await?;
+    Ok(std::sync::Arc::new(store))
 }
 
 #[derive(Clone)]
@@ -250,3 +257,733 @@ fn tls() -> anyhow::Result<tokio_postgres_rustls::MakeRustlsConnect> {
 fn now() -> i64 {
     crate::domain::now()
 }
+
+/// Appends an audit event, chained onto its organisation's newest row
+/// (inside the caller's transaction; `chain.rs`).
+async fn audit(tx: &Tx<'_>, at: i64, e: &NewEvent) -> PgResult<()> {
+    chain::append(tx, at, e).await
+}
+
+#[async_trait]
+impl MetaStore for PostgresStore {
+    async fn ping(&self) -> StoreResult<()> {
+        read!(self, |tx| {
+            tx.query_one("SELECT 1", &[]).await?;
+        })
+    }
+
+    async fn ensure_organisation(&self, name: &str) -> StoreResult<i64> {
+        unit!(self, |tx| accounts::ensure_organisation(&tx, name, now()).await?)
+    }
+    async fn create_organisation(&self, name: &str, domains: &[String]) -> StoreResult<Organisation> {
+        unit!(self, |tx| accounts::create_organisation(&tx, name, domains, now()).await?)
+    }
+    async fn organisation(&self, id: i64) -> StoreResult<Option<Organisation>> {
+        read!(self, |tx| accounts::organisation(&tx, id).await?)
+    }
+    async fn organisations(&self) -> StoreResult<Vec<Organisation>> {
+        read!(self, |tx| accounts::organisations(&tx).await?)
+    }
+    async fn organisation_of_domain(&self, domain: &str) -> StoreResult<Option<Organisation>> {
+        read!(self, |tx| accounts::organisation_of_domain(&tx, domain).await?)
+    }
+    async fn add_user(&self, user: NewUser) -> StoreResult<Option<User>> {
+        unit!(self, |tx| accounts::add_user(&tx, &user, now()).await?)
+    }
+    async fn users(&self, query: UserQuery) -> StoreResult<Vec<UserRecord>> {
+        read!(self, |tx| admin::users(&tx, &query).await?)
+    }
+    async fn org_user(&self, org_id: i64, id: i64) -> StoreResult<Option<UserRecord>> {
+        read!(self, |tx| admin::user(&tx, org_id, id).await?)
+    }
+    async fn change_user(
+        &self,
+        org_id: i64,
+        id: i64,
+        change: UserChange,
+        rule: Rule<i64>,
+    ) -> StoreResult<Option<UserRecord>> {
+        unit!(self, |tx| {
+            let (user, admins) = admin::change_user(&tx, org_id, id, &change, now()).await?;
+            rule(&admins).map_err(|e| StoreError::Refused(Box::new(e)))?;
+            user
+        })
+    }
+    async fn org_packages(
+        &self,
+        org_id: i64,
+        before: Option<PackageCursor>,
+        limit: i64,
+    ) -> StoreResult<Vec<OrgPackage>> {
+        read!(self, |tx| admin::packages(&tx, org_id, before.as_ref(), limit).await?)
+    }
+    async fn audit_page(&self, query: AuditQuery) -> StoreResult<Vec<AuditRow>> {
+        read!(self, |tx| admin::audit(&tx, &query).await?)
+    }
+    async fn org_stats(&self, org_id: i64, since: i64) -> StoreResult<OrgStats> {
+        read!(self, |tx| admin::stats(&tx, org_id, since, now()).await?)
+    }
+    async fn update_organisation(
+        &self,
+        org_id: i64,
+        name: &str,
+        domains: &[String],
+        rule: Rule<Vec<(String, String)>>,
+    ) -> StoreResult<Organisation> {
+        unit!(self, |tx| match admin::update_organisation(&tx, org_id, name, domains).await? {
+            Ok(org) => org,
+            Err(taken) => {
+                rule(&taken).map_err(|e| StoreError::Refused(Box::new(e)))?;
+                Err(StoreError::Backend("a rule accepted mail domains of another organisation".into()))?
+            }
+        })
+    }
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        read!(self, |tx| accounts::user_by_email(&tx, email).await?)
+    }
+    async fn user(&self, id: i64) -> StoreResult<Option<User>> {
+        read!(self, |tx| accounts::user(&tx, id).await?)
+    }
+    async fn create_token(
+        &self,
+        user_id: i64,
+        hash: &str,
+        label: &str,
+        now: i64,
+        expires_at: Option<i64>,
+    ) -> StoreResult<i64> {
+        unit!(self, |tx| accounts::create_token(&tx, user_id, hash, label, now, expires_at).await?)
+    }
+    async fn use_token(&self, hash: &str, now: i64, unused_since: i64) -> StoreResult<Option<(User, i64)>> {
+        unit!(self, |tx| accounts::use_token(&tx, hash, now, unused_since).await?)
+    }
+    async fn tokens(&self, user_id: i64, now: i64, unused_since: i64) -> StoreResult<Vec<TokenRecord>> {
+        read!(self, |tx| accounts::tokens(&tx, user_id, now, unused_since).await?)
+    }
+    async fn revoke_token(&self, user_id: i64, token_id: i64, now: i64) -> StoreResult<bool> {
+        unit!(self, |tx| accounts::revoke_token(&tx, user_id, token_id, now).await?)
+    }
+
+    async fn sso_settings(&self, org_id: i64) -> StoreResult<Option<super::SsoSettings>> {
+        read!(self, |tx| sso::settings(&tx, org_id).await?)
+    }
+    async fn put_sso_settings(&self, settings: super::SsoSettings) -> StoreResult<()> {
+        unit!(self, |tx| sso::put_settings(&tx, &settings).await?)
+    }
+    async fn remove_sso_settings(&self, org_id: i64) -> StoreResult<bool> {
+        unit!(self, |tx| sso::remove_settings(&tx, org_id).await?)
+    }
+    async fn start_sso_flow(
+        &self,
+        state_hash: &str,
+        org_id: i64,
+        browser_hash: &str,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        unit!(self, |tx| sso::start_flow(&tx, state_hash, org_id, browser_hash, expires_at, now()).await?)
+    }
+    async fn take_sso_flow(&self, state_hash: &str, now: i64) -> StoreResult<Option<(i64, String)>> {
+        unit!(self, |tx| sso::take_flow(&tx, state_hash, now).await?)
+    }
+    async fn sso_user(&self, org_id: i64, email: &str, create: bool) -> StoreResult<super::SsoUser> {
+        unit!(self, |tx| sso::user(&tx, org_id, email, create, now()).await?)
+    }
+    async fn put_sso_handoff(&self, hash: &str, user_id: i64, expires_at: i64) -> StoreResult<()> {
+        unit!(self, |tx| sso::put_handoff(&tx, hash, user_id, expires_at, now()).await?)
+    }
+    async fn take_sso_handoff(&self, hash: &str, now: i64) -> StoreResult<Option<User>> {
+        unit!(self, |tx| sso::take_handoff(&tx, hash, now).await?)
+    }
+
+    async fn put_code(&self, key: &CodeKey, hash: &str, expires_at: i64) -> StoreResult<()> {
+        unit!(self, |tx| codes::put_code(&tx, key, hash, expires_at).await?)
+    }
+    async fn code(&self, key: &CodeKey) -> StoreResult<Option<StoredCode>> {
+        read!(self, |tx| codes::code(&tx, key).await?)
+    }
+    async fn spend_code(&self, key: &CodeKey, hash: &str) -> StoreResult<bool> {
+        unit!(self, |tx| codes::spend_code(&tx, key, hash).await?)
+    }
+    async fn record_send(&self, subject: &str, now: i64) -> StoreResult<()> {
+        unit!(self, |tx| codes::record_send(&tx, subject, now).await?)
+    }
+    async fn send_history(&self, subject: &str, now: i64) -> StoreResult<SendHistory> {
+        read!(self, |tx| codes::send_history(&tx, subject, now).await?)
+    }
+    async fn count_failure(&self, counters: &[Counter], now: i64) -> StoreResult<Vec<i64>> {
+        unit!(self, |tx| codes::count_failure(&tx, counters, now).await?)
+    }
+    async fn failures(&self, counters: &[Counter]) -> StoreResult<Vec<i64>> {
+        read!(self, |tx| codes::failures(&tx, counters).await?)
+    }
+    async fn lock_verification(&self, package_id: &str) -> StoreResult<bool> {
+        unit!(self, |tx| {
+            tx.execute(
+                "UPDATE packages SET verification_locked = TRUE WHERE id = $1 AND verification_locked = FALSE",
+                &[&package_id],
+            )
+            .await?
+                == 1
+        })
+    }
+
+    async fn create_package(&self, new: NewPackage, quota: Rule<Usage>, event: NewEvent) -> StoreResult<()> {
+        unit!(self, |tx| {
+            let mut usage = packages::usage(&tx, new.sender_id).await?;
+            usage.unfinished_packages += 1;
+            usage.reserved_bytes = usage.reserved_bytes.saturating_add(new.blob_sizes.iter().sum::<i64>());
+            quota(&usage).map_err(|e| StoreError::Refused(Box::new(e)))?;
+            packages::create(&tx, &new).await?;
+            audit(&tx, now(), &event).await?;
+        })
+    }
+    async fn package(&self, id: &str) -> StoreResult<Option<Package>> {
+        read!(self, |tx| packages::get(&tx, id).await?)
+    }
+    async fn package_record(&self, id: &str) -> StoreResult<Option<PackageRecord>> {
+        // One snapshot: the package and its blobs and recipients as of the same moment.
+        read!(self, |tx| match packages::get(&tx, id).await? {
+            Some(p) => Some(packages::record(&tx, p).await?),
+            None => None,
+        })
+    }
+    async fn licence(&self, org_id: i64) -> StoreResult<Option<StoredLicence>> {
+        read!(self, |tx| licences::get(&tx, org_id).await?)
+    }
+    async fn put_licence(&self, org_id: i64, text: &str, installed_by: &str, event: NewEvent) -> StoreResult<()> {
+        unit!(self, |tx| {
+            let at = now();
+            licences::put(&tx, org_id, text, at, installed_by).await?;
+            audit(&tx, at, &event).await?;
+        })
+    }
+    async fn policy(&self, org_id: i64) -> StoreResult<Option<StoredPolicy>> {
+        read!(self, |tx| policies::current(&tx, org_id).await?)
+    }
+    async fn policy_versions(&self, org_id: i64, limit: i64) -> StoreResult<Vec<StoredPolicy>> {
+        read!(self, |tx| policies::versions(&tx, org_id, limit).await?)
+    }
+    async fn put_policy(
+        &self,
+        org_id: i64,
+        after: u32,
+        document: &str,
+        by: &str,
+        event: NewEvent,
+    ) -> StoreResult<bool> {
+        unit!(self, |tx| {
+            let at = now();
+            let saved = policies::put(&tx, org_id, after, document, at, by).await?;
+            if saved {
+                audit(&tx, at, &event).await?;
+            }
+            saved
+        })
+    }
+    async fn holds_seat(&self, org_id: i64, user_id: i64) -> StoreResult<bool> {
+        read!(self, |tx| licences::holds_seat(&tx, org_id, user_id).await?)
+    }
+    async fn licence_warned(&self, org_id: i64, warning: LicenceWarning) -> StoreResult<bool> {
+        unit!(self, |tx| {
+            let moved = licences::move_warned(&tx, org_id, warning.before.as_deref(), &warning.stage).await?;
+            if moved {
+                let at = now();
+                for (to, subject, body) in &warning.mails {
+                    queue::enqueue(&tx, to, subject, body, at).await?;
+                }
+                audit(&tx, at, &warning.event).await?;
+            }
+            moved
+        })
+    }
+    async fn seats_used(&self, org_id: i64) -> StoreResult<i64> {
+        read!(self, |tx| licences::seats_used(&tx, org_id).await?)
+    }
+    async fn claim_seat(&self, org_id: i64, user_id: i64, total: u32, event: NewEvent) -> StoreResult<SeatClaim> {
+        unit!(self, |tx| {
+            let claim = licences::claim(&tx, org_id, user_id, total).await?;
+            if claim == SeatClaim::Claimed {
+                audit(&tx, now(), &event).await?;
+            }
+            claim
+        })
+    }
+    async fn release_seat(&self, org_id: i64, user_id: i64, event: NewEvent) -> StoreResult<bool> {
+        unit!(self, |tx| {
+            let released = licences::release(&tx, org_id, user_id).await?;
+            if released {
+                audit(&tx, now(), &event).await?;
+            }
+            released
+        })
+    }
+    async fn packages_page(
+        &self,
+        sender_id: i64,
+        org_id: i64,
+        after: Option<PackageCursor>,
+        limit: i64,
+    ) -> StoreResult<Vec<PackageRecord>> {
+        read!(self, |tx| packages::sent_page(&tx, sender_id, org_id, after.as_ref(), limit).await?)
+    }
+    async fn sent_page(
+        &self,
+        sender_id: i64,
+        org_id: i64,
+        after: Option<PackageCursor>,
+        limit: i64,
+    ) -> StoreResult<(Vec<PackageRecord>, Vec<ActivityRow>)> {
+        // One snapshot: the page and its activity as of the same moment.
+        read!(self, |tx| {
+            let records = packages::sent_page(&tx, sender_id, org_id, after.as_ref(), limit).await?;
+            let ids: Vec<&str> = records.iter().map(|r| r.package.id.as_str()).collect();
+            let activity = packages::activity(&tx, &ids).await?;
+            (records, activity)
+        })
+    }
+    async fn activity(&self, package_id: &str) -> StoreResult<Vec<ActivityRow>> {
+        read!(self, |tx| packages::activity(&tx, &[package_id]).await?)
+    }
+    async fn is_recipient(&self, id: &str, email: &str) -> StoreResult<bool> {
+        read!(self, |tx| packages::is_recipient(&tx, id, email).await?)
+    }
+    async fn blobs(&self, id: &str) -> StoreResult<Vec<Blob>> {
+        read!(self, |tx| packages::blobs(&tx, id).await?)
+    }
+    async fn finalize(&self, id: &str, verifiers: Verifiers, event: NewEvent) -> StoreResult<Finalized> {
+        unit!(self, |tx| {
+            let blobs = packages::blobs(&tx, id).await?;
+            let missing: Vec<i64> = blobs.iter().filter(|b| !b.complete).map(|b| b.idx).collect();
+            if !missing.is_empty() {
+                Finalized::Missing(missing)
+            } else {
+                let at = now();
+                let first_time = packages::set_ready(&tx, id, &verifiers, at).await?;
+                if first_time {
+                    audit(&tx, at, &event).await?;
+                }
+                let package =
+                    packages::get(&tx, id).await?.ok_or_else(|| StoreError::Backend("package vanished".into()))?;
+                Finalized::Done(Box::new(packages::record(&tx, package).await?))
+            }
+        })
+    }
+    async fn end_package(&self, id: &str, state: PackageState, event: NewEvent) -> StoreResult<bool> {
+        unit!(self, |tx| {
+            let ended = packages::end(&tx, id, state).await?;
+            if ended {
+                audit(&tx, now(), &event).await?;
+            }
+            ended
+        })
+    }
+    async fn delete_package(&self, id: &str, event: NewEvent) -> StoreResult<()> {
+        unit!(self, |tx| {
+            tx.execute("DELETE FROM packages WHERE id = $1", &[&id]).await?;
+            audit(&tx, now(), &event).await?;
+        })
+    }
+    async fn grant_access(
+        &self,
+        id: &str,
+        rule: Rule<Package>,
+        session_hash: &str,
+        session_email: Option<&str>,
+        session_expires_at: i64,
+        event: NewEvent,
+    ) -> StoreResult<Grant> {
+        unit!(self, |tx| {
+            // Checked inside the transaction: two recipients racing for the last download.
+            let package =
+                packages::get(&tx, id).await?.ok_or_else(|| StoreError::Backend("package vanished".into()))?;
+            rule(&package).map_err(|e| StoreError::Refused(Box::new(e)))?;
+            let first = packages::count_download(&tx, id).await?;
+            packages::create_session(&tx, session_hash, id, session_email, session_expires_at.min(package.expires_at))
+                .await?;
+            audit(&tx, now(), &event).await?;
+            let notify = if first {
+                let sender = accounts::user(&tx, package.sender_id).await?.map(|u| u.email).unwrap_or_default();
+                Some((sender, packages::recipients(&tx, id).await?))
+            } else {
+                None
+            };
+            let blobs = packages::blobs(&tx, id).await?;
+            Grant { package, blobs, notify }
+        })
+    }
+    async fn session(&self, hash: &str, package_id: &str, now: i64) -> StoreResult<Option<Option<String>>> {
+        read!(self, |tx| packages::session(&tx, hash, package_id, now).await?)
+    }
+    async fn overdue_packages(&self, now: i64) -> StoreResult<Vec<String>> {
+        read!(self, |tx| packages::overdue(&tx, now).await?)
+    }
+    async fn ended_with_blobs(&self) -> StoreResult<Vec<String>> {
+        read!(self, |tx| packages::ended_with_blobs(&tx).await?)
+    }
+    async fn forget_blob(&self, id: &str, idx: i64) -> StoreResult<()> {
+        unit!(self, |tx| {
+            tx.execute("DELETE FROM blobs WHERE package_id = $1 AND idx = $2", &[&id, &idx]).await?;
+        })
+    }
+    async fn blob_keys(&self) -> StoreResult<Vec<(String, i64)>> {
+        read!(self, |tx| {
+            let rows = tx.query("SELECT package_id, idx FROM blobs", &[]).await?;
+            rows.iter().map(|r| (r.get(0), r.get(1))).collect::<Vec<(String, i64)>>()
+        })
+    }
+
+    async fn create_upload(&self, upload: &Upload, quota: Rule<Usage>) -> StoreResult<Option<String>> {
+        unit!(self, |tx| {
+            let old = uploads::for_blob(&tx, &upload.package_id, upload.blob_idx).await?;
+            let mut usage = packages::usage(&tx, upload.user_id).await?;
+            if old.is_none() {
+                usage.open_uploads += 1;
+            }
+            quota(&usage).map_err(|e| StoreError::Refused(Box::new(e)))?;
+            // A new upload for the same blob supersedes an unfinished one.
+            if let Some(old) = &old {
+                uploads::delete(&tx, &old.id).await?;
+            }
+            uploads::create(&tx, upload, now()).await?;
+            old.map(|o| o.id)
+        })
+    }
+    async fn upload(&self, id: &str) -> StoreResult<Option<Upload>> {
+        read!(self, |tx| uploads::get(&tx, id).await?)
+    }
+    async fn acquire_lease(&self, id: &str, owner: &str, until: i64, now: i64) -> StoreResult<Lease> {
+        unit!(self, |tx| {
+            if uploads::get(&tx, id).await?.is_none() {
+                Lease::Missing
+            } else if !uploads::acquire(&tx, id, owner, until, now).await? {
+                let held: Option<i64> =
+                    tx.query_one("SELECT lease_until FROM uploads WHERE id = $1", &[&id]).await?.get(0);
+                Lease::Busy { until: held.unwrap_or(now) }
+            } else {
+                uploads::get(&tx, id).await?.map_or(Lease::Missing, Lease::Acquired)
+            }
+        })
+    }
+    async fn record_offset(
+        &self,
+        id: &str,
+        owner: &str,
+        offset: i64,
+        expires_at: i64,
+        lease_until: i64,
+    ) -> StoreResult<bool> {
+        unit!(self, |tx| uploads::record_offset(&tx, id, owner, offset, expires_at, lease_until).await?)
+    }
+    async fn release_lease(&self, id: &str, owner: &str) -> StoreResult<()> {
+        unit!(self, |tx| uploads::release(&tx, id, owner).await?)
+    }
+    async fn complete_upload(&self, id: &str, event: NewEvent) -> StoreResult<()> {
+        unit!(self, |tx| {
+            if let Some(up) = uploads::get(&tx, id).await? {
+                tx.execute(
+                    "UPDATE blobs SET complete = TRUE WHERE package_id = $1 AND idx = $2",
+                    &[&up.package_id, &up.blob_idx],
+                )
+                .await?;
+                uploads::delete(&tx, id).await?;
+                audit(&tx, now(), &event).await?;
+            }
+        })
+    }
+    async fn delete_upload(&self, id: &str) -> StoreResult<()> {
+        unit!(self, |tx| uploads::delete(&tx, id).await?)
+    }
+    async fn abandoned_uploads(&self, now: i64) -> StoreResult<Vec<Upload>> {
+        read!(self, |tx| uploads::abandoned(&tx, now).await?)
+    }
+    async fn uploads_of_package(&self, id: &str) -> StoreResult<Vec<Upload>> {
+        read!(self, |tx| uploads::of_package(&tx, id).await?)
+    }
+
+    async fn record(&self, event: NewEvent) -> StoreResult<()> {
+        unit!(self, |tx| audit(&tx, now(), &event).await?)
+    }
+    async fn events(&self, package_id: &str, after: i64, limit: i64) -> StoreResult<Vec<AuditRow>> {
+        read!(self, |tx| {
+            let rows = tx
+                .query(
+                    "SELECT id, at, event, actor, package_id, detail FROM audit WHERE package_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+                    &[&package_id, &after, &limit],
+                )
+                .await?;
+            rows.iter().map(admin::audit_row).collect::<Vec<_>>()
+        })
+    }
+    async fn audit_heads(&self) -> StoreResult<Vec<AuditHead>> {
+        // One snapshot: the organisations and their heads as of the same moment.
+        read!(self, |tx| chain::heads(&tx).await?)
+    }
+    async fn prune_audit(
+        &self,
+        org_id: i64,
+        before: i64,
+        pruned: Box<dyn Fn(u64, i64, Vec<u8>) -> NewEvent + Send + Sync>,
+    ) -> StoreResult<u64> {
+        unit!(self, |tx| match chain::prune(&tx, org_id, before).await? {
+            Some((deleted, first_id, anchor)) => {
+                audit(&tx, now(), &pruned(deleted, first_id, anchor)).await?;
+                deleted
+            }
+            None => 0,
+        })
+    }
+    async fn set_org_settings(&self, org_id: i64, settings: OrgSettings) -> StoreResult<()> {
+        unit!(self, |tx| accounts::set_settings(&tx, org_id, &settings).await?)
+    }
+    async fn audit_chain(
+        &self,
+        org_id: Option<i64>,
+        after: i64,
+        until: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<ChainedRow>> {
+        read!(self, |tx| chain::rows(&tx, org_id, after, until, limit).await?)
+    }
+
+    async fn enqueue_mail(&self, to: &str, subject: &str, body: &str, now: i64) -> StoreResult<()> {
+        unit!(self, |tx| queue::enqueue(&tx, to, subject, body, now).await?)
+    }
+    async fn claim_due_mail(&self, now: i64, until: i64) -> StoreResult<Option<QueuedMail>> {
+        unit!(self, |tx| queue::claim_due(&tx, now, until).await?)
+    }
+    async fn mail_sent(&self, id: i64) -> StoreResult<()> {
+        unit!(self, |tx| queue::sent(&tx, id, now()).await?)
+    }
+    async fn mail_failed(&self, id: i64, retry_at: Option<i64>, error: &str) -> StoreResult<()> {
+        unit!(self, |tx| queue::failed(&tx, id, retry_at, error, now()).await?)
+    }
+    async fn mail_queue_length(&self) -> StoreResult<i64> {
+        read!(self, |tx| queue::waiting(&tx).await?)
+    }
+    async fn take_job_lease(&self, name: &str, holder: &str, now: i64, until: i64) -> StoreResult<bool> {
+        unit!(self, |tx| queue::take_job_lease(&tx, name, holder, now, until).await?)
+    }
+
+    async fn sweep(&self, now: i64) -> StoreResult<()> {
+        unit!(self, |tx| {
+            tx.execute("DELETE FROM download_sessions WHERE expires_at <= $1", &[&now]).await?;
+            tx.execute("DELETE FROM uploader_sessions WHERE expires_at <= $1", &[&now]).await?;
+            tx.execute("DELETE FROM code_sends WHERE sent_at < $1", &[&(now - 86_400)]).await?;
+            tx.execute("DELETE FROM codes WHERE expires_at < $1", &[&now]).await?;
+            // Windowed counters end with their window (at most a day); lifetime ones with their package.
+            tx.execute("DELETE FROM failures WHERE window_start > 0 AND updated_at < $1", &[&(now - 2 * 86_400)])
+                .await?;
+            // Lifetime counters belong to packages, which live at most max_expiry_days (bounded by config).
+            tx.execute("DELETE FROM failures WHERE window_start = 0 AND updated_at < $1", &[&(now - 400 * 86_400)])
+                .await?;
+            tx.execute("DELETE FROM mail_queue WHERE sent_at IS NOT NULL AND sent_at < $1", &[&(now - 7 * 86_400)])
+                .await?;
+        })
+    }
+
+    /// Not ported: the SQLite backup API copies a database file; PostgreSQL is backed up with pg_dump.
+    async fn snapshot(&self, _dir: &Path) -> StoreResult<()> {
+        Err(StoreError::Backend(
+            "a PostgreSQL store is backed up with pg_dump; kluis-server backup covers SQLite installs".into(),
+        ))
+    }
+    async fn complete_blobs(
+        &self,
+        org_id: Option<i64>,
+        deleted: bool,
+        after: Option<(String, i64)>,
+        limit: i64,
+    ) -> StoreResult<Vec<StoredBlob>> {
+        read!(self, |tx| lifecycle::complete_blobs(&tx, org_id, deleted, after.as_ref(), limit).await?)
+    }
+    async fn soft_delete_package(&self, id: &str, by: &str, event: NewEvent) -> StoreResult<bool> {
+        unit!(self, |tx| {
+            let at = now();
+            let deleted = lifecycle::soft_delete(&tx, id, at, by).await?;
+            if deleted {
+                audit(&tx, at, &event).await?;
+            }
+            deleted
+        })
+    }
+    async fn deleted_packages(&self, org_id: i64, limit: i64) -> StoreResult<Vec<DeletedPackage>> {
+        read!(self, |tx| lifecycle::deleted_packages(&tx, org_id, limit).await?)
+    }
+    async fn restore_package(&self, org_id: i64, id: &str, event: NewEvent) -> StoreResult<bool> {
+        unit!(self, |tx| {
+            let restored = lifecycle::restore(&tx, org_id, id).await?;
+            if restored {
+                audit(&tx, now(), &event).await?;
+            }
+            restored
+        })
+    }
+    async fn deleted_before(&self, before: i64) -> StoreResult<Vec<(String, i64)>> {
+        read!(self, |tx| lifecycle::deleted_before(&tx, before).await?)
+    }
+    async fn export_users(&self, org_id: i64, after: i64, limit: i64) -> StoreResult<Vec<ExportUser>> {
+        read!(self, |tx| lifecycle::export_users(&tx, org_id, after, limit).await?)
+    }
+    async fn user_key(&self, user_id: i64) -> StoreResult<Option<StoredKey>> {
+        read!(self, |tx| inbound::key(&tx, user_id).await?)
+    }
+    async fn put_user_key(&self, key: StoredKey, rule: Rule<Option<StoredKey>>, event: NewEvent) -> StoreResult<()> {
+        unit!(self, |tx| {
+            let kept = inbound::key(&tx, key.user_id).await?;
+            rule(&kept).map_err(|e| StoreError::Refused(Box::new(e)))?;
+            inbound::put_key(&tx, &key).await?;
+            audit(&tx, now(), &event).await?;
+        })
+    }
+    async fn recovery_recipient(&self, org_id: i64) -> StoreResult<Option<String>> {
+        read!(self, |tx| inbound::recovery_recipient(&tx, org_id).await?)
+    }
+    async fn set_recovery_recipient(&self, org_id: i64, recipient: Option<String>, event: NewEvent) -> StoreResult<()> {
+        unit!(self, |tx| {
+            inbound::set_recovery_recipient(&tx, org_id, recipient.as_deref()).await?;
+            audit(&tx, now(), &event).await?;
+        })
+    }
+    async fn colleague(&self, org_id: i64, email: &str) -> StoreResult<Option<(User, Option<String>)>> {
+        read!(self, |tx| inbound::colleague(&tx, org_id, email).await?)
+    }
+    async fn colleague_keys(&self, org_id: i64, emails: Vec<String>) -> StoreResult<Vec<(User, String)>> {
+        read!(self, |tx| inbound::colleague_keys(&tx, org_id, &emails).await?)
+    }
+    async fn is_package_receiver(&self, package_id: &str, user_id: i64) -> StoreResult<bool> {
+        read!(self, |tx| packages::is_receiver(&tx, package_id, user_id).await?)
+    }
+    async fn create_request(&self, request: UploadRequest, event: NewEvent) -> StoreResult<()> {
+        unit!(self, |tx| {
+            inbound::create_request(&tx, &request).await?;
+            audit(&tx, now(), &event).await?;
+        })
+    }
+    async fn request(&self, id: &str, now: i64) -> StoreResult<Option<UploadRequest>> {
+        read!(self, |tx| inbound::request(&tx, id, now).await?)
+    }
+    async fn reply_request(&self, package_id: &str, make: UploadRequest, now: i64) -> StoreResult<UploadRequest> {
+        unit!(self, |tx| match inbound::reply_request(&tx, package_id, now).await? {
+            Some(kept) => kept,
+            None => {
+                inbound::create_request(&tx, &make).await?;
+                inbound::reply_request(&tx, package_id, now)
+                    .await?
+                    .ok_or_else(|| StoreError::Backend("reply request vanished".into()))?
+            }
+        })
+    }
+    async fn portal(&self, name: &str, now: i64) -> StoreResult<Option<UploadRequest>> {
+        read!(self, |tx| inbound::portal(&tx, name, now).await?)
+    }
+    async fn portals(&self, org_id: i64, now: i64) -> StoreResult<Vec<UploadRequest>> {
+        read!(self, |tx| inbound::portals(&tx, org_id, now).await?)
+    }
+    async fn requests(&self, user_id: i64, now: i64, limit: i64) -> StoreResult<Vec<UploadRequest>> {
+        read!(self, |tx| inbound::requests(&tx, user_id, now, limit).await?)
+    }
+    async fn close_request(&self, id: &str, at: i64, event: NewEvent) -> StoreResult<bool> {
+        unit!(self, |tx| {
+            let closed = inbound::close_request(&tx, id, at).await?;
+            if closed {
+                audit(&tx, at, &event).await?;
+            }
+            closed
+        })
+    }
+    async fn create_uploader_session(
+        &self,
+        session: UploaderSession,
+        expires_at: i64,
+        supersede: Option<EventOf>,
+    ) -> StoreResult<Vec<String>> {
+        unit!(self, |tx| {
+            let mut ended = Vec::new();
+            if let Some(event) = &supersede {
+                for id in inbound::superseded(&tx, &session.request_id, &session.email, &session.hash).await? {
+                    if inbound::abandon(&tx, &id, None).await? {
+                        audit(&tx, now(), &event(&id)).await?;
+                        ended.push(id);
+                    }
+                }
+            }
+            inbound::create_session(&tx, &session, expires_at).await?;
+            ended
+        })
+    }
+    async fn abandon_delivery(&self, id: &str, session: &str, event: NewEvent) -> StoreResult<bool> {
+        unit!(self, |tx| {
+            let ended = inbound::abandon(&tx, id, Some(session)).await?;
+            if ended {
+                audit(&tx, now(), &event).await?;
+            }
+            ended
+        })
+    }
+    async fn uploader_session(&self, hash: &str, now: i64) -> StoreResult<Option<UploaderSession>> {
+        read!(self, |tx| inbound::session(&tx, hash, now).await?)
+    }
+    async fn create_delivery(
+        &self,
+        new: NewDelivery,
+        rule: Rule<UploadRequest>,
+        quota: Rule<Usage>,
+        event: NewEvent,
+    ) -> StoreResult<()> {
+        unit!(self, |tx| {
+            // Counted inside the transaction: two uploaders racing for the last place.
+            let request = inbound::request(&tx, &new.inbound.request_id, new.created_at)
+                .await?
+                .ok_or_else(|| StoreError::Backend("request vanished".into()))?;
+            rule(&request).map_err(|e| StoreError::Refused(Box::new(e)))?;
+            let mut usage = packages::usage(&tx, new.owner_id).await?;
+            usage.unfinished_packages += 1;
+            usage.reserved_bytes = usage.reserved_bytes.saturating_add(new.blob_sizes.iter().sum::<i64>());
+            quota(&usage).map_err(|e| StoreError::Refused(Box::new(e)))?;
+            inbound::create_delivery(&tx, &new).await?;
+            audit(&tx, new.created_at, &event).await?;
+        })
+    }
+    async fn finalize_delivery(&self, id: &str, at: i64, keep_until: i64, event: NewEvent) -> StoreResult<Finalized> {
+        unit!(self, |tx| {
+            let blobs = packages::blobs(&tx, id).await?;
+            let missing: Vec<i64> = blobs.iter().filter(|b| !b.complete).map(|b| b.idx).collect();
+            if !missing.is_empty() {
+                Finalized::Missing(missing)
+            } else {
+                if inbound::set_received(&tx, id, at, keep_until).await? {
+                    audit(&tx, at, &event).await?;
+                }
+                let package =
+                    packages::get(&tx, id).await?.ok_or_else(|| StoreError::Backend("delivery vanished".into()))?;
+                Finalized::Done(Box::new(packages::record(&tx, package).await?))
+            }
+        })
+    }
+    async fn inbox_page(
+        &self,
+        owner_id: i64,
+        org_id: i64,
+        after: Option<PackageCursor>,
+        limit: i64,
+    ) -> StoreResult<Vec<PackageRecord>> {
+        read!(self, |tx| inbound::inbox(&tx, owner_id, org_id, after.as_ref(), limit).await?)
+    }
+    async fn delete_organisation(
+        &self,
+        org_id: i64,
+        tombstone: Box<dyn for<'d> Fn(&'d Deleted) -> NewEvent + Send + Sync>,
+    ) -> StoreResult<Option<Deleted>> {
+        // SQLite zeroes the deleted rows (secure_delete) and checkpoints its WAL here;
+        // PostgreSQL has neither: the old row versions stay until VACUUM reuses their space.
+        unit!(self, |tx| match lifecycle::delete_organisation(&tx, org_id).await? {
+            Some(deleted) => {
+                audit(&tx, now(), &tombstone(&deleted)).await?;
+                Some(deleted)
+            }
+            None => None,
+        })
+    }
+}
+
+// `seal_snapshot` (of a SQLite backup file) is not ported: PostgreSQL has no snapshot file to seal.
