@@ -220,7 +220,8 @@ pub mod admin {
     /// at the server's own.
     pub async fn open(config: Config, init: bool) -> Result<(State, DataDir)> {
         let path = std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
-        let exists = path.join(DATABASE).is_file();
+        // With PostgreSQL the folder holds the server key, not the database.
+        let exists = path.join(DATABASE).is_file() || (config.database_url.is_some() && path.join("secret.key").is_file());
         if !exists && !init {
             let what = if path.exists() { format!("it holds no {DATABASE}") } else { "it does not exist".into() };
             bail!(
@@ -239,6 +240,9 @@ pub mod admin {
     /// Whether anyone may sign in: `None` when the database cannot tell
     /// (read straight from it, read-only, at start-up only).
     pub(crate) fn has_users(config: &Config) -> Option<bool> {
+        if config.database_url.is_some() {
+            return None;
+        }
         let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = rusqlite::Connection::open_with_flags(config.data_dir.join(DATABASE), flags).ok()?;
         conn.query_row("SELECT EXISTS (SELECT 1 FROM users WHERE disabled = 0)", [], |r| r.get(0)).ok()

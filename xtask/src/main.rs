@@ -19,7 +19,7 @@
 //! and says what to install.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 /// Must equal the `wasm-bindgen` crate version pinned in `wasm-client/Cargo.toml`.
@@ -336,6 +336,11 @@ const STAGES: &[Stage] = &[
         "Rust tests: unit, age testkit, package vectors, CLI, interop with age, the SMTP relay (behind Postfix as root)",
         stage_rust,
     ),
+    stage(
+        "postgres",
+        "the server's API tests again, on PostgreSQL (apt's cluster, started here; or KLUIS_TEST_DATABASE_URL)",
+        stage_postgres,
+    ),
     stage("api", "Schemathesis fuzzes a running kluis-server against server/openapi.json", stage_api),
     stage("wasm-node", "wasm tests in Node: SIMD ChaCha20-Poly1305, then the bindings", stage_wasm_node),
     stage("wasm-browser", "wasm tests in headless Chromium (wasm-bindgen-test)", stage_wasm_browser),
@@ -486,6 +491,61 @@ fn stage_rust() -> Result {
         return Ok(());
     }
     run(cargo().args(["test", "-p", "kluis-relay", "--test", "relay", "--", "--ignored", "postfix"]))
+}
+
+/// Where the API tests find PostgreSQL: `KLUIS_TEST_DATABASE_URL` when set;
+/// else apt's cluster (package postgresql, installed by .ci/run), started
+/// here with `pg_ctlcluster`, reached on its Unix socket as a superuser role
+/// named after this user.
+fn stage_postgres() -> Result {
+    let url = match std::env::var("KLUIS_TEST_DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => local_postgres()?,
+    };
+    let drop_leftovers = || -> Result {
+        // Databases of test servers still open when a test binary ended (see tests/api/support/db.rs).
+        let sql = "SELECT format('DROP DATABASE %I WITH (FORCE);', datname) FROM pg_database \
+                   WHERE datname LIKE 'kluis\\_test\\_%' \\gexec";
+        let mut child = Command::new("psql")
+            .args(["-q", "-X", "-v", "ON_ERROR_STOP=1", &url])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start psql: {e}"))?;
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(sql.as_bytes()).map_err(|e| e.to_string())?;
+        let status = child.wait().map_err(|e| e.to_string())?;
+        if status.success() { Ok(()) } else { Err(format!("cannot reach PostgreSQL at {url} ({status})")) }
+    };
+    drop_leftovers()?;
+    let result =
+        run(cargo().args(["test", "--package", "kluis-server", "--test", "api"]).env("KLUIS_TEST_DATABASE_URL", &url));
+    drop_leftovers()?;
+    result
+}
+
+/// Starts apt's PostgreSQL cluster (as root) and makes sure a superuser role
+/// `root` exists; returns the connection string of its Unix socket.
+fn local_postgres() -> Result<String> {
+    let clusters = Command::new("pg_lsclusters").arg("--no-header").output().map_err(|_| {
+        "PostgreSQL is missing (apt-get install postgresql; .ci/run does), or set KLUIS_TEST_DATABASE_URL".to_string()
+    })?;
+    let listing = String::from_utf8_lossy(&clusters.stdout).into_owned();
+    let Some(cluster) = listing.lines().map(|l| l.split_whitespace().collect::<Vec<_>>()).find(|f| f.len() >= 4) else {
+        return Err("pg_lsclusters lists no PostgreSQL cluster (pg_createcluster 15 main)".into());
+    };
+    let (version, name, status) = (cluster[0].to_string(), cluster[1].to_string(), cluster[3]);
+    if !running_as_root() {
+        return Err("starting apt's PostgreSQL cluster needs root: run as root or set KLUIS_TEST_DATABASE_URL".into());
+    }
+    if status != "online" {
+        step(&format!("start PostgreSQL {version}/{name}"));
+        run(Command::new("pg_ctlcluster").args([version.as_str(), name.as_str(), "start"]))?;
+    }
+    let role = "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'root') \
+                THEN CREATE ROLE root SUPERUSER LOGIN; END IF; END $$;";
+    run(Command::new("runuser").args(["-u", "postgres", "--", "psql", "-q", "-X", "-c", role]))?;
+    Ok("host=/var/run/postgresql user=root dbname=postgres".into())
 }
 
 fn running_as_root() -> bool {

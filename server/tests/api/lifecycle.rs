@@ -18,7 +18,13 @@ fn kluis_server(data: &Path, args: &[&str]) -> Output {
 }
 
 fn kluis_server_with_input(data: &Path, args: &[&str], input: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kluis-server"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kluis-server"));
+    // On PostgreSQL: the database of this data directory, as the test server on it has.
+    match crate::support::db::database_for(data) {
+        Some(database) => command.env("KLUIS_DATABASE_URL", &database.url),
+        None => command.env_remove("KLUIS_DATABASE_URL"),
+    };
+    let mut child = command
         .env_remove("KLUIS_CONFIG")
         .env_remove("KLUIS_DATA")
         .env("RUST_LOG", "warn")

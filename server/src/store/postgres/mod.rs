@@ -16,18 +16,6 @@
 //! Each file here mirrors its namesake in `../sqlite/`: the same functions,
 //! taking a transaction ([`Tx`]) and returning [`PgResult`].
 
-mod accounts;
-mod admin;
-mod chain;
-mod codes;
-mod inbound;
-mod licences;
-mod lifecycle;
-mod packages;
-mod policies;
-mod queue;
-mod sso;
-mod uploads;
 
 use std::path::Path;
 use std::time::Duration;
@@ -113,8 +101,9 @@ async fn back_off(attempt: u32) {
 }
 
 /// Runs `$body` (an expression using the transaction `$tx`, with `?` on
-/// [`PgResult`]s and [`StoreResult`]s) in one SERIALIZABLE transaction,
-/// committed if it succeeds, and runs it again after a serialization failure.
+/// [`PgResult`]s and [`StoreResult`]s; `return Ok(v)` ends it early) in one
+/// SERIALIZABLE transaction, committed if it succeeds, and runs it again
+/// after a serialization failure.
 macro_rules! unit {
     ($store:expr, |$tx:ident| $body:expr) => {{
         let mut attempt = 0u32;
@@ -126,7 +115,8 @@ macro_rules! unit {
                     .isolation_level(tokio_postgres::IsolationLevel::Serializable)
                     .start()
                     .await?;
-                let out = { $body };
+                // Its own block: a `return Ok(..)` in the body ends the body, not the unit, and commits.
+                let out = async { Ok::<_, $crate::store::postgres::Failure>({ $body }) }.await?;
                 $tx.commit().await?;
                 Ok(out)
             }
@@ -158,7 +148,8 @@ macro_rules! read {
                 .read_only(true)
                 .start()
                 .await?;
-            let out = { $body };
+            // Its own block: a `return Ok(..)` in the body ends the body, not the unit, and commits.
+                let out = async { Ok::<_, $crate::store::postgres::Failure>({ $body }) }.await?;
             $tx.commit().await?;
             Ok(out)
         }
@@ -170,6 +161,20 @@ macro_rules! read {
         }
     }};
 }
+
+// After the macros, which are in scope only below their definitions.
+mod accounts;
+mod admin;
+mod chain;
+mod codes;
+mod inbound;
+mod licences;
+mod lifecycle;
+mod packages;
+mod policies;
+mod queue;
+mod sso;
+mod uploads;
 
 /// Connects to and migrates the database at `url`.
 pub(crate) async fn open(url: &str) -> anyhow::Result<std::sync::Arc<dyn super::MetaStore>> {

@@ -50,6 +50,19 @@ impl Drop for TestDatabase {
     }
 }
 
+/// The database of the data directory `data_dir` (made at the first call): a
+/// test that starts several servers, or runs `kluis-server`, on one data
+/// directory runs them on one database. Kept until the test binary ends
+/// (the test stage drops what is left).
+pub fn database_for(data_dir: &Path) -> Option<std::sync::Arc<TestDatabase>> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static BY_DIR: OnceLock<Mutex<HashMap<std::path::PathBuf, Arc<TestDatabase>>>> = OnceLock::new();
+    let admin_url = postgres_url()?;
+    let mut map = BY_DIR.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    Some(map.entry(data_dir.to_path_buf()).or_insert_with(|| Arc::new(TestDatabase::create(&admin_url))).clone())
+}
+
 fn connect(url: &str) -> postgres::Client {
     postgres::Client::connect(url, postgres::NoTls).unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"))
 }

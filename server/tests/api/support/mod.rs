@@ -67,15 +67,22 @@ impl Server {
     pub fn start(configure: impl FnOnce(&mut Config)) -> Server {
         let mut config = Config { blob_store: "memory".into(), limits: test_limits(), ..Config::default() };
         configure(&mut config);
-        // On PostgreSQL each server gets a database of its own, unless the test
-        // gave it one (a second node of the same installation).
+        // On PostgreSQL a server in a data directory of its own gets a database
+        // of its own, dropped with it; servers on a data directory the test
+        // chose share that directory's database (nodes of one installation).
         let mut database = None;
         if config.database_url.is_none()
             && let Some(admin_url) = db::postgres_url()
         {
-            let created = db::TestDatabase::create(&admin_url);
-            config.database_url = Some(kluis_server::config::DatabaseUrl(created.url.clone()));
-            database = Some(created);
+            let url = if config.data_dir.is_absolute() {
+                db::database_for(&config.data_dir).unwrap().url.clone()
+            } else {
+                let created = db::TestDatabase::create(&admin_url);
+                let url = created.url.clone();
+                database = Some(created);
+                url
+            };
+            config.database_url = Some(kluis_server::config::DatabaseUrl(url));
         }
         // The port is picked, released and bound again by the server: another
         // socket may take it in between, so a failed start is retried.
