@@ -306,3 +306,84 @@ pub(super) async fn deleted_before(tx: &Tx<'_>, before: i64) -> PgResult<Vec<(St
         .await?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
+
+/// On PostgreSQL when `KLUIS_TEST_DATABASE_URL` names a server; skipped otherwise.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::postgres::chain::tests::Scratch;
+    use crate::store::{NewEvent, StoreResult};
+
+    /// An organisation goes whole, its audit chain too (past the delete
+    /// trigger); another organisation's rows and chain stay.
+    #[tokio::test]
+    async fn deletes_an_organisation_and_only_it() {
+        let Some(scratch) = Scratch::new().await else { return };
+        let store = &scratch.store;
+        let made: StoreResult<()> = async {
+            unit!(store, |tx| {
+                tx.batch_execute(
+                    "INSERT INTO organisation (id, name, created_at) VALUES (1, 'one', 0), (2, 'two', 0);
+                     INSERT INTO users (id, org_id, email, created_at) VALUES (1, 1, 'a@one.example', 0), (2, 2, 'b@two.example', 0);
+                     INSERT INTO packages (id, sender_id, state, created_at, expires_at, verify, has_password, notify_on_download, org_id)
+                       VALUES ('p1', 1, 'ready', 0, 9, 'none', FALSE, FALSE, 1), ('p2', 2, 'ready', 0, 9, 'none', FALSE, FALSE, 2);
+                     INSERT INTO blobs (package_id, idx, size, complete) VALUES ('p1', 0, 5, TRUE), ('p2', 0, 7, TRUE);
+                     INSERT INTO codes (purpose, scope, email, code_hash, expires_at, tries_left)
+                       VALUES ('signin', '', 'A@one.example', 'h', 9, 3), ('verify', 'p1', 'x@y.example', 'h', 9, 3);
+                     INSERT INTO failures (key, window_start, count, updated_at) VALUES ('code:p1', 0, 1, 0), ('code:p2', 0, 1, 0);
+                     INSERT INTO mail_queue (to_addr, subject, body, created_at, next_attempt_at)
+                       VALUES ('a@one.example', 's', 'b', 0, 0), ('A@one.example', 's', 'b', 0, 0);",
+                )
+                .await?;
+                for i in 0..3 {
+                    for org in [1, 2] {
+                        let e = NewEvent {
+                            org_id: Some(org),
+                            event: "accessed",
+                            actor: format!("client:{i}"),
+                            package_id: None,
+                            detail: None,
+                        };
+                        super::super::chain::append(&tx, i, &e).await?;
+                    }
+                }
+            })
+        }
+        .await;
+        made.unwrap();
+        let blobs: StoreResult<_> =
+            async { read!(store, |tx| complete_blobs(&tx, None, false, None, 10).await?) }.await;
+        assert_eq!(blobs.unwrap().len(), 2);
+        let deleted: StoreResult<_> = async { unit!(store, |tx| delete_organisation(&tx, 1).await?) }.await;
+        let deleted = deleted.unwrap().unwrap();
+        let rows: Vec<(&str, u64)> = deleted.rows.iter().filter(|r| *r.1 > 0).map(|(t, n)| (*t, *n)).collect();
+        // Mail to the same address in other case is not its users' (SQLite compares `to_addr` exactly).
+        assert_eq!(
+            rows,
+            [
+                ("audit", 3),
+                ("blobs", 1),
+                ("codes", 2),
+                ("failures", 1),
+                ("mail_queue", 1),
+                ("organisation", 1),
+                ("packages", 1),
+                ("users", 1)
+            ]
+        );
+        assert!(deleted.audit_head.is_some());
+        let left: StoreResult<_> = async {
+            read!(store, |tx| {
+                let heads = super::super::chain::heads(&tx).await?;
+                let blobs = complete_blobs(&tx, None, true, None, 10).await?;
+                (heads.iter().map(|h| h.org_id).collect::<Vec<_>>(), blobs.len())
+            })
+        }
+        .await;
+        assert_eq!(left.unwrap(), (vec![Some(2)], 1));
+        // Gone already: nothing to delete.
+        let again: StoreResult<_> = async { unit!(store, |tx| delete_organisation(&tx, 1).await?) }.await;
+        assert!(again.unwrap().is_none());
+        scratch.drop_db().await;
+    }
+}
