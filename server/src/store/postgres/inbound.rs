@@ -369,3 +369,109 @@ pub(super) async fn inbox(
     }
     Ok(records)
 }
+
+/// On PostgreSQL when `KLUIS_TEST_DATABASE_URL` names a server; skipped otherwise.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::postgres::chain::tests::Scratch;
+    use crate::store::{Inbound, StoreResult};
+
+    /// A portal: its receivers, a delivery that holds a place, a second
+    /// verified session of the same address (in other case) superseding it,
+    /// a delivery received and listed in the receiver's inbox.
+    #[tokio::test]
+    async fn portal_deliveries_reach_the_inbox() {
+        let Some(scratch) = Scratch::new().await else { return };
+        let store = &scratch.store;
+        let request = UploadRequest {
+            id: "r1".into(),
+            org_id: 1,
+            user_id: 1,
+            reply_to: None,
+            portal: Some("Intake".into()),
+            receivers: vec![1, 2, 2],
+            recipients: Vec::new(),
+            recipient: "age1owner".into(),
+            message: None,
+            verify_email: true,
+            max_uploads: 5,
+            max_bytes: 100,
+            created_at: 10,
+            expires_at: 1000,
+            closed_at: None,
+            emails: vec!["x@ext.example".into(), "X@ext.example".into()],
+            uploads: 0,
+            pending: 0,
+        };
+        let delivery = |id: &str, session: &str| NewDelivery {
+            id: id.into(),
+            org_id: 1,
+            owner_id: 1,
+            created_at: 20,
+            expires_at: 500,
+            blob_sizes: vec![3, 4],
+            inbound: Inbound {
+                request_id: "r1".into(),
+                uploader_email: "x@ext.example".into(),
+                verified: true,
+                session: session.into(),
+                received_at: None,
+                reply_to: None,
+            },
+        };
+        let done: StoreResult<_> = async {
+            unit!(store, |tx| {
+                tx.batch_execute(
+                    "INSERT INTO organisation (id, name, created_at) VALUES (1, 'one', 0);
+                     INSERT INTO users (id, org_id, email, created_at) VALUES (1, 1, 'a@one.example', 0), (2, 1, 'b@one.example', 0);",
+                )
+                .await?;
+                for (user_id, recipient) in [(1, "age1a"), (2, "age1b")] {
+                    let k = StoredKey {
+                        user_id,
+                        recipient: recipient.into(),
+                        wrapped: "w".into(),
+                        recovery: None,
+                        recovery_recipient: None,
+                        must_change: false,
+                        created_at: 1,
+                        updated_at: 1,
+                    };
+                    put_key(&tx, &k).await?;
+                }
+                create_request(&tx, &request).await?;
+                let s1 = UploaderSession {
+                    hash: "s1".into(),
+                    request_id: "r1".into(),
+                    email: "x@ext.example".into(),
+                    verified: true,
+                };
+                create_session(&tx, &s1, 100).await?;
+                create_delivery(&tx, &delivery("d1", "s1")).await?;
+                let portal = portal(&tx, "intake", 30).await?.unwrap();
+                let held = (portal.pending, portal.receivers.clone(), portal.recipients.clone(), portal.emails.len());
+                let gone = superseded(&tx, "r1", "X@EXT.example", "s2").await?;
+                let abandoned = abandon(&tx, "d1", None).await?;
+                create_delivery(&tx, &delivery("d2", "s1")).await?;
+                tx.execute("UPDATE blobs SET complete = TRUE WHERE package_id = 'd2'", &[]).await?;
+                let received = set_received(&tx, "d2", 40, 900).await?;
+                let listed = super::inbox(&tx, 2, 1, None, 10).await?;
+                let after = super::inbox(&tx, 2, 1, Some(&PackageCursor { created_at: 40, id: "d2".into() }), 10).await?;
+                let counted = super::request(&tx, "r1", 50).await?.unwrap();
+                let colleagues = colleague_keys(&tx, 1, &["B@one.example".into(), "nobody@one.example".into()]).await?;
+                (held, gone, abandoned, received, listed, after.len(), (counted.uploads, counted.pending), colleagues)
+            })
+        }
+        .await;
+        let (held, gone, abandoned, received, inbox, after, counts, colleagues) = done.unwrap();
+        assert_eq!(held, (1, vec![1, 2], vec!["age1a".to_string(), "age1b".to_string()], 1));
+        assert_eq!(gone, ["d1"]);
+        assert!(abandoned && received);
+        assert_eq!(inbox.iter().map(|r| r.package.id.as_str()).collect::<Vec<_>>(), ["d2"]);
+        assert_eq!(inbox[0].blobs.len(), 2);
+        assert_eq!((after, counts), (0, (1, 0)));
+        assert_eq!(colleagues.iter().map(|(u, r)| (u.id, r.as_str())).collect::<Vec<_>>(), [(2, "age1b")]);
+        scratch.drop_db().await;
+    }
+}
