@@ -221,7 +221,8 @@ pub mod admin {
     pub async fn open(config: Config, init: bool) -> Result<(State, DataDir)> {
         let path = std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
         // With PostgreSQL the folder holds the server key, not the database.
-        let exists = path.join(DATABASE).is_file() || (config.database_url.is_some() && path.join("secret.key").is_file());
+        let exists =
+            path.join(DATABASE).is_file() || (config.database_url.is_some() && path.join("secret.key").is_file());
         if !exists && !init {
             let what = if path.exists() { format!("it holds no {DATABASE}") } else { "it does not exist".into() };
             bail!(

@@ -518,8 +518,9 @@ fn stage_postgres() -> Result {
         if status.success() { Ok(()) } else { Err(format!("cannot reach PostgreSQL at {url} ({status})")) }
     };
     drop_leftovers()?;
-    let result =
-        run(cargo().args(["test", "--package", "kluis-server", "--test", "api"]).env("KLUIS_TEST_DATABASE_URL", &url));
+    let result = run(cargo()
+        .args(["test", "--package", "kluis-server", "--lib", "--test", "api"])
+        .env("KLUIS_TEST_DATABASE_URL", &url));
     drop_leftovers()?;
     result
 }

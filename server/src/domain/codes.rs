@@ -145,7 +145,9 @@ pub(crate) async fn issue(
     deliver: bool,
 ) -> DomainResult<Option<String>> {
     let key = purpose.key(email);
-    let subject = format!("{}\u{0}{}\u{0}{}", key.purpose, key.scope, key.email);
+    // Joined by U+001F (unit separator), which no address or id holds; not NUL,
+    // which PostgreSQL's text refuses.
+    let subject = format!("{}\u{1f}{}\u{1f}{}", key.purpose, key.scope, key.email);
     // A spent budget first: it outlasts the send limit and says what is wrong.
     let at = now();
     let budgets = purpose.budgets(email, client, at);

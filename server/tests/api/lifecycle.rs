@@ -113,7 +113,28 @@ fn audit_events(server: &Server, admin: &str, package: &str) -> Vec<String> {
 }
 
 #[test]
+fn backup_on_postgres_points_to_pg_dump() {
+    if !crate::support::db::on_postgres() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = server_at(&data);
+    let backup = dir.path().join("backup.tar");
+    let answer = kluis_server(&data, &["backup", backup.to_str().unwrap()]);
+    assert_eq!(answer.status.code(), Some(1), "{}", out(&answer));
+    assert!(String::from_utf8_lossy(&answer.stderr).contains("backed up with pg_dump"), "{}", out(&answer));
+    assert!(!backup.exists(), "a backup file was left");
+    drop(server);
+}
+
+#[test]
 fn a_backup_made_while_the_server_runs_restores_what_was_there_and_nothing_after() {
+    if crate::support::db::on_postgres() {
+        // `kluis-server backup` copies SQLite's file; a PostgreSQL install is backed up with
+        // pg_dump. The refusal is tested in `backup_on_postgres_points_to_pg_dump`.
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().canonicalize().unwrap();
     let data = root.join("data");

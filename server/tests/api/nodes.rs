@@ -6,21 +6,80 @@
 
 use serde_json::json;
 
-use crate::support::Server;
+use crate::support::{Response, Server};
 use kluis_crypto::package::LinkSecret;
+use kluis_server::config::Config;
 
 use crate::support::flow;
 
 fn two_nodes() -> (tempfile::TempDir, Server, Server) {
+    two_nodes_with(|_| {})
+}
+
+/// Two nodes of one installation, both configured by `configure`.
+fn two_nodes_with(configure: impl Fn(&mut Config) + Clone + Send + 'static) -> (tempfile::TempDir, Server, Server) {
     let data = tempfile::tempdir().unwrap();
     let node = |data: std::path::PathBuf| {
+        let configure = configure.clone();
         Server::start(move |c| {
             c.blob_store = "fs".into();
             c.data_dir = data;
+            configure(c);
         })
     };
     let (a, b) = (node(data.path().to_path_buf()), node(data.path().to_path_buf()));
     (data, a, b)
+}
+
+/// Runs `attempt(i)` for `i` in `0..n`, each in a thread of its own, all
+/// released at once; the answers' statuses and error codes, in order of `i`.
+fn race(n: usize, attempt: impl Fn(usize) -> Response + Sync) -> Vec<(u16, String)> {
+    let start = std::sync::Barrier::new(n);
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..n)
+            .map(|i| {
+                let (start, attempt) = (&start, &attempt);
+                scope.spawn(move || {
+                    start.wait();
+                    let answer = attempt(i);
+                    (answer.status, answer.code())
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    })
+}
+
+/// How many answers had `status` and error `code` ("" for none).
+fn count(answers: &[(u16, String)], status: u16, code: &str) -> usize {
+    answers.iter().filter(|(s, c)| *s == status && c == code).count()
+}
+
+#[test]
+fn download_counts_code_budgets_and_quotas_stay_exact_when_clients_race_across_nodes() {
+    let (_data, a, b) = two_nodes_with(|c| c.limits.max_unfinished_packages_per_user = 3);
+    let node = |i: usize| if i % 2 == 0 { &a } else { &b };
+    let alice = a.token("alice@example.org");
+
+    // Five downloads allowed, sixteen recipients at once on both nodes: five get in.
+    let sent = flow::send(&a, &alice, json!({ "verify": "none", "max_downloads": 5 }));
+    let answers = race(16, |i| flow::access(node(i), &sent.id, &sent.proof(), None, None).send());
+    assert_eq!(count(&answers, 200, ""), 5, "{answers:?}");
+    assert_eq!(count(&answers, 410, "download_limit_reached"), 11, "{answers:?}");
+    assert_eq!(flow::package(&b, &alice, &sent.id)["downloads"], 5);
+
+    // Five wrong codes per address: twelve guesses at once spend exactly that budget.
+    let coded = flow::send(&a, &alice, json!({ "recipients": ["bob@example.org"], "verify": "email" }));
+    let answers =
+        race(12, |i| flow::access(node(i), &coded.id, &coded.proof(), Some("bob@example.org"), Some("123456")).send());
+    assert_eq!(count(&answers, 401, "wrong_code"), 4, "{answers:?}");
+    assert_eq!(count(&answers, 429, "locked"), 8, "{answers:?}");
+
+    // Three unfinished packages per user: ten created at once, three made.
+    let spec = json!({ "recipients": ["bob@example.org"], "verify": "none", "blobs": [{ "size": 100 }] });
+    let answers = race(10, |i| flow::create_package(node(i), &alice, &spec));
+    assert_eq!(count(&answers, 201, ""), 3, "{answers:?}");
+    assert_eq!(count(&answers, 429, "quota_exceeded"), 7, "{answers:?}");
 }
 
 #[test]

@@ -174,8 +174,8 @@ pub(super) async fn rows(
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::store::postgres::PostgresStore;
     use crate::store::StoreResult;
+    use crate::store::postgres::PostgresStore;
 
     /// A scratch database on the test server, migrated; dropped by [`Scratch::drop_db`].
     pub(in crate::store::postgres) struct Scratch {

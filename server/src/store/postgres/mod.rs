@@ -16,7 +16,6 @@
 //! Each file here mirrors its namesake in `../sqlite/`: the same functions,
 //! taking a transaction ([`Tx`]) and returning [`PgResult`].
 
-
 use std::path::Path;
 use std::time::Duration;
 
@@ -149,7 +148,7 @@ macro_rules! read {
                 .start()
                 .await?;
             // Its own block: a `return Ok(..)` in the body ends the body, not the unit, and commits.
-                let out = async { Ok::<_, $crate::store::postgres::Failure>({ $body }) }.await?;
+            let out = async { Ok::<_, $crate::store::postgres::Failure>({ $body }) }.await?;
             $tx.commit().await?;
             Ok(out)
         }
@@ -251,11 +250,12 @@ fn only_local_sockets(config: &tokio_postgres::Config) -> bool {
 /// TLS to the database: rustls on ring, trusting the web's roots.
 fn tls() -> anyhow::Result<tokio_postgres_rustls::MakeRustlsConnect> {
     let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .context("TLS to PostgreSQL")?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config =
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .context("TLS to PostgreSQL")?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
