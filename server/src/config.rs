@@ -58,6 +58,7 @@ pub struct Config {
 pub struct DatabaseUrl(pub String);
 
 impl DatabaseUrl {
+    /// The connection string as written.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -58,7 +58,7 @@ fn count(answers: &[(u16, String)], status: u16, code: &str) -> usize {
 #[test]
 fn download_counts_code_budgets_and_quotas_stay_exact_when_clients_race_across_nodes() {
     let (_data, a, b) = two_nodes_with(|c| c.limits.max_unfinished_packages_per_user = 3);
-    let node = |i: usize| if i % 2 == 0 { &a } else { &b };
+    let node = |i: usize| if i.is_multiple_of(2) { &a } else { &b };
     let alice = a.token("alice@example.org");
 
     // Five downloads allowed, sixteen recipients at once on both nodes: five get in.
