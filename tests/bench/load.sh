@@ -351,7 +351,7 @@ EOF
     "$(printf '  %-44s %6s %7s %7s %7s' "request kind (load phase, all nodes)" count "p50 ms" "p99 ms" "max ms")"
     "$(tail -n +2 <<< "$stats")")
   # Transfer times per kind and size, from the client.
-  details+=("$(awk '{ k = $1 (($3 >= 10485760) ? " large" : " small"); n[k]++; t[k] += $5 - $4; if ($5 - $4 > m[k]) m[k] = $5 - $4 }
+  details+=("$(awk -v large=$((${large_mib%-*} << 20)) '{ k = $1 (($3 >= large) ? " large" : " small"); n[k]++; t[k] += $5 - $4; if ($5 - $4 > m[k]) m[k] = $5 - $4 }
     END { for (k in n) printf "  client %-12s %4d transfers, mean %6.1f s, max %6.1f s\n", k, n[k], t[k] / n[k], m[k] }' "$run/results" | sort)")
   grep -h -l . "$run"/links/*.err "$run"/out/*.err "$run"/check/*.err 2>/dev/null | head -3 | while read -r f; do
     echo "[$setup] $f: $(head -c 300 "$f")" >&2
