@@ -78,6 +78,7 @@ pub async fn open(config: Config) -> Result<State> {
     let mailer = Mailer::new(&config)?;
     // A self-hosted install has one organisation, made at first start; the operator may add more.
     meta.ensure_organisation(&config.organisation.name).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let public_limiter = api::limit::RateLimiter::new(config.limits.public_requests_per_minute, meta.clone());
     let domain = Domain {
         meta,
         blobs,
@@ -87,8 +88,6 @@ pub async fn open(config: Config) -> Result<State> {
         policy: config.policy.clone(),
         licence: config.licence.clone(),
     };
-    let public_limiter =
-        api::limit::RateLimiter::new(config.limits.public_requests_per_minute, Duration::from_secs(60));
     let headers = web::Headers::new(&config);
     Ok(actix_web::web::Data::new(AppState {
         headers,
@@ -557,6 +556,13 @@ pub mod admin {
     /// `kluis-server restore DIR`: the backup in `src` becomes the data
     /// directory of `config` (the server stopped); a report in words.
     pub async fn restore(config: &Config, src: &std::path::Path, force: bool) -> Result<String> {
+        if config.database_url.is_some() {
+            // A backup holds a SQLite file: restoring it here would leave the database as it is.
+            bail!(
+                "kluis-server restore restores SQLite installs; with database_url set the metadata is in \
+                 PostgreSQL: restore it with pg_restore (and the blob store with its own tools)"
+            );
+        }
         let data = std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
         let r = crate::domain::lifecycle::restore(src, &data, force).await?;
         let mut report = format!(

@@ -909,6 +909,11 @@ pub(crate) trait MetaStore: Send + Sync + 'static {
     /// `holder` holds it now.
     async fn take_job_lease(&self, name: &str, holder: &str, now: i64, until: i64) -> StoreResult<bool>;
 
+    /// Counts one request of `client` in the window that started at
+    /// `window_start` and returns the window's count so far, this one
+    /// included. One atomic step: every process sees one count.
+    async fn count_request(&self, client: &str, window_start: i64) -> StoreResult<i64>;
+
     /// Forgets what has run out: sessions, codes, send history, old counters, sent mail.
     async fn sweep(&self, now: i64) -> StoreResult<()>;
 

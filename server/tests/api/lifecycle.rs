@@ -113,7 +113,7 @@ fn audit_events(server: &Server, admin: &str, package: &str) -> Vec<String> {
 }
 
 #[test]
-fn backup_on_postgres_points_to_pg_dump() {
+fn backup_and_restore_on_postgres_point_to_pg_dump_and_pg_restore() {
     if !crate::support::db::on_postgres() {
         return;
     }
@@ -126,13 +126,18 @@ fn backup_on_postgres_points_to_pg_dump() {
     assert!(String::from_utf8_lossy(&answer.stderr).contains("backed up with pg_dump"), "{}", out(&answer));
     assert!(!backup.exists(), "a backup file was left");
     drop(server);
+    // Nor is a backup restored over it: the metadata would stay as it is.
+    std::fs::create_dir_all(&backup).unwrap();
+    let answer = kluis_server(&data, &["restore", backup.to_str().unwrap()]);
+    assert_eq!(answer.status.code(), Some(1), "{}", out(&answer));
+    assert!(String::from_utf8_lossy(&answer.stderr).contains("pg_restore"), "{}", out(&answer));
 }
 
 #[test]
 fn a_backup_made_while_the_server_runs_restores_what_was_there_and_nothing_after() {
     if crate::support::db::on_postgres() {
         // `kluis-server backup` copies SQLite's file; a PostgreSQL install is backed up with
-        // pg_dump. The refusal is tested in `backup_on_postgres_points_to_pg_dump`.
+        // pg_dump. The refusal is tested in `backup_and_restore_on_postgres_point_to_pg_dump_and_pg_restore`.
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -117,3 +117,22 @@ fn a_mail_goes_out_once_though_both_nodes_run_the_mail_worker() {
     assert_eq!(codes.len(), 1, "one code mail: {codes:#?}");
     assert_eq!(codes[0].code(), code);
 }
+
+#[test]
+fn the_per_minute_limit_of_a_client_holds_across_nodes() {
+    let (_data, a, b) = two_nodes_with(|c| c.limits.public_requests_per_minute = 6);
+    let alice = a.token("alice@example.org");
+    let sent = flow::send(&a, &alice, json!({ "verify": "none" }));
+    let status = format!("/api/v1/p/{}", sent.id);
+    // Windows start on the minute: begin well inside one.
+    let second = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() % 60;
+    if second() > 50 {
+        std::thread::sleep(std::time::Duration::from_secs(61 - second()));
+    }
+    let answers: Vec<u16> =
+        (0..10).map(|i| if i % 2 == 0 { &a } else { &b }.get(&status).client("192.0.2.9").send().status).collect();
+    assert_eq!(answers, [200, 200, 200, 200, 200, 200, 429, 429, 429, 429], "six a minute in all, not six per node");
+    // Another client is served on both.
+    a.get(&status).client("192.0.2.10").send().expect(200);
+    b.get(&status).client("192.0.2.10").send().expect(200);
+}

@@ -195,7 +195,13 @@ pub(super) async fn use_token(tx: &Tx<'_>, hash: &str, now: i64, unused_since: i
         .await?
         .map(|r| (r.get(0), r.get(1)));
     let Some((token_id, user_id)) = found else { return Ok(None) };
-    tx.execute("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2", &[&now, &token_id]).await?;
+    // Recorded to the minute: parallel requests with one token (a page's fetches,
+    // an upload's PATCHes) do not all write its row.
+    tx.execute(
+        "UPDATE api_tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1 - 60)",
+        &[&now, &token_id],
+    )
+    .await?;
     Ok(user(tx, user_id).await?.map(|u| (u, token_id)))
 }
 

@@ -80,3 +80,17 @@ pub(super) async fn failures(tx: &Tx<'_>, counters: &[Counter]) -> PgResult<Vec<
     }
     Ok(counts)
 }
+
+/// Counts one request of `client` in its window (`rate_windows`); the count so far.
+/// One statement, atomic at any isolation level: run outside a unit (see `MetaStore::count_request`).
+pub(super) async fn count_request(client: &tokio_postgres::Client, who: &str, window_start: i64) -> PgResult<i64> {
+    let row = client
+        .query_one(
+            "INSERT INTO rate_windows (client, window_start, count) VALUES ($1, $2, 1)
+             ON CONFLICT (client, window_start) DO UPDATE SET count = rate_windows.count + 1
+             RETURNING count",
+            &[&who, &window_start],
+        )
+        .await?;
+    Ok(row.get(0))
+}

@@ -36,7 +36,10 @@ use super::{
 };
 
 /// Migrations in order; entry `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/postgres/0001_schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/postgres/0001_schema.sql"),
+    include_str!("../../../migrations/postgres/0002_rate_windows.sql"),
+];
 
 /// Connections per process: PostgreSQL's default limit is 100 in all, shared by the nodes.
 const POOL_SIZE: usize = 16;
@@ -107,6 +110,7 @@ macro_rules! unit {
     ($store:expr, |$tx:ident| $body:expr) => {{
         let mut attempt = 0u32;
         loop {
+            // The connection goes back to the pool before a retry's pause.
             let mut client = $store.pool.get().await?;
             let outcome: Result<_, $crate::store::postgres::Failure> = async {
                 let $tx = client
@@ -120,6 +124,7 @@ macro_rules! unit {
                 Ok(out)
             }
             .await;
+            drop(client);
             match outcome {
                 Ok(out) => break Ok(out),
                 Err($crate::store::postgres::Failure::Db(e))
@@ -769,8 +774,17 @@ impl MetaStore for PostgresStore {
         unit!(self, |tx| queue::take_job_lease(&tx, name, holder, now, until).await?)
     }
 
+    async fn count_request(&self, client: &str, window_start: i64) -> StoreResult<i64> {
+        // Not a SERIALIZABLE unit: one upsert is atomic on its own, and requests
+        // of one client racing for its row would only fail and retry there.
+        let connection = self.pool.get().await?;
+        Ok(codes::count_request(&connection, client, window_start).await?)
+    }
+
     async fn sweep(&self, now: i64) -> StoreResult<()> {
         unit!(self, |tx| {
+            // A window counts for a minute; one that ended is not looked at again.
+            tx.execute("DELETE FROM rate_windows WHERE window_start < $1", &[&(now - 120)]).await?;
             tx.execute("DELETE FROM download_sessions WHERE expires_at <= $1", &[&now]).await?;
             tx.execute("DELETE FROM uploader_sessions WHERE expires_at <= $1", &[&now]).await?;
             tx.execute("DELETE FROM code_sends WHERE sent_at < $1", &[&(now - 86_400)]).await?;

@@ -173,7 +173,12 @@ pub(super) fn use_token(
         )
         .optional()?;
     let Some((token_id, user_id)) = found else { return Ok(None) };
-    conn.execute("UPDATE api_tokens SET last_used_at = ?1 WHERE id = ?2", params![now, token_id])?;
+    // Recorded to the minute: parallel requests with one token (a page's fetches,
+    // an upload's PATCHes) do not all write its row.
+    conn.execute(
+        "UPDATE api_tokens SET last_used_at = ?1 WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?1 - 60)",
+        params![now, token_id],
+    )?;
     Ok(user(conn, user_id)?.map(|u| (u, token_id)))
 }
 

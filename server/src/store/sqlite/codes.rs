@@ -74,3 +74,14 @@ pub(super) fn failures(conn: &Connection, counters: &[Counter]) -> rusqlite::Res
         })
         .collect()
 }
+
+/// Counts one request of `client` in its window (`rate_windows`, migration 0016); the count so far.
+pub(super) fn count_request(conn: &Connection, client: &str, window_start: i64) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "INSERT INTO rate_windows (client, window_start, count) VALUES (?1, ?2, 1)
+         ON CONFLICT (client, window_start) DO UPDATE SET count = rate_windows.count + 1
+         RETURNING count",
+        params![client, window_start],
+        |r| r.get(0),
+    )
+}

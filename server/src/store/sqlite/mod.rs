@@ -51,6 +51,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0013_inbound.sql"),
     include_str!("../../../migrations/sqlite/0014_colleagues.sql"),
     include_str!("../../../migrations/sqlite/0015_job_leases.sql"),
+    include_str!("../../../migrations/sqlite/0016_rate_windows.sql"),
 ];
 
 /// What a version needs beyond its SQL, run after it in the same transaction.
@@ -741,8 +742,15 @@ impl MetaStore for SqliteStore {
         self.unit(move |c| Ok(queue::take_job_lease(c, &name, &holder, now, until)?)).await
     }
 
+    async fn count_request(&self, client: &str, window_start: i64) -> StoreResult<i64> {
+        let client = client.to_string();
+        self.unit(move |c| Ok(codes::count_request(c, &client, window_start)?)).await
+    }
+
     async fn sweep(&self, now: i64) -> StoreResult<()> {
         self.unit(move |c| {
+            // A window counts for a minute; one that ended is not looked at again.
+            c.execute("DELETE FROM rate_windows WHERE window_start < ?1", [now - 120])?;
             c.execute("DELETE FROM download_sessions WHERE expires_at <= ?1", [now])?;
             c.execute("DELETE FROM uploader_sessions WHERE expires_at <= ?1", [now])?;
             c.execute("DELETE FROM code_sends WHERE sent_at < ?1", [now - 86_400])?;
