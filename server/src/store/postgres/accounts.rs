@@ -198,7 +198,7 @@ pub(super) async fn use_token(tx: &Tx<'_>, hash: &str, now: i64, unused_since: i
     // Recorded to the minute: parallel requests with one token (a page's fetches,
     // an upload's PATCHes) do not all write its row.
     tx.execute(
-        "UPDATE api_tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1 - 60)",
+        "UPDATE api_tokens SET last_used_at = $1::BIGINT WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1::BIGINT - 60)",
         &[&now, &token_id],
     )
     .await?;
