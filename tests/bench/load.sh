@@ -347,7 +347,7 @@ EOF
   results+=("$(printf '%-18s %9s %6s %9s %7s %7s %7s %7s %15s %13s' "$label" "$done_n/$transfers" "$errors" \
     "$(awk -v b="$bytes" 'BEGIN { printf "%.0f", b / 1e6 }')" "$wall" \
     "$(awk -v b="$bytes" -v s="$s" -v e="$e" 'BEGIN { printf "%.1f", b / 1e6 / (e - s) }')" "$p50" "$p99" "$mem" "$idle_s")")
-  details+=("[$label] $n_api API requests; statuses $codes; client: $failed failed, $mismatched mismatched; after: $checked of $uploads uploads received and identical ($unchecked without a link, $bad failed); HTTP 5xx/429: $http_bad; lines logged at ERROR (whole run): $logged, at WARN: $warned (one is the test-licence-key build note per start); s3s-fs peak RSS $s3_hwm MiB; node RSS at the end $(IFS=/; echo "${rss_now[*]}") MiB"
+  details+=("[$label] $n_api API requests; statuses $codes; client: $failed failed, $mismatched mismatched; after: $checked of $uploads uploads received and identical ($unchecked without a link, $bad failed); HTTP 5xx/429: $http_bad; lines logged at ERROR (whole run): $logged, at WARN: $warned; s3s-fs peak RSS $s3_hwm MiB; node RSS at the end $(IFS=/; echo "${rss_now[*]}") MiB"
     "$(printf '  %-44s %6s %7s %7s %7s' "request kind (load phase, all nodes)" count "p50 ms" "p99 ms" "max ms")"
     "$(tail -n +2 <<< "$stats")")
   # Transfer times per kind and size, from the client.
