@@ -11,7 +11,9 @@
 # Every byte is checked: each download is compared with the file that was
 # sent, and afterwards every package uploaded under load is received (from
 # the other node) and compared too. Any failed command, byte mismatch, 5xx
-# or 429 answer fails the run (exit 1).
+# or 429 answer fails the run (exit 1), also one while uploading the
+# packages to download (those are tried again, up to 3 times, so that the
+# load still runs and its figures come out).
 #
 # The client is the real CLI, not raw HTTP: `kluis send` and `kluis receive`
 # are what a user runs (encryption on the client, 8 MiB ciphertext chunks,
@@ -232,17 +234,28 @@ run_setup() {
   echo "[$setup] ${#urls[@]} node(s) ready; seeding $downloads packages to download" >&2
 
   # Before: the packages that will be downloaded, uploaded to alternate nodes.
-  for i in $(seq 0 $((downloads - 1))); do
-    limited send_one "$dir/inputs/seed-$i.bin" "$(node_of "$i")" "${tokens[$((i % senders))]}" "$run/links/seed-$i"
+  # A failed upload here is an error of the run, counted apart ("seed
+  # errors"), and tried again (up to 3 times in all) so the load still runs.
+  local round missing seed_errors=0
+  for round in 1 2 3; do
+    missing=0
+    for i in $(seq 0 $((downloads - 1))); do
+      [ -s "$run/links/seed-$i" ] && continue
+      [ -f "$run/links/seed-$i.err" ] && { seed_errors=$((seed_errors + 1)); cp "$run/links/seed-$i.err" "$run/links/seed-$i.err$round"; }
+      missing=$((missing + 1))
+      limited send_one "$dir/inputs/seed-$i.bin" "$(node_of "$i")" "${tokens[$((i % senders))]}" "$run/links/seed-$i"
+    done
+    wait_batch
+    [ "$missing" = 0 ] && break
   done
-  wait_batch
   for i in $(seq 0 $((downloads - 1))); do
     [ -s "$run/links/seed-$i" ] || {
-      echo "[$setup] seeding failed: $(cat "$run/links/seed-$i.err")" >&2
+      echo "[$setup] seeding failed 3 times: $(cat "$run/links/seed-$i.err")" >&2
       grep -h '"level":"ERROR"' "$run"/node*.log | head -3 | cut -c1-400 >&2
       return 1
     }
   done
+  [ "$seed_errors" = 0 ] || echo "[$setup] seeding: $seed_errors uploads failed and were tried again" >&2
 
   # The load: every transfer at once.
   for p in "${node_pids[@]}"; do
@@ -340,11 +353,15 @@ EOF
   wall=$(awk -v s="$s" -v e="$e" 'BEGIN { printf "%.1f", e - s }')
   local logged; logged=$(cat "$run"/node*.log | grep -c '"level":"ERROR"' || true)
   local warned; warned=$(cat "$run"/node*.log | grep -c '"level":"WARN"' || true)
-  local errors=$((failed + mismatched + unchecked + bad + http_bad))
+  # Errors of the load: transfers that failed or brought other bytes, and
+  # uploads made under load that failed their check. (A failed upload has
+  # no link to check: counted once.) 5xx/429 answers and the seeding's
+  # failures are columns of their own; all of them fail the run.
+  local errors=$((failed + mismatched + bad))
   local label="2 nodes PG+S3"; [ "$setup" = sqlite-fs ] && label="1 node SQLite+fs"
   local mem="" idle_s="" j
   for j in "${!hwm[@]}"; do mem+="${mem:+ / }${hwm[j]}"; idle_s+="${idle_s:+ / }${idle[j]}"; done
-  results+=("$(printf '%-18s %9s %6s %9s %7s %7s %7s %7s %15s %13s' "$label" "$done_n/$transfers" "$errors" \
+  results+=("$(printf '%-18s %9s %6s %5s %5s %7s %7s %7s %7s %7s %15s %13s' "$label" "$done_n/$transfers" "$errors" "$http_bad" "$seed_errors" \
     "$(awk -v b="$bytes" 'BEGIN { printf "%.0f", b / 1e6 }')" "$wall" \
     "$(awk -v b="$bytes" -v s="$s" -v e="$e" 'BEGIN { printf "%.1f", b / 1e6 / (e - s) }')" "$p50" "$p99" "$mem" "$idle_s")")
   details+=("[$label] $n_api API requests; statuses $codes; client: $failed failed, $mismatched mismatched; after: $checked of $uploads uploads received and identical ($unchecked without a link, $bad failed); HTTP 5xx/429: $http_bad; lines logged at ERROR (whole run): $logged, at WARN: $warned; s3s-fs peak RSS $s3_hwm MiB; node RSS at the end $(IFS=/; echo "${rss_now[*]}") MiB"
@@ -359,7 +376,7 @@ EOF
   stop_servers
   [ "$errors" = 0 ] && rm -rf "$run/s3" "$run"/node*/ "$run/out" "$run/check"
   echo "[$setup] done: $errors errors" >&2
-  total_errors=$((total_errors + errors))
+  total_errors=$((total_errors + errors + http_bad + seed_errors))
 }
 
 total_errors=0
@@ -370,8 +387,10 @@ done
 echo
 echo "load over loopback: $transfers concurrent transfers ($uploads kluis send, $downloads kluis receive), $(nproc) cores,"
 echo "files $small_kib KiB (log-uniform), one in $large_every $large_mib MiB; $(awk -v b="$total_bytes" 'BEGIN { printf "%.0f", b / 1e6 }') MB in all"
-echo "(API: the servers' times of every request but tus PATCH and blob GET; RSS: VmHWM of each node during the load, and idle before)"
-printf '%-18s %9s %6s %9s %7s %7s %7s %7s %15s %13s\n' setup transfers errors "MB" "wall s" "MB/s" "p50 ms" "p99 ms" "peak RSS MiB" "idle RSS MiB"
+echo "(errors: transfers failed or with other bytes, and uploads failing their check after; 5xx: answers 5xx or 429 during the load;"
+echo " seed: uploads failed before the load (tried again); API: the servers' times of every request but tus PATCH and blob GET;"
+echo " RSS: VmHWM of each node during the load, and idle before)"
+printf '%-18s %9s %6s %5s %5s %7s %7s %7s %7s %7s %15s %13s\n' setup transfers errors 5xx seed "MB" "wall s" "MB/s" "p50 ms" "p99 ms" "peak RSS MiB" "idle RSS MiB"
 printf '%s\n' "${results[@]}"
 echo
 printf '%s\n' "${details[@]}"
