@@ -323,7 +323,7 @@ def kind(method, path):
 def pct(v, q):
     v = sorted(v)
     return v[min(len(v) - 1, int(q * len(v)))] if v else 0
-api, kinds, bad, statuses = [], {}, 0, {}
+api, kinds, bad, statuses, failing = [], {}, 0, {}, {}
 for name in sys.argv[1:]:
     for line in open(name):
         try:
@@ -337,12 +337,13 @@ for name in sys.argv[1:]:
         statuses[st] = statuses.get(st, 0) + 1
         if st >= 500 or st == 429:
             bad += 1
+            failing[k] = failing.get(k, 0) + 1
         bulk = (f["method"] == "PATCH" and "/uploads/" in f["path"]) or (f["method"] == "GET" and "/blobs/" in f["path"])
         if not bulk:
             api.append(ms)
 print(pct(api, 0.5), pct(api, 0.99), len(api), bad, " ".join(f"{s}:{n}" for s, n in sorted(statuses.items())))
 for k, v in sorted(kinds.items(), key=lambda kv: -len(kv[1])):
-    print(f"  {k:<44} {len(v):6d} {pct(v, 0.5):7d} {pct(v, 0.99):7d} {max(v):7d}")
+    print(f"  {k:<44} {len(v):6d} {failing.get(k, 0):6d} {pct(v, 0.5):7d} {pct(v, 0.99):7d} {max(v):7d}")
 EOF
 )
   local head; head=$(head -1 <<< "$stats")
@@ -361,11 +362,11 @@ EOF
   local label="2 nodes PG+S3"; [ "$setup" = sqlite-fs ] && label="1 node SQLite+fs"
   local mem="" idle_s="" j
   for j in "${!hwm[@]}"; do mem+="${mem:+ / }${hwm[j]}"; idle_s+="${idle_s:+ / }${idle[j]}"; done
-  results+=("$(printf '%-18s %9s %6s %5s %5s %7s %7s %7s %7s %7s %15s %13s' "$label" "$done_n/$transfers" "$errors" "$http_bad" "$seed_errors" \
+  results+=("$(printf '%-18s %9s %6s %5s %5s %7s %7s %7s %7s %7s %15s %13s' "$label" "$((done_n - failed - mismatched))/$transfers" "$errors" "$http_bad" "$seed_errors" \
     "$(awk -v b="$bytes" 'BEGIN { printf "%.0f", b / 1e6 }')" "$wall" \
     "$(awk -v b="$bytes" -v s="$s" -v e="$e" 'BEGIN { printf "%.1f", b / 1e6 / (e - s) }')" "$p50" "$p99" "$mem" "$idle_s")")
   details+=("[$label] $n_api API requests; statuses $codes; client: $failed failed, $mismatched mismatched; after: $checked of $uploads uploads received and identical ($unchecked without a link, $bad failed); HTTP 5xx/429: $http_bad; lines logged at ERROR (whole run): $logged, at WARN: $warned; s3s-fs peak RSS $s3_hwm MiB; node RSS at the end $(IFS=/; echo "${rss_now[*]}") MiB"
-    "$(printf '  %-44s %6s %7s %7s %7s' "request kind (load phase, all nodes)" count "p50 ms" "p99 ms" "max ms")"
+    "$(printf '  %-44s %6s %6s %7s %7s %7s' "request kind (load phase, all nodes)" count 5xx "p50 ms" "p99 ms" "max ms")"
     "$(tail -n +2 <<< "$stats")")
   # Transfer times per kind and size, from the client.
   details+=("$(awk -v large=$((${large_mib%-*} << 20)) '{ k = $1 (($3 >= large) ? " large" : " small"); n[k]++; t[k] += $5 - $4; if ($5 - $4 > m[k]) m[k] = $5 - $4 }
@@ -390,7 +391,7 @@ echo "files $small_kib KiB (log-uniform), one in $large_every $large_mib MiB; $(
 echo "(errors: transfers failed or with other bytes, and uploads failing their check after; 5xx: answers 5xx or 429 during the load;"
 echo " seed: uploads failed before the load (tried again); API: the servers' times of every request but tus PATCH and blob GET;"
 echo " RSS: VmHWM of each node during the load, and idle before)"
-printf '%-18s %9s %6s %5s %5s %7s %7s %7s %7s %7s %15s %13s\n' setup transfers errors 5xx seed "MB" "wall s" "MB/s" "p50 ms" "p99 ms" "peak RSS MiB" "idle RSS MiB"
+printf '%-18s %9s %6s %5s %5s %7s %7s %7s %7s %7s %15s %13s\n' setup "ok/all" errors 5xx seed "MB" "wall s" "MB/s" "p50 ms" "p99 ms" "peak RSS MiB" "idle RSS MiB"
 printf '%s\n' "${results[@]}"
 echo
 printf '%s\n' "${details[@]}"
