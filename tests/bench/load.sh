@@ -350,7 +350,7 @@ EOF
   local p50 p99 n_api http_bad codes
   read -r p50 p99 n_api http_bad codes <<< "$head"
   local bytes wall
-  bytes=$(awk '{ s += $3 } END { print s }' "$run/results")
+  bytes=$(awk '$6 == 0 { s += $3 } END { print s + 0 }' "$run/results") # of the transfers that succeeded
   wall=$(awk -v s="$s" -v e="$e" 'BEGIN { printf "%.1f", e - s }')
   local logged; logged=$(cat "$run"/node*.log | grep -c '"level":"ERROR"' || true)
   local warned; warned=$(cat "$run"/node*.log | grep -c '"level":"WARN"' || true)
@@ -388,11 +388,11 @@ done
 echo
 echo "load over loopback: $transfers concurrent transfers ($uploads kluis send, $downloads kluis receive), $(nproc) cores,"
 echo "files $small_kib KiB (log-uniform), one in $large_every $large_mib MiB; $(awk -v b="$total_bytes" 'BEGIN { printf "%.0f", b / 1e6 }') MB in all"
-echo "(errors: transfers failed or with other bytes, and uploads failing their check after; 5xx: answers 5xx or 429 during the load;"
+echo "(MB: of the transfers that succeeded; errors: transfers failed or with other bytes, and uploads failing their check after; 5xx: answers 5xx or 429 during the load;"
 echo " seed: uploads failed before the load (tried again); API: the servers' times of every request but tus PATCH and blob GET;"
 echo " RSS: VmHWM of each node during the load, and idle before)"
 printf '%-18s %9s %6s %5s %5s %7s %7s %7s %7s %7s %15s %13s\n' setup "ok/all" errors 5xx seed "MB" "wall s" "MB/s" "p50 ms" "p99 ms" "peak RSS MiB" "idle RSS MiB"
 printf '%s\n' "${results[@]}"
 echo
 printf '%s\n' "${details[@]}"
-[ "$total_errors" = 0 ] || { echo "FAILED: $total_errors errors (logs under $dir/run)" >&2; exit 1; }
+[ "$total_errors" = 0 ] || { echo "FAILED: $total_errors (errors + 5xx + seed, all setups) (logs under $dir/run)" >&2; exit 1; }
