@@ -22,6 +22,10 @@ pub struct Config {
     /// `postgres://user:password@host/dbname?sslmode=require` (or libpq's
     /// key=value form). Also `KLUIS_DATABASE_URL`.
     pub database_url: Option<DatabaseUrl>,
+    /// PEM certificates of the CA that signed the database server's
+    /// certificate, trusted instead of the web's roots (`sslmode=require`
+    /// with a private CA). Also `KLUIS_DATABASE_CA_FILE`.
+    pub database_ca_file: Option<PathBuf>,
     /// The URL users reach the server at; links in mail and in API answers use it.
     pub public_url: String,
     /// Static web pages (the `web/` folder of the repository).
@@ -284,6 +288,7 @@ impl Default for Config {
             listen: "127.0.0.1:8080".parse().expect("valid address"),
             data_dir: PathBuf::from("kluis-data"),
             database_url: None,
+            database_ca_file: None,
             public_url: String::new(),
             web_dir: None,
             blob_store: "fs".into(),
@@ -387,6 +392,9 @@ impl Config {
         }
         if let Some(v) = get("KLUIS_DATABASE_URL") {
             self.database_url = Some(DatabaseUrl(v));
+        }
+        if let Some(v) = get("KLUIS_DATABASE_CA_FILE") {
+            self.database_ca_file = Some(v.into());
         }
         if let Some(v) = get("KLUIS_PUBLIC_URL") {
             self.public_url = v;

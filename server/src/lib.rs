@@ -67,8 +67,12 @@ pub type State = actix_web::web::Data<AppState>;
 pub async fn open(config: Config) -> Result<State> {
     files::create_private_dir(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
-    let meta: Arc<dyn MetaStore> =
-        store::open(&config.data_dir, config.database_url.as_ref().map(|u| u.as_str())).await?;
+    let meta: Arc<dyn MetaStore> = store::open(
+        &config.data_dir,
+        config.database_url.as_ref().map(|u| u.as_str()),
+        config.database_ca_file.as_deref(),
+    )
+    .await?;
     let key = ServerKey::load_or_create(&config.data_dir.join("secret.key"))?;
     let blobs: Arc<dyn BlobStore> = match config.blob_store.as_str() {
         "memory" => Arc::new(MemoryBlobStore::default()),

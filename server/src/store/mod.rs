@@ -25,9 +25,13 @@ pub(crate) const DATABASE: &str = "kluis.db";
 /// Opens the metadata store: PostgreSQL at `database_url` when one is set,
 /// else SQLite in the data directory (`kluis.db`), creating and migrating it
 /// as needed. The one place that chooses the backend.
-pub(crate) async fn open(data_dir: &Path, database_url: Option<&str>) -> anyhow::Result<Arc<dyn MetaStore>> {
+pub(crate) async fn open(
+    data_dir: &Path,
+    database_url: Option<&str>,
+    database_ca_file: Option<&Path>,
+) -> anyhow::Result<Arc<dyn MetaStore>> {
     Ok(match database_url {
-        Some(url) => postgres::open(url).await?,
+        Some(url) => postgres::open(url, database_ca_file).await?,
         None => open_local(data_dir)?,
     })
 }

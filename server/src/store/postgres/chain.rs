@@ -193,7 +193,7 @@ pub(super) mod tests {
             let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await.unwrap();
             tokio::spawn(conn);
             client.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
-            let store = PostgresStore::open(&format!("{admin} dbname={name}")).await.unwrap();
+            let store = PostgresStore::open(&format!("{admin} dbname={name}"), None).await.unwrap();
             Some(Scratch { store, admin, name })
         }
 

@@ -181,8 +181,11 @@ mod sso;
 mod uploads;
 
 /// Connects to and migrates the database at `url`.
-pub(crate) async fn open(url: &str) -> anyhow::Result<std::sync::Arc<dyn super::MetaStore>> {
-    let store = PostgresStore::open(url).await?;
+pub(crate) async fn open(
+    url: &str,
+    ca_file: Option<&std::path::Path>,
+) -> anyhow::Result<std::sync::Arc<dyn super::MetaStore>> {
+    let store = PostgresStore::open(url, ca_file).await?;
     Ok(std::sync::Arc::new(store))
 }
 
@@ -194,7 +197,7 @@ pub(crate) struct PostgresStore {
 impl PostgresStore {
     /// Connects to the database at `url` (a `postgres://` URL or key=value
     /// string, as libpq takes) and migrates it.
-    pub(crate) async fn open(url: &str) -> anyhow::Result<PostgresStore> {
+    pub(crate) async fn open(url: &str, ca_file: Option<&std::path::Path>) -> anyhow::Result<PostgresStore> {
         let config: tokio_postgres::Config =
             url.parse().context("database_url is not a PostgreSQL connection string")?;
         let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Fast };
@@ -208,7 +211,7 @@ impl PostgresStore {
                 }
                 Manager::from_config(config, tokio_postgres::NoTls, manager_config)
             }
-            _ => Manager::from_config(config, tls()?, manager_config),
+            _ => Manager::from_config(config, tls(ca_file)?, manager_config),
         };
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
@@ -252,9 +255,33 @@ fn only_local_sockets(config: &tokio_postgres::Config) -> bool {
         && config.get_hosts().iter().all(|h| matches!(h, tokio_postgres::config::Host::Unix(_)))
 }
 
-/// TLS to the database: rustls on ring, trusting the web's roots.
-fn tls() -> anyhow::Result<tokio_postgres_rustls::MakeRustlsConnect> {
-    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+/// The certificates of `database_ca_file`: a private CA (as managed databases
+/// use), trusted instead of the web's roots.
+fn private_roots(path: &std::path::Path) -> anyhow::Result<rustls::RootCertStore> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let pem = std::fs::read(path).with_context(|| format!("cannot read database_ca_file {}", path.display()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| anyhow::anyhow!("database_ca_file {} is not valid PEM: {e}", path.display()))?;
+        roots
+            .add(cert)
+            .with_context(|| format!("database_ca_file {}: a certificate rustls refuses", path.display()))?;
+    }
+    if roots.is_empty() {
+        anyhow::bail!("no certificate (-----BEGIN CERTIFICATE-----) in database_ca_file {}", path.display());
+    }
+    Ok(roots)
+}
+
+/// TLS to the database: rustls on ring, which always checks the server's
+/// certificate and name (libpq's verify-full), against the web's roots or
+/// the certificates of `database_ca_file`.
+fn tls(ca_file: Option<&std::path::Path>) -> anyhow::Result<tokio_postgres_rustls::MakeRustlsConnect> {
+    let roots = match ca_file {
+        None => rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() },
+        Some(path) => private_roots(path)?,
+    };
     let config =
         rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()
@@ -1006,3 +1033,80 @@ impl MetaStore for PostgresStore {
 }
 
 // `seal_snapshot` (of a SQLite backup file) is not ported: PostgreSQL has no snapshot file to seal.
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_private_ca_file_is_read_and_one_without_certificates_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = rcgen::generate_simple_self_signed(vec!["db.internal".into()]).unwrap();
+        let good = dir.path().join("ca.pem");
+        std::fs::write(&good, ca.cert.pem()).unwrap();
+        assert_eq!(private_roots(&good).unwrap().len(), 1);
+        assert!(tls(Some(&good)).is_ok());
+
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let e = private_roots(&empty).unwrap_err().to_string();
+        assert!(e.contains("no certificate") && e.contains("empty.pem"), "{e}");
+        let e = private_roots(&dir.path().join("missing.pem")).unwrap_err().to_string();
+        assert!(e.contains("cannot read database_ca_file"), "{e}");
+    }
+
+    /// Over TCP with TLS to the test cluster (Debian's has `ssl = on` with its
+    /// snakeoil certificate): trusted through `database_ca_file`, refused
+    /// against the web's roots. A role with a password of its own, made here.
+    #[tokio::test]
+    async fn tls_to_the_database_checks_its_certificate_against_the_ca_file() {
+        let Ok(admin) = std::env::var("KLUIS_TEST_DATABASE_URL") else { return };
+        let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        let ssl: String = client.query_one("SHOW ssl", &[]).await.unwrap().get(0);
+        if ssl != "on" {
+            eprintln!("skipped: the test cluster serves no TLS (ssl = {ssl})");
+            return;
+        }
+        let cert_file: String = client.query_one("SHOW ssl_cert_file", &[]).await.unwrap().get(0);
+        let subject = std::process::Command::new("openssl")
+            .args(["x509", "-noout", "-subject", "-nameopt", "multiline", "-in", &cert_file])
+            .output()
+            .unwrap();
+        let subject = String::from_utf8_lossy(&subject.stdout).into_owned();
+        let name =
+            subject.lines().find_map(|l| l.trim().strip_prefix("commonName")).unwrap().trim_start_matches([' ', '=']);
+        let mut id = [0u8; 8];
+        getrandom::fill(&mut id).unwrap();
+        let role = format!("kluis_tls_{}", hex::encode(id));
+        // One statement each: CREATE DATABASE cannot run in a transaction.
+        for sql in
+            [format!("CREATE ROLE {role} LOGIN PASSWORD 'tls-test'"), format!("CREATE DATABASE {role} OWNER {role}")]
+        {
+            client.batch_execute(&sql).await.unwrap();
+        }
+        let url = format!(
+            "host={name} hostaddr=127.0.0.1 port=5432 user={role} password=tls-test dbname={role} sslmode=require"
+        );
+        let trusted = PostgresStore::open(&url, Some(std::path::Path::new(&cert_file))).await;
+        let refused = PostgresStore::open(&url, None).await.err().map(|e| format!("{e:#}"));
+        if let Ok(store) = &trusted {
+            store.pool.close();
+        }
+        for sql in [format!("DROP DATABASE {role} WITH (FORCE)"), format!("DROP ROLE {role}")] {
+            client.batch_execute(&sql).await.unwrap();
+        }
+        assert!(trusted.is_ok(), "{:#}", trusted.err().unwrap());
+        let refused = refused.expect("connected without trusting the database's certificate");
+        assert!(refused.contains("certificate") || refused.contains("TLS") || refused.contains("tls"), "{refused}");
+        assert!(!refused.contains("tls-test"), "the password in an error: {refused}");
+    }
+
+    #[tokio::test]
+    async fn plain_text_over_tcp_only_when_asked() {
+        let e = PostgresStore::open("host=db.internal user=kluis dbname=kluis", None).await.err().unwrap();
+        assert!(format!("{e:#}").contains("sslmode=require"), "{e:#}");
+        let e = PostgresStore::open("not a connection string", None).await.err().unwrap();
+        assert!(format!("{e:#}").contains("not a PostgreSQL connection string"), "{e:#}");
+    }
+}
