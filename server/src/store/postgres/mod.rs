@@ -4,13 +4,13 @@
 //! starting together migrate once), TLS through rustls when the URL asks
 //! for it (`sslmode=require`).
 //!
-//! Concurrency: every unit of work is one SERIALIZABLE transaction, retried
-//! when PostgreSQL reports a serialization failure or a deadlock. That gives
-//! each rule the guarantee SQLite's single writer gave (the outcome is that
-//! of some order of the units, one at a time) while units that touch
-//! different rows run in parallel on any number of nodes. A retried unit
-//! runs again from the start, its rules included: rules are pure checks
-//! (`Rule` is `Fn`). Reads that need one consistent view run in a
+//! Concurrency: every unit of work is one SERIALIZABLE transaction, run
+//! again when PostgreSQL reports a serialization failure or a deadlock, that
+//! time alone (`unit!`). That gives each rule the guarantee SQLite's single
+//! writer gave (the outcome is that of some order of the units, one at a
+//! time) while units that touch different rows run in parallel on any
+//! number of nodes. A retried unit runs again from the start, its rules
+//! included: rules are pure checks (`Rule` is `Fn`). Reads that need one consistent view run in a
 //! REPEATABLE READ READ ONLY transaction, which never fails that way.
 //!
 //! Each file here mirrors its namesake in `../sqlite/`: the same functions,
@@ -43,8 +43,12 @@ const MIGRATIONS: &[&str] = &[
 
 /// Connections per process: PostgreSQL's default limit is 100 in all, shared by the nodes.
 const POOL_SIZE: usize = 16;
-/// How often a unit of work runs before a serialization failure is reported as an error.
-const ATTEMPTS: u32 = 12;
+/// How often a unit of work runs before a serialization failure is reported as an
+/// error: the second attempt runs alone (see `unit!`), so one retry is the rule.
+const ATTEMPTS: u32 = 4;
+/// The writers' advisory lock ("kluiswr" in ASCII): shared by first attempts, held
+/// alone by a unit running again after a serialization failure.
+pub(super) const WRITERS: i64 = 0x006b_6c75_6973_7772;
 /// The key of the advisory lock held while migrating ("kluis" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6b6c756973;
 
@@ -92,28 +96,73 @@ fn retryable(e: &tokio_postgres::Error) -> bool {
     matches!(e.code(), Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED)
 }
 
-/// The pause before attempt `attempt + 1`: grows from 2 ms, with jitter so that
-/// the units that collided do not collide again.
-async fn back_off(attempt: u32) {
-    let base = 2u64 << attempt.min(7);
-    let mut byte = [0u8; 1];
-    let _ = getrandom::fill(&mut byte);
-    let jitter = u64::from(byte[0]) % base.max(1);
-    tokio::time::sleep(Duration::from_millis(base + jitter)).await;
+/// A pooled connection for a unit of work, holding the writers' lock (a
+/// session-level advisory lock, [`WRITERS`]) shared or alone, taken before
+/// the transaction begins so that its snapshot comes after the wait. Dropped
+/// while it may hold the lock (the request was cancelled mid-unit), the
+/// connection is closed instead of going back to the pool: closing it
+/// releases the lock.
+pub(super) struct Writer {
+    client: Option<deadpool_postgres::Object>,
+    exclusive: bool,
+    may_hold_lock: bool,
+}
+
+impl Writer {
+    /// A connection holding the writers' lock: alone with `exclusive`, else shared.
+    pub(super) async fn get(pool: &Pool, exclusive: bool) -> StoreResult<Writer> {
+        let mut writer = Writer { client: Some(pool.get().await?), exclusive, may_hold_lock: false };
+        // Set first: a cancellation while the lock is being granted must close the connection too.
+        writer.may_hold_lock = true;
+        let lock = if exclusive { "SELECT pg_advisory_lock($1)" } else { "SELECT pg_advisory_lock_shared($1)" };
+        writer.client().execute(lock, &[&WRITERS]).await?;
+        Ok(writer)
+    }
+
+    pub(super) fn client(&mut self) -> &mut deadpool_postgres::Object {
+        self.client.as_mut().expect("a writer keeps its connection until dropped")
+    }
+
+    /// Gives the lock back (if held) and the connection to the pool.
+    pub(super) async fn release(mut self) {
+        let unlock =
+            if self.exclusive { "SELECT pg_advisory_unlock($1)" } else { "SELECT pg_advisory_unlock_shared($1)" };
+        if self.may_hold_lock && self.client().execute(unlock, &[&WRITERS]).await.is_ok() {
+            self.may_hold_lock = false;
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        if self.may_hold_lock
+            && let Some(client) = self.client.take()
+        {
+            drop(deadpool_postgres::Object::take(client));
+        }
+    }
 }
 
 /// Runs `$body` (an expression using the transaction `$tx`, with `?` on
 /// [`PgResult`]s and [`StoreResult`]s; `return Ok(v)` ends it early) in one
-/// SERIALIZABLE transaction, committed if it succeeds, and runs it again
-/// after a serialization failure.
+/// SERIALIZABLE transaction, committed if it succeeds.
+///
+/// The first attempt runs beside other units (holding the writers' lock
+/// shared). After a serialization failure the unit runs
+/// again holding the lock alone: it waits until the units in flight have
+/// ended, units that start meanwhile wait behind it, and, running by itself,
+/// it cannot collide again. Units that touch different rows run in parallel;
+/// those that collide (audited events of one organisation, which all move its
+/// chain's head) queue, as SQLite's writers do, instead of failing.
 macro_rules! unit {
     ($store:expr, |$tx:ident| $body:expr) => {{
         let mut attempt = 0u32;
         loop {
-            // The connection goes back to the pool before a retry's pause.
-            let mut client = $store.pool.get().await?;
+            let exclusive = attempt > 0;
+            let mut writer = $crate::store::postgres::Writer::get(&$store.pool, exclusive).await?;
             let outcome: Result<_, $crate::store::postgres::Failure> = async {
-                let $tx = client
+                let $tx = writer
+                    .client()
                     .build_transaction()
                     .isolation_level(tokio_postgres::IsolationLevel::Serializable)
                     .start()
@@ -124,14 +173,13 @@ macro_rules! unit {
                 Ok(out)
             }
             .await;
-            drop(client);
+            writer.release().await;
             match outcome {
                 Ok(out) => break Ok(out),
                 Err($crate::store::postgres::Failure::Db(e))
                     if $crate::store::postgres::retryable(&e) && attempt + 1 < $crate::store::postgres::ATTEMPTS =>
                 {
                     attempt += 1;
-                    $crate::store::postgres::back_off(attempt).await;
                 }
                 Err($crate::store::postgres::Failure::Db(e)) => break Err($crate::store::StoreError::from(e)),
                 Err($crate::store::postgres::Failure::Store(e)) => break Err(e),
