@@ -269,6 +269,28 @@ pub(crate) enum PackageState {
     Expired,
 }
 
+impl PackageState {
+    /// The state as both backends store it (`packages.state`).
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            PackageState::Uploading => "uploading",
+            PackageState::Ready => "ready",
+            PackageState::Revoked => "revoked",
+            PackageState::Expired => "expired",
+        }
+    }
+
+    /// The state of a stored `packages.state` (a CHECK keeps it to the four).
+    pub(crate) fn from_column(s: &str) -> PackageState {
+        match s {
+            "uploading" => PackageState::Uploading,
+            "ready" => PackageState::Ready,
+            "revoked" => PackageState::Revoked,
+            _ => PackageState::Expired,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Package {
     pub id: String,

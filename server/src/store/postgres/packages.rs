@@ -10,24 +10,6 @@ use crate::store::{
     Verifiers,
 };
 
-fn state_str(s: PackageState) -> &'static str {
-    match s {
-        PackageState::Uploading => "uploading",
-        PackageState::Ready => "ready",
-        PackageState::Revoked => "revoked",
-        PackageState::Expired => "expired",
-    }
-}
-
-fn parse_state(s: &str) -> PackageState {
-    match s {
-        "uploading" => PackageState::Uploading,
-        "ready" => PackageState::Ready,
-        "revoked" => PackageState::Revoked,
-        _ => PackageState::Expired,
-    }
-}
-
 pub(super) const COLUMNS: &str = "p.id, COALESCE(p.org_id, u.org_id), p.sender_id, p.server_share, p.access_verifier, p.state, p.created_at, \
      p.expires_at, p.max_downloads, p.downloads, p.verify, p.has_password, p.notify_on_download, p.verification_locked, \
      p.link_verifier, p.request_id, p.uploader_email, p.uploader_verified, p.uploader_session, p.received_at, \
@@ -48,7 +30,7 @@ pub(super) fn from_row(r: &Row) -> Package {
         sender_id: r.get(2),
         server_share: r.get(3),
         access_verifier: r.get(4),
-        state: parse_state(r.get::<_, &str>(5)),
+        state: PackageState::from_column(r.get::<_, &str>(5)),
         created_at: r.get(6),
         expires_at: r.get(7),
         max_downloads: r.get(8),
@@ -280,7 +262,7 @@ pub(super) async fn end(tx: &Tx<'_>, id: &str, state: PackageState) -> PgResult<
     let n = tx
         .execute(
             "UPDATE packages SET state = $2, server_share = NULL WHERE id = $1 AND state IN ('uploading', 'ready')",
-            &[&id, &state_str(state)],
+            &[&id, &state.as_str()],
         )
         .await?;
     Ok(n == 1)

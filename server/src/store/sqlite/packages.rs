@@ -9,24 +9,6 @@ use crate::store::{
     Verifiers,
 };
 
-fn state_str(s: PackageState) -> &'static str {
-    match s {
-        PackageState::Uploading => "uploading",
-        PackageState::Ready => "ready",
-        PackageState::Revoked => "revoked",
-        PackageState::Expired => "expired",
-    }
-}
-
-fn parse_state(s: &str) -> PackageState {
-    match s {
-        "uploading" => PackageState::Uploading,
-        "ready" => PackageState::Ready,
-        "revoked" => PackageState::Revoked,
-        _ => PackageState::Expired,
-    }
-}
-
 pub(super) const COLUMNS: &str = "p.id, COALESCE(p.org_id, u.org_id), p.sender_id, p.server_share, p.access_verifier, p.state, p.created_at, \
      p.expires_at, p.max_downloads, p.downloads, p.verify, p.has_password, p.notify_on_download, p.verification_locked, \
      p.link_verifier, p.request_id, p.uploader_email, p.uploader_verified, p.uploader_session, p.received_at, \
@@ -45,7 +27,7 @@ pub(super) fn from_row(r: &Row) -> rusqlite::Result<Package> {
         sender_id: r.get(2)?,
         server_share: r.get(3)?,
         access_verifier: r.get(4)?,
-        state: parse_state(&r.get::<_, String>(5)?),
+        state: PackageState::from_column(&r.get::<_, String>(5)?),
         created_at: r.get(6)?,
         expires_at: r.get(7)?,
         max_downloads: r.get(8)?,
@@ -270,7 +252,7 @@ pub(super) fn count_download(conn: &Connection, id: &str) -> rusqlite::Result<bo
 pub(super) fn end(conn: &Connection, id: &str, state: PackageState) -> rusqlite::Result<bool> {
     let n = conn.execute(
         "UPDATE packages SET state = ?2, server_share = NULL WHERE id = ?1 AND state IN ('uploading', 'ready')",
-        params![id, state_str(state)],
+        params![id, state.as_str()],
     )?;
     Ok(n == 1)
 }
