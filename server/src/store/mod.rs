@@ -48,6 +48,14 @@ pub(crate) fn seal_snapshot(dir: &Path, ended: &[String]) -> anyhow::Result<()> 
     sqlite::seal_snapshot(&dir.join(DATABASE), ended)
 }
 
+/// A `LIKE` (SQLite) or `ILIKE` (PostgreSQL) pattern matching `text` anywhere,
+/// with `\` (the statements' `ESCAPE`) escaping `%`, `_` and itself.
+pub(crate) fn like_anywhere(text: &str) -> String {
+    let escaped: String =
+        text.chars().flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] }).collect();
+    format!("%{escaped}%")
+}
+
 /// Why a unit of work failed.
 #[derive(Debug)]
 pub(crate) enum StoreError {

@@ -16,13 +16,6 @@ pub(super) fn audit_row(r: &Row) -> AuditRow {
     AuditRow { id: r.get(0), at: r.get(1), event: r.get(2), actor: r.get(3), package_id: r.get(4), detail: r.get(5) }
 }
 
-/// `ILIKE` pattern matching `text` anywhere, with `\` escaping `%`, `_` and itself.
-fn contains(text: &str) -> String {
-    let escaped: String =
-        text.chars().flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] }).collect();
-    format!("%{escaped}%")
-}
-
 /// The columns of [`record_from_row`]: the user's, then disabled, created, last active, seat.
 fn record_columns() -> String {
     let user: Vec<String> = USER.split(", ").map(|c| format!("u.{c}")).collect();
@@ -57,7 +50,7 @@ pub(super) async fn users(tx: &Tx<'_>, q: &UserQuery) -> PgResult<Vec<UserRecord
          ORDER BY u.email LIMIT $4",
         record_columns()
     );
-    let pattern = q.search.as_deref().filter(|s| !s.trim().is_empty()).map(|s| contains(s.trim()));
+    let pattern = q.search.as_deref().filter(|s| !s.trim().is_empty()).map(|s| crate::store::like_anywhere(s.trim()));
     let rows = tx.query(&sql, &[&q.org_id, &pattern, &q.after, &q.limit]).await?;
     Ok(rows.iter().map(record_from_row).collect())
 }

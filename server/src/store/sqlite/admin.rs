@@ -22,13 +22,6 @@ pub(super) fn audit_row(r: &Row) -> rusqlite::Result<AuditRow> {
     })
 }
 
-/// `LIKE` pattern matching `text` anywhere, with `\` escaping `%`, `_` and itself.
-fn contains(text: &str) -> String {
-    let escaped: String =
-        text.chars().flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] }).collect();
-    format!("%{escaped}%")
-}
-
 /// The columns of [`record_from_row`]: the user's, then disabled, created, last active, seat.
 fn record_columns() -> String {
     let user: Vec<String> = USER.split(", ").map(|c| format!("u.{c}")).collect();
@@ -62,7 +55,7 @@ pub(super) fn users(conn: &Connection, q: &UserQuery) -> rusqlite::Result<Vec<Us
          ORDER BY u.email LIMIT ?4",
         record_columns()
     );
-    let pattern = q.search.as_deref().filter(|s| !s.trim().is_empty()).map(|s| contains(s.trim()));
+    let pattern = q.search.as_deref().filter(|s| !s.trim().is_empty()).map(|s| crate::store::like_anywhere(s.trim()));
     conn.prepare(&sql)?.query_map(params![q.org_id, pattern, q.after, q.limit], record_from_row)?.collect()
 }
 
