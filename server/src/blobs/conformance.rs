@@ -49,6 +49,8 @@ async fn commit_is_atomic_and_reads_are_ranged(store: &dyn BlobStore) {
     assert_eq!(read_all(store, "k2/0", 6..9).await, b"wor");
     assert_eq!(read_all(store, "k2/0", 11..11).await, b"");
     assert!(store.commit("c2", "k2/1").await.is_err(), "an upload commits once");
+    store.commit("c2", "k2/0").await.expect("committing it again to the same blob is no error");
+    assert_eq!(read_all(store, "k2/0", 0..11).await, b"hello world");
     store.delete("k2/0").await.unwrap();
 }
 

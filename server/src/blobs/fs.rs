@@ -121,7 +121,14 @@ impl BlobStore for FsBlobStore {
     async fn commit(&self, upload: &str, key: &str) -> io::Result<()> {
         let part = self.part(upload)?;
         let target = self.blob(key)?;
-        File::open(&part).await?.sync_all().await?;
+        let file = match File::open(&part).await {
+            Ok(file) => file,
+            // Renamed already (a crash cut short what followed, or another node committed it):
+            // a blob key has one upload at a time, so the blob there is this upload's.
+            Err(e) if e.kind() == io::ErrorKind::NotFound && fs::try_exists(&target).await? => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        file.sync_all().await?;
         let dir = target.parent().expect("blob paths have a parent");
         let parent = dir.to_path_buf();
         tokio::task::spawn_blocking(move || crate::files::create_private_dir(&parent))

@@ -50,6 +50,8 @@ pub(crate) trait BlobStore: Send + Sync + 'static {
     /// Bytes of unfinished upload `upload` that are stored (0 if none).
     async fn part_len(&self, upload: &str) -> io::Result<u64>;
     /// Makes the complete upload durable and turns it into blob `key`, atomically.
+    /// Committing it to the same key again succeeds (a crash may have come
+    /// between the commit and its record), to another key fails.
     async fn commit(&self, upload: &str, key: &str) -> io::Result<()>;
     /// Deletes an unfinished upload (no error if it does not exist).
     async fn discard(&self, upload: &str) -> io::Result<()>;

@@ -107,14 +107,23 @@ pub(crate) async fn create(
     Ok((upload.id, upload.expires_at))
 }
 
-/// The writer's live upload, its offset what the blob store really kept.
+/// The writer's upload, its offset what the blob store really kept. An
+/// upload whose every byte was recorded is finished here if a crash (or a
+/// lost answer) came between its last write and its becoming a blob, so
+/// asking for the offset is enough to recover it.
 pub(crate) async fn load(domain: &Domain, writer: &Writer, id: &str) -> DomainResult<Upload> {
     let Some(mut u) = domain.meta.upload(id).await? else { return Err(DomainError::NotFound("upload")) };
-    if writable(domain, writer, &u.package_id).await.is_err() {
+    let Ok(package) = writable(domain, writer, &u.package_id).await else {
         return Err(DomainError::NotFound("upload"));
-    }
+    };
     if now() >= u.expires_at {
         return Err(DomainError::UploadExpired);
+    }
+    if u.offset == u.length {
+        if package.state == PackageState::Uploading {
+            finish(domain, writer, &u, package.org_id).await?;
+        }
+        return Ok(u);
     }
     // After a power cut the store may hold less than was recorded.
     let stored = domain.blobs.part_len(&u.id).await? as i64;
@@ -122,16 +131,48 @@ pub(crate) async fn load(domain: &Domain, writer: &Writer, id: &str) -> DomainRe
     Ok(u)
 }
 
+/// Turns a whole upload into its blob and marks the blob complete. Both
+/// steps may run again (after a crash between them, or from two nodes at
+/// once): committing the same upload twice is no error, and the blob's
+/// `Uploaded` event is recorded once.
+async fn finish(domain: &Domain, writer: &Writer, upload: &Upload, org_id: i64) -> DomainResult<()> {
+    domain.blobs.commit(&upload.id, &blob_key(&upload.package_id, upload.blob_idx)).await?;
+    let detail = format!("blob {}, {} bytes", upload.blob_idx, upload.length);
+    let event = domain.event(org_id, Event::Uploaded, writer.actor(), Some(&upload.package_id), Some(detail));
+    domain.meta.complete_upload(&upload.id, event).await?;
+    Ok(())
+}
+
 /// Appends `body` at `offset` under the upload's lease. The body ends
 /// early when the client goes away or stalls (the HTTP layer ends idle
 /// bodies): what arrived is kept and the lease released. Returns the
 /// durable offset.
-pub(crate) async fn append<S, E>(domain: &Domain, writer: &Writer, id: &str, offset: u64, body: S) -> DomainResult<u64>
+pub(crate) async fn append<S, E>(
+    domain: &Domain,
+    writer: &Writer,
+    id: &str,
+    offset: u64,
+    mut body: S,
+) -> DomainResult<u64>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
-    load(domain, writer, id).await?;
+    let loaded = load(domain, writer, id).await?;
+    if loaded.offset == loaded.length {
+        // Whole already (its answer may have been lost): only an empty body at the end fits.
+        let length = loaded.length as u64;
+        if offset != length {
+            return Err(DomainError::OffsetMismatch(loaded.length));
+        }
+        while let Some(Ok(chunk)) = body.next().await {
+            if !chunk.is_empty() {
+                let message = "The body goes past Upload-Length.".into();
+                return Err(DomainError::TooLarge { message, limit: length });
+            }
+        }
+        return Ok(length);
+    }
     let owner = random_id();
     let at = now();
     let upload = match domain.meta.acquire_lease(id, &owner, at + domain.lease_seconds(), at).await? {
@@ -143,11 +184,8 @@ where
     let _ = domain.meta.release_lease(id, &owner).await;
     let durable = result?;
     if durable == upload.length as u64 {
-        domain.blobs.commit(&upload.id, &blob_key(&upload.package_id, upload.blob_idx)).await?;
-        let detail = format!("blob {}, {} bytes", upload.blob_idx, upload.length);
         let org_id = writable(domain, writer, &upload.package_id).await?.org_id;
-        let event = domain.event(org_id, Event::Uploaded, writer.actor(), Some(&upload.package_id), Some(detail));
-        domain.meta.complete_upload(&upload.id, event).await?;
+        finish(domain, writer, &upload, org_id).await?;
     }
     Ok(durable)
 }

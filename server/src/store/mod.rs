@@ -896,7 +896,9 @@ pub(crate) trait MetaStore: Send + Sync + 'static {
         lease_until: i64,
     ) -> StoreResult<bool>;
     async fn release_lease(&self, id: &str, owner: &str) -> StoreResult<()>;
-    /// The upload became its blob: mark the blob complete and drop the upload.
+    /// The upload became its blob: mark the blob complete, recording `event`
+    /// unless it was already. The upload stays until it expires, so a client
+    /// that lost the last answer learns from it that the upload is whole.
     async fn complete_upload(&self, id: &str, event: NewEvent) -> StoreResult<()>;
     async fn delete_upload(&self, id: &str) -> StoreResult<()>;
     async fn abandoned_uploads(&self, now: i64) -> StoreResult<Vec<Upload>>;

@@ -112,3 +112,59 @@ fn a_patch_at_another_offset_than_the_recorded_one_is_refused_with_the_offset() 
     assert!((100..SIZE).contains(&at), "offset {at} after a body past the end");
     finish_and_check(&server, &alice, &id, &upload, at, &data);
 }
+
+/// How many `uploaded` events the package has in the audit log.
+fn uploaded_events(server: &Server, id: &str) -> i64 {
+    server.db().value(&format!("SELECT COUNT(*) FROM audit WHERE event = 'uploaded' AND package_id = '{id}'")).int()
+}
+
+#[test]
+fn a_whole_upload_whose_answer_was_lost_says_so_and_takes_the_same_patch_again() {
+    let server = Server::start(|_| {});
+    let alice = server.token("alice@example.org");
+    let (id, upload) = one_blob_upload(&server, &alice);
+    let data = bytes(SIZE, 17);
+    flow::patch(&server, &alice, &upload, 0, &data).expect(204);
+
+    // A client whose connection broke before the answer asks where to go on: at the end.
+    assert_eq!(flow::offset(&server, &alice, &upload), SIZE as u64);
+    let again = flow::patch(&server, &alice, &upload, SIZE as u64, &[]).expect(204);
+    assert_eq!(again.header("upload-offset"), Some(SIZE.to_string().as_str()));
+    let refused = flow::patch(&server, &alice, &upload, 0, &data).expect_error(409, "offset_mismatch");
+    assert_eq!(refused.json()["error"]["offset"], SIZE);
+    flow::patch(&server, &alice, &upload, SIZE as u64, b"x").expect_error(413, "too_large");
+    // A whole upload no longer counts as open, and its blob was recorded once.
+    assert_eq!(uploaded_events(&server, &id), 1);
+    let link = kluis_crypto::package::LinkSecret::from_bytes(flow::rand32());
+    flow::finalize(&server, &alice, &id, &link, None).expect(200);
+    assert_eq!(flow::offset(&server, &alice, &upload), SIZE as u64, "still whole after finalize");
+}
+
+#[test]
+fn an_upload_cut_short_between_its_last_write_and_becoming_a_blob_is_finished_when_asked_for_its_offset() {
+    let server = Server::start(|c| c.blob_store = "fs".into());
+    let alice = server.token("alice@example.org");
+    let (id, upload) = one_blob_upload(&server, &alice);
+    let data = bytes(SIZE, 19);
+    flow::patch(&server, &alice, &upload, 0, &data).expect(204);
+    // Put the server back where a crash right after recording the last offset leaves it:
+    // every byte in the upload's file, not yet renamed to the blob, the blob not complete.
+    let upload_id = upload.rsplit('/').next().unwrap();
+    std::fs::rename(
+        server.data_dir.join("blobs").join(&id).join("0"),
+        server.data_dir.join("uploads").join(format!("{upload_id}.part")),
+    )
+    .unwrap();
+    server.db().execute(&format!("UPDATE blobs SET complete = false WHERE package_id = '{id}'"));
+    let link = kluis_crypto::package::LinkSecret::from_bytes(flow::rand32());
+    flow::finalize(&server, &alice, &id, &link, None).expect_error(409, "upload_incomplete");
+
+    // The client asks where to go on: at the end, and the upload is its blob now.
+    assert_eq!(flow::offset(&server, &alice, &upload), SIZE as u64);
+    assert_eq!(uploaded_events(&server, &id), 2, "the restored state's event, and the finished one");
+    flow::finalize(&server, &alice, &id, &link, None).expect(200);
+    let granted = flow::access(&server, &id, &flow::proof(&id, &link, None), None, None).send().expect(200).json();
+    let url = flow::path_of(&server, granted["blobs"][0]["url"].as_str().unwrap());
+    let blob = server.get(&url).bearer(granted["download_token"].as_str().unwrap()).send().expect(200);
+    assert_eq!(blob.body, data);
+}

@@ -574,7 +574,7 @@ export class PackageSender extends EventTarget {
             break;
           }
           if (e.status === 404 || e.code === 'upload_expired') {
-            // The upload is gone: completed (its row is deleted then), or expired.
+            // The upload is gone: expired, or swept away after it completed.
             const info = await this.#retrying(signal, () => api(this.#paths().status, { token: this.token, signal }));
             if (info.blobs.find((b) => b.index === index)?.complete) {
               blob.done = true;

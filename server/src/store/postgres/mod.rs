@@ -765,13 +765,15 @@ impl MetaStore for PostgresStore {
     async fn complete_upload(&self, id: &str, event: NewEvent) -> StoreResult<()> {
         unit!(self, |tx| {
             if let Some(up) = uploads::get(&tx, id).await? {
-                tx.execute(
-                    "UPDATE blobs SET complete = TRUE WHERE package_id = $1 AND idx = $2",
-                    &[&up.package_id, &up.blob_idx],
-                )
-                .await?;
-                uploads::delete(&tx, id).await?;
-                audit(&tx, now(), &event).await?;
+                let marked = tx
+                    .execute(
+                        "UPDATE blobs SET complete = TRUE WHERE package_id = $1 AND idx = $2 AND NOT complete",
+                        &[&up.package_id, &up.blob_idx],
+                    )
+                    .await?;
+                if marked == 1 {
+                    audit(&tx, now(), &event).await?;
+                }
             }
         })
     }

@@ -68,7 +68,10 @@ pub(super) async fn usage(tx: &Tx<'_>, user_id: i64) -> PgResult<Usage> {
         )
         .await?;
     let (reserved_bytes, unfinished_packages) = (row.get(0), row.get(1));
-    let open_uploads = tx.query_one("SELECT COUNT(*) FROM uploads WHERE user_id = $1", &[&user_id]).await?.get(0);
+    let open_uploads = tx
+        .query_one("SELECT COUNT(*) FROM uploads WHERE user_id = $1 AND \"offset\" < length", &[&user_id])
+        .await?
+        .get(0);
     Ok(Usage { reserved_bytes, unfinished_packages, open_uploads })
 }
 

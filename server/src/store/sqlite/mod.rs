@@ -644,12 +644,13 @@ impl MetaStore for SqliteStore {
         let id = id.to_string();
         self.unit(move |c| {
             let Some(up) = uploads::get(c, &id)? else { return Ok(()) };
-            c.execute(
-                "UPDATE blobs SET complete = 1 WHERE package_id = ?1 AND idx = ?2",
+            let marked = c.execute(
+                "UPDATE blobs SET complete = 1 WHERE package_id = ?1 AND idx = ?2 AND complete = 0",
                 params![up.package_id, up.blob_idx],
             )?;
-            uploads::delete(c, &id)?;
-            audit(c, now(), &event)?;
+            if marked == 1 {
+                audit(c, now(), &event)?;
+            }
             Ok(())
         })
         .await

@@ -65,7 +65,8 @@ pub(super) fn usage(conn: &Connection, user_id: i64) -> rusqlite::Result<Usage> 
         [user_id],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    let open_uploads = conn.query_row("SELECT COUNT(*) FROM uploads WHERE user_id = ?1", [user_id], |r| r.get(0))?;
+    let open_uploads =
+        conn.query_row("SELECT COUNT(*) FROM uploads WHERE user_id = ?1 AND offset < length", [user_id], |r| r.get(0))?;
     Ok(Usage { reserved_bytes, unfinished_packages, open_uploads })
 }
 
