@@ -107,10 +107,11 @@ pub(crate) async fn create(
     Ok((upload.id, upload.expires_at))
 }
 
-/// The writer's upload, its offset what the blob store really kept. An
-/// upload whose every byte was recorded is finished here if a crash (or a
-/// lost answer) came between its last write and its becoming a blob, so
-/// asking for the offset is enough to recover it.
+/// The writer's upload, its offset what the blob store really kept: its
+/// length once its blob is complete (a client that lost the last answer
+/// learns it is done). An upload whose every byte is stored but which the
+/// server stopped before it became its blob is finished here, so asking
+/// for the offset is enough to recover it.
 pub(crate) async fn load(domain: &Domain, writer: &Writer, id: &str) -> DomainResult<Upload> {
     let Some(mut u) = domain.meta.upload(id).await? else { return Err(DomainError::NotFound("upload")) };
     let Ok(package) = writable(domain, writer, &u.package_id).await else {
@@ -119,22 +120,27 @@ pub(crate) async fn load(domain: &Domain, writer: &Writer, id: &str) -> DomainRe
     if now() >= u.expires_at {
         return Err(DomainError::UploadExpired);
     }
-    if u.offset == u.length {
-        if package.state == PackageState::Uploading {
-            finish(domain, writer, &u, package.org_id).await?;
-        }
+    let blob = domain.meta.blobs(&u.package_id).await?.into_iter().find(|b| b.idx == u.blob_idx);
+    if blob.is_some_and(|b| b.complete) {
+        // Whole, and its blob now: the client may have lost the last answer.
+        u.offset = u.length;
         return Ok(u);
     }
     // After a power cut the store may hold less than was recorded.
     let stored = domain.blobs.part_len(&u.id).await? as i64;
     u.offset = u.offset.min(stored);
+    if u.offset == u.length && package.state == PackageState::Uploading {
+        // Every byte is there, but the server stopped before the upload became its blob.
+        finish(domain, writer, &u, package.org_id).await?;
+    }
     Ok(u)
 }
 
 /// Turns a whole upload into its blob and marks the blob complete. Both
-/// steps may run again (after a crash between them, or from two nodes at
+/// steps may run again (after a crash between them, or on two nodes at
 /// once): committing the same upload twice is no error, and the blob's
-/// `Uploaded` event is recorded once.
+/// `Uploaded` event is recorded once. Callers make sure the blob is not
+/// complete yet and every byte is in the upload.
 async fn finish(domain: &Domain, writer: &Writer, upload: &Upload, org_id: i64) -> DomainResult<()> {
     domain.blobs.commit(&upload.id, &blob_key(&upload.package_id, upload.blob_idx)).await?;
     let detail = format!("blob {}, {} bytes", upload.blob_idx, upload.length);
