@@ -31,11 +31,14 @@ pub struct Config {
     /// Static web pages (the `web/` folder of the repository).
     pub web_dir: Option<PathBuf>,
     /// Where blobs live: "fs" (files under the data directory), "s3" (an
-    /// S3-compatible object store, `[s3]`) or "memory" (lost when the server
-    /// stops: for tests and trying Kluis out).
+    /// S3-compatible object store, `[s3]`), "azure" (Azure Blob Storage,
+    /// `[azure]`) or "memory" (lost when the server stops: for tests and
+    /// trying Kluis out).
     pub blob_store: String,
     /// The object store of `blob_store = "s3"` (`[s3]`).
     pub s3: S3,
+    /// The container of `blob_store = "azure"` (`[azure]`).
+    pub azure: Azure,
     /// Log format: "text" or "json".
     pub log_format: String,
     /// The organisation (`[organisation]`).
@@ -114,6 +117,46 @@ impl std::fmt::Debug for S3 {
             .field("prefix", &self.prefix)
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &self.secret_access_key.as_ref().map(|_| "(set)"))
+            .finish()
+    }
+}
+
+/// `[azure]`: the container of `blob_store = "azure"`. Credentials come from
+/// the environment as for every Azure client (`AZURE_STORAGE_ACCOUNT_KEY`,
+/// `AZURE_STORAGE_SAS_KEY`, a service principal's `AZURE_CLIENT_ID`,
+/// `AZURE_CLIENT_SECRET` and `AZURE_TENANT_ID`, or the machine's managed
+/// identity) unless given here; then the environment is not read at all, so
+/// a key left in it cannot take precedence over the SAS written here.
+#[derive(Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Azure {
+    /// The storage account.
+    pub account: String,
+    /// The container (it must exist).
+    pub container: String,
+    /// The account's URL, where it is not `https://<account>.blob.core.windows.net`:
+    /// a sovereign cloud's (`https://<account>.blob.core.usgovcloudapi.net`)
+    /// or Azurite's (`http://127.0.0.1:10000/devstoreaccount1`); `http://` is
+    /// allowed (a local test server).
+    pub endpoint: Option<String>,
+    /// Prepended to every object's name (`kluis/`), so a container can be shared.
+    pub prefix: String,
+    /// The account's access key (base64), where the environment cannot give one.
+    pub access_key: Option<String>,
+    /// Or a shared access signature (`sv=…&sig=…`) allowing read, write,
+    /// delete and list in the container.
+    pub sas_token: Option<String>,
+}
+
+impl std::fmt::Debug for Azure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Azure")
+            .field("account", &self.account)
+            .field("container", &self.container)
+            .field("endpoint", &self.endpoint)
+            .field("prefix", &self.prefix)
+            .field("access_key", &self.access_key.as_ref().map(|_| "(set)"))
+            .field("sas_token", &self.sas_token.as_ref().map(|_| "(set)"))
             .finish()
     }
 }
@@ -293,6 +336,7 @@ impl Default for Config {
             web_dir: None,
             blob_store: "fs".into(),
             s3: S3::default(),
+            azure: Azure::default(),
             log_format: "text".into(),
             organisation: Organisation::default(),
             mail: Mail::default(),
@@ -461,8 +505,8 @@ impl Config {
                 bail!("addin.frame_ancestors takes origins like \"https://outlook.office365.us\", got {origin:?}");
             }
         }
-        if !matches!(self.blob_store.as_str(), "fs" | "memory" | "s3") {
-            bail!("blob_store must be \"fs\", \"s3\" or \"memory\"");
+        if !matches!(self.blob_store.as_str(), "fs" | "memory" | "s3" | "azure") {
+            bail!("blob_store must be \"fs\", \"s3\", \"azure\" or \"memory\"");
         }
         if self.s3.access_key_id.is_some() != self.s3.secret_access_key.is_some() {
             bail!("s3.access_key_id and s3.secret_access_key go together");
@@ -475,6 +519,7 @@ impl Config {
         {
             bail!("s3.endpoint must be an http:// or https:// URL, got {endpoint:?}");
         }
+        self.azure.check(self.blob_store == "azure")?;
         if !matches!(self.log_format.as_str(), "text" | "json") {
             bail!("log_format must be \"text\" or \"json\"");
         }
@@ -509,6 +554,37 @@ impl Config {
             return local.to_path_buf();
         }
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../web")
+    }
+}
+
+impl Azure {
+    /// Checks `[azure]`; `used`: whether `blob_store = "azure"` needs it complete.
+    fn check(&self, used: bool) -> Result<()> {
+        if used && (self.account.trim().is_empty() || self.container.trim().is_empty()) {
+            bail!("blob_store = \"azure\" needs azure.account and azure.container");
+        }
+        if self.access_key.is_some() && self.sas_token.is_some() {
+            bail!("azure.access_key and azure.sas_token are two ways to sign in: set one");
+        }
+        // Checked with the rest of the configuration, and named: object_store's message names neither.
+        if let Some(key) = &self.access_key
+            && base64::Engine::decode(&base64::engine::general_purpose::STANDARD, key).is_err()
+        {
+            bail!("azure.access_key must be the account key as the portal shows it (base64)");
+        }
+        if let Some(sas) = &self.sas_token
+            && !sas.trim_start_matches('?').split('&').all(|pair| {
+                pair.split_once('=').is_some_and(|(k, _)| !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric()))
+            })
+        {
+            bail!("azure.sas_token must be a query string like \"sv=…&sp=…&sig=…\"");
+        }
+        if let Some(endpoint) = &self.endpoint
+            && !(endpoint.starts_with("https://") || endpoint.starts_with("http://"))
+        {
+            bail!("azure.endpoint must be an http:// or https:// URL, got {endpoint:?}");
+        }
+        Ok(())
     }
 }
 
@@ -580,5 +656,36 @@ mod tests {
             let addin = Addin { frame_ancestors: vec![origin.into()], ..Addin::default() };
             assert_eq!(Config { addin, ..Config::default() }.finish().is_ok(), ok, "{origin}");
         }
+    }
+
+    #[test]
+    fn azure_needs_its_container_one_credential_and_keeps_it_out_of_debug() {
+        let key = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+        let text = format!(
+            "blob_store = \"azure\"\n[azure]\naccount = \"acct\"\ncontainer = \"blobs\"\naccess_key = \"{key}\""
+        );
+        let mut c: Config = toml::from_str(&text).unwrap();
+        c.finish().unwrap();
+        assert!(!format!("{c:?}").contains(key), "the access key in Debug");
+        let azure = |a: Azure| Config { blob_store: "azure".into(), azure: a, ..Config::default() }.finish();
+        let ok = Azure { account: "acct".into(), container: "blobs".into(), ..Azure::default() };
+        azure(ok.clone()).expect("credentials from the environment");
+        let with_sas = Azure { sas_token: Some("?sv=2021-08-06&sp=rwdl&sig=abc%3D".into()), ..ok.clone() };
+        azure(with_sas.clone()).unwrap();
+        assert!(!format!("{with_sas:?}").contains("abc"), "the SAS in Debug");
+        for (wrong, says) in [
+            (Azure { container: String::new(), ..ok.clone() }, "needs azure.account and azure.container"),
+            (Azure { account: " ".into(), ..ok.clone() }, "needs azure.account and azure.container"),
+            (Azure { access_key: Some(key.into()), ..with_sas.clone() }, "set one"),
+            (Azure { access_key: Some("not base64!".into()), ..ok.clone() }, "azure.access_key must be"),
+            (Azure { sas_token: Some("https://acct.blob.core.windows.net/?sv=1".into()), ..ok.clone() }, "a query"),
+            (Azure { endpoint: Some("acct.blob.core.windows.net".into()), ..ok.clone() }, "azure.endpoint must"),
+        ] {
+            let e = azure(wrong).unwrap_err().to_string();
+            assert!(e.contains(says), "expected {says:?}, got {e:?}");
+        }
+        let mut other =
+            Config { azure: Azure { sas_token: Some("sig=x".into()), ..Azure::default() }, ..Config::default() };
+        other.finish().expect("an incomplete [azure] is no error while another blob store is used");
     }
 }

@@ -77,6 +77,7 @@ pub async fn open(config: Config) -> Result<State> {
     let blobs: Arc<dyn BlobStore> = match config.blob_store.as_str() {
         "memory" => Arc::new(MemoryBlobStore::default()),
         "s3" => Arc::new(blobs::object::s3(&config.s3)?),
+        "azure" => Arc::new(blobs::object::azure(&config.azure)?),
         _ => Arc::new(FsBlobStore::open(&config.data_dir)?),
     };
     let mailer = Mailer::new(&config)?;

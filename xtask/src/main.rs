@@ -304,7 +304,7 @@ fn npm_install() -> Result {
     let marker = root.join("node_modules/.package-lock.json");
     let modified = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
     if modified(&marker).is_none() || modified(&marker) < modified(&lock) {
-        step("installing the npm packages (binaryen's wasm-opt and wasm2js, ESLint, Playwright): npm ci");
+        step("installing the npm packages (binaryen's wasm-opt and wasm2js, ESLint, Playwright, Azurite): npm ci");
         match Command::new("npm").arg("--version").output() {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err("npm is not installed; the web build needs Node.js and npm for wasm-opt and \
@@ -479,6 +479,8 @@ fn stage_lint() -> Result {
 }
 
 fn stage_rust() -> Result {
+    // Azurite (npm), the Azure Blob emulator the object-store tests start.
+    npm_install()?;
     run(cargo().args(["test", "--workspace"]))?;
     // The relay behind a real Postfix (apt's, installed by .ci/run): its master runs as root.
     if !Path::new("/usr/sbin/postfix").exists() {
@@ -518,6 +520,7 @@ fn stage_postgres() -> Result {
         if status.success() { Ok(()) } else { Err(format!("cannot reach PostgreSQL at {url} ({status})")) }
     };
     drop_leftovers()?;
+    npm_install()?; // Azurite, as in the rust stage.
     let result = run(cargo()
         .args(["test", "--package", "kluis-server", "--lib", "--test", "api"])
         .env("KLUIS_TEST_DATABASE_URL", &url));

@@ -1,6 +1,6 @@
-//! Blobs in an object store: S3 and the services that speak its API
-//! (issue 16), through the `object_store` crate, so any node can continue
-//! any upload and serve any blob. An object store has neither appends nor
+//! Blobs in an object store: S3 and the services that speak its API, and
+//! Azure Blob Storage (issue 16), through the `object_store` crate, so any
+//! node can continue any upload and serve any blob. An object store has neither appends nor
 //! renames, so an upload is kept as immutable pieces and a blob is a small
 //! manifest naming them:
 //!
@@ -367,6 +367,32 @@ pub(crate) fn s3(config: &crate::config::S3) -> anyhow::Result<ObjectBlobStore> 
     Ok(ObjectBlobStore::new(Arc::new(store), &config.prefix))
 }
 
+/// The store of `blob_store = "azure"`: `[azure]`, and the credentials from
+/// the environment unless `[azure]` names one (then the environment is not
+/// read: a key left there would take precedence over a SAS given here).
+pub(crate) fn azure(config: &crate::config::Azure) -> anyhow::Result<ObjectBlobStore> {
+    use object_store::azure::MicrosoftAzureBuilder;
+    // The HTTP client's TLS needs a process-wide provider: ring, as everywhere in Kluis.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut builder = match (&config.access_key, &config.sas_token) {
+        (Some(key), _) => MicrosoftAzureBuilder::new().with_access_key(key),
+        (None, Some(sas)) => {
+            MicrosoftAzureBuilder::new().with_config(object_store::azure::AzureConfigKey::SasKey, sas.as_str())
+        }
+        (None, None) => MicrosoftAzureBuilder::from_env(),
+    };
+    builder = builder.with_account(&config.account).with_container_name(&config.container);
+    if let Some(endpoint) = &config.endpoint {
+        // The container is appended as a path segment: a trailing slash would make an empty one.
+        let endpoint = endpoint.trim_end_matches('/');
+        builder = builder.with_endpoint(endpoint.to_string()).with_allow_http(endpoint.starts_with("http://"));
+    }
+    let store = builder.build().map_err(|e| {
+        anyhow::anyhow!("cannot use the Azure container {:?} of account {:?}: {e}", config.container, config.account)
+    })?;
+    Ok(ObjectBlobStore::new(Arc::new(store), &config.prefix))
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -434,6 +460,78 @@ mod tests {
         let store = ObjectBlobStore::new(Arc::new(store), "kluis");
         store.ready().await.unwrap();
         crate::blobs::conformance::run(&store).await;
+    }
+
+    /// Azure Blob Storage's emulator, Azurite (npm; `npm ci` installs it, as
+    /// `.ci/run` does), on a loopback port, in memory, with the container
+    /// `kluis-test`; stopped when dropped.
+    struct Azurite {
+        child: std::process::Child,
+        /// The account's URL (path style: the account is the first segment).
+        endpoint: String,
+        _cwd: tempfile::TempDir,
+    }
+
+    /// Azurite's well-known account and key (published with it).
+    const AZURITE_ACCOUNT: &str = "devstoreaccount1";
+    const AZURITE_KEY: &str =
+        "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+    /// An account SAS of that account, signed with that key as Azure documents
+    /// (services `b`, resource types `sco`, permissions `rwdlac`, until 2099):
+    /// creates the container. A wrong one makes Azurite answer 403.
+    const AZURITE_SAS: &str = "sv=2021-08-06&ss=b&srt=sco&sp=rwdlac&se=2099-01-01T00%3A00%3A00Z&spr=https%2Chttp\
+                               &sig=kV1%2FDJNn7340SUtIltqF6L9gEwifTOYTqBxfQeMSrhM%3D";
+
+    impl Azurite {
+        fn start() -> Azurite {
+            let program = concat!(env!("CARGO_MANIFEST_DIR"), "/../node_modules/.bin/azurite-blob");
+            let cwd = tempfile::tempdir().unwrap();
+            let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let child = std::process::Command::new(program)
+                .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
+                .args(["--inMemoryPersistence", "--disableTelemetry", "--silent"])
+                .current_dir(cwd.path())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("Azurite is missing: npm ci in the repository's root (package.json; .ci/run does)");
+            let started = std::time::Instant::now();
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(started.elapsed() < std::time::Duration::from_secs(30), "Azurite did not start");
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            let endpoint = format!("http://127.0.0.1:{port}/{AZURITE_ACCOUNT}");
+            ureq::put(format!("{endpoint}/kluis-test?restype=container&{AZURITE_SAS}"))
+                .send_empty()
+                .expect("Azurite makes the container");
+            Azurite { child, endpoint, _cwd: cwd }
+        }
+    }
+
+    impl Drop for Azurite {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    #[actix_web::test]
+    async fn conformance_against_azurite() {
+        let server = Azurite::start();
+        let config = crate::config::Azure {
+            account: AZURITE_ACCOUNT.into(),
+            container: "kluis-test".into(),
+            endpoint: Some(format!("{}/", server.endpoint)),
+            prefix: "kluis".into(),
+            access_key: Some(AZURITE_KEY.into()),
+            sas_token: None,
+        };
+        let store = super::azure(&config).unwrap();
+        store.ready().await.unwrap();
+        crate::blobs::conformance::run(&store).await;
+        let wrong = crate::config::Azure { container: "missing".into(), ..config };
+        let e = super::azure(&wrong).unwrap().ready().await.expect_err("a container that does not exist");
+        assert!(e.to_string().contains("ContainerNotFound"), "{e}");
     }
 
     #[actix_web::test]
