@@ -32,13 +32,15 @@ pub struct Config {
     pub web_dir: Option<PathBuf>,
     /// Where blobs live: "fs" (files under the data directory), "s3" (an
     /// S3-compatible object store, `[s3]`), "azure" (Azure Blob Storage,
-    /// `[azure]`) or "memory" (lost when the server stops: for tests and
-    /// trying Kluis out).
+    /// `[azure]`), "gcs" (Google Cloud Storage, `[gcs]`) or "memory" (lost
+    /// when the server stops: for tests and trying Kluis out).
     pub blob_store: String,
     /// The object store of `blob_store = "s3"` (`[s3]`).
     pub s3: S3,
     /// The container of `blob_store = "azure"` (`[azure]`).
     pub azure: Azure,
+    /// The bucket of `blob_store = "gcs"` (`[gcs]`).
+    pub gcs: Gcs,
     /// Log format: "text" or "json".
     pub log_format: String,
     /// The organisation (`[organisation]`).
@@ -159,6 +161,21 @@ impl std::fmt::Debug for Azure {
             .field("sas_token", &self.sas_token.as_ref().map(|_| "(set)"))
             .finish()
     }
+}
+
+/// `[gcs]`: the bucket of `blob_store = "gcs"`. Credentials: the service
+/// account key file named here; else as for every Google client
+/// (`GOOGLE_APPLICATION_CREDENTIALS`, `GOOGLE_SERVICE_ACCOUNT`, or the VM's
+/// metadata server). No secret is written here, only where the key is.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Gcs {
+    /// The bucket (it must exist).
+    pub bucket: String,
+    /// Prepended to every object's name (`kluis/`), so a bucket can be shared.
+    pub prefix: String,
+    /// A service account's JSON key file.
+    pub service_account_file: Option<PathBuf>,
 }
 
 /// `[metrics]`: `GET /metrics` answers only with this bearer token (at
@@ -337,6 +354,7 @@ impl Default for Config {
             blob_store: "fs".into(),
             s3: S3::default(),
             azure: Azure::default(),
+            gcs: Gcs::default(),
             log_format: "text".into(),
             organisation: Organisation::default(),
             mail: Mail::default(),
@@ -505,8 +523,8 @@ impl Config {
                 bail!("addin.frame_ancestors takes origins like \"https://outlook.office365.us\", got {origin:?}");
             }
         }
-        if !matches!(self.blob_store.as_str(), "fs" | "memory" | "s3" | "azure") {
-            bail!("blob_store must be \"fs\", \"s3\", \"azure\" or \"memory\"");
+        if !matches!(self.blob_store.as_str(), "fs" | "memory" | "s3" | "azure" | "gcs") {
+            bail!("blob_store must be \"fs\", \"s3\", \"azure\", \"gcs\" or \"memory\"");
         }
         if self.s3.access_key_id.is_some() != self.s3.secret_access_key.is_some() {
             bail!("s3.access_key_id and s3.secret_access_key go together");
@@ -520,6 +538,9 @@ impl Config {
             bail!("s3.endpoint must be an http:// or https:// URL, got {endpoint:?}");
         }
         self.azure.check(self.blob_store == "azure")?;
+        if self.blob_store == "gcs" && self.gcs.bucket.trim().is_empty() {
+            bail!("blob_store = \"gcs\" needs gcs.bucket");
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             bail!("log_format must be \"text\" or \"json\"");
         }
@@ -687,5 +708,15 @@ mod tests {
         let mut other =
             Config { azure: Azure { sas_token: Some("sig=x".into()), ..Azure::default() }, ..Config::default() };
         other.finish().expect("an incomplete [azure] is no error while another blob store is used");
+    }
+
+    #[test]
+    fn gcs_needs_its_bucket() {
+        let mut c: Config =
+            toml::from_str("blob_store = \"gcs\"\n[gcs]\nbucket = \"b\"\nservice_account_file = \"sa.json\"").unwrap();
+        c.finish().unwrap();
+        let mut c = Config { blob_store: "gcs".into(), ..Config::default() };
+        assert_eq!(c.finish().unwrap_err().to_string(), "blob_store = \"gcs\" needs gcs.bucket");
+        assert!(toml::from_str::<Config>("[gcs]\nservice_account_key = \"{}\"").is_err(), "only a file holds the key");
     }
 }

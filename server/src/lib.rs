@@ -78,6 +78,7 @@ pub async fn open(config: Config) -> Result<State> {
         "memory" => Arc::new(MemoryBlobStore::default()),
         "s3" => Arc::new(blobs::object::s3(&config.s3)?),
         "azure" => Arc::new(blobs::object::azure(&config.azure)?),
+        "gcs" => Arc::new(blobs::object::gcs(&config.gcs)?),
         _ => Arc::new(FsBlobStore::open(&config.data_dir)?),
     };
     let mailer = Mailer::new(&config)?;
