@@ -17,6 +17,7 @@ mod files;
 mod janitor;
 mod mail;
 mod metrics;
+pub mod migrate;
 mod net;
 mod oidc;
 mod secrets;
@@ -31,9 +32,6 @@ use std::time::Duration;
 use actix_web::{App, HttpServer};
 use anyhow::{Context, Result};
 
-use crate::blobs::BlobStore;
-use crate::blobs::fs::FsBlobStore;
-use crate::blobs::memory::MemoryBlobStore;
 use crate::config::Config;
 use crate::domain::Domain;
 use crate::mail::Mailer;
@@ -74,13 +72,7 @@ pub async fn open(config: Config) -> Result<State> {
     )
     .await?;
     let key = ServerKey::load_or_create(&config.data_dir.join("secret.key"))?;
-    let blobs: Arc<dyn BlobStore> = match config.blob_store.as_str() {
-        "memory" => Arc::new(MemoryBlobStore::default()),
-        "s3" => Arc::new(blobs::object::s3(&config.s3)?),
-        "azure" => Arc::new(blobs::object::azure(&config.azure)?),
-        "gcs" => Arc::new(blobs::object::gcs(&config.gcs)?),
-        _ => Arc::new(FsBlobStore::open(&config.data_dir)?),
-    };
+    let blobs = blobs::open(&config, &config.blob_store)?;
     let mailer = Mailer::new(&config)?;
     // A self-hosted install has one organisation, made at first start; the operator may add more.
     meta.ensure_organisation(&config.organisation.name).await.map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -78,6 +78,20 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Move this install (SQLite, blobs on disk) to PostgreSQL and, with
+    /// --blobs-to, its blobs to an object store; stop every server first. Safe to
+    /// run again: it goes on where an interrupted run stopped, and verifies
+    Migrate {
+        /// The PostgreSQL database (new and empty): a postgres:// URL or key=value
+        /// string (TLS: sslmode=require; a private CA: database_ca_file); also
+        /// KLUIS_MIGRATE_TO, which keeps a password out of the process list
+        #[arg(long, value_name = "URL")]
+        to: Option<String>,
+        /// Also copy the blobs into this object store, as configured: "s3" ([s3]),
+        /// "azure" ([azure]) or "gcs" ([gcs])
+        #[arg(long, value_name = "STORE")]
+        blobs_to: Option<String>,
+    },
     /// Export everything an organisation owns (users, packages' metadata, audit
     /// log, settings, licence, the encrypted files) in open formats into DIR
     Export {
@@ -285,6 +299,7 @@ fn main() -> ExitCode {
             Command::Addin { command: AddinCommand::Manifest { out } } => addin_manifest(&config, out),
             Command::Backup { dir } => backup(config, &dir),
             Command::Restore { dir, force } => restore(&config, &dir, force),
+            Command::Migrate { to, blobs_to } => return migrate(&config, to, blobs_to.as_deref()),
             Command::Export { organisation, dir } => export(config, &organisation, &dir),
             Command::DeleteOrganisation { org, yes, certificate } => {
                 delete_organisation(config, &org, yes, certificate)
@@ -502,6 +517,19 @@ fn restore(config: &Config, dir: &std::path::Path, force: bool) -> Result<()> {
         actix_web::rt::System::new().block_on(async { kluis_server::admin::restore(config, dir, force).await })?;
     println!("{report}");
     Ok(())
+}
+
+/// Prints the verification report; fails unless the copy is whole and identical.
+fn migrate(config: &Config, to: Option<String>, blobs_to: Option<&str>) -> Result<ExitCode> {
+    let Some(to) = to.or_else(|| std::env::var("KLUIS_MIGRATE_TO").ok()) else {
+        bail!("say where to: --to postgres://… (or KLUIS_MIGRATE_TO)");
+    };
+    let report =
+        actix_web::rt::System::new().block_on(kluis_server::migrate::migrate(config, &to, blobs_to, |step| {
+            eprintln!("{step}");
+        }))?;
+    println!("{report}");
+    Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 fn export(config: Config, org: &str, dir: &std::path::Path) -> Result<()> {

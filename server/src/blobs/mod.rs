@@ -27,6 +27,22 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::Stream;
 
+/// Opens the blob store named `kind` (`blob_store`'s values) as `config` describes it.
+/// The one place that chooses the store.
+pub(crate) fn open(config: &crate::config::Config, kind: &str) -> anyhow::Result<std::sync::Arc<dyn BlobStore>> {
+    use std::sync::Arc;
+    Ok(match kind {
+        "memory" => Arc::new(memory::MemoryBlobStore::default()),
+        "s3" => Arc::new(object::s3(&config.s3)?),
+        "azure" => Arc::new(object::azure(&config.azure)?),
+        "gcs" => Arc::new(object::gcs(&config.gcs)?),
+        "fs" => Arc::new(fs::FsBlobStore::open(&config.data_dir)?),
+        other => {
+            anyhow::bail!("no blob store {other:?}: blob_store is \"fs\", \"s3\", \"azure\", \"gcs\" or \"memory\"")
+        }
+    })
+}
+
 /// Bytes read from a blob, in pieces.
 pub(crate) type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 

@@ -41,6 +41,22 @@ pub(crate) fn open_local(data_dir: &Path) -> anyhow::Result<Arc<dyn MetaStore>> 
     Ok(Arc::new(sqlite::SqliteStore::open(&data_dir.join(DATABASE))?))
 }
 
+pub(crate) use postgres::import::Imported;
+
+/// Copies the SQLite database `sqlite` (kept from changing by the caller)
+/// into the PostgreSQL database at `url`, which it migrates first and which
+/// must be empty or hold an earlier run's copy of the same data
+/// (`kluis-server migrate`); returns that store and the comparison of both.
+pub(crate) async fn import_into_postgres(
+    url: &str,
+    ca_file: Option<&Path>,
+    sqlite: &rusqlite::Connection,
+) -> anyhow::Result<(Arc<dyn MetaStore>, Imported)> {
+    let store = postgres::PostgresStore::open(url, ca_file).await?;
+    let imported = postgres::import::import(&store, sqlite).await?;
+    Ok((Arc::new(store), imported))
+}
+
 /// Makes the snapshot [`MetaStore::snapshot`] wrote into `dir` fit to be
 /// restored: uploads in progress forgotten, the packages in `ended` (whose
 /// blobs were deleted before the backup copied them) ended, with an audit row.

@@ -19,6 +19,7 @@ mod flow;
 mod inbound;
 mod licences;
 mod lifecycle;
+mod migrate;
 mod monitoring;
 mod nodes;
 mod object_storage;

@@ -15,7 +15,7 @@ use crate::support::{Server, free_port};
 pub(crate) struct S3sFs {
     child: Child,
     endpoint: String,
-    _root: tempfile::TempDir,
+    root: tempfile::TempDir,
 }
 
 impl S3sFs {
@@ -36,7 +36,12 @@ impl S3sFs {
             assert!(started.elapsed() < Duration::from_secs(20), "s3s-fs did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
-        S3sFs { child, endpoint: format!("http://127.0.0.1:{port}"), _root: root }
+        S3sFs { child, endpoint: format!("http://127.0.0.1:{port}"), root }
+    }
+
+    /// The folder s3s-fs keeps the buckets in (`<root>/<bucket>/<object>`).
+    pub(crate) fn root(&self) -> &std::path::Path {
+        self.root.path()
     }
 
     pub(crate) fn config(&self) -> S3 {

@@ -28,7 +28,8 @@ pub(crate) fn kluis_server_beside(server: &crate::support::Server, args: &[&str]
     cmd.args(args).output().unwrap()
 }
 
-fn command(cwd: &Path) -> Command {
+/// `kluis-server` to run in `cwd`, with no configuration from the environment.
+pub(crate) fn command(cwd: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kluis-server"));
     cmd.current_dir(cwd)
         .env_remove("KLUIS_CONFIG")

@@ -219,6 +219,7 @@ mod accounts;
 mod admin;
 mod chain;
 mod codes;
+pub(super) mod import;
 mod inbound;
 mod licences;
 mod lifecycle;

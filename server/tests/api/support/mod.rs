@@ -84,6 +84,19 @@ impl Server {
             };
             config.database_url = Some(kluis_server::config::DatabaseUrl(url));
         }
+        Server::start_as(config, database)
+    }
+
+    /// A server on SQLite whatever the backend of the tests (a single-machine
+    /// install, as `kluis-server migrate` takes), changed by `configure`.
+    pub fn start_on_sqlite(configure: impl FnOnce(&mut Config)) -> Server {
+        let mut config = Config { blob_store: "memory".into(), limits: test_limits(), ..Config::default() };
+        configure(&mut config);
+        config.database_url = None;
+        Server::start_as(config, None)
+    }
+
+    fn start_as(config: Config, database: Option<db::TestDatabase>) -> Server {
         // The port is picked, released and bound again by the server: another
         // socket may take it in between, so a failed start is retried.
         let mut last_error = String::new();
