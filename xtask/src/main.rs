@@ -10,6 +10,8 @@
 //! - `bench` — print the benchmark figures (native vs Go age, wasm in Chromium,
 //!   the content check natively, as wasm and as ES2016, transfers with the CLI
 //!   and with the web pages)
+//! - `image` — the server as a container image (static musl binary and the web
+//!   pages, `FROM scratch`), an OCI archive in `target/image/`, tried before it is kept
 //! - `fuzz`  — fuzz the decryptor, armor reader, link, manifest, Range and tus metadata parsers for a bounded time
 //!
 //! The web build (`run`, `install`, `wasm`, and the stages that build the
@@ -17,6 +19,8 @@
 //! wasm-bindgen-cli at the pinned version (cargo install) and the npm
 //! packages with wasm-opt and wasm2js (npm ci). Without rustup or npm it stops
 //! and says what to install.
+
+mod image;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -41,11 +45,12 @@ fn main() -> ExitCode {
         "wasm" => build_wasm(),
         "test" => test_stages(rest),
         "bench" => bench(rest),
+        "image" => image::image(rest),
         "fuzz" => fuzz(fuzz_seconds(rest)),
         _ => {
             eprintln!(
                 "usage: cargo xtask <run [SERVER ARGS] | install [--root DIR] | wasm | test [STAGE...] [--no-fuzz] | \
-                 bench [--size-mib N] | fuzz [SECONDS]>\n\
+                 bench [--size-mib N] | image | fuzz [SECONDS]>\n\
                  (cargo xtask test --help lists the stages)"
             );
             return ExitCode::from(2);
@@ -506,7 +511,8 @@ fn stage_postgres() -> Result {
     };
     let drop_leftovers = || -> Result {
         // Databases of test servers still open when a test binary ended (see tests/api/support/db.rs).
-        let sql = "SELECT format('DROP DATABASE %I WITH (FORCE);', datname) FROM pg_database \
+        // IF EXISTS: another test run on the same cluster may drop one first.
+        let sql = "SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE);', datname) FROM pg_database \
                    WHERE datname LIKE 'kluis\\_test\\_%' \\gexec";
         let mut child = Command::new("psql")
             .args(["-q", "-X", "-v", "ON_ERROR_STOP=1", &url])
@@ -517,7 +523,11 @@ fn stage_postgres() -> Result {
         use std::io::Write;
         child.stdin.take().unwrap().write_all(sql.as_bytes()).map_err(|e| e.to_string())?;
         let status = child.wait().map_err(|e| e.to_string())?;
-        if status.success() { Ok(()) } else { Err(format!("cannot reach PostgreSQL at {url} ({status})")) }
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("cannot drop the leftover test databases at {url} ({status}; psql said why above)"))
+        }
     };
     drop_leftovers()?;
     npm_install()?; // Azurite, as in the rust stage.
