@@ -88,7 +88,8 @@ pub enum Event<'a> {
     /// resumed upload may move it back).
     Progress { sent: u64, total: u64 },
     /// The connection broke while uploading file `file` (`None`: the
-    /// manifest); the upload resumes where the server stopped.
+    /// manifest), or a load balancer in front lost the node (HTTP 502–504);
+    /// the upload resumes where the server stopped.
     Retrying { file: Option<usize>, reason: &'a Error },
     /// Another request still holds the upload of file `file` (HTTP 423);
     /// trying again in `seconds`.
@@ -472,6 +473,16 @@ impl Uploader<'_> {
                     wait = Some(Duration::from_secs(seconds));
                     (self.progress)(Event::Busy { file: blob.file, seconds });
                     continue;
+                }
+                // 502, 503, 504: a load balancer lost the node that had the body
+                // (it cannot pass on a body it streamed), or found none up. As
+                // after a broken connection: resume from what the nodes kept.
+                Ok(mut response) if (502..=504).contains(&response.status().as_u16()) => {
+                    let reason = Error::Server(api.check(&mut response).expect_err("an error status"));
+                    if attempt + 1 == MAX_ATTEMPTS {
+                        return Err(reason);
+                    }
+                    (self.progress)(Event::Retrying { file: blob.file, reason: &reason });
                 }
                 // 409: the server has a different offset: resume from the one it reports.
                 Ok(mut response) if response.status().as_u16() == 409 => {

@@ -5,8 +5,9 @@
 //! exit status and the files it writes, and the mail delivered to the
 //! outbox it configured; never the server's database or blob files, so
 //! they hold whatever metadata and blob store the server uses (see
-//! `support`). The one test that reads the server's files is the leak
-//! scan, a binary of its own (`cli/tests/leak_scan.rs`).
+//! `support`). `nodes` runs two servers on one data directory behind a
+//! real nginx (`support::nginx`). The one test that reads the server's
+//! files is the leak scan, a binary of its own (`cli/tests/leak_scan.rs`).
 
 mod support;
 
@@ -14,6 +15,7 @@ mod age_errors;
 mod age_interop;
 mod command_line;
 mod inbound;
+mod nodes;
 mod policy;
 mod post_quantum;
 mod receive;

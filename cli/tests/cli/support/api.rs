@@ -83,6 +83,18 @@ impl Api {
         Self::finish(req.call())
     }
 
+    /// `HEAD path` with headers (tus: where an upload stands).
+    pub fn head(&self, path: &str, token: &str, headers: &[(&str, &str)]) -> Answer {
+        let mut req = self.agent.head(self.url(path));
+        if !token.is_empty() {
+            req = req.header("Authorization", format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        Self::finish(req.call())
+    }
+
     pub fn delete(&self, path: &str, token: &str) -> Answer {
         let mut req = self.agent.delete(self.url(path));
         if !token.is_empty() {

@@ -15,6 +15,7 @@
 pub mod api;
 pub mod fake;
 pub mod mail;
+pub mod nginx;
 pub mod outsider;
 pub mod proxy;
 pub mod terminal;
@@ -80,6 +81,7 @@ pub struct Builder {
     public_url: Option<String>,
     data_dir: Option<PathBuf>,
     limits: Vec<String>,
+    metrics_token: Option<String>,
 }
 
 impl Builder {
@@ -95,8 +97,9 @@ impl Builder {
         self
     }
 
-    /// A data directory the caller owns (the leak scan reads it); otherwise
-    /// one inside the server's private temporary directory.
+    /// A data directory the caller owns (the leak scan reads it; the nodes
+    /// of one installation share it: database and blobs); otherwise one
+    /// inside the server's private temporary directory.
     pub fn data_dir(mut self, dir: &Path) -> Self {
         self.data_dir = Some(dir.to_path_buf());
         self
@@ -105,6 +108,12 @@ impl Builder {
     /// One `[limits]` setting of the configuration file, e.g. `body_timeout_seconds = 5`.
     pub fn limit(mut self, setting: &str) -> Self {
         self.limits.push(setting.to_string());
+        self
+    }
+
+    /// `[metrics] token`: `GET /metrics` answers with it.
+    pub fn metrics_token(mut self, token: &str) -> Self {
+        self.metrics_token = Some(token.to_string());
         self
     }
 
@@ -121,6 +130,9 @@ impl Builder {
         let mut toml = format!("[mail]\noutbox_dir = {:?}\n\n[limits]\n", outbox.to_str().unwrap());
         for setting in &self.limits {
             toml += &format!("{setting}\n");
+        }
+        if let Some(token) = &self.metrics_token {
+            toml += &format!("\n[metrics]\ntoken = {token:?}\n");
         }
         std::fs::write(&config, toml).unwrap();
         let log = dir.path().join("server.log");

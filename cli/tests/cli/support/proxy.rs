@@ -1,9 +1,10 @@
 //! A small HTTP/1.1 proxy on 127.0.0.1 in front of a test server, to watch
 //! and disturb the traffic between the CLI and the server the way a network
 //! or a second client could: it counts request body bytes, records every
-//! exchange, can flip one byte of a response body, and can hold an upload's
+//! exchange, can flip one byte of a response body, can hold an upload's
 //! write lease with a stalled PATCH of its own (so the server answers the
-//! CLI's PATCH with a real `423 upload_busy`).
+//! CLI's PATCH with a real `423 upload_busy`), and can stop a request body
+//! at a given byte until the test releases it.
 //!
 //! One request per connection: requests go upstream with `Connection:
 //! close`, and answers come back with it. Request bodies must have a
@@ -29,6 +30,9 @@ pub enum Rule {
     /// body) so the server gives it the write lease; then pass the request
     /// on while that PATCH stalls, and drop ours once the answer is back.
     HoldLease,
+    /// Pass on the first `n` bytes of the body, then hold the rest back
+    /// until [`Proxy::release`]: the request stands still at a known point.
+    HoldAfter(u64),
 }
 
 /// One request the proxy saw.
@@ -54,7 +58,24 @@ pub struct Proxy {
     pub url: String,
     seen: Arc<Mutex<Vec<Seen>>>,
     body_bytes: Arc<AtomicU64>,
+    gate: Arc<Gate>,
     stop: Arc<AtomicBool>,
+}
+
+/// Where [`Rule::HoldAfter`] bodies wait.
+#[derive(Default)]
+struct Gate {
+    holding: AtomicBool,
+    released: AtomicBool,
+}
+
+impl Gate {
+    fn hold(&self) {
+        self.holding.store(true, Ordering::Relaxed);
+        while !self.released.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
 }
 
 impl Proxy {
@@ -69,9 +90,11 @@ impl Proxy {
             url: format!("http://127.0.0.1:{port}"),
             seen: Default::default(),
             body_bytes: Default::default(),
+            gate: Default::default(),
             stop: Default::default(),
         };
         let (seen, body_bytes, stop) = (proxy.seen.clone(), proxy.body_bytes.clone(), proxy.stop.clone());
+        let gate = proxy.gate.clone();
         let decide: Arc<Decide> = Arc::new(decide);
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
@@ -79,8 +102,9 @@ impl Proxy {
                     Ok((client, _)) => {
                         client.set_nonblocking(false).unwrap();
                         let (seen, body_bytes, decide) = (seen.clone(), body_bytes.clone(), decide.clone());
+                        let gate = gate.clone();
                         std::thread::spawn(move || {
-                            let _ = handle(client, upstream, &*decide, &seen, &body_bytes);
+                            let _ = handle(client, upstream, &*decide, &seen, &body_bytes, &gate);
                         });
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(5)),
@@ -105,10 +129,21 @@ impl Proxy {
     pub fn body_bytes(&self) -> u64 {
         self.body_bytes.load(Ordering::Relaxed)
     }
+
+    /// Whether a [`Rule::HoldAfter`] body reached its byte and waits.
+    pub fn holding(&self) -> bool {
+        self.gate.holding.load(Ordering::Relaxed)
+    }
+
+    /// Lets held bodies go on.
+    pub fn release(&self) {
+        self.gate.released.store(true, Ordering::Relaxed);
+    }
 }
 
 impl Drop for Proxy {
     fn drop(&mut self) {
+        self.release();
         self.stop.store(true, Ordering::Relaxed);
     }
 }
@@ -168,6 +203,7 @@ fn handle(
     decide: &Decide,
     seen: &Mutex<Vec<Seen>>,
     body_bytes: &AtomicU64,
+    gate: &Gate,
 ) -> io::Result<()> {
     client.set_read_timeout(Some(Duration::from_secs(60)))?;
     let mut from_client = BufReader::new(client.try_clone()?);
@@ -224,8 +260,16 @@ fn handle(
     let mut buf = vec![0u8; 64 * 1024];
     let mut upstream_ok = true;
     while left > 0 {
-        let want = left.min(buf.len() as u64) as usize;
-        let n = from_client.read(&mut buf[..want])?;
+        let mut want = left.min(buf.len() as u64);
+        if let Rule::HoldAfter(n) = rule {
+            let passed = length - left;
+            if passed < n {
+                want = want.min(n - passed);
+            } else if passed == n {
+                gate.hold();
+            }
+        }
+        let n = from_client.read(&mut buf[..want as usize])?;
         if n == 0 {
             return Ok(());
         }
