@@ -9,6 +9,8 @@
 //! with its migrations in `migrations/<backend>/`. Nothing outside this
 //! module names either.
 
+#[cfg(test)]
+pub(crate) mod conformance;
 mod postgres;
 mod sqlite;
 

@@ -1158,6 +1158,38 @@ mod tests {
         assert!(!refused.contains("tls-test"), "the password in an error: {refused}");
     }
 
+    /// The store conformance suite (`store/conformance.rs`), as on SQLite, in
+    /// a database of its own whose default collation is ICU's en-US where the
+    /// server has it (PostgreSQL 15 or later): its order is not the bytes'
+    /// (`a A a_b a-b a.b a0 ab b B` there, `A B a a-b a.b a0 a_b ab b` in
+    /// bytes), so a comparison that misses the columns' COLLATE "C" shows. On
+    /// PostgreSQL when `KLUIS_TEST_DATABASE_URL` names a server; skipped
+    /// otherwise. A server it cannot reach fails it.
+    #[tokio::test]
+    async fn conformance() {
+        use futures_util::FutureExt;
+        let Some(admin) = std::env::var("KLUIS_TEST_DATABASE_URL").ok().filter(|v| !v.trim().is_empty()) else {
+            return;
+        };
+        let mut id = [0u8; 8];
+        getrandom::fill(&mut id).unwrap();
+        let name = format!("kluis_conformance_{}", hex::encode(id));
+        let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        let icu = format!("CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'");
+        if let Err(e) = client.batch_execute(&icu).await {
+            eprintln!("no ICU collation for the conformance database ({e}): the server's default instead");
+            client.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
+        }
+        let store = PostgresStore::open(&format!("{admin} dbname={name}"), None).await.unwrap();
+        let outcome = std::panic::AssertUnwindSafe(crate::store::conformance::run(&store)).catch_unwind().await;
+        store.pool.close();
+        client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
     #[tokio::test]
     async fn plain_text_over_tcp_only_when_asked() {
         let e = PostgresStore::open("host=db.internal user=kluis dbname=kluis", None).await.err().unwrap();

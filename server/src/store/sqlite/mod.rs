@@ -1063,6 +1063,14 @@ mod tests {
         assert_eq!((check.rows, check.organisations), (5, 3));
     }
 
+    /// The store conformance suite (`store/conformance.rs`), as on PostgreSQL.
+    #[tokio::test]
+    async fn conformance() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("kluis.db")).unwrap();
+        crate::store::conformance::run(&store).await;
+    }
+
     /// Read-then-write transactions on several connections at once: each
     /// must wait for the lock, none may fail with "database is locked".
     #[test]
