@@ -15,7 +15,7 @@ use kluis_protocol::api::{
 };
 
 use crate::support::proxy::{Proxy, Rule};
-use crate::support::{ALICE, BOB, Server, data, free_port, ok, package_id, wait_for, write};
+use crate::support::{ALICE, BOB, Server, api::Api, data, free_port, ok, package_id, wait_for, write};
 
 const TUS: (&str, &str) = ("Tus-Resumable", "1.0.0");
 
@@ -137,9 +137,18 @@ fn send_waits_and_retries_while_another_request_holds_the_upload() {
 #[test]
 fn upload_survives_kill_9_of_the_server() {
     let port = free_port();
-    let proxy = Proxy::start(port, |_, _| Rule::Forward);
+    // The first PATCH stops at 36 MiB until the server is dead: the kill
+    // lands mid-body whatever the machine's speed.
+    let patches = AtomicUsize::new(0);
+    let proxy = Proxy::start(port, move |method, _| {
+        if method == "PATCH" && patches.fetch_add(1, Ordering::Relaxed) == 0 {
+            Rule::HoldAfter(36 << 20)
+        } else {
+            Rule::Forward
+        }
+    });
     // The killed server's write lease on the upload outlives it (it lapses
-    // after twice the body timeout and 5 s): a short body timeout keeps the
+    // after three body timeouts and 5 s): a short body timeout keeps the
     // CLI's wait for it short.
     let mut server = Server::builder().port(port).public_url(&proxy.url).limit("body_timeout_seconds = 5").start();
     let token = server.token(ALICE);
@@ -153,12 +162,17 @@ fn upload_survives_kill_9_of_the_server() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Kill the server once 36 MiB of the upload went through (a checkpoint
-    // is recorded every 16 MiB), then start it again on the same data.
-    wait_for(60, "36 MiB uploaded", || (proxy.body_bytes() > 36 << 20).then_some(()));
+    // Kill the server once it made 32 MiB durable (a checkpoint every 16
+    // MiB), then start it again on the same data and let the body go on.
+    wait_for(60, "the upload held at 36 MiB", || proxy.holding().then_some(()));
+    let upload = proxy.seen().into_iter().find(|s| s.method == "PATCH").unwrap().path;
+    let head = || Api::new(&server.url).head(&format!("{}{upload}", server.url), &token, &[TUS]);
+    let durable = || head().header("Upload-Offset").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    wait_for(20, "32 MiB durable", || (durable() >= 32 << 20).then_some(()));
     server.kill9();
     std::thread::sleep(Duration::from_millis(500));
     server.restart();
+    proxy.release();
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(out.status.success(), "send failed: {err}\nserver: {}", server.log());
