@@ -219,6 +219,7 @@ async fn a_refused_user_change_writes_nothing(store: &dyn MetaStore) {
     let root = store.add_user(new).await.unwrap().unwrap();
     let ursula = user(store, org, "ursula@change.example").await;
     let stranger = user(store, other, "stranger@change-other.example").await;
+    store.create_token(stranger.id, "stranger-token", "t", now(), None).await.unwrap();
     store.create_token(root.id, "root-token", "t", now(), None).await.unwrap();
     store.create_token(ursula.id, "ursula-token", "t", now(), None).await.unwrap();
 
@@ -250,6 +251,7 @@ async fn a_refused_user_change_writes_nothing(store: &dyn MetaStore) {
     let change = UserChange { disabled: Some(true), ..Default::default() };
     assert!(store.change_user(org, stranger.id, change, accept()).await.unwrap().is_none());
     assert!(store.user(stranger.id).await.unwrap().is_some(), "another organisation's user is left alone");
+    assert!(store.use_token("stranger-token", now(), 0).await.unwrap().is_some(), "and so are their tokens");
 
     // Removed: not listed; adding the address again brings the same user back.
     let change = UserChange { remove: true, ..Default::default() };

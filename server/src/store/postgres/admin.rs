@@ -89,8 +89,12 @@ pub(super) async fn change_user(
         .await?;
     }
     if change.disabled == Some(true) || change.remove {
-        tx.execute("UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL", &[&id, &now])
-            .await?;
+        tx.execute(
+            "UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL
+               AND user_id IN (SELECT id FROM users WHERE org_id = $3)",
+            &[&id, &now, &org_id],
+        )
+        .await?;
     }
     let admins: i64 = tx
         .query_one(

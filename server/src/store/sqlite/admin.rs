@@ -94,8 +94,9 @@ pub(super) fn change_user(
     }
     if change.disabled == Some(true) || change.remove {
         conn.execute(
-            "UPDATE api_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
-            params![id, now],
+            "UPDATE api_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL
+               AND user_id IN (SELECT id FROM users WHERE org_id = ?3)",
+            params![id, now, org_id],
         )?;
     }
     let admins: i64 = conn.query_row(
