@@ -151,7 +151,8 @@ fn try_image(work: &Path, layer_digest: &str) -> Result {
     if let Some(interpreter) = interpreter(&binary)? {
         return Err(format!("{} is not static: it needs {interpreter}", binary.display()));
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+    let port =
+        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
     let data = work.parent().unwrap().join("try-data");
     let _ = std::fs::remove_dir_all(&data);
     let mut server = Command::new(&binary)
@@ -178,7 +179,10 @@ fn try_image(work: &Path, layer_digest: &str) -> Result {
         }
         let page = get(port, "/")?;
         if !(page.starts_with("HTTP/1.1 200") && page.contains("<html")) {
-            return Err(format!("the start page from the image's web folder: {}", page.lines().next().unwrap_or_default()));
+            return Err(format!(
+                "the start page from the image's web folder: {}",
+                page.lines().next().unwrap_or_default()
+            ));
         }
         Ok(())
     })();
@@ -231,7 +235,11 @@ fn blob(work: &Path, bytes: &[u8]) -> Result<(String, u64)> {
 fn sha256(path: &Path) -> Result<String> {
     let out = Command::new("sha256sum").arg(path).output().map_err(|e| format!("sha256sum: {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout);
-    text.split_whitespace().next().filter(|h| h.len() == 64).map(str::to_string).ok_or_else(|| format!("sha256sum: {text}"))
+    text.split_whitespace()
+        .next()
+        .filter(|h| h.len() == 64)
+        .map(str::to_string)
+        .ok_or_else(|| format!("sha256sum: {text}"))
 }
 
 fn size(path: &Path) -> Result<u64> {
