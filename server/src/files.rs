@@ -49,3 +49,54 @@ pub(crate) fn restrict_siblings(db: &Path) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// The lock file of a data directory whose metadata is in SQLite: every
+/// process using it (servers, administrative commands) holds it shared;
+/// `kluis-server migrate` takes it alone, so it knows no server runs on the
+/// database it moves, and none starts while it does (an advisory `flock`,
+/// released when the process ends, however it ends).
+const DATA_LOCK: &str = "kluis.lock";
+
+/// How a data directory's lock is held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DataLock {
+    Shared,
+    Alone,
+}
+
+/// Takes the data directory's lock without waiting; `Ok(None)` when another
+/// process holds it in a way that excludes this one. Keep the file: closing it releases the lock.
+pub(crate) fn lock_data_dir(dir: &Path, how: DataLock) -> io::Result<Option<std::fs::File>> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(dir.join(DATA_LOCK))?;
+    let taken = match how {
+        DataLock::Shared => file.try_lock_shared(),
+        DataLock::Alone => file.try_lock(),
+    };
+    match taken {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{DataLock, lock_data_dir};
+
+    #[test]
+    fn servers_share_the_data_directory_and_a_migration_has_it_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let node_a = lock_data_dir(dir.path(), DataLock::Shared).unwrap().expect("shared");
+        let node_b = lock_data_dir(dir.path(), DataLock::Shared).unwrap().expect("shared by two nodes");
+        assert!(lock_data_dir(dir.path(), DataLock::Alone).unwrap().is_none(), "not while a node runs");
+        drop((node_a, node_b));
+        let migration = lock_data_dir(dir.path(), DataLock::Alone).unwrap().expect("alone once they stopped");
+        assert!(lock_data_dir(dir.path(), DataLock::Shared).unwrap().is_none(), "no node starts meanwhile");
+        drop(migration);
+        assert!(lock_data_dir(dir.path(), DataLock::Shared).unwrap().is_some());
+    }
+}

@@ -55,6 +55,9 @@ pub struct AppState {
     /// This process among several on one database (random, made at start):
     /// the holder of background jobs' leases (`domain/leases.rs`).
     node: String,
+    /// The data directory's lock, held shared while the metadata is in its
+    /// SQLite database (`files::lock_data_dir`).
+    _data_lock: Option<std::fs::File>,
 }
 
 /// Shared state of a running server.
@@ -65,6 +68,15 @@ pub type State = actix_web::web::Data<AppState>;
 pub async fn open(config: Config) -> Result<State> {
     files::create_private_dir(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    let data_lock = match config.database_url {
+        Some(_) => None,
+        None => Some(files::lock_data_dir(&config.data_dir, files::DataLock::Shared)?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "kluis-server migrate is moving {} to PostgreSQL: wait for it to end (then start on PostgreSQL)",
+                config.data_dir.display()
+            )
+        })?),
+    };
     let meta: Arc<dyn MetaStore> = store::open(
         &config.data_dir,
         config.database_url.as_ref().map(|u| u.as_str()),
@@ -97,6 +109,7 @@ pub async fn open(config: Config) -> Result<State> {
         in_flight: Default::default(),
         metrics: Default::default(),
         node: hex::encode(secrets::random_bytes::<8>()),
+        _data_lock: data_lock,
     }))
 }
 

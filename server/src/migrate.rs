@@ -1,10 +1,10 @@
 //! `kluis-server migrate`: moves a single-machine install (SQLite and blobs
 //! on local disk) to PostgreSQL and, if asked, an object store (issue 16).
 //!
-//! 1. The SQLite database is brought to the current schema, then held in a
-//!    write transaction for the whole run: nothing can change it meanwhile
-//!    (a server still running gets "database is locked" rather than writes
-//!    that would be lost).
+//! 1. The data directory's lock is taken alone (every server and command
+//!    on it holds it shared: a server still running is refused, and none
+//!    starts during the run); the SQLite database is brought to the current
+//!    schema and held in a write transaction for the whole run.
 //! 2. Every row is copied into PostgreSQL in one transaction and compared
 //!    table by table (`store::import_into_postgres`); the audit chains are
 //!    then verified in PostgreSQL.
@@ -144,6 +144,13 @@ pub async fn migrate(
             bail!("--blobs-to takes \"s3\", \"azure\" or \"gcs\" (configured in [s3], [azure], [gcs]), not {other:?}")
         }
     };
+    // No server or command may use the database meanwhile: they hold the lock shared.
+    let _lock = crate::files::lock_data_dir(data, crate::files::DataLock::Alone)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "a kluis-server (or one of its commands) is using {}: stop every server on it, then run again",
+            data.display()
+        )
+    })?;
     // Brings the database to this version's schema, which PostgreSQL's mirrors.
     drop(store::open_local(data)?);
     let sqlite = rusqlite::Connection::open(&database)?;
@@ -225,10 +232,15 @@ async fn copy_blobs(
             continue;
         }
         summary.copied_now += 1;
-        match sha256_of(target, &key, blob.size).await {
-            Ok(h) if h == original => {}
-            Ok(_) => summary.failures.push(format!("{key}: the copy differs from the original")),
-            Err(e) => summary.failures.push(format!("{key}: cannot read the copy back: {e}")),
+        let differs = match sha256_of(target, &key, blob.size).await {
+            Ok(h) if h == original => None,
+            Ok(_) => Some("the copy differs from the original".to_string()),
+            Err(e) => Some(format!("cannot read the copy back: {e}")),
+        };
+        if let Some(why) = differs {
+            // Gone, so that the next run copies it afresh rather than finding a blob there.
+            let _ = target.delete(&key).await;
+            summary.failures.push(format!("{key}: {why}; deleted from the object store, run again"));
         }
     }
     Ok(summary)

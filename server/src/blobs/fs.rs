@@ -134,7 +134,12 @@ impl BlobStore for FsBlobStore {
         tokio::task::spawn_blocking(move || crate::files::create_private_dir(&parent))
             .await
             .map_err(io::Error::other)??;
-        fs::rename(&part, &target).await?;
+        match fs::rename(&part, &target).await {
+            Ok(()) => {}
+            // Another request finishing the same upload renamed it first.
+            Err(e) if e.kind() == io::ErrorKind::NotFound && fs::try_exists(&target).await? => return Ok(()),
+            Err(e) => return Err(e),
+        }
         sync_dir(dir).await?;
         sync_dir(&self.uploads).await
     }

@@ -113,13 +113,7 @@ pub(crate) async fn create(
 /// server stopped before it became its blob is finished here, so asking
 /// for the offset is enough to recover it.
 pub(crate) async fn load(domain: &Domain, writer: &Writer, id: &str) -> DomainResult<Upload> {
-    let Some(mut u) = domain.meta.upload(id).await? else { return Err(DomainError::NotFound("upload")) };
-    let Ok(package) = writable(domain, writer, &u.package_id).await else {
-        return Err(DomainError::NotFound("upload"));
-    };
-    if now() >= u.expires_at {
-        return Err(DomainError::UploadExpired);
-    }
+    let (mut u, package) = live(domain, writer, id).await?;
     let blob = domain.meta.blobs(&u.package_id).await?.into_iter().find(|b| b.idx == u.blob_idx);
     if blob.is_some_and(|b| b.complete) {
         // Whole, and its blob now: the client may have lost the last answer.
@@ -134,6 +128,18 @@ pub(crate) async fn load(domain: &Domain, writer: &Writer, id: &str) -> DomainRe
         finish(domain, writer, &u, package.org_id).await?;
     }
     Ok(u)
+}
+
+/// The writer's upload as recorded, with its package, unless it expired.
+async fn live(domain: &Domain, writer: &Writer, id: &str) -> DomainResult<(Upload, Package)> {
+    let Some(u) = domain.meta.upload(id).await? else { return Err(DomainError::NotFound("upload")) };
+    let Ok(package) = writable(domain, writer, &u.package_id).await else {
+        return Err(DomainError::NotFound("upload"));
+    };
+    if now() >= u.expires_at {
+        return Err(DomainError::UploadExpired);
+    }
+    Ok((u, package))
 }
 
 /// Turns a whole upload into its blob and marks the blob complete. Both
@@ -252,9 +258,10 @@ async fn record(domain: &Domain, upload: &Upload, owner: &str, offset: u64) -> D
     }
 }
 
-/// Drops an unfinished upload (tus termination).
+/// Drops an unfinished upload (tus termination): what it holds is discarded,
+/// even when every byte is there (it is not made the blob first).
 pub(crate) async fn terminate(domain: &Domain, writer: &Writer, id: &str) -> DomainResult<()> {
-    load(domain, writer, id).await?;
+    live(domain, writer, id).await?;
     let owner = random_id();
     let at = now();
     match domain.meta.acquire_lease(id, &owner, at + domain.lease_seconds(), at).await? {

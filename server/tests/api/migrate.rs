@@ -165,7 +165,7 @@ fn a_single_machine_install_moves_to_postgresql_and_s3_resuming_after_a_kill_and
 }
 
 #[test]
-fn migrate_refuses_a_database_that_holds_other_data_and_an_install_on_postgresql_already() {
+fn migrate_refuses_a_running_server_a_database_that_holds_other_data_and_an_install_on_postgresql_already() {
     let Some(admin_url) = postgres() else { return };
     let home = tempfile::tempdir().unwrap();
     let data = home.path().join("data");
@@ -174,6 +174,12 @@ fn migrate_refuses_a_database_that_holds_other_data_and_an_install_on_postgresql
         c.blob_store = "fs".into();
     });
     old.token("alice@example.org");
+    // While a server runs on the data directory, nothing is migrated.
+    let target = TestDatabase::create(&admin_url);
+    let out =
+        command(home.path()).args(["--data", data.to_str().unwrap(), "migrate", "--to", &target.url]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).contains("is using"), "{}", text(&out));
     drop(old);
     // A database a server has used already.
     let other = TestDatabase::create(&admin_url);
@@ -184,7 +190,6 @@ fn migrate_refuses_a_database_that_holds_other_data_and_an_install_on_postgresql
     assert!(text(&out).contains("the PostgreSQL database is not empty"), "{}", text(&out));
 
     // Metadata only, without --blobs-to: the blobs stay on disk.
-    let target = TestDatabase::create(&admin_url);
     let out =
         command(home.path()).args(["--data", data.to_str().unwrap(), "migrate", "--to", &target.url]).output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
