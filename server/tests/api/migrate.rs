@@ -65,6 +65,15 @@ fn download(server: &Server, sent: &Sent, idx: usize) -> Vec<u8> {
     server.get(&url).bearer(granted["download_token"].as_str().unwrap()).send().expect(200).body
 }
 
+/// A server as a single-machine install runs: SQLite and blobs in the data directory `data`.
+fn single_machine(data: &Path) -> Server {
+    let data = data.to_path_buf();
+    Server::start_on_sqlite(move |c| {
+        c.data_dir = data;
+        c.blob_store = "fs".into();
+    })
+}
+
 #[test]
 fn a_single_machine_install_moves_to_postgresql_and_s3_resuming_after_a_kill_and_verified() {
     let Some(admin_url) = postgres() else { return };
@@ -73,10 +82,7 @@ fn a_single_machine_install_moves_to_postgresql_and_s3_resuming_after_a_kill_and
 
     // The single-machine install: a package with a large blob, downloaded once,
     // and one still uploading.
-    let old = Server::start_on_sqlite(|c| {
-        c.data_dir = data.clone();
-        c.blob_store = "fs".into();
-    });
+    let old = single_machine(&data);
     let alice = old.token("alice@example.org");
     let large = flow::bytes(48 << 20, 5);
     let sent = flow::send_blobs(&old, &alice, json!({ "verify": "none" }), vec![flow::bytes(150, 1), large.clone()]);
@@ -169,10 +175,7 @@ fn migrate_refuses_a_running_server_a_database_that_holds_other_data_and_an_inst
     let Some(admin_url) = postgres() else { return };
     let home = tempfile::tempdir().unwrap();
     let data = home.path().join("data");
-    let old = Server::start_on_sqlite(|c| {
-        c.data_dir = data.clone();
-        c.blob_store = "fs".into();
-    });
+    let old = single_machine(&data);
     old.token("alice@example.org");
     // While a server runs on the data directory, nothing is migrated.
     let target = TestDatabase::create(&admin_url);
